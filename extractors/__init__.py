@@ -1,0 +1,1 @@
+"""Analysis stages behind one small interface (see extractors.base). No Django, Celery or HTTP in here."""

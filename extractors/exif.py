@@ -1,0 +1,266 @@
+"""The EXIF stage: every tag as JSON-safe data, plus the fields an examiner filters on (camera, time taken, GPS).
+
+Parsing never raises for anything inside an EXIF block: a damaged group is reported in `warnings` and the rest
+is kept. Values are made JSON-safe: rationals become numbers (None when the denominator is 0), text loses padding
+NULs, undecodable bytes become {"hex": ...} (long blobs such as maker notes are cut at `MAX_BLOB` bytes).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings as warnings_module
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from PIL import ExifTags, Image, TiffImagePlugin
+from PIL.ExifTags import GPS, Base
+
+from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, Provenance
+from extractors.imagefile import EvidenceError, open_evidence, open_image, read_exif
+
+MAX_BLOB = 4096
+MAX_ITEMS = 1024  # longest list kept for one tag; longer arrays are cut (and said so)
+
+_GROUPS = (
+    ("Exif", ExifTags.IFD.Exif, ExifTags.TAGS),
+    ("GPS", ExifTags.IFD.GPSInfo, ExifTags.GPSTAGS),
+    ("Interop", ExifTags.IFD.Interop, ExifTags.TAGS),
+    ("IFD1", ExifTags.IFD.IFD1, ExifTags.TAGS),
+)
+_POINTERS = {int(ExifTags.IFD.Exif), int(ExifTags.IFD.GPSInfo), int(ExifTags.IFD.Interop)}
+_OFFSET_RE = re.compile(r"^[+-]\d{2}:\d{2}$")
+
+
+@dataclass(frozen=True)
+class ExifResult:
+    tags: dict[str, dict[str, Any]] = field(default_factory=dict)
+    camera_make: str = ""
+    camera_model: str = ""
+    lens_model: str = ""
+    software: str = ""
+    datetime_original: str = ""  # ISO 8601, local time of the camera; with its UTC offset when the file has one
+    orientation: int | None = None
+    gps_lat: float | None = None
+    gps_lon: float | None = None
+    gps_alt: float | None = None
+    gps_datetime: str = ""  # ISO 8601 UTC, from GPSDateStamp + GPSTimeStamp
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.tags
+
+
+def _text(value: str) -> str | dict[str, Any]:
+    value = value.rstrip("\x00").strip()
+    if any(c == "\x00" or "\ud800" <= c <= "\udfff" for c in value):
+        return _blob(value.encode("utf-8", "surrogatepass"))
+    return value
+
+
+def _blob(data: bytes) -> str | dict[str, Any]:
+    stripped = data.rstrip(b"\x00")
+    if stripped and all(32 <= b < 127 or b in (9, 10, 13) for b in stripped):
+        return stripped.decode("ascii").strip()
+    if len(data) > MAX_BLOB:
+        return {"hex": data[:MAX_BLOB].hex(), "length": len(data), "truncated": True}
+    return {"hex": data.hex()}
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """Any value Pillow returns for a tag, as something json.dumps and PostgreSQL's jsonb both accept."""
+    if depth > 8:
+        return None
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, TiffImagePlugin.IFDRational):
+        if value.denominator == 0:
+            return None
+        value = float(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _blob(bytes(value))
+    if isinstance(value, dict):
+        return {_tag_name(k, ExifTags.TAGS): json_safe(v, depth + 1) for k, v in list(value.items())[:MAX_ITEMS]}
+    if isinstance(value, (tuple, list)):
+        items = [json_safe(v, depth + 1) for v in value[:MAX_ITEMS]]
+        if len(value) > MAX_ITEMS:
+            items.append({"truncated": True, "length": len(value)})
+        return items
+    return str(value)
+
+
+def _tag_name(tag: Any, names: dict[int, str]) -> str:
+    if isinstance(tag, int):
+        return names.get(tag) or f"0x{tag:04x}"
+    return str(tag)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _dms(value: Any) -> float | None:
+    """Degrees, minutes, seconds (three rationals) -> decimal degrees."""
+    if not isinstance(value, (tuple, list)) or not 1 <= len(value) <= 3:
+        return _number(value)
+    parts = [_number(v) for v in value]
+    if any(p is None for p in parts):
+        return None
+    degrees = parts[0] + (parts[1] / 60 if len(parts) > 1 else 0) + (parts[2] / 3600 if len(parts) > 2 else 0)
+    return degrees
+
+
+def _ref(value: Any) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return str(value).strip("\x00 ").upper()[:1] if value is not None else ""
+
+
+def _coordinate(value: Any, ref: Any, negative: str, limit: float) -> float | None:
+    degrees = _dms(value)
+    if degrees is None:
+        return None
+    if _ref(ref) == negative:
+        degrees = -abs(degrees)
+    if not -limit <= degrees <= limit:
+        return None
+    return round(degrees, 7)
+
+
+def _exif_datetime(value: Any) -> str:
+    if not isinstance(value, str):
+        return ""
+    try:
+        parsed = datetime.strptime(value.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return ""
+    return parsed.isoformat()
+
+
+def _gps_datetime(date_stamp: Any, time_stamp: Any) -> str:
+    if not isinstance(date_stamp, str) or not isinstance(time_stamp, (tuple, list)) or len(time_stamp) != 3:
+        return ""
+    try:
+        day = datetime.strptime(date_stamp.strip("\x00 ")[:10], "%Y:%m:%d")
+    except ValueError:
+        return ""
+    hms = [_number(v) for v in time_stamp]
+    if any(v is None for v in hms) or not (0 <= hms[0] < 24 and 0 <= hms[1] < 60 and 0 <= hms[2] < 61):
+        return ""
+    seconds = int(hms[0]) * 3600 + int(hms[1]) * 60 + hms[2]
+    whole = int(seconds)
+    text = f"{day.date().isoformat()}T{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    return text + "Z"
+
+
+def summarise(exif: Image.Exif) -> ExifResult:
+    """Turn a parsed EXIF block into an ExifResult. Never raises. Pillow's own complaints about the block
+    ("Corrupt EXIF data") are kept in `warnings`: they tell the examiner the metadata was damaged."""
+    with warnings_module.catch_warnings(record=True) as caught:
+        warnings_module.simplefilter("always")
+        result = _summarise(exif)
+    if caught:
+        noted = tuple(dict.fromkeys(str(w.message).strip() for w in caught))
+        result = replace(result, warnings=result.warnings + noted)
+    return result
+
+
+def _summarise(exif: Image.Exif) -> ExifResult:
+    warnings: list[str] = []
+    tags: dict[str, dict[str, Any]] = {}
+    raw: dict[str, dict[int, Any]] = {}
+    try:
+        raw["IFD0"] = {k: v for k, v in exif.items() if k not in _POINTERS}
+    except Exception as exc:  # noqa: BLE001 - hostile IFD
+        warnings.append(f"IFD0 unreadable: {exc}")
+        raw["IFD0"] = {}
+    for group, pointer, _names in _GROUPS:
+        try:
+            raw[group] = dict(exif.get_ifd(pointer))
+        except Exception as exc:  # noqa: BLE001 - hostile IFD
+            warnings.append(f"{group} IFD unreadable: {exc}")
+    for group, values in raw.items():
+        names = ExifTags.GPSTAGS if group == "GPS" else ExifTags.TAGS
+        if values:
+            tags[group] = {_tag_name(k, names): json_safe(v) for k, v in values.items()}
+
+    ifd0, sub, gps = raw.get("IFD0", {}), raw.get("Exif", {}), raw.get("GPS", {})
+
+    def text(mapping: dict[int, Any], tag: int) -> str:
+        value = json_safe(mapping.get(tag))
+        return value if isinstance(value, str) else ""
+
+    taken = _exif_datetime(sub.get(Base.DateTimeOriginal))
+    offset = text(sub, Base.OffsetTimeOriginal)
+    if taken and _OFFSET_RE.match(offset):
+        taken += offset
+    orientation = ifd0.get(Base.Orientation)
+    altitude = _number(gps.get(GPS.GPSAltitude))
+    if altitude is not None and gps.get(GPS.GPSAltitudeRef) in (1, b"\x01"):  # 1: below sea level
+        altitude = -altitude
+    return ExifResult(
+        tags=tags,
+        camera_make=text(ifd0, Base.Make),
+        camera_model=text(ifd0, Base.Model),
+        lens_model=text(sub, Base.LensModel),
+        software=text(ifd0, Base.Software),
+        datetime_original=taken,
+        orientation=orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else None,
+        gps_lat=_coordinate(gps.get(GPS.GPSLatitude), gps.get(GPS.GPSLatitudeRef), "S", 90.0),
+        gps_lon=_coordinate(gps.get(GPS.GPSLongitude), gps.get(GPS.GPSLongitudeRef), "W", 180.0),
+        gps_alt=round(altitude, 3) if altitude is not None else None,
+        gps_datetime=_gps_datetime(gps.get(GPS.GPSDateStamp), gps.get(GPS.GPSTimeStamp)),
+        warnings=tuple(warnings),
+    )
+
+
+def parse_exif_block(data: bytes) -> ExifResult:
+    """Parse a raw EXIF block (with or without the "Exif\\0\\0" header). Never raises."""
+    exif = Image.Exif()
+    try:
+        exif.load(data)
+    except Exception as exc:  # noqa: BLE001 - any byte string may arrive here
+        return ExifResult(warnings=(f"EXIF block unreadable: {exc}",))
+    return summarise(exif)
+
+
+class ExifExtractor:
+    name = "exif"
+    version = "1"
+    queue = "exif"
+
+    def __init__(self, context: ExtractorContext) -> None:
+        self.context = context
+
+    def load(self) -> Provenance:
+        return Provenance(stage=self.name, version=self.version, model_name="pillow", params={})
+
+    def run(self, batch: Sequence[ImageRef]) -> list[ItemResult]:
+        return [self._one(ref) for ref in batch]
+
+    def _one(self, ref: ImageRef) -> ItemResult:
+        try:
+            with (
+                open_evidence(ref.path) as fp,
+                open_image(fp, mime=ref.mime, max_pixels=self.context.max_image_pixels) as img,
+            ):
+                try:
+                    exif = read_exif(img, fp)
+                except Exception as exc:  # noqa: BLE001 - hostile EXIF: a result for this image, not a crash
+                    return ItemResult(ref.image_id, Outcome.FAILED, error=f"unreadable EXIF: {exc}")
+                return ItemResult(ref.image_id, Outcome.DONE, data=summarise(exif))
+        except EvidenceError as exc:
+            return ItemResult(ref.image_id, Outcome.FAILED, error=str(exc))

@@ -1,0 +1,305 @@
+"""Reading evidence files safely: read-only opens, the Pillow format allowlist, pixel limits, header facts.
+
+Everything that opens an evidence file goes through `open_evidence`, and everything that decodes one goes through
+`open_image`, so that the read-only and allowlist rules hold in one place.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import stat
+import struct
+import warnings
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import pillow_heif
+from PIL import Image, UnidentifiedImageError
+
+pillow_heif.register_heif_opener()
+# Pixel limits are enforced by `open_image` with a clear per-file error; Pillow's own warning would only be noise.
+warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+
+# MIME type (from magic bytes) -> the only Pillow plugins allowed to parse it. This is the allowlist: no other
+# plugin ever sees evidence (never EPS/PS, which would run Ghostscript).
+MIME_FORMATS: dict[str, tuple[str, ...]] = {
+    "image/jpeg": ("JPEG",),
+    "image/png": ("PNG",),
+    "image/gif": ("GIF",),
+    "image/webp": ("WEBP",),
+    "image/tiff": ("TIFF",),
+    "image/bmp": ("BMP",),
+    "image/x-ms-bmp": ("BMP",),
+    "image/heic": ("HEIF",),
+    "image/heif": ("HEIF",),
+    "image/heic-sequence": ("HEIF",),
+    "image/heif-sequence": ("HEIF",),
+    "image/avif": ("AVIF",),
+}
+
+# Names used in messages ("truncated JPEG", "corrupt PNG").
+_FORMAT_NAMES = {"MPO": "JPEG", "WEBP": "WebP", "HEIF": "HEIF"}
+
+_O_NOATIME = getattr(os, "O_NOATIME", 0)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+class EvidenceError(Exception):
+    """A per-file problem, with a message meant for the examiner."""
+
+
+def format_label(mime: str) -> str:
+    formats = MIME_FORMATS.get(mime, ())
+    if not formats:
+        return mime
+    return _FORMAT_NAMES.get(formats[0], formats[0])
+
+
+def describe_os_error(exc: OSError) -> str:
+    """Plain words for the errors an evidence tree produces."""
+    code = exc.errno
+    if code in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if code == errno.ELOOP:
+        return "symlink loop"
+    if code == errno.ENOENT:
+        return "file vanished during the scan"
+    if code == errno.ENAMETOOLONG:
+        return "path too long for the operating system"
+    if code == errno.EIO:
+        return "input/output error (damaged medium?)"
+    return f"cannot read: {exc.strerror or exc}"
+
+
+def open_evidence(path: bytes | str, expect: os.stat_result | None = None) -> BinaryIO:
+    """Open an evidence file read-only without changing its access time, never through a symbolic link and never
+    blocking on a FIFO. With `expect`, refuse a file that is no longer the one that was lstat'ed (swapped)."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS | _O_NOATIME)
+    except PermissionError as exc:
+        if exc.errno != errno.EPERM or not _O_NOATIME:
+            raise EvidenceError(describe_os_error(exc)) from exc
+        # O_NOATIME is refused for files we do not own; the volume is expected to be mounted read-only then.
+        try:
+            fd = os.open(path, _OPEN_FLAGS)
+        except OSError as exc2:
+            raise EvidenceError(describe_os_error(exc2)) from exc2
+    except OSError as exc:
+        raise EvidenceError(describe_os_error(exc)) from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise EvidenceError("not a regular file")
+        if expect is not None and (st.st_ino, st.st_dev) != (expect.st_ino, expect.st_dev):
+            raise EvidenceError("file was replaced during the scan")
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """Facts read from an image's header."""
+
+    format: str
+    width: int
+    height: int
+    orientation: int | None
+    mode: str
+    bit_depth: int | None
+    dpi_x: float | None
+    dpi_y: float | None
+    frames: int
+    icc_profile: bool
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """Width and height as the image is meant to be seen (EXIF orientation 5-8 turns it by 90 degrees)."""
+        if self.orientation in (5, 6, 7, 8):
+            return self.height, self.width
+        return self.width, self.height
+
+
+_MODE_BITS = {"1": 1, "I": 32, "F": 32, "I;16": 16, "I;16B": 16, "I;16L": 16, "I;16N": 16}
+
+
+def _bit_depth(img: Image.Image, head: bytes) -> int | None:
+    if img.format == "PNG" and len(head) >= 25:
+        return head[24]  # IHDR bit depth per channel
+    if img.format in ("JPEG", "MPO"):
+        return getattr(img, "bits", None) or 8
+    if img.format == "TIFF":
+        bits = img.tag_v2.get(258)  # BitsPerSample
+        if isinstance(bits, tuple):
+            return int(bits[0]) if bits else None
+        if bits is not None:
+            return int(bits)
+    if img.format in ("HEIF", "AVIF"):
+        depth = img.info.get("bit_depth")
+        if depth:
+            return int(depth)
+    return _MODE_BITS.get(img.mode, 8)
+
+
+def _dpi(img: Image.Image) -> tuple[float | None, float | None]:
+    dpi = img.info.get("dpi")
+    try:
+        x, y = (float(v) for v in dpi)
+    except (TypeError, ValueError):
+        return None, None
+    return (round(x, 3) or None), (round(y, 3) or None)
+
+
+def _png_exif_chunk(fp: BinaryIO) -> bytes | None:
+    """The eXIf chunk of a PNG, found by walking the chunk headers (Pillow would decode every pixel to reach an
+    eXIf chunk stored after the image data)."""
+    fp.seek(8)
+    while True:
+        header = fp.read(8)
+        if len(header) < 8:
+            return None
+        length, kind = struct.unpack(">I4s", header)
+        if kind == b"eXIf":
+            data = fp.read(length)
+            return data if len(data) == length else None
+        if kind == b"IEND":
+            return None
+        fp.seek(length + 4, io.SEEK_CUR)
+
+
+def read_exif(img: Image.Image, fp: BinaryIO) -> Image.Exif:
+    """The image's EXIF, without decoding pixels. May raise on hostile data: callers decide what that means."""
+    if img.format == "PNG" and "exif" not in img.info:
+        position = fp.tell()
+        try:
+            raw = _png_exif_chunk(fp)
+        finally:
+            fp.seek(position)
+        exif = Image.Exif()
+        if raw:
+            exif.load(raw)
+        return exif
+    return img.getexif()
+
+
+def _orientation(img: Image.Image, fp: BinaryIO) -> int | None:
+    try:
+        value = read_exif(img, fp).get(0x0112)
+    except Exception:  # noqa: BLE001 - hostile EXIF must not stop typing; the exif stage reports it
+        return None
+    return value if isinstance(value, int) and 1 <= value <= 8 else None
+
+
+def open_image(fp: BinaryIO, *, mime: str, max_pixels: int) -> Image.Image:
+    """Open an image with the allowlisted plugin for its MIME type and refuse decompression bombs."""
+    formats = MIME_FORMATS.get(mime)
+    if not formats:
+        raise EvidenceError(f"not a decodable image type: {mime}")
+    label = format_label(mime)
+    try:
+        img = Image.open(fp, formats=formats)
+    except Image.DecompressionBombError as exc:
+        raise EvidenceError(f"decompression bomb: {exc}") from exc
+    except (UnidentifiedImageError, SyntaxError, ValueError, struct.error, EOFError, IndexError) as exc:
+        raise EvidenceError(f"corrupt {label}: {_pillow_message(exc)}") from exc
+    except Exception as exc:
+        raise EvidenceError(f"corrupt {label}: {_pillow_message(exc)}") from exc
+    width, height = img.size
+    if width <= 0 or height <= 0:
+        raise EvidenceError(f"corrupt {label}: image has no pixels ({width}x{height})")
+    if width * height > max_pixels:
+        raise EvidenceError(f"decompression bomb: {width}x{height} exceeds the pixel limit ({max_pixels} pixels)")
+    return img
+
+
+def _pillow_message(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    # Pillow names the file object in some messages; the examiner knows which file it is.
+    return text.replace(" <_io.BytesIO object", "").split(" at 0x")[0]
+
+
+def read_info(img: Image.Image, fp: BinaryIO, head: bytes) -> ImageInfo:
+    dpi_x, dpi_y = _dpi(img)
+    try:
+        frames = int(getattr(img, "n_frames", 1) or 1)
+    except Exception:  # noqa: BLE001 - a damaged frame table still leaves a readable first frame
+        frames = 1
+    width, height = img.size
+    return ImageInfo(
+        format=img.format or "",
+        width=width,
+        height=height,
+        orientation=_orientation(img, fp),
+        mode=img.mode,
+        bit_depth=_bit_depth(img, head),
+        dpi_x=dpi_x,
+        dpi_y=dpi_y,
+        frames=frames,
+        icc_profile=bool(img.info.get("icc_profile")),
+    )
+
+
+def _jpeg_scan_start(fp: BinaryIO) -> int | None:
+    """Offset just after the first start-of-scan segment, walking the marker segments from the start."""
+    fp.seek(2)
+    while True:
+        marker = fp.read(2)
+        if len(marker) < 2 or marker[0] != 0xFF:
+            return None
+        kind = marker[1]
+        if kind == 0xFF:  # fill byte
+            fp.seek(-1, io.SEEK_CUR)
+            continue
+        if kind in (0xD8, 0x01) or 0xD0 <= kind <= 0xD7:
+            continue
+        length_bytes = fp.read(2)
+        if len(length_bytes) < 2:
+            return None
+        (length,) = struct.unpack(">H", length_bytes)
+        fp.seek(length - 2, io.SEEK_CUR)
+        if kind == 0xDA:
+            return fp.tell()
+
+
+def _has_marker_after(fp: BinaryIO, offset: int, marker: bytes, chunk: int = 1 << 20) -> bool:
+    fp.seek(offset)
+    carry = b""
+    while block := fp.read(chunk):
+        if marker in carry + block:
+            return True
+        carry = block[-(len(marker) - 1) :]
+    return False
+
+
+def verify_image(img: Image.Image, fp: BinaryIO, *, mime: str, full: bool) -> None:
+    """Check that the image's data is complete. `full` decodes every pixel of the first frame; otherwise the
+    container is checked (JPEG end-of-image marker after the scan data, PNG chunk CRCs up to IEND)."""
+    label = format_label(mime)
+    size = fp.seek(0, io.SEEK_END)
+    try:
+        if img.format in ("JPEG", "MPO"):
+            start = _jpeg_scan_start(fp)
+            if start is None:
+                raise EvidenceError(f"truncated {label}: no image data (start of scan missing)")
+            if not _has_marker_after(fp, start, b"\xff\xd9"):
+                raise EvidenceError(f"truncated {label}: end-of-image marker missing (file ends at byte {size})")
+        if full:
+            fp.seek(0)
+            with Image.open(fp, formats=MIME_FORMATS[mime]) as fresh:
+                fresh.load()
+        elif img.format == "PNG":
+            fp.seek(0)
+            with Image.open(fp, formats=("PNG",)) as fresh:
+                fresh.verify()
+    except EvidenceError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise EvidenceError(f"decompression bomb: {exc}") from exc
+    except (SyntaxError, ValueError, struct.error, EOFError, IndexError, OSError) as exc:
+        message = _pillow_message(exc)
+        if "truncated" in message.lower() or isinstance(exc, EOFError):
+            raise EvidenceError(f"truncated {label}: {message}") from exc
+        raise EvidenceError(f"corrupt {label}: {message}") from exc

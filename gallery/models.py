@@ -1,0 +1,87 @@
+"""Evidence content and what the stages found in it.
+
+An Image is one distinct content (keyed by SHA-256), whatever paths and jobs it was found at (see
+jobs.FileInstance). Stage results are keyed by (image, stage, extractor version) so that a repeated or redelivered
+task changes nothing, and so that content analysed once is never analysed again by the same version.
+"""
+
+from django.db import models
+
+
+class Image(models.Model):
+    sha256 = models.CharField(max_length=64, unique=True)
+    md5 = models.CharField(max_length=32, db_index=True)
+    sha1 = models.CharField(max_length=40, db_index=True)
+    size = models.BigIntegerField()
+    mime = models.CharField(max_length=100)
+    format = models.CharField(max_length=16)
+    # As stored in the file, and as meant to be seen (EXIF orientation 5-8 swaps them).
+    raw_width = models.PositiveIntegerField()
+    raw_height = models.PositiveIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    orientation = models.PositiveSmallIntegerField(null=True, blank=True)
+    mode = models.CharField(max_length=16, help_text="Pillow mode: the colour space and layout (RGB, CMYK, L, P...)")
+    bit_depth = models.PositiveSmallIntegerField(null=True, blank=True, help_text="bits per channel")
+    dpi_x = models.FloatField(null=True, blank=True)
+    dpi_y = models.FloatField(null=True, blank=True)
+    frames = models.PositiveIntegerField(default=1)
+    icc_profile = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.sha256[:12]} {self.format} {self.width}x{self.height}"
+
+
+class StageResult(models.Model):
+    """One stage's outcome for one image, with what produced it. "Done, nothing found" is a result too."""
+
+    class Status(models.TextChoices):
+        DONE = "done"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="stage_results")
+    stage = models.CharField(max_length=32)
+    extractor_version = models.CharField(max_length=32)
+    status = models.CharField(max_length=8, choices=Status.choices)
+    error = models.TextField(blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    model_sha256 = models.CharField(max_length=64, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "stage", "extractor_version"], name="stage_result_once"),
+        ]
+        indexes = [models.Index(fields=["stage", "extractor_version", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.stage} v{self.extractor_version} {self.status} image {self.image_id}"
+
+
+class ExifData(models.Model):
+    result = models.OneToOneField(StageResult, on_delete=models.CASCADE, related_name="exif")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="exif")
+    tags = models.JSONField(default=dict, help_text="every tag, by IFD group, as JSON-safe values")
+    camera_make = models.CharField(max_length=200, blank=True, db_index=True)
+    camera_model = models.CharField(max_length=200, blank=True, db_index=True)
+    lens_model = models.CharField(max_length=200, blank=True)
+    software = models.CharField(max_length=200, blank=True)
+    datetime_original = models.CharField(
+        max_length=40, blank=True, db_index=True, help_text="ISO 8601 camera local time, with offset when known"
+    )
+    orientation = models.PositiveSmallIntegerField(null=True, blank=True)
+    gps_lat = models.FloatField(null=True, blank=True)
+    gps_lon = models.FloatField(null=True, blank=True)
+    gps_alt = models.FloatField(null=True, blank=True)
+    gps_datetime = models.CharField(max_length=40, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name_plural = "EXIF data"
+        indexes = [models.Index(fields=["gps_lat", "gps_lon"])]
+
+    def __str__(self) -> str:
+        return f"EXIF of image {self.image_id}"

@@ -1,0 +1,74 @@
+"""Writes of stage results. Idempotent by construction: every row is keyed by (image, stage, extractor version)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from django.db import transaction
+
+from extractors.base import ItemResult, Outcome, Provenance
+from extractors.exif import ExifResult
+from gallery.models import ExifData, StageResult
+
+
+def _exif_rows(result_id: int, item: ItemResult) -> list[ExifData]:
+    data: ExifResult = item.data
+    return [
+        ExifData(
+            result_id=result_id,
+            image_id=item.image_id,
+            tags=data.tags,
+            camera_make=data.camera_make[:200],
+            camera_model=data.camera_model[:200],
+            lens_model=data.lens_model[:200],
+            software=data.software[:200],
+            datetime_original=data.datetime_original,
+            orientation=data.orientation,
+            gps_lat=data.gps_lat,
+            gps_lon=data.gps_lon,
+            gps_alt=data.gps_alt,
+            gps_datetime=data.gps_datetime,
+            warnings=list(data.warnings),
+        )
+    ]
+
+
+# stage -> (result model, function building its rows for one DONE item). A new stage adds one line here.
+RESULT_ROWS: dict[str, tuple[type, Callable[[int, ItemResult], list]]] = {
+    "exif": (ExifData, _exif_rows),
+}
+
+
+def stage_results_save(*, provenance: Provenance, results: Sequence[ItemResult]) -> None:
+    """Store one stage's results for a batch. Saving the same results twice (a redelivered task, or two jobs that
+    analysed the same content at once) leaves exactly one set of rows."""
+    if not results:
+        return
+    stage, version = provenance.stage, provenance.version
+    with transaction.atomic():
+        StageResult.objects.bulk_create(
+            [
+                StageResult(
+                    image_id=item.image_id,
+                    stage=stage,
+                    extractor_version=version,
+                    status=str(item.outcome),
+                    error=item.error,
+                    model_name=provenance.model_name,
+                    model_sha256=provenance.model_sha256,
+                    params=dict(provenance.params),
+                )
+                for item in results
+            ],
+            ignore_conflicts=True,
+        )
+        ids = dict(
+            StageResult.objects.filter(
+                image_id__in=[item.image_id for item in results], stage=stage, extractor_version=version
+            ).values_list("image_id", "id")
+        )
+        model, build = RESULT_ROWS[stage]
+        rows: Iterable = [
+            row for item in results if item.outcome is Outcome.DONE for row in build(ids[item.image_id], item)
+        ]
+        model.objects.bulk_create(list(rows), ignore_conflicts=True)

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class JobsConfig(AppConfig):
+    name = "jobs"
+    verbose_name = "Jobs"
+
+    def ready(self) -> None:
+        # Register the tasks with the Celery app in every process (web, CLI, workers): canvases name tasks by
+        # string, and a registered task is what lets the embedded configuration run them in-process.
+        from jobs import tasks  # noqa: F401

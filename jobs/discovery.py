@@ -1,0 +1,296 @@
+"""Discovery: walk a source and account for every entry in it. No Django here: plain functions on paths.
+
+`walk` lists a source depth-first in a fixed order (names sorted bytewise), `lstat`-ing every entry and never
+following a symbolic link, so a link can neither lead out of the source nor into a loop. `probe` reads one regular
+file once, hashing it (MD5, SHA-1, SHA-256), typing it by its magic bytes and, for images, reading the header and
+checking the data is complete. Every entry ends as a `Probe` with status image, skipped or error.
+
+Paths are handled as bytes from end to end: evidence file names need not be valid UTF-8.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from io import BytesIO
+from typing import BinaryIO
+
+import magic
+
+from extractors.imagefile import (
+    MIME_FORMATS,
+    EvidenceError,
+    ImageInfo,
+    describe_os_error,
+    format_label,
+    open_evidence,
+    open_image,
+    read_info,
+    verify_image,
+)
+
+# Files up to this size are read into memory once (hashes, magic and header all come from that one read);
+# larger ones are hashed in chunks and their header is read again from the file.
+IN_MEMORY_LIMIT = 256 * 1024 * 1024
+CHUNK = 1024 * 1024
+SNIFF_BYTES = 8192
+
+_magic = magic.Magic(mime=True)
+# libmagic's verdict when it does not recognise the bytes: only then does the extension decide.
+_INCONCLUSIVE = {"application/octet-stream", "application/x-empty", "inode/x-empty"}
+_EXTENSION_TYPES = {
+    ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".jpe": "image/jpeg", ".jfif": "image/jpeg",
+    ".png": "image/png", ".gif": "image/gif", ".webp": "image/webp", ".tif": "image/tiff", ".tiff": "image/tiff",
+    ".bmp": "image/bmp", ".heic": "image/heic", ".heif": "image/heif", ".avif": "image/avif",
+}  # fmt: skip
+
+
+class Kind(StrEnum):
+    FILE = "file"
+    DIRECTORY = "directory"
+    SYMLINK = "symlink"
+    FIFO = "fifo"
+    SOCKET = "socket"
+    CHAR_DEVICE = "char-device"
+    BLOCK_DEVICE = "block-device"
+    OTHER = "other"
+
+
+class Status(StrEnum):
+    IMAGE = "image"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+_SPECIAL_TYPES = {
+    Kind.DIRECTORY: "inode/directory",
+    Kind.SYMLINK: "inode/symlink",
+    Kind.FIFO: "inode/fifo",
+    Kind.SOCKET: "inode/socket",
+    Kind.CHAR_DEVICE: "inode/chardevice",
+    Kind.BLOCK_DEVICE: "inode/blockdevice",
+    Kind.OTHER: "inode/unknown",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry found under the source. Directories appear only when they could not be listed."""
+
+    relpath: bytes
+    kind: Kind
+    stat: os.stat_result | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """Everything the scan records about one entry."""
+
+    entry: Entry
+    status: Status
+    mime: str = ""
+    error: str = ""
+    note: str = ""
+    md5: str = ""
+    sha1: str = ""
+    sha256: str = ""
+    size: int = 0
+    info: ImageInfo | None = None
+
+
+def _kind(mode: int) -> Kind:
+    for test, kind in (
+        (stat.S_ISREG, Kind.FILE),
+        (stat.S_ISDIR, Kind.DIRECTORY),
+        (stat.S_ISLNK, Kind.SYMLINK),
+        (stat.S_ISFIFO, Kind.FIFO),
+        (stat.S_ISSOCK, Kind.SOCKET),
+        (stat.S_ISCHR, Kind.CHAR_DEVICE),
+        (stat.S_ISBLK, Kind.BLOCK_DEVICE),
+    ):
+        if test(mode):
+            return kind
+    return Kind.OTHER
+
+
+def _join(parent: bytes, name: bytes) -> bytes:
+    return parent + b"/" + name if parent else name
+
+
+def _listing(path: bytes) -> list[tuple[bytes, os.DirEntry[bytes]]]:
+    with os.scandir(path) as it:
+        return sorted((e.name, e) for e in it)
+
+
+def walk(root: bytes, *, resume_after: bytes | None = None) -> Iterator[Entry]:
+    """Yield every non-directory entry under `root` (and every folder that could not be listed), depth-first with
+    names sorted bytewise: the order of their path components, so the same tree always gives the same sequence.
+
+    With `resume_after` (a relpath yielded earlier), entries up to and including it are not yielded and folders
+    wholly before it are not even listed: a restarted scan picks up where its last committed batch ended.
+    """
+    resume = tuple(resume_after.split(b"/")) if resume_after else None
+    root_stat = os.stat(root)
+    visited = {(root_stat.st_dev, root_stat.st_ino)}
+    try:
+        top = _listing(root)
+    except OSError as exc:
+        yield Entry(b".", Kind.DIRECTORY, error=f"cannot list folder: {describe_os_error(exc)}")
+        return
+    stack: list[tuple[bytes, Iterator[tuple[bytes, os.DirEntry[bytes]]]]] = [(b"", iter(top))]
+    while stack:
+        rel, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            continue
+        name, dirent = child
+        relpath = _join(rel, name)
+        parts = tuple(relpath.split(b"/"))
+        if resume is not None and parts <= resume and resume[: len(parts)] != parts:
+            continue  # this entry, and everything under it, came before the resume point
+        try:
+            st = dirent.stat(follow_symlinks=False)
+        except OSError as exc:
+            yield Entry(relpath, Kind.OTHER, error=f"cannot stat: {describe_os_error(exc)}")
+            continue
+        kind = _kind(st.st_mode)
+        if kind is not Kind.DIRECTORY:
+            if resume is None or parts > resume:
+                yield Entry(relpath, kind, st)
+            continue
+        if (st.st_dev, st.st_ino) in visited:
+            yield Entry(relpath, kind, st, error="folder loop: this folder was already scanned at another path")
+            continue
+        visited.add((st.st_dev, st.st_ino))
+        try:
+            listing = _listing(dirent.path)
+        except OSError as exc:
+            yield Entry(relpath, kind, st, error=f"cannot list folder: {describe_os_error(exc)}")
+            continue
+        stack.append((relpath, iter(listing)))
+
+
+def describe_link(root: bytes, entry: Entry) -> Probe:
+    """A symbolic link is recorded, never followed: where it points, and whether that is inside the source."""
+    path = _join(root, entry.relpath)
+    try:
+        target = os.readlink(path)
+    except OSError as exc:
+        return Probe(entry, Status.ERROR, mime=_SPECIAL_TYPES[Kind.SYMLINK], error=describe_os_error(exc))
+    shown = target.decode("utf-8", "backslashreplace")
+    parent = os.path.dirname(path)
+    lexical = os.path.normpath(os.path.join(parent, target))
+    real_root = os.path.realpath(root)
+    if not _inside(lexical, os.path.normpath(root)) and not _inside(lexical, real_root):
+        return Probe(entry, Status.SKIPPED, mime=_SPECIAL_TYPES[Kind.SYMLINK],
+                     note=f"symbolic link pointing outside the source, not followed: {shown}")  # fmt: skip
+    try:
+        resolved = os.path.realpath(path, strict=True)
+    except OSError as exc:
+        message = "symlink loop" if exc.errno == 40 else "broken symbolic link"
+        return Probe(entry, Status.ERROR, mime=_SPECIAL_TYPES[Kind.SYMLINK], error=f"{message}: {shown}")
+    if not _inside(resolved, real_root):
+        return Probe(entry, Status.SKIPPED, mime=_SPECIAL_TYPES[Kind.SYMLINK],
+                     note=f"symbolic link pointing outside the source, not followed: {shown}")  # fmt: skip
+    return Probe(entry, Status.SKIPPED, mime=_SPECIAL_TYPES[Kind.SYMLINK],
+                 note=f"symbolic link to {shown}; the target is scanned at its own path")  # fmt: skip
+
+
+def _inside(path: bytes, root: bytes) -> bool:
+    return path == root or path.startswith(root.rstrip(b"/") + b"/")
+
+
+def _sniff(head: bytes, relpath: bytes) -> tuple[str, str]:
+    """(MIME type, note). Magic bytes decide; the extension only when the bytes say nothing."""
+    mime = _magic.from_buffer(head) if head else "inode/x-empty"
+    ext = os.path.splitext(relpath)[1].decode("ascii", "replace").lower()
+    by_extension = _EXTENSION_TYPES.get(ext) or mimetypes.types_map.get(ext, "")
+    if mime in _INCONCLUSIVE and head:
+        if by_extension in MIME_FORMATS:
+            return by_extension, f"type from the {ext} extension: the content has no known signature"
+        return mime, ""
+    if by_extension in MIME_FORMATS and mime not in MIME_FORMATS:
+        return mime, f"the {ext} extension does not match the content ({mime})"
+    return mime, ""
+
+
+class _Hasher:
+    def __init__(self) -> None:
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha1 = hashlib.sha1(usedforsecurity=False)
+        self.sha256 = hashlib.sha256()
+
+    def update(self, data: bytes) -> None:
+        self.md5.update(data)
+        self.sha1.update(data)
+        self.sha256.update(data)
+
+    def digests(self) -> dict[str, str]:
+        return {"md5": self.md5.hexdigest(), "sha1": self.sha1.hexdigest(), "sha256": self.sha256.hexdigest()}
+
+
+def _read_and_hash(fp: BinaryIO, size: int) -> tuple[BinaryIO, bytes, dict[str, str], int]:
+    """One read of the whole file. Returns a seekable source for the header, the first bytes, the digests, and
+    the number of bytes read."""
+    hasher = _Hasher()
+    if size <= IN_MEMORY_LIMIT:
+        data = fp.read()
+        hasher.update(data)
+        return BytesIO(data), data[:SNIFF_BYTES], hasher.digests(), len(data)
+    head = b""
+    total = 0
+    while block := fp.read(CHUNK):
+        if not head:
+            head = block[:SNIFF_BYTES]
+        hasher.update(block)
+        total += len(block)
+    fp.seek(0)
+    return fp, head, hasher.digests(), total
+
+
+def probe(root: bytes, entry: Entry, *, max_pixels: int, full_verify: bool = False) -> Probe:
+    """Account for one entry. Never raises for anything the evidence contains."""
+    if entry.error:
+        return Probe(entry, Status.ERROR, mime=_SPECIAL_TYPES.get(entry.kind, ""), error=entry.error)
+    if entry.kind is Kind.SYMLINK:
+        return describe_link(root, entry)
+    if entry.kind is not Kind.FILE:
+        mime = _SPECIAL_TYPES[entry.kind]
+        return Probe(entry, Status.SKIPPED, mime=mime, note=f"not a regular file ({entry.kind}), not opened")
+    try:
+        fp = open_evidence(_join(root, entry.relpath), expect=entry.stat)
+    except EvidenceError as exc:
+        return Probe(entry, Status.ERROR, error=str(exc), size=entry.stat.st_size if entry.stat else 0)
+    with fp:
+        try:
+            source, head, digests, size = _read_and_hash(fp, entry.stat.st_size)
+        except OSError as exc:
+            return Probe(entry, Status.ERROR, error=describe_os_error(exc), size=entry.stat.st_size)
+        mime, note = _sniff(head, entry.relpath)
+        if size == 0:
+            ext_type = _sniff(b"", entry.relpath)
+            if os.path.splitext(entry.relpath)[1].lower().decode("ascii", "replace") in _EXTENSION_TYPES:
+                return Probe(entry, Status.ERROR, mime=ext_type[0], error="zero-byte file", **digests)
+            return Probe(entry, Status.SKIPPED, mime="inode/x-empty", note="zero-byte file", **digests)
+        if mime not in MIME_FORMATS:
+            if mime.startswith("image/"):
+                note = note or f"image type not decoded by the scanner ({mime})"
+            return Probe(entry, Status.SKIPPED, mime=mime, note=note, size=size, **digests)
+        try:
+            img = open_image(source, mime=mime, max_pixels=max_pixels)
+            with img:
+                info = read_info(img, source, head)
+                verify_image(img, source, mime=mime, full=full_verify)
+        except EvidenceError as exc:
+            return Probe(entry, Status.ERROR, mime=mime, error=str(exc), note=note, size=size, **digests)
+        except Exception as exc:  # noqa: BLE001 - a decoder bug on hostile input is this file's error, not the job's
+            label = format_label(mime)
+            return Probe(entry, Status.ERROR, mime=mime, error=f"corrupt {label}: {exc}", size=size, **digests)
+    return Probe(entry, Status.IMAGE, mime=mime, note=note, size=size, info=info, **digests)

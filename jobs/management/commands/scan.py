@@ -1,0 +1,118 @@
+"""`manage.py scan PATH`: run a whole job on a folder, following its progress until it ends."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+
+from jobs.models import FileInstance, Job
+from jobs.progress_view import ProgressView
+from jobs.scanning import job_fail
+from jobs.selectors import job_progress_snapshot
+from jobs.services import SourceError, job_cancel, job_create, job_start
+
+
+class Command(BaseCommand):
+    help = "Scan a folder: discover every file, hash it, read image metadata and run the analysis stages."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("path", help="folder to scan (read-only: nothing in it is ever changed)")
+        parser.add_argument("--name", default="", help="job name (default: the folder's name)")
+        parser.add_argument("--owner", default=None, help="username of the job's owner")
+        parser.add_argument("--description", default="")
+        parser.add_argument(
+            "--stages", default=None, help="comma-separated stages to run (default: SCAN_STAGES, e.g. exif,faces)"
+        )
+        parser.add_argument("--poll", type=float, default=0.25, help=argparse.SUPPRESS)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        owner = None
+        if options["owner"]:
+            try:
+                owner = get_user_model().objects.get(username=options["owner"])
+            except get_user_model().DoesNotExist:
+                raise CommandError(f"no such user: {options['owner']}") from None
+        stages = [s for s in options["stages"].split(",") if s] if options["stages"] is not None else None
+        try:
+            job = job_create(
+                name=options["name"],
+                source_path=options["path"],
+                owner=owner,
+                description=options["description"],
+                stages=stages,
+            )
+        except (SourceError, KeyError) as exc:
+            raise CommandError(str(exc).strip("'\"")) from None
+
+        view = ProgressView(self.stdout, tty=self.stdout.isatty(), job_id=job.pk, source=job.source_path)
+        crashed: list[BaseException] = []
+
+        def start() -> None:
+            # In the embedded configuration the whole canvas runs here, in-process; otherwise this only queues it.
+            try:
+                job_start(job=job)
+            except BaseException as exc:  # noqa: BLE001 - reported below, and the job marked failed
+                crashed.append(exc)
+                job_fail(job_id=job.pk, error=f"{type(exc).__name__}: {exc}")
+            finally:
+                connection.close()
+
+        runner = threading.Thread(target=start, name=f"job-{job.pk}", daemon=True)
+        started = time.monotonic()
+        runner.start()
+        try:
+            with view:
+                while True:
+                    snapshot = job_progress_snapshot(job_id=job.pk)
+                    view.update(snapshot)
+                    if snapshot["status"] in Job.FINAL and not runner.is_alive():
+                        break
+                    runner.join(timeout=options["poll"])
+        except KeyboardInterrupt:
+            job_cancel(job=job)
+            self.stderr.write(f"job {job.pk} cancelled")
+            runner.join()
+            sys.exit(130)
+
+        snapshot = job_progress_snapshot(job_id=job.pk)
+        self._summary(snapshot, time.monotonic() - started)
+        if crashed:
+            raise CommandError(f"job {job.pk} failed: {crashed[0]}")
+        if snapshot["status"] != Job.Status.COMPLETED:
+            raise CommandError(f"job {job.pk} {snapshot['status']}: {snapshot['error']}")
+
+    def _summary(self, s: dict[str, Any], elapsed: float) -> None:
+        write = self.stdout.write
+        rate = s["files_seen"] / elapsed if elapsed > 0 else 0.0
+        write(f"job {s['job']}: {s['status']}")
+        write(
+            f"  files seen {s['files_seen']}  images {s['images']} ({s['distinct_images']} distinct)  "
+            f"skipped {s['skipped']}  errors {s['errors']}  "
+            f"{s['bytes_seen'] / 1e6:.1f} MB in {elapsed:.1f} s ({rate:.0f} files/s)"
+        )
+        for stage in s["stages"]:
+            line = (
+                f"  {stage['stage']:<9} done {stage['done']}/{stage['total']}  failed {stage['failed']}  "
+                f"skipped {stage['skipped']}"
+            )
+            if stage["reused"]:
+                line += f"  (reused {stage['reused']} earlier results)"
+            if stage["unavailable"]:
+                line += f"  UNAVAILABLE for {stage['unavailable']}: {stage['message']}"
+            write(line)
+        errors = Counter(
+            FileInstance.objects.filter(job_id=s["job"], status=FileInstance.Status.ERROR).values_list(
+                "error", flat=True
+            )
+        )
+        for message, count in errors.most_common(10):
+            write(f"  error x{count}: {message}")
+        write(f"export: python manage.py export {s['job']} --format jsonl -o job-{s['job']}.jsonl")

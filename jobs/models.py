@@ -1,0 +1,176 @@
+"""Jobs, the file instances they found, and their durable progress."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from gallery.models import Image
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        CREATED = "created"
+        QUEUED = "queued"
+        SCANNING = "scanning"
+        EXTRACTING = "extracting"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.SCANNING, Status.EXTRACTING)
+    FINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    # The folder scanned, as an absolute path on the worker hosts (where the evidence share is mounted).
+    source_path = models.TextField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.CREATED, db_index=True)
+    # What the job ran with, frozen at start: stages and their extractor versions, limits, batch sizes.
+    config = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    files_seen = models.PositiveIntegerField(default=0)
+    images = models.PositiveIntegerField(default=0, help_text="file instances that are images")
+    distinct_images = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    bytes_seen = models.BigIntegerField(default=0)
+    current_path = models.TextField(blank=True)
+    # Discovery restarts after the last committed entry (walk order is fixed), so a redelivered scan counts once.
+    resume_after = models.BinaryField(null=True, blank=True, editable=False)
+    batches_dispatched = models.PositiveIntegerField(default=0)
+    discovery_finished = models.BooleanField(default=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    discovery_finished_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.name}"
+
+
+class FileInstance(models.Model):
+    """One entry a job found at one path. Images + skipped + errors = files seen, for every job."""
+
+    class Status(models.TextChoices):
+        IMAGE = "image"
+        SKIPPED = "skipped"
+        ERROR = "error"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="files")
+    # Relative to the job's source. Names that are not valid UTF-8 are shown with \xNN escapes here, and their exact
+    # bytes are kept in path_bytes.
+    path = models.TextField()
+    path_bytes = models.BinaryField(null=True, blank=True)
+    kind = models.CharField(max_length=16, help_text="file, symlink, fifo, socket, directory...")
+    size = models.BigIntegerField(default=0)
+    mtime = models.DateTimeField(null=True, blank=True)
+    ctime = models.DateTimeField(null=True, blank=True)
+    mode = models.PositiveIntegerField(null=True, blank=True)
+    inode = models.BigIntegerField(null=True, blank=True)
+    mime = models.CharField(max_length=100, blank=True, help_text="type detected from the content")
+    status = models.CharField(max_length=8, choices=Status.choices)
+    error = models.TextField(blank=True)
+    note = models.TextField(blank=True)
+    md5 = models.CharField(max_length=32, blank=True)
+    sha1 = models.CharField(max_length=40, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    image = models.ForeignKey(Image, null=True, blank=True, on_delete=models.PROTECT, related_name="instances")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "path"], condition=Q(path_bytes__isnull=True), name="file_instance_path_once"
+            ),
+            models.UniqueConstraint(
+                fields=["job", "path_bytes"], condition=Q(path_bytes__isnull=False), name="file_instance_bytes_once"
+            ),
+        ]
+        indexes = [models.Index(fields=["job", "status"]), models.Index(fields=["job", "image"])]
+
+    def __str__(self) -> str:
+        return self.path
+
+    @property
+    def raw_path(self) -> bytes:
+        """The exact relative path on disk."""
+        return bytes(self.path_bytes) if self.path_bytes is not None else self.path.encode()
+
+
+class JobImage(models.Model):
+    """A distinct image found by a job (however many paths it was found at)."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="job_images")
+    image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="job_images")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "image"], name="job_image_once")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} image {self.image_id}"
+
+
+class StageProgress(models.Model):
+    """Durable per-stage counts. At completion: total = done + failed + skipped + unavailable."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="stage_progress")
+    stage = models.CharField(max_length=32)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    unavailable = models.PositiveIntegerField(default=0)
+    reused = models.PositiveIntegerField(default=0, help_text="of done/failed/skipped: results found from earlier")
+    message = models.TextField(blank=True, help_text="why the stage is unavailable, and the fix")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "stage"], name="stage_progress_once")]
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.stage} {self.done}/{self.total}"
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed + self.skipped + self.unavailable
+
+
+class ScanBatch(models.Model):
+    """Images committed together by discovery and sent to the stages as one chord."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="batches")
+    seq = models.PositiveIntegerField()
+    # stage -> image ids that stage must analyse (images it analysed before are not listed).
+    work = models.JSONField(default=dict)
+    finished = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="scan_batch_once")]
+        indexes = [models.Index(fields=["job", "finished"])]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} batch {self.seq}"
+
+
+class BatchStage(models.Model):
+    """One stage's share of a batch. Its counts are added to StageProgress by the one update that flips
+    `finished`, so a redelivered task never counts twice."""
+
+    batch = models.ForeignKey(ScanBatch, on_delete=models.CASCADE, related_name="stages")
+    stage = models.CharField(max_length=32)
+    finished = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["batch", "stage"], name="batch_stage_once")]
+
+    def __str__(self) -> str:
+        return f"batch {self.batch_id} {self.stage}"

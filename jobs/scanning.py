@@ -1,0 +1,208 @@
+"""Discovery as a service: walk a job's source, record every entry in bulk, and dispatch new images to the stages
+batch by batch while the walk goes on."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from extractors.registry import get_registry
+from gallery.models import Image
+from jobs import discovery, pipeline
+from jobs.discovery import Probe, Status
+from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch
+from jobs.stages import job_try_complete, prior_results, progress_add
+
+logger = logging.getLogger(__name__)
+
+
+def _display_path(raw: bytes) -> tuple[str, bytes | None]:
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "backslashreplace"), raw
+
+
+def _timestamp(ns: int | None) -> datetime | None:
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC) if ns is not None else None
+
+
+def _file_instance(job: Job, probe: Probe, image_ids: dict[str, int]) -> FileInstance:
+    entry = probe.entry
+    path, path_bytes = _display_path(entry.relpath)
+    st = entry.stat
+    return FileInstance(
+        job=job,
+        path=path,
+        path_bytes=path_bytes,
+        kind=str(entry.kind),
+        size=probe.size or (st.st_size if st else 0),
+        mtime=_timestamp(st.st_mtime_ns) if st else None,
+        ctime=_timestamp(st.st_ctime_ns) if st else None,
+        mode=st.st_mode if st else None,
+        inode=st.st_ino if st else None,
+        mime=probe.mime,
+        status=str(probe.status),
+        error=probe.error,
+        note=probe.note,
+        md5=probe.md5,
+        sha1=probe.sha1,
+        sha256=probe.sha256,
+        image_id=image_ids.get(probe.sha256) if probe.status is Status.IMAGE else None,
+    )
+
+
+def _image(probe: Probe) -> Image:
+    info = probe.info
+    width, height = info.display_size
+    return Image(
+        sha256=probe.sha256,
+        md5=probe.md5,
+        sha1=probe.sha1,
+        size=probe.size,
+        mime=probe.mime,
+        format=info.format,
+        raw_width=info.width,
+        raw_height=info.height,
+        width=width,
+        height=height,
+        orientation=info.orientation,
+        mode=info.mode,
+        bit_depth=info.bit_depth,
+        dpi_x=info.dpi_x,
+        dpi_y=info.dpi_y,
+        frames=info.frames,
+        icc_profile=info.icc_profile,
+    )
+
+
+def _commit_batch(job: Job, probes: list[Probe]) -> ScanBatch | None:
+    """Record one batch of probes and queue its new images for the stages. Runs inside a transaction."""
+    image_probes = {p.sha256: p for p in probes if p.status is Status.IMAGE}
+    if image_probes:
+        Image.objects.bulk_create([_image(p) for p in image_probes.values()], ignore_conflicts=True)
+    image_ids = dict(Image.objects.filter(sha256__in=list(image_probes)).values_list("sha256", "id"))
+    FileInstance.objects.bulk_create([_file_instance(job, p, image_ids) for p in probes], ignore_conflicts=True)
+
+    in_batch = set(image_ids.values())
+    known = set(JobImage.objects.filter(job=job, image_id__in=in_batch).values_list("image_id", flat=True))
+    new_ids = sorted(in_batch - known)
+    JobImage.objects.bulk_create([JobImage(job=job, image_id=i) for i in new_ids], ignore_conflicts=True)
+
+    work: dict[str, list[int]] = {}
+    for stage in job.config["stages"]:
+        prior = prior_results(new_ids, stage=stage, version=job.config["versions"][stage])
+        progress_add(job.pk, stage, total=len(new_ids), counts=prior.counts, reused=len(prior.statuses))
+        todo = [i for i in new_ids if i not in prior.statuses]
+        if todo:
+            work[stage] = todo
+
+    counts = Counter(p.status for p in probes)
+    last = probes[-1].entry.relpath
+    batch = None
+    if work:
+        batch = ScanBatch.objects.create(job=job, seq=job.batches_dispatched, work=work)
+        BatchStage.objects.bulk_create([BatchStage(batch=batch, stage=stage) for stage in work])
+        job.batches_dispatched += 1
+    Job.objects.filter(pk=job.pk).update(
+        files_seen=F("files_seen") + len(probes),
+        images=F("images") + counts[Status.IMAGE],
+        distinct_images=F("distinct_images") + len(new_ids),
+        skipped=F("skipped") + counts[Status.SKIPPED],
+        errors=F("errors") + counts[Status.ERROR],
+        bytes_seen=F("bytes_seen") + sum(p.size for p in probes),
+        current_path=_display_path(last)[0],
+        resume_after=last,
+        batches_dispatched=job.batches_dispatched,
+    )
+    return batch
+
+
+def dispatch_batch(job: Job, batch: ScanBatch) -> None:
+    queues = pipeline.stage_queues(
+        {name: get_registry().extractor_class(name).queue for name in batch.work},
+        settings.SCAN_STAGE_QUEUES,
+    )
+    pipeline.batch_canvas(batch_id=batch.pk, stages=list(batch.work), queues=queues).apply_async()
+    logger.debug("job %s: batch %s dispatched to %s", job.pk, batch.seq, ", ".join(batch.work))
+
+
+def _still_running(job_id: int) -> bool:
+    return Job.objects.filter(pk=job_id, status=Job.Status.SCANNING).exists()
+
+
+def scan_job(*, job_id: int) -> None:
+    """Discovery for one job, from its start (or from where a previous attempt stopped) to the end of the walk."""
+    updated = Job.objects.filter(pk=job_id, status__in=[Job.Status.QUEUED, Job.Status.SCANNING]).update(
+        status=Job.Status.SCANNING, started_at=timezone.now()
+    )
+    if not updated:
+        logger.info("job %s: not queued or scanning any more, scan not started", job_id)
+        return
+    job = Job.objects.get(pk=job_id)
+    root = os.fsencode(job.source_path)
+    resume = bytes(job.resume_after) if job.resume_after is not None else None
+    if resume is not None:
+        logger.warning("job %s: resuming discovery after %r", job_id, resume)
+        for batch in job.batches.filter(finished=False):
+            dispatch_batch(job, batch)  # committed by the earlier attempt; it may have died before dispatching
+
+    config = job.config
+    probes: list[Probe] = []
+    size = 0
+    opened = time.monotonic()
+
+    def flush() -> bool:
+        nonlocal probes, size, opened
+        if probes:
+            with transaction.atomic():
+                batch = _commit_batch(job, probes)
+                if batch is not None:
+                    transaction.on_commit(lambda: dispatch_batch(job, batch))
+        probes, size, opened = [], 0, time.monotonic()
+        return _still_running(job_id)
+
+    if not os.path.isdir(root):
+        job_fail(job_id=job_id, error=f"source folder is missing or not a folder: {job.source_path}")
+        return
+    for entry in discovery.walk(root, resume_after=resume):
+        probe = discovery.probe(
+            root, entry, max_pixels=config["max_image_pixels"], full_verify=config["verify"] == "full"
+        )
+        probes.append(probe)
+        size += probe.size
+        if (
+            len(probes) >= config["batch_files"]
+            or size >= config["batch_bytes"]
+            or time.monotonic() - opened >= config["batch_seconds"]
+        ) and not flush():
+            logger.info("job %s: stopped during discovery (status changed)", job_id)
+            return
+    if not flush():
+        return
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.status != Job.Status.SCANNING:
+            return
+        job.discovery_finished = True
+        job.discovery_finished_at = timezone.now()
+        job.status = Job.Status.EXTRACTING
+        job.current_path = ""
+        job.save(update_fields=["discovery_finished", "discovery_finished_at", "status", "current_path"])
+        job_try_complete(job)
+    logger.info("job %s: discovery finished, %s files", job_id, job.files_seen)
+
+
+def job_fail(*, job_id: int, error: str) -> None:
+    Job.objects.filter(pk=job_id, status__in=Job.ACTIVE).update(
+        status=Job.Status.FAILED, error=error, finished_at=timezone.now()
+    )
+    logger.error("job %s failed: %s", job_id, error)

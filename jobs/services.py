@@ -1,0 +1,105 @@
+"""Job writes: create, start, cancel, delete. Work is queued inside `transaction.on_commit`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from extractors.registry import get_registry
+from gallery.models import Image
+from jobs import pipeline
+from jobs.models import FileInstance, Job, JobImage, StageProgress
+
+logger = logging.getLogger(__name__)
+
+
+class SourceError(ValueError):
+    """The folder named as a job's source cannot be scanned."""
+
+
+def source_resolve(path: str | os.PathLike, *, within: Path | None = None) -> Path:
+    """The real, absolute path of a source folder. With `within`, it must lie inside that folder once every
+    symbolic link is resolved."""
+    try:
+        real = Path(os.path.realpath(path, strict=True))
+    except OSError as exc:
+        raise SourceError(f"source folder not found: {path}") from exc
+    if not real.is_dir():
+        raise SourceError(f"not a folder: {path}")
+    if within is not None:
+        root = Path(os.path.realpath(within))
+        if real != root and root not in real.parents:
+            raise SourceError(f"source must be inside {root}")
+    return real
+
+
+def job_create(
+    *,
+    name: str,
+    source_path: str | os.PathLike,
+    owner: AbstractBaseUser | None = None,
+    description: str = "",
+    stages: Sequence[str] | None = None,
+    within: Path | None = None,
+) -> Job:
+    registry = get_registry()
+    stages = list(stages if stages is not None else settings.SCAN_STAGES or registry.names())
+    for stage in stages:
+        registry.extractor_class(stage)  # unknown stage names fail here, before anything is stored
+    versions = registry.versions()
+    source = source_resolve(source_path, within=within)
+    config = {
+        "stages": stages,
+        "versions": {stage: versions[stage] for stage in stages},
+        "max_image_pixels": settings.SCAN_MAX_IMAGE_PIXELS,
+        "verify": settings.SCAN_VERIFY,
+        "batch_files": settings.SCAN_BATCH_FILES,
+        "batch_bytes": settings.SCAN_BATCH_BYTES,
+        "batch_seconds": settings.SCAN_BATCH_SECONDS,
+    }
+    with transaction.atomic():
+        job = Job.objects.create(
+            name=name or source.name, description=description, owner=owner, source_path=str(source), config=config
+        )
+        StageProgress.objects.bulk_create([StageProgress(job=job, stage=stage) for stage in stages])
+    logger.info("job %s: created on %s with stages %s", job.pk, source, ", ".join(stages))
+    return job
+
+
+def job_start(*, job: Job) -> bool:
+    """Queue the job's scan. False when the job is not in a state that can start."""
+    with transaction.atomic():
+        started = Job.objects.filter(pk=job.pk, status=Job.Status.CREATED).update(status=Job.Status.QUEUED)
+        if started:
+            transaction.on_commit(lambda: pipeline.scan_signature(job.pk).apply_async())
+    job.refresh_from_db()
+    return bool(started)
+
+
+def job_cancel(*, job: Job) -> bool:
+    cancelled = Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
+        status=Job.Status.CANCELLED, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return bool(cancelled)
+
+
+def job_delete(*, job: Job) -> int:
+    """Delete a job with its file instances and progress, and the images (with their results) that no other job
+    references. Returns the number of images removed."""
+    with transaction.atomic():
+        image_ids = list(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
+        job.delete()
+        orphans = Image.objects.filter(pk__in=image_ids).exclude(
+            Exists(FileInstance.objects.filter(image=OuterRef("pk")))
+        )
+        _, removed = orphans.delete()
+    return removed.get("gallery.Image", 0)

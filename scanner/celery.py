@@ -1,0 +1,29 @@
+"""The Celery application. Configuration comes from Django settings (CELERY_* names).
+
+Workers never fall back to development settings: DJANGO_SETTINGS_MODULE must be set explicitly (manage.py sets
+the embedded default for itself before this module is imported). Celery's Django fixup closes the database
+connections a pool process inherits from its parent on `worker_process_init`.
+"""
+
+import os
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+    raise RuntimeError(
+        "DJANGO_SETTINGS_MODULE is not set: name the configuration explicitly, "
+        "e.g. scanner.settings.distributed (see README)"
+    )
+
+app = Celery("scanner")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["jobs"])
+
+
+@worker_process_init.connect
+def _load_extractors(**_kwargs) -> None:
+    """Each pool process builds its extractor registry (and loads its models) once, never per task."""
+    from extractors.registry import get_registry
+
+    get_registry()
