@@ -46,7 +46,7 @@ def run_stage(self, batch_id: int, stage: str) -> dict[str, int]:
         stages.batch_stage_fail(batch_id=batch_id, stage=stage, error="time limit exceeded")
     except INFRASTRUCTURE_ERRORS as exc:
         if self.request.retries < self.max_retries:
-            raise self.retry(exc=exc, countdown=2**self.request.retries + random.random()) from exc  # noqa: S311 - jitter
+            raise self.retry(exc=exc, countdown=2**self.request.retries + random.random()) from exc
         stages.batch_stage_fail(batch_id=batch_id, stage=stage, error=str(exc))
     except Exception as exc:
         logger.exception("batch %s: stage %s crashed", batch_id, stage)

@@ -1,0 +1,45 @@
+# Image Scanner. `make demo` and `make test` are all a fresh Debian + Python 3.11 machine needs.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+EMBEDDED := env -u DJANGO_SETTINGS_MODULE -u DATABASE_URL -u CELERY_BROKER_URL
+DEMO_DIR := var/demo-evidence
+
+.PHONY: demo test lint bench clean-demo
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.base: requirements/base.txt | $(PY)
+	$(PIP) install -q -r requirements/base.txt
+	touch $@
+
+# torch and torchvision go first, pinned together, so nothing else can pull a different torch.
+$(VENV)/.dev: requirements/base.txt requirements/dev.txt requirements/ml.txt | $(PY)
+	$(PIP) install -q $$(grep -E '^(torch|torchvision)==' requirements/ml.txt)
+	$(PIP) install -q -r requirements/dev.txt -r requirements/ml.txt
+	touch $(VENV)/.base $@
+
+demo: $(VENV)/.base
+	$(EMBEDDED) $(PY) manage.py migrate --verbosity 0
+	rm -rf $(DEMO_DIR)
+	$(EMBEDDED) $(PY) manage.py samples $(DEMO_DIR)
+	$(EMBEDDED) $(PY) manage.py scan $(DEMO_DIR) --name "Demo evidence"
+
+test: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run --settings=scanner.settings.test
+	$(VENV)/bin/pytest
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(VENV)/.dev
+	$(PY) -m benchmarks.run
+
+clean-demo:
+	rm -rf $(DEMO_DIR) var/scanner.sqlite3*

@@ -1,0 +1,131 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from extractors.registry import reset_registry
+
+
+@pytest.fixture
+def evidence_dir() -> Iterator[Path]:
+    """An empty evidence folder that every user can traverse (pytest's tmp_path is private to root, which would
+    hide permission behaviour from the tests that drop root)."""
+    base = Path(tempfile.mkdtemp(prefix="evidence-", dir=os.environ.get("EVIDENCE_TMP")))
+    base.chmod(0o755)
+    root = base / "source"
+    root.mkdir()
+    root.chmod(0o755)
+    yield root
+    for path, dirs, _files in os.walk(base):
+        for name in dirs:
+            os.chmod(os.path.join(path, name), 0o755, follow_symlinks=False)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def fresh_registry() -> Iterator[None]:
+    """Extractors and their models are cached per process; a test that changes what is installed starts clean."""
+    reset_registry()
+    yield
+    reset_registry()
+
+
+def wait_for(predicate, *, timeout: float = 60.0, interval: float = 0.05, message: str = "condition"):
+    """Poll `predicate` until it returns something truthy, or fail after `timeout` seconds. This is how tests
+    synchronise with workers: on observable state, with a deadline, never on a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")
+        threading.Event().wait(interval)
+
+
+class WorkerPool:
+    """Real `celery worker` processes against the test database and the test Redis broker."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, queues: str = "jobs,exif,faces,classify", concurrency: int = 2) -> str:
+        hostname = f"{name}-{uuid.uuid4().hex[:6]}@localhost"
+        log = open(self.log_dir / f"{hostname}.log", "wb")  # noqa: SIM115 - closed with the process
+        self.processes[hostname] = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "scanner", "worker", "-Q", queues, "-c", str(concurrency),
+             "-n", hostname, "--without-gossip", "--without-mingle", "-l", "info"],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent,
+            start_new_session=True,
+        )  # fmt: skip
+        from scanner.celery import app
+
+        wait_for(
+            lambda: self.processes[hostname].poll() is not None or app.control.ping([hostname], timeout=0.5),
+            timeout=60,
+            message=f"worker {hostname} to answer a ping",
+        )
+        assert self.processes[hostname].poll() is None, self.log(hostname)
+        return hostname
+
+    def log(self, hostname: str) -> str:
+        return (self.log_dir / f"{hostname}.log").read_text(errors="replace")
+
+    def kill(self, hostname: str, sig: int = signal.SIGKILL) -> None:
+        """Kill the worker's whole process group (the main process and its pool children)."""
+        process = self.processes.pop(hostname)
+        os.killpg(process.pid, sig)
+        process.wait(timeout=60)
+
+    def stop_all(self) -> None:
+        for hostname in list(self.processes):
+            process = self.processes.pop(hostname)
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="session")
+def worker_env(django_db_setup, django_db_blocker) -> dict[str, str]:
+    """The environment a worker needs to use the test database (pytest-django renamed it) and the test broker."""
+    from django.conf import settings
+
+    from scanner.celery import app
+
+    db = settings.DATABASES["default"]
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="scanner.settings.test",
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        PYTHONUNBUFFERED="1",
+    )
+    with app.connection_for_write() as conn:
+        conn.default_channel.client.flushdb()  # tasks left over from an interrupted run must not leak in
+    return env
+
+
+@pytest.fixture(scope="session")
+def workers(worker_env, tmp_path_factory) -> Iterator[WorkerPool]:
+    """One worker on every queue for the session; tests may start and kill more."""
+    pool = WorkerPool(worker_env, tmp_path_factory.mktemp("worker-logs"))
+    pool.start("all")
+    yield pool
+    pool.stop_all()
