@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from extractors.base import Extractor, ExtractorContext, Provenance
 
@@ -49,9 +49,19 @@ class Registry:
             return self._loaded[name]
 
 
+_extra: tuple[str, ...] = ()
+
+
+def register_extra(paths: Iterable[str]) -> None:
+    """Add stages beyond the built-ins ("module:Class" paths), before the registry is first used."""
+    global _extra
+    _extra = tuple(paths)
+    get_registry.cache_clear()
+
+
 @functools.cache
 def get_registry() -> Registry:
-    return Registry([_import(path) for path in BUILTIN_EXTRACTORS])
+    return Registry([_import(path) for path in (*BUILTIN_EXTRACTORS, *_extra)])
 
 
 def reset_registry() -> None:

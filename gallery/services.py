@@ -67,6 +67,8 @@ def stage_results_save(*, provenance: Provenance, results: Sequence[ItemResult])
                 image_id__in=[item.image_id for item in results], stage=stage, extractor_version=version
             ).values_list("image_id", "id")
         )
+        if stage not in RESULT_ROWS:
+            return  # a stage whose outcome is its status alone
         model, build = RESULT_ROWS[stage]
         rows: Iterable = [
             row for item in results if item.outcome is Outcome.DONE for row in build(ids[item.image_id], item)

@@ -43,6 +43,7 @@ class Job(models.Model):
     resume_after = models.BinaryField(null=True, blank=True, editable=False)
     batches_dispatched = models.PositiveIntegerField(default=0)
     discovery_finished = models.BooleanField(default=False)
+    rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
 
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -151,6 +152,8 @@ class ScanBatch(models.Model):
     work = models.JSONField(default=dict)
     finished = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set once the chord was handed to the broker; a batch committed but never dispatched is sent again.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -168,9 +171,35 @@ class BatchStage(models.Model):
     batch = models.ForeignKey(ScanBatch, on_delete=models.CASCADE, related_name="stages")
     stage = models.CharField(max_length=32)
     finished = models.BooleanField(default=False)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # What the one counting update added (kept to audit the progress counts).
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    unavailable = models.PositiveIntegerField(default=0)
+    reused = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["batch", "stage"], name="batch_stage_once")]
 
     def __str__(self) -> str:
         return f"batch {self.batch_id} {self.stage}"
+
+
+class StageClaim(models.Model):
+    """Which batch analyses an image for a stage. The first batch to claim an image analyses it; a batch of another
+    job that meets the claim waits for that result instead of analysing the same content again."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="+")
+    stage = models.CharField(max_length=32)
+    extractor_version = models.CharField(max_length=32)
+    batch = models.ForeignKey(ScanBatch, on_delete=models.CASCADE, related_name="claims")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "stage", "extractor_version"], name="stage_claim_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stage} v{self.extractor_version} image {self.image_id} by batch {self.batch_id}"

@@ -9,12 +9,10 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from extractors.registry import get_registry
 from gallery.models import Image
 from jobs import discovery, pipeline
 from jobs.discovery import Probe, Status
@@ -126,39 +124,46 @@ def _commit_batch(job: Job, probes: list[Probe]) -> ScanBatch | None:
     return batch
 
 
-def dispatch_batch(job: Job, batch: ScanBatch) -> None:
-    queues = pipeline.stage_queues(
-        {name: get_registry().extractor_class(name).queue for name in batch.work},
-        settings.SCAN_STAGE_QUEUES,
-    )
-    pipeline.batch_canvas(batch_id=batch.pk, stages=list(batch.work), queues=queues).apply_async()
-    logger.debug("job %s: batch %s dispatched to %s", job.pk, batch.seq, ", ".join(batch.work))
+def dispatch_batch(job_id: int, batch: ScanBatch) -> None:
+    pipeline.batch_canvas(batch_id=batch.pk, stages=list(batch.work)).apply_async()
+    ScanBatch.objects.filter(pk=batch.pk).update(dispatched_at=timezone.now())
+    logger.debug("job %s: batch %s dispatched to %s", job_id, batch.seq, ", ".join(batch.work))
 
 
-def _still_running(job_id: int) -> bool:
+def _dispatch_pending(job: Job) -> None:
+    """Batches an earlier slice committed but did not hand to the broker (it died, or the broker was down)."""
+    for batch in job.batches.filter(dispatched_at__isnull=True, finished=False):
+        logger.warning("job %s: batch %s was never dispatched, dispatching it now", job.pk, batch.seq)
+        dispatch_batch(job.pk, batch)
+
+
+def _still_scanning(job_id: int) -> bool:
     return Job.objects.filter(pk=job_id, status=Job.Status.SCANNING).exists()
 
 
-def scan_job(*, job_id: int) -> None:
-    """Discovery for one job, from its start (or from where a previous attempt stopped) to the end of the walk."""
-    updated = Job.objects.filter(pk=job_id, status__in=[Job.Status.QUEUED, Job.Status.SCANNING]).update(
+def scan_job(*, job_id: int, slice_seconds: float) -> None:
+    """One slice of discovery for a job: from where the last committed batch ended, for about `slice_seconds`,
+    then the next slice is queued. The last slice closes discovery and may complete the job."""
+    Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
         status=Job.Status.SCANNING, started_at=timezone.now()
     )
-    if not updated:
-        logger.info("job %s: not queued or scanning any more, scan not started", job_id)
+    job = Job.objects.filter(pk=job_id, status=Job.Status.SCANNING).first()
+    if job is None:
+        logger.info("job %s: not scanning (gone, cancelled or done), slice not run", job_id)
         return
-    job = Job.objects.get(pk=job_id)
     root = os.fsencode(job.source_path)
+    if not os.path.isdir(root):
+        job_fail(job_id=job_id, error=f"source folder is missing or not a folder: {job.source_path}")
+        return
+    _dispatch_pending(job)
     resume = bytes(job.resume_after) if job.resume_after is not None else None
     if resume is not None:
-        logger.warning("job %s: resuming discovery after %r", job_id, resume)
-        for batch in job.batches.filter(finished=False):
-            dispatch_batch(job, batch)  # committed by the earlier attempt; it may have died before dispatching
+        logger.info("job %s: discovery continues after %r", job_id, resume)
 
     config = job.config
     probes: list[Probe] = []
     size = 0
-    opened = time.monotonic()
+    opened = started = time.monotonic()
 
     def flush() -> bool:
         nonlocal probes, size, opened
@@ -166,26 +171,26 @@ def scan_job(*, job_id: int) -> None:
             with transaction.atomic():
                 batch = _commit_batch(job, probes)
                 if batch is not None:
-                    transaction.on_commit(lambda: dispatch_batch(job, batch))
+                    transaction.on_commit(lambda: dispatch_batch(job_id, batch))
         probes, size, opened = [], 0, time.monotonic()
-        return _still_running(job_id)
+        return _still_scanning(job_id)
 
-    if not os.path.isdir(root):
-        job_fail(job_id=job_id, error=f"source folder is missing or not a folder: {job.source_path}")
-        return
     for entry in discovery.walk(root, resume_after=resume):
         probe = discovery.probe(
             root, entry, max_pixels=config["max_image_pixels"], full_verify=config["verify"] == "full"
         )
         probes.append(probe)
         size += probe.size
-        if (
-            len(probes) >= config["batch_files"]
-            or size >= config["batch_bytes"]
-            or time.monotonic() - opened >= config["batch_seconds"]
-        ) and not flush():
-            logger.info("job %s: stopped during discovery (status changed)", job_id)
-            return
+        now = time.monotonic()
+        if len(probes) >= config["batch_files"] or size >= config["batch_bytes"] or now - opened >= config[
+            "batch_seconds"
+        ]:
+            if not flush():
+                logger.info("job %s: discovery stopped, the job is no longer scanning", job_id)
+                return
+            if now - started >= slice_seconds:
+                pipeline.scan_signature(job_id).apply_async()
+                return
     if not flush():
         return
     with transaction.atomic():

@@ -92,9 +92,27 @@ def job_cancel(*, job: Job) -> bool:
     return bool(cancelled)
 
 
+def job_rerun(*, job: Job, owner: AbstractBaseUser | None = None) -> Job:
+    """A new job over the same source with the same stages. Content already analysed is linked, not analysed again.
+    The new job takes today's settings; the old one keeps its record."""
+    rerun = job_create(
+        name=job.name,
+        description=job.description,
+        source_path=job.source_path,
+        owner=owner or job.owner,
+        stages=job.config["stages"],
+    )
+    Job.objects.filter(pk=rerun.pk).update(rerun_of=job)
+    rerun.refresh_from_db()
+    job_start(job=rerun)
+    return rerun
+
+
 def job_delete(*, job: Job) -> int:
     """Delete a job with its file instances and progress, and the images (with their results) that no other job
-    references. Returns the number of images removed."""
+    references. A running job is cancelled first: its queued work then finds nothing to do. Returns the number
+    of images removed."""
+    job_cancel(job=job)
     with transaction.atomic():
         image_ids = list(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
         job.delete()

@@ -17,7 +17,7 @@ from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, Sta
 from extractors.registry import get_registry
 from gallery.models import StageResult
 from gallery.services import stage_results_save
-from jobs.models import BatchStage, FileInstance, Job, ScanBatch, StageProgress
+from jobs.models import BatchStage, FileInstance, Job, ScanBatch, StageClaim, StageProgress
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,12 @@ def batch_stage_finish(batch: ScanBatch, stage: str, counts: Counter, *, reused:
     """Add this stage's counts for the batch to the job's progress, once: only the update that flips
     `finished` counts, so a redelivered task changes nothing."""
     with transaction.atomic():
-        flipped = BatchStage.objects.filter(batch=batch, stage=stage, finished=False).update(finished=True)
+        flipped = BatchStage.objects.filter(batch=batch, stage=stage, finished=False).update(
+            finished=True,
+            finished_at=timezone.now(),
+            reused=reused,
+            **{name: counts[name] for name in ("done", "failed", "skipped", "unavailable")},
+        )
         if not flipped:
             return
         progress_add(batch.job_id, stage, counts=counts, reused=reused)
@@ -97,10 +102,53 @@ def batch_stage_finish(batch: ScanBatch, stage: str, counts: Counter, *, reused:
             StageProgress.objects.filter(job_id=batch.job_id, stage=stage).update(message=message)
 
 
-def stage_batch_run(*, batch_id: int, stage: str) -> dict[str, int]:
-    """Run one stage over one batch. Per-image problems are results; this raises only for infrastructure faults
-    (the task retries those)."""
-    batch = ScanBatch.objects.select_related("job").get(pk=batch_id)
+class StageWaiting(Exception):
+    """Some images of the batch are being analysed by another job's batch; run again later and reuse its results."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} images are being analysed by another job")
+        self.count = count
+
+
+def _claim(image_ids: list[int], stage: str, version: str, batch: ScanBatch) -> tuple[list[int], list[int]]:
+    """Claim images for this batch. Returns (ours to analyse, held by another job's unfinished batch). A claim whose
+    batch finished without a result, or whose job is no longer active, is taken over."""
+    if not image_ids:
+        return [], []
+    StageClaim.objects.bulk_create(
+        [StageClaim(image_id=i, stage=stage, extractor_version=version, batch=batch) for i in image_ids],
+        ignore_conflicts=True,
+    )
+    ours, elsewhere = [], []
+    claims = StageClaim.objects.filter(image_id__in=image_ids, stage=stage, extractor_version=version)
+    for claim in claims.select_related("batch__job"):
+        holder = claim.batch
+        if holder.pk == batch.pk:
+            ours.append(claim.image_id)
+            continue
+        busy = holder.job.status in Job.ACTIVE and holder.stages.filter(stage=stage, finished=False).exists()
+        if not busy and StageClaim.objects.filter(pk=claim.pk, batch=holder).update(batch=batch):
+            ours.append(claim.image_id)
+        else:
+            elsewhere.append(claim.image_id)
+    return ours, elsewhere
+
+
+def _reused(image_ids: list[int], stage: str, version: str, job_id: int) -> int:
+    """How many of these images' results were produced for another job (or before claims were recorded)."""
+    own = StageClaim.objects.filter(
+        image_id__in=image_ids, stage=stage, extractor_version=version, batch__job_id=job_id
+    ).count()
+    return len(image_ids) - own
+
+
+def stage_batch_run(*, batch_id: int, stage: str, wait_for_others: bool = True) -> dict[str, int]:
+    """Run one stage over one batch. Per-image problems are results; this raises StageWaiting when another job is
+    analysing some of the same content (the task runs again later), and infrastructure faults (retried)."""
+    batch = ScanBatch.objects.select_related("job").filter(pk=batch_id).first()
+    if batch is None:
+        logger.info("batch %s is gone (job deleted), %s not run", batch_id, stage)
+        return {}
     job = batch.job
     ids: list[int] = batch.work.get(stage, [])
     if job.status not in (Job.Status.SCANNING, Job.Status.EXTRACTING):
@@ -113,21 +161,29 @@ def stage_batch_run(*, batch_id: int, stage: str) -> dict[str, int]:
         logger.warning("job %s: stage %s unavailable: %s", job.pk, stage, exc)
         batch_stage_finish(batch, stage, Counter(unavailable=len(ids)), message=str(exc))
         return {"unavailable": len(ids)}
-    # Another job may have analysed some of these images since the batch was queued.
-    prior = prior_results(ids, stage=stage, version=provenance.version)
-    todo = _image_refs(job, [i for i in ids if i not in prior.statuses])
-    results = extractor.run(todo) if todo else []
-    missing = {ref.image_id for ref in todo} - {item.image_id for item in results}
-    results += [ItemResult(i, Outcome.FAILED, error=f"{stage}: extractor returned no result") for i in missing]
+    version = provenance.version
+    prior = prior_results(ids, stage=stage, version=version)
+    ours, elsewhere = _claim([i for i in ids if i not in prior.statuses], stage, version, batch)
+    if not wait_for_others:
+        ours, elsewhere = ours + elsewhere, []
+    refs = _image_refs(job, ours)
+    results = extractor.run(refs) if refs else []
+    missing = set(ours) - {item.image_id for item in results}
+    results += [ItemResult(i, Outcome.FAILED, error=f"{stage}: no readable file for this image") for i in missing]
     stage_results_save(provenance=provenance, results=results)
-    counts = prior.counts + Counter(str(item.outcome) for item in results)
-    batch_stage_finish(batch, stage, counts, reused=len(prior.statuses))
+    if elsewhere:
+        raise StageWaiting(len(elsewhere))
+    counts = prior_results(ids, stage=stage, version=version).counts
+    batch_stage_finish(batch, stage, counts, reused=_reused(ids, stage, version, job.pk))
+    logger.debug("job %s: batch %s %s finished: %s", job.pk, batch.seq, stage, dict(counts))
     return dict(counts)
 
 
 def batch_stage_fail(*, batch_id: int, stage: str, error: str) -> None:
     """The stage gave up on a whole batch (retries exhausted): its images count as failed, and the job goes on."""
-    batch = ScanBatch.objects.get(pk=batch_id)
+    batch = ScanBatch.objects.filter(pk=batch_id).first()
+    if batch is None:
+        return
     ids = batch.work.get(stage, [])
     logger.error("job %s: stage %s failed on batch %s: %s", batch.job_id, stage, batch.seq, error)
     batch_stage_finish(batch, stage, Counter(failed=len(ids)), message=f"{stage} failed on a batch: {error}")
@@ -149,7 +205,9 @@ def job_try_complete(job: Job) -> bool:
 def batch_finish(*, batch_id: int) -> None:
     """Chord body: every stage has run over the batch."""
     with transaction.atomic():
-        job_id = ScanBatch.objects.values_list("job_id", flat=True).get(pk=batch_id)
-        job = Job.objects.select_for_update().get(pk=job_id)
+        job_id = ScanBatch.objects.filter(pk=batch_id).values_list("job_id", flat=True).first()
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None:
+            return
         ScanBatch.objects.filter(pk=batch_id, finished=False).update(finished=True, finished_at=timezone.now())
         job_try_complete(job)

@@ -1,5 +1,5 @@
-"""Celery tasks: thin adapters that own the retry policy. Routing lives in settings (CELERY_TASK_ROUTES) and in
-jobs.pipeline; the work lives in jobs.scanning and jobs.stages."""
+"""Celery tasks: thin adapters that own the retry policy. The router in settings (jobs.routing) picks each task's
+queue; the work lives in jobs.scanning and jobs.stages."""
 
 from __future__ import annotations
 
@@ -19,36 +19,34 @@ logger = logging.getLogger(__name__)
 INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError, OSError, MemoryError)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    time_limit=settings.SCAN_TASK_TIME_LIMIT,
-    soft_time_limit=settings.SCAN_TASK_TIME_LIMIT - 60,
-)
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
 def scan_source(self, job_id: int) -> None:
     try:
-        scanning.scan_job(job_id=job_id)
+        scanning.scan_job(job_id=job_id, slice_seconds=settings.SCAN_SLICE_SECONDS)
     except INFRASTRUCTURE_ERRORS as exc:
-        if self.request.retries < 3:
-            logger.warning("job %s: scan interrupted (%s), retrying", job_id, exc)
-            raise self.retry(exc=exc, countdown=10 * 2**self.request.retries) from exc
+        if self.request.retries < self.max_retries:
+            logger.warning("job %s: discovery interrupted (%s), retrying", job_id, exc)
+            raise self.retry(exc=exc, countdown=5 * 2**self.request.retries) from exc
         scanning.job_fail(job_id=job_id, error=f"discovery failed: {exc}")
     except SoftTimeLimitExceeded:
-        scanning.job_fail(job_id=job_id, error="discovery exceeded its time limit (SCAN_TASK_TIME_LIMIT)")
+        scanning.job_fail(job_id=job_id, error="a discovery slice exceeded the task time limit")
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
 def run_stage(self, batch_id: int, stage: str) -> dict[str, int]:
     try:
-        return stages.stage_batch_run(batch_id=batch_id, stage=stage)
+        # In-process (embedded) runs cannot wait for another job's worker: they analyse everything themselves.
+        return stages.stage_batch_run(batch_id=batch_id, stage=stage, wait_for_others=not self.request.is_eager)
+    except stages.StageWaiting as waiting:
+        logger.info("batch %s: %s waits for another job (%s)", batch_id, stage, waiting)
+        raise self.retry(countdown=1 + random.random() * 2, max_retries=None) from waiting
     except SoftTimeLimitExceeded:
         stages.batch_stage_fail(batch_id=batch_id, stage=stage, error="time limit exceeded")
     except INFRASTRUCTURE_ERRORS as exc:
         if self.request.retries < self.max_retries:
             raise self.retry(exc=exc, countdown=2**self.request.retries + random.random()) from exc
         stages.batch_stage_fail(batch_id=batch_id, stage=stage, error=str(exc))
-    except Exception as exc:
+    except Exception as exc:  # a bug or a bad batch: recorded as failed, so the job can still complete
         logger.exception("batch %s: stage %s crashed", batch_id, stage)
         stages.batch_stage_fail(batch_id=batch_id, stage=stage, error=f"{type(exc).__name__}: {exc}")
     return {}

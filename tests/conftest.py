@@ -18,6 +18,8 @@ import pytest
 
 from extractors.registry import reset_registry
 
+REPO = Path(__file__).resolve().parent.parent
+
 
 @pytest.fixture
 def evidence_dir() -> Iterator[Path]:
@@ -64,21 +66,26 @@ class WorkerPool:
         self.log_dir = log_dir
         self.processes: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, queues: str = "jobs,exif,faces,classify", concurrency: int = 2) -> str:
+    def start(
+        self, name: str, queues: str = "jobs,exif,faces,classify", concurrency: int = 2, env: dict | None = None
+    ) -> str:
+        """Start a worker and wait until it answers a ping. `env` adds to (or overrides) the session environment,
+        e.g. another broker or a stage parameter."""
         hostname = f"{name}-{uuid.uuid4().hex[:6]}@localhost"
         log = open(self.log_dir / f"{hostname}.log", "wb")  # noqa: SIM115 - closed with the process
         self.processes[hostname] = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "scanner", "worker", "-Q", queues, "-c", str(concurrency),
              "-n", hostname, "--without-gossip", "--without-mingle", "-l", "info"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent,
+            env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
             start_new_session=True,
         )  # fmt: skip
-        from scanner.celery import app
-
         wait_for(
-            lambda: self.processes[hostname].poll() is not None or app.control.ping([hostname], timeout=0.5),
+            lambda: (
+                self.processes[hostname].poll() is not None
+                or b"ready." in (self.log_dir / f"{hostname}.log").read_bytes()
+            ),
             timeout=60,
-            message=f"worker {hostname} to answer a ping",
+            message=f"worker {hostname} to be ready",
         )
         assert self.processes[hostname].poll() is None, self.log(hostname)
         return hostname
@@ -92,15 +99,21 @@ class WorkerPool:
         os.killpg(process.pid, sig)
         process.wait(timeout=60)
 
+    def stop(self, hostname: str) -> None:
+        """Warm shutdown: the worker finishes what it holds, then exits."""
+        process = self.processes.pop(hostname, None)
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
     def stop_all(self) -> None:
         for hostname in list(self.processes):
-            process = self.processes.pop(hostname)
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            self.stop(hostname)
 
 
 @pytest.fixture(scope="session")
@@ -129,3 +142,18 @@ def workers(worker_env, tmp_path_factory) -> Iterator[WorkerPool]:
     pool.start("all")
     yield pool
     pool.stop_all()
+
+
+@pytest.fixture
+def spawn(workers) -> Iterator:
+    """Start extra workers for one test (same arguments as WorkerPool.start); they are stopped after it."""
+    started: list[str] = []
+
+    def start(*args, **kwargs) -> str:
+        hostname = workers.start(*args, **kwargs)
+        started.append(hostname)
+        return hostname
+
+    yield start
+    for hostname in started:
+        workers.stop(hostname)

@@ -104,12 +104,15 @@ SCAN_STAGE_QUEUES = env.dict("SCAN_STAGE_QUEUES", default={})
 STAGE_DEVICES = env.dict("STAGE_DEVICES", default={"default": "cpu"})
 # Per-stage parameters handed to the extractors (thresholds, batch sizes). Filled by the stage sections below.
 STAGE_PARAMS: dict[str, dict] = {}
+# Extra stages beyond the built-ins, as "module:Class" paths (a lab's own extractor; see README).
+SCAN_EXTRA_EXTRACTORS = env.list("SCAN_EXTRA_EXTRACTORS", default=[])
 
 # --- Celery (https://docs.celeryq.dev/en/stable/userguide/configuration.html) ----------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="cache+memory://")
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_EAGER_PROPAGATES = True
+# Only ids and small results travel: JSON, never pickle.
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -117,13 +120,36 @@ CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=24 * 3600)
 # A stuck decoder must not hold a queue for hours: every task has a hard and a soft limit.
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=25 * 60)
-# Discovery of a large source runs as one task; it gets its own, longer limit.
-SCAN_TASK_TIME_LIMIT = env.int("SCAN_TASK_TIME_LIMIT", default=24 * 3600)
-CELERY_TASK_ROUTES = {
-    "jobs.tasks.scan_source": {"queue": "jobs"},
-    "jobs.tasks.batch_finish": {"queue": "jobs"},
-}
+# Discovery runs in slices of at most this many seconds, each re-queueing the next, so that no task outlives the
+# broker's visibility timeout and scans of several jobs share the `jobs` workers.
+SCAN_SLICE_SECONDS = env.float("SCAN_SLICE_SECONDS", default=120.0)
+# Every task goes to the queue the router picks: scans and batch bookkeeping to `jobs`, each stage to its
+# extractor's queue (or the one SCAN_STAGE_QUEUES names). https://docs.celeryq.dev/en/stable/userguide/routing.html
+CELERY_TASK_ROUTES = ["jobs.routing.route_task"]
 CELERY_TASK_DEFAULT_QUEUE = "jobs"
+# Tasks are acknowledged after they ran (acks_late), so a worker takes only what it works on: one message per
+# pool process by default. https://docs.celeryq.dev/en/stable/userguide/optimizing.html#prefetch-limits
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
+# Tasks one worker runs at once (the earlier system's RABBIT_MQ_PREFETCH_LIMIT): 8 is a good start, up to 20 on
+# large CPUs for the exif queue; ML queues want one process per GPU or a few per CPU socket.
+CELERY_WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=8)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker or result store that restarts must not fail the tasks that were running: publishing and storing
+# results retry until it is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 120, "interval_start": 0, "interval_step": 0.5, "interval_max": 3}
+CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
+CELERY_RESULT_BACKEND_MAX_RETRIES = 120
+CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_WORKER_SEND_TASK_EVENTS", default=True)
+CELERY_TASK_SEND_SENT_EVENT = True
+# Redis: a message not acknowledged within the visibility timeout is handed to another worker. It must exceed
+# the longest task (CELERY_TASK_TIME_LIMIT and SCAN_SLICE_SECONDS), else a running task would be delivered twice;
+# a shorter one makes work held by a killed worker come back sooner. The restore sweep runs every
+# interval x throttle seconds. https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
+}
 
 # --- Channels ---------------------------------------------------------------------------------------------
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

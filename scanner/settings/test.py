@@ -8,5 +8,16 @@ os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 
 from scanner.settings.distributed import *  # noqa: F403
+from scanner.settings.distributed import STAGE_PARAMS, env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Jobs in tests run the stages that need no model files unless a test asks for more.
+SCAN_STAGES = env.list("SCAN_STAGES", default=["exif"])
+# A stage that records each image it analyses, to prove exactly-once processing across worker kills and
+# redeliveries. It only runs for jobs that ask for it, on its own queue.
+SCAN_EXTRA_EXTRACTORS = env.list("SCAN_EXTRA_EXTRACTORS", default=["tests.plugins:CountingExtractor"])
+STAGE_PARAMS = {
+    **STAGE_PARAMS,
+    "probe": {"log": env.str("PROBE_LOG", default=""), "delay": env.float("PROBE_DELAY", default=0.0)},
+}

@@ -1,0 +1,338 @@
+"""The distributed pipeline with real workers on real Redis (and RabbitMQ) and PostgreSQL: exactly-once analysis
+and counting, completion, worker death, redelivery, broker restart, overlapping jobs, cancel, delete, re-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from gallery.models import ExifData, Image, StageResult
+from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch, StageProgress
+from jobs.samples import exif_bytes, write_photo
+from jobs.services import job_cancel, job_create, job_delete, job_rerun, job_start
+from scanner.celery import app
+from tests.conftest import REPO, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+
+def photos(root: Path, seeds: range, folder: str = "") -> list[Path]:
+    """Small distinct JPEGs with EXIF; the same seed gives the same bytes (same content at another path)."""
+    return [
+        write_photo(root / folder / f"img_{seed:05d}.jpg", width=48, height=32, seed=seed,
+                    exif=exif_bytes(make="Test", model=f"M{seed % 3}", taken="2024:01:02 03:04:05"))
+        for seed in seeds
+    ]  # fmt: skip
+
+
+def probe_log_counts(log: Path) -> Counter:
+    if not log.exists():
+        return Counter()
+    return Counter(int(line.split()[0]) for line in log.read_text().splitlines())
+
+
+def finished(job: Job, timeout: float = 180) -> Job:
+    def final():
+        job.refresh_from_db()
+        return job.status in Job.FINAL
+
+    wait_for(final, timeout=timeout, message=f"job {job.pk} to end")
+    return job
+
+
+def start_job(source: Path, stages: list[str], name: str = "job") -> Job:
+    job = job_create(name=name, source_path=source, stages=stages)
+    job_start(job=job)
+    return job
+
+
+def progress(job: Job) -> dict[str, tuple[int, ...]]:
+    return {
+        p.stage: (p.total, p.done, p.failed, p.skipped, p.unavailable, p.reused)
+        for p in StageProgress.objects.filter(job=job)
+    }
+
+
+@pytest.fixture
+def probe_log(tmp_path) -> Path:
+    return tmp_path / "probe.log"
+
+
+@pytest.fixture
+def probe_worker(spawn, probe_log):
+    """Start a worker for the counting stage's own queue; returns a function (delay, extra env) -> hostname."""
+
+    def start(delay: float = 0.0, **env: str) -> str:
+        return spawn(
+            "probe", queues="probe", concurrency=1, env={"PROBE_LOG": str(probe_log), "PROBE_DELAY": str(delay), **env}
+        )
+
+    return start
+
+
+def test_500_images_through_every_stage_are_each_analysed_once(
+    transactional_db, workers, probe_worker, probe_log, evidence_dir, settings
+):
+    settings.SCAN_BATCH_FILES = 16
+    photos(evidence_dir, range(500))
+    probe_worker()
+    job = finished(start_job(evidence_dir, ["exif", "probe"]))
+
+    assert job.status == Job.Status.COMPLETED
+    image_ids = set(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
+    assert len(image_ids) == 500 == job.distinct_images == job.files_seen
+    assert probe_log_counts(probe_log) == Counter(dict.fromkeys(image_ids, 1))
+    for stage in ("exif", "probe"):
+        rows = StageResult.objects.filter(image_id__in=image_ids, stage=stage)
+        assert rows.count() == 500
+        assert set(rows.values_list("status", flat=True)) == {"done"}
+    assert ExifData.objects.filter(image_id__in=image_ids).count() == 500
+    assert progress(job) == {"exif": (500, 500, 0, 0, 0, 0), "probe": (500, 500, 0, 0, 0, 0)}
+    batches = ScanBatch.objects.filter(job=job)
+    assert batches.count() == 32
+    assert not batches.filter(finished=False).exists()
+    # Extraction ran while discovery was still going: batches finished before the walk did.
+    assert BatchStage.objects.filter(batch__job=job, finished_at__lt=job.discovery_finished_at).exists()
+
+
+@pytest.mark.parametrize("source", ["empty", "no-images"])
+def test_a_source_without_images_completes(transactional_db, workers, evidence_dir, source):
+    if source == "no-images":
+        (evidence_dir / "notes.txt").write_text("no pictures here")
+        (evidence_dir / "sub").mkdir()
+        (evidence_dir / "sub" / "data.bin").write_bytes(os.urandom(512))
+    job = finished(start_job(evidence_dir, ["exif"]))
+    assert job.status == Job.Status.COMPLETED
+    assert job.files_seen == (0 if source == "empty" else 2) == job.skipped
+    assert progress(job) == {"exif": (0, 0, 0, 0, 0, 0)}
+
+
+def test_a_stage_task_delivered_twice_changes_nothing(
+    transactional_db, workers, probe_worker, probe_log, evidence_dir, settings
+):
+    settings.SCAN_BATCH_FILES = 10
+    photos(evidence_dir, range(30))
+    probe_worker()
+    job = finished(start_job(evidence_dir, ["exif", "probe"]))
+    before = (progress(job), StageResult.objects.count(), ExifData.objects.count(), probe_log_counts(probe_log))
+
+    for batch in ScanBatch.objects.filter(job=job):
+        for stage in ("exif", "probe"):
+            app.send_task("jobs.tasks.run_stage", args=(batch.pk, stage)).get(timeout=60)
+        app.send_task("jobs.tasks.batch_finish", args=(batch.pk,)).get(timeout=60)
+
+    job.refresh_from_db()
+    assert job.status == Job.Status.COMPLETED
+    after = (progress(job), StageResult.objects.count(), ExifData.objects.count(), probe_log_counts(probe_log))
+    assert after == before
+    assert before[0]["probe"] == (30, 30, 0, 0, 0, 0)
+
+
+def _purge_amqp(url: str, queues: list[str]) -> None:
+    from kombu import Connection
+
+    with Connection(url) as conn:
+        channel = conn.channel()
+        for queue in queues:
+            try:
+                channel.queue_purge(queue)
+            except Exception:  # noqa: BLE001 - a queue that does not exist yet has nothing to purge
+                channel = conn.channel()
+
+
+def _scan_cli(source: Path, env: dict[str, str], stages: str) -> subprocess.Popen:
+    """`manage.py scan` in the distributed configuration: it queues the job and follows it to the end."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "scan", str(source), "--stages", stages, "--name", "cli"],
+        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("broker", ["redis", "amqp"])
+def test_killing_a_stage_worker_mid_batch_loses_nothing(
+    transactional_db, workers, spawn, probe_log, evidence_dir, broker
+):
+    photos(evidence_dir, range(48))
+    if broker == "redis":
+        url = "redis://127.0.0.1:6379/5"
+        with app.connection_for_write(url) as conn:
+            conn.default_channel.client.flushdb()
+    else:
+        url = "amqp://guest:guest@127.0.0.1:5672//"
+        _purge_amqp(url, ["jobs", "exif", "probe"])
+    env = {
+        "CELERY_BROKER_URL": url,
+        "CELERY_RESULT_BACKEND": "redis://127.0.0.1:6379/4",
+        "CELERY_VISIBILITY_TIMEOUT": "4",
+        "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+        "CELERY_UNACKED_RESTORE_THROTTLE": "1",
+        "PROBE_LOG": str(probe_log),
+        "PROBE_DELAY": "0.1",
+        "SCAN_BATCH_FILES": "12",
+    }
+    spawn("jobs-exif", queues="jobs,exif", env=env)
+    doomed = spawn("probe-a", queues="probe", concurrency=1, env=env)
+    cli = _scan_cli(evidence_dir, {**workers.env, **env}, "exif,probe")
+
+    wait_for(lambda: sum(probe_log_counts(probe_log).values()) >= 3, message="the probe stage to be mid-batch")
+    workers.kill(doomed, signal.SIGKILL)
+    killed_at = sum(probe_log_counts(probe_log).values())
+    assert killed_at < 48
+    spawn("probe-b", queues="probe", concurrency=1, env=env)
+
+    output, _ = cli.communicate(timeout=180)
+    assert cli.returncode == 0, output.decode()
+    job = Job.objects.get(name="cli")
+    assert job.status == Job.Status.COMPLETED
+    image_ids = set(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
+    assert len(image_ids) == 48
+    assert set(probe_log_counts(probe_log)) == image_ids  # every image analysed, some of them twice
+    for stage in ("exif", "probe"):
+        assert StageResult.objects.filter(image_id__in=image_ids, stage=stage).count() == 48
+    assert progress(job)["probe"] == (48, 48, 0, 0, 0, 0)
+    assert progress(job)["exif"] == (48, 48, 0, 0, 0, 0)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_redis_restart_during_a_scan(transactional_db, workers, spawn, probe_log, evidence_dir, tmp_path):
+    port = _free_port()
+    data = tmp_path / "redis"
+    data.mkdir()
+    # A broker must keep its queues across a restart: append-only file, synced on every write.
+    redis_cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--save", "",
+                 "--appendonly", "yes", "--appendfsync", "always"]  # fmt: skip
+    redis = subprocess.Popen(redis_cmd, stdout=subprocess.DEVNULL)
+    ping = ["redis-cli", "-p", str(port), "ping"]
+    wait_for(lambda: subprocess.run(ping, capture_output=True).stdout.strip() == b"PONG", message="redis up")
+    try:
+        photos(evidence_dir, range(60))
+        url = f"redis://127.0.0.1:{port}/0"
+        env = {
+            "CELERY_BROKER_URL": url,
+            "CELERY_RESULT_BACKEND": url,
+            "CELERY_VISIBILITY_TIMEOUT": "5",
+            "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+            "CELERY_UNACKED_RESTORE_THROTTLE": "1",
+            "PROBE_LOG": str(probe_log),
+            "PROBE_DELAY": "0.05",
+            "SCAN_BATCH_FILES": "10",
+        }
+        spawn("jobs-exif-r", queues="jobs,exif", env=env)
+        spawn("probe-r", queues="probe", concurrency=1, env=env)
+        cli = _scan_cli(evidence_dir, {**workers.env, **env}, "exif,probe")
+
+        wait_for(lambda: sum(probe_log_counts(probe_log).values()) >= 5, message="the pipeline to be running")
+        subprocess.run(["redis-cli", "-p", str(port), "shutdown"], capture_output=True)
+        redis.wait(timeout=30)
+        assert sum(probe_log_counts(probe_log).values()) < 60
+        redis = subprocess.Popen(redis_cmd, stdout=subprocess.DEVNULL)
+
+        output, _ = cli.communicate(timeout=200)
+        assert cli.returncode == 0, output.decode()
+        job = Job.objects.get(name="cli")
+        image_ids = set(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
+        assert job.status == Job.Status.COMPLETED
+        assert len(image_ids) == 60
+        assert set(probe_log_counts(probe_log)) == image_ids
+        assert progress(job)["probe"] == (60, 60, 0, 0, 0, 0)
+    finally:
+        redis.terminate()
+        redis.wait(timeout=30)
+
+
+def test_two_jobs_over_overlapping_content_analyse_shared_images_once(
+    transactional_db, workers, probe_worker, probe_log, evidence_dir, settings
+):
+    settings.SCAN_BATCH_FILES = 20
+    photos(evidence_dir, range(0, 120), "a")
+    photos(evidence_dir, range(60, 180), "b")
+    probe_worker(delay=0.01)
+    first = start_job(evidence_dir / "a", ["exif", "probe"], name="a")
+    second = start_job(evidence_dir / "b", ["exif", "probe"], name="b")
+    finished(first)
+    finished(second)
+
+    assert first.status == second.status == Job.Status.COMPLETED
+    assert Image.objects.count() == 180
+    assert probe_log_counts(probe_log) == Counter(dict.fromkeys(Image.objects.values_list("pk", flat=True), 1))
+    assert StageResult.objects.filter(stage="exif").count() == 180
+    a, b = progress(first), progress(second)
+    for stage in ("exif", "probe"):
+        assert a[stage][:5] == b[stage][:5] == (120, 120, 0, 0, 0)
+        assert a[stage][5] + b[stage][5] == 60  # each shared image was reused by exactly one of the two jobs
+
+
+def test_cancel_in_the_middle_drops_queued_work(
+    transactional_db, workers, probe_worker, probe_log, evidence_dir, settings
+):
+    settings.SCAN_BATCH_FILES = 10
+    photos(evidence_dir, range(200))
+    probe_worker(delay=0.05)
+    job = start_job(evidence_dir, ["exif", "probe"])
+    wait_for(lambda: sum(probe_log_counts(probe_log).values()) >= 5, message="analysis to start")
+    assert job_cancel(job=job)
+
+    # Every queued stage task still runs, finds the job cancelled and does nothing: wait until all are accounted.
+    wait_for(
+        lambda: not BatchStage.objects.filter(batch__job=job, finished=False).exists(),
+        message="queued work to drain",
+    )
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED
+    analysed = sum(probe_log_counts(probe_log).values())
+    assert analysed < 200
+    assert StageResult.objects.filter(stage="probe").count() == analysed
+
+
+def test_delete_keeps_images_another_job_references(transactional_db, workers, evidence_dir):
+    photos(evidence_dir, range(0, 6), "a")
+    photos(evidence_dir, range(4, 8), "b")
+    first = finished(start_job(evidence_dir / "a", ["exif"], name="a"))
+    second = finished(start_job(evidence_dir / "b", ["exif"], name="b"))
+    shared = set(JobImage.objects.filter(job=first).values_list("image_id", flat=True)) & set(
+        JobImage.objects.filter(job=second).values_list("image_id", flat=True)
+    )
+    assert len(shared) == 2
+
+    removed = job_delete(job=first)
+
+    assert removed == 4
+    assert not Job.objects.filter(pk=first.pk).exists()
+    assert not FileInstance.objects.filter(job_id=first.pk).exists()
+    assert set(Image.objects.values_list("pk", flat=True)) == set(
+        JobImage.objects.filter(job=second).values_list("image_id", flat=True)
+    )
+    assert StageResult.objects.count() == ExifData.objects.count() == 4
+    assert FileInstance.objects.filter(job=second).count() == 4
+
+
+def test_several_queued_jobs_all_run_and_a_rerun_links_earlier_results(
+    transactional_db, workers, probe_worker, probe_log, evidence_dir
+):
+    photos(evidence_dir, range(30))
+    probe_worker()
+    jobs = [start_job(evidence_dir, ["exif", "probe"], name=f"q{i}") for i in range(3)]
+    for job in jobs:
+        assert finished(job).status == Job.Status.COMPLETED
+    analysed = probe_log_counts(probe_log)
+    assert analysed == Counter(dict.fromkeys(analysed, 1))
+    assert len(analysed) == 30
+
+    rerun = finished(job_rerun(job=jobs[0]))
+    assert rerun.status == Job.Status.COMPLETED
+    assert rerun.rerun_of_id == jobs[0].pk
+    assert probe_log_counts(probe_log) == analysed  # nothing analysed again
+    assert progress(rerun) == {"exif": (30, 30, 0, 0, 0, 30), "probe": (30, 30, 0, 0, 0, 30)}
+    assert not ScanBatch.objects.filter(job=rerun).exists()  # linked at discovery, never queued
