@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 EMBEDDED := env -u DJANGO_SETTINGS_MODULE -u DATABASE_URL -u CELERY_BROKER_URL
 DEMO_DIR := var/demo-evidence
 
-.PHONY: demo test lint bench clean-demo
+.PHONY: demo test lint bench up compose-check clean-demo
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,20 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks.run
+
+# The distributed stack on this machine: web (daphne), one worker per queue, Flower; local PostgreSQL and Redis.
+up: $(VENV)/.dev .env
+	createdb -h 127.0.0.1 -U postgres scanner 2>/dev/null || true
+	set -a && . ./.env && set +a && $(PY) manage.py migrate --verbosity 0
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho -e .env start
+
+.env:
+	$(PY) -c "import secrets, pathlib; t = pathlib.Path('.env.example').read_text(); \
+	t = t.replace('DJANGO_SECRET_KEY=', 'DJANGO_SECRET_KEY=' + secrets.token_urlsafe(50), 1); \
+	t = t.replace('FLOWER_BASIC_AUTH=', 'FLOWER_BASIC_AUTH=admin:' + secrets.token_urlsafe(12), 1); \
+	t = t.replace('SOURCES_ROOT=', 'SOURCES_ROOT=var/sources', 1).replace('MODELS_ROOT=', 'MODELS_ROOT=var/models', 1); \
+	pathlib.Path('.env').write_text(t); pathlib.Path('.env').chmod(0o600)"
+	@echo "wrote .env with a new secret key and Flower login (FLOWER_BASIC_AUTH)"
 
 clean-demo:
 	rm -rf $(DEMO_DIR) var/scanner.sqlite3*

@@ -9,9 +9,8 @@ import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
+# Only the real environment is read: `make up` (honcho) and docker-compose load .env into it (see .env.example).
 env = environ.Env()
-# A local .env is read when present (never committed; see .env.example). Real environment variables win.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 VAR_DIR = Path(env("SCANNER_VAR_DIR", default=str(BASE_DIR / "var")))
 

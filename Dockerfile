@@ -1,0 +1,15 @@
+# One image for every process of the distributed configuration (web, workers, Flower, gRPC).
+# REQUIREMENTS=ml for CPU workers with the ML stages, gpu for the CUDA worker, base for web and exif only.
+FROM python:3.11-slim-bookworm
+ARG REQUIREMENTS=ml
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=scanner.settings.distributed
+RUN apt-get update && apt-get install -y --no-install-recommends libmagic1 && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY requirements/ requirements/
+RUN pip install --no-cache-dir -r requirements/base.txt \
+    && if [ "$REQUIREMENTS" != base ]; then pip install --no-cache-dir -r requirements/$REQUIREMENTS.txt; fi
+COPY . .
+RUN useradd --system --home /app scanner && mkdir -p var && chown scanner var
+USER scanner
+EXPOSE 8000
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "scanner.asgi:application"]

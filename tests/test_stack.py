@@ -1,0 +1,74 @@
+"""`make up`'s process set (the Procfile under honcho) really runs: web, a worker per queue and Flower, and a scan
+queued from the CLI completes on it."""
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import pytest
+
+from jobs.models import Job
+from jobs.samples import make_sample_tree
+from tests.conftest import REPO, wait_for
+from tests.jobs.test_pipeline import _free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+
+def status(url: str, auth: str = "") -> int:
+    request = urllib.request.Request(url)  # noqa: S310 - a loopback http URL built by the test
+    if auth:
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - see above
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def test_procfile_stack_serves_and_scans(transactional_db, worker_env, evidence_dir, tmp_path):
+    web, flower = _free_port(), _free_port()
+    env = {
+        **worker_env,
+        "DJANGO_SETTINGS_MODULE": "scanner.settings.distributed",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/3",
+        "CELERY_RESULT_BACKEND": "redis://127.0.0.1:6379/3",
+        "WEB_PORT": str(web),
+        "FLOWER_PORT": str(flower),
+        "FLOWER_BASIC_AUTH": "examiner:s3cret-flower",
+        "WORKER_CONCURRENCY": "2",
+        "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}",
+    }
+    subprocess.run(["redis-cli", "-n", "3", "flushdb"], check=True, capture_output=True)
+    log = tmp_path / "honcho.log"
+    no_dotenv = tmp_path / "empty.env"  # honcho would otherwise read a developer's .env over this environment
+    no_dotenv.write_text("")
+    with open(log, "wb") as out:
+        stack = subprocess.Popen(
+            [str(REPO / ".venv" / "bin" / "honcho"), "-f", "Procfile", "-e", str(no_dotenv), "start"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_for(lambda: log.read_text().count(" ready.") >= 4, timeout=90, message="four workers ready")
+        wait_for(lambda: status(f"http://127.0.0.1:{web}/admin/login/") == 200, timeout=60, message="web up")
+        wait_for(lambda: status(f"http://127.0.0.1:{flower}/") == 401, timeout=60, message="flower asks for login")
+        assert status(f"http://127.0.0.1:{flower}/", auth="examiner:s3cret-flower") == 200
+
+        expected = make_sample_tree(evidence_dir)
+        scan = subprocess.run(
+            [sys.executable, "manage.py", "scan", str(evidence_dir), "--name", "stack", "--stages", "exif"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert scan.returncode == 0, scan.stdout + scan.stderr
+        job = Job.objects.get(name="stack")
+        assert job.status == Job.Status.COMPLETED
+        assert job.files_seen == expected["files"]
+    finally:
+        os.killpg(stack.pid, signal.SIGTERM)
+        stack.wait(timeout=60)
