@@ -111,31 +111,33 @@ class StageWaiting(Exception):
 
 
 def _claim(image_ids: list[int], stage: str, version: str, batch: ScanBatch) -> tuple[list[int], list[int]]:
-    """Claim images for this batch. Returns (ours to analyse, held by another job's unfinished batch). A claim whose
-    batch finished without a result, or whose job is no longer active, is taken over."""
+    """Claim images for this batch. Returns (ours to analyse, held by another job's unfinished batch); the rest were
+    analysed elsewhere meanwhile. A claim whose batch ended without a result, or whose job is no longer active, is
+    taken over."""
     if not image_ids:
         return [], []
     StageClaim.objects.bulk_create(
         [StageClaim(image_id=i, stage=stage, extractor_version=version, batch=batch) for i in image_ids],
         ignore_conflicts=True,
     )
-    ours, elsewhere = [], []
-    claims = StageClaim.objects.filter(image_id__in=image_ids, stage=stage, extractor_version=version)
-    for claim in claims.select_related("batch__job"):
+    held = StageClaim.objects.filter(image_id__in=image_ids, stage=stage, extractor_version=version).exclude(
+        batch=batch
+    )
+    elsewhere, settled = set(), set()
+    for claim in held.select_related("batch__job"):
         holder = claim.batch
-        if holder.pk == batch.pk:
-            ours.append(claim.image_id)
-            continue
         busy = holder.job.status in Job.ACTIVE and holder.stages.filter(stage=stage, finished=False).exists()
-        if not busy and StageClaim.objects.filter(pk=claim.pk, batch=holder).update(batch=batch):
-            ours.append(claim.image_id)
-        else:
-            elsewhere.append(claim.image_id)
-    return ours, elsewhere
+        if busy:
+            elsewhere.add(claim.image_id)
+        elif StageResult.objects.filter(image_id=claim.image_id, stage=stage, extractor_version=version).exists():
+            settled.add(claim.image_id)  # the holder finished it after we looked for results
+        elif not StageClaim.objects.filter(pk=claim.pk, batch=holder).update(batch=batch):
+            elsewhere.add(claim.image_id)  # someone else took it over first
+    return [i for i in image_ids if i not in elsewhere and i not in settled], sorted(elsewhere)
 
 
 def _reused(image_ids: list[int], stage: str, version: str, job_id: int) -> int:
-    """How many of these images' results were produced for another job (or before claims were recorded)."""
+    """How many of these images' results were produced for another job."""
     own = StageClaim.objects.filter(
         image_id__in=image_ids, stage=stage, extractor_version=version, batch__job_id=job_id
     ).count()
@@ -173,8 +175,11 @@ def stage_batch_run(*, batch_id: int, stage: str, wait_for_others: bool = True) 
     stage_results_save(provenance=provenance, results=results)
     if elsewhere:
         raise StageWaiting(len(elsewhere))
-    counts = prior_results(ids, stage=stage, version=version).counts
-    batch_stage_finish(batch, stage, counts, reused=_reused(ids, stage, version, job.pk))
+    if len(prior.statuses) + len(ours) < len(ids):
+        prior = prior_results([i for i in ids if i not in ours], stage=stage, version=version)
+    counts = prior.counts + Counter(str(item.outcome) for item in results)
+    reused = _reused(list(prior.statuses), stage, version, job.pk) if prior.statuses else 0
+    batch_stage_finish(batch, stage, counts, reused=reused)
     logger.debug("job %s: batch %s %s finished: %s", job.pk, batch.seq, stage, dict(counts))
     return dict(counts)
 

@@ -1,0 +1,226 @@
+"""The distributed EXIF stage against the bare in-process loop of the same extractor, in one run.
+
+2,000 images are discovered once; then, for each batch size (1, 16, 64, 256), the same images go through the real
+distributed stage: chords on Redis, one `celery worker` with two pool processes on the `exif` queue and one on
+`jobs` for the chord bodies, results upserted into PostgreSQL, progress counted. The bare loop is
+`ExifExtractor.run` over the same files in this process. Also measured: raw ingestion of stage results
+(`stage_results_save`) in results/s per batch size.
+
+Run: `python -m benchmarks.pipeline` (part of `make bench`). Uses its own database (BENCH_PIPELINE_DATABASE_URL,
+default postgres://postgres@127.0.0.1:5432/scanner_bench_pipeline) and Redis DB 2; writes
+bench-results/pipeline.md.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("BENCH_DATA_DIR", "/work/bench-data")) / "pipeline-2000"
+DATABASE_URL = os.environ.get(
+    "BENCH_PIPELINE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/scanner_bench_pipeline"
+)
+BROKER_URL = "redis://127.0.0.1:6379/2"
+IMAGES = 2000
+BATCH_SIZES = (1, 16, 64, 256)
+RESULTS = REPO / "bench-results" / "pipeline.md"
+
+os.environ.update(
+    DJANGO_SETTINGS_MODULE="scanner.settings.distributed",
+    DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "benchmark-only"),
+    DATABASE_URL=DATABASE_URL,
+    CELERY_BROKER_URL=BROKER_URL,
+    CELERY_RESULT_BACKEND=BROKER_URL,
+    SCAN_STAGES="exif",
+    LOG_LEVEL="WARNING",
+)
+
+
+def _write(i: int) -> None:
+    from jobs.samples import Gps, exif_bytes, write_photo
+
+    exif = exif_bytes(
+        make="Bench", model=f"M{i % 5}", taken="2024:03:04 05:06:07", offset="+01:00", gps=Gps(48.85 + i / 1e4, 2.35)
+    )
+    write_photo(DATA / f"d{i // 100:02d}" / f"img_{i:05d}.jpg", width=640, height=480, seed=i, exif=exif)
+
+
+def make_data() -> None:
+    if DATA.exists() and sum(1 for _ in DATA.rglob("*.jpg")) == IMAGES:
+        return
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(_write, range(IMAGES), chunksize=50))
+
+
+def reset_database() -> None:
+    name = DATABASE_URL.rsplit("/", 1)[1]
+    assert "bench" in name, "the benchmark drops its database: its name must contain 'bench'"
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", name], check=True)
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], check=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, check=True)
+    subprocess.run(["redis-cli", "-n", BROKER_URL.rsplit("/", 1)[1], "flushdb"], check=True, capture_output=True)
+
+
+def start_workers(log_dir: Path) -> list[subprocess.Popen]:
+    processes = []
+    for name, queue, concurrency in (("exif", "exif", 2), ("jobs", "jobs", 1)):
+        log = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the worker
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "scanner",
+                    "worker",
+                    "-Q",
+                    queue,
+                    "-c",
+                    str(concurrency),
+                    "-n",
+                    f"bench-{name}@localhost",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "-l",
+                    "info",
+                ],
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+    deadline = time.monotonic() + 60
+    while not all(b" ready." in (log_dir / f"{n}.log").read_bytes() for n in ("exif", "jobs")):
+        if time.monotonic() > deadline:
+            raise RuntimeError("workers did not start; see " + str(log_dir))
+        time.sleep(0.2)
+    return processes
+
+
+def main() -> None:
+    make_data()
+    reset_database()
+    import django
+
+    django.setup()
+    from django.db.models import Sum
+
+    from extractors.base import Outcome
+    from extractors.exif import ExifExtractor
+    from gallery.models import ExifData, StageResult
+    from gallery.services import stage_results_save
+    from jobs import pipeline
+    from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch, StageClaim, StageProgress
+    from jobs.services import job_create
+    from jobs.stages import _image_refs, extractor_context
+
+    # Discovery once, with no stage: Image and FileInstance rows for the 2,000 images.
+    discovered = job_create(name="discovery", source_path=DATA, stages=[])
+    Job.objects.filter(pk=discovered.pk).update(status=Job.Status.QUEUED)
+    from jobs.scanning import scan_job
+
+    scan_job(job_id=discovered.pk, slice_seconds=3600)
+    ids = list(JobImage.objects.filter(job=discovered).order_by("image_id").values_list("image_id", flat=True))
+    assert len(ids) == IMAGES, len(ids)
+    refs = _image_refs(discovered, ids)
+
+    extractor = ExifExtractor(extractor_context("exif"))
+    provenance = extractor.load()
+    extractor.run(refs)  # warm the page cache
+    started = time.perf_counter()
+    bare_results = extractor.run(refs)
+    bare = time.perf_counter() - started
+    assert all(r.outcome is Outcome.DONE for r in bare_results)
+
+    def clear_results() -> None:
+        StageClaim.objects.all().delete()
+        ExifData.objects.all().delete()
+        StageResult.objects.all().delete()
+
+    ingestion = {}
+    for size in BATCH_SIZES:
+        clear_results()
+        started = time.perf_counter()
+        for i in range(0, IMAGES, size):
+            stage_results_save(provenance=provenance, results=bare_results[i : i + size])
+        ingestion[size] = IMAGES / (time.perf_counter() - started)
+
+    log_dir = REPO / "bench-results" / "pipeline-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    workers = start_workers(log_dir)
+    rows = []
+    try:
+        for size in BATCH_SIZES:
+            clear_results()
+            job = job_create(name=f"batch {size}", source_path=DATA, stages=["exif"])
+            Job.objects.filter(pk=job.pk).update(
+                status=Job.Status.EXTRACTING, discovery_finished=True, files_seen=IMAGES
+            )
+            FileInstance.objects.bulk_create(
+                [
+                    FileInstance(job=job, path=f.path, kind=f.kind, size=f.size, status=f.status, image_id=f.image_id,
+                                 mime=f.mime, sha256=f.sha256)
+                    for f in FileInstance.objects.filter(job=discovered)
+                ]
+            )  # fmt: skip
+            JobImage.objects.bulk_create([JobImage(job=job, image_id=i) for i in ids])
+            StageProgress.objects.filter(job=job).update(total=IMAGES)
+            batches = []
+            for seq, i in enumerate(range(0, IMAGES, size)):
+                batch = ScanBatch.objects.create(job=job, seq=seq, work={"exif": ids[i : i + size]})
+                batches.append(batch)
+            BatchStage.objects.bulk_create([BatchStage(batch=b, stage="exif") for b in batches])
+
+            started = time.perf_counter()
+            for batch in batches:
+                pipeline.batch_canvas(batch_id=batch.pk, stages=["exif"]).apply_async()
+            deadline = time.monotonic() + 900
+            while Job.objects.filter(pk=job.pk).values_list("status", flat=True).get() != Job.Status.COMPLETED:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"batch size {size}: job did not complete")
+                time.sleep(0.05)
+            elapsed = time.perf_counter() - started
+            done = StageProgress.objects.filter(job=job).aggregate(n=Sum("done"))["n"]
+            assert done == IMAGES == StageResult.objects.filter(stage="exif").count(), done
+            overhead_ms = max(0.0, (elapsed * 2 - bare) / len(batches) * 1000)
+            rows.append((size, len(batches), IMAGES / elapsed, (bare / elapsed), overhead_ms))
+    finally:
+        for process in workers:
+            process.terminate()
+        for process in workers:
+            process.wait(timeout=60)
+
+    best = max(rows, key=lambda r: r[2])
+    lines = [
+        f"Distributed EXIF stage, {IMAGES} JPEGs (640x480, EXIF + GPS): one worker with 2 pool processes on `exif`,",
+        f"one on `jobs`; bare loop = ExifExtractor.run in one process: {IMAGES / bare:.0f} images/s.",
+        "",
+        "| batch size | batches | pipeline images/s | vs bare loop | overhead/batch (ms) | ingestion results/s |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {size} | {n} | {rate:.0f} | {ratio:.2f}x | {overhead:.1f} | {ingestion[size]:.0f} |"
+        for size, n, rate, ratio, overhead in rows
+    ]
+    lines += [
+        "",
+        f"Best: batch size {best[0]}, {best[3]:.2f}x of the bare loop (goal >= 0.6x): "
+        f"{'PASS' if best[3] >= 0.6 else 'FAIL'}.",
+        f"Stage results ingested end to end: {best[2]:.0f} results/s (goal >= 500/s): "
+        f"{'PASS' if best[2] >= 500 else 'FAIL'}.",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
