@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import re
 import warnings as warnings_module
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -55,7 +56,20 @@ class ExifResult:
 
 
 def _text(value: str) -> str | dict[str, Any]:
+    """Pillow reads EXIF text as Latin-1, but phones and cameras write UTF-8 there (and exiftool reads it so): text
+    that is valid UTF-8 is shown as such. Older cameras' Latin-1 text stays as read; anything with control
+    characters in it is not text, and is shown as the bytes it is."""
     value = value.rstrip("\x00").strip()
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = None  # not Latin-1 text read from a file
+    if raw is not None:
+        try:
+            value = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            if any((c < " " and c not in "\t\n\r") or "\x7f" <= c <= "\x9f" for c in value):
+                return _blob(raw)
     if any(c == "\x00" or "\ud800" <= c <= "\udfff" for c in value):
         return _blob(value.encode("utf-8", "surrogatepass"))
     return value
@@ -166,16 +180,22 @@ def _gps_datetime(date_stamp: Any, time_stamp: Any) -> str:
     return text + "Z"
 
 
-def summarise(exif: Image.Exif) -> ExifResult:
-    """Turn a parsed EXIF block into an ExifResult. Never raises. Pillow's own complaints about the block
-    ("Corrupt EXIF data") are kept in `warnings`: they tell the examiner the metadata was damaged."""
+@contextmanager
+def _pillow_complaints() -> Iterator[list[warnings_module.WarningMessage]]:
+    """Collect the warnings Pillow gives while it reads an EXIF block ("Tag data larger than file. Skipping tag
+    271", "Corrupt EXIF data"): they tell the examiner the metadata was damaged, so they belong in the result."""
     with warnings_module.catch_warnings(record=True) as caught:
         warnings_module.simplefilter("always")
+        yield caught
+
+
+def summarise(exif: Image.Exif, *, complaints: Sequence[warnings_module.WarningMessage] = ()) -> ExifResult:
+    """Turn a parsed EXIF block into an ExifResult. Never raises. Pillow's complaints about the block, made while
+    it was opened and loaded (`complaints`) or while its groups are read here, are kept in `warnings`."""
+    with _pillow_complaints() as caught:
         result = _summarise(exif)
-    if caught:
-        noted = tuple(dict.fromkeys(str(w.message).strip() for w in caught))
-        result = replace(result, warnings=result.warnings + noted)
-    return result
+    noted = tuple(dict.fromkeys(str(w.message).strip() for w in [*complaints, *caught]))
+    return replace(result, warnings=result.warnings + noted) if noted else result
 
 
 def _summarise(exif: Image.Exif) -> ExifResult:
@@ -230,16 +250,17 @@ def _summarise(exif: Image.Exif) -> ExifResult:
 def parse_exif_block(data: bytes) -> ExifResult:
     """Parse a raw EXIF block (with or without the "Exif\\0\\0" header). Never raises."""
     exif = Image.Exif()
-    try:
-        exif.load(data)
-    except Exception as exc:  # noqa: BLE001 - any byte string may arrive here
-        return ExifResult(warnings=(f"EXIF block unreadable: {exc}",))
-    return summarise(exif)
+    with _pillow_complaints() as complaints:
+        try:
+            exif.load(data)
+        except Exception as exc:  # noqa: BLE001 - any byte string may arrive here
+            return ExifResult(warnings=(f"EXIF block unreadable: {exc}",))
+    return summarise(exif, complaints=complaints)
 
 
 class ExifExtractor:
     name = "exif"
-    version = "1"
+    version = "2"  # 2: UTF-8 text, Pillow's complaints kept, HEIF orientation as the file holds it
     queue = "exif"
 
     def __init__(self, context: ExtractorContext) -> None:
@@ -255,12 +276,13 @@ class ExifExtractor:
         try:
             with (
                 open_evidence(ref.path) as fp,
+                _pillow_complaints() as complaints,  # opening a JPEG already reads its EXIF (for the dpi)
                 open_image(fp, mime=ref.mime, max_pixels=self.context.max_image_pixels) as img,
             ):
                 try:
                     exif = read_exif(img, fp)
                 except Exception as exc:  # noqa: BLE001 - hostile EXIF: a result for this image, not a crash
                     return ItemResult(ref.image_id, Outcome.FAILED, error=f"unreadable EXIF: {exc}")
-                return ItemResult(ref.image_id, Outcome.DONE, data=summarise(exif))
+                return ItemResult(ref.image_id, Outcome.DONE, data=summarise(exif, complaints=complaints))
         except EvidenceError as exc:
             return ItemResult(ref.image_id, Outcome.FAILED, error=str(exc))

@@ -44,6 +44,7 @@ _FORMAT_NAMES = {"MPO": "JPEG", "WEBP": "WebP", "HEIF": "HEIF"}
 
 _O_NOATIME = getattr(os, "O_NOATIME", 0)
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_FOLDER_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 class EvidenceError(Exception):
@@ -73,19 +74,27 @@ def describe_os_error(exc: OSError) -> str:
     return f"cannot read: {exc.strerror or exc}"
 
 
+def _open_noatime(path: bytes | str, flags: int) -> int:
+    try:
+        return os.open(path, flags | _O_NOATIME)
+    except PermissionError as exc:
+        if exc.errno != errno.EPERM or not _O_NOATIME:
+            raise
+    # O_NOATIME is refused for files we do not own; the volume is expected to be mounted read-only then.
+    return os.open(path, flags)
+
+
+def open_evidence_folder(path: bytes | str) -> int:
+    """Open an evidence folder for listing (a descriptor for `os.scandir`; the caller closes it). Listing a folder
+    updates its access time just as reading a file does, so it is opened with O_NOATIME too. Raises OSError."""
+    return _open_noatime(path, _FOLDER_FLAGS)
+
+
 def open_evidence(path: bytes | str, expect: os.stat_result | None = None) -> BinaryIO:
     """Open an evidence file read-only without changing its access time, never through a symbolic link and never
     blocking on a FIFO. With `expect`, refuse a file that is no longer the one that was lstat'ed (swapped)."""
     try:
-        fd = os.open(path, _OPEN_FLAGS | _O_NOATIME)
-    except PermissionError as exc:
-        if exc.errno != errno.EPERM or not _O_NOATIME:
-            raise EvidenceError(describe_os_error(exc)) from exc
-        # O_NOATIME is refused for files we do not own; the volume is expected to be mounted read-only then.
-        try:
-            fd = os.open(path, _OPEN_FLAGS)
-        except OSError as exc2:
-            raise EvidenceError(describe_os_error(exc2)) from exc2
+        fd = _open_noatime(path, _OPEN_FLAGS)
     except OSError as exc:
         raise EvidenceError(describe_os_error(exc)) from exc
     try:
@@ -145,6 +154,8 @@ def _bit_depth(img: Image.Image, head: bytes) -> int | None:
 
 
 def _dpi(img: Image.Image) -> tuple[float | None, float | None]:
+    if img.format == "TIFF" and 282 not in img.tag_v2:
+        return None, None  # no XResolution: Pillow would report 1 dpi, which the file does not say
     dpi = img.info.get("dpi")
     try:
         x, y = (float(v) for v in dpi)
@@ -182,7 +193,22 @@ def read_exif(img: Image.Image, fp: BinaryIO) -> Image.Exif:
         if raw:
             exif.load(raw)
         return exif
+    if img.format == "HEIF":
+        return _heif_exif(img)
     return img.getexif()
+
+
+def _heif_exif(img: Image.Image) -> Image.Exif:
+    """pillow-heif turns a HEIF image's pixels as its container says and rewrites the EXIF orientation to 1, so
+    that nothing turns them twice. The EXIF reported here is what the file holds: the original value goes back."""
+    exif = Image.Exif()
+    raw = img.info.get("exif")
+    if raw:
+        exif.load(raw)
+    original = img.info.get("original_orientation")
+    if isinstance(original, int) and 0x0112 in exif:
+        exif[0x0112] = original
+    return exif
 
 
 def _orientation(img: Image.Image, fp: BinaryIO) -> int | None:
@@ -202,7 +228,10 @@ def open_image(fp: BinaryIO, *, mime: str, max_pixels: int) -> Image.Image:
     try:
         img = Image.open(fp, formats=formats)
     except Image.DecompressionBombError as exc:
-        raise EvidenceError(f"decompression bomb: {exc}") from exc
+        size = _declared_size(fp, formats)
+        if size is None or size[0] * size[1] <= max_pixels:
+            raise EvidenceError(f"decompression bomb: {exc}") from exc
+        raise EvidenceError(_bomb_message(size, max_pixels)) from exc
     except (UnidentifiedImageError, SyntaxError, ValueError, struct.error, EOFError, IndexError) as exc:
         raise EvidenceError(f"corrupt {label}: {_pillow_message(exc)}") from exc
     except Exception as exc:
@@ -211,12 +240,36 @@ def open_image(fp: BinaryIO, *, mime: str, max_pixels: int) -> Image.Image:
     if width <= 0 or height <= 0:
         raise EvidenceError(f"corrupt {label}: image has no pixels ({width}x{height})")
     if width * height > max_pixels:
-        raise EvidenceError(f"decompression bomb: {width}x{height} exceeds the pixel limit ({max_pixels} pixels)")
+        raise EvidenceError(_bomb_message(img.size, max_pixels))
     return img
 
 
+def _bomb_message(size: tuple[int, int], max_pixels: int) -> str:
+    return f"decompression bomb: {size[0]}x{size[1]} exceeds the pixel limit ({max_pixels} pixels)"
+
+
+def _declared_size(fp: BinaryIO, formats: tuple[str, ...]) -> tuple[int, int] | None:
+    """The size an image's header declares, read by its allowlisted plugin alone. Pillow refuses images over twice
+    its own limit before `open_image` sees them, and its message gives neither the size nor the job's limit."""
+    fp.seek(0)
+    prefix = fp.read(16)
+    for name in formats:
+        factory, accept = Image.OPEN.get(name, (None, None))
+        if factory is None:
+            continue
+        accepted = accept(prefix) if accept else True
+        if not accepted or isinstance(accepted, str):  # a string is Pillow's "not this format" message
+            continue
+        try:
+            fp.seek(0)
+            return factory(fp, "").size
+        except Exception:  # noqa: BLE001 - only the wording of the error depends on it
+            return None
+    return None
+
+
 def _pillow_message(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    text = str(exc).strip() or type(exc).__name__  # libheif ends its messages with a newline
     # Pillow names the file object in some messages; the examiner knows which file it is.
     return text.replace(" <_io.BytesIO object", "").split(" at 0x")[0]
 
@@ -228,11 +281,14 @@ def read_info(img: Image.Image, fp: BinaryIO, head: bytes) -> ImageInfo:
     except Exception:  # noqa: BLE001 - a damaged frame table still leaves a readable first frame
         frames = 1
     width, height = img.size
+    orientation = _orientation(img, fp)
+    if img.format == "HEIF" and orientation in (5, 6, 7, 8):
+        width, height = height, width  # pillow-heif reports the turned size; the file stores the pixels unturned
     return ImageInfo(
         format=img.format or "",
         width=width,
         height=height,
-        orientation=_orientation(img, fp),
+        orientation=orientation,
         mode=img.mode,
         bit_depth=_bit_depth(img, head),
         dpi_x=dpi_x,

@@ -29,6 +29,7 @@ from extractors.imagefile import (
     describe_os_error,
     format_label,
     open_evidence,
+    open_evidence_folder,
     open_image,
     read_info,
     verify_image,
@@ -123,9 +124,13 @@ def _join(parent: bytes, name: bytes) -> bytes:
     return parent + b"/" + name if parent else name
 
 
-def _listing(path: bytes) -> list[tuple[bytes, os.DirEntry[bytes]]]:
-    with os.scandir(path) as it:
-        return sorted((e.name, e) for e in it)
+def _listing(path: bytes) -> list[bytes]:
+    fd = open_evidence_folder(path)
+    try:
+        with os.scandir(fd) as it:
+            return sorted(os.fsencode(e.name) for e in it)  # a descriptor lists str names
+    finally:
+        os.close(fd)
 
 
 def walk(root: bytes, *, resume_after: bytes | None = None) -> Iterator[Entry]:
@@ -143,20 +148,19 @@ def walk(root: bytes, *, resume_after: bytes | None = None) -> Iterator[Entry]:
     except OSError as exc:
         yield Entry(b".", Kind.DIRECTORY, error=f"cannot list folder: {describe_os_error(exc)}")
         return
-    stack: list[tuple[bytes, Iterator[tuple[bytes, os.DirEntry[bytes]]]]] = [(b"", iter(top))]
+    stack: list[tuple[bytes, Iterator[bytes]]] = [(b"", iter(top))]
     while stack:
         rel, children = stack[-1]
-        child = next(children, None)
-        if child is None:
+        name = next(children, None)
+        if name is None:
             stack.pop()
             continue
-        name, dirent = child
         relpath = _join(rel, name)
         parts = tuple(relpath.split(b"/"))
         if resume is not None and parts <= resume and resume[: len(parts)] != parts:
             continue  # this entry, and everything under it, came before the resume point
         try:
-            st = dirent.stat(follow_symlinks=False)
+            st = os.stat(_join(root, relpath), follow_symlinks=False)
         except OSError as exc:
             yield Entry(relpath, Kind.OTHER, error=f"cannot stat: {describe_os_error(exc)}")
             continue
@@ -170,7 +174,7 @@ def walk(root: bytes, *, resume_after: bytes | None = None) -> Iterator[Entry]:
             continue
         visited.add((st.st_dev, st.st_ino))
         try:
-            listing = _listing(dirent.path)
+            listing = _listing(_join(root, relpath))
         except OSError as exc:
             yield Entry(relpath, kind, st, error=f"cannot list folder: {describe_os_error(exc)}")
             continue

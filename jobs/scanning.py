@@ -182,9 +182,11 @@ def scan_job(*, job_id: int, slice_seconds: float) -> None:
         probes.append(probe)
         size += probe.size
         now = time.monotonic()
-        if len(probes) >= config["batch_files"] or size >= config["batch_bytes"] or now - opened >= config[
-            "batch_seconds"
-        ]:
+        if (
+            len(probes) >= config["batch_files"]
+            or size >= config["batch_bytes"]
+            or now - opened >= config["batch_seconds"]
+        ):
             if not flush():
                 logger.info("job %s: discovery stopped, the job is no longer scanning", job_id)
                 return

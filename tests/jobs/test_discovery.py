@@ -1,0 +1,115 @@
+"""Discovery on its own (no Django): every entry of a hostile evidence tree is walked once and ends as image,
+skipped or error with a clear message; nothing blocks, nothing is followed out of the source."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from jobs.discovery import Entry, Probe, Status, probe, walk
+from tests.extractors.conftest import jpeg_bytes
+from tests.jobs.conftest import PIXEL_LIMIT, REPO, build_unreadable_tree, mismatches
+
+
+def _scan(root: Path) -> list[Probe]:
+    raw = os.fsencode(root)
+    return [probe(raw, entry, max_pixels=PIXEL_LIMIT) for entry in walk(raw)]
+
+
+@pytest.mark.timeout(30)  # the tree holds a FIFO and a socket
+def test_every_entry_of_a_hostile_tree_is_walked_once_and_accounted_for(hostile_source):
+    root, expected = hostile_source
+    probes = _scan(root)
+    paths = [p.entry.relpath for p in probes]
+    assert len(paths) == len(set(paths)), "an entry was yielded twice"
+    found = {p.entry.relpath: {"status": p.status, "error": p.error, "note": p.note, "mime": p.mime} for p in probes}
+    assert mismatches(found, expected) == []
+    assert all(p.status in (Status.IMAGE, Status.SKIPPED, Status.ERROR) for p in probes)
+
+
+def test_paths_longer_than_the_os_accepts_are_accounted_for(long_path_source):
+    root, expected = long_path_source
+    found = {p.entry.relpath: {"status": p.status, "error": p.error, "note": p.note, "mime": p.mime}
+             for p in _scan(root)}  # fmt: skip
+    assert mismatches(found, expected) == []
+
+
+def test_hashes_are_those_of_the_bytes_on_disk(hostile_source):
+    root, _ = hostile_source
+    hashed = [p for p in _scan(root) if p.sha256]
+    assert len(hashed) > 15
+    for p in hashed:
+        data = (root / os.fsdecode(p.entry.relpath)).read_bytes()
+        assert (p.md5, p.sha1, p.sha256, p.size) == (
+            hashlib.md5(data).hexdigest(), hashlib.sha1(data).hexdigest(), hashlib.sha256(data).hexdigest(), len(data),
+        ), p.entry.relpath  # fmt: skip
+
+
+def test_names_are_kept_as_the_exact_bytes_on_disk(hostile_source):
+    root, _ = hostile_source
+    names = {p.entry.relpath for p in _scan(root) if p.entry.relpath.startswith(b"names/")}
+    assert names == {b"names/line\nbreak.jpg", b"names/  spaced   name .jpg", b"names/caf\xe9 (latin-1).jpg"}
+
+
+@pytest.mark.timeout(10)
+def test_a_file_swapped_for_a_fifo_after_listing_is_not_opened_for_reading(evidence_folder):
+    """The walk saw a regular file; by the time it is read a FIFO stands there. Opening a FIFO for reading blocks
+    until a writer comes, which would hang the scan for ever: it must be refused at once."""
+    (evidence_folder / "swapped.jpg").write_bytes(jpeg_bytes())
+    raw = os.fsencode(evidence_folder)
+    (entry,) = walk(raw)
+    (evidence_folder / "swapped.jpg").unlink()
+    os.mkfifo(evidence_folder / "swapped.jpg")
+    result = probe(raw, entry, max_pixels=PIXEL_LIMIT)
+    assert result.status == Status.ERROR
+    assert result.error in ("not a regular file", "file was replaced during the scan")
+
+
+def test_a_file_swapped_for_a_link_after_listing_is_not_followed(evidence_folder):
+    (evidence_folder / "swapped.jpg").write_bytes(jpeg_bytes())
+    raw = os.fsencode(evidence_folder)
+    (entry,) = walk(raw)
+    (evidence_folder / "swapped.jpg").unlink()
+    (evidence_folder / "swapped.jpg").symlink_to("/etc/passwd")
+    result = probe(raw, entry, max_pixels=PIXEL_LIMIT)
+    assert result.status == Status.ERROR
+    assert result.sha256 == ""  # nothing from outside the source was read
+
+
+def test_a_link_loop_through_a_parent_folder_is_listed_once(evidence_folder):
+    (evidence_folder / "a" / "b").mkdir(parents=True)
+    (evidence_folder / "a" / "b" / "up").symlink_to("../..")
+    (evidence_folder / "a" / "b" / "photo.jpg").write_bytes(jpeg_bytes())
+    entries: list[Entry] = list(walk(os.fsencode(evidence_folder)))
+    assert [e.relpath for e in entries] == [b"a/b/photo.jpg", b"a/b/up"]
+
+
+# Runs as another user: prints one JSON object per entry the walk yields.
+_AS_USER = """
+import json, sys
+from jobs.discovery import probe, walk
+root = sys.argv[1].encode()
+for entry in walk(root):
+    p = probe(root, entry, max_pixels=int(sys.argv[2]))
+    print(json.dumps({"path": entry.relpath.hex(), "status": p.status, "error": p.error, "note": p.note,
+                      "mime": p.mime}))
+"""
+
+
+@pytest.mark.integration
+def test_unreadable_file_and_folder_are_errors_for_an_unprivileged_scan(evidence_folder, nobody):
+    expected = build_unreadable_tree(evidence_folder)
+    done = nobody.run(
+        ["-c", _AS_USER, str(evidence_folder), str(PIXEL_LIMIT)],
+        env=dict(os.environ), cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    found = {}
+    for line in done.stdout.splitlines():
+        record = json.loads(line)
+        found[bytes.fromhex(record.pop("path"))] = record
+    assert mismatches(found, expected) == []
