@@ -165,7 +165,8 @@ def main() -> None:
             )
             FileInstance.objects.bulk_create(
                 [
-                    FileInstance(job=job, path=f.path, kind=f.kind, size=f.size, status=f.status, image_id=f.image_id,
+                    FileInstance(job=job, path=f.path, path_digest=f.path_digest, kind=f.kind, size=f.size,
+                                 status=f.status, image_id=f.image_id,
                                  mime=f.mime, sha256=f.sha256)
                     for f in FileInstance.objects.filter(job=discovered)
                 ]

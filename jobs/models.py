@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 
 from gallery.models import Image
 
@@ -70,6 +69,9 @@ class FileInstance(models.Model):
     # bytes are kept in path_bytes.
     path = models.TextField()
     path_bytes = models.BinaryField(null=True, blank=True)
+    # SHA-256 of the exact path bytes: the key that makes a path unique within a job, at any length (an index on
+    # the path itself cannot hold paths longer than about 2,700 bytes).
+    path_digest = models.CharField(max_length=64, editable=False)
     kind = models.CharField(max_length=16, help_text="file, symlink, fifo, socket, directory...")
     size = models.BigIntegerField(default=0)
     mtime = models.DateTimeField(null=True, blank=True)
@@ -86,14 +88,7 @@ class FileInstance(models.Model):
     image = models.ForeignKey(Image, null=True, blank=True, on_delete=models.PROTECT, related_name="instances")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["job", "path"], condition=Q(path_bytes__isnull=True), name="file_instance_path_once"
-            ),
-            models.UniqueConstraint(
-                fields=["job", "path_bytes"], condition=Q(path_bytes__isnull=False), name="file_instance_bytes_once"
-            ),
-        ]
+        constraints = [models.UniqueConstraint(fields=["job", "path_digest"], name="file_instance_path_once")]
         indexes = [models.Index(fields=["job", "status"]), models.Index(fields=["job", "image"])]
 
     def __str__(self) -> str:

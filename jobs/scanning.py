@@ -3,6 +3,7 @@ batch by batch while the walk goes on."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -41,6 +42,7 @@ def _file_instance(job: Job, probe: Probe, image_ids: dict[str, int]) -> FileIns
         job=job,
         path=path,
         path_bytes=path_bytes,
+        path_digest=hashlib.sha256(entry.relpath).hexdigest(),
         kind=str(entry.kind),
         size=probe.size or (st.st_size if st else 0),
         mtime=_timestamp(st.st_mtime_ns) if st else None,
