@@ -15,21 +15,32 @@ from jobs import scanning, stages
 
 logger = logging.getLogger(__name__)
 
-# Faults worth another try: the database or a mount went away for a moment. Anything else is a bug or a bad batch.
-INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError, OSError, MemoryError)
+# SQLSTATE classes of faults that pass: connection lost (08), transaction rollback such as a deadlock (40),
+# insufficient resources (53), operator intervention such as a server restart (57).
+TRANSIENT_SQLSTATES = {"08", "40", "53", "57"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth another try: the database, the broker or an evidence mount went away for a moment. A data error (a
+    value the database refuses) is not: retrying it would only delay the failure."""
+    if isinstance(exc, OperationalError):
+        state = getattr(exc.__cause__, "sqlstate", None)
+        return state is None or state[:2] in TRANSIENT_SQLSTATES
+    return isinstance(exc, (InterfaceError, OSError, MemoryError))
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
 def scan_source(self, job_id: int) -> None:
     try:
         scanning.scan_job(job_id=job_id, slice_seconds=settings.SCAN_SLICE_SECONDS)
-    except INFRASTRUCTURE_ERRORS as exc:
-        if self.request.retries < self.max_retries:
-            logger.warning("job %s: discovery interrupted (%s), retrying", job_id, exc)
-            raise self.retry(exc=exc, countdown=5 * 2**self.request.retries) from exc
-        scanning.job_fail(job_id=job_id, error=f"discovery failed: {exc}")
     except SoftTimeLimitExceeded:
         scanning.job_fail(job_id=job_id, error="a discovery slice exceeded the task time limit")
+    except Exception as exc:  # every way out ends the job or retries it: a job is never left scanning
+        if is_transient(exc) and self.request.retries < self.max_retries:
+            logger.warning("job %s: discovery interrupted (%s), retrying", job_id, exc)
+            raise self.retry(exc=exc, countdown=5 * 2**self.request.retries) from exc
+        logger.exception("job %s: discovery failed", job_id)
+        scanning.job_fail(job_id=job_id, error=f"discovery failed: {type(exc).__name__}: {exc}")
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
@@ -42,12 +53,10 @@ def run_stage(self, batch_id: int, stage: str) -> dict[str, int]:
         raise self.retry(countdown=1 + random.random() * 2, max_retries=None) from waiting
     except SoftTimeLimitExceeded:
         stages.batch_stage_fail(batch_id=batch_id, stage=stage, error="time limit exceeded")
-    except INFRASTRUCTURE_ERRORS as exc:
-        if self.request.retries < self.max_retries:
-            raise self.retry(exc=exc, countdown=2**self.request.retries + random.random()) from exc
-        stages.batch_stage_fail(batch_id=batch_id, stage=stage, error=str(exc))
     except Exception as exc:  # a bug or a bad batch: recorded as failed, so the job can still complete
-        logger.exception("batch %s: stage %s crashed", batch_id, stage)
+        if is_transient(exc) and self.request.retries < self.max_retries:
+            raise self.retry(exc=exc, countdown=2**self.request.retries + random.random()) from exc
+        logger.exception("batch %s: stage %s failed", batch_id, stage)
         stages.batch_stage_fail(batch_id=batch_id, stage=stage, error=f"{type(exc).__name__}: {exc}")
     return {}
 
