@@ -12,6 +12,8 @@ import os
 import stat
 import struct
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -21,6 +23,9 @@ from PIL import Image, UnidentifiedImageError
 pillow_heif.register_heif_opener()
 # Pixel limits are enforced by `open_image` with a clear per-file error; Pillow's own warning would only be noise.
 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+# Pillow's complaints about damaged metadata ("Corrupt EXIF data") would flood worker logs; where they matter, the
+# EXIF stage records them in its result (it collects warnings itself, which overrides this filter).
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
 # MIME type (from magic bytes) -> the only Pillow plugins allowed to parse it. This is the allowlist: no other
 # plugin ever sees evidence (never EPS/PS, which would run Ghostscript).
@@ -74,14 +79,51 @@ def describe_os_error(exc: OSError) -> str:
     return f"cannot read: {exc.strerror or exc}"
 
 
-def _open_noatime(path: bytes | str, flags: int) -> int:
+# Paths this long are refused by the kernel (ENAMETOOLONG); evidence trees can still hold them.
+_PATH_MAX = os.pathconf("/", "PC_PATH_MAX") if hasattr(os, "pathconf") else 4096
+_STEP_FLAGS = getattr(os, "O_PATH", os.O_RDONLY) | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+
+
+@contextmanager
+def _reach(path: bytes | str) -> Iterator[tuple[int | None, bytes | str]]:
+    """(dir_fd, name) that reach `path` for the *at() system calls. A path the kernel would refuse as too long is
+    reached one folder at a time, each opened without following a symbolic link."""
+    raw = os.fsencode(path)
+    if len(raw) < _PATH_MAX:
+        yield None, path
+        return
+    parent, _, name = raw.rpartition(b"/")
+    fd = os.open(b"/" if raw.startswith(b"/") else b".", _STEP_FLAGS | os.O_CLOEXEC)
     try:
-        return os.open(path, flags | _O_NOATIME)
-    except PermissionError as exc:
-        if exc.errno != errno.EPERM or not _O_NOATIME:
-            raise
-    # O_NOATIME is refused for files we do not own; the volume is expected to be mounted read-only then.
-    return os.open(path, flags)
+        for part in parent.split(b"/"):
+            if part:
+                step = os.open(part, _STEP_FLAGS | os.O_CLOEXEC, dir_fd=fd)
+                os.close(fd)
+                fd = step
+        yield fd, name
+    finally:
+        os.close(fd)
+
+
+def evidence_lstat(path: bytes | str) -> os.stat_result:
+    with _reach(path) as (folder, name):
+        return os.stat(name, dir_fd=folder, follow_symlinks=False)
+
+
+def evidence_readlink(path: bytes | str) -> bytes:
+    with _reach(path) as (folder, name):
+        return os.readlink(os.fsencode(name), dir_fd=folder)
+
+
+def _open_noatime(path: bytes | str, flags: int) -> int:
+    with _reach(path) as (folder, name):
+        try:
+            return os.open(name, flags | _O_NOATIME, dir_fd=folder)
+        except PermissionError as exc:
+            if exc.errno != errno.EPERM or not _O_NOATIME:
+                raise
+        # O_NOATIME is refused for files we do not own; the volume is expected to be mounted read-only then.
+        return os.open(name, flags, dir_fd=folder)
 
 
 def open_evidence_folder(path: bytes | str) -> int:
@@ -96,6 +138,8 @@ def open_evidence(path: bytes | str, expect: os.stat_result | None = None) -> Bi
     try:
         fd = _open_noatime(path, _OPEN_FLAGS)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symbolic link where the walk saw a file
+            raise EvidenceError("replaced by a symbolic link since it was listed; not followed") from exc
         raise EvidenceError(describe_os_error(exc)) from exc
     try:
         st = os.fstat(fd)
@@ -330,9 +374,110 @@ def _has_marker_after(fp: BinaryIO, offset: int, marker: bytes, chunk: int = 1 <
     return False
 
 
+def _gif_trailer_missing(fp: BinaryIO) -> bool:
+    """Walk a GIF's blocks (all length-prefixed) up to its trailer; True if the data ends first."""
+    fp.seek(10)
+    flags = fp.read(3)[:1]
+    if not flags:
+        return True
+    if flags[0] & 0x80:  # global colour table
+        fp.seek(3 * 2 ** ((flags[0] & 7) + 1), io.SEEK_CUR)
+    while True:
+        kind = fp.read(1)
+        if kind == b";":
+            return False
+        if kind == b"!":
+            fp.seek(1, io.SEEK_CUR)  # extension label
+        elif kind == b",":
+            descriptor = fp.read(9)
+            if len(descriptor) < 9:
+                return True
+            if descriptor[8] & 0x80:  # local colour table
+                fp.seek(3 * 2 ** ((descriptor[8] & 7) + 1), io.SEEK_CUR)
+            fp.seek(1, io.SEEK_CUR)  # LZW minimum code size
+        else:
+            return True
+        while True:  # data sub-blocks up to the empty one
+            length = fp.read(1)
+            if not length:
+                return True
+            if length == b"\0":
+                break
+            fp.seek(length[0], io.SEEK_CUR)
+
+
+def _bmp_needs(fp: BinaryIO) -> int | None:
+    """The file size a BMP's header promises, when it says."""
+    fp.seek(0)
+    header = fp.read(54)
+    if len(header) < 34:
+        return None
+    (offset,) = struct.unpack_from("<I", header, 10)
+    dib = struct.unpack_from("<I", header, 14)[0]
+    if dib < 40 or len(header) < 38:
+        return None
+    width, height, _planes, bits, compression, image_size = struct.unpack_from("<iiHHII", header, 18)
+    if compression in (0, 3, 6):  # uncompressed rows (BI_RGB, BI_BITFIELDS, BI_ALPHABITFIELDS)
+        return offset + ((bits * abs(width) + 31) // 32) * 4 * abs(height)
+    return offset + image_size if image_size else None
+
+
+def _tiff_needs(img: Image.Image) -> int:
+    """The end of the furthest strip or tile of the first image in a TIFF."""
+
+    def values(*tags: int) -> tuple:
+        found = next((img.tag_v2[t] for t in tags if t in img.tag_v2), ())
+        return found if isinstance(found, tuple) else (found,)
+
+    offsets, counts = values(273, 324), values(279, 325)  # StripOffsets/TileOffsets, their byte counts
+    return max((int(o) + int(c) for o, c in zip(offsets, counts, strict=False)), default=0)
+
+
+def _bmff_needs(fp: BinaryIO, size: int) -> int:
+    """The end of the last top-level box of an ISO base media file (HEIF, AVIF), as the box headers declare."""
+    position = 0
+    while position + 8 <= size:
+        fp.seek(position)
+        length, _kind = struct.unpack(">I4s", fp.read(8))
+        if length == 1:
+            length = struct.unpack(">Q", fp.read(8))[0]
+        elif length == 0:  # the box runs to the end of the file
+            return size
+        if length < 8:
+            return position + 8
+        position += length
+    return position
+
+
+def _container_gap(img: Image.Image, fp: BinaryIO, size: int) -> str:
+    """What the container says is missing, in words; empty when the container is complete."""
+    if img.format == "GIF" and _gif_trailer_missing(fp):
+        return "trailer missing"
+    if img.format == "BMP":
+        needs = _bmp_needs(fp)
+        if needs is not None and needs > size:
+            return f"pixel data ends at byte {size}, the header promises {needs}"
+    if img.format == "TIFF":
+        needs = _tiff_needs(img)
+        if needs > size:
+            return f"image data ends at byte {size}, the directory points to byte {needs}"
+    if img.format == "WEBP":
+        fp.seek(4)
+        needs = struct.unpack("<I", fp.read(4))[0] + 8
+        if needs > size:
+            return f"file ends at byte {size}, the RIFF header promises {needs}"
+    if img.format in ("HEIF", "AVIF"):
+        needs = _bmff_needs(fp, size)
+        if needs > size:
+            return f"file ends at byte {size}, its boxes promise {needs}"
+    return ""
+
+
 def verify_image(img: Image.Image, fp: BinaryIO, *, mime: str, full: bool) -> None:
     """Check that the image's data is complete. `full` decodes every pixel of the first frame; otherwise the
-    container is checked (JPEG end-of-image marker after the scan data, PNG chunk CRCs up to IEND)."""
+    container is checked without decoding: JPEG end-of-image marker after the scan data, PNG chunk CRCs up to
+    IEND, GIF blocks up to the trailer, BMP pixel array size, TIFF strip or tile extents, WebP RIFF size, HEIF and
+    AVIF box sizes."""
     label = format_label(mime)
     size = fp.seek(0, io.SEEK_END)
     try:
@@ -342,6 +487,9 @@ def verify_image(img: Image.Image, fp: BinaryIO, *, mime: str, full: bool) -> No
                 raise EvidenceError(f"truncated {label}: no image data (start of scan missing)")
             if not _has_marker_after(fp, start, b"\xff\xd9"):
                 raise EvidenceError(f"truncated {label}: end-of-image marker missing (file ends at byte {size})")
+        gap = _container_gap(img, fp, size)
+        if gap:
+            raise EvidenceError(f"truncated {label}: {gap}")
         if full:
             fp.seek(0)
             with Image.open(fp, formats=MIME_FORMATS[mime]) as fresh:

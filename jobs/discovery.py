@@ -10,6 +10,7 @@ Paths are handled as bytes from end to end: evidence file names need not be vali
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import mimetypes
 import os
@@ -27,6 +28,8 @@ from extractors.imagefile import (
     EvidenceError,
     ImageInfo,
     describe_os_error,
+    evidence_lstat,
+    evidence_readlink,
     format_label,
     open_evidence,
     open_evidence_folder,
@@ -160,7 +163,7 @@ def walk(root: bytes, *, resume_after: bytes | None = None) -> Iterator[Entry]:
         if resume is not None and parts <= resume and resume[: len(parts)] != parts:
             continue  # this entry, and everything under it, came before the resume point
         try:
-            st = os.stat(_join(root, relpath), follow_symlinks=False)
+            st = evidence_lstat(_join(root, relpath))
         except OSError as exc:
             yield Entry(relpath, Kind.OTHER, error=f"cannot stat: {describe_os_error(exc)}")
             continue
@@ -185,7 +188,7 @@ def describe_link(root: bytes, entry: Entry) -> Probe:
     """A symbolic link is recorded, never followed: where it points, and whether that is inside the source."""
     path = _join(root, entry.relpath)
     try:
-        target = os.readlink(path)
+        target = evidence_readlink(path)
     except OSError as exc:
         return Probe(entry, Status.ERROR, mime=_SPECIAL_TYPES[Kind.SYMLINK], error=describe_os_error(exc))
     shown = target.decode("utf-8", "backslashreplace")
@@ -198,7 +201,10 @@ def describe_link(root: bytes, entry: Entry) -> Probe:
     try:
         resolved = os.path.realpath(path, strict=True)
     except OSError as exc:
-        message = "symlink loop" if exc.errno == 40 else "broken symbolic link"
+        if exc.errno == errno.ENAMETOOLONG:
+            return Probe(entry, Status.SKIPPED, mime=_SPECIAL_TYPES[Kind.SYMLINK],
+                         note=f"symbolic link to {shown}; not resolved, the path is too long")  # fmt: skip
+        message = "symlink loop" if exc.errno == errno.ELOOP else "broken symbolic link"
         return Probe(entry, Status.ERROR, mime=_SPECIAL_TYPES[Kind.SYMLINK], error=f"{message}: {shown}")
     if not _inside(resolved, real_root):
         return Probe(entry, Status.SKIPPED, mime=_SPECIAL_TYPES[Kind.SYMLINK],

@@ -77,6 +77,7 @@ def test_a_file_swapped_for_a_link_after_listing_is_not_followed(evidence_folder
     (evidence_folder / "swapped.jpg").symlink_to("/etc/passwd")
     result = probe(raw, entry, max_pixels=PIXEL_LIMIT)
     assert result.status == Status.ERROR
+    assert result.error == "replaced by a symbolic link since it was listed; not followed"
     assert result.sha256 == ""  # nothing from outside the source was read
 
 
