@@ -2,6 +2,7 @@
 runs every process type."""
 
 import subprocess
+import tempfile
 
 import yaml
 
@@ -17,10 +18,12 @@ SECRETS = {
 
 
 def compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["docker-compose", "-f", "docker-compose.yml", *args],
-        cwd=REPO, env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True,
-    )  # fmt: skip
+    # An empty env file: a developer's .env must not fill in what the test leaves out.
+    with tempfile.NamedTemporaryFile(suffix=".env") as empty:
+        return subprocess.run(
+            ["docker-compose", "-f", "docker-compose.yml", "--env-file", empty.name, *args],
+            cwd=REPO, env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True,
+        )  # fmt: skip
 
 
 def test_compose_file_is_valid_and_defines_every_process():
