@@ -93,7 +93,14 @@ class FileInstance(models.Model):
                 fields=["job", "path_bytes"], condition=Q(path_bytes__isnull=False), name="file_instance_bytes_once"
             ),
         ]
-        indexes = [models.Index(fields=["job", "status"]), models.Index(fields=["job", "image"])]
+        indexes = [
+            models.Index(fields=["job", "status"]),
+            models.Index(fields=["job", "image"]),
+            # Keyset pages of the gallery (sorted by path or by size) walk these, so a page costs the same at any
+            # depth.
+            models.Index(fields=["job", "path", "id"], condition=Q(status="image"), name="file_instance_gallery_path"),
+            models.Index(fields=["job", "size", "id"], condition=Q(status="image"), name="file_instance_gallery_size"),
+        ]
 
     def __str__(self) -> str:
         return self.path
@@ -102,6 +109,26 @@ class FileInstance(models.Model):
     def raw_path(self) -> bytes:
         """The exact relative path on disk."""
         return bytes(self.path_bytes) if self.path_bytes is not None else self.path.encode()
+
+
+class JobShare(models.Model):
+    """A job shared with another user. The owner and staff need no share."""
+
+    class Role(models.TextChoices):
+        REVIEWER = "reviewer", "reviewer (read-only)"
+        FULL = "full", "full (start, cancel, delete)"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="shares")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="job_shares")
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.REVIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "user"], name="job_share_once")]
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} shared with user {self.user_id} ({self.role})"
 
 
 class JobImage(models.Model):

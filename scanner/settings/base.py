@@ -27,18 +27,31 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.google",
+    "csp",
+    "accounts",
     "jobs",
     "gallery",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files are served before anything else runs (daphne serves no files of its own).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every view needs a signed-in user unless it is marked @login_not_required (the sign-in pages are).
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "scanner.urls"
@@ -55,6 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.header",
             ],
         },
     },
@@ -75,9 +89,96 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
+# WhiteNoise serves static/ (with the browser libraries `make static` put there) straight from the finders, so no
+# collectstatic step is needed. https://whitenoise.readthedocs.io/en/stable/django.html#WHITENOISE_USE_FINDERS
+WHITENOISE_USE_FINDERS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-LOGIN_URL = "/admin/login/"
+# --- Accounts (django-allauth: https://docs.allauth.org/en/latest/account/configuration.html) --------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "jobs:list"
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+# The email address is the login; usernames are generated and never shown.
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+# "none" | "optional" | "mandatory": mandatory needs a working EMAIL_BACKEND.
+ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+ACCOUNT_SIGNUP_ENABLED = env.bool("ACCOUNT_SIGNUP_ENABLED", default=True)
+# Failed sign-ins are limited per IP and per account (allauth counts them in the cache).
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env.str("ACCOUNT_LOGIN_FAILED_LIMIT", default="10/m/ip,5/5m/key"),
+    "signup": env.str("ACCOUNT_SIGNUP_LIMIT", default="20/m/ip"),
+}
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="image-scanner@localhost")
+
+
+def _oauth_providers() -> dict[str, dict]:
+    """GitHub and Google sign-in, each only when its client id and secret are in the environment (a provider
+    without credentials is neither configured nor shown)."""
+    providers: dict[str, dict] = {}
+    for name, scope in (("github", ["read:user", "user:email"]), ("google", ["profile", "email"])):
+        client_id = env.str(f"{name.upper()}_CLIENT_ID", default="")
+        secret = env.str(f"{name.upper()}_CLIENT_SECRET", default="")
+        if client_id and secret:
+            providers[name] = {"APPS": [{"client_id": client_id, "secret": secret}], "SCOPE": scope}
+    if "github" in providers and env.str("GITHUB_URL", default=""):
+        providers["github"]["GITHUB_URL"] = env.str("GITHUB_URL")  # GitHub Enterprise
+    return providers
+
+
+SOCIALACCOUNT_PROVIDERS = _oauth_providers()
+
+# Sign-in throttling and thumbnail locks need a cache every web process shares (distributed: Redis).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Web app ----------------------------------------------------------------------------------------------
+# Derived pictures (WebP thumbnails and previews). Never inside the evidence; safe to delete (they are remade).
+THUMBNAILS_ROOT = Path(env("THUMBNAILS_ROOT", default=str(VAR_DIR / "thumbnails")))
+GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=80)
+# Map tiles for the location pane and the job map. Air-gapped labs point this at their own tile server, or set it
+# empty: the panes then show coordinates and markers without a background map.
+MAP_TILE_URL = env.str("MAP_TILE_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors")
+
+
+def _origin(url: str) -> str:
+    """The CSP source for a URL template: scheme and host, with "{s}." subdomains as a wildcard."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0].replace('{s}.', '*.')}" if rest else ""
+
+
+# Content-Security-Policy (django-csp: https://django-csp.readthedocs.io/). No inline script or style anywhere.
+_OAUTH_ORIGINS = {"github": ["https://github.com"], "google": ["https://accounts.google.com"]}
+_AVATAR_ORIGINS = {"github": ["https://avatars.githubusercontent.com"], "google": ["https://*.googleusercontent.com"]}
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": [
+            "'self'",
+            "data:",
+            "blob:",
+            *([_origin(MAP_TILE_URL)] if MAP_TILE_URL else []),
+            *[o for name in SOCIALACCOUNT_PROVIDERS for o in _AVATAR_ORIGINS[name]],
+        ],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        # Sign-in with a provider is a form post answered by a redirect to the provider.
+        "form-action": ["'self'", *[o for name in SOCIALACCOUNT_PROVIDERS for o in _OAUTH_ORIGINS[name]]],
+    }
+}
 
 # --- Evidence, models and derived files -----------------------------------------------------------------
 # Folders under SOURCES_ROOT are the sources a job can be created on from the web app. The CLI may scan any folder.

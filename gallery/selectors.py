@@ -1,0 +1,299 @@
+"""Gallery reads: keyset pages of a job's images, one image's facts, the GPS points of a job.
+
+Every function takes a job the caller has already checked access to (jobs.selectors.job_get_for_user) and only
+returns images that job found.
+
+Pages are keyset-paginated: a cursor names the last row shown, and the next page starts strictly after it, so a page
+costs the same at any depth and the last, partial page is always returned. Each image appears once, at its first
+path (the smallest path of the job that holds its content).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models.fields.tuple_lookups import Tuple
+
+from gallery.models import ExifData, Image, StageResult
+from jobs.models import FileInstance, Job, JobImage
+
+SORTS = {"path": "path", "taken": "date taken", "size": "size"}
+
+
+class CursorError(ValueError):
+    """A cursor that this code did not write."""
+
+
+@dataclass(frozen=True)
+class GalleryFilters:
+    gps: bool = False
+    errors: bool = False
+    duplicates: bool = False
+    mime: str = ""
+    camera: str = ""
+    taken_from: dt.date | None = None
+    taken_to: dt.date | None = None
+
+    @property
+    def active(self) -> bool:
+        return self != GalleryFilters()
+
+
+@dataclass(frozen=True)
+class GalleryItem:
+    image_id: int
+    file_id: int
+    path: str
+    width: int
+    height: int
+    size: int
+    mime: str
+
+
+@dataclass(frozen=True)
+class GalleryPage:
+    items: list[GalleryItem]
+    next_cursor: str | None
+
+
+def _encode(values: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(values), separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, sort: str) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise CursorError("bad cursor") from exc
+    shapes = {"path": (str, int), "size": (int, int), "taken": (str, str, int)}
+    if not isinstance(values, list) or len(values) != len(shapes[sort]):
+        raise CursorError("bad cursor")
+    if not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, shapes[sort], strict=True)):
+        raise CursorError("bad cursor")
+    return values
+
+
+def _exif_version(job: Job) -> str:
+    return job.config.get("versions", {}).get("exif", "")
+
+
+def _exif(job: Job) -> QuerySet[ExifData]:
+    """EXIF of the version this job ran with."""
+    return ExifData.objects.filter(result__extractor_version=_exif_version(job))
+
+
+def _first_instances(job: Job) -> QuerySet[FileInstance]:
+    """One file instance per distinct image: the one at the image's smallest path in this job."""
+    earlier = FileInstance.objects.filter(job=job, status=FileInstance.Status.IMAGE, image=OuterRef("image")).filter(
+        Q(path__lt=OuterRef("path")) | Q(path=OuterRef("path"), id__lt=OuterRef("id"))
+    )
+    return FileInstance.objects.filter(job=job, status=FileInstance.Status.IMAGE).exclude(Exists(earlier))
+
+
+def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters, image: str) -> QuerySet:
+    """`rows` narrowed by the filters; `image` names the field of `rows` that holds the image id."""
+    ref = OuterRef(image)
+    if filters.gps:
+        rows = rows.filter(Exists(_exif(job).filter(image=ref, gps_lat__isnull=False, gps_lon__isnull=False)))
+    if filters.camera:
+        make, _, model = filters.camera.partition("\t")
+        rows = rows.filter(Exists(_exif(job).filter(image=ref, camera_make=make, camera_model=model)))
+    if filters.taken_from or filters.taken_to:
+        dated = _exif(job).filter(image=ref)
+        if filters.taken_from:
+            dated = dated.filter(datetime_original__gte=filters.taken_from.isoformat())
+        if filters.taken_to:
+            dated = dated.filter(datetime_original__lt=(filters.taken_to + dt.timedelta(days=1)).isoformat())
+        rows = rows.filter(Exists(dated.exclude(datetime_original="")))
+    if filters.errors:
+        versions = job.config.get("versions", {})
+        failed = Q()
+        for stage, version in versions.items():
+            failed |= Q(stage=stage, extractor_version=version)
+        rows = rows.filter(Exists(StageResult.objects.filter(failed, image=ref, status=StageResult.Status.FAILED)))
+    if filters.duplicates:
+        instances = FileInstance.objects.filter(job=job, image=ref, status=FileInstance.Status.IMAGE)
+        rows = rows.filter(Exists(instances.order_by().values("image").annotate(n=Count("id")).filter(n__gt=1)))
+    if filters.mime:
+        rows = rows.filter(Exists(Image.objects.filter(pk=ref, mime=filters.mime)))
+    return rows
+
+
+def _items(rows: list[FileInstance]) -> list[GalleryItem]:
+    images = {i.pk: i for i in Image.objects.filter(pk__in=[r.image_id for r in rows]).only("width", "height", "mime")}
+    return [
+        GalleryItem(
+            image_id=r.image_id,
+            file_id=r.pk,
+            path=r.path,
+            width=images[r.image_id].width,
+            height=images[r.image_id].height,
+            size=r.size,
+            mime=images[r.image_id].mime,
+        )
+        for r in rows
+    ]
+
+
+def gallery_page(
+    *, job: Job, sort: str = "path", filters: GalleryFilters | None = None, cursor: str | None = None, limit: int = 80
+) -> GalleryPage:
+    """One page of the job's images in `sort` order, starting after `cursor` (None: the first page). The page's
+    `next_cursor` is None exactly when it is the last page. Raises CursorError for a cursor not written here."""
+    filters = filters or GalleryFilters()
+    if sort == "taken":
+        return _taken_page(job, filters, cursor, limit)
+    if sort not in SORTS:
+        raise CursorError(f"unknown sort {sort!r}")
+    rows = _filtered(job, _first_instances(job), filters, "image")
+    key = ("path", "id") if sort == "path" else ("size", "id")
+    if cursor:
+        rows = rows.alias(_key=Tuple(*(F(k) for k in key))).filter(_key__gt=tuple(_decode(cursor, sort)))
+    found = list(rows.order_by(*key).only("id", "image_id", "path", "size")[: limit + 1])
+    more = len(found) > limit
+    found = found[:limit]
+    last = found[-1] if found else None
+    return GalleryPage(
+        items=_items(found), next_cursor=_encode([getattr(last, k) for k in key]) if more and last else None
+    )
+
+
+def _taken_page(job: Job, filters: GalleryFilters, cursor: str | None, limit: int) -> GalleryPage:
+    """Date-taken order: images with a date first (by date, then id), then those without one (by id). The cursor
+    says which part it is in: ["d", date, id] or ["n", "", id]."""
+    part, after_date, after_id = _decode(cursor, "taken") if cursor else ["d", "", 0]
+    exif = _exif(job).exclude(datetime_original="")
+    picked: list[tuple[str, str, int]] = []
+    if part == "d":
+        dated = _filtered(
+            job, exif.filter(Exists(JobImage.objects.filter(job=job, image=OuterRef("image")))), filters, "image"
+        )
+        if cursor:
+            dated = (
+                dated.filter(datetime_original__gte=after_date)
+                .alias(_key=Tuple(F("datetime_original"), F("image_id")))
+                .filter(_key__gt=(after_date, after_id))
+            )
+        picked = [
+            ("d", d, i)
+            for d, i in dated.order_by("datetime_original", "image_id").values_list("datetime_original", "image_id")[
+                : limit + 1
+            ]
+        ]
+        after_id = 0
+    if len(picked) <= limit:
+        undated = _filtered(
+            job,
+            JobImage.objects.filter(job=job, image_id__gt=after_id).exclude(
+                Exists(exif.filter(image=OuterRef("image")))
+            ),
+            filters,
+            "image",
+        )
+        picked += [
+            ("n", "", i)
+            for i in undated.order_by("image_id").values_list("image_id", flat=True)[: limit + 1 - len(picked)]
+        ]
+    more = len(picked) > limit
+    picked = picked[:limit]
+    firsts = {r.image_id: r for r in _first_instances(job).filter(image_id__in=[i for _, _, i in picked])}
+    rows = [firsts[i] for _, _, i in picked if i in firsts]
+    return GalleryPage(items=_items(rows), next_cursor=_encode(list(picked[-1])) if more else None)
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """Everything the side panel shows about one image of a job."""
+
+    image: Image
+    instances: list[FileInstance]
+    exif: ExifData | None
+    exif_rows: list[tuple[str, str, str]]
+    results: list[StageResult]
+    other_jobs: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _exif_rows(tags: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
+    rows = []
+    for group, values in tags.items():
+        for name, value in values.items():
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            rows.append((group, name, text))
+    return rows
+
+
+def image_facts(*, job: Job, image_id: int) -> ImageFacts:
+    """The image's facts, every path this job found it at, its EXIF and what produced each result. Raises
+    Image.DoesNotExist when the job did not find this image."""
+    if not JobImage.objects.filter(job=job, image_id=image_id).exists():
+        raise Image.DoesNotExist(f"job {job.pk} has no image {image_id}")
+    image = Image.objects.get(pk=image_id)
+    exif = _exif(job).filter(image=image).first()
+    versions = job.config.get("versions", {})
+    results = [
+        r
+        for r in StageResult.objects.filter(image=image, stage__in=list(versions)).order_by("stage", "-created_at")
+        if versions.get(r.stage) == r.extractor_version
+    ]
+    return ImageFacts(
+        image=image,
+        instances=list(
+            FileInstance.objects.filter(job=job, image=image, status=FileInstance.Status.IMAGE).order_by("path", "id")
+        ),
+        exif=exif,
+        exif_rows=_exif_rows(exif.tags) if exif else [],
+        results=results,
+        other_jobs=JobImage.objects.filter(image=image).exclude(job=job).count(),
+    )
+
+
+def gallery_filter_options(*, job: Job) -> dict[str, list]:
+    """The values the filters can take for this job: image types and cameras found."""
+    mimes = (
+        Image.objects.filter(Exists(JobImage.objects.filter(job=job, image=OuterRef("pk"))))
+        .values_list("mime", flat=True)
+        .distinct()
+        .order_by("mime")
+    )
+    cameras = (
+        _exif(job)
+        .filter(Exists(JobImage.objects.filter(job=job, image=OuterRef("image"))))
+        .exclude(camera_make="", camera_model="")
+        .values_list("camera_make", "camera_model")
+        .distinct()
+        .order_by("camera_make", "camera_model")
+    )
+    return {
+        "mimes": list(mimes),
+        "cameras": [(f"{make}\t{model}", f"{make} {model}".strip()) for make, model in cameras],
+    }
+
+
+@dataclass(frozen=True)
+class GpsPoint:
+    image_id: int
+    lat: float
+    lon: float
+    path: str
+
+
+def gps_points(*, job: Job, limit: int = 20_000) -> list[GpsPoint]:
+    """Where the job's images were taken, for the job map (at most `limit` points)."""
+    rows = (
+        _exif(job)
+        .filter(Exists(JobImage.objects.filter(job=job, image=OuterRef("image"))), gps_lat__isnull=False)
+        .exclude(gps_lon__isnull=True)
+        .order_by("image_id")
+        .values_list("image_id", "gps_lat", "gps_lon")[:limit]
+    )
+    points = list(rows)
+    paths = dict(_first_instances(job).filter(image_id__in=[p[0] for p in points]).values_list("image_id", "path"))
+    return [GpsPoint(image_id=i, lat=lat, lon=lon, path=paths.get(i, "")) for i, lat, lon in points]
