@@ -14,7 +14,6 @@ from accounts.selectors import user_list
 from accounts.services import UserChangeRefused, user_delete, user_set_active
 
 
-
 def _staff(view):
     """Staff only; anyone else gets the same 404 as for a page that does not exist."""
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.fields.tuple_lookups import Tuple
 
 from gallery.models import ExifData, Image, StageResult
@@ -78,6 +78,11 @@ def _decode(cursor: str, sort: str) -> list[Any]:
     if not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, shapes[sort], strict=True)):
         raise CursorError("bad cursor")
     return values
+
+
+def _row(values: Sequence[Any]) -> Tuple:
+    """A row value for a keyset comparison: (a, b) > (x, y) is one index range scan in PostgreSQL and SQLite."""
+    return Tuple(*(Value(v) for v in values))
 
 
 def _exif_version(job: Job) -> str:
@@ -155,7 +160,7 @@ def gallery_page(
     rows = _filtered(job, _first_instances(job), filters, "image")
     key = ("path", "id") if sort == "path" else ("size", "id")
     if cursor:
-        rows = rows.alias(_key=Tuple(*(F(k) for k in key))).filter(_key__gt=tuple(_decode(cursor, sort)))
+        rows = rows.alias(_key=Tuple(*(F(k) for k in key))).filter(_key__gt=_row(_decode(cursor, sort)))
     found = list(rows.order_by(*key).only("id", "image_id", "path", "size")[: limit + 1])
     more = len(found) > limit
     found = found[:limit]

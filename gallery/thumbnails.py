@@ -64,7 +64,9 @@ def open_file_instance(*, job: Job, instance: FileInstance) -> BinaryIO:
 
 def _source_instance(job: Job, image: Image) -> FileInstance:
     instance = (
-        FileInstance.objects.filter(job=job, image=image, status=FileInstance.Status.IMAGE).order_by("path", "id").first()
+        FileInstance.objects.filter(job=job, image=image, status=FileInstance.Status.IMAGE)
+        .order_by("path", "id")
+        .first()
     )
     if instance is None:
         raise EvidenceUnavailable(f"job {job.pk} holds no file of image {image.pk}")

@@ -167,7 +167,8 @@ def preview(request: HttpRequest, job_id: int, image_id: int) -> HttpResponse:
 
 
 @require_GET
-@csp_replace({"DIRECTIVES": {"default-src": ["'none'"], "img-src": ["'self'"], "sandbox": [""]}})
+# An original is shown as a bare document: nothing in it may run or load anything.
+@csp_replace({"default-src": ["'none'"], "img-src": ["'self'"], "sandbox": True})
 def original(request: HttpRequest, job_id: int, file_id: int) -> HttpResponse:
     """The evidence file exactly as found, only on an explicit request: shown in the browser (images) or
     downloaded (`?download=1`, any regular file). Never cached; its recorded SHA-256 travels in Repr-Digest."""

@@ -31,9 +31,7 @@ class JobAdmin(admin.ModelAdmin):
     search_fields = ["name", "description", "source_path"]
     inlines = [JobShareInline]
     # Name, description and owner are the case's paperwork; everything else is what the scan did.
-    readonly_fields = [
-        f.name for f in Job._meta.fields if f.name not in ("name", "description", "owner")
-    ]
+    readonly_fields = [f.name for f in Job._meta.fields if f.name not in ("name", "description", "owner")]
 
     def has_add_permission(self, request) -> bool:
         return False  # jobs are created on a validated source, from the web app or the CLI

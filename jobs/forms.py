@@ -27,7 +27,10 @@ class JobCreateForm(forms.Form):
 
 
 class ShareForm(forms.Form):
-    email = forms.EmailField(label="Share with (email)")
+    email = forms.EmailField(
+        label="Share with (email)",
+        widget=forms.EmailInput(attrs={"placeholder": "email of a colleague\u2019s account"}),
+    )
     role = forms.ChoiceField(choices=JobShare.Role.choices, initial=JobShare.Role.REVIEWER)
 
     def clean_email(self) -> str:

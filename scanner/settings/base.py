@@ -88,9 +88,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 # WhiteNoise serves static/ (with the browser libraries `make static` put there) straight from the finders, so no
-# collectstatic step is needed. https://whitenoise.readthedocs.io/en/stable/django.html#WHITENOISE_USE_FINDERS
+# collectstatic step and no STATIC_ROOT are needed. https://whitenoise.readthedocs.io/en/stable/django.html
+STATIC_ROOT = env("STATIC_ROOT", default=None)
 WHITENOISE_USE_FINDERS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
