@@ -99,3 +99,37 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+@pytest.fixture
+def scan(workers, transactional_db, sources_root):
+    """Scan a case folder under SOURCES_ROOT with the real pipeline and return the finished job."""
+    from jobs.models import Job
+    from jobs.services import job_create, job_start
+    from tests.conftest import wait_for
+
+    def run(owner, *, name: str = "case", extra: int = 0) -> Job:
+        folder = sources_root / name
+        if not folder.exists():
+            make_case(folder, extra=extra)
+        job = job_create(name=name, source_path=folder, owner=owner, within=sources_root)
+        job_start(job=job)
+        wait_for(lambda: Job.objects.filter(pk=job.pk, status__in=Job.FINAL).exists(), timeout=120, message="the scan")
+        job.refresh_from_db()
+        assert job.status == Job.Status.COMPLETED, job.error
+        return job
+
+    return run
+
+
+@pytest.fixture
+def client_for(client):
+    """A fresh signed-in test client per user."""
+    from django.test import Client
+
+    def make(user) -> Client:
+        c = Client()
+        c.force_login(user)
+        return c
+
+    return make
