@@ -184,7 +184,7 @@ def _taken_page(job: Job, filters: GalleryFilters, cursor: str | None, limit: in
             dated = (
                 dated.filter(datetime_original__gte=after_date)
                 .alias(_key=Tuple(F("datetime_original"), F("image_id")))
-                .filter(_key__gt=(after_date, after_id))
+                .filter(_key__gt=_row([after_date, after_id]))
             )
         picked = [
             ("d", d, i)
