@@ -19,6 +19,14 @@ class Identity:
     avatar_url: str
 
 
+# Where GitHub ("avatar_url") and Google ("picture") put the profile picture in the profile they return.
+_AVATAR_FIELDS = ("avatar_url", "picture")
+
+
+# Where GitHub ("avatar_url") and Google ("picture") put the profile picture in the profile they return.
+_AVATAR_FIELDS = ("avatar_url", "picture")
+
+
 def _initials(text: str) -> str:
     words = [w for w in text.replace(".", " ").replace("_", " ").split() if w]
     return "".join(w[0] for w in words[:2]).upper() or "?"
@@ -27,14 +35,15 @@ def _initials(text: str) -> str:
 def user_identity(*, user: AbstractUser) -> Identity:
     name = user.get_full_name() or user.email or user.get_username()
     avatar = ""
-    for account in SocialAccount.objects.filter(user=user).order_by("-last_login"):
-        avatar = account.get_avatar_url() or ""
-        if avatar.startswith("https://"):
+    # Read from the stored profile rather than through the provider: an account of a provider that is no longer
+    # configured must not break every page.
+    for extra in SocialAccount.objects.filter(user=user).order_by("-last_login").values_list("extra_data", flat=True):
+        url = next((extra[f] for f in _AVATAR_FIELDS if isinstance(extra, dict) and extra.get(f)), "")
+        if isinstance(url, str) and url.startswith("https://"):
+            avatar = url
             break
-        avatar = ""
-    return Identity(
-        name=name, initials=_initials(user.get_full_name() or (user.email or "").split("@")[0]), avatar_url=avatar
-    )
+    initials = _initials(user.get_full_name() or (user.email or "").split("@")[0])
+    return Identity(name=name, initials=initials, avatar_url=avatar)
 
 
 def user_list() -> QuerySet[AbstractUser]:
