@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from gallery.models import ExifData
+from gallery.selectors import image_ml_summaries
 from jobs.models import FileInstance, Job
 
 
@@ -44,7 +45,7 @@ def job_progress_snapshot(*, job_id: int) -> dict[str, Any]:
 
 EXPORT_FIELDS = [
     "path", "status", "error", "note", "size", "mtime", "md5", "sha1", "sha256", "mime", "format", "width", "height",
-    "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original",
+    "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original", "faces", "tags",
 ]  # fmt: skip
 
 
@@ -63,6 +64,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 "image_id", *exif_fields
             )
         }
+        ml = image_ml_summaries(image_ids={i.image_id for i in instances if i.image_id}, versions=versions)
         for instance in instances:
             image = instance.image
             facts = found.get(instance.image_id, {})
@@ -82,6 +84,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 "height": image.height if image else None,
                 "orientation": image.orientation if image else None,
                 **{name: facts.get(name) for name in exif_fields},
+                **ml.get(instance.image_id, {"faces": None, "tags": None}),
             }
 
     for instance in rows.iterator(chunk_size=2000):
