@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from gallery.models import ExifData
+from gallery.selectors import image_ml_summaries
 from jobs.models import FileInstance, Job, JobImage, JobShare
 
 User = AbstractBaseUser | AnonymousUser
@@ -129,7 +130,7 @@ def job_progress_snapshot(*, job_id: int) -> dict[str, Any]:
 
 EXPORT_FIELDS = [
     "path", "status", "error", "note", "size", "mtime", "md5", "sha1", "sha256", "mime", "format", "width", "height",
-    "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original",
+    "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original", "faces", "tags",
 ]  # fmt: skip
 
 
@@ -148,6 +149,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 "image_id", *exif_fields
             )
         }
+        ml = image_ml_summaries(image_ids={i.image_id for i in instances if i.image_id}, versions=versions)
         for instance in instances:
             image = instance.image
             facts = found.get(instance.image_id, {})
@@ -167,6 +169,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 "height": image.height if image else None,
                 "orientation": image.orientation if image else None,
                 **{name: facts.get(name) for name in exif_fields},
+                **ml.get(instance.image_id, {"faces": None, "tags": None}),
             }
 
     for instance in rows.iterator(chunk_size=2000):

@@ -201,10 +201,77 @@ SCAN_VERIFY = env.str("SCAN_VERIFY", default="structure")
 
 # Route a stage to another queue than its extractor's own, e.g. "faces=faces.gpu,classify=classify.gpu".
 SCAN_STAGE_QUEUES = env.dict("SCAN_STAGE_QUEUES", default={})
-# Device per stage for the ML extractors ("cpu", "cuda", "cuda:1"); "default" applies to stages not named.
-STAGE_DEVICES = env.dict("STAGE_DEVICES", default={"default": "cpu"})
+# Device per stage for the ML extractors ("auto", "cpu", "cuda", "cuda:1"); "default" applies to stages not named.
+# "auto" takes the GPU when the installed libraries can reach one (torch.cuda, onnxruntime's CUDA provider) and
+# the CPU otherwise; "cuda" on a host without one makes the stage unavailable rather than silently slow.
+# A worker on the `faces.gpu` / `classify.gpu` queues runs with e.g. STAGE_DEVICES=faces=cuda,classify=cuda.
+STAGE_DEVICES = env.dict("STAGE_DEVICES", default={"default": "auto"})
 # Per-stage parameters handed to the extractors (thresholds, batch sizes). Filled by the stage sections below.
 STAGE_PARAMS: dict[str, dict] = {}
+
+# --- ML stages: faces (insightface) and classify (open_clip) ------------------------------------------------
+# Model files live under MODELS_ROOT; `python manage.py models list|verify|install` manages them. Every value
+# below reaches the extractors through STAGE_PARAMS (an extractor never reads settings), and the values that shape
+# results are recorded with every result row. Changing a model or threshold does not re-analyse content that
+# already has results from the same extractor version.
+
+# faces: an insightface model pack at MODELS_ROOT/models/<FACES_PACK>/ (buffalo_l, buffalo_m, buffalo_s,
+# buffalo_sc or antelopev2; https://github.com/deepinsight/insightface/tree/master/python-package). The detector
+# (SCRFD) and recogniser (ArcFace) file names default to the pack's own; set them for any other pack.
+FACES_PACK = env.str("FACES_PACK", default="buffalo_l")
+FACES_DETECTOR_FILE = env.str("FACES_DETECTOR_FILE", default="")
+FACES_RECOGNISER_FILE = env.str("FACES_RECOGNISER_FILE", default="")
+# Detection score (0-1) a face needs, and the overlap above which two detections are one face.
+FACES_DET_THRESHOLD = env.float("FACES_DET_THRESHOLD", default=0.5)
+FACES_NMS_THRESHOLD = env.float("FACES_NMS_THRESHOLD", default=0.4)
+# Side of the square detector input in pixels (images are scaled to fit). Larger finds smaller faces, slower.
+FACES_DET_SIZE = env.int("FACES_DET_SIZE", default=640)
+# Faces whose box is narrower or lower than this many pixels of the original image are not kept.
+FACES_MIN_SIZE = env.int("FACES_MIN_SIZE", default=20)
+# Images decoded and detected per micro-batch; the faces they hold are embedded together.
+FACES_BATCH_SIZE = env.int("FACES_BATCH_SIZE", default=16)
+FACES_CROP_SIZE = env.int("FACES_CROP_SIZE", default=112)  # side of the face thumbnail kept for the web app
+FACES_DECODE_THREADS = env.int("FACES_DECODE_THREADS", default=2)
+
+# classify: an open_clip architecture (https://github.com/mlfoundations/open_clip) and its checkpoint, relative
+# to MODELS_ROOT. An open_clip_config.json beside the checkpoint (the layout of open_clip models on Hugging Face)
+# takes precedence over the built-in architecture of that name. A CoCa checkpoint also writes a caption.
+CLASSIFY_MODEL = env.str("CLASSIFY_MODEL", default="ViT-B-32")
+CLASSIFY_CHECKPOINT = env.str("CLASSIFY_CHECKPOINT", default="open_clip/ViT-B-32/open_clip_model.safetensors")
+# "fp32" everywhere; "fp16" or "bf16" halve the memory and speed up a GPU.
+CLASSIFY_PRECISION = env.str("CLASSIFY_PRECISION", default="fp32")
+# Zero-shot tags: one label per line with the sentences that describe it (see the file's header).
+CLASSIFY_VOCABULARY = Path(env.str("CLASSIFY_VOCABULARY", default=str(BASE_DIR / "extractors" / "vocabulary.txt")))
+CLASSIFY_TOP_K = env.int("CLASSIFY_TOP_K", default=5)
+# Of the top K, tags scoring below this (0-1) are not kept.
+CLASSIFY_MIN_SCORE = env.float("CLASSIFY_MIN_SCORE", default=0.05)
+CLASSIFY_BATCH_SIZE = env.int("CLASSIFY_BATCH_SIZE", default=32)
+CLASSIFY_DECODE_THREADS = env.int("CLASSIFY_DECODE_THREADS", default=2)
+CLASSIFY_CAPTION_TOKENS = env.int("CLASSIFY_CAPTION_TOKENS", default=30)  # longest caption, in tokens
+
+STAGE_PARAMS["faces"] = {
+    "pack": FACES_PACK,
+    "detector": FACES_DETECTOR_FILE,
+    "recogniser": FACES_RECOGNISER_FILE,
+    "det_threshold": FACES_DET_THRESHOLD,
+    "nms_threshold": FACES_NMS_THRESHOLD,
+    "det_size": FACES_DET_SIZE,
+    "min_face_size": FACES_MIN_SIZE,
+    "batch_size": FACES_BATCH_SIZE,
+    "crop_size": FACES_CROP_SIZE,
+    "decode_threads": FACES_DECODE_THREADS,
+}
+STAGE_PARAMS["classify"] = {
+    "model": CLASSIFY_MODEL,
+    "checkpoint": CLASSIFY_CHECKPOINT,
+    "precision": CLASSIFY_PRECISION,
+    "vocabulary": str(CLASSIFY_VOCABULARY),
+    "top_k": CLASSIFY_TOP_K,
+    "min_score": CLASSIFY_MIN_SCORE,
+    "batch_size": CLASSIFY_BATCH_SIZE,
+    "decode_threads": CLASSIFY_DECODE_THREADS,
+    "caption_tokens": CLASSIFY_CAPTION_TOKENS,
+}
 
 # --- Celery (https://docs.celeryq.dev/en/stable/userguide/configuration.html) ----------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
