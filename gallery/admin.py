@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from gallery.models import ExifData, Image, StageResult
+from gallery.models import Classification, ExifData, Face, Image, StageResult
 from jobs.admin import ReadOnlyAdmin
 
 
@@ -23,3 +23,15 @@ class StageResultAdmin(ReadOnlyAdmin):
 class ExifDataAdmin(ReadOnlyAdmin):
     list_display = ["id", "image", "camera_make", "camera_model", "datetime_original", "gps_lat", "gps_lon"]
     search_fields = ["camera_make", "camera_model"]
+
+
+@admin.register(Face)
+class FaceAdmin(ReadOnlyAdmin):
+    list_display = ["id", "image", "index", "score", "x", "y", "width", "height"]
+    exclude = ["embedding", "crop"]  # binary; shown in the web app, not here
+
+
+@admin.register(Classification)
+class ClassificationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "image", "caption"]
+    exclude = ["embedding"]

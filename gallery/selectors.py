@@ -23,7 +23,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.fields.tuple_lookups import Tuple
 
 from extractors.registry import get_registry
-from gallery.models import Classification, ExifData, Image, StageResult
+from gallery.models import Classification, ExifData, Face, Image, StageResult
 from jobs.models import FileInstance, Job, JobImage
 
 SORTS = {"path": "path", "taken": "date taken", "size": "size"}
@@ -42,6 +42,8 @@ class GalleryFilters:
     camera: str = ""
     taken_from: dt.date | None = None
     taken_to: dt.date | None = None
+    faces: bool = False
+    tag: str = ""
 
     @property
     def active(self) -> bool:
@@ -57,6 +59,8 @@ class GalleryItem:
     height: int
     size: int
     mime: str
+    # Face boxes as fractions of the image as shown: (left, top, width, height), each 0-1.
+    faces: tuple[tuple[float, float, float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,13 +132,38 @@ def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters, image: str) -> 
     if filters.duplicates:
         instances = FileInstance.objects.filter(job=job, image=ref, status=FileInstance.Status.IMAGE)
         rows = rows.filter(Exists(instances.order_by().values("image").annotate(n=Count("id")).filter(n__gt=1)))
+    if filters.faces:
+        rows = rows.filter(Exists(_faces(job).filter(image=ref)))
+    if filters.tag:
+        classified = Classification.objects.filter(
+            result__extractor_version=job.config.get("versions", {}).get("classify", "")
+        )
+        rows = rows.filter(Exists(classified.filter(image=ref, tags__contains=[{"label": filters.tag}])))
     if filters.mime:
         rows = rows.filter(Exists(Image.objects.filter(pk=ref, mime=filters.mime)))
     return rows
 
 
-def _items(rows: list[FileInstance]) -> list[GalleryItem]:
-    images = {i.pk: i for i in Image.objects.filter(pk__in=[r.image_id for r in rows]).only("width", "height", "mime")}
+def _faces(job: Job) -> QuerySet[Face]:
+    """Faces found by the faces version this job ran with."""
+    return Face.objects.filter(result__extractor_version=job.config.get("versions", {}).get("faces", ""))
+
+
+def _items(job: Job, rows: list[FileInstance]) -> list[GalleryItem]:
+    ids = [r.image_id for r in rows]
+    images = {i.pk: i for i in Image.objects.filter(pk__in=ids).only("width", "height", "mime")}
+    boxes: dict[int, list[tuple[float, float, float, float]]] = {}
+    if "faces" in job.config.get("versions", {}):
+        for image_id, x, y, w, h in (
+            _faces(job)
+            .filter(image_id__in=ids)
+            .order_by("image_id", "index")
+            .values_list("image_id", "x", "y", "width", "height")
+        ):
+            image = images[image_id]
+            boxes.setdefault(image_id, []).append(
+                (x / image.width, y / image.height, w / image.width, h / image.height)
+            )
     return [
         GalleryItem(
             image_id=r.image_id,
@@ -144,6 +173,7 @@ def _items(rows: list[FileInstance]) -> list[GalleryItem]:
             height=images[r.image_id].height,
             size=r.size,
             mime=images[r.image_id].mime,
+            faces=tuple(boxes.get(r.image_id, ())),
         )
         for r in rows
     ]
@@ -168,7 +198,7 @@ def gallery_page(
     found = found[:limit]
     last = found[-1] if found else None
     return GalleryPage(
-        items=_items(found), next_cursor=_encode([getattr(last, k) for k in key]) if more and last else None
+        items=_items(job, found), next_cursor=_encode([getattr(last, k) for k in key]) if more and last else None
     )
 
 
@@ -212,7 +242,7 @@ def _taken_page(job: Job, filters: GalleryFilters, cursor: str | None, limit: in
     picked = picked[:limit]
     firsts = {r.image_id: r for r in _first_instances(job).filter(image_id__in=[i for _, _, i in picked])}
     rows = [firsts[i] for _, _, i in picked if i in firsts]
-    return GalleryPage(items=_items(rows), next_cursor=_encode(list(picked[-1])) if more else None)
+    return GalleryPage(items=_items(job, rows), next_cursor=_encode(list(picked[-1])) if more else None)
 
 
 @dataclass(frozen=True)
@@ -224,8 +254,14 @@ class ImageFacts:
     exif: ExifData | None
     exif_rows: list[tuple[str, str, str]]
     results: list[StageResult]
+    faces: list[Face] = field(default_factory=list)
+    classification: Classification | None = None
     other_jobs: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def faces_analysed(self) -> bool:
+        """Whether the faces stage has a result for this image ("no faces" is then a finding, not a gap)."""
+        return any(r.stage == "faces" and r.status == StageResult.Status.DONE for r in self.results)
 
 
 def _exif_rows(tags: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -258,6 +294,12 @@ def image_facts(*, job: Job, image_id: int) -> ImageFacts:
         exif=exif,
         exif_rows=_exif_rows(exif.tags) if exif else [],
         results=results,
+        faces=list(_faces(job).filter(image=image).order_by("index").defer("embedding", "crop")),
+        classification=Classification.objects.filter(
+            image=image, result__extractor_version=versions.get("classify", "")
+        )
+        .defer("embedding")
+        .first(),
         other_jobs=JobImage.objects.filter(image=image).exclude(job=job).count(),
     )
 

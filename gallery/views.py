@@ -16,7 +16,8 @@ from django.shortcuts import render
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
-from gallery.models import Image
+from extractors.classify import vocabulary_read
+from gallery.models import Face, Image
 from gallery.selectors import (
     SORTS,
     CursorError,
@@ -31,7 +32,7 @@ from jobs.models import FileInstance, Job, JobImage
 from jobs.selectors import source_label
 from jobs.views import job_or_404
 
-FILTER_FIELDS = ("gps", "errors", "duplicates", "type", "camera", "from", "to")
+FILTER_FIELDS = ("gps", "faces", "tag", "errors", "duplicates", "type", "camera", "from", "to")
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -51,6 +52,8 @@ def _filters(request: HttpRequest) -> GalleryFilters:
         camera=q.get("camera", ""),
         taken_from=_date(q.get("from")),
         taken_to=_date(q.get("to")),
+        faces=q.get("faces") == "1",
+        tag=q.get("tag", "").strip(),
     )
 
 
@@ -95,6 +98,7 @@ def gallery(request: HttpRequest, job_id: int) -> HttpResponse:
             "filters": filters,
             "params": request.GET,
             "options": gallery_filter_options(job=job),
+            "tags": _vocabulary_labels(),
             "map_tiles": settings.MAP_TILE_URL,
             "map_attribution": settings.MAP_TILE_ATTRIBUTION,
         },
@@ -106,6 +110,14 @@ def gallery_more(request: HttpRequest, job_id: int) -> HttpResponse:
     """The next page of tiles, as an HTML fragment the infinite scroll appends."""
     job = job_or_404(request, job_id)
     return render(request, "gallery/_tiles.html", {"job": job, "page": _page(request, job), "query": _query(request)})
+
+
+def _vocabulary_labels() -> list[str]:
+    """The classify stage's tags, offered in the tag filter."""
+    try:
+        return list(vocabulary_read(settings.CLASSIFY_VOCABULARY).labels)
+    except (OSError, ValueError):
+        return []
 
 
 def _image_or_404(job: Job, image_id: int) -> Image:
@@ -194,6 +206,18 @@ def original(request: HttpRequest, job_id: int, file_id: int) -> HttpResponse:
     if instance.sha256:
         response["Repr-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(instance.sha256)).decode()}:"
     patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@require_GET
+def face_crop(request: HttpRequest, job_id: int, face_id: int) -> HttpResponse:
+    """The small picture of one face the faces stage kept, for the faces pane."""
+    job = job_or_404(request, job_id)
+    face = Face.objects.filter(pk=face_id, image__job_images__job=job).only("crop").first()
+    if face is None or not face.crop:
+        raise Http404("This job has no such face.")
+    response = HttpResponse(bytes(face.crop), content_type="image/jpeg")
+    patch_cache_control(response, private=True, max_age=365 * 24 * 3600, immutable=True)
     return response
 
 

@@ -9,7 +9,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     """Every field shown read-only; rows are created by scans only. Deleting goes through the job."""
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        return [f.name for f in self.model._meta.fields if f.name not in (self.exclude or ())]
 
     def has_add_permission(self, request) -> bool:
         return False

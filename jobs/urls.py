@@ -22,4 +22,5 @@ urlpatterns = [
     path("<int:job_id>/images/<int:image_id>/thumb", gallery.thumbnail, name="thumb"),
     path("<int:job_id>/images/<int:image_id>/preview", gallery.preview, name="preview"),
     path("<int:job_id>/files/<int:file_id>/original", gallery.original, name="original"),
+    path("<int:job_id>/faces/<int:face_id>/crop", gallery.face_crop, name="face_crop"),
 ]

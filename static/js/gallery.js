@@ -6,6 +6,26 @@ const scroller = document.getElementById("grid-scroll");
 const sentinel = document.getElementById("sentinel");
 const panel = document.getElementById("panel");
 const slider = document.getElementById("size");
+const faceSwitch = document.getElementById("face-boxes");
+
+// Face boxes are stored as fractions of the picture (or with data-scale as their denominator).
+function placeBoxes(root) {
+  for (const box of root.querySelectorAll(".face-box:not([data-placed])")) {
+    const scale = Number(box.dataset.scale || 1);
+    const [left, top, width, height] = box.dataset.box.split(" ").map((v) => (100 * Number(v)) / scale);
+    Object.assign(box.style, { left: `${left}%`, top: `${top}%`, width: `${width}%`, height: `${height}%` });
+    box.dataset.placed = "1";
+  }
+}
+
+function showFaces(on) {
+  document.body.classList.toggle("show-faces", on);
+  localStorage.setItem("gallery.faces", on ? "1" : "0");
+}
+
+faceSwitch.checked = localStorage.getItem("gallery.faces") === "1";
+showFaces(faceSwitch.checked);
+faceSwitch.addEventListener("change", () => showFaces(faceSwitch.checked));
 
 // Tiles carry their aspect ratio as data; CSS lays the rows out from it.
 function layout(root) {
@@ -16,6 +36,7 @@ function layout(root) {
     const img = tile.querySelector("img");
     img.addEventListener("error", () => tile.classList.add("broken"), { once: true });
   }
+  placeBoxes(root);
 }
 
 function setRow(px) {
@@ -101,6 +122,7 @@ async function openPanel(imageId) {
   panel.innerHTML = response.ok ? await response.text() : `<p class="bad">Could not open image ${imageId} (${response.status}).</p>`;
   panel.hidden = false;
   panel.dataset.image = imageId;
+  placeBoxes(panel);
   history.replaceState(null, "", `#image-${imageId}`);
   showPane(localStorage.getItem("gallery.pane") || "info");
 }

@@ -12,6 +12,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from jobs.samples import Gps, exif_bytes, make_sample_tree, write_photo
+from tests.jobs.conftest import ml_workers, tiny_models  # noqa: F401 - fixtures shared with the pipeline tests
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "a long enough passphrase 42"
@@ -86,11 +87,15 @@ def browser(monkeypatch) -> Iterator:
 
 @pytest.fixture
 def page(browser):
+    """A browser tab. Every Content-Security-Policy violation it reports fails the test."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     page.set_default_timeout(20_000)
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     yield page
     context.close()
+    assert not violations, violations
 
 
 def screenshot(page, name: str) -> Path:

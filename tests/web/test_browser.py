@@ -8,9 +8,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from gallery.models import ExifData
+from gallery.models import ExifData, Face
 from jobs.models import Job, JobImage
 from tests.conftest import wait_for
+from tests.mlsupport import face_picture, write_picture
 from tests.web.conftest import make_case, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -56,10 +57,16 @@ def scroll_to_end(page) -> None:
 
 
 def test_examiner_signs_up_scans_a_case_and_reviews_it(
-    live_server, workers, sources_root, settings, transactional_db, page
+    live_server, workers, ml_workers, tiny_models, sources_root, settings, transactional_db, page
 ):
+    ml_workers(tiny_models)
     settings.GALLERY_PAGE_SIZE = 20
-    expected = make_case(sources_root / "case-2024-117", extra=37)  # 47 distinct images: pages of 20, 20 and 7
+    case = sources_root / "case-2024-117"
+    expected = make_case(case, extra=37)
+    write_picture(case / "phone" / "two-people.jpg", face_picture(faces=((256, 192), (640, 448))))
+    write_picture(case / "phone" / "one-person.jpg", face_picture(faces=((320, 128),), shade=150))
+    expected = {**expected, "files": expected["files"] + 2, "distinct": expected["distinct"] + 2}
+    assert expected["distinct"] == 49  # pages of 20, 20 and 9
     (sources_root / "case-2024-118").mkdir()
     base = live_server.url
 
@@ -71,7 +78,8 @@ def test_examiner_signs_up_scans_a_case_and_reviews_it(
     page.fill("input[name=name]", "Case 2024-117")
     page.fill("textarea[name=description]", "Seized laptop, user folder")
     page.select_option("select[name=source]", "case-2024-117")
-    expect(page.locator("input[name=stages][value=exif]")).to_be_checked()
+    for stage in ("exif", "faces", "classify"):
+        expect(page.locator(f"input[name=stages][value={stage}]")).to_be_checked()
     screenshot(page, "04-job-new")
     page.get_by_role("button", name="Create and start").click()
 
@@ -122,7 +130,11 @@ def test_examiner_signs_up_scans_a_case_and_reviews_it(
     panel = page.get_by_test_id("panel")
     expect(panel).to_be_visible()
     expect(panel.get_by_test_id("pane-info")).to_contain_text(exif.image.sha256)
-    expect(panel.get_by_test_id("preview")).to_have_js_property("complete", True)
+    wait_for(
+        lambda: panel.get_by_test_id("preview").evaluate("img => img.complete && img.naturalWidth > 0"),
+        timeout=30,
+        message="the preview",
+    )
     screenshot(page, "08-panel-info")
 
     panel.get_by_role("tab", name=re.compile("EXIF")).click()
@@ -145,9 +157,45 @@ def test_examiner_signs_up_scans_a_case_and_reviews_it(
     assert original.status == 200
     assert "attachment" in original.headers["content-disposition"]
 
+    # Faces: the switch draws the boxes over the pictures in the grid and in the panel; the pane shows round crops.
+    faces = Face.objects.filter(image__job_images__job=job)
+    assert faces.count() == 3
+    two = faces.filter(index=1).get().image_id
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    boxes = page.locator(f'.tile[data-image="{two}"] .face-box')
+    expect(boxes).to_have_count(2)
+    expect(boxes.first).to_be_hidden()
+    page.get_by_test_id("face-boxes").check()
+    page.locator(f'.tile[data-image="{two}"]').scroll_into_view_if_needed()
+    expect(boxes.first).to_be_visible()
+    tile_box = page.locator(f'.tile[data-image="{two}"]').bounding_box()
+    face_box = boxes.first.bounding_box()
+    # The first face is the 64-pixel square at (256, 192) of a 1280x960 picture: its box sits there on the tile.
+    assert abs((face_box["x"] - tile_box["x"]) / tile_box["width"] - 256 / 1280) < 0.02
+    assert abs(face_box["width"] / tile_box["width"] - 64 / 1280) < 0.02
+    page.locator(f'.tile[data-image="{two}"]').click()
+    expect(panel.locator(".preview .face-box")).to_have_count(2)
+    expect(panel.locator(".preview .face-box").first).to_be_visible()
+    panel.get_by_role("tab", name=re.compile("Faces")).click()
+    crops = panel.get_by_test_id("pane-faces").locator(".face img")
+    expect(crops).to_have_count(2)
+    expect(crops.first).to_have_js_property("complete", True)
+    assert crops.first.evaluate("img => img.naturalWidth") > 0
+    wait_for(
+        lambda: panel.get_by_test_id("preview").evaluate("img => img.complete && img.naturalWidth > 0"),
+        timeout=30,
+        message="the preview",
+    )
+    page.locator(f'.tile[data-image="{two}"]').scroll_into_view_if_needed()
+    expect(panel.get_by_test_id("pane-info").get_by_test_id("tags")).to_be_attached()
+    screenshot(page, "11-panel-faces")
+    page.get_by_test_id("face-boxes").uncheck()
+    expect(boxes.first).to_be_hidden()
+
     # The map of every GPS image of the job.
     page.goto(f"{base}/jobs/{job.pk}/map/")
     gps_count = ExifData.objects.filter(image__job_images__job=job, gps_lat__isnull=False).count()
     expect(page.locator("#map-count")).to_have_text(f"{gps_count} images with a GPS position")
     expect(page.get_by_test_id("job-map")).to_have_attribute("data-ready", "1")
-    screenshot(page, "11-map")
+    screenshot(page, "12-map")
