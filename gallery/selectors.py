@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.fields.tuple_lookups import Tuple
 
@@ -202,42 +203,62 @@ def gallery_page(
     )
 
 
-def _taken_page(job: Job, filters: GalleryFilters, cursor: str | None, limit: int) -> GalleryPage:
-    """Date-taken order: images with a date first (by date, then id), then those without one (by id). The cursor
-    says which part it is in: ["d", date, id] or ["n", "", id]."""
-    part, after_date, after_id = _decode(cursor, "taken") if cursor else ["d", "", 0]
-    exif = _exif(job).exclude(datetime_original="")
-    picked: list[tuple[str, str, int]] = []
+# The parts of the date-taken order, in order: images with a date, images whose EXIF has no date, images with no
+# EXIF result at all (the stage failed on them, or has not reached them yet).
+_TAKEN_PARTS = ("d", "e", "n")
+
+
+def _every_image_has_exif(job: Job) -> bool:
+    """Whether every image of the job has an EXIF row of the job's version. A DONE exif result always has its row,
+    and the stage's durable progress counts DONE results exactly, so this needs no scan of the images."""
+    progress = job.stage_progress.filter(stage="exif").values_list("done", flat=True).first()
+    return progress is not None and progress == job.distinct_images and job.discovery_finished
+
+
+def _taken_part(job: Job, filters: GalleryFilters, part: str, after_date: str, after_id: int) -> QuerySet:
+    """(date, image id) rows of one part of the date-taken order, after the given key, in order."""
+    in_job = Exists(JobImage.objects.filter(job=job, image=OuterRef("image")))
     if part == "d":
-        dated = _filtered(
-            job, exif.filter(Exists(JobImage.objects.filter(job=job, image=OuterRef("image")))), filters, "image"
-        )
-        if cursor:
-            dated = (
-                dated.filter(datetime_original__gte=after_date)
+        rows = _exif(job).filter(in_job).exclude(datetime_original="")
+        if after_date:
+            rows = (
+                rows.filter(datetime_original__gte=after_date)
                 .alias(_key=Tuple(F("datetime_original"), F("image_id")))
                 .filter(_key__gt=_row([after_date, after_id]))
             )
-        picked = [
-            ("d", d, i)
-            for d, i in dated.order_by("datetime_original", "image_id").values_list("datetime_original", "image_id")[
-                : limit + 1
-            ]
-        ]
-        after_id = 0
-    if len(picked) <= limit:
-        undated = _filtered(
-            job,
-            JobImage.objects.filter(job=job, image_id__gt=after_id).exclude(
-                Exists(exif.filter(image=OuterRef("image")))
-            ),
-            filters,
-            "image",
+        rows = rows.order_by("datetime_original", "image_id")
+    elif part == "e":
+        # Ordered by the (constant) date too, so that the date index finds the few rows without one.
+        rows = (
+            _exif(job)
+            .filter(in_job, datetime_original="", image_id__gt=after_id)
+            .order_by("datetime_original", "image_id")
         )
-        picked += [
-            ("n", "", i)
-            for i in undated.order_by("image_id").values_list("image_id", flat=True)[: limit + 1 - len(picked)]
-        ]
+    else:
+        rows = (
+            JobImage.objects.filter(job=job, image_id__gt=after_id)
+            .exclude(Exists(_exif(job).filter(image=OuterRef("image"))))
+            .annotate(datetime_original=Value(""))
+            .order_by("image_id")
+        )
+    return _filtered(job, rows, filters, "image").values_list("datetime_original", "image_id")
+
+
+def _taken_page(job: Job, filters: GalleryFilters, cursor: str | None, limit: int) -> GalleryPage:
+    """Date-taken order: images with a date (by date, then id), then those without one (by id). The cursor says
+    which part it is in: [part, date, id]."""
+    part, after_date, after_id = _decode(cursor, "taken") if cursor else ["d", "", 0]
+    if part not in _TAKEN_PARTS:
+        raise CursorError("bad cursor")
+    picked: list[tuple[str, str, int]] = []
+    for current in _TAKEN_PARTS[_TAKEN_PARTS.index(part) :]:
+        if len(picked) > limit:
+            break
+        if current == "n" and _every_image_has_exif(job):
+            break  # nothing can be in the last part; saves a walk over every image of the job
+        rows = _taken_part(job, filters, current, after_date, after_id)[: limit + 1 - len(picked)]
+        picked += [(current, date, image_id) for date, image_id in rows]
+        after_date, after_id = "", 0
     more = len(picked) > limit
     picked = picked[:limit]
     firsts = {r.image_id: r for r in _first_instances(job).filter(image_id__in=[i for _, _, i in picked])}
@@ -305,7 +326,18 @@ def image_facts(*, job: Job, image_id: int) -> ImageFacts:
 
 
 def gallery_filter_options(*, job: Job) -> dict[str, list]:
-    """The values the filters can take for this job: image types and cameras found."""
+    """The values the filters can take for this job: image types and cameras found. Finding them reads every image
+    of the job, so they are cached: for good once the job has ended (they cannot change any more), briefly while
+    it runs."""
+    key = f"gallery-options:1:{job.pk}:{job.status}:{job.files_seen}:{job.finished_at}"
+    options = cache.get(key)
+    if options is None:
+        options = _filter_options(job)
+        cache.set(key, options, timeout=None if job.status in Job.FINAL else 15)
+    return options
+
+
+def _filter_options(job: Job) -> dict[str, list]:
     mimes = (
         Image.objects.filter(Exists(JobImage.objects.filter(job=job, image=OuterRef("pk"))))
         .values_list("mime", flat=True)
@@ -322,7 +354,7 @@ def gallery_filter_options(*, job: Job) -> dict[str, list]:
     )
     return {
         "mimes": list(mimes),
-        "cameras": [(f"{make}\t{model}", f"{make} {model}".strip()) for make, model in cameras],
+        "cameras": [[f"{make}\t{model}", f"{make} {model}".strip()] for make, model in cameras],
     }
 
 

@@ -97,12 +97,19 @@ def gallery(request: HttpRequest, job_id: int) -> HttpResponse:
             "sorts": SORTS,
             "filters": filters,
             "params": request.GET,
-            "options": gallery_filter_options(job=job),
             "tags": _vocabulary_labels(),
             "map_tiles": settings.MAP_TILE_URL,
             "map_attribution": settings.MAP_TILE_ATTRIBUTION,
         },
     )
+
+
+@require_GET
+def gallery_options(request: HttpRequest, job_id: int) -> JsonResponse:
+    """The image types and cameras of the job, for the filter menus (loaded when first opened: finding them reads
+    every image of the job, which the gallery page itself must not wait for)."""
+    job = job_or_404(request, job_id)
+    return JsonResponse(gallery_filter_options(job=job))
 
 
 @require_GET

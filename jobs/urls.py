@@ -16,6 +16,7 @@ urlpatterns = [
     path("<int:job_id>/shares/<int:user_id>/delete", views.job_unshare_view, name="unshare"),
     path("<int:job_id>/gallery/", gallery.gallery, name="gallery"),
     path("<int:job_id>/gallery/more", gallery.gallery_more, name="gallery_more"),
+    path("<int:job_id>/gallery/options", gallery.gallery_options, name="gallery_options"),
     path("<int:job_id>/map/", gallery.job_map, name="map"),
     path("<int:job_id>/map/points", gallery.job_map_points, name="map_points"),
     path("<int:job_id>/images/<int:image_id>/", gallery.image_panel, name="image"),

@@ -163,3 +163,28 @@ document.addEventListener("keydown", (event) => {
 
 const linked = /^#image-(\d+)$/.exec(location.hash);
 if (linked) openPanel(linked[1]);
+
+// The type and camera menus are filled the first time one is used: finding the values reads every image.
+const filterForm = document.querySelector("form.filters");
+let optionsLoaded = null;
+
+function loadOptions() {
+  optionsLoaded ??= fetch(filterForm.dataset.optionsUrl, { credentials: "same-origin" })
+    .then((response) => response.json())
+    .then((options) => {
+      for (const select of filterForm.querySelectorAll("select[data-options]")) {
+        const chosen = select.value;
+        for (const entry of options[select.dataset.options]) {
+          const [value, label] = Array.isArray(entry) ? entry : [entry, entry];
+          if (value === chosen) { select.querySelector(`option[value="${CSS.escape(value)}"]`).textContent = label; continue; }
+          select.add(new Option(label, value));
+        }
+      }
+    });
+  return optionsLoaded;
+}
+
+for (const select of filterForm.querySelectorAll("select[data-options]")) {
+  select.addEventListener("pointerdown", loadOptions, { once: true });
+  select.addEventListener("focus", loadOptions, { once: true });
+}

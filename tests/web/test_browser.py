@@ -115,6 +115,10 @@ def test_examiner_signs_up_scans_a_case_and_reviews_it(
     )
     screenshot(page, "07-gallery")
 
+    # The camera menu fills itself when first opened.
+    page.locator("select[name=camera]").focus()
+    expect(page.locator("select[name=camera] option")).to_have_count(5)
+
     # Justified rows: the size slider changes the row height.
     first = page.locator(".tile").first
     before = first.bounding_box()["height"]

@@ -7,9 +7,10 @@ import datetime as dt
 import re
 
 import pytest
+from django.db.models import F
 from django.urls import reverse
 
-from gallery.models import ExifData, Image
+from gallery.models import ExifData, Image, StageResult
 from gallery.selectors import CursorError, GalleryFilters, gallery_page
 from jobs.models import FileInstance, JobImage
 
@@ -89,6 +90,18 @@ def test_filters(scan, examiner):
         )
 
 
+def test_the_filter_menus_list_the_jobs_types_and_cameras(scan, examiner, client_for):
+    job = scan(examiner, extra=2)
+    options = client_for(examiner).get(reverse("jobs:gallery_options", args=[job.pk])).json()
+    assert options["mimes"] == ["image/jpeg", "image/png"]
+    assert options["cameras"] == [
+        ["Apple\tiPhone 12", "Apple iPhone 12"],
+        ["Canon\tEOS 80D", "Canon EOS 80D"],
+        ["Nikon\tD750", "Nikon D750"],
+        ["SONY\tILCE-7M3", "SONY ILCE-7M3"],
+    ]
+
+
 def test_cursors_not_written_by_the_server_are_refused(scan, examiner, client_for):
     job = scan(examiner, extra=3)
     for sort, cursor in [("path", "bm90LWpzb24"), ("size", "WyJhIiwxXQ"), ("taken", "WzEsMl0"), ("path", "%%%")]:
@@ -110,3 +123,21 @@ def test_the_gallery_over_http_ends_with_the_last_partial_page(scan, examiner, c
     assert "data-end" in html
     assert sorted(map(int, seen)) == sorted(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
     assert len(seen) == 15
+
+
+def test_images_without_exif_results_still_appear_in_date_order(scan, examiner):
+    job = scan(examiner, extra=4)  # 14 distinct images
+    ids = set(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
+    undated_row = ExifData.objects.filter(image_id__in=ids, datetime_original="").values_list("image_id", flat=True)
+    assert len(undated_row) == 1  # the PNG screenshot: EXIF read, no date in it
+    # The stage failed on one image: no EXIF row, a failed result, and the progress says so.
+    failed = ExifData.objects.filter(image_id__in=ids).exclude(datetime_original="").first()
+    StageResult.objects.filter(image_id=failed.image_id, stage="exif").update(status="failed", error="hostile IFD")
+    failed.delete()
+    job.stage_progress.filter(stage="exif").update(done=F("done") - 1, failed=F("failed") + 1)
+    for limit in (1, 3, 13, 14, 80):
+        order = [i.image_id for items in walk(job, sort="taken", limit=limit) for i in items]
+        assert len(order) == len(set(order)) == 14, limit
+        assert order[-2:] == [undated_row[0], failed.image_id], limit
+    errors = {i.image_id for items in walk(job, sort="taken", filters=GalleryFilters(errors=True)) for i in items}
+    assert errors == {failed.image_id}

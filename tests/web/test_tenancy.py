@@ -21,6 +21,7 @@ def job_urls(job: Job) -> dict[str, list[str]]:
         reverse("jobs:progress", args=[j]),
         reverse("jobs:gallery", args=[j]),
         reverse("jobs:gallery_more", args=[j]) + "?sort=size",
+        reverse("jobs:gallery_options", args=[j]),
         reverse("jobs:map", args=[j]),
         reverse("jobs:map_points", args=[j]),
         reverse("jobs:image", args=[j, image_id]),
