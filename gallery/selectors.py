@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.fields.tuple_lookups import Tuple
 
@@ -139,7 +140,11 @@ def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters, image: str) -> 
         classified = Classification.objects.filter(
             result__extractor_version=job.config.get("versions", {}).get("classify", "")
         )
-        rows = rows.filter(Exists(classified.filter(image=ref, tags__contains=[{"label": filters.tag}])))
+        if connection.vendor == "postgresql":
+            tagged = classified.filter(tags__contains=[{"label": filters.tag}])
+        else:  # SQLite (the embedded configuration) has no JSON containment; the stored text is Django's json.dumps
+            tagged = classified.filter(tags__icontains=json.dumps({"label": filters.tag})[1:-1])
+        rows = rows.filter(Exists(tagged.filter(image=ref)))
     if filters.mime:
         rows = rows.filter(Exists(Image.objects.filter(pk=ref, mime=filters.mime)))
     return rows
@@ -329,7 +334,8 @@ def gallery_filter_options(*, job: Job) -> dict[str, list]:
     """The values the filters can take for this job: image types and cameras found. Finding them reads every image
     of the job, so they are cached: for good once the job has ended (they cannot change any more), briefly while
     it runs."""
-    key = f"gallery-options:1:{job.pk}:{job.status}:{job.files_seen}:{job.finished_at}"
+    finished = int(job.finished_at.timestamp() * 1e6) if job.finished_at else 0
+    key = f"gallery-options:1:{job.pk}:{job.status}:{job.files_seen}:{finished}"
     options = cache.get(key)
     if options is None:
         options = _filter_options(job)

@@ -109,6 +109,7 @@ ACCOUNT_UNIQUE_EMAIL = True
 # "none" | "optional" | "mandatory": mandatory needs a working EMAIL_BACKEND.
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
 ACCOUNT_SIGNUP_ENABLED = env.bool("ACCOUNT_SIGNUP_ENABLED", default=True)
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 # Failed sign-ins are limited per IP and per account (allauth counts them in the cache).
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env.str("ACCOUNT_LOGIN_FAILED_LIMIT", default="10/m/ip,5/5m/key"),

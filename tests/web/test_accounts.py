@@ -60,6 +60,14 @@ def test_sign_up_then_sign_in_with_the_email_address(client):
 
 
 @pytest.mark.django_db
+def test_sign_up_can_be_closed(client, settings):
+    settings.ACCOUNT_SIGNUP_ENABLED = False
+    assert "Sign Up Closed" in client.get(reverse("account_signup")).text
+    sign_up(client, "newcomer@lab.example", "tidal copper lantern 5")
+    assert not get_user_model().objects.exists()
+
+
+@pytest.mark.django_db
 def test_sign_in_is_rate_limited(client, examiner):
     for _ in range(5):
         response = client.post(reverse("account_login"), {"login": examiner.email, "password": "wrong password"})
