@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connections
 
 from jobs.samples import Gps, exif_bytes, make_sample_tree, write_photo
 from tests.jobs.conftest import ml_workers, tiny_models  # noqa: F401 - fixtures shared with the pipeline tests
@@ -83,6 +84,9 @@ def browser(monkeypatch) -> Iterator:
         )
         yield chromium
         chromium.close()
+        # With Playwright's loop running in this thread, Django keeps the test's ORM calls on a connection of their
+        # own; close it here, or the test database cannot be dropped at the end of the session.
+        connections.close_all()
 
 
 @pytest.fixture
