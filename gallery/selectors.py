@@ -110,9 +110,9 @@ def _first_instances(job: Job) -> QuerySet[FileInstance]:
     return FileInstance.objects.filter(job=job, status=FileInstance.Status.IMAGE).exclude(Exists(earlier))
 
 
-def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters, image: str) -> QuerySet:
-    """`rows` narrowed by the filters; `image` names the field of `rows` that holds the image id."""
-    ref = OuterRef(image)
+def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters) -> QuerySet:
+    """`rows` (of any model with an `image` field) narrowed by the filters."""
+    ref = OuterRef("image")
     if filters.gps:
         rows = rows.filter(Exists(_exif(job).filter(image=ref, gps_lat__isnull=False, gps_lon__isnull=False)))
     if filters.camera:
@@ -195,7 +195,7 @@ def gallery_page(
         return _taken_page(job, filters, cursor, limit)
     if sort not in SORTS:
         raise CursorError(f"unknown sort {sort!r}")
-    rows = _filtered(job, _first_instances(job), filters, "image")
+    rows = _filtered(job, _first_instances(job), filters)
     key = ("path", "id") if sort == "path" else ("size", "id")
     if cursor:
         rows = rows.alias(_key=Tuple(*(F(k) for k in key))).filter(_key__gt=_row(_decode(cursor, sort)))
@@ -246,7 +246,7 @@ def _taken_part(job: Job, filters: GalleryFilters, part: str, after_date: str, a
             .annotate(datetime_original=Value(""))
             .order_by("image_id")
         )
-    return _filtered(job, rows, filters, "image").values_list("datetime_original", "image_id")
+    return _filtered(job, rows, filters).values_list("datetime_original", "image_id")
 
 
 def _taken_page(job: Job, filters: GalleryFilters, cursor: str | None, limit: int) -> GalleryPage:
