@@ -12,7 +12,7 @@ from gallery.models import ExifData, Face
 from jobs.models import Job, JobImage
 from tests.conftest import wait_for
 from tests.mlsupport import face_picture, write_picture
-from tests.web.conftest import make_case, screenshot
+from tests.web.conftest import PASSWORD, make_case, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -203,3 +203,33 @@ def test_examiner_signs_up_scans_a_case_and_reviews_it(
     expect(page.locator("#map-count")).to_have_text(f"{gps_count} images with a GPS position")
     expect(page.get_by_test_id("job-map")).to_have_attribute("data-ready", "1")
     screenshot(page, "12-map")
+
+
+def test_staff_manage_users_and_delete_a_job(live_server, transactional_db, make_user, sources_root, page):
+    from jobs.services import job_create
+
+    make_user("lead@lab.example", staff=True)
+    examiner = make_user("examiner@lab.example")
+    make_case(sources_root / "case-2024-200")
+    job = job_create(name="Case 2024-200", source_path=sources_root / "case-2024-200", owner=examiner)
+    base = live_server.url
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=login]", "lead@lab.example")
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    expect(page).to_have_url(re.compile(r"/jobs/$"))
+
+    page.get_by_role("link", name="Users").click()
+    row = page.locator(f'tr[data-user="{examiner.pk}"]')
+    expect(row).to_contain_text("examiner")
+    row.get_by_role("button", name="Deactivate").click()
+    expect(page.locator(f'tr[data-user="{examiner.pk}"]')).to_contain_text("deactivated")
+    screenshot(page, "13-users")
+
+    page.goto(f"{base}/jobs/{job.pk}/")
+    page.get_by_test_id("delete").click()
+    expect(page.locator("main")).to_contain_text("record of 0 files found in case-2024-200")
+    screenshot(page, "14-job-delete")
+    page.get_by_test_id("confirm-delete").click()
+    expect(page).to_have_url(re.compile(r"/jobs/$"))
+    assert not Job.objects.filter(pk=job.pk).exists()
