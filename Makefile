@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 EMBEDDED := env -u DJANGO_SETTINGS_MODULE -u DATABASE_URL -u CELERY_BROKER_URL
 DEMO_DIR := var/demo-evidence
 
-.PHONY: demo test lint bench up compose-check clean-demo
+.PHONY: demo test lint bench up clean-demo static
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,24 @@ $(VENV)/.dev: requirements/base.txt requirements/dev.txt requirements/ml.txt | $
 	$(PIP) install -q -r requirements/dev.txt -r requirements/ml.txt
 	touch $(VENV)/.base $@
 
+# Browser libraries come from the npm registry, pinned by package-lock.json, and are copied into static/vendor/
+# (git-ignored); nothing minified is kept in the tree.
+static/vendor/.built: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf static/vendor && mkdir -p static/vendor/leaflet
+	cp -r node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css node_modules/leaflet/dist/images \
+		static/vendor/leaflet/
+	touch $@
+
+static: static/vendor/.built
+
 demo: $(VENV)/.base
 	$(EMBEDDED) $(PY) manage.py migrate --verbosity 0
 	rm -rf $(DEMO_DIR)
 	$(EMBEDDED) $(PY) manage.py samples $(DEMO_DIR)
 	$(EMBEDDED) $(PY) manage.py scan $(DEMO_DIR) --name "Demo evidence"
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev static
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run --settings=scanner.settings.test
@@ -42,7 +53,7 @@ bench: $(VENV)/.dev
 	$(PY) -m benchmarks.run
 
 # The distributed stack on this machine: web (daphne), one worker per queue, Flower; local PostgreSQL and Redis.
-up: $(VENV)/.dev .env
+up: $(VENV)/.dev static .env
 	createdb -h 127.0.0.1 -U postgres scanner 2>/dev/null || true
 	set -a && . ./.env && set +a && $(PY) manage.py migrate --verbosity 0
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho -e .env start

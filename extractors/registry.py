@@ -13,7 +13,11 @@ from collections.abc import Callable, Iterable
 
 from extractors.base import Extractor, ExtractorContext, Provenance
 
-BUILTIN_EXTRACTORS: tuple[str, ...] = ("extractors.exif:ExifExtractor",)
+BUILTIN_EXTRACTORS: tuple[str, ...] = (
+    "extractors.exif:ExifExtractor",
+    "extractors.faces:FacesExtractor",
+    "extractors.classify:ClassifyExtractor",
+)
 
 
 def _import(path: str) -> type[Extractor]:

@@ -85,3 +85,42 @@ class ExifData(models.Model):
 
     def __str__(self) -> str:
         return f"EXIF of image {self.image_id}"
+
+
+class Face(models.Model):
+    """One face the faces stage found. Positions are pixels of the full-resolution image as it is meant to be seen
+    (EXIF orientation applied: the image's `width` x `height`). The model, its files' SHA-256 and the thresholds
+    that found it are on `result`."""
+
+    result = models.ForeignKey(StageResult, on_delete=models.CASCADE, related_name="faces")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="faces")
+    index = models.PositiveSmallIntegerField(help_text="0 for the face with the highest detection score, then 1, ...")
+    x = models.FloatField()
+    y = models.FloatField()
+    width = models.FloatField()
+    height = models.FloatField()
+    score = models.FloatField(help_text="detection score, 0-1")
+    landmarks = models.JSONField(help_text="[[x, y], ...]: left eye, right eye, nose tip, mouth left, mouth right")
+    embedding = models.BinaryField(help_text="512 float32, little-endian, L2-normalised")
+    crop = models.BinaryField(help_text="JPEG thumbnail of the face for display")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["result", "index"], name="face_once")]
+
+    def __str__(self) -> str:
+        return f"face {self.index} of image {self.image_id}"
+
+
+class Classification(models.Model):
+    """What the classify stage saw in an image. The model, its checkpoint's SHA-256, the vocabulary's SHA-256 and
+    the thresholds are on `result`."""
+
+    result = models.OneToOneField(StageResult, on_delete=models.CASCADE, related_name="classification")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="classifications")
+    tags = models.JSONField(default=list, help_text='[{"label": ..., "score": 0-1}, ...], best first')
+    embedding = models.BinaryField(help_text="float32, little-endian, L2-normalised image embedding")
+    embedding_dim = models.PositiveSmallIntegerField()
+    caption = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"classification of image {self.image_id}"

@@ -7,8 +7,10 @@ from collections.abc import Callable, Iterable, Sequence
 from django.db import transaction
 
 from extractors.base import ItemResult, Outcome, Provenance
+from extractors.classify import ClassifyResult
 from extractors.exif import ExifResult
-from gallery.models import ExifData, StageResult
+from extractors.faces import FacesResult
+from gallery.models import Classification, ExifData, Face, StageResult
 
 
 def _exif_rows(result_id: int, item: ItemResult) -> list[ExifData]:
@@ -33,9 +35,46 @@ def _exif_rows(result_id: int, item: ItemResult) -> list[ExifData]:
     ]
 
 
+def _face_rows(result_id: int, item: ItemResult) -> list[Face]:
+    """One row per face; none at all for an image without faces (its DONE StageResult records that)."""
+    data: FacesResult = item.data
+    return [
+        Face(
+            result_id=result_id,
+            image_id=item.image_id,
+            index=index,
+            x=face.x,
+            y=face.y,
+            width=face.width,
+            height=face.height,
+            score=face.score,
+            landmarks=[list(point) for point in face.landmarks],
+            embedding=face.embedding,
+            crop=face.crop,
+        )
+        for index, face in enumerate(data.faces)
+    ]
+
+
+def _classification_rows(result_id: int, item: ItemResult) -> list[Classification]:
+    data: ClassifyResult = item.data
+    return [
+        Classification(
+            result_id=result_id,
+            image_id=item.image_id,
+            tags=[{"label": tag.label, "score": tag.score} for tag in data.tags],
+            embedding=data.embedding,
+            embedding_dim=len(data.embedding) // 4,
+            caption=data.caption,
+        )
+    ]
+
+
 # stage -> (result model, function building its rows for one DONE item). A new stage adds one line here.
 RESULT_ROWS: dict[str, tuple[type, Callable[[int, ItemResult], list]]] = {
     "exif": (ExifData, _exif_rows),
+    "faces": (Face, _face_rows),
+    "classify": (Classification, _classification_rows),
 }
 
 

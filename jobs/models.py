@@ -2,6 +2,8 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Left
 
 from gallery.models import Image
 
@@ -72,6 +74,11 @@ class FileInstance(models.Model):
     # SHA-256 of the exact path bytes: the key that makes a path unique within a job, at any length (an index on
     # the path itself cannot hold paths longer than about 2,700 bytes).
     path_digest = models.CharField(max_length=64, editable=False)
+    # The path's first 512 characters (at most 2,048 bytes): what the gallery sorts and indexes on, since a btree
+    # index cannot hold the longest paths. Ties are broken by id, which follows the walk.
+    sort_path = models.GeneratedField(
+        expression=Left("path", 512), output_field=models.TextField(), db_persist=True, editable=False
+    )
     kind = models.CharField(max_length=16, help_text="file, symlink, fifo, socket, directory...")
     size = models.BigIntegerField(default=0)
     mtime = models.DateTimeField(null=True, blank=True)
@@ -89,7 +96,16 @@ class FileInstance(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "path_digest"], name="file_instance_path_once")]
-        indexes = [models.Index(fields=["job", "status"]), models.Index(fields=["job", "image"])]
+        indexes = [
+            models.Index(fields=["job", "status"]),
+            models.Index(fields=["job", "image"]),
+            # Keyset pages of the gallery (sorted by path or by size) walk these, so a page costs the same at any
+            # depth.
+            models.Index(
+                fields=["job", "sort_path", "id"], condition=Q(status="image"), name="file_instance_gallery_path"
+            ),
+            models.Index(fields=["job", "size", "id"], condition=Q(status="image"), name="file_instance_gallery_size"),
+        ]
 
     def __str__(self) -> str:
         return self.path
@@ -98,6 +114,26 @@ class FileInstance(models.Model):
     def raw_path(self) -> bytes:
         """The exact relative path on disk."""
         return bytes(self.path_bytes) if self.path_bytes is not None else self.path.encode()
+
+
+class JobShare(models.Model):
+    """A job shared with another user. The owner and staff need no share."""
+
+    class Role(models.TextChoices):
+        REVIEWER = "reviewer", "reviewer (read-only)"
+        FULL = "full", "full (start, cancel, delete)"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="shares")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="job_shares")
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.REVIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "user"], name="job_share_once")]
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} shared with user {self.user_id} ({self.role})"
 
 
 class JobImage(models.Model):

@@ -1,14 +1,100 @@
-"""Job reads."""
+"""Job reads, and who may do what with a job (tenancy lives here and in services, never in views)."""
 
 from __future__ import annotations
 
+import enum
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from gallery.models import ExifData
-from jobs.models import FileInstance, Job
+from gallery.selectors import image_ml_summaries
+from jobs.models import FileInstance, Job, JobImage, JobShare
+
+User = AbstractBaseUser | AnonymousUser
+
+
+class JobAction(enum.StrEnum):
+    """What a user wants to do with a job. Owner and staff may do everything; a share grants VIEW (reviewer) or
+    VIEW and CHANGE (full); only the owner and staff decide who a job is shared with."""
+
+    VIEW = "view"
+    CHANGE = "change"  # start, cancel, delete
+    SHARE = "share"
+
+
+def _role(job: Job, user: User) -> str | None:
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_staff:
+        return "staff"
+    if job.owner_id == user.pk:
+        return "owner"
+    return JobShare.objects.filter(job=job, user=user).values_list("role", flat=True).first()
+
+
+def job_permissions(*, job: Job, user: User) -> frozenset[JobAction]:
+    role = _role(job, user)
+    if role in ("staff", "owner"):
+        return frozenset(JobAction)
+    if role == JobShare.Role.FULL:
+        return frozenset({JobAction.VIEW, JobAction.CHANGE})
+    if role == JobShare.Role.REVIEWER:
+        return frozenset({JobAction.VIEW})
+    return frozenset()
+
+
+def job_list_for_user(*, user: User) -> QuerySet[Job]:
+    """The jobs a user may see: their own, the ones shared with them; staff see every job."""
+    if not user.is_authenticated or not user.is_active:
+        return Job.objects.none()
+    jobs = Job.objects.select_related("owner")
+    if user.is_staff:
+        return jobs
+    return jobs.filter(Q(owner=user) | Exists(JobShare.objects.filter(job=OuterRef("pk"), user=user)))
+
+
+def job_get_for_user(*, user: User, job_id: int, action: JobAction = JobAction.VIEW) -> Job:
+    """The job, if the user may see it. Raises Job.DoesNotExist when the user may not see it (so that its existence
+    is not disclosed) and PermissionDenied when they may see it but not do `action`."""
+    job = job_list_for_user(user=user).get(pk=job_id)
+    if action not in job_permissions(job=job, user=user):
+        raise PermissionDenied(f"you may not {action} this job")
+    return job
+
+
+def job_image_ids(*, job: Job, image_ids: list[int]) -> set[int]:
+    """Those of `image_ids` that the job found."""
+    return set(JobImage.objects.filter(job=job, image_id__in=image_ids).values_list("image_id", flat=True))
+
+
+def source_list() -> list[str]:
+    """The folders a job can be created on: the top-level folders of SOURCES_ROOT that stay inside it once links
+    are resolved (a link pointing out of the root is not a source)."""
+    root = Path(os.path.realpath(settings.SOURCES_ROOT))
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError:
+        return []
+    names = []
+    for entry in entries:
+        real = Path(os.path.realpath(entry.path))
+        if not entry.name.startswith(".") and real.is_dir() and root in real.parents:
+            names.append(entry.name)
+    return names
+
+
+def source_label(job: Job) -> str:
+    """The job's source as the examiner chose it: relative to SOURCES_ROOT when inside it."""
+    root = os.path.realpath(settings.SOURCES_ROOT)
+    path = job.source_path
+    return os.path.relpath(path, root) if path.startswith(root + os.sep) else path
 
 
 def job_progress_snapshot(*, job_id: int) -> dict[str, Any]:
@@ -44,7 +130,7 @@ def job_progress_snapshot(*, job_id: int) -> dict[str, Any]:
 
 EXPORT_FIELDS = [
     "path", "status", "error", "note", "size", "mtime", "md5", "sha1", "sha256", "mime", "format", "width", "height",
-    "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original",
+    "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original", "faces", "tags",
 ]  # fmt: skip
 
 
@@ -63,6 +149,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 "image_id", *exif_fields
             )
         }
+        ml = image_ml_summaries(image_ids={i.image_id for i in instances if i.image_id}, versions=versions)
         for instance in instances:
             image = instance.image
             facts = found.get(instance.image_id, {})
@@ -82,6 +169,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 "height": image.height if image else None,
                 "orientation": image.orientation if image else None,
                 **{name: facts.get(name) for name in exif_fields},
+                **ml.get(instance.image_id, {"faces": None, "tags": None}),
             }
 
     for instance in rows.iterator(chunk_size=2000):

@@ -16,7 +16,7 @@ from django.utils import timezone
 from extractors.registry import get_registry
 from gallery.models import Image
 from jobs import pipeline
-from jobs.models import FileInstance, Job, JobImage, StageProgress
+from jobs.models import FileInstance, Job, JobImage, JobShare, StageProgress
 
 logger = logging.getLogger(__name__)
 
@@ -121,3 +121,17 @@ def job_delete(*, job: Job) -> int:
         )
         _, removed = orphans.delete()
     return removed.get("gallery.Image", 0)
+
+
+def job_share(*, job: Job, user: AbstractBaseUser, role: str) -> JobShare:
+    """Share the job with a user, or change the role they have. Sharing with the owner changes nothing."""
+    if user.pk == job.owner_id:
+        raise ValueError("the owner already has every right on the job")
+    share, _ = JobShare.objects.update_or_create(job=job, user=user, defaults={"role": JobShare.Role(role)})
+    logger.info("job %s: shared with user %s as %s", job.pk, user.pk, role)
+    return share
+
+
+def job_unshare(*, job: Job, user_id: int) -> bool:
+    removed, _ = JobShare.objects.filter(job=job, user_id=user_id).delete()
+    return bool(removed)

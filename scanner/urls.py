@@ -1,8 +1,13 @@
-"""URL configuration."""
+"""URL configuration. Every route needs a signed-in user (LoginRequiredMiddleware) except allauth's sign-in pages."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from django.views.generic import RedirectView
 
 urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="jobs:list"), name="home"),
+    path("accounts/", include("allauth.urls")),
+    path("jobs/", include("jobs.urls")),
+    path("users/", include("accounts.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -26,18 +26,31 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.google",
+    "csp",
+    "accounts",
     "jobs",
     "gallery",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files are served before anything else runs (daphne serves no files of its own).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every view needs a signed-in user unless it is marked @login_not_required (the sign-in pages are).
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "scanner.urls"
@@ -54,6 +67,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.header",
             ],
         },
     },
@@ -73,10 +87,98 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
+# WhiteNoise serves static/ (with the browser libraries `make static` put there) straight from the finders, so no
+# collectstatic step and no STATIC_ROOT are needed. https://whitenoise.readthedocs.io/en/stable/django.html
+STATIC_ROOT = env("STATIC_ROOT", default=None)
+WHITENOISE_USE_FINDERS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-LOGIN_URL = "/admin/login/"
+# --- Accounts (django-allauth: https://docs.allauth.org/en/latest/account/configuration.html) --------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "jobs:list"
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+# The email address is the login; usernames are generated and never shown.
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+# "none" | "optional" | "mandatory": mandatory needs a working EMAIL_BACKEND.
+ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+ACCOUNT_SIGNUP_ENABLED = env.bool("ACCOUNT_SIGNUP_ENABLED", default=True)
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+# Failed sign-ins are limited per IP and per account (allauth counts them in the cache).
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env.str("ACCOUNT_LOGIN_FAILED_LIMIT", default="10/m/ip,5/5m/key"),
+    "signup": env.str("ACCOUNT_SIGNUP_LIMIT", default="20/m/ip"),
+}
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="image-scanner@localhost")
+
+
+def _oauth_providers() -> dict[str, dict]:
+    """GitHub and Google sign-in, each only when its client id and secret are in the environment (a provider
+    without credentials is neither configured nor shown)."""
+    providers: dict[str, dict] = {}
+    for name, scope in (("github", ["read:user", "user:email"]), ("google", ["profile", "email"])):
+        client_id = env.str(f"{name.upper()}_CLIENT_ID", default="")
+        secret = env.str(f"{name.upper()}_CLIENT_SECRET", default="")
+        if client_id and secret:
+            providers[name] = {"APPS": [{"client_id": client_id, "secret": secret}], "SCOPE": scope}
+    if "github" in providers and env.str("GITHUB_URL", default=""):
+        providers["github"]["GITHUB_URL"] = env.str("GITHUB_URL")  # GitHub Enterprise
+    return providers
+
+
+SOCIALACCOUNT_PROVIDERS = _oauth_providers()
+
+# Sign-in throttling and thumbnail locks need a cache every web process shares (distributed: Redis).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Web app ----------------------------------------------------------------------------------------------
+# Derived pictures (WebP thumbnails and previews). Never inside the evidence; safe to delete (they are remade).
+THUMBNAILS_ROOT = Path(env("THUMBNAILS_ROOT", default=str(VAR_DIR / "thumbnails")))
+GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=80)
+# Map tiles for the location pane and the job map. Air-gapped labs point this at their own tile server, or set it
+# empty: the panes then show coordinates and markers without a background map.
+MAP_TILE_URL = env.str("MAP_TILE_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors")
+
+
+def _origin(url: str) -> str:
+    """The CSP source for a URL template: scheme and host, with "{s}." subdomains as a wildcard."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0].replace('{s}.', '*.')}" if rest else ""
+
+
+# Content-Security-Policy (django-csp: https://django-csp.readthedocs.io/). No inline script or style anywhere.
+_OAUTH_ORIGINS = {"github": ["https://github.com"], "google": ["https://accounts.google.com"]}
+_AVATAR_ORIGINS = {"github": ["https://avatars.githubusercontent.com"], "google": ["https://*.googleusercontent.com"]}
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": [
+            "'self'",
+            "data:",
+            "blob:",
+            *([_origin(MAP_TILE_URL)] if MAP_TILE_URL else []),
+            *[o for name in SOCIALACCOUNT_PROVIDERS for o in _AVATAR_ORIGINS[name]],
+        ],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        # Sign-in with a provider is a form post answered by a redirect to the provider.
+        "form-action": ["'self'", *[o for name in SOCIALACCOUNT_PROVIDERS for o in _OAUTH_ORIGINS[name]]],
+    }
+}
 
 # --- Evidence, models and derived files -----------------------------------------------------------------
 # Folders under SOURCES_ROOT are the sources a job can be created on from the web app. The CLI may scan any folder.
@@ -99,12 +201,79 @@ SCAN_VERIFY = env.str("SCAN_VERIFY", default="structure")
 
 # Route a stage to another queue than its extractor's own, e.g. "faces=faces.gpu,classify=classify.gpu".
 SCAN_STAGE_QUEUES = env.dict("SCAN_STAGE_QUEUES", default={})
-# Device per stage for the ML extractors ("cpu", "cuda", "cuda:1"); "default" applies to stages not named.
-STAGE_DEVICES = env.dict("STAGE_DEVICES", default={"default": "cpu"})
+# Device per stage for the ML extractors ("auto", "cpu", "cuda", "cuda:1"); "default" applies to stages not named.
+# "auto" takes the GPU when the installed libraries can reach one (torch.cuda, onnxruntime's CUDA provider) and
+# the CPU otherwise; "cuda" on a host without one makes the stage unavailable rather than silently slow.
+# A worker on the `faces.gpu` / `classify.gpu` queues runs with e.g. STAGE_DEVICES=faces=cuda,classify=cuda.
+STAGE_DEVICES = env.dict("STAGE_DEVICES", default={"default": "auto"})
 # Per-stage parameters handed to the extractors (thresholds, batch sizes). Filled by the stage sections below.
 STAGE_PARAMS: dict[str, dict] = {}
 # Extra stages beyond the built-ins, as "module:Class" paths (a lab's own extractor; see README).
 SCAN_EXTRA_EXTRACTORS = env.list("SCAN_EXTRA_EXTRACTORS", default=[])
+
+# --- ML stages: faces (insightface) and classify (open_clip) ------------------------------------------------
+# Model files live under MODELS_ROOT; `python manage.py models list|verify|install` manages them. Every value
+# below reaches the extractors through STAGE_PARAMS (an extractor never reads settings), and the values that shape
+# results are recorded with every result row. Changing a model or threshold does not re-analyse content that
+# already has results from the same extractor version.
+
+# faces: an insightface model pack at MODELS_ROOT/models/<FACES_PACK>/ (buffalo_l, buffalo_m, buffalo_s,
+# buffalo_sc or antelopev2; https://github.com/deepinsight/insightface/tree/master/python-package). The detector
+# (SCRFD) and recogniser (ArcFace) file names default to the pack's own; set them for any other pack.
+FACES_PACK = env.str("FACES_PACK", default="buffalo_l")
+FACES_DETECTOR_FILE = env.str("FACES_DETECTOR_FILE", default="")
+FACES_RECOGNISER_FILE = env.str("FACES_RECOGNISER_FILE", default="")
+# Detection score (0-1) a face needs, and the overlap above which two detections are one face.
+FACES_DET_THRESHOLD = env.float("FACES_DET_THRESHOLD", default=0.5)
+FACES_NMS_THRESHOLD = env.float("FACES_NMS_THRESHOLD", default=0.4)
+# Side of the square detector input in pixels (images are scaled to fit). Larger finds smaller faces, slower.
+FACES_DET_SIZE = env.int("FACES_DET_SIZE", default=640)
+# Faces whose box is narrower or lower than this many pixels of the original image are not kept.
+FACES_MIN_SIZE = env.int("FACES_MIN_SIZE", default=20)
+# Images decoded and detected per micro-batch; the faces they hold are embedded together.
+FACES_BATCH_SIZE = env.int("FACES_BATCH_SIZE", default=16)
+FACES_CROP_SIZE = env.int("FACES_CROP_SIZE", default=112)  # side of the face thumbnail kept for the web app
+FACES_DECODE_THREADS = env.int("FACES_DECODE_THREADS", default=2)
+
+# classify: an open_clip architecture (https://github.com/mlfoundations/open_clip) and its checkpoint, relative
+# to MODELS_ROOT. An open_clip_config.json beside the checkpoint (the layout of open_clip models on Hugging Face)
+# takes precedence over the built-in architecture of that name. A CoCa checkpoint also writes a caption.
+CLASSIFY_MODEL = env.str("CLASSIFY_MODEL", default="ViT-B-32")
+CLASSIFY_CHECKPOINT = env.str("CLASSIFY_CHECKPOINT", default="open_clip/ViT-B-32/open_clip_model.safetensors")
+# "fp32" everywhere; "fp16" or "bf16" halve the memory and speed up a GPU.
+CLASSIFY_PRECISION = env.str("CLASSIFY_PRECISION", default="fp32")
+# Zero-shot tags: one label per line with the sentences that describe it (see the file's header).
+CLASSIFY_VOCABULARY = Path(env.str("CLASSIFY_VOCABULARY", default=str(BASE_DIR / "extractors" / "vocabulary.txt")))
+CLASSIFY_TOP_K = env.int("CLASSIFY_TOP_K", default=5)
+# Of the top K, tags scoring below this (0-1) are not kept.
+CLASSIFY_MIN_SCORE = env.float("CLASSIFY_MIN_SCORE", default=0.05)
+CLASSIFY_BATCH_SIZE = env.int("CLASSIFY_BATCH_SIZE", default=32)
+CLASSIFY_DECODE_THREADS = env.int("CLASSIFY_DECODE_THREADS", default=2)
+CLASSIFY_CAPTION_TOKENS = env.int("CLASSIFY_CAPTION_TOKENS", default=30)  # longest caption, in tokens
+
+STAGE_PARAMS["faces"] = {
+    "pack": FACES_PACK,
+    "detector": FACES_DETECTOR_FILE,
+    "recogniser": FACES_RECOGNISER_FILE,
+    "det_threshold": FACES_DET_THRESHOLD,
+    "nms_threshold": FACES_NMS_THRESHOLD,
+    "det_size": FACES_DET_SIZE,
+    "min_face_size": FACES_MIN_SIZE,
+    "batch_size": FACES_BATCH_SIZE,
+    "crop_size": FACES_CROP_SIZE,
+    "decode_threads": FACES_DECODE_THREADS,
+}
+STAGE_PARAMS["classify"] = {
+    "model": CLASSIFY_MODEL,
+    "checkpoint": CLASSIFY_CHECKPOINT,
+    "precision": CLASSIFY_PRECISION,
+    "vocabulary": str(CLASSIFY_VOCABULARY),
+    "top_k": CLASSIFY_TOP_K,
+    "min_score": CLASSIFY_MIN_SCORE,
+    "batch_size": CLASSIFY_BATCH_SIZE,
+    "decode_threads": CLASSIFY_DECODE_THREADS,
+    "caption_tokens": CLASSIFY_CAPTION_TOKENS,
+}
 
 # --- Celery (https://docs.celeryq.dev/en/stable/userguide/configuration.html) ----------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")

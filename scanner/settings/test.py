@@ -6,14 +6,19 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-secret")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/scanner")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+# The live test server speaks plain HTTP on localhost (where browsers accept secure cookies), and nothing may
+# reach the internet: no map tiles.
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("MAP_TILE_URL", "")
 
 from scanner.settings.distributed import *  # noqa: F403
 from scanner.settings.distributed import STAGE_PARAMS, env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# Jobs in tests run the stages that need no model files unless a test asks for more.
-SCAN_STAGES = env.list("SCAN_STAGES", default=["exif"])
+# Jobs in tests run the built-in stages (the ML ones are unavailable unless a test starts a worker with models);
+# the counting stage below runs only where a test asks for it.
+SCAN_STAGES = env.list("SCAN_STAGES", default=["exif", "faces", "classify"])
 # A stage that records each image it analyses, to prove exactly-once processing across worker kills and
 # redeliveries. It only runs for jobs that ask for it, on its own queue.
 SCAN_EXTRA_EXTRACTORS = env.list("SCAN_EXTRA_EXTRACTORS", default=["tests.plugins:CountingExtractor"])

@@ -1,0 +1,45 @@
+"""Account writes for the staff's users page."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth.models import AbstractUser
+from django.db import transaction
+
+from jobs.models import Job
+
+logger = logging.getLogger(__name__)
+
+
+class UserChangeRefused(ValueError):
+    """The change would lock out the acting staff member or a superuser."""
+
+
+def _check(*, user: AbstractUser, by: AbstractUser) -> None:
+    if user.pk == by.pk:
+        raise UserChangeRefused("you cannot deactivate or delete your own account")
+    if user.is_superuser and not by.is_superuser:
+        raise UserChangeRefused("only a superuser may deactivate or delete a superuser")
+
+
+def user_set_active(*, user: AbstractUser, active: bool, by: AbstractUser) -> None:
+    """Deactivate (or reactivate) an account. A deactivated user can no longer sign in; their jobs, and the jobs
+    shared with them, stay as they are."""
+    _check(user=user, by=by)
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    logger.info("user %s %s by user %s", user.pk, "reactivated" if active else "deactivated", by.pk)
+
+
+def user_delete(*, user: AbstractUser, by: AbstractUser) -> int:
+    """Delete an account. Evidence results are never lost with it: the jobs it owned pass to the staff member who
+    deletes it (who can share or delete them afterwards), and the shares it held are removed. Returns the number of
+    jobs transferred."""
+    _check(user=user, by=by)
+    user_id = user.pk
+    with transaction.atomic():
+        moved = Job.objects.filter(owner=user).update(owner=by)
+        user.delete()
+    logger.info("user %s deleted by user %s; %s jobs transferred to them", user_id, by.pk, moved)
+    return moved

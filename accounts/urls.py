@@ -1,0 +1,10 @@
+from django.urls import path
+
+from accounts import views
+
+app_name = "accounts"
+urlpatterns = [
+    path("", views.users, name="users"),
+    path("<int:user_id>/active", views.user_active, name="active"),
+    path("<int:user_id>/delete", views.user_remove, name="delete"),
+]

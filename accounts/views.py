@@ -1,0 +1,68 @@
+"""The staff's users page: list, deactivate / reactivate, delete."""
+
+from __future__ import annotations
+
+import functools
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.selectors import user_list
+from accounts.services import UserChangeRefused, user_delete, user_set_active
+
+
+def _staff(view):
+    """Staff only; anyone else gets the same 404 as for a page that does not exist."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_staff:
+            raise Http404("No such page.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _user_or_404(user_id: int):
+    try:
+        return get_user_model().objects.get(pk=user_id)
+    except get_user_model().DoesNotExist:
+        raise Http404("No such user.") from None
+
+
+@require_GET
+@_staff
+def users(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/users.html", {"users": user_list()})
+
+
+@require_POST
+@_staff
+def user_active(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = _user_or_404(user_id)
+    active = request.POST.get("active") == "1"
+    try:
+        user_set_active(user=user, active=active, by=request.user)
+    except UserChangeRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{user.email} {'reactivated' if active else 'deactivated'}.")
+    return redirect("accounts:users")
+
+
+@require_http_methods(["GET", "POST"])
+@_staff
+def user_remove(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = _user_or_404(user_id)
+    if request.method == "POST":
+        try:
+            moved = user_delete(user=user, by=request.user)
+        except UserChangeRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"{user.email} deleted; {moved} of their jobs are now yours.")
+        return redirect("accounts:users")
+    return render(request, "accounts/user_delete.html", {"target": user, "jobs": user.jobs.count()})

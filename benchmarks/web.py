@@ -1,0 +1,297 @@
+"""Gallery page server time on a job of 50,000 images at several scroll depths, and thumbnail requests per second
+made for the first time and cached.
+
+Pages: the 50,000 rows (images, file instances, EXIF results) are bulk-created directly; no files are needed to
+page through them. Each page is a full request through the Django stack (middleware, tenancy check, keyset query,
+template) in this process, timed from request to response; the cursor for a depth is the key of the row just before
+it, exactly as the infinite scroll sends it. Goal: < 100 ms at any depth.
+
+Thumbnails: small real JPEGs (1600x1200, camera-like) are written and recorded; the first request for each makes its
+WebP (hashing the evidence, decoding at reduced size, encoding), the second is served from the cache.
+
+Run: `python -m benchmarks.web` (part of `make bench`). Uses its own database (BENCH_WEB_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/scanner_bench_web), recreated on every run; writes bench-results/web.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DATABASE_URL = os.environ.get("BENCH_WEB_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/scanner_bench_web")
+IMAGES = 50_000
+THUMBNAILS = 200
+DEPTHS = (0.0, 0.1, 0.5, 0.9, 0.999)
+REPEATS = 7
+RESULTS = REPO / "bench-results" / "web.md"
+
+os.environ.update(
+    DJANGO_SETTINGS_MODULE="scanner.settings.distributed",
+    DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "benchmark-only"),
+    DATABASE_URL=DATABASE_URL,
+    CELERY_BROKER_URL="redis://127.0.0.1:6379/3",
+    REDIS_URL="redis://127.0.0.1:6379/3",
+    DJANGO_SECURE_SSL_REDIRECT="false",
+    LOG_LEVEL="ERROR",
+)
+
+
+def _recreate_database() -> None:
+    import psycopg
+
+    name = DATABASE_URL.rsplit("/", 1)[1]
+    admin = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _populate(owner) -> tuple:
+    """A completed job of IMAGES distinct images, each at one path, with EXIF (every 4th with GPS)."""
+    from extractors.registry import get_registry
+    from gallery.models import ExifData, Image, StageResult
+    from jobs.models import FileInstance, Job, JobImage, StageProgress
+
+    version = get_registry().versions()["exif"]
+    job = Job.objects.create(
+        name="bench", owner=owner, source_path="/nonexistent", status=Job.Status.COMPLETED,
+        config={"stages": ["exif"], "versions": {"exif": version}}, files_seen=IMAGES, images=IMAGES,
+        distinct_images=IMAGES, discovery_finished=True,
+    )  # fmt: skip
+    StageProgress.objects.create(job=job, stage="exif", total=IMAGES, done=IMAGES)
+    now = datetime.now(tz=UTC)
+    step = 5000
+    for start in range(0, IMAGES, step):
+        numbers = range(start, min(start + step, IMAGES))
+        shas = {n: hashlib.sha256(f"bench-{n}".encode()).hexdigest() for n in numbers}
+        Image.objects.bulk_create(
+            Image(
+                sha256=shas[n], md5=shas[n][:32], sha1=shas[n][:40], size=200_000 + (n * 7919) % 5_000_000,
+                mime="image/jpeg", format="JPEG", raw_width=4000, raw_height=3000, width=4000 - (n % 3) * 1000,
+                height=3000, mode="RGB", bit_depth=8,
+            )
+            for n in numbers
+        )  # fmt: skip
+        ids = dict(Image.objects.filter(sha256__in=shas.values()).values_list("sha256", "id"))
+        FileInstance.objects.bulk_create(
+            FileInstance(
+                job=job, path=f"Users/suspect/Pictures/{n % 97:02d}/IMG_{n:06d}.JPG", kind="file",
+                size=200_000 + (n * 7919) % 5_000_000, mtime=now, status="image", mime="image/jpeg",
+                sha256=shas[n], md5=shas[n][:32], sha1=shas[n][:40], image_id=ids[shas[n]],
+            )
+            for n in numbers
+        )  # fmt: skip
+        JobImage.objects.bulk_create(JobImage(job=job, image_id=ids[shas[n]]) for n in numbers)
+        StageResult.objects.bulk_create(
+            StageResult(image_id=ids[shas[n]], stage="exif", extractor_version=version, status="done") for n in numbers
+        )
+        results = dict(
+            StageResult.objects.filter(image_id__in=ids.values(), stage="exif").values_list("image_id", "id")
+        )
+        ExifData.objects.bulk_create(
+            ExifData(
+                result_id=results[ids[shas[n]]], image_id=ids[shas[n]], tags={"IFD0": {"Make": "Canon"}},
+                camera_make="Canon", camera_model=f"EOS {n % 5}D",
+                datetime_original=f"20{10 + n % 14}-{1 + n % 12:02d}-{1 + n % 28:02d}T{n % 24:02d}:00:00",
+                gps_lat=(48.0 + n / IMAGES) if n % 4 == 0 else None, gps_lon=(2.0 + n / IMAGES) if n % 4 == 0 else None,
+            )
+            for n in numbers
+        )  # fmt: skip
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return job
+
+
+def _cursor_at(job, sort: str, position: int) -> str | None:
+    """The cursor the infinite scroll sends to get the page starting at `position`."""
+    from gallery import selectors
+
+    if position == 0:
+        return None
+    rows = selectors._first_instances(job)
+    if sort == "taken":
+        row = (
+            selectors._exif(job).exclude(datetime_original="").order_by("datetime_original", "image_id")
+            .values_list("datetime_original", "image_id")[position - 1]
+        )  # fmt: skip
+        return selectors._encode(["d", *row])
+    key = ("path", "id") if sort == "path" else ("size", "id")
+    return selectors._encode(list(rows.order_by(*key).values_list(*key)[position - 1]))
+
+
+def _time_pages(client, job) -> list[tuple[str, str, float, float, int]]:
+    from django.urls import reverse
+
+    rows = []
+    for sort, filters in (("path", ""), ("taken", ""), ("size", ""), ("path", "&gps=1")):
+        for depth in DEPTHS:
+            position = min(int(IMAGES * depth), IMAGES - 1)
+            if filters:
+                position //= 4  # a quarter of the images have GPS
+            cursor = _cursor_at(job, sort, position) if not filters else None
+            if filters and position:
+                from gallery.selectors import GalleryFilters, gallery_page
+
+                walked = None
+                while position > 0:  # reach the depth the way the browser does, page by page
+                    page = gallery_page(job=job, sort=sort, filters=GalleryFilters(gps=True), cursor=walked, limit=1000)
+                    walked = page.next_cursor
+                    position -= 1000
+                cursor = walked
+            url = reverse("jobs:gallery_more", args=[job.pk]) + f"?sort={sort}{filters}"
+            if cursor:
+                url += f"&cursor={cursor}"
+            times = []
+            for _ in range(REPEATS):
+                started = time.perf_counter()
+                response = client.get(url)
+                times.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, response.status_code
+            tiles = response.content.count(b'class="tile"')
+            rows.append((sort + filters.replace("&", " "), f"{depth:.1%}", statistics.median(times), max(times), tiles))
+    return rows
+
+
+def _time_whole_page(client, job) -> tuple[tuple[float, float], tuple[float, float]]:
+    from django.urls import reverse
+
+    def timed(url: str) -> float:
+        started = time.perf_counter()
+        assert client.get(url).status_code == 200
+        return (time.perf_counter() - started) * 1000
+
+    page = [timed(reverse("jobs:gallery", args=[job.pk])) for _ in range(REPEATS)]
+    options = [timed(reverse("jobs:gallery_options", args=[job.pk])) for _ in range(2)]
+    return (statistics.median(page), max(page)), (options[0], options[1])
+
+
+def _thumbnail_job(owner, root: Path):
+    """THUMBNAILS real JPEGs with EXIF, recorded as one job's images."""
+    from PIL import Image as PILImage
+
+    from extractors.registry import get_registry
+    from gallery.models import Image
+    from jobs.models import FileInstance, Job, JobImage
+    from jobs.samples import exif_bytes, write_photo
+
+    job = Job.objects.create(
+        name="thumbs", owner=owner, source_path=str(root), status=Job.Status.COMPLETED,
+        config={"stages": ["exif"], "versions": get_registry().versions()},
+    )  # fmt: skip
+    for n in range(THUMBNAILS):
+        path = write_photo(
+            root / f"DCIM/IMG_{n:04d}.jpg", width=1600, height=1200, seed=n,
+            exif=exif_bytes(make="Canon", model="EOS 80D", orientation=6 if n % 5 == 0 else 1),
+        )  # fmt: skip
+        data = path.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        turned = n % 5 == 0
+        with PILImage.open(io.BytesIO(data)) as img:
+            width, height = img.size
+        image = Image.objects.create(
+            sha256=sha, md5=hashlib.md5(data).hexdigest(), sha1=hashlib.sha1(data).hexdigest(), size=len(data),
+            mime="image/jpeg", format="JPEG", raw_width=width, raw_height=height,
+            width=height if turned else width, height=width if turned else height, orientation=6 if turned else 1,
+            mode="RGB", bit_depth=8,
+        )  # fmt: skip
+        st = path.stat()
+        FileInstance.objects.create(
+            job=job, path=str(path.relative_to(root)), kind="file", size=st.st_size, inode=st.st_ino, status="image",
+            mime="image/jpeg", sha256=sha, image=image,
+        )  # fmt: skip
+        JobImage.objects.create(job=job, image=image)
+    return job
+
+
+def _time_thumbnails(client, job) -> tuple[float, float]:
+    from django.urls import reverse
+
+    from jobs.models import JobImage
+
+    urls = [
+        reverse("jobs:thumb", args=[job.pk, i])
+        for i in JobImage.objects.filter(job=job).values_list("image_id", flat=True)
+    ]
+    rates = []
+    for _ in range(2):
+        started = time.perf_counter()
+        for url in urls:
+            response = client.get(url)
+            assert response.status_code == 200, response.content[:200]
+            b"".join(response.streaming_content)
+        rates.append(len(urls) / (time.perf_counter() - started))
+    return rates[0], rates[1]
+
+
+def main() -> None:
+    _recreate_database()
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.test import Client
+
+    call_command("migrate", verbosity=0)
+    owner = get_user_model().objects.create_user(username="bench", email="bench@example.org", password="x" * 20)
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(owner)
+
+    started = time.perf_counter()
+    job = _populate(owner)
+    populated = time.perf_counter() - started
+    pages = _time_pages(client, job)
+    whole, options = _time_whole_page(client, job)
+
+    with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
+        settings.THUMBNAILS_ROOT = Path(tmp) / "thumbnails"
+        thumbs_job = _thumbnail_job(owner, Path(tmp) / "evidence")
+        first, cached = _time_thumbnails(client, thumbs_job)
+
+    lines = [
+        "# Web app benchmark",
+        "",
+        f"{IMAGES:,} images in one job (rows bulk-created in {populated:.0f} s), pages of {settings.GALLERY_PAGE_SIZE} "
+        f"tiles, PostgreSQL on this machine, one process, the full Django request (middleware, access check, keyset "
+        f"query, template). Median of {REPEATS} requests per row. Goal: < 100 ms at any depth.",
+        "",
+        "| sort / filter | depth | median ms | max ms | tiles |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {sort} | {depth} | {median:.1f} | {worst:.1f} | {tiles} |"
+            for sort, depth, median, worst, tiles in pages
+        ],
+        "",
+        "| whole gallery page (toolbar, first tiles) | median ms | max ms |",
+        "|---|---|---|",
+        f"| first tiles, filters, toolbar | {whole[0]:.1f} | {whole[1]:.1f} |",
+        f"| type and camera menus (loaded when first opened), first time | {options[0]:.1f} | |",
+        f"| type and camera menus, later (cached once the job has ended) | {options[1]:.1f} | |",
+        "",
+        f"Thumbnails ({THUMBNAILS} JPEGs of 1600x1200, every fifth turned by EXIF; WebP of at most 960x480; one "
+        "process, sequential requests):",
+        "",
+        "| thumbnail requests | per second |",
+        "|---|---|",
+        f"| first time (hash the evidence, decode at reduced size, turn, encode WebP, store) | {first:.1f} |",
+        f"| cached (access check, file from THUMBNAILS_ROOT) | {cached:.1f} |",
+        "",
+    ]
+    text = "\n".join(lines)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

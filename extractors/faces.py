@@ -1,0 +1,318 @@
+"""The faces stage: insightface's SCRFD detector and ArcFace recogniser, run with onnxruntime.
+
+For every image: each face's box, detection score and five landmarks (eyes, nose tip, mouth corners), in pixels of
+the full-resolution image as it is meant to be seen (EXIF orientation applied, the `width` x `height` discovery
+stores); its 512-d L2-normalised embedding; and a small JPEG crop for the web app. Zero faces is a DONE result.
+
+How a batch runs: worker threads decode the next images (JPEGs at a DCT-reduced size just large enough for the
+detector) while this thread runs the detector over the current micro-batch; images with faces found on a reduced
+decode are decoded again at full size so that alignment and crops use every pixel; then every face of the
+micro-batch goes through the recogniser in one batch. The detector graphs of the insightface packs take one image
+per call, so detection is per image; recognition is batched.
+
+Models load once per process (the registry caches the loaded extractor), from MODELS_ROOT/models/<pack>/.
+Nothing here downloads anything: a missing pack makes the stage unavailable, with the command that installs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, Provenance, StageUnavailable
+from extractors.batching import chunked, prefetched
+from extractors.decoding import OrientedImage, decode_oriented
+from extractors.imagefile import EvidenceError
+from extractors.modelstore import file_sha256
+
+logger = logging.getLogger(__name__)
+
+# Pack name -> (detector, recogniser) file names, as insightface publishes them.
+PACKS: dict[str, tuple[str, str]] = {
+    "buffalo_l": ("det_10g.onnx", "w600k_r50.onnx"),
+    "buffalo_m": ("det_2.5g.onnx", "w600k_r50.onnx"),
+    "buffalo_s": ("det_500m.onnx", "w600k_mbf.onnx"),
+    "buffalo_sc": ("det_500m.onnx", "w600k_mbf.onnx"),
+    "antelopev2": ("scrfd_10g_bnkps.onnx", "glintr100.onnx"),
+}
+ML_REQUIREMENTS_FIX = "pip install -r requirements/ml.txt"
+_EMBED_BATCH = 64  # faces per recogniser call; 64 aligned 112x112 crops are ~10 MB of input
+_CROP_MARGIN = 1.4  # the UI crop shows a little more than the box
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    """One face. Positions are in full-resolution upright pixels; `embedding` is 512 float32 values,
+    little-endian, L2-normalised (cosine similarity is their dot product); `crop` is a JPEG for display."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    score: float
+    landmarks: tuple[tuple[float, float], ...]
+    embedding: bytes
+    crop: bytes
+
+
+@dataclass(frozen=True)
+class FacesResult:
+    faces: tuple[DetectedFace, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2, full-resolution upright pixels
+    score: float
+    landmarks: Any  # (5, 2) array, full-resolution upright pixels
+
+
+def pack_files(params: dict[str, Any] | Any) -> tuple[str, str]:
+    """The detector and recogniser paths, relative to MODELS_ROOT, for the configured pack."""
+    pack = params.get("pack") or "buffalo_l"
+    detector, recogniser = PACKS.get(pack, ("", ""))
+    detector = params.get("detector") or detector
+    recogniser = params.get("recogniser") or recogniser
+    if not detector or not recogniser:
+        raise StageUnavailable(
+            f"faces: unknown model pack {pack!r} and no detector/recogniser file configured",
+            fix=f"set FACES_PACK to one of {', '.join(PACKS)}, or FACES_DETECTOR_FILE and FACES_RECOGNISER_FILE",
+        )
+    return f"models/{pack}/{detector}", f"models/{pack}/{recogniser}"
+
+
+def _providers(device: str, available: Sequence[str]) -> list[Any]:
+    """onnxruntime execution providers for a device setting ("auto", "cpu", "cuda", "cuda:N")."""
+    cuda = "CUDAExecutionProvider" in available
+    if device == "cpu" or (device == "auto" and not cuda):
+        return ["CPUExecutionProvider"]
+    if device == "auto" or device.startswith("cuda"):
+        if not cuda:
+            raise StageUnavailable(
+                f"faces: device {device} requested, but onnxruntime has no CUDA provider here",
+                fix="pip install -r requirements/gpu.txt on a GPU host, or STAGE_DEVICES=faces=cpu",
+            )
+        index = int(device.partition(":")[2] or 0)
+        return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
+    raise StageUnavailable(f"faces: unknown device {device!r}", fix="STAGE_DEVICES=faces=auto (or cpu, cuda, cuda:N)")
+
+
+class FacesExtractor:
+    name = "faces"
+    version = "1"
+    queue = "faces"
+
+    def __init__(self, context: ExtractorContext) -> None:
+        self.context = context
+        params = context.params
+        self.det_size = int(params.get("det_size", 640))
+        self.min_face_size = float(params.get("min_face_size", 20))
+        self.batch_size = max(1, int(params.get("batch_size", 16)))
+        self.crop_size = int(params.get("crop_size", 112))
+        self.threads = max(1, int(params.get("decode_threads", 2)))
+        self._detector: Any = None
+        self._recogniser: Any = None
+
+    @staticmethod
+    def model_files(context: ExtractorContext) -> list[str]:
+        """The files this stage needs, relative to MODELS_ROOT (for `manage.py models list`)."""
+        return list(pack_files(context.params))
+
+    def load(self) -> Provenance:
+        params = self.context.params
+        root = Path(self.context.models_root)
+        relative = pack_files(params)
+        missing = [path for path in relative if not (root / path).is_file()]
+        if missing:
+            pack = params.get("pack") or "buffalo_l"
+            raise StageUnavailable(
+                f"faces: model pack {pack} is not installed in {root} (missing {', '.join(missing)})",
+                fix=f"python manage.py models install /path/to/{pack}.zip (or a folder holding "
+                f"{' and '.join(Path(p).name for p in relative)})",
+            )
+        try:
+            import onnxruntime
+            from insightface.model_zoo import model_zoo
+        except ImportError as exc:
+            raise StageUnavailable(f"faces: {exc.name or exc} is not installed", fix=ML_REQUIREMENTS_FIX) from exc
+        device = self.context.device
+        providers = _providers(device, onnxruntime.get_available_providers())
+        onnxruntime.set_default_logger_severity(3)
+        detector_path, recogniser_path = (root / path for path in relative)
+        try:
+            detector = model_zoo.get_model(str(detector_path), providers=providers)
+            recogniser = model_zoo.get_model(str(recogniser_path), providers=providers)
+        except Exception as exc:
+            raise StageUnavailable(
+                f"faces: cannot load the model files ({type(exc).__name__}: {exc})",
+                fix="python manage.py models verify, then reinstall the pack with python manage.py models install",
+            ) from exc
+        if getattr(detector, "taskname", "") != "detection" or not getattr(detector, "use_kps", False):
+            raise StageUnavailable(
+                f"faces: {relative[0]} is not an SCRFD face detector with landmarks",
+                fix="set FACES_DETECTOR_FILE to the pack's detector (det_*.onnx)",
+            )
+        if getattr(recogniser, "taskname", "") != "recognition":
+            raise StageUnavailable(
+                f"faces: {relative[1]} is not an ArcFace recogniser",
+                fix="set FACES_RECOGNISER_FILE to the pack's recogniser (w600k_*.onnx)",
+            )
+        threshold = float(params.get("det_threshold", 0.5))
+        detector.prepare(0, input_size=(self.det_size, self.det_size), det_thresh=threshold)
+        detector.nms_thresh = float(params.get("nms_threshold", 0.4))
+        running = detector.session.get_providers()[0]
+        if device.startswith("cuda") and running != "CUDAExecutionProvider":
+            raise StageUnavailable(
+                f"faces: onnxruntime could not start CUDA for {device} (it runs on {running})",
+                fix="check the GPU driver and CUDA libraries (nvidia-smi), or STAGE_DEVICES=faces=cpu",
+            )
+        self._detector, self._recogniser = detector, recogniser
+        hashes = {path: file_sha256(root / path) for path in relative}
+        listing = "".join(f"{digest}  {path}\n" for path, digest in hashes.items())
+        logger.info("faces: loaded %s on %s", ", ".join(relative), running)
+        return Provenance(
+            stage=self.name,
+            version=self.version,
+            model_name=f"insightface {Path(relative[0]).parent.name}: {Path(relative[0]).name} + "
+            f"{Path(relative[1]).name}",
+            # One digest for the pair: the SHA-256 of their sha256sum listing (each file's own digest is in params).
+            model_sha256=hashlib.sha256(listing.encode()).hexdigest(),
+            params={
+                "model_files": hashes,
+                "det_threshold": threshold,
+                "nms_threshold": detector.nms_thresh,
+                "det_size": self.det_size,
+                "min_face_size": self.min_face_size,
+                "device": "cuda" if running == "CUDAExecutionProvider" else "cpu",
+            },
+        )
+
+    def run(self, batch: Sequence[ImageRef]) -> list[ItemResult]:
+        results: list[ItemResult] = []
+        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="faces-decode") as pool:
+            decoded = prefetched(pool, batch, self._decode_for_detection, ahead=2 * self.batch_size)
+            for chunk in chunked(decoded, self.batch_size):
+                results += self._run_chunk(pool, chunk)
+        return results
+
+    def _decode_for_detection(self, ref: ImageRef) -> OrientedImage | ItemResult:
+        try:
+            return decode_oriented(ref, max_pixels=self.context.max_image_pixels, long_side=self.det_size)
+        except EvidenceError as exc:
+            return ItemResult(ref.image_id, Outcome.FAILED, error=str(exc))
+
+    def _decode_full(self, ref: ImageRef) -> OrientedImage | None:
+        try:
+            return decode_oriented(ref, max_pixels=self.context.max_image_pixels)
+        except EvidenceError as exc:
+            logger.warning("faces: image %s: full decode failed (%s); aligning on the reduced one", ref.image_id, exc)
+            return None
+
+    def _detect(self, image: OrientedImage) -> list[_Candidate]:
+        import numpy as np
+
+        bgr = np.ascontiguousarray(np.asarray(image.pixels)[:, :, ::-1])
+        boxes, points = self._detector.detect(bgr, max_num=0)
+        full_w, full_h = image.full_size
+        found = []
+        for box, landmarks in zip(boxes, points, strict=True):
+            x1, y1, x2, y2 = (float(v) * image.scale for v in box[:4])
+            x1, x2 = max(0.0, x1), min(float(full_w), x2)
+            y1, y2 = max(0.0, y1), min(float(full_h), y2)
+            if min(x2 - x1, y2 - y1) < self.min_face_size:
+                continue
+            found.append(_Candidate((x1, y1, x2, y2), float(box[4]), landmarks.astype(np.float64) * image.scale))
+        found.sort(key=lambda face: -face.score)
+        return found
+
+    def _run_chunk(
+        self, pool: ThreadPoolExecutor, chunk: list[tuple[ImageRef, OrientedImage | ItemResult]]
+    ) -> list[ItemResult]:
+        import numpy as np
+
+        results: list[ItemResult] = []
+        detected: list[tuple[ImageRef, OrientedImage, list[_Candidate]]] = []
+        for ref, image in chunk:
+            if isinstance(image, ItemResult):
+                results.append(image)
+                continue
+            width, height = image.pixels.size
+            if min(width, height) * self.det_size < 2 * max(width, height):
+                results.append(
+                    ItemResult(
+                        ref.image_id, Outcome.SKIPPED, error=f"faces: image too narrow to search ({width}x{height})"
+                    )
+                )
+                continue
+            detected.append((ref, image, self._detect(image)))
+
+        # Alignment and crops want every pixel: decode again, at full size, the reduced images that hold faces.
+        again = [ref for ref, image, faces in detected if faces and image.scale != 1.0]
+        finer = dict(zip((ref.image_id for ref in again), pool.map(self._decode_full, again), strict=True))
+
+        aligned: list[Any] = []
+        crops: list[list[bytes]] = []
+        for ref, image, faces in detected:
+            source = finer.get(ref.image_id) or image
+            bgr = np.ascontiguousarray(np.asarray(source.pixels)[:, :, ::-1])
+            crops.append([])
+            for face in faces:
+                aligned.append(self._align(bgr, face.landmarks / source.scale))
+                crops[-1].append(self._crop(source, face.box))
+        embeddings = self._embed(aligned)
+
+        position = 0
+        for (ref, _image, faces), image_crops in zip(detected, crops, strict=True):
+            found = []
+            for face, crop in zip(faces, image_crops, strict=True):
+                x1, y1, x2, y2 = face.box
+                found.append(
+                    DetectedFace(
+                        x=round(x1, 2),
+                        y=round(y1, 2),
+                        width=round(x2 - x1, 2),
+                        height=round(y2 - y1, 2),
+                        score=round(face.score, 6),
+                        landmarks=tuple((round(float(x), 2), round(float(y), 2)) for x, y in face.landmarks),
+                        embedding=embeddings[position],
+                        crop=crop,
+                    )
+                )
+                position += 1
+            results.append(ItemResult(ref.image_id, Outcome.DONE, data=FacesResult(tuple(found))))
+        return results
+
+    def _align(self, bgr: Any, landmarks: Any) -> Any:
+        from insightface.utils import face_align
+
+        size = self._recogniser.input_size[0]
+        return face_align.norm_crop(bgr, landmark=landmarks.astype("float32"), image_size=size)
+
+    def _embed(self, aligned: list[Any]) -> list[bytes]:
+        import numpy as np
+
+        out: list[bytes] = []
+        for start in range(0, len(aligned), _EMBED_BATCH):
+            features = np.asarray(self._recogniser.get_feat(aligned[start : start + _EMBED_BATCH]), dtype=np.float64)
+            norms = np.linalg.norm(features, axis=1, keepdims=True)
+            unit = features / np.maximum(norms, 1e-12)
+            out += [row.astype("<f4").tobytes() for row in unit]
+        return out
+
+    def _crop(self, image: OrientedImage, box: tuple[float, float, float, float]) -> bytes:
+        x1, y1, x2, y2 = (v / image.scale for v in box)
+        side = max(x2 - x1, y2 - y1) * _CROP_MARGIN
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        square = (round(cx - side / 2), round(cy - side / 2), round(cx + side / 2), round(cy + side / 2))
+        thumb = image.pixels.crop(square).resize((self.crop_size, self.crop_size), Image.Resampling.BICUBIC)
+        buffer = io.BytesIO()
+        thumb.save(buffer, "JPEG", quality=85)
+        return buffer.getvalue()

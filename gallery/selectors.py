@@ -1,0 +1,472 @@
+"""Gallery reads: keyset pages of a job's images, one image's facts, the GPS points of a job; per-image summaries
+of what the stages found (for export), and ranking a job's images by a sentence.
+
+Every function takes a job the caller has already checked access to (jobs.selectors.job_get_for_user) and only
+returns images that job found.
+
+Pages are keyset-paginated: a cursor names the last row shown, and the next page starts strictly after it, so a page
+costs the same at any depth and the last, partial page is always returned. Each image appears once, at its first
+path (the smallest path of the job that holds its content).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.fields.tuple_lookups import Tuple
+
+from extractors.registry import get_registry
+from gallery.models import Classification, ExifData, Face, Image, StageResult
+from jobs.models import FileInstance, Job, JobImage
+
+SORTS = {"path": "path", "taken": "date taken", "size": "size"}
+
+
+class CursorError(ValueError):
+    """A cursor that this code did not write."""
+
+
+@dataclass(frozen=True)
+class GalleryFilters:
+    gps: bool = False
+    errors: bool = False
+    duplicates: bool = False
+    mime: str = ""
+    camera: str = ""
+    taken_from: dt.date | None = None
+    taken_to: dt.date | None = None
+    faces: bool = False
+    tag: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self != GalleryFilters()
+
+
+@dataclass(frozen=True)
+class GalleryItem:
+    image_id: int
+    file_id: int
+    path: str
+    width: int
+    height: int
+    size: int
+    mime: str
+    # Face boxes as fractions of the image as shown: (left, top, width, height), each 0-1.
+    faces: tuple[tuple[float, float, float, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class GalleryPage:
+    items: list[GalleryItem]
+    next_cursor: str | None
+
+
+def _encode(values: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(values), separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, sort: str) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise CursorError("bad cursor") from exc
+    shapes = {"path": (str, int), "size": (int, int), "taken": (str, str, int)}
+    if not isinstance(values, list) or len(values) != len(shapes[sort]):
+        raise CursorError("bad cursor")
+    if not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, shapes[sort], strict=True)):
+        raise CursorError("bad cursor")
+    return values
+
+
+def _row(values: Sequence[Any]) -> Tuple:
+    """A row value for a keyset comparison: (a, b) > (x, y) is one index range scan in PostgreSQL and SQLite."""
+    return Tuple(*(Value(v) for v in values))
+
+
+def _exif_version(job: Job) -> str:
+    return job.config.get("versions", {}).get("exif", "")
+
+
+def _exif(job: Job) -> QuerySet[ExifData]:
+    """EXIF of the version this job ran with."""
+    return ExifData.objects.filter(result__extractor_version=_exif_version(job))
+
+
+def _first_instances(job: Job) -> QuerySet[FileInstance]:
+    """One file instance per distinct image: the one at the image's smallest path in this job."""
+    earlier = FileInstance.objects.filter(job=job, status=FileInstance.Status.IMAGE, image=OuterRef("image")).filter(
+        Q(path__lt=OuterRef("path")) | Q(path=OuterRef("path"), id__lt=OuterRef("id"))
+    )
+    return FileInstance.objects.filter(job=job, status=FileInstance.Status.IMAGE).exclude(Exists(earlier))
+
+
+def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters) -> QuerySet:
+    """`rows` (of any model with an `image` field) narrowed by the filters."""
+    ref = OuterRef("image")
+    if filters.gps:
+        rows = rows.filter(Exists(_exif(job).filter(image=ref, gps_lat__isnull=False, gps_lon__isnull=False)))
+    if filters.camera:
+        make, _, model = filters.camera.partition("\t")
+        rows = rows.filter(Exists(_exif(job).filter(image=ref, camera_make=make, camera_model=model)))
+    if filters.taken_from or filters.taken_to:
+        dated = _exif(job).filter(image=ref)
+        if filters.taken_from:
+            dated = dated.filter(datetime_original__gte=filters.taken_from.isoformat())
+        if filters.taken_to:
+            dated = dated.filter(datetime_original__lt=(filters.taken_to + dt.timedelta(days=1)).isoformat())
+        rows = rows.filter(Exists(dated.exclude(datetime_original="")))
+    if filters.errors:
+        versions = job.config.get("versions", {})
+        failed = Q()
+        for stage, version in versions.items():
+            failed |= Q(stage=stage, extractor_version=version)
+        rows = rows.filter(Exists(StageResult.objects.filter(failed, image=ref, status=StageResult.Status.FAILED)))
+    if filters.duplicates:
+        instances = FileInstance.objects.filter(job=job, image=ref, status=FileInstance.Status.IMAGE)
+        rows = rows.filter(Exists(instances.order_by().values("image").annotate(n=Count("id")).filter(n__gt=1)))
+    if filters.faces:
+        rows = rows.filter(Exists(_faces(job).filter(image=ref)))
+    if filters.tag:
+        classified = Classification.objects.filter(
+            result__extractor_version=job.config.get("versions", {}).get("classify", "")
+        )
+        if connection.vendor == "postgresql":
+            tagged = classified.filter(tags__contains=[{"label": filters.tag}])
+        else:  # SQLite (the embedded configuration) has no JSON containment; the stored text is Django's json.dumps
+            tagged = classified.filter(tags__icontains=json.dumps({"label": filters.tag})[1:-1])
+        rows = rows.filter(Exists(tagged.filter(image=ref)))
+    if filters.mime:
+        rows = rows.filter(Exists(Image.objects.filter(pk=ref, mime=filters.mime)))
+    return rows
+
+
+def _faces(job: Job) -> QuerySet[Face]:
+    """Faces found by the faces version this job ran with."""
+    return Face.objects.filter(result__extractor_version=job.config.get("versions", {}).get("faces", ""))
+
+
+def _items(job: Job, rows: list[FileInstance]) -> list[GalleryItem]:
+    ids = [r.image_id for r in rows]
+    images = {i.pk: i for i in Image.objects.filter(pk__in=ids).only("width", "height", "mime")}
+    boxes: dict[int, list[tuple[float, float, float, float]]] = {}
+    if "faces" in job.config.get("versions", {}):
+        for image_id, x, y, w, h in (
+            _faces(job)
+            .filter(image_id__in=ids)
+            .order_by("image_id", "index")
+            .values_list("image_id", "x", "y", "width", "height")
+        ):
+            image = images[image_id]
+            boxes.setdefault(image_id, []).append(
+                (x / image.width, y / image.height, w / image.width, h / image.height)
+            )
+    return [
+        GalleryItem(
+            image_id=r.image_id,
+            file_id=r.pk,
+            path=r.path,
+            width=images[r.image_id].width,
+            height=images[r.image_id].height,
+            size=r.size,
+            mime=images[r.image_id].mime,
+            faces=tuple(boxes.get(r.image_id, ())),
+        )
+        for r in rows
+    ]
+
+
+def gallery_page(
+    *, job: Job, sort: str = "path", filters: GalleryFilters | None = None, cursor: str | None = None, limit: int = 80
+) -> GalleryPage:
+    """One page of the job's images in `sort` order, starting after `cursor` (None: the first page). The page's
+    `next_cursor` is None exactly when it is the last page. Raises CursorError for a cursor not written here."""
+    filters = filters or GalleryFilters()
+    if sort == "taken":
+        return _taken_page(job, filters, cursor, limit)
+    if sort not in SORTS:
+        raise CursorError(f"unknown sort {sort!r}")
+    rows = _filtered(job, _first_instances(job), filters)
+    key = ("sort_path", "id") if sort == "path" else ("size", "id")
+    if cursor:
+        rows = rows.alias(_key=Tuple(*(F(k) for k in key))).filter(_key__gt=_row(_decode(cursor, sort)))
+    found = list(rows.order_by(*key).only("id", "image_id", "path", "sort_path", "size")[: limit + 1])
+    more = len(found) > limit
+    found = found[:limit]
+    last = found[-1] if found else None
+    return GalleryPage(
+        items=_items(job, found), next_cursor=_encode([getattr(last, k) for k in key]) if more and last else None
+    )
+
+
+# The parts of the date-taken order, in order: images with a date, images whose EXIF has no date, images with no
+# EXIF result at all (the stage failed on them, or has not reached them yet).
+_TAKEN_PARTS = ("d", "e", "n")
+
+
+def _every_image_has_exif(job: Job) -> bool:
+    """Whether every image of the job has an EXIF row of the job's version. A DONE exif result always has its row,
+    and the stage's durable progress counts DONE results exactly, so this needs no scan of the images."""
+    progress = job.stage_progress.filter(stage="exif").values_list("done", flat=True).first()
+    return progress is not None and progress == job.distinct_images and job.discovery_finished
+
+
+def _taken_part(job: Job, filters: GalleryFilters, part: str, after_date: str, after_id: int) -> QuerySet:
+    """(date, image id) rows of one part of the date-taken order, after the given key, in order."""
+    in_job = Exists(JobImage.objects.filter(job=job, image=OuterRef("image")))
+    if part == "d":
+        rows = _exif(job).filter(in_job).exclude(datetime_original="")
+        if after_date:
+            rows = (
+                rows.filter(datetime_original__gte=after_date)
+                .alias(_key=Tuple(F("datetime_original"), F("image_id")))
+                .filter(_key__gt=_row([after_date, after_id]))
+            )
+        rows = rows.order_by("datetime_original", "image_id")
+    elif part == "e":
+        # Ordered by the (constant) date too, so that the date index finds the few rows without one.
+        rows = (
+            _exif(job)
+            .filter(in_job, datetime_original="", image_id__gt=after_id)
+            .order_by("datetime_original", "image_id")
+        )
+    else:
+        rows = (
+            JobImage.objects.filter(job=job, image_id__gt=after_id)
+            .exclude(Exists(_exif(job).filter(image=OuterRef("image"))))
+            .annotate(datetime_original=Value(""))
+            .order_by("image_id")
+        )
+    return _filtered(job, rows, filters).values_list("datetime_original", "image_id")
+
+
+def _taken_page(job: Job, filters: GalleryFilters, cursor: str | None, limit: int) -> GalleryPage:
+    """Date-taken order: images with a date (by date, then id), then those without one (by id). The cursor says
+    which part it is in: [part, date, id]."""
+    part, after_date, after_id = _decode(cursor, "taken") if cursor else ["d", "", 0]
+    if part not in _TAKEN_PARTS:
+        raise CursorError("bad cursor")
+    picked: list[tuple[str, str, int]] = []
+    for current in _TAKEN_PARTS[_TAKEN_PARTS.index(part) :]:
+        if len(picked) > limit:
+            break
+        if current == "n" and _every_image_has_exif(job):
+            break  # nothing can be in the last part; saves a walk over every image of the job
+        rows = _taken_part(job, filters, current, after_date, after_id)[: limit + 1 - len(picked)]
+        picked += [(current, date, image_id) for date, image_id in rows]
+        after_date, after_id = "", 0
+    more = len(picked) > limit
+    picked = picked[:limit]
+    firsts = {r.image_id: r for r in _first_instances(job).filter(image_id__in=[i for _, _, i in picked])}
+    rows = [firsts[i] for _, _, i in picked if i in firsts]
+    return GalleryPage(items=_items(job, rows), next_cursor=_encode(list(picked[-1])) if more else None)
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """Everything the side panel shows about one image of a job."""
+
+    image: Image
+    instances: list[FileInstance]
+    exif: ExifData | None
+    exif_rows: list[tuple[str, str, str]]
+    results: list[StageResult]
+    faces: list[Face] = field(default_factory=list)
+    classification: Classification | None = None
+    other_jobs: int = 0
+
+    @property
+    def faces_analysed(self) -> bool:
+        """Whether the faces stage has a result for this image ("no faces" is then a finding, not a gap)."""
+        return any(r.stage == "faces" and r.status == StageResult.Status.DONE for r in self.results)
+
+
+def _exif_rows(tags: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
+    rows = []
+    for group, values in tags.items():
+        for name, value in values.items():
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            rows.append((group, name, text))
+    return rows
+
+
+def image_facts(*, job: Job, image_id: int) -> ImageFacts:
+    """The image's facts, every path this job found it at, its EXIF and what produced each result. Raises
+    Image.DoesNotExist when the job did not find this image."""
+    if not JobImage.objects.filter(job=job, image_id=image_id).exists():
+        raise Image.DoesNotExist(f"job {job.pk} has no image {image_id}")
+    image = Image.objects.get(pk=image_id)
+    exif = _exif(job).filter(image=image).first()
+    versions = job.config.get("versions", {})
+    results = [
+        r
+        for r in StageResult.objects.filter(image=image, stage__in=list(versions)).order_by("stage", "-created_at")
+        if versions.get(r.stage) == r.extractor_version
+    ]
+    return ImageFacts(
+        image=image,
+        instances=list(
+            FileInstance.objects.filter(job=job, image=image, status=FileInstance.Status.IMAGE).order_by("path", "id")
+        ),
+        exif=exif,
+        exif_rows=_exif_rows(exif.tags) if exif else [],
+        results=results,
+        faces=list(_faces(job).filter(image=image).order_by("index").defer("embedding", "crop")),
+        classification=Classification.objects.filter(
+            image=image, result__extractor_version=versions.get("classify", "")
+        )
+        .defer("embedding")
+        .first(),
+        other_jobs=JobImage.objects.filter(image=image).exclude(job=job).count(),
+    )
+
+
+def gallery_filter_options(*, job: Job) -> dict[str, list]:
+    """The values the filters can take for this job: image types and cameras found. Finding them reads every image
+    of the job, so they are cached: for good once the job has ended (they cannot change any more), briefly while
+    it runs."""
+    finished = int(job.finished_at.timestamp() * 1e6) if job.finished_at else 0
+    key = f"gallery-options:1:{job.pk}:{job.status}:{job.files_seen}:{finished}"
+    options = cache.get(key)
+    if options is None:
+        options = _filter_options(job)
+        cache.set(key, options, timeout=None if job.status in Job.FINAL else 15)
+    return options
+
+
+def _filter_options(job: Job) -> dict[str, list]:
+    mimes = (
+        Image.objects.filter(Exists(JobImage.objects.filter(job=job, image=OuterRef("pk"))))
+        .values_list("mime", flat=True)
+        .distinct()
+        .order_by("mime")
+    )
+    cameras = (
+        _exif(job)
+        .filter(Exists(JobImage.objects.filter(job=job, image=OuterRef("image"))))
+        .exclude(camera_make="", camera_model="")
+        .values_list("camera_make", "camera_model")
+        .distinct()
+        .order_by("camera_make", "camera_model")
+    )
+    return {
+        "mimes": list(mimes),
+        "cameras": [[f"{make}\t{model}", f"{make} {model}".strip()] for make, model in cameras],
+    }
+
+
+@dataclass(frozen=True)
+class GpsPoint:
+    image_id: int
+    lat: float
+    lon: float
+    path: str
+
+
+def gps_points(*, job: Job, limit: int = 20_000) -> list[GpsPoint]:
+    """Where the job's images were taken, for the job map (at most `limit` points)."""
+    rows = (
+        _exif(job)
+        .filter(Exists(JobImage.objects.filter(job=job, image=OuterRef("image"))), gps_lat__isnull=False)
+        .exclude(gps_lon__isnull=True)
+        .order_by("image_id")
+        .values_list("image_id", "gps_lat", "gps_lon")[:limit]
+    )
+    points = list(rows)
+    paths = dict(_first_instances(job).filter(image_id__in=[p[0] for p in points]).values_list("image_id", "path"))
+    return [GpsPoint(image_id=i, lat=lat, lon=lon, path=paths.get(i, "")) for i, lat, lon in points]
+
+
+_SEARCH_CHUNK = 4096  # embeddings scored per database round trip
+
+
+def image_ml_summaries(*, image_ids: Iterable[int], versions: Mapping[str, str]) -> dict[int, dict[str, Any]]:
+    """image id -> {"faces": how many faces, "tags": "label; label; ..."} from the stage versions a job ran.
+    A value is None when that stage has no DONE result for the image (not run, unavailable, failed), so that
+    "no faces found" (0) and "not analysed" (None) never look alike."""
+    ids = list(image_ids)
+    summaries: dict[int, dict[str, Any]] = {i: {"faces": None, "tags": None} for i in ids}
+    if not ids:
+        return summaries
+    if "faces" in versions:
+        faces = (
+            StageResult.objects.filter(
+                image_id__in=ids, stage="faces", extractor_version=versions["faces"], status=StageResult.Status.DONE
+            )
+            .annotate(found=Count("faces"))
+            .values_list("image_id", "found")
+        )
+        for image_id, found in faces:
+            summaries[image_id]["faces"] = found
+    if "classify" in versions:
+        tags = Classification.objects.filter(
+            image_id__in=ids, result__extractor_version=versions["classify"]
+        ).values_list("image_id", "tags")
+        for image_id, image_tags in tags:
+            summaries[image_id]["tags"] = "; ".join(tag["label"] for tag in image_tags)
+    return summaries
+
+
+@dataclass(frozen=True)
+class TextHit:
+    image_id: int
+    score: float  # cosine similarity between the sentence and the image, -1 to 1
+    path: str  # the image's first path in the job
+    sha256: str
+
+
+def job_images_by_text(*, job: Job, text: str, limit: int = 20) -> list[TextHit]:
+    """A job's images ranked by how well they match a sentence ("a red car"), best first. Uses the classify model
+    of this process (loaded once) and compares only with embeddings that the very same model file produced.
+    Raises StageUnavailable when the classify model is not installed here."""
+    import numpy as np
+
+    from jobs.stages import extractor_context
+
+    extractor, provenance = get_registry().loaded("classify", extractor_context)
+    query = np.frombuffer(extractor.text_embedding(text), dtype="<f4")
+    rows = (
+        Classification.objects.filter(
+            image__job_images__job=job,
+            result__extractor_version=provenance.version,
+            result__model_sha256=provenance.model_sha256,
+        )
+        .order_by("image_id")
+        .values_list("image_id", "embedding")
+    )
+    best: list[tuple[float, int]] = []
+    ids: list[int] = []
+    vectors: list[Any] = []
+
+    def score() -> None:
+        nonlocal best
+        if ids:
+            scores = np.stack(vectors) @ query
+            best = sorted([*best, *zip(scores.tolist(), ids, strict=True)], reverse=True)[:limit]
+            ids.clear()
+            vectors.clear()
+
+    for image_id, embedding in rows.iterator(chunk_size=_SEARCH_CHUNK):
+        ids.append(image_id)
+        vectors.append(np.frombuffer(bytes(embedding), dtype="<f4"))
+        if len(ids) >= _SEARCH_CHUNK:
+            score()
+    score()
+    chosen = [image_id for _score, image_id in best]
+    paths: dict[int, tuple[str, str]] = {}
+    for image_id, path, sha256 in (
+        FileInstance.objects.filter(job=job, image_id__in=chosen)
+        .order_by("path", "id")
+        .values_list("image_id", "path", "sha256")
+    ):
+        paths.setdefault(image_id, (path, sha256))
+    return [TextHit(image_id, round(value, 6), *paths[image_id]) for value, image_id in best]

@@ -1,0 +1,250 @@
+"""Gallery pages and the routes that serve pictures and originals. Every route takes ids only (never a path) and
+checks access to the job first: an image, thumbnail or original is served only to a user who may see a job that
+found it, and is a 404 otherwise."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+from urllib.parse import urlencode
+
+from csp.decorators import csp_replace
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_GET
+
+from extractors.classify import vocabulary_read
+from gallery.models import Face, Image
+from gallery.selectors import (
+    SORTS,
+    CursorError,
+    GalleryFilters,
+    gallery_filter_options,
+    gallery_page,
+    gps_points,
+    image_facts,
+)
+from gallery.thumbnails import EvidenceUnavailable, PictureError, open_file_instance, picture_get
+from jobs.models import FileInstance, Job, JobImage
+from jobs.selectors import source_label
+from jobs.views import job_or_404
+
+FILTER_FIELDS = ("gps", "faces", "tag", "errors", "duplicates", "type", "camera", "from", "to")
+
+
+def _date(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _filters(request: HttpRequest) -> GalleryFilters:
+    q = request.GET
+    return GalleryFilters(
+        gps=q.get("gps") == "1",
+        errors=q.get("errors") == "1",
+        duplicates=q.get("duplicates") == "1",
+        mime=q.get("type", ""),
+        camera=q.get("camera", ""),
+        taken_from=_date(q.get("from")),
+        taken_to=_date(q.get("to")),
+        faces=q.get("faces") == "1",
+        tag=q.get("tag", "").strip(),
+    )
+
+
+def _sort(request: HttpRequest) -> str:
+    sort = request.GET.get("sort", "path")
+    return sort if sort in SORTS else "path"
+
+
+def _query(request: HttpRequest) -> str:
+    """The gallery's sort and filters, to carry into the next page's URL."""
+    keep = {k: request.GET[k] for k in ("sort", *FILTER_FIELDS) if request.GET.get(k)}
+    return urlencode(keep)
+
+
+def _page(request: HttpRequest, job: Job):
+    try:
+        return gallery_page(
+            job=job,
+            sort=_sort(request),
+            filters=_filters(request),
+            cursor=request.GET.get("cursor") or None,
+            limit=settings.GALLERY_PAGE_SIZE,
+        )
+    except CursorError:
+        raise Http404("Bad page cursor.") from None
+
+
+@require_GET
+def gallery(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = job_or_404(request, job_id)
+    filters = _filters(request)
+    return render(
+        request,
+        "gallery/gallery.html",
+        {
+            "job": job,
+            "source": source_label(job),
+            "page": _page(request, job),
+            "query": _query(request),
+            "sort": _sort(request),
+            "sorts": SORTS,
+            "filters": filters,
+            "params": request.GET,
+            "tags": _vocabulary_labels(),
+            "map_tiles": settings.MAP_TILE_URL,
+            "map_attribution": settings.MAP_TILE_ATTRIBUTION,
+        },
+    )
+
+
+@require_GET
+def gallery_options(request: HttpRequest, job_id: int) -> JsonResponse:
+    """The image types and cameras of the job, for the filter menus (loaded when first opened: finding them reads
+    every image of the job, which the gallery page itself must not wait for)."""
+    job = job_or_404(request, job_id)
+    return JsonResponse(gallery_filter_options(job=job))
+
+
+@require_GET
+def gallery_more(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The next page of tiles, as an HTML fragment the infinite scroll appends."""
+    job = job_or_404(request, job_id)
+    return render(request, "gallery/_tiles.html", {"job": job, "page": _page(request, job), "query": _query(request)})
+
+
+def _vocabulary_labels() -> list[str]:
+    """The classify stage's tags, offered in the tag filter."""
+    try:
+        return list(vocabulary_read(settings.CLASSIFY_VOCABULARY).labels)
+    except (OSError, ValueError):
+        return []
+
+
+def _image_or_404(job: Job, image_id: int) -> Image:
+    if not JobImage.objects.filter(job=job, image_id=image_id).exists():
+        raise Http404("This job has no such image.")
+    return Image.objects.get(pk=image_id)
+
+
+@require_GET
+def image_panel(request: HttpRequest, job_id: int, image_id: int) -> HttpResponse:
+    """The side panel: basic info, EXIF, location and faces of one image."""
+    job = job_or_404(request, job_id)
+    try:
+        facts = image_facts(job=job, image_id=image_id)
+    except Image.DoesNotExist:
+        raise Http404("This job has no such image.") from None
+    return render(
+        request,
+        "gallery/_panel.html",
+        {
+            "job": job,
+            "facts": facts,
+            "image": facts.image,
+            "exif": facts.exif,
+            "map_tiles": settings.MAP_TILE_URL,
+            "map_attribution": settings.MAP_TILE_ATTRIBUTION,
+        },
+    )
+
+
+def _picture(request: HttpRequest, job_id: int, image_id: int, size: str) -> HttpResponse:
+    job = job_or_404(request, job_id)
+    image = _image_or_404(job, image_id)
+    etag = f'"{image.sha256}-{size}"'
+    if request.headers.get("If-None-Match") == etag:
+        response = HttpResponse(status=304)
+    else:
+        try:
+            path = picture_get(job=job, image=image, size=size)
+        except (EvidenceUnavailable, PictureError) as exc:
+            response = HttpResponse(str(exc), status=404, content_type="text/plain; charset=utf-8")
+            patch_cache_control(response, private=True, no_store=True)
+            return response
+        response = FileResponse(open(path, "rb"), content_type="image/webp")  # noqa: SIM115 - closed by Django
+    response["ETag"] = etag
+    # The picture of a content never changes (its name is the content's hash); only this user may reuse it.
+    patch_cache_control(response, private=True, max_age=365 * 24 * 3600, immutable=True)
+    return response
+
+
+@require_GET
+def thumbnail(request: HttpRequest, job_id: int, image_id: int) -> HttpResponse:
+    return _picture(request, job_id, image_id, "thumb")
+
+
+@require_GET
+def preview(request: HttpRequest, job_id: int, image_id: int) -> HttpResponse:
+    return _picture(request, job_id, image_id, "preview")
+
+
+@require_GET
+# An original is shown as a bare document: nothing in it may run or load anything.
+@csp_replace({"default-src": ["'none'"], "img-src": ["'self'"], "sandbox": True})
+def original(request: HttpRequest, job_id: int, file_id: int) -> HttpResponse:
+    """The evidence file exactly as found, only on an explicit request: shown in the browser (images) or
+    downloaded (`?download=1`, any regular file). Never cached; its recorded SHA-256 travels in Repr-Digest."""
+    job = job_or_404(request, job_id)
+    try:
+        instance = FileInstance.objects.get(pk=file_id, job=job, kind="file")
+    except FileInstance.DoesNotExist:
+        raise Http404("This job has no such file.") from None
+    download = request.GET.get("download") == "1" or instance.status != FileInstance.Status.IMAGE
+    try:
+        fp = open_file_instance(job=job, instance=instance)
+    except EvidenceUnavailable as exc:
+        response = HttpResponse(str(exc), status=404, content_type="text/plain; charset=utf-8")
+        patch_cache_control(response, private=True, no_store=True)
+        return response
+    content_type = instance.mime if instance.status == FileInstance.Status.IMAGE else "application/octet-stream"
+    response = FileResponse(
+        fp,
+        content_type=content_type,
+        as_attachment=download,
+        filename=os.path.basename(instance.path) or f"file-{instance.pk}",
+    )
+    if instance.sha256:
+        response["Repr-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(instance.sha256)).decode()}:"
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@require_GET
+def face_crop(request: HttpRequest, job_id: int, face_id: int) -> HttpResponse:
+    """The small picture of one face the faces stage kept, for the faces pane."""
+    job = job_or_404(request, job_id)
+    face = Face.objects.filter(pk=face_id, image__job_images__job=job).only("crop").first()
+    if face is None or not face.crop:
+        raise Http404("This job has no such face.")
+    response = HttpResponse(bytes(face.crop), content_type="image/jpeg")
+    patch_cache_control(response, private=True, max_age=365 * 24 * 3600, immutable=True)
+    return response
+
+
+@require_GET
+def job_map(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = job_or_404(request, job_id)
+    return render(
+        request,
+        "gallery/map.html",
+        {
+            "job": job,
+            "source": source_label(job),
+            "map_tiles": settings.MAP_TILE_URL,
+            "map_attribution": settings.MAP_TILE_ATTRIBUTION,
+        },
+    )
+
+
+@require_GET
+def job_map_points(request: HttpRequest, job_id: int) -> JsonResponse:
+    job = job_or_404(request, job_id)
+    points = gps_points(job=job)
+    return JsonResponse({"points": [[p.image_id, p.lat, p.lon, p.path] for p in points]})

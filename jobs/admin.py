@@ -1,0 +1,78 @@
+"""Admin for the job models. What a scan recorded is evidence: shown, never edited or added by hand."""
+
+from django.contrib import admin
+
+from jobs.models import BatchStage, FileInstance, Job, JobImage, JobShare, ScanBatch, StageClaim, StageProgress
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Every field shown read-only; rows are created by scans only. Deleting goes through the job."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields if f.name not in (self.exclude or ())]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class JobShareInline(admin.TabularInline):
+    model = JobShare
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "owner", "status", "files_seen", "images", "errors", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["name", "description", "source_path"]
+    inlines = [JobShareInline]
+    # Name, description and owner are the case's paperwork; everything else is what the scan did.
+    readonly_fields = [f.name for f in Job._meta.fields if f.name not in ("name", "description", "owner")]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # jobs are created on a validated source, from the web app or the CLI
+
+
+@admin.register(FileInstance)
+class FileInstanceAdmin(ReadOnlyAdmin):
+    list_display = ["id", "job", "path", "status", "mime", "size", "error"]
+    list_filter = ["status"]
+    search_fields = ["path", "sha256", "md5", "sha1"]
+    list_select_related = ["job"]
+
+
+@admin.register(JobImage)
+class JobImageAdmin(ReadOnlyAdmin):
+    list_display = ["id", "job", "image"]
+
+
+@admin.register(JobShare)
+class JobShareAdmin(admin.ModelAdmin):
+    list_display = ["id", "job", "user", "role", "created_at"]
+    list_filter = ["role"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(StageProgress)
+class StageProgressAdmin(ReadOnlyAdmin):
+    list_display = ["job", "stage", "total", "done", "failed", "skipped", "unavailable"]
+
+
+@admin.register(ScanBatch)
+class ScanBatchAdmin(ReadOnlyAdmin):
+    list_display = ["id", "job", "seq", "finished", "created_at", "finished_at"]
+
+
+@admin.register(BatchStage)
+class BatchStageAdmin(ReadOnlyAdmin):
+    list_display = ["id", "batch", "stage", "finished", "done", "failed", "skipped", "unavailable", "reused"]
+
+
+@admin.register(StageClaim)
+class StageClaimAdmin(ReadOnlyAdmin):
+    list_display = ["id", "image", "stage", "extractor_version", "batch", "created_at"]
+    list_filter = ["stage"]

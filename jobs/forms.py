@@ -1,0 +1,42 @@
+"""Forms of the jobs pages. Choices are read when a form is built, so a folder added under SOURCES_ROOT shows up
+without a restart."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from extractors.registry import get_registry
+from jobs.models import JobShare
+from jobs.selectors import source_list
+
+
+class JobCreateForm(forms.Form):
+    name = forms.CharField(max_length=200, required=False, help_text="Defaults to the source folder's name.")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    source = forms.ChoiceField(help_text="A top-level folder of the evidence root.")
+    stages = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple, help_text="Analysis stages to run.")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["source"].choices = [(name, name) for name in source_list()]
+        names = get_registry().names()
+        self.fields["stages"].choices = [(name, name) for name in names]
+        self.fields["stages"].initial = [s for s in settings.SCAN_STAGES if s in names] or names
+
+
+class ShareForm(forms.Form):
+    email = forms.EmailField(
+        label="Share with (email)",
+        widget=forms.EmailInput(attrs={"placeholder": "email of a colleague\u2019s account"}),
+    )
+    role = forms.ChoiceField(choices=JobShare.Role.choices, initial=JobShare.Role.REVIEWER)
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"]
+        users = get_user_model().objects.filter(email__iexact=email, is_active=True)
+        if users.count() != 1:
+            raise forms.ValidationError("No active account has this email address.")
+        self.user = users.get()
+        return email

@@ -1,0 +1,164 @@
+"""Jobs pages: list, create, detail with progress and errors, start / cancel / delete, sharing. Adapters only: the
+rules live in jobs.selectors (who may do what) and jobs.services (what happens)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from gallery.models import StageResult
+from jobs.forms import JobCreateForm, ShareForm
+from jobs.models import FileInstance, Job, JobImage
+from jobs.selectors import (
+    JobAction,
+    job_get_for_user,
+    job_list_for_user,
+    job_permissions,
+    job_progress_snapshot,
+    source_label,
+)
+from jobs.services import SourceError, job_cancel, job_create, job_delete, job_share, job_start, job_unshare
+
+
+def job_or_404(request: HttpRequest, job_id: int, action: JobAction = JobAction.VIEW) -> Job:
+    """The job if the signed-in user may see it; 404 if not (its existence is not disclosed), 403 if they may see
+    it but not do `action`."""
+    try:
+        return job_get_for_user(user=request.user, job_id=job_id, action=action)
+    except Job.DoesNotExist:
+        raise Http404("No such job.") from None
+
+
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    jobs = job_list_for_user(user=request.user).prefetch_related("stage_progress")
+    page = Paginator(jobs, 50).get_page(request.GET.get("page"))
+    for job in page:
+        job.source_label = source_label(job)
+    return render(request, "jobs/list.html", {"page": page})
+
+
+@require_http_methods(["GET", "POST"])
+def job_new(request: HttpRequest) -> HttpResponse:
+    form = JobCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            job = job_create(
+                name=data["name"],
+                description=data["description"],
+                source_path=settings.SOURCES_ROOT / data["source"],
+                owner=request.user,
+                stages=data["stages"],
+                within=settings.SOURCES_ROOT,
+            )
+        except SourceError as exc:
+            form.add_error("source", str(exc))
+        else:
+            if "start" in request.POST:
+                job_start(job=job)
+            messages.success(request, f"Job “{job.name}” created.")
+            return redirect("jobs:detail", job_id=job.pk)
+    return render(request, "jobs/new.html", {"form": form, "sources_root": settings.SOURCES_ROOT})
+
+
+@require_GET
+def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = job_or_404(request, job_id)
+    errors = Paginator(
+        FileInstance.objects.filter(job=job, status=FileInstance.Status.ERROR).order_by("path", "id"), 50
+    ).get_page(request.GET.get("errors"))
+    versions = job.config.get("versions", {})
+    stage_failures = (
+        StageResult.objects.filter(
+            status=StageResult.Status.FAILED,
+            stage__in=list(versions),
+            image__in=JobImage.objects.filter(job=job).values("image"),
+        )
+        .select_related("image")
+        .order_by("stage", "image_id")[:100]
+    )
+    return render(
+        request,
+        "jobs/detail.html",
+        {
+            "job": job,
+            "source": source_label(job),
+            "snapshot": job_progress_snapshot(job_id=job.pk),
+            "can": {action.value: True for action in job_permissions(job=job, user=request.user)},
+            "errors": errors,
+            "stage_failures": [f for f in stage_failures if versions.get(f.stage) == f.extractor_version],
+            "shares": job.shares.select_related("user"),
+            "share_form": ShareForm(),
+        },
+    )
+
+
+@require_GET
+def job_progress(request: HttpRequest, job_id: int) -> JsonResponse:
+    """The progress snapshot, read from the database, for the job page's refresh."""
+    job = job_or_404(request, job_id)
+    return JsonResponse(job_progress_snapshot(job_id=job.pk))
+
+
+@require_POST
+def job_start_view(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = job_or_404(request, job_id, JobAction.CHANGE)
+    if job_start(job=job):
+        messages.success(request, "Scan queued: it starts as soon as a worker is free.")
+    else:
+        messages.error(request, f"The job cannot start: it is {job.status}.")
+    return redirect("jobs:detail", job_id=job.pk)
+
+
+@require_POST
+def job_cancel_view(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = job_or_404(request, job_id, JobAction.CHANGE)
+    if job_cancel(job=job):
+        messages.success(request, "Job cancelled: queued work is dropped, running tasks stop at their next batch.")
+    else:
+        messages.error(request, f"The job is not running (it is {job.status}).")
+    return redirect("jobs:detail", job_id=job.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def job_delete_view(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = job_or_404(request, job_id, JobAction.CHANGE)
+    if request.method == "POST":
+        if job.status in Job.ACTIVE:
+            messages.error(request, "Cancel the job before deleting it.")
+            return redirect("jobs:detail", job_id=job.pk)
+        name = job.name
+        removed = job_delete(job=job)
+        messages.success(request, f"Job “{name}” deleted, with {removed} images no other job holds.")
+        return redirect("jobs:list")
+    orphans = JobImage.objects.filter(job=job).exclude(image__in=JobImage.objects.exclude(job=job).values("image"))
+    return render(request, "jobs/delete.html", {"job": job, "source": source_label(job), "orphans": orphans.count()})
+
+
+@require_POST
+def job_share_view(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = job_or_404(request, job_id, JobAction.SHARE)
+    form = ShareForm(request.POST)
+    if form.is_valid():
+        try:
+            job_share(job=job, user=form.user, role=form.cleaned_data["role"])
+        except ValueError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Shared with {form.cleaned_data['email']}.")
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("jobs:detail", job_id=job.pk)
+
+
+@require_POST
+def job_unshare_view(request: HttpRequest, job_id: int, user_id: int) -> HttpResponse:
+    job = job_or_404(request, job_id, JobAction.SHARE)
+    if job_unshare(job=job, user_id=user_id):
+        messages.success(request, "Share removed.")
+    return redirect("jobs:detail", job_id=job.pk)

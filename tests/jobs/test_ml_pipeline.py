@@ -1,0 +1,122 @@
+"""The faces and classify stages through the real pipeline: a scan on real Celery workers, results in
+PostgreSQL, the export, text search, and a host without models."""
+
+import hashlib
+import io
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from extractors.registry import get_registry
+from gallery.models import Classification, Face, StageResult
+from jobs.models import Job
+from jobs.stages import extractor_context
+from tests.mlsupport import CLIP_CHECKPOINT, FACE, classify_params, face_picture, write_picture
+
+pytestmark = pytest.mark.integration
+
+
+def _evidence(root):
+    write_picture(root / "phone" / "two.jpg", face_picture(faces=((256, 192), (640, 448))))
+    write_picture(root / "phone" / "turned.jpg", face_picture(faces=((320, 128),)), orientation=6)
+    write_picture(root / "camera" / "nobody.jpg", face_picture(faces=(), shade=90))
+    shutil.copyfile(root / "phone" / "two.jpg", root / "camera" / "copy-of-two.jpg")
+    whole = (root / "camera" / "nobody.jpg").read_bytes()
+    (root / "camera" / "cut.jpg").write_bytes(whole[: len(whole) // 2])
+    (root / "notes.txt").write_text("not an image\n")
+
+
+def _scan(root, name):
+    out = io.StringIO()
+    call_command("scan", str(root), "--name", name, stdout=out)
+    return Job.objects.get(name=name), out.getvalue()
+
+
+def _export(job, folder):
+    target = folder / f"job-{job.pk}.jsonl"
+    call_command("export", str(job.pk), "--format", "jsonl", "-o", str(target), stderr=io.StringIO())
+    return {record["path"]: record for record in map(json.loads, target.read_text().splitlines())}
+
+
+def test_a_scan_finds_faces_and_tags_on_real_workers(
+    transactional_db, ml_workers, tiny_models, evidence_dir, settings, fresh_registry, tmp_path
+):
+    ml_workers(tiny_models)
+    _evidence(evidence_dir)
+    job, _summary = _scan(evidence_dir, "ml pipeline")
+    assert job.status == Job.Status.COMPLETED
+    progress = {p.stage: p for p in job.stage_progress.all()}
+    for stage in ("faces", "classify"):
+        p = progress[stage]
+        assert (p.total, p.done, p.failed, p.skipped, p.unavailable) == (3, 3, 0, 0, 0), p.message
+
+    # Provenance: every row names the model files by SHA-256, and the thresholds used.
+    files = ["models/buffalo_l/det_10g.onnx", "models/buffalo_l/w600k_r50.onnx"]
+    digests = {path: hashlib.sha256((tiny_models / path).read_bytes()).hexdigest() for path in files}
+    listing = "".join(f"{digests[path]}  {path}\n" for path in files)
+    for result in StageResult.objects.filter(stage="faces"):
+        assert result.status == StageResult.Status.DONE
+        assert result.model_sha256 == hashlib.sha256(listing.encode()).hexdigest()
+        assert result.params["model_files"] == digests
+        assert (result.params["det_threshold"], result.params["min_face_size"]) == (0.5, 20)
+    checkpoint_sha = hashlib.sha256((tiny_models / CLIP_CHECKPOINT).read_bytes()).hexdigest()
+    assert set(StageResult.objects.filter(stage="classify").values_list("model_sha256", flat=True)) == {checkpoint_sha}
+
+    # Faces in upright full-resolution pixels, also for the photo stored sideways with EXIF orientation 6.
+    turned = Face.objects.get(image__instances__path="phone/turned.jpg")
+    assert (turned.image.width, turned.image.height, turned.image.orientation) == (1280, 960, 6)
+    assert (turned.x, turned.y, turned.width, turned.height) == pytest.approx((320, 128, FACE, FACE), abs=1.0)
+    assert len(turned.landmarks) == 5
+    embedding = np.frombuffer(bytes(turned.embedding), dtype="<f4")
+    assert embedding.shape == (512,)
+    assert np.linalg.norm(embedding) == pytest.approx(1.0, abs=1e-5)
+    assert bytes(turned.crop)[:2] == b"\xff\xd8"
+    classification = Classification.objects.get(image=turned.image)
+    assert classification.embedding_dim == 32
+    assert len(classification.tags) == 5
+
+    records = _export(job, tmp_path)
+    assert {path: r["faces"] for path, r in records.items()} == {
+        "phone/two.jpg": 2, "phone/turned.jpg": 1, "camera/nobody.jpg": 0, "camera/copy-of-two.jpg": 2,
+        "camera/cut.jpg": None, "notes.txt": None,
+    }  # fmt: skip
+    assert len(records["camera/nobody.jpg"]["tags"].split("; ")) == 5
+    assert records["notes.txt"]["tags"] is None
+
+    # Text search ranks the job's images with the same model, here in the test process.
+    settings.MODELS_ROOT = tiny_models
+    settings.STAGE_PARAMS = {**settings.STAGE_PARAMS, "classify": classify_params()}
+    out = io.StringIO()
+    call_command("search", str(job.pk), "a white square on grey", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3
+    extractor, _ = get_registry().loaded("classify", extractor_context)
+    query = np.frombuffer(extractor.text_embedding("a white square on grey"), dtype="<f4")
+    expected = sorted(
+        ((float(np.frombuffer(bytes(c.embedding), "<f4") @ query), c.image_id) for c in Classification.objects.all()),
+        reverse=True,
+    )
+    assert [line.split()[1] for line in lines] == [f"{score:+.4f}" for score, _ in expected]
+    assert [int(re.search(r"\(image (\d+),", line)[1]) for line in lines] == [image_id for _, image_id in expected]
+
+
+def test_without_models_the_stages_are_unavailable_and_the_job_completes(
+    transactional_db, ml_workers, evidence_dir, tmp_path
+):
+    ml_workers(tmp_path / "no-models")
+    write_picture(evidence_dir / "one.jpg", face_picture())
+    job, summary = _scan(evidence_dir, "no models")
+    assert job.status == Job.Status.COMPLETED
+    progress = {p.stage: p for p in job.stage_progress.all()}
+    assert (progress["faces"].total, progress["faces"].unavailable, progress["faces"].done) == (1, 1, 0)
+    assert "python manage.py models install /path/to/buffalo_l.zip" in progress["faces"].message
+    assert progress["classify"].unavailable == 1
+    assert "python manage.py models install" in progress["classify"].message
+    assert progress["exif"].done == 1
+    assert "UNAVAILABLE for 1: faces: model pack buffalo_l is not installed" in summary
+    record = _export(job, tmp_path)["one.jpg"]
+    assert (record["faces"], record["tags"]) == (None, None)

@@ -1,0 +1,143 @@
+"""Fixtures of the web app tests: a sources root with evidence, users, a finished job, and a real browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connections
+
+from jobs.samples import Gps, exif_bytes, make_sample_tree, write_photo
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "a long enough passphrase 42"
+
+
+@pytest.fixture
+def sources_root(settings) -> Iterator[Path]:
+    """SOURCES_ROOT for the test: a world-traversable folder (workers may run as another user), removed after."""
+    root = Path(tempfile.mkdtemp(prefix="sources-", dir=os.environ.get("EVIDENCE_TMP")))
+    root.chmod(0o755)
+    settings.SOURCES_ROOT = root
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def thumbnails_root(settings, tmp_path) -> Path:
+    settings.THUMBNAILS_ROOT = tmp_path / "thumbnails"
+    return settings.THUMBNAILS_ROOT
+
+
+def make_case(root: Path, extra: int = 0) -> dict[str, int]:
+    """The sample evidence tree, plus `extra` small photos (every third with a GPS position) so that the gallery
+    has several pages."""
+    expected = make_sample_tree(root)
+    for i in range(extra):
+        gps = Gps(48.8584 + i / 1000, 2.2945 - i / 1000) if i % 3 == 0 else None
+        exif = exif_bytes(make="Nikon", model="D750", taken=f"2022:0{i % 9 + 1}:1{i % 10} 08:00:00", gps=gps)
+        write_photo(root / "bulk" / f"photo-{i:03d}.jpg", width=64 + (i % 5) * 16, height=48, seed=1000 + i, exif=exif)
+    return {**expected, "files": expected["files"] + extra, "distinct": expected["distinct"] + extra}
+
+
+@pytest.fixture
+def make_user(db):
+    def make(email: str, *, staff: bool = False, superuser: bool = False, password: str = PASSWORD):
+        user = get_user_model().objects.create_user(
+            username=email.split("@")[0], email=email, password=password, is_staff=staff, is_superuser=superuser
+        )
+        from allauth.account.models import EmailAddress
+
+        EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def examiner(make_user):
+    return make_user("alice@example.org")
+
+
+@pytest.fixture
+def other(make_user):
+    return make_user("bob@example.org")
+
+
+@pytest.fixture
+def browser(monkeypatch) -> Iterator:
+    """Debian's chromium driven by Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()
+        # With Playwright's loop running in this thread, Django keeps the test's ORM calls on a connection of their
+        # own; close it here, or the test database cannot be dropped at the end of the session.
+        connections.close_all()
+
+
+@pytest.fixture
+def page(browser):
+    """A browser tab. Every Content-Security-Policy violation it reports fails the test."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    yield page
+    context.close()
+    assert not violations, violations
+
+
+def screenshot(page, name: str) -> Path:
+    """Save what the browser shows as a test artefact."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+@pytest.fixture
+def scan(workers, transactional_db, sources_root):
+    """Scan a case folder under SOURCES_ROOT with the real pipeline and return the finished job."""
+    from jobs.models import Job
+    from jobs.services import job_create, job_start
+    from tests.conftest import wait_for
+
+    def run(owner, *, name: str = "case", extra: int = 0) -> Job:
+        folder = sources_root / name
+        if not folder.exists():
+            make_case(folder, extra=extra)
+        job = job_create(name=name, source_path=folder, owner=owner, within=sources_root)
+        job_start(job=job)
+        wait_for(lambda: Job.objects.filter(pk=job.pk, status__in=Job.FINAL).exists(), timeout=120, message="the scan")
+        job.refresh_from_db()
+        assert job.status == Job.Status.COMPLETED, job.error
+        return job
+
+    return run
+
+
+@pytest.fixture
+def client_for(client):
+    """A fresh signed-in test client per user."""
+    from django.test import Client
+
+    def make(user) -> Client:
+        c = Client()
+        c.force_login(user)
+        return c
+
+    return make

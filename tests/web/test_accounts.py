@@ -1,0 +1,162 @@
+"""Accounts: sign-up with the strong-password rule, email as the login, rate-limited sign-in, OAuth providers shown
+only when configured, the avatar, and the staff's users page."""
+
+from __future__ import annotations
+
+import pytest
+from allauth.socialaccount.models import SocialAccount
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+
+from jobs.models import Job, JobShare
+from jobs.services import job_create, job_share
+from tests.web.conftest import PASSWORD, make_case
+
+
+@pytest.fixture(autouse=True)
+def _clear_rate_limits():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def sign_up(client: Client, email: str, password: str):
+    return client.post(reverse("account_signup"), {"email": email, "password1": password, "password2": password})
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("short1A!", "too short"),
+        ("123456789012345", "entirely numeric"),
+        ("password1234", "too common"),
+        ("newcomer@lab.example", "too similar"),
+    ],
+)
+def test_sign_up_refuses_weak_passwords(client, password, why):
+    response = sign_up(client, "newcomer@lab.example", password)
+    assert response.status_code == 200
+    assert why in response.text
+    assert not get_user_model().objects.exists()
+
+
+@pytest.mark.django_db
+def test_sign_up_then_sign_in_with_the_email_address(client):
+    response = sign_up(client, "newcomer@lab.example", "tidal copper lantern 5")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("jobs:list")
+    user = get_user_model().objects.get(email="newcomer@lab.example")
+    assert not user.is_staff
+    client.post(reverse("account_logout"))
+    assert client.get(reverse("jobs:list")).status_code == 302
+    signed_in = client.post(
+        reverse("account_login"), {"login": "newcomer@lab.example", "password": "tidal copper lantern 5"}
+    )
+    assert signed_in.status_code == 302
+    assert client.get(reverse("jobs:list")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_sign_up_can_be_closed(client, settings):
+    settings.ACCOUNT_SIGNUP_ENABLED = False
+    assert "Sign Up Closed" in client.get(reverse("account_signup")).text
+    sign_up(client, "newcomer@lab.example", "tidal copper lantern 5")
+    assert not get_user_model().objects.exists()
+
+
+@pytest.mark.django_db
+def test_sign_in_is_rate_limited(client, examiner):
+    for _ in range(5):
+        response = client.post(reverse("account_login"), {"login": examiner.email, "password": "wrong password"})
+        assert response.status_code == 200
+    # Now even the right password is refused for a while.
+    blocked = client.post(reverse("account_login"), {"login": examiner.email, "password": PASSWORD})
+    assert "Too many failed login attempts" in blocked.text
+    assert client.get(reverse("jobs:list")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_oauth_providers_are_shown_only_when_configured(client, settings):
+    login = reverse("account_login")
+    settings.SOCIALACCOUNT_PROVIDERS = {}
+    page = client.get(login).text
+    assert "GitHub" not in page
+    assert "Google" not in page
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "github": {"APPS": [{"client_id": "lab-client-id", "secret": "s"}], "SCOPE": ["read:user", "user:email"]}
+    }
+    page = client.get(login).text
+    assert "Continue with GitHub" in page
+    assert "Google" not in page
+    # Signing in with GitHub sends the browser to GitHub with the lab's client id (the provider itself is not
+    # reachable from here).
+    redirect = client.post(reverse("github_login"))
+    assert redirect.status_code == 302
+    assert redirect["Location"].startswith("https://github.com/login/oauth/authorize?")
+    assert "client_id=lab-client-id" in redirect["Location"]
+
+
+@pytest.mark.django_db
+def test_the_header_shows_the_providers_picture_else_initials(examiner, client_for):
+    examiner.first_name, examiner.last_name = "Alice", "Moreau"
+    examiner.save()
+    page = client_for(examiner).get(reverse("jobs:list")).text
+    assert '<span class="avatar initials" title="Alice Moreau">AM</span>' in page
+    SocialAccount.objects.create(
+        user=examiner,
+        provider="github",
+        uid="42",
+        extra_data={"avatar_url": "https://avatars.githubusercontent.com/u/42"},
+    )
+    page = client_for(examiner).get(reverse("jobs:list")).text
+    assert 'src="https://avatars.githubusercontent.com/u/42"' in page
+
+
+@pytest.mark.django_db
+def test_the_users_page_is_for_staff_only(examiner, client_for):
+    response = client_for(examiner).get(reverse("accounts:users"))
+    assert response.status_code == 404
+    assert client_for(examiner).post(reverse("accounts:delete", args=[examiner.pk])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_staff_deactivate_a_user_who_then_cannot_sign_in(examiner, make_user, client_for):
+    staff = client_for(make_user("lead@example.org", staff=True))
+    page = staff.get(reverse("accounts:users")).text
+    assert examiner.email in page
+    assert staff.post(reverse("accounts:active", args=[examiner.pk]), {"active": "0"}).status_code == 302
+    examiner.refresh_from_db()
+    assert not examiner.is_active
+    fresh = Client()
+    fresh.post(reverse("account_login"), {"login": examiner.email, "password": PASSWORD})
+    assert fresh.get(reverse("jobs:list")).status_code == 302
+    staff.post(reverse("accounts:active", args=[examiner.pk]), {"active": "1"})
+    examiner.refresh_from_db()
+    assert examiner.is_active
+
+
+@pytest.mark.django_db
+def test_deleting_a_user_hands_their_jobs_to_the_staff_member(examiner, other, make_user, client_for, sources_root):
+    make_case(sources_root / "case")
+    lead = make_user("lead@example.org", staff=True)
+    owned = job_create(name="alice's", source_path=sources_root / "case", owner=examiner, within=sources_root)
+    shared = job_create(name="bob's", source_path=sources_root / "case", owner=other, within=sources_root)
+    job_share(job=shared, user=examiner, role="full")
+    staff = client_for(lead)
+
+    confirm = staff.get(reverse("accounts:delete", args=[examiner.pk])).text
+    assert "1</strong> jobs" in confirm
+    assert staff.post(reverse("accounts:delete", args=[examiner.pk])).status_code == 302
+    assert not get_user_model().objects.filter(pk=examiner.pk).exists()
+    assert Job.objects.get(pk=owned.pk).owner == lead  # nothing found by the job is lost
+    assert Job.objects.get(pk=shared.pk).owner == other
+    assert not JobShare.objects.exists()
+    # Staff cannot delete themselves, and only a superuser may delete a superuser.
+    assert staff.post(reverse("accounts:delete", args=[lead.pk])).status_code == 302
+    assert get_user_model().objects.filter(pk=lead.pk).exists()
+    root = make_user("root@example.org", staff=True, superuser=True)
+    staff.post(reverse("accounts:delete", args=[root.pk]))
+    assert get_user_model().objects.filter(pk=root.pk).exists()

@@ -1,0 +1,235 @@
+"""The whole web app in a real browser against a live server and real workers: an examiner signs up, scans a case
+and reviews it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from gallery.models import ExifData, Face
+from jobs.models import Job, JobImage
+from tests.conftest import wait_for
+from tests.mlsupport import face_picture, write_picture
+from tests.web.conftest import PASSWORD, make_case, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+EMAIL = "examiner@lab.example"
+STRONG = "violet quarry harbour 1987"
+
+
+def sign_up(page, base: str) -> None:
+    page.goto(f"{base}/jobs/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    screenshot(page, "01-sign-in")
+    page.get_by_role("link", name="sign up").click()
+    page.fill("input[name=email]", EMAIL)
+    page.fill("input[name=password1]", "password123")
+    page.fill("input[name=password2]", "password123")
+    page.get_by_role("button", name="Sign Up").click()
+    expect(page.locator(".errorlist").first).to_be_visible()  # too common, too short
+    screenshot(page, "02-sign-up-weak-password")
+    page.fill("input[name=password1]", STRONG)
+    page.fill("input[name=password2]", STRONG)
+    page.get_by_role("button", name="Sign Up").click()
+    expect(page).to_have_url(re.compile(r"/jobs/$"))
+
+
+def sign_out_and_in(page, base: str) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/accounts/(login|logout)/"))
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=login]", EMAIL)
+    page.fill("input[name=password]", STRONG)
+    page.get_by_role("button", name="Sign In").click()
+    expect(page).to_have_url(re.compile(r"/jobs/$"))
+    expect(page.locator(".account .initials")).to_have_text("E")
+
+
+def scroll_to_end(page) -> None:
+    def at_end() -> bool:
+        page.eval_on_selector("#grid-scroll", "el => el.scrollTo(0, el.scrollHeight)")
+        return page.locator("#sentinel[data-end]").count() == 1
+
+    wait_for(at_end, timeout=60, interval=0.2, message="the gallery's last page")
+
+
+def test_examiner_signs_up_scans_a_case_and_reviews_it(
+    live_server, workers, ml_workers, tiny_models, sources_root, settings, transactional_db, page
+):
+    ml_workers(tiny_models)
+    settings.GALLERY_PAGE_SIZE = 20
+    case = sources_root / "case-2024-117"
+    expected = make_case(case, extra=37)
+    write_picture(case / "phone" / "two-people.jpg", face_picture(faces=((256, 192), (640, 448))))
+    write_picture(case / "phone" / "one-person.jpg", face_picture(faces=((320, 128),), shade=150))
+    expected = {**expected, "files": expected["files"] + 2, "distinct": expected["distinct"] + 2}
+    assert expected["distinct"] == 49  # pages of 20, 20 and 9
+    (sources_root / "case-2024-118").mkdir()
+    base = live_server.url
+
+    sign_up(page, base)
+    screenshot(page, "03-jobs-empty")
+    sign_out_and_in(page, base)
+
+    page.get_by_test_id("new-job").click()
+    page.fill("input[name=name]", "Case 2024-117")
+    page.fill("textarea[name=description]", "Seized laptop, user folder")
+    page.select_option("select[name=source]", "case-2024-117")
+    for stage in ("exif", "faces", "classify"):
+        expect(page.locator(f"input[name=stages][value={stage}]")).to_be_checked()
+    screenshot(page, "04-job-new")
+    page.get_by_role("button", name="Create and start").click()
+
+    expect(page.locator('#job[data-status="completed"]')).to_be_attached(timeout=120_000)
+    job = Job.objects.get(name="Case 2024-117")
+    assert job.owner.email == EMAIL
+    assert (job.files_seen, job.distinct_images, job.errors) == (expected["files"], expected["distinct"], 1)
+    expect(page.locator('[data-field="files_seen"]')).to_have_text(str(expected["files"]))
+    expect(page.locator("#errors")).to_contain_text("truncated JPEG")
+    screenshot(page, "05-job-detail")
+
+    page.goto(f"{base}/jobs/")
+    row = page.locator(f'tr[data-job="{job.pk}"]')
+    expect(row.locator(".status")).to_have_attribute("data-status", "completed")
+    screenshot(page, "06-jobs-list")
+
+    # The gallery: scrolled to the very end, every image is there once, the last partial page included.
+    row.get_by_role("link", name="Gallery").click()
+    expect(page.locator(".tile").first).to_be_visible()
+    assert page.locator(".tile").count() == 20
+    scroll_to_end(page)
+    shown = page.eval_on_selector_all(".tile", "tiles => tiles.map(t => Number(t.dataset.image))")
+    assert len(shown) == len(set(shown)) == expected["distinct"]
+    assert set(shown) == set(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
+    expect(page.locator("#sentinel")).to_contain_text(f"{expected['distinct']} images")
+    page.eval_on_selector("#grid-scroll", "el => el.scrollTo(0, 0)")
+    wait_for(
+        lambda: page.evaluate(
+            "[...document.querySelectorAll('.tile img')].slice(0, 12).every(i => i.complete && i.naturalWidth > 0)"
+        ),
+        timeout=30,
+        message="thumbnails to load",
+    )
+    screenshot(page, "07-gallery")
+
+    # The camera menu fills itself when first opened.
+    page.locator("select[name=camera]").focus()
+    expect(page.locator("select[name=camera] option")).to_have_count(5)
+
+    # Justified rows: the size slider changes the row height.
+    first = page.locator(".tile").first
+    before = first.bounding_box()["height"]
+    page.locator("#size").fill("300")
+    wait_for(lambda: first.bounding_box()["height"] > before * 1.3, timeout=10, message="taller rows")
+    page.locator("#size").fill("180")
+
+    # The side panel of an image with a GPS position: info, EXIF, location with a map marker.
+    exif = ExifData.objects.filter(image__job_images__job=job, gps_lat__isnull=False, camera_model="EOS 80D").first()
+    tile = page.locator(f'.tile[data-image="{exif.image_id}"]')
+    tile.scroll_into_view_if_needed()
+    tile.click()
+    panel = page.get_by_test_id("panel")
+    expect(panel).to_be_visible()
+    expect(panel.get_by_test_id("pane-info")).to_contain_text(exif.image.sha256)
+    wait_for(
+        lambda: panel.get_by_test_id("preview").evaluate("img => img.complete && img.naturalWidth > 0"),
+        timeout=30,
+        message="the preview",
+    )
+    screenshot(page, "08-panel-info")
+
+    panel.get_by_role("tab", name=re.compile("EXIF")).click()
+    exif_pane = panel.get_by_test_id("pane-exif")
+    expect(exif_pane).to_contain_text("DateTimeOriginal")
+    panel.get_by_test_id("exif-filter").fill("model")
+    expect(exif_pane.locator("tbody tr:visible")).to_have_count(1)
+    expect(exif_pane.locator("tbody tr:visible")).to_contain_text("EOS 80D")
+    screenshot(page, "09-panel-exif")
+
+    panel.get_by_role("tab", name=re.compile("Location")).click()
+    location = panel.get_by_test_id("pane-location")
+    expect(location.get_by_test_id("lat")).to_have_text(str(exif.gps_lat))
+    expect(location).to_contain_text("51\u00b030\u2032")
+    expect(location.locator(".leaflet-marker-icon")).to_be_visible()
+    screenshot(page, "10-panel-location")
+
+    # The original is only one explicit click away, and served as the exact evidence bytes.
+    original = page.request.get(base + panel.get_by_test_id("download").get_attribute("href"))
+    assert original.status == 200
+    assert "attachment" in original.headers["content-disposition"]
+
+    # Faces: the switch draws the boxes over the pictures in the grid and in the panel; the pane shows round crops.
+    faces = Face.objects.filter(image__job_images__job=job)
+    assert faces.count() == 3
+    two = faces.filter(index=1).get().image_id
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    boxes = page.locator(f'.tile[data-image="{two}"] .face-box')
+    expect(boxes).to_have_count(2)
+    expect(boxes.first).to_be_hidden()
+    page.get_by_test_id("face-boxes").check()
+    page.locator(f'.tile[data-image="{two}"]').scroll_into_view_if_needed()
+    expect(boxes.first).to_be_visible()
+    tile_box = page.locator(f'.tile[data-image="{two}"]').bounding_box()
+    face_box = boxes.first.bounding_box()
+    # The first face is the 64-pixel square at (256, 192) of a 1280x960 picture: its box sits there on the tile.
+    assert abs((face_box["x"] - tile_box["x"]) / tile_box["width"] - 256 / 1280) < 0.02
+    assert abs(face_box["width"] / tile_box["width"] - 64 / 1280) < 0.02
+    page.locator(f'.tile[data-image="{two}"]').click()
+    expect(panel.locator(".preview .face-box")).to_have_count(2)
+    expect(panel.locator(".preview .face-box").first).to_be_visible()
+    panel.get_by_role("tab", name=re.compile("Faces")).click()
+    crops = panel.get_by_test_id("pane-faces").locator(".face img")
+    expect(crops).to_have_count(2)
+    expect(crops.first).to_have_js_property("complete", True)
+    assert crops.first.evaluate("img => img.naturalWidth") > 0
+    wait_for(
+        lambda: panel.get_by_test_id("preview").evaluate("img => img.complete && img.naturalWidth > 0"),
+        timeout=30,
+        message="the preview",
+    )
+    page.locator(f'.tile[data-image="{two}"]').scroll_into_view_if_needed()
+    expect(panel.get_by_test_id("pane-info").get_by_test_id("tags")).to_be_attached()
+    screenshot(page, "11-panel-faces")
+    page.get_by_test_id("face-boxes").uncheck()
+    expect(boxes.first).to_be_hidden()
+
+    # The map of every GPS image of the job.
+    page.goto(f"{base}/jobs/{job.pk}/map/")
+    gps_count = ExifData.objects.filter(image__job_images__job=job, gps_lat__isnull=False).count()
+    expect(page.locator("#map-count")).to_have_text(f"{gps_count} images with a GPS position")
+    expect(page.get_by_test_id("job-map")).to_have_attribute("data-ready", "1")
+    screenshot(page, "12-map")
+
+
+def test_staff_manage_users_and_delete_a_job(live_server, transactional_db, make_user, sources_root, page):
+    from jobs.services import job_create
+
+    make_user("lead@lab.example", staff=True)
+    examiner = make_user("examiner@lab.example")
+    make_case(sources_root / "case-2024-200")
+    job = job_create(name="Case 2024-200", source_path=sources_root / "case-2024-200", owner=examiner)
+    base = live_server.url
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=login]", "lead@lab.example")
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    expect(page).to_have_url(re.compile(r"/jobs/$"))
+
+    page.get_by_role("link", name="Users").click()
+    row = page.locator(f'tr[data-user="{examiner.pk}"]')
+    expect(row).to_contain_text("examiner")
+    row.get_by_role("button", name="Deactivate").click()
+    expect(page.locator(f'tr[data-user="{examiner.pk}"]')).to_contain_text("deactivated")
+    screenshot(page, "13-users")
+
+    page.goto(f"{base}/jobs/{job.pk}/")
+    page.get_by_test_id("delete").click()
+    expect(page.locator("main")).to_contain_text("record of 0 files found in case-2024-200")
+    screenshot(page, "14-job-delete")
+    page.get_by_test_id("confirm-delete").click()
+    expect(page).to_have_url(re.compile(r"/jobs/$"))
+    assert not Job.objects.filter(pk=job.pk).exists()

@@ -1,0 +1,125 @@
+"""Who may see and change a job, checked over HTTP against a job scanned by real workers."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from jobs.models import FileInstance, Job, JobImage, JobShare
+
+pytestmark = pytest.mark.integration
+
+
+def job_urls(job: Job) -> dict[str, list[str]]:
+    """Every route that shows or changes something of the job, by method."""
+    image_id = JobImage.objects.filter(job=job).values_list("image_id", flat=True).first()
+    image_file = FileInstance.objects.filter(job=job, status="image").first()
+    error_file = FileInstance.objects.filter(job=job, status="error").first()
+    j = job.pk
+    get = [
+        reverse("jobs:detail", args=[j]),
+        reverse("jobs:progress", args=[j]),
+        reverse("jobs:gallery", args=[j]),
+        reverse("jobs:gallery_more", args=[j]) + "?sort=size",
+        reverse("jobs:gallery_options", args=[j]),
+        reverse("jobs:map", args=[j]),
+        reverse("jobs:map_points", args=[j]),
+        reverse("jobs:image", args=[j, image_id]),
+        reverse("jobs:thumb", args=[j, image_id]),
+        reverse("jobs:preview", args=[j, image_id]),
+        reverse("jobs:original", args=[j, image_file.pk]),
+        reverse("jobs:original", args=[j, image_file.pk]) + "?download=1",
+        reverse("jobs:original", args=[j, error_file.pk]) + "?download=1",
+    ]
+    change = [
+        reverse("jobs:start", args=[j]),
+        reverse("jobs:cancel", args=[j]),
+        reverse("jobs:delete", args=[j]),
+    ]
+    share = [reverse("jobs:share", args=[j]), reverse("jobs:unshare", args=[j, job.owner_id])]
+    return {"get": get, "change": change, "share": share}
+
+
+def test_another_user_gets_404_on_everything_of_a_job(scan, examiner, other, client_for):
+    job = scan(examiner)
+    urls = job_urls(job)
+    bob = client_for(other)
+    alice = client_for(examiner)
+
+    for url in urls["get"]:
+        assert alice.get(url).status_code == 200, url
+        assert bob.get(url).status_code == 404, url
+    assert bob.get(reverse("jobs:delete", args=[job.pk])).status_code == 404
+    for url in urls["change"] + urls["share"]:
+        assert bob.post(url, {"email": "bob@example.org", "role": "full"}).status_code == 404, url
+    assert f'data-job="{job.pk}"' not in bob.get(reverse("jobs:list")).text
+    assert f'data-job="{job.pk}"' in alice.get(reverse("jobs:list")).text
+    assert Job.objects.filter(pk=job.pk, status=Job.Status.COMPLETED).exists()
+    assert not JobShare.objects.exists()
+
+
+def test_an_image_is_served_only_through_a_job_that_found_it(scan, examiner, other, client_for, sources_root):
+    alices = scan(examiner, name="alice-case")
+    (sources_root / "bob-case").mkdir()
+    from jobs.samples import write_photo
+
+    write_photo(sources_root / "bob-case" / "own.jpg", seed=4242)
+    bobs = scan(other, name="bob-case")
+    bob = client_for(other)
+    alice_image = JobImage.objects.filter(job=alices).values_list("image_id", flat=True).first()
+    alice_file = FileInstance.objects.filter(job=alices, status="image").first()
+    bob_image = JobImage.objects.get(job=bobs).image_id
+
+    assert bob.get(reverse("jobs:thumb", args=[bobs.pk, bob_image])).status_code == 200
+    # Naming one's own job does not open another job's image or file.
+    assert bob.get(reverse("jobs:thumb", args=[bobs.pk, alice_image])).status_code == 404
+    assert bob.get(reverse("jobs:preview", args=[bobs.pk, alice_image])).status_code == 404
+    assert bob.get(reverse("jobs:image", args=[bobs.pk, alice_image])).status_code == 404
+    assert bob.get(reverse("jobs:original", args=[bobs.pk, alice_file.pk])).status_code == 404
+
+
+def test_a_reviewer_reads_but_cannot_change_and_a_full_share_can(scan, examiner, other, make_user, client_for):
+    job = scan(examiner)
+    urls = job_urls(job)
+    carol = make_user("carol@example.org")
+    alice = client_for(examiner)
+    assert (
+        alice.post(reverse("jobs:share", args=[job.pk]), {"email": "BOB@example.org", "role": "reviewer"}).status_code
+        == 302
+    )
+    assert alice.post(reverse("jobs:share", args=[job.pk]), {"email": carol.email, "role": "full"}).status_code == 302
+    assert JobShare.objects.get(job=job, user=other).role == "reviewer"
+
+    bob = client_for(other)
+    for url in urls["get"]:
+        assert bob.get(url).status_code == 200, url
+    assert f'data-job="{job.pk}"' in bob.get(reverse("jobs:list")).text
+    for url in urls["change"] + urls["share"]:
+        assert bob.post(url, {"email": "carol@example.org", "role": "reviewer"}).status_code == 403, url
+    assert bob.get(reverse("jobs:delete", args=[job.pk])).status_code == 403
+    assert Job.objects.filter(pk=job.pk).exists()
+
+    carol_client = client_for(carol)
+    assert carol_client.post(urls["share"][0], {"email": "bob@example.org", "role": "full"}).status_code == 403
+    assert carol_client.post(reverse("jobs:delete", args=[job.pk])).status_code == 302
+    assert not Job.objects.filter(pk=job.pk).exists()
+
+
+def test_staff_see_every_job(scan, examiner, make_user, client_for):
+    job = scan(examiner)
+    staff = client_for(make_user("lead@example.org", staff=True))
+    assert f'data-job="{job.pk}"' in staff.get(reverse("jobs:list")).text
+    for url in job_urls(job)["get"]:
+        assert staff.get(url).status_code == 200, url
+
+
+def test_signed_out_visitors_are_sent_to_sign_in_everywhere(scan, examiner, client):
+    job = scan(examiner)
+    urls = job_urls(job)
+    for url in [*urls["get"], reverse("jobs:list"), reverse("jobs:new"), reverse("accounts:users"), "/"]:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/accounts/login/"), url
+    for url in urls["change"] + urls["share"]:
+        assert client.post(url).status_code == 302, url
+    assert Job.objects.filter(pk=job.pk).exists()
