@@ -134,10 +134,11 @@ class ClassifyExtractor:
         architecture = str(params.get("model") or "ViT-B-32")
         checkpoint = root / str(params.get("checkpoint") or "")
         if not checkpoint.is_file():
+            folder = Path(str(params.get("checkpoint"))).parent.as_posix()
             raise StageUnavailable(
-                f"classify: open_clip checkpoint {params.get('checkpoint')} is not installed in {root}",
-                fix=f"python manage.py models install /path/to/{checkpoint.parent.name} "
-                f"(a folder or zip holding {checkpoint.name})",
+                f"classify: open_clip checkpoint {params.get('checkpoint')} is not installed in {root} (a zip or "
+                f"folder holding {checkpoint.name} installs it)",
+                fix=f"python manage.py models install /path/to/{architecture}-folder-or-zip --into {folder}",
             )
         vocabulary_path = Path(str(params.get("vocabulary") or ""))
         try:

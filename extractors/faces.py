@@ -143,9 +143,9 @@ class FacesExtractor:
         if missing:
             pack = params.get("pack") or "buffalo_l"
             raise StageUnavailable(
-                f"faces: model pack {pack} is not installed in {root} (missing {', '.join(missing)})",
-                fix=f"python manage.py models install /path/to/{pack}.zip (or a folder holding "
-                f"{' and '.join(Path(p).name for p in relative)})",
+                f"faces: model pack {pack} is not installed in {root} (missing {', '.join(missing)}; a zip or folder "
+                f"of the pack holds {' and '.join(Path(p).name for p in relative)})",
+                fix=f"python manage.py models install /path/to/{pack}.zip",
             )
         try:
             import onnxruntime

@@ -63,11 +63,23 @@ def test_install_from_a_zip_records_every_file_with_its_sha256(models_root, buff
 
 
 def test_install_from_a_folder_of_an_open_clip_model(models_root, tmp_path):
-    source = write_open_clip(tmp_path / "made", "tiny", config=TINY_CLIP).parent
-    output = _run("install", str(source))
+    # A folder as downloaded from a model hub, named after its repository: --into puts it where the stage reads.
+    made = write_open_clip(tmp_path / "made", "tiny", config=TINY_CLIP).parent
+    source = made.rename(tmp_path / "CLIP-tiny-laion")
+    output = _run("install", str(source), "--into", "open_clip/tiny")
     assert f"installed {CLIP_CHECKPOINT}" in output
     assert (models_root / "open_clip/tiny/open_clip_config.json").is_file()
     assert _sha(models_root / CLIP_CHECKPOINT) == _sha(source / "open_clip_model.safetensors")
+
+
+def test_a_zip_wrapping_its_pack_in_a_folder_installs_under_that_name(models_root, tmp_path):
+    write_faces_pack(tmp_path / "made", pack="antelopev2", files=("scrfd_10g_bnkps.onnx", "glintr100.onnx"))
+    archive = tmp_path / "download.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in (tmp_path / "made/models/antelopev2").iterdir():
+            zf.write(path, f"antelopev2/{path.name}")
+    _run("install", str(archive))
+    assert (models_root / "models/antelopev2/glintr100.onnx").is_file()
 
 
 def test_verify_finds_a_changed_and_a_missing_file(models_root, buffalo_zip):
