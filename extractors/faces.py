@@ -47,6 +47,9 @@ PACKS: dict[str, tuple[str, str]] = {
 ML_REQUIREMENTS_FIX = "pip install -r requirements/ml.txt"
 _EMBED_BATCH = 64  # faces per recogniser call; 64 aligned 112x112 crops are ~10 MB of input
 _CROP_MARGIN = 1.4  # the UI crop shows a little more than the box
+# ArcFace alignment maps a detector box to about three quarters of the aligned crop's side: a box at least that
+# many pixels wide already holds every pixel the crop needs, so no finer decode is made for it.
+_ALIGN_SHARE = 0.75
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,7 @@ class FacesExtractor:
             decoded = prefetched(pool, batch, self._decode_for_detection, ahead=2 * self.batch_size)
             # Software pipelining: a micro-batch is described (aligned, embedded) after the next one is detected,
             # so that the finer decodes it asked for run on the pool meanwhile.
-            waiting: list[_Detected] = []
+            waiting: list[list[_Detected]] = []
             for chunk in chunked(decoded, self.batch_size):
                 waiting.append(self._detect_chunk(pool, chunk, results))
                 if len(waiting) > 1:
@@ -233,12 +236,12 @@ class FacesExtractor:
             return None
 
     def _finer_side(self, image: OrientedImage, faces: list[_Candidate]) -> int | None:
-        """The decode size (longer side) that gives the smallest face at least the recogniser's input size, when
-        the detection decode is coarser than that; None when it is fine as it is."""
+        """The decode size (longer side) that gives the smallest face box `_ALIGN_SHARE` of the recogniser's input
+        side, when the detection decode is coarser than that; None when it is fine as it is."""
         if not faces or image.scale == 1.0:
             return None
         smallest = min(min(f.box[2] - f.box[0], f.box[3] - f.box[1]) for f in faces)
-        needed = self._recogniser.input_size[0]
+        needed = self._recogniser.input_size[0] * _ALIGN_SHARE
         if smallest / image.scale >= needed:
             return None
         scale = 1.0  # the coarsest reduction (a power of two, as JPEG draft mode offers) that keeps `needed`
