@@ -14,9 +14,10 @@ anything. A missing checkpoint makes the stage unavailable, with the command tha
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,23 @@ def vocabulary_read(path: Path) -> Vocabulary:
     if not labels:
         raise ValueError(f"{path}: no labels")
     return Vocabulary(tuple(labels), tuple(sentences), hashlib.sha256(data).hexdigest())
+
+
+class _RandomInitWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "initialized randomly" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _without_random_init_warning() -> Iterator[None]:
+    """open_clip warns that a model created without weights is "initialized randomly"; here the checkpoint is
+    loaded right after, and a worker log that says otherwise would mislead whoever audits it."""
+    drop = _RandomInitWarning()
+    logging.getLogger().addFilter(drop)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeFilter(drop)
 
 
 def _torch_device(device: str) -> str:
@@ -160,7 +178,8 @@ class ClassifyExtractor:
         # architecture is one that open_clip has built in.
         name = f"local-dir:{checkpoint.parent}" if config.is_file() else architecture
         try:
-            model = open_clip.create_model(name, load_weights=False, precision=precision, device=device)
+            with _without_random_init_warning():
+                model = open_clip.create_model(name, load_weights=False, precision=precision, device=device)
             open_clip.load_checkpoint(model, str(checkpoint))
             tokenizer = open_clip.get_tokenizer(name)
         except Exception as exc:
