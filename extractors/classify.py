@@ -14,9 +14,10 @@ anything. A missing checkpoint makes the stage unavailable, with the command tha
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,23 @@ def vocabulary_read(path: Path) -> Vocabulary:
     return Vocabulary(tuple(labels), tuple(sentences), hashlib.sha256(data).hexdigest())
 
 
+class _RandomInitWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "initialized randomly" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _without_random_init_warning() -> Iterator[None]:
+    """open_clip warns that a model created without weights is "initialized randomly"; here the checkpoint is
+    loaded right after, and a worker log that says otherwise would mislead whoever audits it."""
+    drop = _RandomInitWarning()
+    logging.getLogger().addFilter(drop)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeFilter(drop)
+
+
 def _torch_device(device: str) -> str:
     import torch
 
@@ -134,10 +152,11 @@ class ClassifyExtractor:
         architecture = str(params.get("model") or "ViT-B-32")
         checkpoint = root / str(params.get("checkpoint") or "")
         if not checkpoint.is_file():
+            folder = Path(str(params.get("checkpoint"))).parent.as_posix()
             raise StageUnavailable(
-                f"classify: open_clip checkpoint {params.get('checkpoint')} is not installed in {root}",
-                fix=f"python manage.py models install /path/to/{checkpoint.parent.name} "
-                f"(a folder or zip holding {checkpoint.name})",
+                f"classify: open_clip checkpoint {params.get('checkpoint')} is not installed in {root} (a zip or "
+                f"folder holding {checkpoint.name} installs it)",
+                fix=f"python manage.py models install /path/to/{architecture}-folder-or-zip --into {folder}",
             )
         vocabulary_path = Path(str(params.get("vocabulary") or ""))
         try:
@@ -159,7 +178,8 @@ class ClassifyExtractor:
         # architecture is one that open_clip has built in.
         name = f"local-dir:{checkpoint.parent}" if config.is_file() else architecture
         try:
-            model = open_clip.create_model(name, load_weights=False, precision=precision, device=device)
+            with _without_random_init_warning():
+                model = open_clip.create_model(name, load_weights=False, precision=precision, device=device)
             open_clip.load_checkpoint(model, str(checkpoint))
             tokenizer = open_clip.get_tokenizer(name)
         except Exception as exc:

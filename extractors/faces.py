@@ -19,8 +19,9 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import math
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,9 @@ PACKS: dict[str, tuple[str, str]] = {
 ML_REQUIREMENTS_FIX = "pip install -r requirements/ml.txt"
 _EMBED_BATCH = 64  # faces per recogniser call; 64 aligned 112x112 crops are ~10 MB of input
 _CROP_MARGIN = 1.4  # the UI crop shows a little more than the box
+# ArcFace alignment maps a detector box to about three quarters of the aligned crop's side: a box at least that
+# many pixels wide already holds every pixel the crop needs, so no finer decode is made for it.
+_ALIGN_SHARE = 0.75
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,14 @@ class DetectedFace:
 @dataclass(frozen=True)
 class FacesResult:
     faces: tuple[DetectedFace, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Detected:
+    ref: ImageRef
+    image: OrientedImage
+    faces: list[_Candidate]
+    finer: Future[OrientedImage | None] | None  # a finer decode for alignment, when the detection one was coarse
 
 
 @dataclass(frozen=True)
@@ -134,9 +146,9 @@ class FacesExtractor:
         if missing:
             pack = params.get("pack") or "buffalo_l"
             raise StageUnavailable(
-                f"faces: model pack {pack} is not installed in {root} (missing {', '.join(missing)})",
-                fix=f"python manage.py models install /path/to/{pack}.zip (or a folder holding "
-                f"{' and '.join(Path(p).name for p in relative)})",
+                f"faces: model pack {pack} is not installed in {root} (missing {', '.join(missing)}; a zip or folder "
+                f"of the pack holds {' and '.join(Path(p).name for p in relative)})",
+                fix=f"python manage.py models install /path/to/{pack}.zip",
             )
         try:
             import onnxruntime
@@ -199,8 +211,15 @@ class FacesExtractor:
         results: list[ItemResult] = []
         with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="faces-decode") as pool:
             decoded = prefetched(pool, batch, self._decode_for_detection, ahead=2 * self.batch_size)
+            # Software pipelining: a micro-batch is described (aligned, embedded) after the next one is detected,
+            # so that the finer decodes it asked for run on the pool meanwhile.
+            waiting: list[list[_Detected]] = []
             for chunk in chunked(decoded, self.batch_size):
-                results += self._run_chunk(pool, chunk)
+                waiting.append(self._detect_chunk(pool, chunk, results))
+                if len(waiting) > 1:
+                    results += self._describe(waiting.pop(0))
+            for detected in waiting:
+                results += self._describe(detected)
         return results
 
     def _decode_for_detection(self, ref: ImageRef) -> OrientedImage | ItemResult:
@@ -209,12 +228,26 @@ class FacesExtractor:
         except EvidenceError as exc:
             return ItemResult(ref.image_id, Outcome.FAILED, error=str(exc))
 
-    def _decode_full(self, ref: ImageRef) -> OrientedImage | None:
+    def _decode_finer(self, ref: ImageRef, long_side: int) -> OrientedImage | None:
         try:
-            return decode_oriented(ref, max_pixels=self.context.max_image_pixels)
+            return decode_oriented(ref, max_pixels=self.context.max_image_pixels, long_side=long_side)
         except EvidenceError as exc:
-            logger.warning("faces: image %s: full decode failed (%s); aligning on the reduced one", ref.image_id, exc)
+            logger.warning("faces: image %s: finer decode failed (%s); aligning on the reduced one", ref.image_id, exc)
             return None
+
+    def _finer_side(self, image: OrientedImage, faces: list[_Candidate]) -> int | None:
+        """The decode size (longer side) that gives the smallest face box `_ALIGN_SHARE` of the recogniser's input
+        side, when the detection decode is coarser than that; None when it is fine as it is."""
+        if not faces or image.scale == 1.0:
+            return None
+        smallest = min(min(f.box[2] - f.box[0], f.box[3] - f.box[1]) for f in faces)
+        needed = self._recogniser.input_size[0] * _ALIGN_SHARE
+        if smallest / image.scale >= needed:
+            return None
+        scale = 1.0  # the coarsest reduction (a power of two, as JPEG draft mode offers) that keeps `needed`
+        while scale * 2 <= smallest / needed:
+            scale *= 2
+        return math.ceil(max(image.full_size) / scale)
 
     def _detect(self, image: OrientedImage) -> list[_Candidate]:
         import numpy as np
@@ -233,46 +266,48 @@ class FacesExtractor:
         found.sort(key=lambda face: -face.score)
         return found
 
-    def _run_chunk(
-        self, pool: ThreadPoolExecutor, chunk: list[tuple[ImageRef, OrientedImage | ItemResult]]
-    ) -> list[ItemResult]:
-        import numpy as np
-
-        results: list[ItemResult] = []
-        detected: list[tuple[ImageRef, OrientedImage, list[_Candidate]]] = []
+    def _detect_chunk(
+        self,
+        pool: ThreadPoolExecutor,
+        chunk: list[tuple[ImageRef, OrientedImage | ItemResult]],
+        results: list[ItemResult],
+    ) -> list[_Detected]:
+        """Detect faces in a micro-batch; images that end here (undecodable, too narrow) go to `results`."""
+        detected: list[_Detected] = []
         for ref, image in chunk:
             if isinstance(image, ItemResult):
                 results.append(image)
                 continue
             width, height = image.pixels.size
             if min(width, height) * self.det_size < 2 * max(width, height):
-                results.append(
-                    ItemResult(
-                        ref.image_id, Outcome.SKIPPED, error=f"faces: image too narrow to search ({width}x{height})"
-                    )
-                )
+                message = f"faces: image too narrow to search ({width}x{height})"
+                results.append(ItemResult(ref.image_id, Outcome.SKIPPED, error=message))
                 continue
-            detected.append((ref, image, self._detect(image)))
+            faces = self._detect(image)
+            # Alignment and crops want detail that a reduced decode lost: decode again, finer, on the pool.
+            side = self._finer_side(image, faces)
+            finer = pool.submit(self._decode_finer, ref, side) if side else None
+            detected.append(_Detected(ref, image, faces, finer))
+        return detected
 
-        # Alignment and crops want every pixel: decode again, at full size, the reduced images that hold faces.
-        again = [ref for ref, image, faces in detected if faces and image.scale != 1.0]
-        finer = dict(zip((ref.image_id for ref in again), pool.map(self._decode_full, again), strict=True))
+    def _describe(self, detected: list[_Detected]) -> list[ItemResult]:
+        """Align, embed and crop the faces of a detected micro-batch (all its faces in one recogniser batch)."""
+        import numpy as np
 
         aligned: list[Any] = []
         crops: list[list[bytes]] = []
-        for ref, image, faces in detected:
-            source = finer.get(ref.image_id) or image
+        for item in detected:
+            source = (item.finer.result() if item.finer else None) or item.image
             bgr = np.ascontiguousarray(np.asarray(source.pixels)[:, :, ::-1])
             crops.append([])
-            for face in faces:
+            for face in item.faces:
                 aligned.append(self._align(bgr, face.landmarks / source.scale))
                 crops[-1].append(self._crop(source, face.box))
-        embeddings = self._embed(aligned)
-
-        position = 0
-        for (ref, _image, faces), image_crops in zip(detected, crops, strict=True):
+        embeddings = iter(self._embed(aligned))
+        results = []
+        for item, image_crops in zip(detected, crops, strict=True):
             found = []
-            for face, crop in zip(faces, image_crops, strict=True):
+            for face, crop in zip(item.faces, image_crops, strict=True):
                 x1, y1, x2, y2 = face.box
                 found.append(
                     DetectedFace(
@@ -282,12 +317,11 @@ class FacesExtractor:
                         height=round(y2 - y1, 2),
                         score=round(face.score, 6),
                         landmarks=tuple((round(float(x), 2), round(float(y), 2)) for x, y in face.landmarks),
-                        embedding=embeddings[position],
+                        embedding=next(embeddings),
                         crop=crop,
                     )
                 )
-                position += 1
-            results.append(ItemResult(ref.image_id, Outcome.DONE, data=FacesResult(tuple(found))))
+            results.append(ItemResult(item.ref.image_id, Outcome.DONE, data=FacesResult(tuple(found))))
         return results
 
     def _align(self, bgr: Any, landmarks: Any) -> Any:

@@ -147,14 +147,15 @@ def _checksums(folder: Path) -> dict[str, str]:
 
 def _layout(folder: Path, name: str, into: str | None) -> tuple[Path, str]:
     """Where the files of an unpacked source are and where they go: (source folder, destination prefix)."""
-    if into is not None:
-        return folder, _safe_relative(into).as_posix()
-    if (folder / MANIFEST).is_file() or (folder / "models").is_dir() or (folder / "open_clip").is_dir():
+    bundle = (folder / MANIFEST).is_file() or (folder / "models").is_dir() or (folder / "open_clip").is_dir()
+    if bundle and into is None:
         return folder, ""  # a copy of another MODELS_ROOT: keep its layout
     entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
-    if len(entries) == 1 and entries[0].is_dir():
+    if len(entries) == 1 and entries[0].is_dir() and not bundle:
         # A zip that wraps everything in one folder (antelopev2.zip does): that folder is the model.
-        return _layout(entries[0], entries[0].name, None)
+        return _layout(entries[0], entries[0].name, into)
+    if into is not None:
+        return folder, _safe_relative(into).as_posix()
     if any(folder.rglob("*.onnx")):
         return folder, f"models/{name}"
     return folder, f"open_clip/{name}"

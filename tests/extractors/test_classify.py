@@ -99,7 +99,7 @@ def test_a_missing_checkpoint_is_unavailable_with_the_fix(tmp_path):
     with pytest.raises(StageUnavailable) as raised:
         ClassifyExtractor(context(tmp_path, classify_params())).load()
     assert "is not installed" in raised.value.reason
-    assert raised.value.fix.startswith("python manage.py models install /path/to/tiny")
+    assert raised.value.fix == "python manage.py models install /path/to/tiny-folder-or-zip --into open_clip/tiny"
 
 
 def test_a_checkpoint_of_another_architecture_is_unavailable(tiny_models):

@@ -67,12 +67,25 @@ def test_detection_runs_on_a_reduced_decode(tmp_path):
     assert image.full_size == (2560, 1920)
 
 
-def test_faces_on_a_large_photo_map_to_full_resolution(faces, tmp_path):
+def test_faces_on_a_large_photo_map_to_full_resolution(faces, tiny_models, tmp_path):
     # Decoded at a quarter for detection; the 128-pixel face is one detector cell there.
     picture = face_picture(2560, 1920, faces=())
     picture.paste((255, 255, 255), (512, 384, 512 + 2 * FACE, 384 + 2 * FACE))
-    [result] = faces.run([evidence_ref(write_picture(tmp_path / "big.jpg", picture))])
+    ref = evidence_ref(write_picture(tmp_path / "big.jpg", picture))
+    [result] = faces.run([ref])
     assert _boxes(result) == [pytest.approx((512, 384, 2 * FACE, 2 * FACE), abs=2.0)]
+    # The face is aligned on a full-resolution decode (it is too small in the quarter-size one): the embedding is
+    # the recogniser's on the full-resolution pixels.
+    from insightface.model_zoo import model_zoo
+    from insightface.utils import face_align
+
+    recogniser = model_zoo.get_model(str(tiny_models / "models/buffalo_l/w600k_r50.onnx"))
+    full = np.ascontiguousarray(np.asarray(decode_oriented(ref, max_pixels=10**9).pixels)[:, :, ::-1])
+    [face] = result.data.faces
+    landmarks = np.asarray(face.landmarks, dtype=np.float32)
+    expected = recogniser.get_feat([face_align.norm_crop(full, landmark=landmarks, image_size=112)])[0]
+    expected /= np.linalg.norm(expected)
+    assert np.allclose(np.frombuffer(face.embedding, "<f4"), expected, atol=1e-3)
 
 
 def test_zero_faces_is_a_done_result(faces, tmp_path):
@@ -157,7 +170,7 @@ def test_a_missing_pack_is_unavailable_with_the_fix(tmp_path):
     with pytest.raises(StageUnavailable) as raised:
         FacesExtractor(context(tmp_path, faces_params())).load()
     assert "buffalo_l is not installed" in raised.value.reason
-    assert raised.value.fix.startswith("python manage.py models install /path/to/buffalo_l.zip")
+    assert raised.value.fix == "python manage.py models install /path/to/buffalo_l.zip"
 
 
 def test_an_unreadable_model_file_is_unavailable(tmp_path):
