@@ -19,6 +19,9 @@ import pytest
 from extractors.registry import reset_registry
 
 REPO = Path(__file__).resolve().parent.parent
+# Redis databases some tests use for a broker of their own (beside the session's): three, from the environment so
+# that parallel checkouts on one machine keep apart.
+SPARE_REDIS_DBS = [int(n) for n in os.environ.get("TEST_SPARE_REDIS_DBS", "3,4,5").split(",")]
 
 
 @pytest.fixture

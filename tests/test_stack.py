@@ -13,7 +13,7 @@ import pytest
 
 from jobs.models import Job
 from jobs.samples import make_sample_tree
-from tests.conftest import REPO, wait_for
+from tests.conftest import REPO, SPARE_REDIS_DBS, wait_for
 from tests.jobs.test_pipeline import _free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -37,15 +37,15 @@ def test_procfile_stack_serves_and_scans(transactional_db, worker_env, evidence_
     env = {
         **worker_env,
         "DJANGO_SETTINGS_MODULE": "scanner.settings.distributed",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/3",
-        "CELERY_RESULT_BACKEND": "redis://127.0.0.1:6379/3",
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{SPARE_REDIS_DBS[0]}",
+        "CELERY_RESULT_BACKEND": f"redis://127.0.0.1:6379/{SPARE_REDIS_DBS[0]}",
         "WEB_PORT": str(web),
         "FLOWER_PORT": str(flower),
         "FLOWER_BASIC_AUTH": "examiner:s3cret-flower",
         "WORKER_CONCURRENCY": "2",
         "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}",
     }
-    subprocess.run(["redis-cli", "-n", "3", "flushdb"], check=True, capture_output=True)
+    subprocess.run(["redis-cli", "-n", str(SPARE_REDIS_DBS[0]), "flushdb"], check=True, capture_output=True)
     log = tmp_path / "honcho.log"
     no_dotenv = tmp_path / "empty.env"  # honcho would otherwise read a developer's .env over this environment
     no_dotenv.write_text("")

@@ -18,7 +18,7 @@ from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch, Stag
 from jobs.samples import exif_bytes, write_photo
 from jobs.services import job_cancel, job_create, job_delete, job_rerun, job_start
 from scanner.celery import app
-from tests.conftest import REPO, wait_for
+from tests.conftest import REPO, SPARE_REDIS_DBS, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -161,7 +161,7 @@ def test_killing_a_stage_worker_mid_batch_loses_nothing(
 ):
     photos(evidence_dir, range(48))
     if broker == "redis":
-        url = "redis://127.0.0.1:6379/5"
+        url = f"redis://127.0.0.1:6379/{SPARE_REDIS_DBS[2]}"
         with app.connection_for_write(url) as conn:
             conn.default_channel.client.flushdb()
     else:
@@ -169,7 +169,7 @@ def test_killing_a_stage_worker_mid_batch_loses_nothing(
         _purge_amqp(url, ["jobs", "exif", "probe"])
     env = {
         "CELERY_BROKER_URL": url,
-        "CELERY_RESULT_BACKEND": "redis://127.0.0.1:6379/4",
+        "CELERY_RESULT_BACKEND": f"redis://127.0.0.1:6379/{SPARE_REDIS_DBS[1]}",
         "CELERY_VISIBILITY_TIMEOUT": "4",
         "CELERY_UNACKED_RESTORE_INTERVAL": "1",
         "CELERY_UNACKED_RESTORE_THROTTLE": "1",
