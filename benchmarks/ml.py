@@ -157,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs of each measurement; the fastest counts")
     parser.add_argument("--stages", default="faces,classify")
     parser.add_argument("--size", default="2048x1536", help="pixels of the generated photos")
+    parser.add_argument("--decode-threads", type=int, default=2, help="decode threads of each stage (a setting)")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
@@ -170,12 +171,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         (work_dir / "images").mkdir()
         refs = make_images(work_dir / "images", args.images, (width, height))
         params = {
-            "faces": {"det_size": 640, "min_face_size": 20, "crop_size": 112, "decode_threads": 2},
+            "faces": {"det_size": 640, "min_face_size": 20, "crop_size": 112, "decode_threads": args.decode_threads},
             "classify": {
                 "model": "ViT-B-32",
                 "checkpoint": "open_clip/ViT-B-32/open_clip_model.safetensors",
                 "vocabulary": str(VOCABULARY),
-                "decode_threads": 2,
+                "decode_threads": args.decode_threads,
             },
         }
         rows: list[Row] = []
@@ -187,7 +188,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     lines = [
         "# ML stages: throughput",
         "",
-        f"{args.images} JPEG photos of {width}x{height} (0-2 faces each), best of {args.repeat} interleaved runs; "
+        f"{args.images} JPEG photos of {width}x{height} (0-2 faces each), {args.decode_threads} decode threads per "
+        f"stage, best of {args.repeat} interleaved runs; "
         "models with random weights: ViT-B-32;",
         f"detector {macs['det_10g.onnx'] / 1e9:.1f} GMAC at 640x640, recogniser {macs['w600k_r50.onnx'] / 1e9:.1f} "
         "GMAC per face (buffalo_l sizes).",
