@@ -7,6 +7,12 @@ An extractor is a plain class with three class attributes and two methods:
                     change (new fields, a different model, a fixed bug). Results are keyed by (image, stage,
                     version): content analysed by the same version is never analysed again.
     queue: str      the Celery queue its work is routed to by default (deployments may override per stage).
+    result_params: tuple[str, ...]
+                    OPTIONAL. The parameters (keys of ExtractorContext.params) that change results: the model
+                    chosen, thresholds, vocabulary. Results are keyed by `effective_version`, the version plus a
+                    digest of these values, so a job run with other settings analyses the content again instead
+                    of reusing results made with the old ones. Parameters that only change speed (batch sizes,
+                    threads, device) MUST NOT be listed.
 
     __init__(context: ExtractorContext)
                     MUST be cheap and MUST NOT raise: it only keeps the context.
@@ -35,6 +41,8 @@ Extractors never import Django, Celery or anything that does HTTP: they are test
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +105,15 @@ class StageUnavailable(Exception):
 
     def __str__(self) -> str:
         return f"{self.reason} (fix: {self.fix})" if self.fix else self.reason
+
+
+def effective_version(extractor: type, params: Mapping[str, Any]) -> str:
+    """The version results are keyed by: the extractor's own, plus a digest of the parameters that change them."""
+    keys = getattr(extractor, "result_params", ())
+    if not keys:
+        return extractor.version
+    chosen = json.dumps({key: params.get(key) for key in keys}, sort_keys=True, default=str)
+    return f"{extractor.version}+{hashlib.sha256(chosen.encode()).hexdigest()[:10]}"
 
 
 @runtime_checkable

@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, Provenance, StageUnavailable
+from extractors.base import (
+    ExtractorContext,
+    ImageRef,
+    ItemResult,
+    Outcome,
+    Provenance,
+    StageUnavailable,
+    effective_version,
+)
 from extractors.batching import chunked, prefetched
 from extractors.decoding import decode_oriented
 from extractors.imagefile import EvidenceError
@@ -119,6 +127,16 @@ class ClassifyExtractor:
     name = "classify"
     version = "1"
     queue = "classify"
+    # Settings that change what this stage finds; results made under other values are not reused.
+    result_params = (
+        "model",
+        "checkpoint",
+        "precision",
+        "vocabulary",
+        "top_k",
+        "min_score",
+        "caption_tokens",
+    )
 
     def __init__(self, context: ExtractorContext) -> None:
         self.context = context
@@ -202,7 +220,7 @@ class ClassifyExtractor:
         logger.info("classify: loaded %s (%s) on %s", architecture, checkpoint.name, device)
         return Provenance(
             stage=self.name,
-            version=self.version,
+            version=effective_version(type(self), self.context.params),
             model_name=f"open_clip {architecture}: {checkpoint.relative_to(root).as_posix()}"[:200],
             model_sha256=file_sha256(checkpoint),
             params={

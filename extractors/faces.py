@@ -28,7 +28,15 @@ from typing import Any
 
 from PIL import Image
 
-from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, Provenance, StageUnavailable
+from extractors.base import (
+    ExtractorContext,
+    ImageRef,
+    ItemResult,
+    Outcome,
+    Provenance,
+    StageUnavailable,
+    effective_version,
+)
 from extractors.batching import chunked, prefetched
 from extractors.decoding import OrientedImage, decode_oriented
 from extractors.imagefile import EvidenceError
@@ -121,6 +129,17 @@ class FacesExtractor:
     name = "faces"
     version = "1"
     queue = "faces"
+    # Settings that change what this stage finds; results made under other values are not reused.
+    result_params = (
+        "pack",
+        "detector",
+        "recogniser",
+        "det_threshold",
+        "nms_threshold",
+        "det_size",
+        "min_face_size",
+        "crop_size",
+    )
 
     def __init__(self, context: ExtractorContext) -> None:
         self.context = context
@@ -192,7 +211,7 @@ class FacesExtractor:
         logger.info("faces: loaded %s on %s", ", ".join(relative), running)
         return Provenance(
             stage=self.name,
-            version=self.version,
+            version=effective_version(type(self), self.context.params),
             model_name=f"insightface {Path(relative[0]).parent.name}: {Path(relative[0]).name} + "
             f"{Path(relative[1]).name}",
             # One digest for the pair: the SHA-256 of their sha256sum listing (each file's own digest is in params).

@@ -9,9 +9,9 @@ from __future__ import annotations
 import functools
 import importlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 
-from extractors.base import Extractor, ExtractorContext, Provenance
+from extractors.base import Extractor, ExtractorContext, Provenance, effective_version
 
 BUILTIN_EXTRACTORS: tuple[str, ...] = (
     "extractors.exif:ExifExtractor",
@@ -28,7 +28,8 @@ def _import(path: str) -> type[Extractor]:
 class Registry:
     def __init__(self, classes: list[type[Extractor]]) -> None:
         self._classes = {cls.name: cls for cls in classes}
-        self._loaded: dict[str, tuple[Extractor, Provenance]] = {}
+        # stage -> (effective version, extractor, provenance): the models of the settings last asked for.
+        self._loaded: dict[str, tuple[str, Extractor, Provenance]] = {}
         self._lock = threading.Lock()
 
     def names(self) -> list[str]:
@@ -40,17 +41,25 @@ class Registry:
         except KeyError:
             raise KeyError(f"unknown stage {name!r}; known stages: {', '.join(self._classes)}") from None
 
-    def versions(self) -> dict[str, str]:
-        return {name: cls.version for name, cls in self._classes.items()}
+    def versions(self, params: Mapping[str, Mapping] | None = None) -> dict[str, str]:
+        """Each stage's effective version (see extractors.base.effective_version) under these stage parameters."""
+        params = params or {}
+        return {name: effective_version(cls, params.get(name, {})) for name, cls in self._classes.items()}
 
-    def loaded(self, name: str, context: Callable[[str], ExtractorContext]) -> tuple[Extractor, Provenance]:
-        """The stage's extractor with its models loaded, once per process. Raises StageUnavailable (not cached:
-        installing the model makes the stage available without restarting the worker)."""
+    def loaded(self, name: str, context: ExtractorContext) -> tuple[Extractor, Provenance]:
+        """The stage's extractor with its models loaded, once per process and set of result parameters (a job
+        run with other settings loads its own models, which then replace the earlier ones). Raises
+        StageUnavailable, which is not cached: installing the model makes the stage available without
+        restarting the worker."""
+        cls = self.extractor_class(name)
+        version = effective_version(cls, context.params)
         with self._lock:
-            if name not in self._loaded:
-                extractor = self.extractor_class(name)(context(name))
-                self._loaded[name] = (extractor, extractor.load())
-            return self._loaded[name]
+            cached = self._loaded.get(name)
+            if cached is None or cached[0] != version:
+                extractor = cls(context)
+                self._loaded[name] = (version, extractor, extractor.load())
+            _version, extractor, provenance = self._loaded[name]
+            return extractor, provenance
 
 
 _extra: tuple[str, ...] = ()

@@ -432,7 +432,7 @@ def job_images_by_text(*, job: Job, text: str, limit: int = 20) -> list[TextHit]
 
     from jobs.stages import extractor_context
 
-    extractor, provenance = get_registry().loaded("classify", extractor_context)
+    extractor, provenance = get_registry().loaded("classify", extractor_context("classify", job))
     query = np.frombuffer(extractor.text_embedding(text), dtype="<f4")
     rows = (
         Classification.objects.filter(

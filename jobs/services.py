@@ -54,11 +54,21 @@ def job_create(
     stages = list(stages if stages is not None else settings.SCAN_STAGES or registry.names())
     for stage in stages:
         registry.extractor_class(stage)  # unknown stage names fail here, before anything is stored
-    versions = registry.versions()
+    # Only what changes results is frozen with the job; batch sizes, threads and devices stay each host's own.
+    params = {
+        stage: {
+            key: value
+            for key, value in settings.STAGE_PARAMS.get(stage, {}).items()
+            if key in getattr(registry.extractor_class(stage), "result_params", ())
+        }
+        for stage in stages
+    }
+    versions = registry.versions(params)
     source = source_resolve(source_path, within=within)
     config = {
         "stages": stages,
         "versions": {stage: versions[stage] for stage in stages},
+        "params": params,
         "max_image_pixels": settings.SCAN_MAX_IMAGE_PIXELS,
         "verify": settings.SCAN_VERIFY,
         "batch_files": settings.SCAN_BATCH_FILES,

@@ -56,12 +56,16 @@ def progress_add(job_id: int, stage: str, *, total: int = 0, counts: Counter | N
         StageProgress.objects.filter(job_id=job_id, stage=stage).update(**changes)
 
 
-def extractor_context(stage: str) -> ExtractorContext:
+def extractor_context(stage: str, job: Job | None = None) -> ExtractorContext:
+    """What a stage runs with: this host's settings (models folder, device, batch sizes, threads), with the
+    parameters that change results (thresholds, model choice) taken from the job, as they were frozen at its
+    creation."""
+    frozen = job.config.get("params", {}).get(stage, {}) if job is not None else {}
     return ExtractorContext(
         models_root=settings.MODELS_ROOT,
         device=settings.STAGE_DEVICES.get(stage, settings.STAGE_DEVICES.get("default", "cpu")),
-        max_image_pixels=settings.SCAN_MAX_IMAGE_PIXELS,
-        params=settings.STAGE_PARAMS.get(stage, {}),
+        max_image_pixels=job.config["max_image_pixels"] if job is not None else settings.SCAN_MAX_IMAGE_PIXELS,
+        params={**settings.STAGE_PARAMS.get(stage, {}), **frozen},
     )
 
 
@@ -158,7 +162,7 @@ def stage_batch_run(*, batch_id: int, stage: str, wait_for_others: bool = True) 
         batch_stage_finish(batch, stage, Counter())
         return {}
     try:
-        extractor, provenance = get_registry().loaded(stage, extractor_context)
+        extractor, provenance = get_registry().loaded(stage, extractor_context(stage, job))
     except StageUnavailable as exc:
         logger.warning("job %s: stage %s unavailable: %s", job.pk, stage, exc)
         batch_stage_finish(batch, stage, Counter(unavailable=len(ids)), message=str(exc))

@@ -174,12 +174,15 @@ def tiny_models(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def ml_workers(workers, worker_env, tmp_path) -> Iterator:
+def ml_workers(workers, worker_env, tmp_path, settings) -> Iterator:
     """start(models_root) starts a worker for the faces and classify queues that reads its models from
-    models_root (with the tiny classify model configured). Meanwhile the session's other workers stop consuming
-    those queues (Celery remote control), so every stage task of the test reaches this worker."""
+    models_root, and has jobs created here choose the tiny classify model (the model is a job's setting, frozen
+    at its creation). Meanwhile the session's other workers stop consuming those queues (Celery remote
+    control), so every stage task of the test reaches this worker."""
     from scanner.celery import app
-    from tests.mlsupport import CLIP_CHECKPOINT
+    from tests.mlsupport import CLIP_CHECKPOINT, classify_params
+
+    settings.STAGE_PARAMS = {**settings.STAGE_PARAMS, "classify": classify_params()}
 
     others = list(workers.processes)
     for queue in ML_QUEUES:

@@ -94,7 +94,7 @@ def test_a_scan_finds_faces_and_tags_on_real_workers(
     call_command("search", str(job.pk), "a white square on grey", stdout=out)
     lines = out.getvalue().splitlines()
     assert len(lines) == 3
-    extractor, _ = get_registry().loaded("classify", extractor_context)
+    extractor, _ = get_registry().loaded("classify", extractor_context("classify"))
     query = np.frombuffer(extractor.text_embedding("a white square on grey"), dtype="<f4")
     expected = sorted(
         ((float(np.frombuffer(bytes(c.embedding), "<f4") @ query), c.image_id) for c in Classification.objects.all()),

@@ -147,8 +147,8 @@ def test_download_only_when_asked_goes_through_the_library_and_the_manifest(mode
 def test_a_stage_becomes_available_once_its_model_is_installed(models_root, buffalo_zip, fresh_registry):
     registry = get_registry()
     with pytest.raises(StageUnavailable) as raised:
-        registry.loaded("faces", extractor_context)
+        registry.loaded("faces", extractor_context("faces"))
     assert raised.value.fix.startswith("python manage.py models install")
     _run("install", str(buffalo_zip))
-    _extractor, provenance = registry.loaded("faces", extractor_context)
+    _extractor, provenance = registry.loaded("faces", extractor_context("faces"))
     assert provenance.params["model_files"][DETECTOR] == _sha(models_root / DETECTOR)
