@@ -22,6 +22,7 @@ from jobs.models import BatchStage, FileInstance, Job, ScanBatch, StageClaim, St
 logger = logging.getLogger(__name__)
 
 _COUNTED = {"done": "done", "failed": "failed", "skipped": "skipped"}
+_reported_unavailable: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,10 @@ def stage_batch_run(*, batch_id: int, stage: str, wait_for_others: bool = True) 
     try:
         extractor, provenance = get_registry().loaded(stage, extractor_context(stage, job))
     except StageUnavailable as exc:
-        logger.warning("job %s: stage %s unavailable: %s", job.pk, stage, exc)
+        # Once per process and reason: every batch meets the same missing model.
+        log = logger.debug if (stage, str(exc)) in _reported_unavailable else logger.warning
+        _reported_unavailable.add((stage, str(exc)))
+        log("job %s: stage %s unavailable: %s", job.pk, stage, exc)
         batch_stage_finish(batch, stage, Counter(unavailable=len(ids)), message=str(exc))
         return {"unavailable": len(ids)}
     version = provenance.version

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -28,7 +27,7 @@ class Command(BaseCommand):
             raise CommandError(f"no such job: {options['job_id']}") from None
         records = file_instances_for_export(job=job)
         if options["output"] == "-":
-            count = self._write(sys.stdout, records, options["format"])
+            self._write(self.stdout, records, options["format"])
         else:
             with open(options["output"], "w", encoding="utf-8", newline="") as out:
                 count = self._write(out, records, options["format"])
