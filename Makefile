@@ -49,8 +49,12 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-bench: $(VENV)/.dev
+# Each benchmark measures its pipeline against a bare loop in the same run and writes a table to bench-results/.
+bench: $(VENV)/.dev static
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.pipeline
+	$(PY) -m benchmarks.ml
+	$(PY) -m benchmarks.web
 
 # The distributed stack on this machine: web (daphne), one worker per queue, Flower; local PostgreSQL and Redis.
 up: $(VENV)/.dev static .env
