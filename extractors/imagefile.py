@@ -364,13 +364,19 @@ def _jpeg_scan_start(fp: BinaryIO) -> int | None:
             return fp.tell()
 
 
-def _has_marker_after(fp: BinaryIO, offset: int, marker: bytes, chunk: int = 1 << 20) -> bool:
-    fp.seek(offset)
-    carry = b""
-    while block := fp.read(chunk):
-        if marker in carry + block:
+def _has_marker_after(fp: BinaryIO, offset: int, marker: bytes, chunk: int = 64 * 1024) -> bool:
+    """Whether `marker` occurs at or after `offset`. Searched backwards from the end: in a complete file the marker
+    lies in the last bytes, so one small read answers; only a damaged file is read all the way back to `offset`."""
+    end = fp.seek(0, io.SEEK_END)
+    following = b""  # the start of the block after this one: a marker may straddle two blocks
+    while end > offset:
+        start = max(offset, end - chunk)
+        fp.seek(start)
+        block = fp.read(end - start) + following
+        if block.rfind(marker) != -1:
             return True
-        carry = block[-(len(marker) - 1) :]
+        following = block[: len(marker) - 1]
+        end = start
     return False
 
 

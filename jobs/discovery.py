@@ -15,11 +15,13 @@ import hashlib
 import mimetypes
 import os
 import stat
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from io import BytesIO
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import magic
 
@@ -40,7 +42,7 @@ from extractors.imagefile import (
 
 # Files up to this size are read into memory once (hashes, magic and header all come from that one read);
 # larger ones are hashed in chunks and their header is read again from the file.
-IN_MEMORY_LIMIT = 256 * 1024 * 1024
+IN_MEMORY_LIMIT = 64 * 1024 * 1024
 CHUNK = 1024 * 1024
 SNIFF_BYTES = 8192
 
@@ -238,9 +240,14 @@ class _Hasher:
         self.sha256 = hashlib.sha256()
 
     def update(self, data: bytes) -> None:
-        self.md5.update(data)
-        self.sha1.update(data)
-        self.sha256.update(data)
+        # A megabyte at a time through all three: each slice is hashed three times while it is in the CPU cache,
+        # instead of three passes over the whole buffer from memory.
+        view = memoryview(data)
+        for start in range(0, len(view), CHUNK):
+            block = view[start : start + CHUNK]
+            self.md5.update(block)
+            self.sha1.update(block)
+            self.sha256.update(block)
 
     def digests(self) -> dict[str, str]:
         return {"md5": self.md5.hexdigest(), "sha1": self.sha1.hexdigest(), "sha256": self.sha256.hexdigest()}
@@ -304,3 +311,20 @@ def probe(root: bytes, entry: Entry, *, max_pixels: int, full_verify: bool = Fal
             label = format_label(mime)
             return Probe(entry, Status.ERROR, mime=mime, error=f"corrupt {label}: {exc}", size=size, **digests)
     return Probe(entry, Status.IMAGE, mime=mime, note=note, size=size, info=info, **digests)
+
+
+def probe_all(root: bytes, entries: Iterable[Entry], *, threads: int, **options: Any) -> Iterator[Probe]:
+    """`probe` every entry, in their order, on `threads` threads: reading, hashing and most decoding run without
+    the interpreter lock, so a folder of photos keeps every core busy. At most four probes per thread are in
+    flight. Closing the iterator early abandons the entries not yet returned (a resumed scan walks them again)."""
+    if threads <= 1:
+        yield from (probe(root, entry, **options) for entry in entries)
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="probe") as pool:
+        pending: deque[Future[Probe]] = deque()
+        for entry in entries:
+            pending.append(pool.submit(probe, root, entry, **options))
+            if len(pending) >= 4 * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

@@ -8,8 +8,10 @@ import logging
 import os
 import time
 from collections import Counter
+from contextlib import closing
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -177,24 +179,31 @@ def scan_job(*, job_id: int, slice_seconds: float) -> None:
         probes, size, opened = [], 0, time.monotonic()
         return _still_scanning(job_id)
 
-    for entry in discovery.walk(root, resume_after=resume):
-        probe = discovery.probe(
-            root, entry, max_pixels=config["max_image_pixels"], full_verify=config["verify"] == "full"
+    walked = discovery.walk(root, resume_after=resume)
+    with closing(
+        discovery.probe_all(
+            root,
+            walked,
+            threads=settings.SCAN_PROBE_THREADS,
+            max_pixels=config["max_image_pixels"],
+            full_verify=config["verify"] == "full",
         )
-        probes.append(probe)
-        size += probe.size
-        now = time.monotonic()
-        if (
-            len(probes) >= config["batch_files"]
-            or size >= config["batch_bytes"]
-            or now - opened >= config["batch_seconds"]
-        ):
-            if not flush():
-                logger.info("job %s: discovery stopped, the job is no longer scanning", job_id)
-                return
-            if now - started >= slice_seconds:
-                pipeline.scan_signature(job_id).apply_async()
-                return
+    ) as probes_in_order:
+        for probe in probes_in_order:
+            probes.append(probe)
+            size += probe.size
+            now = time.monotonic()
+            if (
+                len(probes) >= config["batch_files"]
+                or size >= config["batch_bytes"]
+                or now - opened >= config["batch_seconds"]
+            ):
+                if not flush():
+                    logger.info("job %s: discovery stopped, the job is no longer scanning", job_id)
+                    return
+                if now - started >= slice_seconds:
+                    pipeline.scan_signature(job_id).apply_async()
+                    return
     if not flush():
         return
     with transaction.atomic():

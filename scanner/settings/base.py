@@ -193,6 +193,8 @@ SCAN_STAGES = env.list("SCAN_STAGES", default=[])
 SCAN_BATCH_FILES = env.int("SCAN_BATCH_FILES", default=256)
 SCAN_BATCH_BYTES = env.int("SCAN_BATCH_BYTES", default=256 * 1024 * 1024)
 SCAN_BATCH_SECONDS = env.float("SCAN_BATCH_SECONDS", default=2.0)
+# Files read and hashed at once by one discovery task (reading and hashing leave the interpreter lock free).
+SCAN_PROBE_THREADS = env.int("SCAN_PROBE_THREADS", default=2)
 # Images with more pixels than this are recorded as decompression bombs (Pillow's own default limit).
 SCAN_MAX_IMAGE_PIXELS = env.int("SCAN_MAX_IMAGE_PIXELS", default=89_478_485)
 # "structure": check each image's container (JPEG end marker, PNG chunk CRCs) - fast.
