@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 EMBEDDED := env -u DJANGO_SETTINGS_MODULE -u DATABASE_URL -u CELERY_BROKER_URL
 DEMO_DIR := var/demo-evidence
 
-.PHONY: demo test lint bench up clean-demo static
+.PHONY: demo test lint bench up clean-demo static proto
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ static/vendor/.built: package.json package-lock.json
 	touch $@
 
 static: static/vendor/.built
+
+# The Python stubs of the gRPC API (imagescanner/v1/*_pb2*.py) from proto/. They are committed, so that the runtime
+# needs no code generator; tests/api/test_proto.py fails when they differ from what this makes.
+PROTOC_ARGS := -Iproto --python_out=. --pyi_out=. --grpc_python_out=.
+proto: $(VENV)/.dev
+	rm -rf imagescanner
+	$(PY) -m grpc_tools.protoc $(PROTOC_ARGS) proto/imagescanner/v1/*.proto
 
 demo: $(VENV)/.base
 	$(EMBEDDED) $(PY) manage.py migrate --verbosity 0
