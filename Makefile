@@ -59,8 +59,9 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks.run
 
-# The distributed stack on this machine: web (daphne), one worker per queue, Flower; local PostgreSQL and Redis.
-up: $(VENV)/.dev static .env
+# The distributed stack on this machine: web (daphne), one worker per queue, Flower, the gRPC API; local PostgreSQL
+# and Redis.
+up: $(VENV)/.dev static .env var/tls/grpc.crt
 	createdb -h 127.0.0.1 -U postgres scanner 2>/dev/null || true
 	set -a && . ./.env && set +a && $(PY) manage.py migrate --verbosity 0
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho -e .env start
@@ -70,8 +71,17 @@ up: $(VENV)/.dev static .env
 	t = t.replace('DJANGO_SECRET_KEY=', 'DJANGO_SECRET_KEY=' + secrets.token_urlsafe(50), 1); \
 	t = t.replace('FLOWER_BASIC_AUTH=', 'FLOWER_BASIC_AUTH=admin:' + secrets.token_urlsafe(12), 1); \
 	t = t.replace('SOURCES_ROOT=', 'SOURCES_ROOT=var/sources', 1).replace('MODELS_ROOT=', 'MODELS_ROOT=var/models', 1); \
+	t = t.replace('GRPC_TLS_CERT=', 'GRPC_TLS_CERT=var/tls/grpc.crt', 1).replace('GRPC_TLS_KEY=', 'GRPC_TLS_KEY=var/tls/grpc.key', 1); \
+	t = t.replace('GRPC_TLS_CA=', 'GRPC_TLS_CA=var/tls/grpc.crt', 1); \
 	pathlib.Path('.env').write_text(t); pathlib.Path('.env').chmod(0o600)"
 	@echo "wrote .env with a new secret key and Flower login (FLOWER_BASIC_AUTH)"
+
+# A self-signed certificate for the local gRPC server (localhost); `manage.py ctl` verifies the server with it.
+var/tls/grpc.crt:
+	mkdir -p var/tls
+	openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=localhost" \
+		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout var/tls/grpc.key -out $@ 2>/dev/null
+	chmod 600 var/tls/grpc.key
 
 clean-demo:
 	rm -rf $(DEMO_DIR) var/scanner.sqlite3*
