@@ -65,6 +65,7 @@ def _served(context: grpc.ServicerContext, method: str) -> Iterator[None]:
         if user is None:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid, revoked or deactivated API token")
         _caller.set(user)
+        logger.debug("%s by user %s", method, user.pk)
         try:
             yield
         except ApiError as exc:

@@ -265,7 +265,6 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         return pb.DeleteJobResponse(images_removed=job_delete(job=job))
 
     def ListSources(self, request, context) -> pb.ListSourcesResponse:
-        current_user()
         return pb.ListSourcesResponse(sources=source_list())
 
     def StartScan(self, request: pb.StartScanRequest, context) -> pb.StartScanResponse:
