@@ -14,7 +14,7 @@ against the header's recorded hash) holds verified bytes; the rows "client re-ha
 as `manage.py ctl fetch` does. All run interleaved, page cache warm, best of several runs. Goal: StreamFile >= 0.8x
 direct.
 
-Run: `python -m benchmarks.grpc` (part of `make bench`). Uses its own database (BENCH_GRPC_DATABASE_URL, default
+Run: `python -m benchmarks.grpc`. Uses its own database (BENCH_GRPC_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/scanner_bench_grpc), recreated on every run; writes bench-results/grpc.md.
 """
 
