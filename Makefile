@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 EMBEDDED := env -u DJANGO_SETTINGS_MODULE -u DATABASE_URL -u CELERY_BROKER_URL
 DEMO_DIR := var/demo-evidence
 
-.PHONY: demo test lint bench up clean-demo static
+.PHONY: demo test lint bench up clean-demo static proto
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ static/vendor/.built: package.json package-lock.json
 
 static: static/vendor/.built
 
+# The Python stubs of the gRPC API (imagescanner/v1/*_pb2*.py) from proto/. They are committed, so that the runtime
+# needs no code generator; tests/api/test_proto.py fails when they differ from what this makes.
+PROTOC_ARGS := -Iproto --python_out=. --pyi_out=. --grpc_python_out=.
+proto: $(VENV)/.dev
+	rm -rf imagescanner
+	$(PY) -m grpc_tools.protoc $(PROTOC_ARGS) proto/imagescanner/v1/*.proto
+
 demo: $(VENV)/.base
 	$(EMBEDDED) $(PY) manage.py migrate --verbosity 0
 	rm -rf $(DEMO_DIR)
@@ -56,8 +63,9 @@ bench: $(VENV)/.dev static
 	$(PY) -m benchmarks.ml
 	$(PY) -m benchmarks.web
 
-# The distributed stack on this machine: web (daphne), one worker per queue, Flower; local PostgreSQL and Redis.
-up: $(VENV)/.dev static .env
+# The distributed stack on this machine: web (daphne), one worker per queue, Flower, the gRPC API; local PostgreSQL
+# and Redis.
+up: $(VENV)/.dev static .env var/tls/grpc.crt
 	createdb -h 127.0.0.1 -U postgres scanner 2>/dev/null || true
 	set -a && . ./.env && set +a && $(PY) manage.py migrate --verbosity 0
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho -e .env start
@@ -67,8 +75,17 @@ up: $(VENV)/.dev static .env
 	t = t.replace('DJANGO_SECRET_KEY=', 'DJANGO_SECRET_KEY=' + secrets.token_urlsafe(50), 1); \
 	t = t.replace('FLOWER_BASIC_AUTH=', 'FLOWER_BASIC_AUTH=admin:' + secrets.token_urlsafe(12), 1); \
 	t = t.replace('SOURCES_ROOT=', 'SOURCES_ROOT=var/sources', 1).replace('MODELS_ROOT=', 'MODELS_ROOT=var/models', 1); \
+	t = t.replace('GRPC_TLS_CERT=', 'GRPC_TLS_CERT=var/tls/grpc.crt', 1).replace('GRPC_TLS_KEY=', 'GRPC_TLS_KEY=var/tls/grpc.key', 1); \
+	t = t.replace('GRPC_TLS_CA=', 'GRPC_TLS_CA=var/tls/grpc.crt', 1); \
 	pathlib.Path('.env').write_text(t); pathlib.Path('.env').chmod(0o600)"
 	@echo "wrote .env with a new secret key and Flower login (FLOWER_BASIC_AUTH)"
+
+# A self-signed certificate for the local gRPC server (localhost); `manage.py ctl` verifies the server with it.
+var/tls/grpc.crt:
+	mkdir -p var/tls
+	openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=localhost" \
+		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout var/tls/grpc.key -out $@ 2>/dev/null
+	chmod 600 var/tls/grpc.key
 
 clean-demo:
 	rm -rf $(DEMO_DIR) var/scanner.sqlite3*

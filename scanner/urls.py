@@ -9,5 +9,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("jobs/", include("jobs.urls")),
     path("users/", include("accounts.urls")),
+    path("tokens/", include("api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -14,6 +14,8 @@ SECRETS = {
     "REDIS_PASSWORD": "r",
     "EVIDENCE_DIR": "/srv/evidence",
     "FLOWER_BASIC_AUTH": "a:b",
+    "GRPC_TLS_CERT": "/srv/tls/grpc.crt",
+    "GRPC_TLS_KEY": "/srv/tls/grpc.key",
 }
 
 
@@ -32,12 +34,15 @@ def test_compose_file_is_valid_and_defines_every_process():
     config = yaml.safe_load(compose("config", env=SECRETS).stdout)
     assert set(config["services"]) == {
         "postgres", "redis", "web", "worker-jobs", "worker-exif", "worker-faces", "worker-classify", "worker-gpu",
-        "flower",
+        "flower", "grpc",
     }  # fmt: skip
     gpu = config["services"]["worker-gpu"]
     assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
     assert "-Q faces.gpu,classify.gpu " in gpu["command"]
-    for name in ("web", "worker-exif", "worker-faces", "flower"):
+    grpc = config["services"]["grpc"]
+    assert grpc["environment"]["GRPC_TLS_KEY"] == "/run/secrets/grpc_tls_key"
+    assert config["secrets"]["grpc_tls_key"]["file"] == "/srv/tls/grpc.key"
+    for name in ("web", "worker-exif", "worker-faces", "flower", "grpc"):
         assert any(v.endswith(":/evidence:ro") for v in _volumes(config["services"][name]))
 
 
@@ -54,8 +59,9 @@ def test_compose_refuses_to_run_without_each_secret():
         assert missing in result.stderr
 
 
-def test_procfile_starts_web_a_worker_per_queue_and_flower():
+def test_procfile_starts_web_a_worker_per_queue_flower_and_grpc():
     lines = dict(line.split(":", 1) for line in (REPO / "Procfile").read_text().splitlines() if line and line[0] != "#")
-    assert set(lines) >= {"web", "worker-jobs", "worker-exif", "worker-faces", "worker-classify", "flower"}
+    assert set(lines) >= {"web", "worker-jobs", "worker-exif", "worker-faces", "worker-classify", "flower", "grpc"}
+    assert "manage.py grpcserver" in lines["grpc"]
     for queue in ("jobs", "exif", "faces", "classify"):
         assert f"-Q {queue} " in lines[f"worker-{queue}"]

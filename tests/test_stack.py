@@ -1,5 +1,5 @@
-"""`make up`'s process set (the Procfile under honcho) really runs: web, a worker per queue and Flower, and a scan
-queued from the CLI completes on it."""
+"""`make up`'s process set (the Procfile under honcho) really runs: web, a worker per queue, Flower and the gRPC API
+(over TLS), and a scan queued from the CLI completes on it."""
 
 import base64
 import os
@@ -13,6 +13,7 @@ import pytest
 
 from jobs.models import Job
 from jobs.samples import make_sample_tree
+from tests.api.support import grpc_serving, self_signed_cert
 from tests.conftest import REPO, SPARE_REDIS_DBS, wait_for
 from tests.jobs.test_pipeline import _free_port
 
@@ -33,7 +34,8 @@ def status(url: str, auth: str = "") -> int:
 
 
 def test_procfile_stack_serves_and_scans(transactional_db, worker_env, evidence_dir, tmp_path):
-    web, flower = _free_port(), _free_port()
+    web, flower, grpc_port = _free_port(), _free_port(), _free_port()
+    cert, key = self_signed_cert(tmp_path)
     env = {
         **worker_env,
         "DJANGO_SETTINGS_MODULE": "scanner.settings.distributed",
@@ -43,6 +45,9 @@ def test_procfile_stack_serves_and_scans(transactional_db, worker_env, evidence_
         "FLOWER_PORT": str(flower),
         "FLOWER_BASIC_AUTH": "examiner:s3cret-flower",
         "WORKER_CONCURRENCY": "2",
+        "GRPC_PORT": str(grpc_port),
+        "GRPC_TLS_CERT": str(cert),
+        "GRPC_TLS_KEY": str(key),
         "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}",
     }
     subprocess.run(["redis-cli", "-n", str(SPARE_REDIS_DBS[0]), "flushdb"], check=True, capture_output=True)
@@ -59,6 +64,7 @@ def test_procfile_stack_serves_and_scans(transactional_db, worker_env, evidence_
         wait_for(lambda: status(f"http://127.0.0.1:{web}/admin/login/") == 200, timeout=60, message="web up")
         wait_for(lambda: status(f"http://127.0.0.1:{flower}/") == 401, timeout=60, message="flower asks for login")
         assert status(f"http://127.0.0.1:{flower}/", auth="examiner:s3cret-flower") == 200
+        wait_for(lambda: grpc_serving(f"localhost:{grpc_port}", ca=cert.read_bytes()), timeout=60, message="gRPC up")
 
         expected = make_sample_tree(evidence_dir)
         scan = subprocess.run(

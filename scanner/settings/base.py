@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "accounts",
     "jobs",
     "gallery",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -320,6 +321,25 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
     "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
 }
+
+# --- gRPC API (manage.py grpcserver, manage.py ctl; docs/grpc.md) --------------------------------------------
+GRPC_BIND = env.str("GRPC_BIND", default="127.0.0.1")
+GRPC_PORT = env.int("GRPC_PORT", default=50051)
+# The server's PEM certificate (chain) and private key. Paths only: no key is ever kept in the tree. Without them
+# the server refuses to start unless told --insecure (plaintext, for a loopback address only).
+GRPC_TLS_CERT = env.str("GRPC_TLS_CERT", default="")
+GRPC_TLS_KEY = env.str("GRPC_TLS_KEY", default="")
+# Calls served at once: each open stream (WatchJobProgress, StreamFile, DrainWorker) holds one thread.
+GRPC_MAX_WORKERS = env.int("GRPC_MAX_WORKERS", default=16)
+# Bytes per StreamFile message (a client may ask for 4 KiB to 3 MiB).
+GRPC_STREAM_CHUNK_BYTES = env.int("GRPC_STREAM_CHUNK_BYTES", default=1024 * 1024)
+# How often WatchJobProgress and DrainWorker look at the database / the worker for a change, in seconds.
+GRPC_WATCH_INTERVAL = env.float("GRPC_WATCH_INTERVAL", default=0.5)
+# How long worker control waits for workers to answer a broadcast (ListWorkers waits this long once).
+GRPC_INSPECT_TIMEOUT = env.float("GRPC_INSPECT_TIMEOUT", default=1.0)
+# The client side (manage.py ctl): where the server is, and the certificate (or its CA) to verify it with.
+GRPC_TARGET = env.str("GRPC_TARGET", default=f"localhost:{GRPC_PORT}")
+GRPC_TLS_CA = env.str("GRPC_TLS_CA", default="")
 
 # --- Channels ---------------------------------------------------------------------------------------------
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -1,0 +1,404 @@
+"""JobService: an adapter from gRPC to the job selectors and services, with the web app's permissions
+(jobs.selectors.job_get_for_user). Files are chosen by id, never by a client's path, and opened read-only."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import grpc
+from django.conf import settings
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from api.auth import ApiError, current_user
+from api.pagetokens import PageTokenError, page_token_decode, page_token_encode
+from api.selectors import ImageRecord, job_image_records, job_page_for_user
+from gallery.selectors import CursorError, gallery_page
+from gallery.thumbnails import EvidenceUnavailable, open_file_instance
+from imagescanner.v1 import jobs_pb2 as pb
+from imagescanner.v1 import jobs_pb2_grpc
+from jobs.models import FileInstance, Job
+from jobs.selectors import (
+    JobAction,
+    job_get_for_user,
+    job_list_for_user,
+    job_permissions,
+    job_progress_snapshot,
+    source_label,
+    source_list,
+)
+from jobs.services import SourceError, job_cancel, job_create, job_delete, job_start
+
+STATUSES = {
+    Job.Status.CREATED: pb.JOB_STATUS_CREATED,
+    Job.Status.QUEUED: pb.JOB_STATUS_QUEUED,
+    Job.Status.SCANNING: pb.JOB_STATUS_SCANNING,
+    Job.Status.EXTRACTING: pb.JOB_STATUS_EXTRACTING,
+    Job.Status.COMPLETED: pb.JOB_STATUS_COMPLETED,
+    Job.Status.FAILED: pb.JOB_STATUS_FAILED,
+    Job.Status.CANCELLED: pb.JOB_STATUS_CANCELLED,
+}
+JOB_ORDERS = {
+    pb.JOB_ORDER_UNSPECIFIED: "newest",
+    pb.JOB_ORDER_NEWEST_FIRST: "newest",
+    pb.JOB_ORDER_OLDEST_FIRST: "oldest",
+    pb.JOB_ORDER_NAME: "name",
+}
+IMAGE_ORDERS = {
+    pb.IMAGE_ORDER_UNSPECIFIED: "path",
+    pb.IMAGE_ORDER_PATH: "path",
+    pb.IMAGE_ORDER_SIZE: "size",
+    pb.IMAGE_ORDER_TAKEN: "taken",
+}
+MAX_PAGE = 500
+MIN_CHUNK, MAX_CHUNK = 4 * 1024, 3 * 1024 * 1024  # gRPC's default message limit is 4 MiB
+
+
+def _page_size(requested: int, default: int) -> int:
+    if requested < 0 or requested > MAX_PAGE:
+        raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 1-{MAX_PAGE} (0 for {default})")
+    return requested or default
+
+
+def _timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def _stages(rows: list[dict[str, Any]]) -> list[pb.StageProgress]:
+    return [pb.StageProgress(**row) for row in rows]
+
+
+def job_message(job: Job, user) -> pb.Job:
+    progress = [
+        {
+            "stage": p.stage,
+            "total": p.total,
+            "done": p.done,
+            "failed": p.failed,
+            "skipped": p.skipped,
+            "unavailable": p.unavailable,
+            "reused": p.reused,
+            "message": p.message,
+        }
+        for p in job.stage_progress.all()
+    ]
+    return pb.Job(
+        id=job.pk,
+        name=job.name,
+        description=job.description,
+        source=source_label(job),
+        owner_email=job.owner.email if job.owner else "",
+        status=STATUSES[job.status],
+        error=job.error,
+        files_seen=job.files_seen,
+        images=job.images,
+        distinct_images=job.distinct_images,
+        skipped=job.skipped,
+        errors=job.errors,
+        bytes_seen=job.bytes_seen,
+        discovery_finished=job.discovery_finished,
+        stages=_stages(progress),
+        create_time=_timestamp(job.created_at),
+        start_time=_timestamp(job.started_at),
+        finish_time=_timestamp(job.finished_at),
+        permissions=sorted(job_permissions(job=job, user=user)),
+    )
+
+
+def progress_message(snapshot: dict[str, Any]) -> pb.JobProgress:
+    return pb.JobProgress(
+        job_id=snapshot["job"],
+        status=STATUSES[snapshot["status"]],
+        files_seen=snapshot["files_seen"],
+        images=snapshot["images"],
+        distinct_images=snapshot["distinct_images"],
+        skipped=snapshot["skipped"],
+        errors=snapshot["errors"],
+        bytes_seen=snapshot["bytes_seen"],
+        current_path=snapshot["current_path"],
+        discovery_finished=snapshot["discovery_finished"],
+        error=snapshot["error"],
+        stages=_stages(snapshot["stages"]),
+    )
+
+
+def _exif_message(record: ImageRecord, with_tags: bool) -> pb.Exif | None:
+    exif = record.exif
+    if exif is None:
+        return None
+    return pb.Exif(
+        camera_make=exif.camera_make,
+        camera_model=exif.camera_model,
+        lens_model=exif.lens_model,
+        software=exif.software,
+        datetime_original=exif.datetime_original,
+        orientation=exif.orientation,
+        gps_latitude=exif.gps_lat,
+        gps_longitude=exif.gps_lon,
+        gps_altitude=exif.gps_alt,
+        gps_datetime=exif.gps_datetime,
+        tags_json=json.dumps(exif.tags, ensure_ascii=False) if with_tags else "",
+    )
+
+
+def image_message(record: ImageRecord, *, file_id: int, path: str, with_tags: bool) -> pb.Image:
+    image = record.image
+    classification = record.classification
+    return pb.Image(
+        image_id=image.pk,
+        file_id=file_id,
+        path=path,
+        instances=record.instances,
+        sha256=image.sha256,
+        md5=image.md5,
+        sha1=image.sha1,
+        size=image.size,
+        mime=image.mime,
+        format=image.format,
+        width=image.width,
+        height=image.height,
+        raw_width=image.raw_width,
+        raw_height=image.raw_height,
+        mode=image.mode,
+        bit_depth=image.bit_depth,
+        dpi_x=image.dpi_x,
+        dpi_y=image.dpi_y,
+        frames=image.frames,
+        exif=_exif_message(record, with_tags),
+        faces=[
+            pb.Face(index=f.index, x=f.x, y=f.y, width=f.width, height=f.height, score=f.score) for f in record.faces
+        ],
+        tags=[pb.Tag(label=t["label"], score=t["score"]) for t in classification.tags] if classification else [],
+        caption=classification.caption if classification else "",
+        results=[
+            pb.StageResult(
+                stage=r.stage,
+                extractor_version=r.extractor_version,
+                status=r.status,
+                error=r.error,
+                model_name=r.model_name,
+                model_sha256=r.model_sha256,
+            )
+            for r in record.results
+        ],
+    )
+
+
+def _job(job_id: int, action: JobAction = JobAction.VIEW) -> Job:
+    """The job if the caller may see it (NOT_FOUND otherwise, so that its existence is not disclosed), and may do
+    `action` with it (PERMISSION_DENIED otherwise)."""
+    try:
+        return job_get_for_user(user=current_user(), job_id=job_id, action=action)
+    except Job.DoesNotExist:
+        raise ApiError(grpc.StatusCode.NOT_FOUND, f"no job {job_id}") from None
+
+
+class JobServicer(jobs_pb2_grpc.JobServiceServicer):
+    def ListJobs(self, request: pb.ListJobsRequest, context: grpc.ServicerContext) -> pb.ListJobsResponse:
+        user = current_user()
+        order = JOB_ORDERS.get(request.order)
+        if order is None:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown order {request.order}")
+        size = _page_size(request.page_size, 50)
+        scope = {"order": order}
+        try:
+            after = page_token_decode(request.page_token, listing="jobs", scope=scope) if request.page_token else None
+            page = job_page_for_user(user=user, order=order, after=tuple(after) if after else None, limit=size)
+        except (PageTokenError, ValueError, TypeError) as exc:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"bad page_token: {exc}") from None
+        token = page_token_encode(listing="jobs", scope=scope, key=list(page.next_key)) if page.next_key else ""
+        return pb.ListJobsResponse(jobs=[job_message(j, user) for j in page.jobs], next_page_token=token)
+
+    def ListActiveJobs(self, request, context) -> pb.ListActiveJobsResponse:
+        user = current_user()
+        jobs = job_list_for_user(user=user).filter(status__in=Job.ACTIVE).prefetch_related("stage_progress")
+        return pb.ListActiveJobsResponse(jobs=[job_message(j, user) for j in jobs])
+
+    def GetJob(self, request: pb.GetJobRequest, context) -> pb.Job:
+        return job_message(_job(request.job_id), current_user())
+
+    def CreateJob(self, request: pb.CreateJobRequest, context) -> pb.Job:
+        user = current_user()
+        source = request.source.strip()
+        # The source is a name under SOURCES_ROOT; source_resolve(within=) then refuses anything that leads out of
+        # it once links are resolved ("..", a link to /).
+        if not source or os.path.isabs(source) or "\x00" in source:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "source must be a folder under SOURCES_ROOT, by name")
+        if len(request.name) > 200:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "name is longer than 200 characters")
+        try:
+            job = job_create(
+                name=request.name,
+                description=request.description,
+                source_path=settings.SOURCES_ROOT / source,
+                owner=user,
+                stages=list(request.stages) or None,
+                within=settings.SOURCES_ROOT,
+            )
+        except SourceError as exc:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+        except KeyError as exc:  # an unknown stage
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, str(exc).strip("\"'")) from None
+        if request.start:
+            job_start(job=job)
+        return job_message(job, user)
+
+    def CancelJob(self, request: pb.CancelJobRequest, context) -> pb.Job:
+        job = _job(request.job_id, JobAction.CHANGE)
+        if not job_cancel(job=job):
+            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"job {job.pk} is not running (it is {job.status})")
+        return job_message(job, current_user())
+
+    def DeleteJob(self, request: pb.DeleteJobRequest, context) -> pb.DeleteJobResponse:
+        job = _job(request.job_id, JobAction.CHANGE)
+        if job.status in Job.ACTIVE:
+            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"job {job.pk} is {job.status}: cancel it first")
+        return pb.DeleteJobResponse(images_removed=job_delete(job=job))
+
+    def ListSources(self, request, context) -> pb.ListSourcesResponse:
+        return pb.ListSourcesResponse(sources=source_list())
+
+    def StartScan(self, request: pb.StartScanRequest, context) -> pb.StartScanResponse:
+        job = _job(request.job_id, JobAction.CHANGE)
+        user = current_user()
+        result = pb.StartScanResponse
+        if job.status in Job.ACTIVE:
+            return result(result=result.ALREADY_RUNNING, job=job_message(job, user), message=f"job is {job.status}")
+        if job.status in Job.FINAL:
+            raise ApiError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"job {job.pk} has ended ({job.status}); create a new job to scan the source again",
+            )
+        if not os.path.isdir(job.source_path):
+            return result(
+                result=result.SOURCE_MISSING,
+                job=job_message(job, user),
+                message=f"source folder is missing or not a folder: {source_label(job)}",
+            )
+        waiting = Job.objects.filter(status=Job.Status.QUEUED).exclude(pk=job.pk).count()
+        if not job_start(job=job):  # started by someone else meanwhile
+            return result(result=result.ALREADY_RUNNING, job=job_message(job, user), message=f"job is {job.status}")
+        if waiting:
+            return result(
+                result=result.QUEUED,
+                job=job_message(job, user),
+                message=f"queued behind {waiting} scans waiting for a free worker",
+            )
+        return result(result=result.STARTED, job=job_message(job, user), message="scan queued to the workers")
+
+    def WatchJobProgress(self, request: pb.WatchJobProgressRequest, context) -> Iterator[pb.JobProgress]:
+        job = _job(request.job_id)
+        cancelled = threading.Event()
+        context.add_callback(cancelled.set)
+        last = None
+        while True:
+            try:
+                snapshot = job_progress_snapshot(job_id=job.pk)
+            except Job.DoesNotExist:
+                raise ApiError(grpc.StatusCode.NOT_FOUND, f"job {job.pk} was deleted") from None
+            if snapshot != last:
+                yield progress_message(snapshot)
+                last = snapshot
+            if snapshot["status"] in Job.FINAL or cancelled.wait(settings.GRPC_WATCH_INTERVAL):
+                return
+
+    def ListImages(self, request: pb.ListImagesRequest, context) -> pb.ListImagesResponse:
+        job = _job(request.job_id)
+        order = IMAGE_ORDERS.get(request.order)
+        if order is None:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown order {request.order}")
+        size = _page_size(request.page_size, 100)
+        scope = {"job": job.pk, "order": order}
+        try:
+            cursor = (
+                page_token_decode(request.page_token, listing="images", scope=scope) if request.page_token else None
+            )
+            page = gallery_page(job=job, sort=order, cursor=cursor, limit=size)
+        except (PageTokenError, CursorError) as exc:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"bad page_token: {exc}") from None
+        records = job_image_records(
+            job=job, image_ids=[item.image_id for item in page.items], exif_tags=request.include_exif_tags
+        )
+        images = [
+            image_message(
+                records[item.image_id], file_id=item.file_id, path=item.path, with_tags=request.include_exif_tags
+            )
+            for item in page.items
+            if item.image_id in records
+        ]
+        token = page_token_encode(listing="images", scope=scope, key=page.next_cursor) if page.next_cursor else ""
+        return pb.ListImagesResponse(images=images, next_page_token=token)
+
+    def StreamFile(self, request: pb.StreamFileRequest, context) -> Iterator[pb.FileChunk]:
+        job, instance = self._file(request)
+        chunk = request.chunk_size or settings.GRPC_STREAM_CHUNK_BYTES
+        if not MIN_CHUNK <= chunk <= MAX_CHUNK:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"chunk_size must be {MIN_CHUNK}-{MAX_CHUNK} bytes")
+        try:
+            fp = open_file_instance(job=job, instance=instance)
+        except EvidenceUnavailable as exc:
+            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
+        with fp:
+            yield pb.FileChunk(
+                header=pb.FileHeader(
+                    file_id=instance.pk,
+                    image_id=instance.image_id or 0,
+                    job_id=job.pk,
+                    path=instance.path,
+                    size=instance.size,
+                    mime=instance.mime,
+                    sha256=instance.sha256,
+                )
+            )
+            digest = hashlib.sha256()
+            sent = 0
+            while data := fp.read(chunk):
+                digest.update(data)
+                sent += len(data)
+                yield pb.FileChunk(data=data)
+        if instance.sha256 and digest.hexdigest() != instance.sha256:
+            raise ApiError(
+                grpc.StatusCode.DATA_LOSS,
+                f"the evidence file changed since the scan: SHA-256 {digest.hexdigest()}, recorded {instance.sha256}",
+            )
+        yield pb.FileChunk(trailer=pb.FileTrailer(sha256=digest.hexdigest(), size=sent))
+
+    def _file(self, request: pb.StreamFileRequest) -> tuple[Job, FileInstance]:
+        """The file instance asked for, in a job the caller may see (NOT_FOUND for anything else)."""
+        target = request.WhichOneof("target")
+        if target == "file_id":
+            instance = FileInstance.objects.filter(pk=request.file_id).first()
+            if instance is None or (request.job_id and instance.job_id != request.job_id):
+                raise ApiError(grpc.StatusCode.NOT_FOUND, f"no file {request.file_id}")
+            try:
+                job = _job(instance.job_id)
+            except ApiError:
+                raise ApiError(grpc.StatusCode.NOT_FOUND, f"no file {request.file_id}") from None
+        elif target == "image_id":
+            jobs = job_list_for_user(user=current_user()).filter(job_images__image_id=request.image_id)
+            if request.job_id:
+                jobs = jobs.filter(pk=request.job_id)
+            job = jobs.order_by("pk").first()
+            instance = (
+                FileInstance.objects.filter(job=job, image_id=request.image_id, status=FileInstance.Status.IMAGE)
+                .order_by("path", "id")
+                .first()
+                if job
+                else None
+            )
+            if job is None or instance is None:
+                raise ApiError(grpc.StatusCode.NOT_FOUND, f"no image {request.image_id}")
+        else:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "name a file_id or an image_id")
+        if instance.kind != "file":
+            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"file {instance.pk} is a {instance.kind}, not a file")
+        return job, instance

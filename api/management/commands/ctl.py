@@ -1,0 +1,242 @@
+"""`manage.py ctl ...`: the operator's command line over the gRPC API (it never touches the database itself).
+
+    ctl workers                          every worker: queues (paused ones marked), pool, what it runs
+    ctl pause QUEUE [--worker W]         stop consuming a queue on one worker or on all
+    ctl resume QUEUE [--worker W]        consume it again
+    ctl drain WORKER                     stop it taking work and wait until it holds none
+    ctl concurrency WORKER N             grow or shrink its pool
+    ctl jobs [--active] [--order O]      jobs the token's user may see
+    ctl job ID | watch ID | start ID | cancel ID | delete ID
+    ctl sources | create SOURCE [--name N] [--stages a,b] [--start]
+    ctl images JOB [--limit N]           a job's images with their hashes and EXIF summary
+    ctl fetch FILE_ID -o OUT             an evidence file's bytes, checked against its recorded SHA-256
+
+The server is GRPC_TARGET (--server), the token SCANNER_API_TOKEN (--token), the server's certificate or its CA
+GRPC_TLS_CA (--ca); --insecure talks to a server on this machine started with --insecure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import grpc
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from api.client import channel_open
+from imagescanner.v1 import jobs_pb2 as jobs
+from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
+from imagescanner.v1 import workers_pb2 as workers
+
+ORDERS = {"newest": jobs.JOB_ORDER_NEWEST_FIRST, "oldest": jobs.JOB_ORDER_OLDEST_FIRST, "name": jobs.JOB_ORDER_NAME}
+
+
+def _status(value: int) -> str:
+    return jobs.JobStatus.Name(value).removeprefix("JOB_STATUS_").lower()
+
+
+class Command(BaseCommand):
+    help = "Operate the scanner over its gRPC API: workers and queues, jobs, images, evidence files."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--server", default=settings.GRPC_TARGET, help="host:port (GRPC_TARGET)")
+        parser.add_argument("--token", default=None, help="API token (default: SCANNER_API_TOKEN)")
+        parser.add_argument("--ca", default=settings.GRPC_TLS_CA, help="PEM file to verify the server (GRPC_TLS_CA)")
+        parser.add_argument("--server-name", default="", help="name the server's certificate carries, if not the host")
+        parser.add_argument("--insecure", action="store_true", help="no TLS: a server on this machine (--insecure)")
+        sub = parser.add_subparsers(dest="action", required=True)
+        sub.add_parser("workers", help="workers, their queues (paused ones marked), pools and tasks")
+        for name in ("pause", "resume"):
+            queue = sub.add_parser(name, help=f"{name} a queue on one worker or on all")
+            queue.add_argument("queue")
+            queue.add_argument("--worker", default="", help="one worker's name (default: all)")
+        sub.add_parser("drain", help="stop a worker taking work; wait until it holds none").add_argument("worker")
+        size = sub.add_parser("concurrency", help="grow or shrink a worker's pool")
+        size.add_argument("worker")
+        size.add_argument("processes", type=int)
+        listing = sub.add_parser("jobs", help="jobs you may see")
+        listing.add_argument("--active", action="store_true", help="only queued, scanning or extracting ones")
+        listing.add_argument("--order", choices=sorted(ORDERS), default="newest")
+        listing.add_argument("--limit", type=int, default=50)
+        for name in ("job", "watch", "start", "cancel", "delete"):
+            sub.add_parser(name, help=f"{name} a job").add_argument("job_id", type=int)
+        sub.add_parser("sources", help="folders a job can be created on")
+        create = sub.add_parser("create", help="create a job on a source")
+        create.add_argument("source")
+        create.add_argument("--name", default="")
+        create.add_argument("--description", default="")
+        create.add_argument("--stages", default="", help="comma-separated (default: the server's)")
+        create.add_argument("--start", action="store_true")
+        images = sub.add_parser("images", help="a job's images")
+        images.add_argument("job_id", type=int)
+        images.add_argument("--limit", type=int, default=100)
+        fetch = sub.add_parser("fetch", help="an evidence file's bytes, SHA-256 checked")
+        fetch.add_argument("file_id", type=int)
+        fetch.add_argument("-o", "--output", required=True, help="file to write ('-' for standard output)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        token = options["token"] or os.environ.get("SCANNER_API_TOKEN", "")
+        if not token:
+            raise CommandError("no API token: pass --token or set SCANNER_API_TOKEN")
+        ca = Path(options["ca"]).read_bytes() if options["ca"] and not options["insecure"] else None
+        channel = channel_open(
+            target=options["server"], token=token, ca=ca, local=options["insecure"], server_name=options["server_name"]
+        )
+        self.jobs = jobs_pb2_grpc.JobServiceStub(channel)
+        self.workers = workers_pb2_grpc.WorkerServiceStub(channel)
+        try:
+            getattr(self, f"_{options['action']}")(options)
+        except grpc.RpcError as exc:
+            raise CommandError(f"{exc.code().name}: {exc.details()}") from None
+        finally:
+            channel.close()
+
+    # --- workers ---------------------------------------------------------------------------------------------
+    def _workers(self, options: dict[str, Any]) -> None:
+        found = self.workers.ListWorkers(workers.ListWorkersRequest()).workers
+        if not found:
+            self.stdout.write("no worker answered")
+        for w in found:
+            queues = [*w.queues, *(f"{q} (PAUSED)" for q in w.paused_queues)]
+            self.stdout.write(
+                f"{w.hostname}  pool {w.pool_size}  queues {', '.join(queues) or '-'}  "
+                f"active {len(w.active)}  reserved {len(w.reserved)}  scheduled {len(w.scheduled)}"
+            )
+            for task in w.active:
+                self.stdout.write(f"    running {task.name}{task.args}  pid {task.worker_pid}  {task.id}")
+
+    def _pause(self, options: dict[str, Any]) -> None:
+        done = self.workers.PauseQueue(workers.PauseQueueRequest(queue=options["queue"], worker=options["worker"]))
+        self.stdout.write(f"{options['queue']} paused on {', '.join(done.workers)}")
+
+    def _resume(self, options: dict[str, Any]) -> None:
+        done = self.workers.ResumeQueue(workers.ResumeQueueRequest(queue=options["queue"], worker=options["worker"]))
+        self.stdout.write(f"{options['queue']} resumed on {', '.join(done.workers)}")
+
+    def _drain(self, options: dict[str, Any]) -> None:
+        for state in self.workers.DrainWorker(workers.DrainWorkerRequest(worker=options["worker"])):
+            self.stdout.write(
+                f"{state.worker}: paused {', '.join(state.paused_queues) or '-'}; active {state.active}, "
+                f"reserved {state.reserved}, scheduled {state.scheduled}{'  IDLE' if state.idle else ''}"
+            )
+
+    def _concurrency(self, options: dict[str, Any]) -> None:
+        done = self.workers.SetConcurrency(
+            workers.SetConcurrencyRequest(worker=options["worker"], concurrency=options["processes"])
+        )
+        self.stdout.write(f"{done.worker}: pool {done.previous} -> {done.pool_size} processes")
+
+    # --- jobs --------------------------------------------------------------------------------------------------
+    def _job_line(self, job: jobs.Job) -> str:
+        stages = "  ".join(f"{s.stage} {s.done + s.failed + s.skipped + s.unavailable}/{s.total}" for s in job.stages)
+        return (
+            f"{job.id:>6}  {_status(job.status):<10}  {job.name}  [{job.source}]  files {job.files_seen}  "
+            f"images {job.images}  errors {job.errors}  {stages}"
+        )
+
+    def _jobs(self, options: dict[str, Any]) -> None:
+        if options["active"]:
+            for job in self.jobs.ListActiveJobs(jobs.ListActiveJobsRequest()).jobs:
+                self.stdout.write(self._job_line(job))
+            return
+        shown, token = 0, ""
+        while shown < options["limit"]:
+            page = self.jobs.ListJobs(
+                jobs.ListJobsRequest(
+                    page_size=min(100, options["limit"] - shown), page_token=token, order=ORDERS[options["order"]]
+                )
+            )
+            for job in page.jobs:
+                self.stdout.write(self._job_line(job))
+            shown += len(page.jobs)
+            token = page.next_page_token
+            if not token:
+                break
+
+    def _job(self, options: dict[str, Any]) -> None:
+        job = self.jobs.GetJob(jobs.GetJobRequest(job_id=options["job_id"]))
+        self.stdout.write(self._job_line(job))
+        if job.error:
+            self.stdout.write(f"  error: {job.error}")
+        for stage in job.stages:
+            if stage.message:
+                self.stdout.write(f"  {stage.stage}: {stage.message}")
+
+    def _watch(self, options: dict[str, Any]) -> None:
+        for p in self.jobs.WatchJobProgress(jobs.WatchJobProgressRequest(job_id=options["job_id"])):
+            stages = "  ".join(f"{s.stage} {s.done + s.failed + s.skipped + s.unavailable}/{s.total}" for s in p.stages)
+            self.stdout.write(
+                f"{_status(p.status):<10} files {p.files_seen}  images {p.images}  errors {p.errors}  {stages}"
+            )
+
+    def _start(self, options: dict[str, Any]) -> None:
+        done = self.jobs.StartScan(jobs.StartScanRequest(job_id=options["job_id"]))
+        self.stdout.write(f"{jobs.StartScanResponse.Result.Name(done.result)}: {done.message}")
+
+    def _cancel(self, options: dict[str, Any]) -> None:
+        job = self.jobs.CancelJob(jobs.CancelJobRequest(job_id=options["job_id"]))
+        self.stdout.write(self._job_line(job))
+
+    def _delete(self, options: dict[str, Any]) -> None:
+        done = self.jobs.DeleteJob(jobs.DeleteJobRequest(job_id=options["job_id"]))
+        self.stdout.write(f"job {options['job_id']} deleted with {done.images_removed} images no other job holds")
+
+    def _sources(self, options: dict[str, Any]) -> None:
+        for source in self.jobs.ListSources(jobs.ListSourcesRequest()).sources:
+            self.stdout.write(source)
+
+    def _create(self, options: dict[str, Any]) -> None:
+        job = self.jobs.CreateJob(
+            jobs.CreateJobRequest(
+                source=options["source"],
+                name=options["name"],
+                description=options["description"],
+                stages=[s for s in options["stages"].split(",") if s],
+                start=options["start"],
+            )
+        )
+        self.stdout.write(self._job_line(job))
+
+    def _images(self, options: dict[str, Any]) -> None:
+        shown, token = 0, ""
+        while shown < options["limit"]:
+            page = self.jobs.ListImages(
+                jobs.ListImagesRequest(
+                    job_id=options["job_id"], page_size=min(500, options["limit"] - shown), page_token=token
+                )
+            )
+            for image in page.images:
+                camera = f"{image.exif.camera_make} {image.exif.camera_model}".strip() if image.HasField("exif") else ""
+                self.stdout.write(
+                    f"{image.image_id:>8}  file {image.file_id}  {image.sha256}  {image.width}x{image.height}  "
+                    f"{image.mime}  {camera}  {image.path}"
+                )
+            shown += len(page.images)
+            token = page.next_page_token
+            if not token:
+                break
+
+    def _fetch(self, options: dict[str, Any]) -> None:
+        target = sys.stdout.buffer if options["output"] == "-" else open(options["output"], "wb")  # noqa: SIM115
+        digest = hashlib.sha256()
+        header = trailer = None
+        try:
+            for chunk in self.jobs.StreamFile(jobs.StreamFileRequest(file_id=options["file_id"])):
+                part = chunk.WhichOneof("part")
+                if part == "header":
+                    header = chunk.header
+                elif part == "data":
+                    digest.update(chunk.data)
+                    target.write(chunk.data)
+                else:
+                    trailer = chunk.trailer
+        finally:
+            if target is not sys.stdout.buffer:
+                target.close()
+        if header is None or trailer is None or digest.hexdigest() != trailer.sha256:
+            raise CommandError("the transfer was incomplete or damaged: do not use the output")
+        self.stderr.write(f"{header.path}: {trailer.size} bytes, SHA-256 {trailer.sha256} (matches the scan)")

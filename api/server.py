@@ -1,0 +1,72 @@
+"""The gRPC server: JobService and WorkerService behind the token interceptor, the standard health service and
+server reflection. TLS from a certificate and key on disk; without them only local (loopback) connections, and
+only when asked for."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from api.auth import AuthInterceptor
+from api.jobs_servicer import JobServicer
+from api.workers_servicer import WorkerServicer
+from imagescanner.v1 import jobs_pb2, jobs_pb2_grpc, workers_pb2, workers_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+SERVICES = (
+    jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
+    workers_pb2.DESCRIPTOR.services_by_name["WorkerService"].full_name,
+)
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    cert: Path
+    key: Path
+
+    def credentials(self) -> grpc.ServerCredentials:
+        return grpc.ssl_server_credentials([(self.key.read_bytes(), self.cert.read_bytes())])
+
+
+@dataclass
+class Server:
+    server: grpc.Server
+    port: int
+    health: health.HealthServicer
+
+    def stop(self, grace: float | None = None) -> None:
+        """Report NOT_SERVING, then let running calls finish for `grace` seconds."""
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+
+
+def server_build(*, bind: str, port: int, tls: TlsFiles | None, max_workers: int) -> Server:
+    """A started server on bind:port (port 0: a free one). Without `tls` it accepts local connections only
+    (gRPC's local credentials: loopback TCP, no encryption)."""
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"), interceptors=[AuthInterceptor()]
+    )
+    jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(), server)
+    workers_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    address = f"[{bind}]:{port}" if ":" in bind else f"{bind}:{port}"
+    if tls is not None:
+        bound = server.add_secure_port(address, tls.credentials())
+    else:
+        bound = server.add_secure_port(address, grpc.local_server_credentials(grpc.LocalConnectionType.LOCAL_TCP))
+    if not bound:
+        raise OSError(f"cannot listen on {address}")
+    server.start()
+    for name in (*SERVICES, ""):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    logger.info("gRPC server on %s (%s)", f"{bind}:{bound}", "TLS" if tls else "local connections only")
+    return Server(server=server, port=bound, health=health_servicer)

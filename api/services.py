@@ -1,0 +1,84 @@
+"""API token writes (create, revoke, authenticate) and the record of paused queues."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q
+from django.utils import timezone
+
+from api.models import ApiToken, QueuePause
+
+logger = logging.getLogger(__name__)
+
+TOKEN_PREFIX = "isk_"  # noqa: S105 - the visible start of every token, not a secret
+# last_used_at is written at most this often per token, not on every call.
+_LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+def _digest(token: str) -> str:
+    # The secret is 256 random bits, so a plain SHA-256 suffices (no salt or stretching: nothing to brute-force).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+    """A new token for the user. Returns the record and the token itself, which is not kept anywhere: show it
+    once. Tokens look like isk_<10 hex>_<43 urlsafe>; the part before the second underscore is the prefix."""
+    prefix = TOKEN_PREFIX + secrets.token_hex(5)
+    token = f"{prefix}_{secrets.token_urlsafe(32)}"
+    record = ApiToken.objects.create(user=user, name=name.strip() or "API token", prefix=prefix, digest=_digest(token))
+    logger.info("user %s: API token %s created", user.pk, prefix)
+    return record, token
+
+
+def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> bool:
+    """Delete one of the user's own tokens. False when the user has no such token."""
+    deleted, _ = ApiToken.objects.filter(pk=token_id, user=user).delete()
+    if deleted:
+        logger.info("user %s: API token %s revoked", user.pk, token_id)
+    return bool(deleted)
+
+
+def api_token_revoke_by_prefix(*, prefix: str) -> bool:
+    """Delete a token by its prefix (the operator's command)."""
+    deleted, _ = ApiToken.objects.filter(prefix=prefix).delete()
+    return bool(deleted)
+
+
+def api_token_authenticate(*, token: str) -> AbstractBaseUser | None:
+    """The active user the token belongs to, or None for a token that is malformed, unknown, revoked or belongs to
+    a deactivated user."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    digest = _digest(token)
+    record = ApiToken.objects.select_related("user").filter(digest=digest).first()
+    # The lookup is by digest, so the comparison is a formality; it is constant-time all the same.
+    if record is None or not hmac.compare_digest(record.digest, digest) or not record.user.is_active:
+        return None
+    now = timezone.now()
+    if record.last_used_at is None or now - record.last_used_at > _LAST_USED_GRANULARITY:
+        ApiToken.objects.filter(pk=record.pk).update(last_used_at=now)
+    return record.user
+
+
+def queue_pause_record(*, worker: str, queue: str, by: AbstractBaseUser | None, drained: bool = False) -> None:
+    QueuePause.objects.update_or_create(worker=worker, queue=queue, defaults={"paused_by": by, "drained": drained})
+
+
+def queue_pause_clear(*, worker: str, queue: str) -> None:
+    QueuePause.objects.filter(worker=worker, queue=queue).delete()
+
+
+def queue_pause_forget_consumed(*, consumed: dict[str, set[str]]) -> None:
+    """Forget the pauses of queues the worker consumes again (resumed elsewhere, e.g. from Flower, or restarted)."""
+    stale = Q()
+    for worker, queues in consumed.items():
+        if queues:
+            stale |= Q(worker=worker, queue__in=queues)
+    if stale:
+        QueuePause.objects.filter(stale).delete()

@@ -1,0 +1,127 @@
+"""The gRPC server under test: `manage.py grpcserver` in a subprocess, over TLS, on the test database and broker,
+with SOURCES_ROOT in a folder of the session; users with API tokens; clients for them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from django.contrib.auth import get_user_model
+
+from api.client import channel_open
+from api.services import api_token_create
+from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
+from tests.api.support import grpc_serving, self_signed_cert
+from tests.conftest import REPO, wait_for
+from tests.jobs.test_pipeline import _free_port
+
+
+@dataclass(frozen=True)
+class GrpcServer:
+    target: str
+    ca: bytes
+    sources_root: Path
+    log: Path
+
+    def channel(self, token: str = "") -> grpc.Channel:
+        return channel_open(target=self.target, token=token, ca=self.ca)
+
+
+@pytest.fixture(scope="session")
+def grpc_server(worker_env, tmp_path_factory) -> Iterator[GrpcServer]:
+    folder = tmp_path_factory.mktemp("grpc")
+    cert, key = self_signed_cert(folder)
+    # World-traversable, like the evidence folders (workers may run as another user).
+    sources = Path(tempfile.mkdtemp(prefix="grpc-sources-", dir=os.environ.get("EVIDENCE_TMP")))
+    sources.chmod(0o755)
+    port = _free_port()
+    env = {
+        **worker_env,
+        "GRPC_PORT": str(port),
+        "GRPC_TLS_CERT": str(cert),
+        "GRPC_TLS_KEY": str(key),
+        "SOURCES_ROOT": str(sources),
+        # Short polls keep the streams' tests quick.
+        "GRPC_WATCH_INTERVAL": "0.1",
+        "GRPC_INSPECT_TIMEOUT": "1.0",
+    }
+    log = folder / "grpcserver.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "grpcserver"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    server = GrpcServer(target=f"localhost:{port}", ca=cert.read_bytes(), sources_root=sources, log=log)
+    try:
+        wait_for(
+            lambda: process.poll() is not None or grpc_serving(server.target, ca=server.ca),
+            timeout=60,
+            message="the gRPC server to serve",
+        )
+        assert process.poll() is None, log.read_text()
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        shutil.rmtree(sources, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Client:
+    """A user, their token, and stubs that call as them."""
+
+    user: object
+    token: str
+    jobs: jobs_pb2_grpc.JobServiceStub
+    workers: workers_pb2_grpc.WorkerServiceStub
+
+
+@pytest.fixture
+def client_as(grpc_server, transactional_db):
+    """client_as(email, staff=False) -> a Client for a new user with a new token."""
+    channels: list[grpc.Channel] = []
+
+    def make(email: str, *, staff: bool = False) -> Client:
+        user = get_user_model().objects.create_user(username=email.split("@")[0], email=email, is_staff=staff)
+        _, token = api_token_create(user=user, name="test")
+        channel = grpc_server.channel(token)
+        channels.append(channel)
+        return Client(user, token, jobs_pb2_grpc.JobServiceStub(channel), workers_pb2_grpc.WorkerServiceStub(channel))
+
+    yield make
+    for channel in channels:
+        channel.close()
+
+
+@pytest.fixture
+def alice(client_as) -> Client:
+    return client_as("alice@example.org")
+
+
+@pytest.fixture
+def bob(client_as) -> Client:
+    return client_as("bob@example.org")
+
+
+@pytest.fixture
+def operator(client_as) -> Client:
+    return client_as("operator@example.org", staff=True)
+
+
+def rpc_error(call, *args, **kwargs) -> grpc.RpcError:
+    """The error a call ends with (consuming a stream); fails the test if it succeeds."""
+    try:
+        result = call(*args, **kwargs)
+        if hasattr(result, "__iter__") and not hasattr(result, "ListFields"):
+            list(result)
+    except grpc.RpcError as exc:
+        return exc
+    raise AssertionError(f"{call} succeeded")

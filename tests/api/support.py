@@ -1,0 +1,36 @@
+"""Helpers of the gRPC tests that other test modules use too (the Procfile stack test)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+def self_signed_cert(folder: Path, name: str = "localhost") -> tuple[Path, Path]:
+    """A self-signed certificate for `name` (and 127.0.0.1) and its key, made with openssl as `make up` does."""
+    cert, key = folder / f"{name}.crt", folder / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+         "-addext", f"subjectAltName=DNS:{name},IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def grpc_serving(target: str, *, ca: bytes | None = None) -> bool:
+    """Whether the server at `target` answers the standard health check with SERVING (no token needed). Without
+    `ca`, over gRPC's local credentials."""
+    credentials = (
+        grpc.ssl_channel_credentials(root_certificates=ca)
+        if ca
+        else grpc.local_channel_credentials(grpc.LocalConnectionType.LOCAL_TCP)
+    )
+    with grpc.secure_channel(target, credentials) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+        except grpc.RpcError:
+            return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
