@@ -62,6 +62,7 @@ bench: $(VENV)/.dev static
 	$(PY) -m benchmarks.pipeline
 	$(PY) -m benchmarks.ml
 	$(PY) -m benchmarks.web
+	$(PY) -m benchmarks.grpc
 
 # The distributed stack on this machine: web (daphne), one worker per queue, Flower, the gRPC API; local PostgreSQL
 # and Redis.
