@@ -1,0 +1,286 @@
+"""`make bench`: the scanner core against a bare read-and-hash loop, on generated evidence, in one run.
+
+Every number is a ratio measured in the same run (the machine is shared, so absolute seconds mean little):
+
+1. Discovery + EXIF throughput of a real job (job_create + job_start, embedded configuration: the Celery canvas
+   runs in-process) against `benchmarks.bare` on the same files, best of N alternating runs after one untimed bare
+   pass that warms the page cache. On PostgreSQL, and on SQLite where that is cheap.
+2. Peak RSS and files/s of `manage.py scan` on 100,000 tiny files, run as a subprocess (its own rusage).
+
+Generated trees are kept under BENCH_DATA_DIR (default /work/bench-data) and rebuilt only when missing. The
+databases are the benchmark's own and are recreated on every run: BENCH_DATABASE_URL (default
+postgres://postgres@127.0.0.1:5432/scanner_bench; its name must contain "bench") and an SQLite file in the data
+directory. The table is printed and written to BENCH_RESULTS (default bench-results/scan.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+
+from benchmarks import datasets
+from benchmarks.datasets import Dataset
+
+REPO = Path(__file__).resolve().parent.parent
+RSS_GOAL_MB = 300
+
+
+@dataclass(frozen=True)
+class ThroughputCase:
+    label: str
+    dataset: Dataset
+    goal: float
+    databases: tuple[str, ...]
+
+
+THROUGHPUT_CASES = {
+    "photos": ThroughputCase("1a 2,000 JPEG photos (1-3 MP)", datasets.PHOTOS, 0.6, ("postgresql", "sqlite")),
+    "flat": ThroughputCase(
+        "1a' 2,000 flat JPEGs from write_photo (1-3 MP)", datasets.FLAT_PHOTOS, 0.6, ("postgresql", "sqlite")
+    ),
+    # The database sees 100 rows here: SQLite would only repeat the hashing, at two minutes a run.
+    "tiff": ThroughputCase("1b 100 TIFFs of 50 MB", datasets.TIFFS, 0.9, ("postgresql",)),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    case: str
+    database: str
+    bare: str
+    pipeline: str
+    ratio: str
+    cpu_ratio: str
+    goal: str
+    passed: bool | None  # None: reported, no goal
+    probe_threads: int | None = None
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def _django_env(database_url: str) -> dict[str, str]:
+    """The embedded configuration on the given database. Other settings (SCAN_*, DJANGO_DEBUG...) pass through, so
+    their effect can be measured."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CELERY_")}
+    env.update(DJANGO_SETTINGS_MODULE="scanner.settings.embedded", DATABASE_URL=database_url)
+    return env
+
+
+def _postgres_reset(url: str) -> None:
+    """Drop and recreate the benchmark's own PostgreSQL database (the schema follows the migrations in the tree)."""
+    name = urlsplit(url).path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(f"refusing to recreate database {name!r}: BENCH_DATABASE_URL must name a benchmark database")
+    admin = urlsplit(url)._replace(path="/postgres", query="").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _database_reset(database: str, url: str) -> None:
+    if database == "postgresql":
+        _postgres_reset(url)
+    else:
+        path = Path(urlsplit(url).path)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=REPO, env=_django_env(url), check=True
+    )
+
+
+def _rate(files: int, size: int, seconds: float) -> str:
+    return f"{files / seconds:,.0f} files/s, {size / seconds / 1e6:,.0f} MB/s"
+
+
+def _throughput(case: ThroughputCase, database: str, url: str, data_dir: Path, runs: int, profile: Path | None) -> Row:
+    _database_reset(database, url)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        command = [
+            sys.executable, "-m", "benchmarks.throughput", "--dataset", case.dataset.name,
+            "--data-dir", str(data_dir), "--runs", str(runs), "--out", str(out),
+        ]  # fmt: skip
+        if profile is not None:
+            command += ["--profile", str(profile / f"{case.dataset.name}-{database}.pstats")]
+        subprocess.run(command, cwd=REPO, env=_django_env(url), check=True)
+        result = json.loads(out.read_text())
+    bare, pipeline = min(w for w, _ in result["bare"]), min(w for w, _ in result["pipeline"])
+    bare_cpu, pipeline_cpu = min(c for _, c in result["bare"]), min(c for _, c in result["pipeline"])
+    ratio = bare / pipeline
+    files, size = result["files"], result["bytes"]
+    return Row(
+        case=f"{case.label}, {size / files / 1e6:.2f} MB avg" if size < files * 1e6 else case.label,
+        database=database,
+        bare=_rate(files, size, bare),
+        pipeline=_rate(files, size, pipeline),
+        ratio=f"{ratio:.2f}x",
+        cpu_ratio=f"{bare_cpu / pipeline_cpu:.2f}x",
+        goal=f">= {case.goal}x",
+        passed=ratio >= case.goal,
+        probe_threads=result["probe_threads"],
+    )
+
+
+def _run_measured(command: list[str], env: dict[str, str], log_path: Path) -> tuple[float, float, float]:
+    """Run a command to its end; (wall-clock seconds, CPU seconds, peak RSS in MB) of that process alone."""
+    with log_path.open("wb") as log:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(command)} failed with status {proc.returncode}; see {log_path}")
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # Linux reports kilobytes
+
+
+def _memory(data_dir: Path, url: str, results_dir: Path) -> list[Row]:
+    dataset = datasets.TINY
+    root = str(dataset.root(data_dir))
+    env = _django_env(url)
+    _database_reset("postgresql", url)
+    bare_command = [sys.executable, "-m", "benchmarks.bare", root]
+    _run_measured(bare_command, env, results_dir / "tiny-bare.log")  # warms the page cache
+    bare_seconds, bare_cpu, bare_rss = _run_measured(bare_command, env, results_dir / "tiny-bare.log")
+    _log(f"  {dataset.name}: bare {bare_seconds:.1f} s, peak RSS {bare_rss:.0f} MB")
+    scan_command = [sys.executable, "manage.py", "scan", root, "--stages", "exif", "--name", "benchmark tiny files"]
+    scan_seconds, scan_cpu, scan_rss = _run_measured(scan_command, env, results_dir / "tiny-scan.log")
+    _log(f"  {dataset.name}: manage.py scan {scan_seconds:.1f} s, peak RSS {scan_rss:.0f} MB")
+    files = dataset.files
+    label = "2 100,000 tiny files (manage.py scan)"
+    return [
+        Row(label, "postgresql", f"peak RSS {bare_rss:.0f} MB", f"peak RSS {scan_rss:.0f} MB", "", "",
+            f"< {RSS_GOAL_MB} MB", scan_rss < RSS_GOAL_MB),
+        Row(label, "postgresql", f"{files / bare_seconds:,.0f} files/s", f"{files / scan_seconds:,.0f} files/s",
+            f"{bare_seconds / scan_seconds:.3f}x", f"{bare_cpu / scan_cpu:.3f}x", "(reported)", None),
+    ]  # fmt: skip
+
+
+def _table(rows: list[Row]) -> str:
+    lines = [
+        "| case | database | bare loop | pipeline | ratio | CPU ratio | goal | result |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        verdict = "-" if r.passed is None else ("pass" if r.passed else "FAIL")
+        lines.append(
+            f"| {r.case} | {r.database} | {r.bare} | {r.pipeline} | {r.ratio} | {r.cpu_ratio} | {r.goal} | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def _revision() -> str:
+    """The commit measured, and whether the working tree differed from it."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True)
+    if head.returncode:
+        return "unknown (not a git checkout)"
+    return head.stdout.strip() + (" with uncommitted changes" if dirty.stdout.strip() else "")
+
+
+def _threads_note(rows: list[Row]) -> str:
+    threads = {r.probe_threads for r in rows if r.probe_threads is not None}
+    if not threads or threads == {1}:
+        return "Discovery probed files on one thread, like the bare loop."
+    return (
+        f"Discovery probed files on {', '.join(map(str, sorted(threads)))} threads (SCAN_PROBE_THREADS) while the bare "
+        "loop uses one: the wall-clock ratio also shows how free the other cores were (it swings with the load of a "
+        "shared machine); the CPU ratio compares the work done per file."
+    )
+
+
+def _report(rows: list[Row], cases: list[str], runs: int, load: tuple[float, float]) -> str:
+    notes = [
+        "# Scanner core benchmark",
+        "",
+        _table(rows),
+        "",
+        f"Ratio: pipeline throughput / bare-loop throughput (wall clock), best of {runs} alternating runs of each "
+        "after one untimed bare pass that warms the page cache. CPU ratio: the same with the CPU seconds of the "
+        "measuring process, which other load on a shared machine does not inflate (it leaves out the PostgreSQL "
+        "server's own work). Bare loop: os.walk + one read per MiB feeding MD5, SHA-1 and SHA-256. Pipeline: "
+        "job_create + job_start with stages=[exif] in the embedded configuration (the Celery canvas run eagerly, in "
+        "one process), the database emptied before every job.",
+        "",
+        _threads_note(rows),
+        "",
+        f"Code: {_revision()}. Load average (1 min) {load[0]:.1f} at the start, {load[1]:.1f} at the end, "
+        f"on {os.cpu_count()} cores.",
+        "",
+        "Data sets:",
+    ]
+    for name in cases:
+        if name in THROUGHPUT_CASES:
+            notes.append(f"- {THROUGHPUT_CASES[name].label.split(' ', 1)[0]}: {THROUGHPUT_CASES[name].dataset.summary}")
+    if "tiny" in cases:
+        notes.append(
+            f"- 2: {datasets.TINY.summary}; `manage.py scan --stages exif` on PostgreSQL as a subprocess, peak RSS "
+            "and CPU from its own rusage; the bare column is `python -m benchmarks.bare` as a subprocess."
+        )
+    return "\n".join(notes) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    everything = [*THROUGHPUT_CASES, "tiny"]
+    parser.add_argument("--cases", default=",".join(everything), help=f"comma-separated, from {', '.join(everything)}")
+    parser.add_argument("--databases", default="postgresql,sqlite", help="comma-separated: postgresql, sqlite")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs of each side (best is kept)")
+    parser.add_argument("--profile", action="store_true", help="also profile one job per case (cProfile)")
+    args = parser.parse_args()
+    cases = [c for c in args.cases.split(",") if c]
+    unknown = set(cases) - set(everything)
+    if unknown:
+        parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
+    wanted_databases = [d for d in args.databases.split(",") if d]
+
+    data_dir = Path(os.environ.get("BENCH_DATA_DIR", "/work/bench-data"))
+    results_path = Path(os.environ.get("BENCH_RESULTS", REPO / "bench-results" / "scan.md"))
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    urls = {
+        "postgresql": os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/scanner_bench"),
+        "sqlite": f"sqlite:///{data_dir / 'scanner_bench.sqlite3'}",
+    }
+
+    started = time.monotonic()
+    load_start = os.getloadavg()[0]
+    for name in cases:
+        dataset = THROUGHPUT_CASES[name].dataset if name in THROUGHPUT_CASES else datasets.TINY
+        datasets.ensure(dataset, data_dir, log=_log)
+    _log(f"data ready in {data_dir} ({time.monotonic() - started:.0f} s)")
+
+    rows: list[Row] = []
+    profile = results_path.parent if args.profile else None
+    for name in cases:
+        if name == "tiny":
+            _log("case 2: manage.py scan on 100,000 tiny files")
+            rows += _memory(data_dir, urls["postgresql"], results_path.parent)
+            continue
+        case = THROUGHPUT_CASES[name]
+        for database in (d for d in case.databases if d in wanted_databases):
+            _log(f"case {case.label} on {database}")
+            rows.append(_throughput(case, database, urls[database], data_dir, args.runs, profile))
+
+    report = _report(rows, cases, args.runs, (load_start, os.getloadavg()[0]))
+    results_path.write_text(report)
+    print()
+    print(report)
+    _log(f"written to {results_path} (total {time.monotonic() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
