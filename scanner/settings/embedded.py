@@ -19,7 +19,7 @@ def _local_secret_key() -> str:
 
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or _local_secret_key()
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'scanner.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
