@@ -113,7 +113,12 @@ class FileInstance(models.Model):
     @property
     def raw_path(self) -> bytes:
         """The exact relative path on disk."""
-        return bytes(self.path_bytes) if self.path_bytes is not None else self.path.encode()
+        return self.exact_path(self.path, self.path_bytes)
+
+    @staticmethod
+    def exact_path(path: str, path_bytes: bytes | memoryview | None) -> bytes:
+        """The exact relative path from the two stored columns (for rows read with values_list)."""
+        return bytes(path_bytes) if path_bytes is not None else path.encode()
 
 
 class JobShare(models.Model):

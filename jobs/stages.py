@@ -77,16 +77,12 @@ def _image_refs(job: Job, image_ids: list[int]) -> list[ImageRef]:
     rows = (
         FileInstance.objects.filter(job=job, image_id__in=image_ids, status=FileInstance.Status.IMAGE)
         .order_by("image_id", "id")
-        .select_related("image")
+        .values_list("image_id", "path", "path_bytes", "image__mime", "image__orientation")
     )
-    for row in rows:
-        if row.image_id not in refs:
-            refs[row.image_id] = ImageRef(
-                image_id=row.image_id,
-                path=root + b"/" + row.raw_path,
-                mime=row.image.mime,
-                orientation=row.image.orientation,
-            )
+    for image_id, path, path_bytes, mime, orientation in rows:
+        if image_id not in refs:
+            raw = FileInstance.exact_path(path, path_bytes)
+            refs[image_id] = ImageRef(image_id=image_id, path=root + b"/" + raw, mime=mime, orientation=orientation)
     return [refs[i] for i in image_ids if i in refs]
 
 
