@@ -39,6 +39,8 @@ class Job(models.Model):
     skipped = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField(default=0)
     bytes_seen = models.BigIntegerField(default=0)
+    # File instances that are images, by MIME type (what the progress view shows as "images by type").
+    image_types = models.JSONField(default=dict, blank=True)
     current_path = models.TextField(blank=True)
     # Discovery restarts after the last committed entry (walk order is fixed), so a redelivered scan counts once.
     resume_after = models.BinaryField(null=True, blank=True, editable=False)

@@ -20,6 +20,7 @@ from gallery.models import Image
 from jobs import discovery, pipeline
 from jobs.discovery import Probe, Status
 from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch
+from jobs.progress import progress_changed
 from jobs.stages import job_try_complete, prior_results, progress_add
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,10 @@ def _commit_batch(job: Job, probes: list[Probe]) -> ScanBatch | None:
             work[stage] = todo
 
     counts = Counter(p.status for p in probes)
+    # Discovery of one job runs one slice at a time; the row lock keeps the read-modify-write of the JSON counts
+    # exact even when a redelivered slice overlaps.
+    types = Counter(Job.objects.select_for_update().values_list("image_types", flat=True).get(pk=job.pk))
+    types.update(p.mime for p in probes if p.status is Status.IMAGE)
     last = probes[-1].entry.relpath
     batch = None
     if work:
@@ -121,10 +126,12 @@ def _commit_batch(job: Job, probes: list[Probe]) -> ScanBatch | None:
         skipped=F("skipped") + counts[Status.SKIPPED],
         errors=F("errors") + counts[Status.ERROR],
         bytes_seen=F("bytes_seen") + sum(p.size for p in probes),
+        image_types=dict(types),
         current_path=_display_path(last)[0],
         resume_after=last,
         batches_dispatched=job.batches_dispatched,
     )
+    progress_changed(job.pk)
     return batch
 
 
@@ -148,9 +155,10 @@ def _still_scanning(job_id: int) -> bool:
 def scan_job(*, job_id: int, slice_seconds: float) -> None:
     """One slice of discovery for a job: from where the last committed batch ended, for about `slice_seconds`,
     then the next slice is queued. The last slice closes discovery and may complete the job."""
-    Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+    if Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
         status=Job.Status.SCANNING, started_at=timezone.now()
-    )
+    ):
+        progress_changed(job_id)
     job = Job.objects.filter(pk=job_id, status=Job.Status.SCANNING).first()
     if job is None:
         logger.info("job %s: not scanning (gone, cancelled or done), slice not run", job_id)
@@ -215,12 +223,14 @@ def scan_job(*, job_id: int, slice_seconds: float) -> None:
         job.status = Job.Status.EXTRACTING
         job.current_path = ""
         job.save(update_fields=["discovery_finished", "discovery_finished_at", "status", "current_path"])
+        progress_changed(job_id)
         job_try_complete(job)
     logger.info("job %s: discovery finished, %s files", job_id, job.files_seen)
 
 
 def job_fail(*, job_id: int, error: str) -> None:
-    Job.objects.filter(pk=job_id, status__in=Job.ACTIVE).update(
+    if Job.objects.filter(pk=job_id, status__in=Job.ACTIVE).update(
         status=Job.Status.FAILED, error=error, finished_at=timezone.now()
-    )
+    ):
+        progress_changed(job_id)
     logger.error("job %s failed: %s", job_id, error)

@@ -109,6 +109,7 @@ def job_progress_snapshot(*, job_id: int) -> dict[str, Any]:
         "skipped": job.skipped,
         "errors": job.errors,
         "bytes_seen": job.bytes_seen,
+        "image_types": job.image_types,
         "current_path": job.current_path,
         "discovery_finished": job.discovery_finished,
         "error": job.error,

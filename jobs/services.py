@@ -17,6 +17,7 @@ from extractors.registry import get_registry
 from gallery.models import Image
 from jobs import pipeline
 from jobs.models import FileInstance, Job, JobImage, JobShare, StageProgress
+from jobs.progress import progress_changed
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ def job_start(*, job: Job) -> bool:
     with transaction.atomic():
         started = Job.objects.filter(pk=job.pk, status=Job.Status.CREATED).update(status=Job.Status.QUEUED)
         if started:
+            progress_changed(job.pk)
             transaction.on_commit(lambda: pipeline.scan_signature(job.pk).apply_async())
     job.refresh_from_db()
     return bool(started)
@@ -98,6 +100,8 @@ def job_cancel(*, job: Job) -> bool:
     cancelled = Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
         status=Job.Status.CANCELLED, finished_at=timezone.now()
     )
+    if cancelled:
+        progress_changed(job.pk)
     job.refresh_from_db()
     return bool(cancelled)
 
@@ -123,6 +127,7 @@ def job_delete(*, job: Job) -> int:
     references. A running job is cancelled first: its queued work then finds nothing to do. Returns the number
     of images removed."""
     job_cancel(job=job)
+    job_id = job.pk
     with transaction.atomic():
         image_ids = list(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
         job.delete()
@@ -130,6 +135,7 @@ def job_delete(*, job: Job) -> int:
             Exists(FileInstance.objects.filter(image=OuterRef("pk")))
         )
         _, removed = orphans.delete()
+        progress_changed(job_id)
     return removed.get("gallery.Image", 0)
 
 

@@ -18,6 +18,7 @@ from extractors.registry import get_registry
 from gallery.models import StageResult
 from gallery.services import stage_results_save
 from jobs.models import BatchStage, FileInstance, Job, ScanBatch, StageClaim, StageProgress
+from jobs.progress import progress_changed
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def batch_stage_finish(batch: ScanBatch, stage: str, counts: Counter, *, reused:
         progress_add(batch.job_id, stage, counts=counts, reused=reused)
         if message:
             StageProgress.objects.filter(job_id=batch.job_id, stage=stage).update(message=message)
+        progress_changed(batch.job_id)
 
 
 class StageWaiting(Exception):
@@ -207,6 +209,7 @@ def job_try_complete(job: Job) -> bool:
         status=Job.Status.COMPLETED, finished_at=timezone.now()
     )
     if completed:
+        progress_changed(job.pk)
         logger.info("job %s: completed", job.pk)
     return bool(completed)
 

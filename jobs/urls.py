@@ -2,6 +2,7 @@ from django.urls import path
 
 from gallery import views as gallery
 from jobs import views
+from jobs.consumers import JobListConsumer, JobProgressConsumer
 
 app_name = "jobs"
 urlpatterns = [
@@ -24,4 +25,10 @@ urlpatterns = [
     path("<int:job_id>/images/<int:image_id>/preview", gallery.preview, name="preview"),
     path("<int:job_id>/files/<int:file_id>/original", gallery.original, name="original"),
     path("<int:job_id>/faces/<int:face_id>/crop", gallery.face_crop, name="face_crop"),
+]
+
+# Live progress (scanner/asgi.py routes WebSocket connections here).
+websocket_urlpatterns = [
+    path("ws/jobs/", JobListConsumer.as_asgi()),
+    path("ws/jobs/<int:job_id>/", JobProgressConsumer.as_asgi()),
 ]

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from gallery.models import StageResult
 from jobs.forms import JobCreateForm, ShareForm
 from jobs.models import FileInstance, Job, JobImage
+from jobs.progress import progress_event
 from jobs.selectors import (
     JobAction,
     job_get_for_user,
@@ -39,7 +40,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(jobs, 50).get_page(request.GET.get("page"))
     for job in page:
         job.source_label = source_label(job)
-    return render(request, "jobs/list.html", {"page": page})
+    return render(request, "jobs/list.html", {"page": page, "statuses": Job.Status.values})
 
 
 @require_http_methods(["GET", "POST"])
@@ -88,7 +89,9 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         {
             "job": job,
             "source": source_label(job),
-            "snapshot": job_progress_snapshot(job_id=job.pk),
+            "snapshot": progress_event(job_id=job.pk, kind="snapshot"),
+            "active": Job.ACTIVE,
+            "final": Job.FINAL,
             "can": {action.value: True for action in job_permissions(job=job, user=request.user)},
             "errors": errors,
             "stage_failures": [f for f in stage_failures if versions.get(f.stage) == f.extractor_version],

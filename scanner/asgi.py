@@ -1,13 +1,24 @@
-"""ASGI entry point (daphne). DJANGO_SETTINGS_MODULE must be set: the server never guesses its configuration."""
+"""ASGI entry point (daphne): Django's views over HTTP, live progress over WebSocket. DJANGO_SETTINGS_MODULE must be
+set: the server never guesses its configuration."""
 
 import os
 
 if not os.environ.get("DJANGO_SETTINGS_MODULE"):
     raise RuntimeError("DJANGO_SETTINGS_MODULE is not set: name the configuration explicitly (see README)")
 
-from channels.routing import ProtocolTypeRouter
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
 from django.core.asgi import get_asgi_application
 
 django_asgi_app = get_asgi_application()
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from jobs.urls import websocket_urlpatterns  # noqa: E402 - the consumers need the apps loaded above
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        # Session authentication; a page of another origin cannot open a socket with the user's cookies.
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)

@@ -341,8 +341,13 @@ GRPC_INSPECT_TIMEOUT = env.float("GRPC_INSPECT_TIMEOUT", default=1.0)
 GRPC_TARGET = env.str("GRPC_TARGET", default=f"localhost:{GRPC_PORT}")
 GRPC_TLS_CA = env.str("GRPC_TLS_CA", default="")
 
-# --- Channels ---------------------------------------------------------------------------------------------
+# --- Channels and live progress ---------------------------------------------------------------------------
+# https://channels.readthedocs.io/en/stable/topics/channel_layers.html - Redis in the distributed configuration.
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Workers publish each job's progress to the browsers watching it, at most once per interval per process
+# (changes in between are coalesced: every event carries the whole state, read from the database).
+PROGRESS_EVENTS = env.bool("PROGRESS_EVENTS", default=True)
+PROGRESS_EVENT_INTERVAL = env.float("PROGRESS_EVENT_INTERVAL", default=0.5)
 
 LOGGING = {
     "version": 1,

@@ -1,8 +1,12 @@
-// Job page: keeps the counters and stage bars current by reading the progress snapshot from the server while the
-// job runs. The snapshot comes from the database, so a reload or a restarted server never loses it.
+// Job page: live progress over a WebSocket. On connect the server sends a snapshot read from the database, then an
+// event for every change; each event carries the whole state, so a reload, a dropped socket or a restarted server
+// never loses anything. The socket reconnects with backoff for as long as the page is open.
+
+import { LiveSocket } from "./live.js";
 
 const root = document.getElementById("job");
 const ACTIVE = new Set(["queued", "scanning", "extracting"]);
+let seq = Number(root.dataset.seq || 0);
 
 function sizeText(bytes) {
   const units = ["bytes", "KB", "MB", "GB", "TB"];
@@ -11,7 +15,17 @@ function sizeText(bytes) {
   return `${i ? bytes.toFixed(1) : bytes} ${units[i]}`;
 }
 
-function drawStage(el, p) {
+function durationText(seconds) {
+  if (seconds < 60) return `${Math.ceil(seconds)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+}
+
+function field(name, scope = document) {
+  return scope.querySelector(`[data-field="${name}"]`);
+}
+
+function drawStage(el, p, discoveryFinished) {
   const total = Math.max(p.total, 1);
   const other = p.skipped + p.unavailable;
   el.querySelector('[data-part="done"]').style.width = `${(100 * p.done) / total}%`;
@@ -19,49 +33,70 @@ function drawStage(el, p) {
   el.querySelector('[data-part="other"]').style.width = `${(100 * other) / total}%`;
   let text = `${p.done} done · ${p.failed} failed · ${p.skipped} skipped`;
   if (p.unavailable) text += ` · ${p.unavailable} unavailable`;
-  el.querySelector('[data-field="counts"]').textContent = `${text} of ${p.total}`;
-  el.querySelector('[data-field="message"]').textContent = p.message || "";
+  field("counts", el).textContent = `${text} of ${p.total}`;
+  field("message", el).textContent = p.message || "";
+  field("rate", el).textContent = p.rate ? `${p.rate.toFixed(1)} images/s` : "";
+  const left = p.total - (p.done + p.failed + p.skipped + p.unavailable);
+  let eta = "";
+  if (left > 0 && p.eta_seconds !== null) eta = `${discoveryFinished ? "" : "at least "}${durationText(p.eta_seconds)} left`;
+  field("eta", el).textContent = eta;
+}
+
+function drawTypes(types) {
+  const el = field("image_types");
+  el.replaceChildren(...Object.entries(types).map(([mime, count]) => {
+    const chip = document.createElement("span");
+    chip.className = "chip";
+    chip.textContent = `${mime} ${count}`;
+    return chip;
+  }));
+}
+
+function drawNewestErrors(errors) {
+  const el = field("newest_errors");
+  if (!el) return;
+  el.replaceChildren(...errors.map((e) => {
+    const item = document.createElement("li");
+    const path = document.createElement("span");
+    path.className = "mono";
+    path.textContent = e.path;
+    const message = document.createElement("span");
+    message.className = "bad";
+    message.textContent = e.error;
+    item.append(path, " — ", message);
+    return item;
+  }));
 }
 
 function draw(s) {
-  for (const key of ["files_seen", "images", "distinct_images", "skipped", "errors"]) {
-    const el = document.querySelector(`[data-field="${key}"]`);
-    if (el) el.textContent = s[key];
-  }
-  const bytes = document.querySelector('[data-field="bytes_seen"]');
-  if (bytes) bytes.textContent = sizeText(s.bytes_seen);
-  const current = document.querySelector('[data-field="current_path"]');
-  if (current) current.textContent = s.current_path;
+  for (const key of ["files_seen", "images", "distinct_images", "skipped"]) field(key).textContent = s[key];
+  for (const el of document.querySelectorAll('[data-field="errors"]')) el.textContent = s.errors;
+  field("bytes_seen").textContent = sizeText(s.bytes_seen);
+  field("files_per_second").textContent = Math.round(s.files_per_second);
+  field("current_path").textContent = s.current_path;
+  drawTypes(s.image_types);
+  drawNewestErrors(s.newest_errors);
   for (const p of s.stages) {
     const el = document.querySelector(`.stage[data-stage="${CSS.escape(p.stage)}"]`);
-    if (el) drawStage(el, p);
+    if (el) drawStage(el, p, s.discovery_finished);
   }
 }
 
-for (const el of document.querySelectorAll(".stage[data-stage]")) {
-  const d = el.dataset;
-  drawStage(el, {
-    total: Number(d.total), done: Number(d.done), failed: Number(d.failed),
-    skipped: Number(d.skipped), unavailable: Number(d.unavailable), message: el.querySelector('[data-field="message"]').textContent,
-  });
-}
-
-async function poll() {
-  try {
-    const response = await fetch(root.dataset.progressUrl, { credentials: "same-origin" });
-    if (response.ok) {
-      const snapshot = await response.json();
-      draw(snapshot);
-      if (snapshot.status !== root.dataset.status) {
-        // A new state brings new actions, errors and the summary: show the whole page again.
-        location.reload();
-        return;
-      }
-    }
-  } catch {
-    // The server may be restarting; the next poll picks up from the database.
+function receive(event) {
+  if (event.type === "deleted") {
+    location.assign(new URL("../", location.href));
+    return;
   }
-  setTimeout(poll, 1500);
+  if (event.seq < seq) return; // older than what the page shows
+  seq = event.seq;
+  root.dataset.seq = String(seq);
+  draw(event);
+  if (event.status !== root.dataset.status) {
+    // A new state brings other actions and, at the end, the summary: the server renders the page again.
+    location.reload();
+  }
 }
 
-if (ACTIVE.has(root.dataset.status)) setTimeout(poll, 1000);
+if (ACTIVE.has(root.dataset.status)) {
+  new LiveSocket(`/ws/jobs/${root.dataset.job}/`, { onMessage: receive, indicator: field("live") }).open();
+}

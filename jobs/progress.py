@@ -1,0 +1,192 @@
+"""Live progress: the event that carries a job's state to browsers, and the per-process publisher that sends it.
+
+Every event is built from the database, so it holds absolute counts: a coalesced, lost or late event costs nothing,
+the next one carries the whole state again. Callers only mark a job as changed (`progress_changed`); a background
+thread in each process sends each changed job at most once per `PROGRESS_EVENT_INTERVAL` to the job's
+channel-layer group, so publishing never waits on the database or Redis inside a stage task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from typing import Literal, NotRequired, TypedDict
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from jobs.models import FileInstance, Job
+from jobs.selectors import job_progress_snapshot
+
+logger = logging.getLogger(__name__)
+
+NEWEST_ERRORS = 5
+_STATUS_RANK = {status: rank for rank, status in enumerate(Job.Status)}
+
+
+class StageState(TypedDict):
+    stage: str
+    total: int
+    done: int
+    failed: int
+    skipped: int
+    unavailable: int
+    reused: int
+    message: str
+    rate: float  # images analysed per second since the job started (reused results not counted)
+    eta_seconds: float | None  # None while nothing was analysed yet; a lower bound until discovery finishes
+
+
+class FileError(TypedDict):
+    path: str
+    error: str
+
+
+class ProgressEvent(TypedDict):
+    """What a job looks like now. `type` is "snapshot" when sent on connect, "progress" for the deltas after it,
+    "deleted" when the job is gone (then only `job` is set). `seq` never decreases while a job runs: a browser
+    drops an event older than the state it shows."""
+
+    type: Literal["snapshot", "progress", "deleted"]
+    job: int
+    seq: NotRequired[int]
+    status: NotRequired[str]
+    error: NotRequired[str]
+    files_seen: NotRequired[int]
+    images: NotRequired[int]
+    distinct_images: NotRequired[int]
+    skipped: NotRequired[int]
+    errors: NotRequired[int]
+    bytes_seen: NotRequired[int]
+    image_types: NotRequired[dict[str, int]]
+    current_path: NotRequired[str]
+    discovery_finished: NotRequired[bool]
+    files_per_second: NotRequired[float]
+    elapsed_seconds: NotRequired[float]
+    stages: NotRequired[list[StageState]]
+    newest_errors: NotRequired[list[FileError]]
+
+
+class GroupMessage(TypedDict):
+    """What goes through the channel layer: the consumer's `job_progress` handler forwards `event`."""
+
+    type: Literal["job.progress"]
+    event: ProgressEvent
+
+
+def job_group(job_id: int) -> str:
+    return f"job_{job_id}"
+
+
+def _stage_state(p: dict, *, elapsed: float, discovery_finished: bool) -> StageState:
+    processed = p["done"] + p["failed"] + p["skipped"] + p["unavailable"]
+    analysed = max(processed - p["reused"] - p["unavailable"], 0)
+    rate = analysed / elapsed if elapsed > 0 else 0.0
+    remaining = max(p["total"] - processed, 0)
+    eta = remaining / rate if rate > 0 else (0.0 if remaining == 0 and discovery_finished else None)
+    return StageState(**p, rate=round(rate, 2), eta_seconds=None if eta is None else round(eta, 1))
+
+
+def progress_event(*, job_id: int, kind: Literal["snapshot", "progress"] = "progress") -> ProgressEvent:
+    """The job's state as the browser shows it, read from the database. Raises Job.DoesNotExist."""
+    s = job_progress_snapshot(job_id=job_id)
+    started, finished = Job.objects.values_list("started_at", "finished_at").get(pk=job_id)
+    elapsed = ((finished or timezone.now()) - started).total_seconds() if started else 0.0
+    stages = [_stage_state(p, elapsed=elapsed, discovery_finished=s["discovery_finished"]) for p in s["stages"]]
+    newest = (
+        FileInstance.objects.filter(job_id=job_id, status=FileInstance.Status.ERROR)
+        .order_by("-id")
+        .values("path", "error")[:NEWEST_ERRORS]
+        if s["errors"]
+        else []
+    )
+    seq = s["files_seen"] + sum(p["total"] + p["done"] + p["failed"] + p["skipped"] + p["unavailable"] for p in stages)
+    return ProgressEvent(
+        type=kind,
+        job=job_id,
+        seq=_STATUS_RANK[s["status"]] * 10**15 + seq,
+        status=s["status"],
+        error=s["error"],
+        files_seen=s["files_seen"],
+        images=s["images"],
+        distinct_images=s["distinct_images"],
+        skipped=s["skipped"],
+        errors=s["errors"],
+        bytes_seen=s["bytes_seen"],
+        image_types=s["image_types"],
+        current_path=s["current_path"],
+        discovery_finished=s["discovery_finished"],
+        files_per_second=round(s["files_seen"] / elapsed, 1) if elapsed > 0 else 0.0,
+        elapsed_seconds=round(elapsed, 1),
+        stages=stages,
+        newest_errors=[FileError(path=e["path"], error=e["error"]) for e in newest],
+    )
+
+
+class ProgressPublisher:
+    """Coalesces progress per job within one process. `changed` is cheap and never blocks on I/O; a daemon thread
+    (started on first use, again after a fork) sends every job changed since its last round."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changed: set[int] = set()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def changed(self, job_id: int) -> None:
+        with self._lock:
+            self._changed.add(job_id)
+            if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="progress-publisher", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def _take(self) -> set[int]:
+        with self._lock:
+            jobs, self._changed = self._changed, set()
+            self._wake.clear()
+            return jobs
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            while True:
+                self._wake.wait()
+                jobs = self._take()
+                self._send(loop, jobs)
+                # The bound on the rate: whatever changes meanwhile goes out together in the next round.
+                threading.Event().wait(settings.PROGRESS_EVENT_INTERVAL)
+        finally:
+            loop.close()
+
+    def _send(self, loop: asyncio.AbstractEventLoop, jobs: set[int]) -> None:
+        layer = get_channel_layer()
+        try:
+            close_old_connections()
+            for job_id in sorted(jobs):
+                try:
+                    event = progress_event(job_id=job_id)
+                except Job.DoesNotExist:
+                    event = ProgressEvent(type="deleted", job=job_id)
+                message = GroupMessage(type="job.progress", event=event)
+                loop.run_until_complete(layer.group_send(job_group(job_id), message))
+        except Exception:  # a lost event is repaired by the next; the pipeline must go on
+            logger.warning("progress events for jobs %s not sent", sorted(jobs), exc_info=True)
+        finally:
+            # No connection stays open between rounds (a worker may sit idle for hours; tests drop their database).
+            connection.close()
+
+
+_publisher = ProgressPublisher()
+
+
+def progress_changed(job_id: int) -> None:
+    """The job's progress changed: publish it once the current transaction commits (coalesced per process)."""
+    if settings.PROGRESS_EVENTS:
+        transaction.on_commit(lambda: _publisher.changed(job_id))

@@ -1,0 +1,230 @@
+"""Live progress over the real ASGI application: session authentication on the socket, access checked on connect,
+a snapshot equal to the database, deltas from real workers through the Redis channel layer, and a publisher that
+coalesces."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+from celery import signature
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from jobs import pipeline, scanning
+from jobs.models import Job, StageProgress
+from jobs.progress import ProgressPublisher, job_group, progress_event
+from jobs.samples import make_sample_tree
+from jobs.selectors import job_progress_snapshot
+from jobs.services import job_create, job_start
+from scanner.asgi import application
+from tests.web.conftest import make_case
+
+pytestmark = [pytest.mark.integration]
+
+
+def headers_for(user) -> list[tuple[bytes, bytes]]:
+    """What a signed-in browser on this site sends with its handshake: the page's origin and the session cookie."""
+    headers = [(b"origin", b"http://localhost")]
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+        headers.append((b"cookie", cookie.encode()))
+    return headers
+
+
+async def connect(path: str, headers: list[tuple[bytes, bytes]]) -> tuple[WebsocketCommunicator, bool]:
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await communicator.connect(timeout=10)
+    return communicator, connected
+
+
+def run(coroutine_function, *args):
+    return async_to_sync(coroutine_function)(*args)
+
+
+@pytest.fixture
+def idle_job(transactional_db, evidence_dir, examiner):
+    make_sample_tree(evidence_dir)
+    return job_create(name="case", source_path=evidence_dir, owner=examiner)
+
+
+def test_an_anonymous_socket_is_refused(idle_job):
+    anonymous = headers_for(None)
+
+    async def scenario():
+        for path in ("/ws/jobs/", f"/ws/jobs/{idle_job.pk}/"):
+            communicator, connected = await connect(path, anonymous)
+            assert not connected, path
+            await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_another_users_job_is_refused_and_a_foreign_origin_too(idle_job, other, examiner):
+    theirs, mine = headers_for(other), headers_for(examiner)
+    foreign = [(b"origin", b"https://attacker.example"), *mine[1:]]
+
+    async def scenario():
+        communicator, connected = await connect(f"/ws/jobs/{idle_job.pk}/", theirs)
+        assert not connected
+        communicator, connected = await connect(f"/ws/jobs/{idle_job.pk + 1000}/", mine)
+        assert not connected  # no such job: the same refusal
+        communicator, connected = await connect(f"/ws/jobs/{idle_job.pk}/", foreign)
+        assert not connected
+        communicator, connected = await connect(f"/ws/jobs/{idle_job.pk}/", mine)
+        assert connected  # the same socket, as the owner from the site itself
+        await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_the_jobs_list_socket_follows_only_jobs_the_user_may_see(idle_job, other, examiner, evidence_dir):
+    theirs = job_create(name="theirs", source_path=evidence_dir, owner=other)
+    mine = headers_for(examiner)
+
+    async def scenario():
+        communicator, connected = await connect("/ws/jobs/", mine)
+        assert connected
+        # Both shown as "completed" while they are "created": each visible one gets a snapshot.
+        await communicator.send_json_to({"watch": {str(idle_job.pk): "completed", str(theirs.pk): "completed"}})
+        first = await communicator.receive_json_from(timeout=10)
+        assert first["job"] == idle_job.pk
+        assert first["type"] == "snapshot"
+        assert await communicator.receive_nothing(timeout=0.5)
+        await get_channel_layer().group_send(
+            job_group(theirs.pk), {"type": "job.progress", "event": {"type": "progress", "job": theirs.pk}}
+        )
+        assert await communicator.receive_nothing(timeout=0.5)  # never another user's job
+        await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_the_snapshot_equals_the_database(idle_job, examiner):
+    Job.objects.filter(pk=idle_job.pk).update(
+        status=Job.Status.EXTRACTING, files_seen=12, images=9, distinct_images=8, skipped=2, errors=1,
+        image_types={"image/jpeg": 7, "image/png": 2}, current_path="a/b.jpg",
+    )  # fmt: skip
+    StageProgress.objects.filter(job=idle_job, stage="exif").update(total=8, done=5, failed=1)
+    mine = headers_for(examiner)
+
+    async def scenario():
+        communicator, connected = await connect(f"/ws/jobs/{idle_job.pk}/", mine)
+        assert connected
+        snapshot = await communicator.receive_json_from(timeout=10)
+        await communicator.disconnect()
+        return snapshot
+
+    snapshot = run(scenario)
+    db = job_progress_snapshot(job_id=idle_job.pk)
+    assert snapshot["type"] == "snapshot"
+    for key in ("status", "files_seen", "images", "distinct_images", "skipped", "errors", "image_types",
+                "current_path", "discovery_finished"):  # fmt: skip
+        assert snapshot[key] == db[key], key
+    stages = {p["stage"]: p for p in snapshot["stages"]}
+    for p in db["stages"]:
+        assert {k: stages[p["stage"]][k] for k in p} == p
+    assert stages["exif"]["done"] == 5
+    assert stages["exif"]["failed"] == 1
+
+
+def test_workers_stage_tasks_reach_the_socket_as_deltas(workers, transactional_db, evidence_dir, examiner):
+    make_case(evidence_dir, extra=30)
+    job = job_create(name="live", source_path=evidence_dir, owner=examiner, stages=["exif"])
+    mine = headers_for(examiner)
+
+    async def scenario():
+        communicator, connected = await connect(f"/ws/jobs/{job.pk}/", mine)
+        assert connected
+        events = [await communicator.receive_json_from(timeout=10)]
+        assert events[0]["type"] == "snapshot"
+        assert events[0]["status"] == "created"
+        await database_sync_to_async(job_start)(job=job)
+        deadline = time.monotonic() + 120
+        while events[-1].get("status") != "completed":
+            assert time.monotonic() < deadline, events[-1]
+            events.append(await communicator.receive_json_from(timeout=60))
+        await communicator.disconnect()
+        return events
+
+    events = run(scenario)
+    deltas = events[1:]
+    assert all(e["type"] == "progress" for e in deltas)
+    # Events of several worker processes may cross on the way; the last state is the newest.
+    assert deltas[-1]["seq"] == max(e["seq"] for e in deltas)
+    exif_done = [next(p for p in e["stages"] if p["stage"] == "exif")["done"] for e in deltas]
+    assert max(exif_done) > 0  # counts only a stage task adds
+    final = deltas[-1]
+    db = job_progress_snapshot(job_id=job.pk)
+    assert final["files_seen"] == db["files_seen"]
+    assert final["errors"] == db["errors"] > 0
+    assert final["stages"][0]["done"] == db["stages"][0]["done"]
+    assert {e["path"] for e in final["newest_errors"]} <= set(
+        job.files.filter(status="error").values_list("path", flat=True)
+    )
+
+
+def test_a_stage_task_alone_produces_a_delta(workers, transactional_db, evidence_dir, examiner, settings, mocker):
+    """Discovery runs here with publishing off and its batch held back; then the batch's exif task alone goes to
+    a real worker. The only thing that can send the delta is that stage task."""
+    settings.PROGRESS_EVENTS = False
+    make_case(evidence_dir)
+    job = job_create(name="stage", source_path=evidence_dir, owner=examiner, stages=["exif"])
+    held = mocker.patch.object(scanning, "dispatch_batch", autospec=True)
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.QUEUED)
+    scanning.scan_job(job_id=job.pk, slice_seconds=60)
+    (_, batch), _ = held.call_args
+    exif = StageProgress.objects.get(job=job, stage="exif")
+    assert exif.total > 0
+    assert exif.done == 0
+    mine = headers_for(examiner)
+
+    async def scenario():
+        communicator, connected = await connect(f"/ws/jobs/{job.pk}/", mine)
+        assert connected
+        snapshot = await communicator.receive_json_from(timeout=10)
+        assert snapshot["stages"][0]["done"] == 0
+        signature(pipeline.STAGE_TASK, args=(batch.pk, "exif"), immutable=True).apply_async()
+        delta = await communicator.receive_json_from(timeout=60)
+        await communicator.disconnect()
+        return delta
+
+    delta = run(scenario)
+    exif.refresh_from_db()
+    assert delta["type"] == "progress"
+    assert delta["status"] == "extracting"
+    assert delta["stages"][0]["done"] == exif.done == exif.total
+
+
+def test_the_publisher_coalesces_a_burst_into_few_events(idle_job, settings):
+    """A thousand changes in a burst: the job's group receives a bounded number of events, the last one carrying
+    the final state."""
+    settings.PROGRESS_EVENT_INTERVAL = 0.3
+    layer = get_channel_layer()
+    channel = run(layer.new_channel)
+    run(layer.group_add, job_group(idle_job.pk), channel)
+    publisher = ProgressPublisher()
+    started = time.monotonic()
+    for i in range(1000):
+        Job.objects.filter(pk=idle_job.pk).update(files_seen=i + 1)
+        publisher.changed(idle_job.pk)
+    burst = time.monotonic() - started
+
+    async def receive_until_final():
+        received = []
+        while not received or received[-1]["files_seen"] < 1000:
+            message = await asyncio.wait_for(layer.receive(channel), timeout=10)
+            received.append(message["event"])
+        return received
+
+    received = run(receive_until_final)
+    run(layer.group_discard, job_group(idle_job.pk), channel)
+    assert len(received) <= burst / 0.3 + 3, (len(received), burst)
+    assert received[-1] == progress_event(job_id=idle_job.pk)
