@@ -12,19 +12,22 @@ import asyncio
 import logging
 import os
 import threading
+from datetime import datetime, timedelta
 from typing import Literal, NotRequired, TypedDict
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.db.models import F, Sum
 from django.utils import timezone
 
-from jobs.models import FileInstance, Job
+from jobs.models import BatchStage, FileInstance, Job
 from jobs.selectors import job_progress_snapshot
 
 logger = logging.getLogger(__name__)
 
 NEWEST_ERRORS = 5
+RATE_WINDOW = timedelta(seconds=60)
 _STATUS_RANK = {status: rank for rank, status in enumerate(Job.Status)}
 
 
@@ -37,7 +40,7 @@ class StageState(TypedDict):
     unavailable: int
     reused: int
     message: str
-    rate: float  # images analysed per second since the job started (reused results not counted)
+    rate: float  # images analysed per second over the last minute (reused results not counted)
     eta_seconds: float | None  # None while nothing was analysed yet; a lower bound until discovery finishes
 
 
@@ -82,10 +85,22 @@ def job_group(job_id: int) -> str:
     return f"job_{job_id}"
 
 
-def _stage_state(p: dict, *, elapsed: float, discovery_finished: bool) -> StageState:
+def _recent_rates(job_id: int, *, now: datetime, elapsed: float) -> dict[str, float]:
+    """Images analysed per second by each stage over the last RATE_WINDOW (reused results not counted): the pace
+    now, which is what an ETA needs, read from the batches' finish times so that every reader agrees."""
+    window = min(RATE_WINDOW.total_seconds(), elapsed)
+    if window <= 0:
+        return {}
+    rows = (
+        BatchStage.objects.filter(batch__job_id=job_id, finished=True, finished_at__gte=now - RATE_WINDOW)
+        .values("stage")
+        .annotate(analysed=Sum(F("done") + F("failed") + F("skipped") - F("reused")))
+    )
+    return {row["stage"]: max(row["analysed"] or 0, 0) / window for row in rows}
+
+
+def _stage_state(p: dict, *, rate: float, discovery_finished: bool) -> StageState:
     processed = p["done"] + p["failed"] + p["skipped"] + p["unavailable"]
-    analysed = max(processed - p["reused"] - p["unavailable"], 0)
-    rate = analysed / elapsed if elapsed > 0 else 0.0
     remaining = max(p["total"] - processed, 0)
     eta = remaining / rate if rate > 0 else (0.0 if remaining == 0 and discovery_finished else None)
     return StageState(**p, rate=round(rate, 2), eta_seconds=None if eta is None else round(eta, 1))
@@ -95,8 +110,13 @@ def progress_event(*, job_id: int, kind: Literal["snapshot", "progress"] = "prog
     """The job's state as the browser shows it, read from the database. Raises Job.DoesNotExist."""
     s = job_progress_snapshot(job_id=job_id)
     started, finished = Job.objects.values_list("started_at", "finished_at").get(pk=job_id)
-    elapsed = ((finished or timezone.now()) - started).total_seconds() if started else 0.0
-    stages = [_stage_state(p, elapsed=elapsed, discovery_finished=s["discovery_finished"]) for p in s["stages"]]
+    now = finished or timezone.now()
+    elapsed = (now - started).total_seconds() if started else 0.0
+    rates = _recent_rates(job_id, now=now, elapsed=elapsed) if s["status"] in Job.ACTIVE else {}
+    stages = [
+        _stage_state(p, rate=rates.get(p["stage"], 0.0), discovery_finished=s["discovery_finished"])
+        for p in s["stages"]
+    ]
     newest = (
         FileInstance.objects.filter(job_id=job_id, status=FileInstance.Status.ERROR)
         .order_by("-id")

@@ -180,7 +180,7 @@ def ml_workers(workers, worker_env, tmp_path, settings) -> Iterator:
     at its creation). Meanwhile the session's other workers stop consuming those queues (Celery remote
     control), so every stage task of the test reaches this worker."""
     from scanner.celery import app
-    from tests.mlsupport import CLIP_CHECKPOINT, classify_params
+    from tests.mlsupport import classify_env, classify_params
 
     settings.STAGE_PARAMS = {**settings.STAGE_PARAMS, "classify": classify_params()}
 
@@ -190,13 +190,7 @@ def ml_workers(workers, worker_env, tmp_path, settings) -> Iterator:
     pool = WorkerPool(worker_env, tmp_path)
 
     def start(models_root: Path) -> str:
-        pool.env = {
-            **worker_env,
-            "MODELS_ROOT": str(models_root),
-            "CLASSIFY_MODEL": "tiny",
-            "CLASSIFY_CHECKPOINT": CLIP_CHECKPOINT,
-            "CLASSIFY_MIN_SCORE": "0",
-        }
+        pool.env = {**worker_env, "MODELS_ROOT": str(models_root), **classify_env()}
         return pool.start("ml", queues=",".join(ML_QUEUES), concurrency=1)
 
     yield start

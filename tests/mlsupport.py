@@ -67,6 +67,11 @@ def classify_params(**overrides: object) -> dict[str, object]:
     return {**params, **overrides}
 
 
+def classify_env() -> dict[str, str]:
+    """The environment that makes a process (worker or web server) choose the tiny classify model."""
+    return {"CLASSIFY_MODEL": "tiny", "CLASSIFY_CHECKPOINT": CLIP_CHECKPOINT, "CLASSIFY_MIN_SCORE": "0"}
+
+
 def context(root: Path, params: dict[str, object]) -> ExtractorContext:
     return ExtractorContext(models_root=root, device="cpu", params=params)
 

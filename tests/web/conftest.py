@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 
 from jobs.samples import Gps, exif_bytes, make_sample_tree, write_photo
+from tests.conftest import REPO, wait_for
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "a long enough passphrase 42"
@@ -114,7 +121,6 @@ def scan(workers, transactional_db, sources_root):
     """Scan a case folder under SOURCES_ROOT with the real pipeline and return the finished job."""
     from jobs.models import Job
     from jobs.services import job_create, job_start
-    from tests.conftest import wait_for
 
     def run(owner, *, name: str = "case", extra: int = 0) -> Job:
         folder = sources_root / name
@@ -141,3 +147,75 @@ def client_for(client):
         return c
 
     return make
+
+
+class AsgiServer:
+    """The web process as `make up` runs it (daphne serving scanner.asgi), on the test database and the test
+    channel layer, so a test can stop and start it like an operator would."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://localhost:{self.port}"
+        self.env = env
+        self.log = log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "scanner.asgi:application"],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
+            )  # fmt: skip
+        wait_for(self._answers, timeout=60, interval=0.1, message="the web server to answer")
+
+    def _answers(self) -> bool:
+        assert self.process.poll() is None, self.log.read_text(errors="replace")
+        try:
+            urllib.request.urlopen(f"{self.url}/accounts/login/", timeout=2).close()  # noqa: S310 - local server
+        except (urllib.error.URLError, ConnectionError):
+            return False
+        return True
+
+    def kill(self) -> None:
+        """Stop the server at once, as a crash or a redeploy would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def asgi_server(worker_env, sources_root, thumbnails_root, tmp_path) -> Iterator:
+    """start(**env) runs the web server with the test's sources and thumbnails folders, plus `env` (settings the
+    test changes for the web process: it reads them from its environment, as in production)."""
+    servers: list[AsgiServer] = []
+
+    def start(**env: str) -> AsgiServer:
+        environment = {
+            **worker_env,
+            "SOURCES_ROOT": str(sources_root),
+            "THUMBNAILS_ROOT": str(thumbnails_root),
+            **env,
+        }
+        server = AsgiServer(environment, tmp_path / f"daphne-{len(servers)}.log")
+        servers.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in servers:
+        if server.process.poll() is None:
+            server.kill()
+
+
+def sign_in_browser(context, server: AsgiServer, user) -> None:
+    """Give the browser the session of a signed-in user (the sign-in form itself is tested elsewhere)."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": server.url, "secure": True, "httpOnly": True}]
+    )

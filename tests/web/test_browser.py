@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from gallery.models import ExifData, Face
 from jobs.models import Job, JobImage
 from tests.conftest import wait_for
-from tests.mlsupport import face_picture, write_picture
+from tests.mlsupport import classify_env, face_picture, write_picture
 from tests.web.conftest import PASSWORD, make_case, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -57,10 +57,9 @@ def scroll_to_end(page) -> None:
 
 
 def test_examiner_signs_up_scans_a_case_and_reviews_it(
-    live_server, workers, ml_workers, tiny_models, sources_root, settings, transactional_db, page
+    asgi_server, workers, ml_workers, tiny_models, sources_root, transactional_db, page
 ):
     ml_workers(tiny_models)
-    settings.GALLERY_PAGE_SIZE = 20
     case = sources_root / "case-2024-117"
     expected = make_case(case, extra=37)
     write_picture(case / "phone" / "two-people.jpg", face_picture(faces=((256, 192), (640, 448))))
@@ -68,7 +67,8 @@ def test_examiner_signs_up_scans_a_case_and_reviews_it(
     expected = {**expected, "files": expected["files"] + 2, "distinct": expected["distinct"] + 2}
     assert expected["distinct"] == 49  # pages of 20, 20 and 9
     (sources_root / "case-2024-118").mkdir()
-    base = live_server.url
+    # The web process creates the job, so it takes the tiny classify model from its environment, as the ML worker.
+    base = asgi_server(GALLERY_PAGE_SIZE="20", MODELS_ROOT=str(tiny_models), **classify_env()).url
 
     sign_up(page, base)
     screenshot(page, "03-jobs-empty")
@@ -205,14 +205,14 @@ def test_examiner_signs_up_scans_a_case_and_reviews_it(
     screenshot(page, "12-map")
 
 
-def test_staff_manage_users_and_delete_a_job(live_server, transactional_db, make_user, sources_root, page):
+def test_staff_manage_users_and_delete_a_job(asgi_server, transactional_db, make_user, sources_root, page):
     from jobs.services import job_create
 
     make_user("lead@lab.example", staff=True)
     examiner = make_user("examiner@lab.example")
     make_case(sources_root / "case-2024-200")
     job = job_create(name="Case 2024-200", source_path=sources_root / "case-2024-200", owner=examiner)
-    base = live_server.url
+    base = asgi_server().url
     page.goto(f"{base}/accounts/login/")
     page.fill("input[name=login]", "lead@lab.example")
     page.fill("input[name=password]", PASSWORD)
