@@ -179,7 +179,8 @@ class ProgressPublisher:
             while True:
                 self._wake.wait()
                 jobs = self._take()
-                self._send(loop, jobs)
+                if jobs:
+                    self._send(loop, jobs)
                 # The bound on the rate: whatever changes meanwhile goes out together in the next round.
                 threading.Event().wait(settings.PROGRESS_EVENT_INTERVAL)
         finally:

@@ -83,3 +83,23 @@ def test_the_progress_page_follows_a_scan_through_a_reload_and_a_web_server_rest
     expect(page.get_by_test_id("summary")).to_contain_text(f"{expected['files']} files seen")
     expect(page.get_by_test_id("summary")).to_contain_text(f"probe: {expected['distinct']} done")
     screenshot(page, "16-job-summary")
+
+
+def test_the_jobs_list_follows_status_and_counters_live(
+    asgi_server, workers, examiner, sources_root, transactional_db, page
+):
+    make_case(sources_root / "case-list")
+    job = job_create(name="Listed", source_path=sources_root / "case-list", owner=examiner, within=sources_root)
+    server = asgi_server()
+    sign_in_browser(page.context, server, examiner)
+    page.goto(f"{server.url}/jobs/")
+    row = page.locator(f'tr[data-job="{job.pk}"]')
+    expect(row.locator(".status")).to_have_attribute("data-status", "created")
+    page.evaluate("window.loadedOnce = true")  # gone if the page reloads
+
+    job_start(job=job)
+    expect(row.locator(".status")).to_have_attribute("data-status", "completed", timeout=120_000)
+    job.refresh_from_db()
+    expect(row.locator('[data-field="files_seen"]')).to_have_text(str(job.files_seen))
+    expect(row.locator('[data-field="errors"]')).to_have_text(str(job.errors))
+    assert page.evaluate("window.loadedOnce === true")
