@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
@@ -282,7 +283,7 @@ class ImageFacts:
     results: list[StageResult]
     faces: list[Face] = field(default_factory=list)
     classification: Classification | None = None
-    other_jobs: int = 0
+    other_jobs: int = 0  # other jobs that found the same content, of those the requesting user may see
 
     @property
     def faces_analysed(self) -> bool:
@@ -299,9 +300,12 @@ def _exif_rows(tags: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
     return rows
 
 
-def image_facts(*, job: Job, image_id: int) -> ImageFacts:
-    """The image's facts, every path this job found it at, its EXIF and what produced each result. Raises
-    Image.DoesNotExist when the job did not find this image."""
+def image_facts(*, job: Job, image_id: int, user: AbstractBaseUser | AnonymousUser) -> ImageFacts:
+    """The image's facts, every path this job found it at, its EXIF and what produced each result, and how many
+    other jobs that `user` may see found the same content (jobs they may not see are neither counted nor named).
+    Raises Image.DoesNotExist when the job did not find this image."""
+    from jobs.selectors import job_list_for_user  # jobs.selectors imports this module
+
     if not JobImage.objects.filter(job=job, image_id=image_id).exists():
         raise Image.DoesNotExist(f"job {job.pk} has no image {image_id}")
     image = Image.objects.get(pk=image_id)
@@ -326,7 +330,9 @@ def image_facts(*, job: Job, image_id: int) -> ImageFacts:
         )
         .defer("embedding")
         .first(),
-        other_jobs=JobImage.objects.filter(image=image).exclude(job=job).count(),
+        other_jobs=JobImage.objects.filter(image=image, job__in=job_list_for_user(user=user).values("pk"))
+        .exclude(job=job)
+        .count(),
     )
 
 

@@ -138,7 +138,7 @@ def image_panel(request: HttpRequest, job_id: int, image_id: int) -> HttpRespons
     """The side panel: basic info, EXIF, location and faces of one image."""
     job = job_or_404(request, job_id)
     try:
-        facts = image_facts(job=job, image_id=image_id)
+        facts = image_facts(job=job, image_id=image_id, user=request.user)
     except Image.DoesNotExist:
         raise Http404("This job has no such image.") from None
     return render(

@@ -123,3 +123,19 @@ def test_signed_out_visitors_are_sent_to_sign_in_everywhere(scan, examiner, clie
     for url in urls["change"] + urls["share"]:
         assert client.post(url).status_code == 302, url
     assert Job.objects.filter(pk=job.pk).exists()
+
+
+def test_the_panel_counts_only_the_other_jobs_the_user_may_see(scan, examiner, other, make_user, client_for):
+    alices = scan(examiner, name="case")
+    bobs = scan(other, name="case")  # the same evidence, so the same content
+    image_id = JobImage.objects.filter(job=alices).values_list("image_id", flat=True).first()
+    assert JobImage.objects.filter(job=bobs, image_id=image_id).exists()
+    panel = reverse("jobs:image", args=[alices.pk, image_id])
+    alice = client_for(examiner)
+    staff = client_for(make_user("lead@example.org", staff=True))
+
+    assert alice.get(panel).status_code == 200
+    assert "also found by" not in alice.get(panel).text  # Bob's job is not disclosed to Alice
+    assert "also found by 1 other job." in staff.get(panel).text
+    JobShare.objects.create(job=bobs, user=examiner, role=JobShare.Role.REVIEWER)
+    assert "also found by 1 other job." in alice.get(panel).text
