@@ -378,18 +378,27 @@ class GpsPoint:
     path: str
 
 
-def gps_points(*, job: Job, limit: int = 20_000) -> list[GpsPoint]:
-    """Where the job's images were taken, for the job map (at most `limit` points)."""
+@dataclass(frozen=True)
+class GpsPoints:
+    points: list[GpsPoint]
+    total: int  # how many of the job's images have a GPS position; more than len(points) when capped
+
+
+def gps_points(*, job: Job, limit: int = 20_000) -> GpsPoints:
+    """Where the job's images were taken, for the job map: the first `limit` positions (by image id), and how many
+    there are in all."""
     rows = (
         _exif(job)
         .filter(Exists(JobImage.objects.filter(job=job, image=OuterRef("image"))), gps_lat__isnull=False)
         .exclude(gps_lon__isnull=True)
-        .order_by("image_id")
-        .values_list("image_id", "gps_lat", "gps_lon")[:limit]
     )
-    points = list(rows)
+    points = list(rows.order_by("image_id").values_list("image_id", "gps_lat", "gps_lon")[:limit])
+    # Counting all of them costs a second pass over the job's EXIF: only needed when the cap was reached.
+    total = rows.count() if len(points) == limit else len(points)
     paths = dict(_first_instances(job).filter(image_id__in=[p[0] for p in points]).values_list("image_id", "path"))
-    return [GpsPoint(image_id=i, lat=lat, lon=lon, path=paths.get(i, "")) for i, lat, lon in points]
+    return GpsPoints(
+        points=[GpsPoint(image_id=i, lat=lat, lon=lon, path=paths.get(i, "")) for i, lat, lon in points], total=total
+    )
 
 
 _SEARCH_CHUNK = 4096  # embeddings scored per database round trip

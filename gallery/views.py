@@ -246,5 +246,5 @@ def job_map(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_GET
 def job_map_points(request: HttpRequest, job_id: int) -> JsonResponse:
     job = job_or_404(request, job_id)
-    points = gps_points(job=job)
-    return JsonResponse({"points": [[p.image_id, p.lat, p.lon, p.path] for p in points]})
+    found = gps_points(job=job, limit=settings.MAP_MAX_POINTS)
+    return JsonResponse({"points": [[p.image_id, p.lat, p.lon, p.path] for p in found.points], "total": found.total})

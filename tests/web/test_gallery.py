@@ -186,3 +186,19 @@ def test_images_without_exif_results_still_appear_in_date_order(scan, examiner):
         assert order[-2:] == [undated_row[0], failed.image_id], limit
     errors = {i.image_id for items in walk(job, sort="taken", filters=GalleryFilters(errors=True)) for i in items}
     assert errors == {failed.image_id}
+
+
+def test_the_map_says_how_many_positions_there_are_when_it_draws_only_the_first(scan, examiner, client_for, settings):
+    job = scan(examiner, extra=6)
+    ids = JobImage.objects.filter(job=job).values_list("image_id", flat=True)
+    located = sorted(
+        ExifData.objects.filter(image_id__in=ids, gps_lat__isnull=False).values_list("image_id", flat=True)
+    )
+    assert len(located) > 3
+    alice = client_for(examiner)
+    url = reverse("jobs:map_points", args=[job.pk])
+    for cap in (3, len(located), len(located) + 1):
+        settings.MAP_MAX_POINTS = cap
+        found = alice.get(url).json()
+        assert [p[0] for p in found["points"]] == located[:cap], cap
+        assert found["total"] == len(located), cap
