@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
@@ -282,7 +283,7 @@ class ImageFacts:
     results: list[StageResult]
     faces: list[Face] = field(default_factory=list)
     classification: Classification | None = None
-    other_jobs: int = 0
+    other_jobs: int = 0  # other jobs that found the same content, of those the requesting user may see
 
     @property
     def faces_analysed(self) -> bool:
@@ -299,9 +300,12 @@ def _exif_rows(tags: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
     return rows
 
 
-def image_facts(*, job: Job, image_id: int) -> ImageFacts:
-    """The image's facts, every path this job found it at, its EXIF and what produced each result. Raises
-    Image.DoesNotExist when the job did not find this image."""
+def image_facts(*, job: Job, image_id: int, user: AbstractBaseUser | AnonymousUser) -> ImageFacts:
+    """The image's facts, every path this job found it at, its EXIF and what produced each result, and how many
+    other jobs that `user` may see found the same content (jobs they may not see are neither counted nor named).
+    Raises Image.DoesNotExist when the job did not find this image."""
+    from jobs.selectors import job_list_for_user  # jobs.selectors imports this module
+
     if not JobImage.objects.filter(job=job, image_id=image_id).exists():
         raise Image.DoesNotExist(f"job {job.pk} has no image {image_id}")
     image = Image.objects.get(pk=image_id)
@@ -326,7 +330,9 @@ def image_facts(*, job: Job, image_id: int) -> ImageFacts:
         )
         .defer("embedding")
         .first(),
-        other_jobs=JobImage.objects.filter(image=image).exclude(job=job).count(),
+        other_jobs=JobImage.objects.filter(image=image, job__in=job_list_for_user(user=user).values("pk"))
+        .exclude(job=job)
+        .count(),
     )
 
 
@@ -372,18 +378,27 @@ class GpsPoint:
     path: str
 
 
-def gps_points(*, job: Job, limit: int = 20_000) -> list[GpsPoint]:
-    """Where the job's images were taken, for the job map (at most `limit` points)."""
+@dataclass(frozen=True)
+class GpsPoints:
+    points: list[GpsPoint]
+    total: int  # how many of the job's images have a GPS position; more than len(points) when capped
+
+
+def gps_points(*, job: Job, limit: int = 20_000) -> GpsPoints:
+    """Where the job's images were taken, for the job map: the first `limit` positions (by image id), and how many
+    there are in all."""
     rows = (
         _exif(job)
         .filter(Exists(JobImage.objects.filter(job=job, image=OuterRef("image"))), gps_lat__isnull=False)
         .exclude(gps_lon__isnull=True)
-        .order_by("image_id")
-        .values_list("image_id", "gps_lat", "gps_lon")[:limit]
     )
-    points = list(rows)
+    points = list(rows.order_by("image_id").values_list("image_id", "gps_lat", "gps_lon")[:limit])
+    # Counting all of them costs a second pass over the job's EXIF: only needed when the cap was reached.
+    total = rows.count() if len(points) == limit else len(points)
     paths = dict(_first_instances(job).filter(image_id__in=[p[0] for p in points]).values_list("image_id", "path"))
-    return [GpsPoint(image_id=i, lat=lat, lon=lon, path=paths.get(i, "")) for i, lat, lon in points]
+    return GpsPoints(
+        points=[GpsPoint(image_id=i, lat=lat, lon=lon, path=paths.get(i, "")) for i, lat, lon in points], total=total
+    )
 
 
 _SEARCH_CHUNK = 4096  # embeddings scored per database round trip

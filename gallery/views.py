@@ -138,7 +138,7 @@ def image_panel(request: HttpRequest, job_id: int, image_id: int) -> HttpRespons
     """The side panel: basic info, EXIF, location and faces of one image."""
     job = job_or_404(request, job_id)
     try:
-        facts = image_facts(job=job, image_id=image_id)
+        facts = image_facts(job=job, image_id=image_id, user=request.user)
     except Image.DoesNotExist:
         raise Http404("This job has no such image.") from None
     return render(
@@ -246,5 +246,5 @@ def job_map(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_GET
 def job_map_points(request: HttpRequest, job_id: int) -> JsonResponse:
     job = job_or_404(request, job_id)
-    points = gps_points(job=job)
-    return JsonResponse({"points": [[p.image_id, p.lat, p.lon, p.path] for p in points]})
+    found = gps_points(job=job, limit=settings.MAP_MAX_POINTS)
+    return JsonResponse({"points": [[p.image_id, p.lat, p.lon, p.path] for p in found.points], "total": found.total})

@@ -148,6 +148,8 @@ GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=80)
 # empty: the panes then show coordinates and markers without a background map.
 MAP_TILE_URL = env.str("MAP_TILE_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors")
+# The job map draws at most this many positions (the first, by image id); the page says how many there are in all.
+MAP_MAX_POINTS = env.int("MAP_MAX_POINTS", default=20_000)
 
 
 def _origin(url: str) -> str:

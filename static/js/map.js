@@ -19,8 +19,11 @@ function popup(id, path) {
 }
 
 const response = await fetch(el.dataset.points, { credentials: "same-origin" });
-const { points } = await response.json();
-count.textContent = `${points.length} images with a GPS position`;
+const { points, total } = await response.json();
+const number = (n) => n.toLocaleString("en");
+count.textContent = `${number(total)} images with a GPS position`;
+// Past the server's cap only the first positions come: say so rather than pass them off as all of them.
+if (total > points.length) count.textContent += `, showing the first ${number(points.length)}`;
 if (points.length) {
   const bounds = [];
   for (const [id, lat, lon, path] of points) {

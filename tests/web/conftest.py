@@ -41,6 +41,43 @@ def thumbnails_root(settings, tmp_path) -> Path:
     return settings.THUMBNAILS_ROOT
 
 
+def store_ml_results(job, *, faces: dict[int, int] | None = None, tags: dict[int, list[str]] | None = None) -> None:
+    """Store what the faces and classify stages would have found, at the versions the job ran (without ML workers):
+    `faces` is image id -> how many faces (0: analysed, none found), `tags` is image id -> labels, best first. Each
+    face's crop is b"crop <image id> <index>"."""
+    from extractors.base import ItemResult, Outcome, Provenance
+    from extractors.classify import ClassifyResult, Tag
+    from extractors.faces import DetectedFace, FacesResult
+    from gallery.services import stage_results_save
+
+    versions = job.config["versions"]
+    embedding = bytes(4 * 512)
+    landmarks = ((1.0, 1.0), (3.0, 1.0), (2.0, 2.0), (1.0, 3.0), (3.0, 3.0))
+    found = [
+        ItemResult(
+            image_id,
+            Outcome.DONE,
+            FacesResult(
+                tuple(
+                    DetectedFace(8.0 * i, 4.0, 6.0, 6.0, 0.9, landmarks, embedding, f"crop {image_id} {i}".encode())
+                    for i in range(count)
+                )
+            ),
+        )
+        for image_id, count in (faces or {}).items()
+    ]
+    stage_results_save(provenance=Provenance(stage="faces", version=versions["faces"]), results=found)
+    classified = [
+        ItemResult(
+            image_id,
+            Outcome.DONE,
+            ClassifyResult(tags=tuple(Tag(label, 0.9 - i / 10) for i, label in enumerate(labels)), embedding=bytes(16)),
+        )
+        for image_id, labels in (tags or {}).items()
+    ]
+    stage_results_save(provenance=Provenance(stage="classify", version=versions["classify"]), results=classified)
+
+
 def make_case(root: Path, extra: int = 0) -> dict[str, int]:
     """The sample evidence tree, plus `extra` small photos (every third with a GPS position) so that the gallery
     has several pages."""

@@ -10,9 +10,13 @@ import pytest
 from django.db.models import F
 from django.urls import reverse
 
+from extractors.base import ItemResult, Outcome, Provenance
+from extractors.classify import ClassifyResult, Tag
 from gallery.models import ExifData, Image, StageResult
 from gallery.selectors import CursorError, GalleryFilters, gallery_page
+from gallery.services import stage_results_save
 from jobs.models import FileInstance, JobImage
+from tests.web.conftest import store_ml_results
 
 pytestmark = pytest.mark.integration
 
@@ -90,6 +94,47 @@ def test_filters(scan, examiner):
         )
 
 
+def test_the_faces_tag_and_errors_filters_select_what_the_stages_found(scan, examiner, client_for):
+    job = scan(examiner, extra=4)  # 14 distinct images
+    ids = sorted(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
+    two, one, none, person, indoor, both, failed, stale = ids[:8]
+    store_ml_results(
+        job,
+        faces={two: 2, one: 1, none: 0},
+        tags={person: ["person"], indoor: ["indoor", "person outdoors"], both: ["indoor", "person"]},
+    )
+    versions = job.config["versions"]
+    # A result of another version of the stage is not this job's: neither its tags nor its failures count.
+    stage_results_save(
+        provenance=Provenance(stage="classify", version=versions["classify"] + "-older"),
+        results=[ItemResult(stale, Outcome.DONE, ClassifyResult(tags=(Tag("indoor", 0.9),), embedding=bytes(16)))],
+    )
+    stage_results_save(
+        provenance=Provenance(stage="faces", version=versions["faces"] + "-older"),
+        results=[ItemResult(stale, Outcome.FAILED, error="old decoder")],
+    )
+    stage_results_save(
+        provenance=Provenance(stage="faces", version=versions["faces"]),
+        results=[ItemResult(failed, Outcome.FAILED, error="truncated JPEG")],
+    )
+
+    def found(sort: str = "path", **filters):
+        return {i.image_id for items in walk(job, sort=sort, filters=GalleryFilters(**filters), limit=3) for i in items}
+
+    for sort in ("path", "size", "taken"):
+        assert found(sort, faces=True) == {two, one}, sort
+        assert found(sort, tag="indoor") == {indoor, both}, sort
+        assert found(sort, tag="person") == {person, both}, sort  # a whole label, not a part of one
+        assert found(sort, tag="car") == set(), sort
+        assert found(sort, faces=True, tag="indoor") == set(), sort
+        assert found(sort, errors=True) == {failed}, sort
+
+    alice = client_for(examiner)
+    for query, expected in [("faces=1", {two, one}), ("tag=indoor", {indoor, both}), ("errors=1", {failed})]:
+        html = alice.get(reverse("jobs:gallery", args=[job.pk]) + "?" + query).text
+        assert set(map(int, re.findall(r'data-image="(\d+)"', html))) == expected, query
+
+
 def test_the_filter_menus_list_the_jobs_types_and_cameras(scan, examiner, client_for):
     job = scan(examiner, extra=2)
     options = client_for(examiner).get(reverse("jobs:gallery_options", args=[job.pk])).json()
@@ -141,3 +186,19 @@ def test_images_without_exif_results_still_appear_in_date_order(scan, examiner):
         assert order[-2:] == [undated_row[0], failed.image_id], limit
     errors = {i.image_id for items in walk(job, sort="taken", filters=GalleryFilters(errors=True)) for i in items}
     assert errors == {failed.image_id}
+
+
+def test_the_map_says_how_many_positions_there_are_when_it_draws_only_the_first(scan, examiner, client_for, settings):
+    job = scan(examiner, extra=6)
+    ids = JobImage.objects.filter(job=job).values_list("image_id", flat=True)
+    located = sorted(
+        ExifData.objects.filter(image_id__in=ids, gps_lat__isnull=False).values_list("image_id", flat=True)
+    )
+    assert len(located) > 3
+    alice = client_for(examiner)
+    url = reverse("jobs:map_points", args=[job.pk])
+    for cap in (3, len(located), len(located) + 1):
+        settings.MAP_MAX_POINTS = cap
+        found = alice.get(url).json()
+        assert [p[0] for p in found["points"]] == located[:cap], cap
+        assert found["total"] == len(located), cap

@@ -13,6 +13,8 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
 
+from api.models import QueuePause
+from api.services import api_token_create
 from jobs.models import FileInstance, Job
 from jobs.services import job_create
 from tests.web.conftest import make_case
@@ -70,7 +72,7 @@ def test_check_deploy_is_clean_with_the_distributed_settings():
 
 
 def test_every_model_is_in_the_admin():
-    for app in ("jobs", "gallery"):
+    for app in ("jobs", "gallery", "api"):
         for model in apps.get_app_config(app).get_models():
             assert admin.site.is_registered(model), model
 
@@ -89,3 +91,18 @@ def test_evidence_is_read_only_in_the_admin(make_user, sources_root, examiner):
     assert 'name="name"' in job_page
     assert 'name="source_path"' not in job_page
     assert client.get(reverse("admin:jobs_fileinstance_add")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_api_tokens_can_be_revoked_but_not_made_or_changed_in_the_admin(make_user, examiner):
+    token, _secret = api_token_create(user=examiner, name="nightly export")
+    pause = QueuePause.objects.create(worker="ml-1@host", queue="faces", paused_by=examiner)
+    client = Client()
+    client.force_login(make_user("root@example.org", staff=True, superuser=True))
+    page = client.get(reverse("admin:api_apitoken_change", args=[token.pk])).text
+    for name in ("user", "name", "prefix", "digest", "created_at", "last_used_at"):
+        assert f'name="{name}"' not in page, name
+    assert token.prefix in page
+    assert client.get(reverse("admin:api_apitoken_add")).status_code == 403
+    assert client.get(reverse("admin:api_apitoken_delete", args=[token.pk])).status_code == 200
+    assert client.get(reverse("admin:api_queuepause_change", args=[pause.pk])).status_code == 200

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from gallery.models import Face
 from jobs.models import FileInstance, Job, JobImage, JobShare
+from tests.web.conftest import store_ml_results
 
 pytestmark = pytest.mark.integration
 
@@ -123,3 +125,42 @@ def test_signed_out_visitors_are_sent_to_sign_in_everywhere(scan, examiner, clie
     for url in urls["change"] + urls["share"]:
         assert client.post(url).status_code == 302, url
     assert Job.objects.filter(pk=job.pk).exists()
+
+
+def test_the_panel_counts_only_the_other_jobs_the_user_may_see(scan, examiner, other, make_user, client_for):
+    alices = scan(examiner, name="case")
+    bobs = scan(other, name="case")  # the same evidence, so the same content
+    image_id = JobImage.objects.filter(job=alices).values_list("image_id", flat=True).first()
+    assert JobImage.objects.filter(job=bobs, image_id=image_id).exists()
+    panel = reverse("jobs:image", args=[alices.pk, image_id])
+    alice = client_for(examiner)
+    staff = client_for(make_user("lead@example.org", staff=True))
+
+    assert alice.get(panel).status_code == 200
+    assert "also found by" not in alice.get(panel).text  # Bob's job is not disclosed to Alice
+    assert "also found by 1 other job." in staff.get(panel).text
+    JobShare.objects.create(job=bobs, user=examiner, role=JobShare.Role.REVIEWER)
+    assert "also found by 1 other job." in alice.get(panel).text
+
+
+def test_a_face_crop_is_served_only_through_a_job_the_user_may_see(scan, examiner, other, client_for, sources_root):
+    alices = scan(examiner, name="alice-case")
+    (sources_root / "bob-case").mkdir()
+    from jobs.samples import write_photo
+
+    write_photo(sources_root / "bob-case" / "own.jpg", seed=4242)
+    bobs = scan(other, name="bob-case")
+    image_id = JobImage.objects.filter(job=alices).values_list("image_id", flat=True).first()
+    store_ml_results(alices, faces={image_id: 2})
+    face = Face.objects.get(image_id=image_id, index=1)
+    alice = client_for(examiner)
+    bob = client_for(other)
+
+    response = alice.get(reverse("jobs:face_crop", args=[alices.pk, face.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    assert response.content == f"crop {image_id} 1".encode()
+    assert bob.get(reverse("jobs:face_crop", args=[alices.pk, face.pk])).status_code == 404
+    # Naming his own job does not open a face of content his job never found.
+    assert bob.get(reverse("jobs:face_crop", args=[bobs.pk, face.pk])).status_code == 404
+    assert alice.get(reverse("jobs:face_crop", args=[alices.pk, face.pk + 1000])).status_code == 404
