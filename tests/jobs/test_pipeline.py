@@ -115,24 +115,71 @@ def test_a_source_without_images_completes(transactional_db, workers, evidence_d
 
 
 def test_a_stage_task_delivered_twice_changes_nothing(
-    transactional_db, workers, probe_worker, probe_log, evidence_dir, settings
+    transactional_db, workers, spawn, probe_log, evidence_dir, settings
 ):
+    """Every stage task and chord body of a running job is delivered twice: the second delivery analyses nothing
+    again and counts nothing again. Nobody consumes the `probe` queue at first, so the job cannot complete (and
+    make the duplicates return early) until the test lets the original probe tasks run."""
     settings.SCAN_BATCH_FILES = 10
     photos(evidence_dir, range(30))
-    probe_worker()
-    job = finished(start_job(evidence_dir, ["exif", "probe"]))
-    before = (progress(job), StageResult.objects.count(), ExifData.objects.count(), probe_log_counts(probe_log))
+    job = start_job(evidence_dir, ["exif", "probe"])
+    stages = BatchStage.objects.filter(batch__job=job)
+    wait_for(
+        lambda: (
+            Job.objects.filter(pk=job.pk, discovery_finished=True).exists()
+            and not stages.filter(stage="exif", finished=False).exists()
+        ),
+        message="discovery and the exif stage to be over",
+    )
+    batches = list(ScanBatch.objects.filter(job=job).order_by("seq"))
+    early = batches[:-1]
+    assert early, "the job needs more than one batch"
+    early_images = sum(len(batch.work["probe"]) for batch in early)
 
-    for batch in ScanBatch.objects.filter(job=job):
-        for stage in ("exif", "probe"):
-            app.send_task("jobs.tasks.run_stage", args=(batch.pk, stage)).get(timeout=60)
-        app.send_task("jobs.tasks.batch_finish", args=(batch.pk,)).get(timeout=60)
+    def send_again(batch: ScanBatch, stage: str, queue: str | None = None) -> None:
+        app.send_task("jobs.tasks.run_stage", args=(batch.pk, stage), queue=queue).get(timeout=60)
 
+    # Exif tasks already delivered once, delivered again while the job waits for its probe stage.
+    for batch in batches:
+        send_again(batch, "exif")
     job.refresh_from_db()
+    assert job.status == Job.Status.EXTRACTING
+    assert progress(job)["exif"] == (30, 30, 0, 0, 0, 0)
+    assert StageResult.objects.filter(stage="exif").count() == ExifData.objects.count() == 30
+
+    # The probe tasks of all batches but the last, and then their chord bodies, delivered through another queue
+    # before the originals: the originals of those batches become their second delivery. They still run while the
+    # job is active: one worker process takes the originals in queue order, and the last batch (and so the job)
+    # cannot finish before its own original, queued after theirs, has run.
+    probe = spawn("probe", queues="probe.again", concurrency=1, env={"PROBE_LOG": str(probe_log)})
+    for batch in early:
+        send_again(batch, "probe", queue="probe.again")
+        app.send_task("jobs.tasks.batch_finish", args=(batch.pk,)).get(timeout=60)
+    job.refresh_from_db()
+    assert job.status == Job.Status.EXTRACTING
+    assert list(ScanBatch.objects.filter(job=job, finished=True).order_by("seq")) == early
+    assert progress(job)["probe"] == (30, early_images, 0, 0, 0, 0)
+    assert sum(probe_log_counts(probe_log).values()) == early_images
+
+    app.control.add_consumer("probe", destination=[probe], reply=True)
+    finished(job)
+    # Every probe delivery ran on that worker: one per early batch sent above, and every original.
+    wait_for(
+        lambda: workers.log(probe).count(" succeeded in ") == len(early) + len(batches),
+        message="every probe delivery to have run",
+    )
+
     assert job.status == Job.Status.COMPLETED
-    after = (progress(job), StageResult.objects.count(), ExifData.objects.count(), probe_log_counts(probe_log))
-    assert after == before
-    assert before[0]["probe"] == (30, 30, 0, 0, 0, 0)
+    image_ids = set(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
+    assert len(image_ids) == 30
+    assert probe_log_counts(probe_log) == Counter(dict.fromkeys(image_ids, 1))
+    for stage in ("exif", "probe"):
+        assert StageResult.objects.filter(stage=stage).count() == 30
+        assert set(StageResult.objects.filter(stage=stage).values_list("image_id", flat=True)) == image_ids
+    assert ExifData.objects.count() == 30
+    assert progress(job) == {"exif": (30, 30, 0, 0, 0, 0), "probe": (30, 30, 0, 0, 0, 0)}
+    for batch_stage in stages.select_related("batch"):
+        assert batch_stage.done == len(batch_stage.batch.work[batch_stage.stage])
 
 
 def _purge_amqp(url: str, queues: list[str]) -> None:
