@@ -32,10 +32,15 @@ def photos(root: Path, seeds: range, folder: str = "") -> list[Path]:
     ]  # fmt: skip
 
 
-def probe_log_counts(log: Path) -> Counter:
+def probe_log_entries(log: Path) -> list[tuple[int, int]]:
+    """(image id, pid of the worker process that analysed it), one per analysis, in order."""
     if not log.exists():
-        return Counter()
-    return Counter(int(line.split()[0]) for line in log.read_text().splitlines())
+        return []
+    return [(int(image), int(pid)) for image, pid in (line.split() for line in log.read_text().splitlines())]
+
+
+def probe_log_counts(log: Path) -> Counter:
+    return Counter(image for image, _pid in probe_log_entries(log))
 
 
 def finished(job: Job, timeout: float = 180) -> Job:
@@ -230,8 +235,14 @@ def test_killing_a_stage_worker_mid_batch_loses_nothing(
 
     wait_for(lambda: sum(probe_log_counts(probe_log).values()) >= 3, message="the probe stage to be mid-batch")
     workers.kill(doomed, signal.SIGKILL)
-    killed_at = sum(probe_log_counts(probe_log).values())
-    assert killed_at < 48
+    before_kill = probe_log_entries(probe_log)
+    assert len(before_kill) < 48
+    doomed_pids = {pid for _image, pid in before_kill}
+    # Images the killed worker analysed in a batch whose results it never saved: only a redelivery of that batch's
+    # task can give them a result.
+    saved = set(StageResult.objects.filter(stage="probe").values_list("image_id", flat=True))
+    interrupted = {image for image, _pid in before_kill} - saved
+    assert interrupted, "the worker was not killed in the middle of a batch"
     spawn("probe-b", queues="probe", concurrency=1, env=env)
 
     output, _ = cli.communicate(timeout=180)
@@ -241,6 +252,11 @@ def test_killing_a_stage_worker_mid_batch_loses_nothing(
     image_ids = set(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
     assert len(image_ids) == 48
     assert set(probe_log_counts(probe_log)) == image_ids  # every image analysed, some of them twice
+    # The interrupted batch was delivered again and analysed by the other worker.
+    analysed_after = {
+        image for image, pid in probe_log_entries(probe_log)[len(before_kill) :] if pid not in doomed_pids
+    }
+    assert interrupted <= analysed_after
     for stage in ("exif", "probe"):
         assert StageResult.objects.filter(image_id__in=image_ids, stage=stage).count() == 48
     assert progress(job)["probe"] == (48, 48, 0, 0, 0, 0)
