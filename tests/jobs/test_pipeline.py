@@ -217,7 +217,8 @@ def test_killing_a_stage_worker_mid_batch_loses_nothing(
         with app.connection_for_write(url) as conn:
             conn.default_channel.client.flushdb()
     else:
-        url = "amqp://guest:guest@127.0.0.1:5672//"
+        # The test purges these queues: parallel checkouts on one RabbitMQ each need a vhost of their own.
+        url = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
         _purge_amqp(url, ["jobs", "exif", "probe"])
     env = {
         "CELERY_BROKER_URL": url,
