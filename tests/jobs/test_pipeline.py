@@ -400,3 +400,26 @@ def test_several_queued_jobs_all_run_and_a_rerun_links_earlier_results(
     assert probe_log_counts(probe_log) == analysed  # nothing analysed again
     assert progress(rerun) == {"exif": (30, 30, 0, 0, 0, 30), "probe": (30, 30, 0, 0, 0, 30)}
     assert not ScanBatch.objects.filter(job=rerun).exists()  # linked at discovery, never queued
+
+
+def test_a_queued_scan_starts_when_a_worker_is_free(transactional_db, workers, evidence_dir):
+    photos(evidence_dir, range(6))
+    session_workers = list(workers.processes)
+    app.control.cancel_consumer("jobs", destination=session_workers, reply=True)
+    try:
+        waiting = [start_job(evidence_dir, ["exif"], name=f"waiting {i}") for i in range(2)]
+        # The same workers still take work from their other queues: round trips through the exif queue (a stage
+        # task for a batch that does not exist, which does nothing) show they are running, and the scans, published
+        # before, are still waiting after them.
+        for _ in range(3):
+            assert app.send_task("jobs.tasks.run_stage", args=(0, "exif")).get(timeout=60) == {}
+        assert [Job.objects.get(pk=job.pk).status for job in waiting] == [Job.Status.QUEUED] * 2
+        with app.connection_for_write() as conn:
+            assert conn.default_channel.client.llen("jobs") == 2
+        assert all(job.started_at is None for job in Job.objects.filter(pk__in=[job.pk for job in waiting]))
+    finally:
+        app.control.add_consumer("jobs", destination=session_workers, reply=True)
+
+    for job in waiting:
+        assert finished(job).status == Job.Status.COMPLETED
+        assert progress(job)["exif"][:2] == (6, 6)
