@@ -56,11 +56,16 @@ CONCURRENCY = {
 }
 
 
-def test_compose_takes_each_workers_concurrency_from_the_environment():
+def test_compose_takes_each_workers_concurrency_and_the_stage_routing_from_the_environment():
     chosen = {variable: str(3 + i) for i, variable in enumerate(CONCURRENCY.values())}
-    config = yaml.safe_load(compose("config", env={**SECRETS, **chosen}).stdout)
+    routing = "faces=faces.gpu,classify=classify.gpu"
+    config = yaml.safe_load(compose("config", env={**SECRETS, **chosen, "SCAN_STAGE_QUEUES": routing}).stdout)
     for service, variable in CONCURRENCY.items():
         assert f" -c {chosen[variable]} " in config["services"][service]["command"], service
+    # Stage tasks are routed where they are queued: by discovery, on worker-jobs.
+    assert config["services"]["worker-jobs"]["environment"]["SCAN_STAGE_QUEUES"] == routing
+    default = yaml.safe_load(compose("config", env=SECRETS).stdout)
+    assert default["services"]["worker-jobs"]["environment"]["SCAN_STAGE_QUEUES"] == ""
 
 
 def _volumes(service: dict) -> list[str]:
