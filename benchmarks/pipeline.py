@@ -1,8 +1,8 @@
 """The distributed EXIF stage against the bare in-process loop of the same extractor, in one run.
 
-2,000 images (by default) are discovered once; then, for each batch size (1, 16, 64, 256), the same images go through the real
-distributed stage: chords on Redis, one `celery worker` with two pool processes on the `exif` queue and one on
-`jobs` for the chord bodies, results upserted into PostgreSQL, progress counted. The bare loop is
+2,000 images (by default) are discovered once; then, for each batch size (1, 16, 64, 256), the same images go
+through the real distributed stage: chords on Redis, one `celery worker` with two pool processes on the `exif` queue
+and one on `jobs` for the chord bodies, results upserted into PostgreSQL, progress counted. The bare loop is
 `ExifExtractor.run` over the same files in this process. Also measured: raw ingestion of stage results
 (`stage_results_save`) in results/s per batch size.
 
