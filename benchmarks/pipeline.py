@@ -37,6 +37,8 @@ os.environ.update(
     DATABASE_URL=DATABASE_URL,
     CELERY_BROKER_URL=BROKER_URL,
     CELERY_RESULT_BACKEND=BROKER_URL,
+    # Workers publish progress events to the channel layer, as they do in production.
+    REDIS_URL=BROKER_URL,
     SCAN_STAGES="exif",
     LOG_LEVEL="WARNING",
 )
