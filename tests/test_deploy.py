@@ -46,6 +46,28 @@ def test_compose_file_is_valid_and_defines_every_process():
         assert any(v.endswith(":/evidence:ro") for v in _volumes(config["services"][name]))
 
 
+# Each worker's own variable for the number of tasks it runs at once.
+CONCURRENCY = {
+    "worker-jobs": "WORKER_JOBS_CONCURRENCY",
+    "worker-exif": "WORKER_EXIF_CONCURRENCY",
+    "worker-faces": "WORKER_FACES_CONCURRENCY",
+    "worker-classify": "WORKER_CLASSIFY_CONCURRENCY",
+    "worker-gpu": "WORKER_GPU_CONCURRENCY",
+}
+
+
+def test_compose_takes_each_workers_concurrency_and_the_stage_routing_from_the_environment():
+    chosen = {variable: str(3 + i) for i, variable in enumerate(CONCURRENCY.values())}
+    routing = "faces=faces.gpu,classify=classify.gpu"
+    config = yaml.safe_load(compose("config", env={**SECRETS, **chosen, "SCAN_STAGE_QUEUES": routing}).stdout)
+    for service, variable in CONCURRENCY.items():
+        assert f" -c {chosen[variable]} " in config["services"][service]["command"], service
+    # Stage tasks are routed where they are queued: by discovery, on worker-jobs.
+    assert config["services"]["worker-jobs"]["environment"]["SCAN_STAGE_QUEUES"] == routing
+    default = yaml.safe_load(compose("config", env=SECRETS).stdout)
+    assert default["services"]["worker-jobs"]["environment"]["SCAN_STAGE_QUEUES"] == ""
+
+
 def _volumes(service: dict) -> list[str]:
     return [v if isinstance(v, str) else f"{v['source']}:{v['target']}:{'ro' if v.get('read_only') else 'rw'}"
             for v in service.get("volumes", [])]  # fmt: skip
@@ -65,3 +87,14 @@ def test_procfile_starts_web_a_worker_per_queue_flower_and_grpc():
     assert "manage.py grpcserver" in lines["grpc"]
     for queue in ("jobs", "exif", "faces", "classify"):
         assert f"-Q {queue} " in lines[f"worker-{queue}"]
+        assert f" -c ${{{CONCURRENCY[f'worker-{queue}']}:-" in lines[f"worker-{queue}"]
+
+
+def test_procfile_flower_refuses_to_start_without_a_login():
+    lines = dict(line.split(":", 1) for line in (REPO / "Procfile").read_text().splitlines() if line and line[0] != "#")
+    # No celery on this PATH: should the line not refuse by itself, it fails without starting anything.
+    result = subprocess.run(
+        ["sh", "-c", lines["flower"]], cwd=REPO, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "set FLOWER_BASIC_AUTH" in result.stderr

@@ -44,7 +44,7 @@ def test_procfile_stack_serves_and_scans(transactional_db, worker_env, evidence_
         "WEB_PORT": str(web),
         "FLOWER_PORT": str(flower),
         "FLOWER_BASIC_AUTH": "examiner:s3cret-flower",
-        "WORKER_CONCURRENCY": "2",
+        "WORKER_EXIF_CONCURRENCY": "2",
         "GRPC_PORT": str(grpc_port),
         "GRPC_TLS_CERT": str(cert),
         "GRPC_TLS_KEY": str(key),

@@ -32,10 +32,15 @@ def photos(root: Path, seeds: range, folder: str = "") -> list[Path]:
     ]  # fmt: skip
 
 
-def probe_log_counts(log: Path) -> Counter:
+def probe_log_entries(log: Path) -> list[tuple[int, int]]:
+    """(image id, pid of the worker process that analysed it), one per analysis, in order."""
     if not log.exists():
-        return Counter()
-    return Counter(int(line.split()[0]) for line in log.read_text().splitlines())
+        return []
+    return [(int(image), int(pid)) for image, pid in (line.split() for line in log.read_text().splitlines())]
+
+
+def probe_log_counts(log: Path) -> Counter:
+    return Counter(image for image, _pid in probe_log_entries(log))
 
 
 def finished(job: Job, timeout: float = 180) -> Job:
@@ -115,24 +120,71 @@ def test_a_source_without_images_completes(transactional_db, workers, evidence_d
 
 
 def test_a_stage_task_delivered_twice_changes_nothing(
-    transactional_db, workers, probe_worker, probe_log, evidence_dir, settings
+    transactional_db, workers, spawn, probe_log, evidence_dir, settings
 ):
+    """Every stage task and chord body of a running job is delivered twice: the second delivery analyses nothing
+    again and counts nothing again. Nobody consumes the `probe` queue at first, so the job cannot complete (and
+    make the duplicates return early) until the test lets the original probe tasks run."""
     settings.SCAN_BATCH_FILES = 10
     photos(evidence_dir, range(30))
-    probe_worker()
-    job = finished(start_job(evidence_dir, ["exif", "probe"]))
-    before = (progress(job), StageResult.objects.count(), ExifData.objects.count(), probe_log_counts(probe_log))
+    job = start_job(evidence_dir, ["exif", "probe"])
+    stages = BatchStage.objects.filter(batch__job=job)
+    wait_for(
+        lambda: (
+            Job.objects.filter(pk=job.pk, discovery_finished=True).exists()
+            and not stages.filter(stage="exif", finished=False).exists()
+        ),
+        message="discovery and the exif stage to be over",
+    )
+    batches = list(ScanBatch.objects.filter(job=job).order_by("seq"))
+    early = batches[:-1]
+    assert early, "the job needs more than one batch"
+    early_images = sum(len(batch.work["probe"]) for batch in early)
 
-    for batch in ScanBatch.objects.filter(job=job):
-        for stage in ("exif", "probe"):
-            app.send_task("jobs.tasks.run_stage", args=(batch.pk, stage)).get(timeout=60)
-        app.send_task("jobs.tasks.batch_finish", args=(batch.pk,)).get(timeout=60)
+    def send_again(batch: ScanBatch, stage: str, queue: str | None = None) -> None:
+        app.send_task("jobs.tasks.run_stage", args=(batch.pk, stage), queue=queue).get(timeout=60)
 
+    # Exif tasks already delivered once, delivered again while the job waits for its probe stage.
+    for batch in batches:
+        send_again(batch, "exif")
     job.refresh_from_db()
+    assert job.status == Job.Status.EXTRACTING
+    assert progress(job)["exif"] == (30, 30, 0, 0, 0, 0)
+    assert StageResult.objects.filter(stage="exif").count() == ExifData.objects.count() == 30
+
+    # The probe tasks of all batches but the last, and then their chord bodies, delivered through another queue
+    # before the originals: the originals of those batches become their second delivery. They still run while the
+    # job is active: one worker process takes the originals in queue order, and the last batch (and so the job)
+    # cannot finish before its own original, queued after theirs, has run.
+    probe = spawn("probe", queues="probe.again", concurrency=1, env={"PROBE_LOG": str(probe_log)})
+    for batch in early:
+        send_again(batch, "probe", queue="probe.again")
+        app.send_task("jobs.tasks.batch_finish", args=(batch.pk,)).get(timeout=60)
+    job.refresh_from_db()
+    assert job.status == Job.Status.EXTRACTING
+    assert list(ScanBatch.objects.filter(job=job, finished=True).order_by("seq")) == early
+    assert progress(job)["probe"] == (30, early_images, 0, 0, 0, 0)
+    assert sum(probe_log_counts(probe_log).values()) == early_images
+
+    app.control.add_consumer("probe", destination=[probe], reply=True)
+    finished(job)
+    # Every probe delivery ran on that worker: one per early batch sent above, and every original.
+    wait_for(
+        lambda: workers.log(probe).count(" succeeded in ") == len(early) + len(batches),
+        message="every probe delivery to have run",
+    )
+
     assert job.status == Job.Status.COMPLETED
-    after = (progress(job), StageResult.objects.count(), ExifData.objects.count(), probe_log_counts(probe_log))
-    assert after == before
-    assert before[0]["probe"] == (30, 30, 0, 0, 0, 0)
+    image_ids = set(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
+    assert len(image_ids) == 30
+    assert probe_log_counts(probe_log) == Counter(dict.fromkeys(image_ids, 1))
+    for stage in ("exif", "probe"):
+        assert StageResult.objects.filter(stage=stage).count() == 30
+        assert set(StageResult.objects.filter(stage=stage).values_list("image_id", flat=True)) == image_ids
+    assert ExifData.objects.count() == 30
+    assert progress(job) == {"exif": (30, 30, 0, 0, 0, 0), "probe": (30, 30, 0, 0, 0, 0)}
+    for batch_stage in stages.select_related("batch"):
+        assert batch_stage.done == len(batch_stage.batch.work[batch_stage.stage])
 
 
 def _purge_amqp(url: str, queues: list[str]) -> None:
@@ -165,7 +217,8 @@ def test_killing_a_stage_worker_mid_batch_loses_nothing(
         with app.connection_for_write(url) as conn:
             conn.default_channel.client.flushdb()
     else:
-        url = "amqp://guest:guest@127.0.0.1:5672//"
+        # The test purges these queues: parallel checkouts on one RabbitMQ each need a vhost of their own.
+        url = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
         _purge_amqp(url, ["jobs", "exif", "probe"])
     env = {
         "CELERY_BROKER_URL": url,
@@ -183,8 +236,14 @@ def test_killing_a_stage_worker_mid_batch_loses_nothing(
 
     wait_for(lambda: sum(probe_log_counts(probe_log).values()) >= 3, message="the probe stage to be mid-batch")
     workers.kill(doomed, signal.SIGKILL)
-    killed_at = sum(probe_log_counts(probe_log).values())
-    assert killed_at < 48
+    before_kill = probe_log_entries(probe_log)
+    assert len(before_kill) < 48
+    doomed_pids = {pid for _image, pid in before_kill}
+    # Images the killed worker analysed in a batch whose results it never saved: only a redelivery of that batch's
+    # task can give them a result.
+    saved = set(StageResult.objects.filter(stage="probe").values_list("image_id", flat=True))
+    interrupted = {image for image, _pid in before_kill} - saved
+    assert interrupted, "the worker was not killed in the middle of a batch"
     spawn("probe-b", queues="probe", concurrency=1, env=env)
 
     output, _ = cli.communicate(timeout=180)
@@ -194,6 +253,11 @@ def test_killing_a_stage_worker_mid_batch_loses_nothing(
     image_ids = set(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
     assert len(image_ids) == 48
     assert set(probe_log_counts(probe_log)) == image_ids  # every image analysed, some of them twice
+    # The interrupted batch was delivered again and analysed by the other worker.
+    analysed_after = {
+        image for image, pid in probe_log_entries(probe_log)[len(before_kill) :] if pid not in doomed_pids
+    }
+    assert interrupted <= analysed_after
     for stage in ("exif", "probe"):
         assert StageResult.objects.filter(image_id__in=image_ids, stage=stage).count() == 48
     assert progress(job)["probe"] == (48, 48, 0, 0, 0, 0)
@@ -336,3 +400,26 @@ def test_several_queued_jobs_all_run_and_a_rerun_links_earlier_results(
     assert probe_log_counts(probe_log) == analysed  # nothing analysed again
     assert progress(rerun) == {"exif": (30, 30, 0, 0, 0, 30), "probe": (30, 30, 0, 0, 0, 30)}
     assert not ScanBatch.objects.filter(job=rerun).exists()  # linked at discovery, never queued
+
+
+def test_a_queued_scan_starts_when_a_worker_is_free(transactional_db, workers, evidence_dir):
+    photos(evidence_dir, range(6))
+    session_workers = list(workers.processes)
+    app.control.cancel_consumer("jobs", destination=session_workers, reply=True)
+    try:
+        waiting = [start_job(evidence_dir, ["exif"], name=f"waiting {i}") for i in range(2)]
+        # The same workers still take work from their other queues: round trips through the exif queue (a stage
+        # task for a batch that does not exist, which does nothing) show they are running, and the scans, published
+        # before, are still waiting after them.
+        for _ in range(3):
+            assert app.send_task("jobs.tasks.run_stage", args=(0, "exif")).get(timeout=60) == {}
+        assert [Job.objects.get(pk=job.pk).status for job in waiting] == [Job.Status.QUEUED] * 2
+        with app.connection_for_write() as conn:
+            assert conn.default_channel.client.llen("jobs") == 2
+        assert all(job.started_at is None for job in Job.objects.filter(pk__in=[job.pk for job in waiting]))
+    finally:
+        app.control.add_consumer("jobs", destination=session_workers, reply=True)
+
+    for job in waiting:
+        assert finished(job).status == Job.Status.COMPLETED
+        assert progress(job)["exif"][:2] == (6, 6)
