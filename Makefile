@@ -60,6 +60,7 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev static
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.pipeline
+	$(PY) -m benchmarks.progress
 	$(PY) -m benchmarks.ml
 	$(PY) -m benchmarks.web
 	$(PY) -m benchmarks.grpc

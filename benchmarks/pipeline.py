@@ -109,33 +109,97 @@ def start_workers(log_dir: Path) -> list[subprocess.Popen]:
     return processes
 
 
-def main() -> None:
+def stop_workers(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=60)
+
+
+def prepare():
+    """Sample images, a fresh database, and discovery once with no stage: returns that job and its image ids."""
     make_data()
     reset_database()
     import django
 
     django.setup()
+    from jobs.models import Job, JobImage
+    from jobs.scanning import scan_job
+    from jobs.services import job_create
+
+    discovered = job_create(name="discovery", source_path=DATA, stages=[])
+    Job.objects.filter(pk=discovered.pk).update(status=Job.Status.QUEUED)
+    scan_job(job_id=discovered.pk, slice_seconds=3600)
+    ids = list(JobImage.objects.filter(job=discovered).order_by("image_id").values_list("image_id", flat=True))
+    assert len(ids) == IMAGES, len(ids)
+    return discovered, ids
+
+
+def clear_results() -> None:
+    """Forget every stage result, so that the next job analyses the images again."""
+    from gallery.models import ExifData, StageResult
+    from jobs.models import StageClaim
+
+    StageClaim.objects.all().delete()
+    ExifData.objects.all().delete()
+    StageResult.objects.all().delete()
+
+
+def extraction_job(discovered, ids: list[int], size: int, *, name: str):
+    """A job over the discovered files, past discovery, with its images cut into exif batches of `size`, ready to
+    dispatch. Returns the job and its batches."""
+    from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch, StageProgress
+    from jobs.services import job_create
+
+    job = job_create(name=name, source_path=DATA, stages=["exif"])
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.EXTRACTING, discovery_finished=True, files_seen=IMAGES)
+    FileInstance.objects.bulk_create(
+        [
+            FileInstance(job=job, path=f.path, path_digest=f.path_digest, kind=f.kind, size=f.size,
+                         status=f.status, image_id=f.image_id, mime=f.mime, sha256=f.sha256)
+            for f in FileInstance.objects.filter(job=discovered)
+        ]
+    )  # fmt: skip
+    JobImage.objects.bulk_create([JobImage(job=job, image_id=i) for i in ids])
+    StageProgress.objects.filter(job=job).update(total=IMAGES)
+    batches = [
+        ScanBatch.objects.create(job=job, seq=seq, work={"exif": ids[i : i + size]})
+        for seq, i in enumerate(range(0, IMAGES, size))
+    ]
+    BatchStage.objects.bulk_create([BatchStage(batch=b, stage="exif") for b in batches])
+    return job, batches
+
+
+def wait_completed(job, timeout: float = 900) -> None:
+    from jobs.models import Job
+
+    deadline = time.monotonic() + timeout
+    while Job.objects.filter(pk=job.pk).values_list("status", flat=True).get() != Job.Status.COMPLETED:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{job.name}: the job did not complete")
+        time.sleep(0.05)
+
+
+def write_report(path: Path, lines: list[str]) -> None:
+    text = "\n".join(lines)
+    print(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n")
+
+
+def main() -> None:
+    discovered, ids = prepare()
     from django.db.models import Sum
 
     from extractors.base import Outcome
     from extractors.exif import ExifExtractor
-    from gallery.models import ExifData, StageResult
+    from gallery.models import StageResult
     from gallery.services import stage_results_save
     from jobs import pipeline
-    from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch, StageClaim, StageProgress
-    from jobs.services import job_create
+    from jobs.models import StageProgress
     from jobs.stages import _image_refs, extractor_context
 
-    # Discovery once, with no stage: Image and FileInstance rows for the images.
-    discovered = job_create(name="discovery", source_path=DATA, stages=[])
-    Job.objects.filter(pk=discovered.pk).update(status=Job.Status.QUEUED)
-    from jobs.scanning import scan_job
-
-    scan_job(job_id=discovered.pk, slice_seconds=3600)
-    ids = list(JobImage.objects.filter(job=discovered).order_by("image_id").values_list("image_id", flat=True))
-    assert len(ids) == IMAGES, len(ids)
     refs = _image_refs(discovered, ids)
-
     extractor = ExifExtractor(extractor_context("exif"))
     provenance = extractor.load()
     extractor.run(refs)  # warm the page cache
@@ -143,11 +207,6 @@ def main() -> None:
     bare_results = extractor.run(refs)
     bare = time.perf_counter() - started
     assert all(r.outcome is Outcome.DONE for r in bare_results)
-
-    def clear_results() -> None:
-        StageClaim.objects.all().delete()
-        ExifData.objects.all().delete()
-        StageResult.objects.all().delete()
 
     ingestion = {}
     for size in BATCH_SIZES:
@@ -164,44 +223,18 @@ def main() -> None:
     try:
         for size in BATCH_SIZES:
             clear_results()
-            job = job_create(name=f"batch {size}", source_path=DATA, stages=["exif"])
-            Job.objects.filter(pk=job.pk).update(
-                status=Job.Status.EXTRACTING, discovery_finished=True, files_seen=IMAGES
-            )
-            FileInstance.objects.bulk_create(
-                [
-                    FileInstance(job=job, path=f.path, path_digest=f.path_digest, kind=f.kind, size=f.size,
-                                 status=f.status, image_id=f.image_id,
-                                 mime=f.mime, sha256=f.sha256)
-                    for f in FileInstance.objects.filter(job=discovered)
-                ]
-            )  # fmt: skip
-            JobImage.objects.bulk_create([JobImage(job=job, image_id=i) for i in ids])
-            StageProgress.objects.filter(job=job).update(total=IMAGES)
-            batches = []
-            for seq, i in enumerate(range(0, IMAGES, size)):
-                batch = ScanBatch.objects.create(job=job, seq=seq, work={"exif": ids[i : i + size]})
-                batches.append(batch)
-            BatchStage.objects.bulk_create([BatchStage(batch=b, stage="exif") for b in batches])
-
+            job, batches = extraction_job(discovered, ids, size, name=f"batch {size}")
             started = time.perf_counter()
             for batch in batches:
                 pipeline.batch_canvas(batch_id=batch.pk, stages=["exif"]).apply_async()
-            deadline = time.monotonic() + 900
-            while Job.objects.filter(pk=job.pk).values_list("status", flat=True).get() != Job.Status.COMPLETED:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"batch size {size}: job did not complete")
-                time.sleep(0.05)
+            wait_completed(job)
             elapsed = time.perf_counter() - started
             done = StageProgress.objects.filter(job=job).aggregate(n=Sum("done"))["n"]
             assert done == IMAGES == StageResult.objects.filter(stage="exif").count(), done
             overhead_ms = max(0.0, (elapsed * 2 - bare) / len(batches) * 1000)
             rows.append((size, len(batches), IMAGES / elapsed, (bare / elapsed), overhead_ms))
     finally:
-        for process in workers:
-            process.terminate()
-        for process in workers:
-            process.wait(timeout=60)
+        stop_workers(workers)
 
     best = max(rows, key=lambda r: r[2])
     best_ingestion = max(ingestion, key=ingestion.get)
@@ -226,10 +259,7 @@ def main() -> None:
         f"{ingestion[best_ingestion]:.0f} results/s (goal >= 500/s): "
         f"{'PASS' if ingestion[best_ingestion] >= 500 else 'FAIL'}.",
     ]
-    text = "\n".join(lines)
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text + "\n")
+    write_report(RESULTS, lines)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ os.environ["BENCH_PIPELINE_DATABASE_URL"] = os.environ.get(
     "BENCH_PROGRESS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/scanner_bench_progress"
 )
 
-from benchmarks import pipeline  # noqa: E402 - its settings follow the database chosen above
+from benchmarks import pipeline
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench-results" / "progress.md"
@@ -65,7 +65,6 @@ class Listener:
 
 def run_round(events: bool, discovered, ids: list[int], log_dir: Path) -> tuple[float, int]:
     from jobs import pipeline as canvas
-    from jobs.models import Job
     from jobs.progress import job_group
 
     os.environ["PROGRESS_EVENTS"] = "true" if events else "false"
@@ -111,10 +110,7 @@ def main() -> None:
         f"Cost of publishing: {100 * cost:.1f} % of the stage's throughput (goal < {100 * GOAL:.0f} %): "
         f"{'PASS' if cost < GOAL else 'FAIL'}.",
     ]
-    text = "\n".join(lines)
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text + "\n")
+    pipeline.write_report(RESULTS, lines)
 
 
 if __name__ == "__main__":
