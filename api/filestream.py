@@ -73,14 +73,18 @@ class FileChunks:
     """The data messages of an open file, `chunk` bytes each, serialized, and the SHA-256 and size of what they
     carry once iteration has ended.
 
-    The next chunk is read and hashed on a thread of its own while the caller sends the current one (reading into a
-    buffer and hashlib release the GIL). Without that, one thread reads, hashes and sends every byte, and a stream
-    can go no faster than that thread, however many cores the server has. Stopping early (a cancelled call closes
-    the generator) waits for at most the one read in progress."""
+    With `read_ahead`, the next chunk is read and hashed on a thread of its own, into the other of two buffers,
+    while the caller sends the current one (reading into a buffer and hashlib release the GIL). Without it, one
+    thread reads, hashes and sends every byte, and a stream can go no faster than that thread, however many cores
+    the server has; with it, the reading thread does what a reader of the file itself would (read and hash), and
+    the copy into the message and the sending are done on the caller's. The hand-over costs some CPU, so it pays
+    only where a core is free for each thread (settings.GRPC_STREAM_READ_AHEAD). Stopping early (a cancelled call
+    closes the generator) waits for at most the one read in progress."""
 
-    def __init__(self, fp: BinaryIO, chunk: int) -> None:
+    def __init__(self, fp: BinaryIO, chunk: int, *, read_ahead: bool) -> None:
         self._fp = fp
-        self._buffer = bytearray(_MAX_PREFIX + chunk)
+        self._read_ahead = read_ahead
+        self._buffers = (bytearray(_MAX_PREFIX + chunk), bytearray(_MAX_PREFIX + chunk) if read_ahead else b"")
         self._digest = hashlib.sha256()
         self.size = 0
 
@@ -88,25 +92,31 @@ class FileChunks:
     def sha256(self) -> str:
         return self._digest.hexdigest()
 
-    def _next(self) -> bytes | None:
-        view = memoryview(self._buffer)
+    def _read(self, buffer: bytearray) -> memoryview | None:
+        """Read and hash the next chunk into `buffer`; the serialized message, a view of the buffer."""
+        view = memoryview(buffer)
         read = self._fp.readinto(view[_MAX_PREFIX:])
         if not read:
             return None
-        data = view[_MAX_PREFIX : _MAX_PREFIX + read]
-        self._digest.update(data)
+        self._digest.update(view[_MAX_PREFIX : _MAX_PREFIX + read])
         self.size += read
         prefix = _DATA_TAG + _varint(read)
         start = _MAX_PREFIX - len(prefix)
         view[start:_MAX_PREFIX] = prefix
-        return bytes(view[start : _MAX_PREFIX + read])
+        return view[start : _MAX_PREFIX + read]
 
     def __iter__(self) -> Iterator[bytes]:
+        if not self._read_ahead:
+            while (message := self._read(self._buffers[0])) is not None:
+                yield bytes(message)  # gRPC takes bytes
+            return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-read") as reader:
-            pending = reader.submit(self._next)
+            turn = 0
+            pending = reader.submit(self._read, self._buffers[turn])
             while (message := pending.result()) is not None:
-                pending = reader.submit(self._next)
-                yield message
+                turn ^= 1
+                pending = reader.submit(self._read, self._buffers[turn])
+                yield bytes(message)  # gRPC takes bytes; the buffer is read into again two chunks on
 
 
 def file_stream(

@@ -359,9 +359,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                     sha256=instance.sha256,
                 )
             )
-            # Data messages go out already serialized (api.filestream.StreamFileSerializer passes them through),
-            # each read and hashed while the one before it is sent.
-            chunks = FileChunks(fp, chunk)
+            # Data messages go out already serialized (api.filestream.StreamFileSerializer passes them through).
+            chunks = FileChunks(fp, chunk, read_ahead=settings.GRPC_STREAM_READ_AHEAD)
             yield from chunks
         if instance.sha256 and chunks.sha256 != instance.sha256:
             raise ApiError(

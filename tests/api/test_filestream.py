@@ -1,4 +1,5 @@
-"""StreamFile's hand-serialized data messages are protobuf's own bytes, and the read-ahead stops with the stream."""
+"""StreamFile's hand-serialized data messages are protobuf's own bytes, with or without the read-ahead thread, which
+stops with the stream."""
 
 from __future__ import annotations
 
@@ -27,12 +28,13 @@ def test_chunk_serialize_passes_serialized_messages_through():
     assert chunk_serialize(b"\x12\x01x") == b"\x12\x01x"
 
 
-def test_file_chunks_carry_the_file_and_its_sha256(tmp_path):
+@pytest.mark.parametrize("read_ahead", [False, True])
+def test_file_chunks_carry_the_file_and_its_sha256(tmp_path, read_ahead):
     content = os.urandom(10 * 4096 + 123)
     path = tmp_path / "evidence.bin"
     path.write_bytes(content)
     with open(path, "rb", buffering=0) as fp:
-        chunks = FileChunks(fp, 4096)
+        chunks = FileChunks(fp, 4096, read_ahead=read_ahead)
         messages = list(chunks)
     assert len(messages) == 11
     assert b"".join(pb.FileChunk.FromString(m).data for m in messages) == content
@@ -43,7 +45,7 @@ def test_a_stream_closed_early_stops_reading(tmp_path):
     path = tmp_path / "evidence.bin"
     path.write_bytes(os.urandom(64 * 4096))
     with open(path, "rb", buffering=0) as fp:
-        stream = iter(FileChunks(fp, 4096))
+        stream = iter(FileChunks(fp, 4096, read_ahead=True))
         next(stream)
         stream.close()  # what gRPC does to the servicer's generator when the client cancels
         assert not [t for t in threading.enumerate() if t.name.startswith("stream-read")]
