@@ -16,8 +16,9 @@ reach 0.8x a plain read here: SHA-256 alone runs at a fraction of the speed of r
 is for information. StreamFile rows receive the file over loopback with the project's client
 (`api.filestream.file_stream`, as `manage.py ctl fetch`); the rows "client re-hashes" hash the received bytes again,
 as `ctl fetch` does, and "generated stub" parses every message with protobuf. All run interleaved, page cache warm,
-best of several runs. Each row also gives the CPU time per GB of the reading process and of the server: unlike
-throughput, it hardly depends on what else the machine runs, and it says what the cores allow.
+best of several runs; servers with GRPC_STREAM_READ_AHEAD off and on. Each row also gives the CPU time per GB of
+the reading process, of the server, and of the server's busiest thread: unlike throughput, it hardly depends on what
+else the machine runs, and it says what the cores allow.
 
 Run: `python -m benchmarks.grpc [--files-only]`. Uses its own database (BENCH_GRPC_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/scanner_bench_grpc), recreated on every run, and Redis BENCH_REDIS_URL (default
@@ -35,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,7 +49,7 @@ DEPTHS = (0.0, 0.1, 0.5, 0.9, 0.999)
 REPEATS = 9
 FILE_MIB = int(os.environ.get("BENCH_GRPC_FILE_MIB", "256"))
 FILE_RUNS = 5
-CHUNKS = (1024 * 1024, 2 * 1024 * 1024, 3 * 1024 * 1024)
+MAX_CHUNK = 3 * 1024 * 1024  # StreamFile's largest chunk
 RESULTS = REPO / "bench-results" / "grpc.md"
 
 os.environ.update(
@@ -237,17 +239,49 @@ def _evidence_file(owner, root: Path):
     )  # fmt: skip
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, all its threads."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _thread_cpu(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of each thread of a process."""
+    seconds = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended
+        seconds[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
 
 
-def _time_files(
-    channels: dict[str, tuple[object, int]], instance, path: Path
-) -> list[tuple[str, int, float, float, float, float, float]]:
-    """(reader, chunk size, best MB/s, ratio to read + SHA-256, ratio to a plain read, least reader CPU s/GB,
-    least server CPU s/GB) per row, the direct rows first."""
+class _ProcessCpu:
+    """The CPU time a process used while the block ran, in all and on its busiest thread. Threads that end inside
+    the block (StreamFile's read-ahead) are seen by polling."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.total = self.busiest = 0.0
+
+    def __enter__(self) -> _ProcessCpu:
+        self._before = _thread_cpu(self.pid)
+        self._seen: dict[int, float] = {}
+        self._done = threading.Event()
+        self._poller = threading.Thread(target=self._poll)
+        self._poller.start()
+        return self
+
+    def _poll(self) -> None:
+        while not self._done.wait(0.02):
+            self._seen.update(_thread_cpu(self.pid))
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._poller.join()
+        used = {tid: cpu - self._before.get(tid, 0.0) for tid, cpu in {**self._seen, **_thread_cpu(self.pid)}.items()}
+        self.total, self.busiest = sum(used.values()), max(used.values())
+
+
+def _time_files(channels: dict[str, tuple[object, int]], instance, path: Path) -> list[tuple]:
+    """(reader, chunk size, best MB/s, ratio to read + SHA-256, ratio to a plain read, then the least CPU s/GB of
+    the reading process, its busiest thread, the server, and the server's busiest thread) per row, the direct rows
+    first."""
     from django.conf import settings
 
     size_gb = instance.size / 1e9
@@ -255,45 +289,37 @@ def _time_files(
         ("direct: plain read", 1 << 20): (lambda: _direct(path, instance.sha256, hashed=False), None),
         ("direct: read + SHA-256", 1 << 20): (lambda: _direct(path, instance.sha256, hashed=True), None),
     }
+
+    def stream(channel, chunk: int, rehash: bool = False, stub: bool = False):
+        return lambda: _streamed(channel, instance.pk, chunk, instance.sha256, rehash, stub)
+
+    default = settings.GRPC_STREAM_CHUNK_BYTES
     for name, (channel, pid) in channels.items():
-        for chunk in CHUNKS:
-            for rehash in (False, True):
-                label = f"StreamFile over {name}" + (", client re-hashes" if rehash else "")
-                readers[(label, chunk)] = (
-                    lambda channel=channel, chunk=chunk, rehash=rehash: _streamed(
-                        channel, instance.pk, chunk, instance.sha256, rehash, stub=False
-                    ),
-                    pid,
-                )
-        default = settings.GRPC_STREAM_CHUNK_BYTES
-        readers[(f"StreamFile over {name}, generated stub", default)] = (
-            lambda channel=channel, chunk=default: _streamed(
-                channel, instance.pk, chunk, instance.sha256, rehash=False, stub=True
-            ),
-            pid,
-        )
-    runs: dict[tuple[str, int], list[tuple[float, float, float]]] = {key: [] for key in readers}
+        if name.endswith("read-ahead"):
+            readers[(f"StreamFile over {name}", default)] = (stream(channel, default), pid)
+            continue
+        readers[(f"StreamFile over {name}", default)] = (stream(channel, default), pid)
+        readers[(f"StreamFile over {name}, client re-hashes", default)] = (stream(channel, default, rehash=True), pid)
+        readers[(f"StreamFile over {name}", MAX_CHUNK)] = (stream(channel, MAX_CHUNK), pid)
+        readers[(f"StreamFile over {name}, generated stub", default)] = (stream(channel, default, stub=True), pid)
+    runs: dict[tuple[str, int], list[tuple[float, ...]]] = {key: [] for key in readers}
     for read, _ in readers.values():
         read()  # page cache and connections warm
     for _ in range(FILE_RUNS):
         for key, (read, pid) in readers.items():
-            reader_cpu, server_cpu = time.process_time(), _cpu_seconds(pid) if pid else 0.0
-            elapsed = read()
-            server_cpu = _cpu_seconds(pid) - server_cpu if pid else 0.0
-            runs[key].append((elapsed, time.process_time() - reader_cpu, server_cpu))
-    rows = {
-        key: (
-            size_gb * 1000 / min(r[0] for r in got),
-            min(r[1] for r in got) / size_gb,
-            min(r[2] for r in got) / size_gb,
-        )
-        for key, got in runs.items()
-    }
-    plain, hashed = rows[("direct: plain read", 1 << 20)][0], rows[("direct: read + SHA-256", 1 << 20)][0]
-    return [
-        (label, chunk, rate, rate / hashed, rate / plain, reader_cpu, server_cpu)
-        for (label, chunk), (rate, reader_cpu, server_cpu) in rows.items()
-    ]
+            with _ProcessCpu(os.getpid()) as reader, _ProcessCpu(pid or os.getpid()) as server:
+                elapsed = read()
+            runs[key].append(
+                (elapsed, reader.total, reader.busiest, *((server.total, server.busiest) if pid else (0, 0)))
+            )
+    best = {key: [min(column) for column in zip(*got, strict=True)] for key, got in runs.items()}
+    plain = size_gb / best[("direct: plain read", 1 << 20)][0]
+    hashed = size_gb / best[("direct: read + SHA-256", 1 << 20)][0]
+    rows = []
+    for (label, chunk), (elapsed, *cpus) in best.items():
+        rate = size_gb / elapsed
+        rows.append((label, chunk, rate * 1000, rate / hashed, rate / plain, *(c / size_gb for c in cpus)))
+    return rows
 
 
 def main() -> None:
@@ -330,22 +356,31 @@ def main() -> None:
             check=True, capture_output=True,
         )  # fmt: skip
         instance = _evidence_file(owner, folder)
-        local, local_port = _server({}, "--insecure")
-        tls, tls_port = _server({"GRPC_TLS_CERT": str(cert), "GRPC_TLS_KEY": str(key)})
+        tls_env = {"GRPC_TLS_CERT": str(cert), "GRPC_TLS_KEY": str(key)}
+        servers = {
+            "TLS": (tls_env, ()),
+            "loopback without TLS": ({}, ("--insecure",)),
+            "TLS, read-ahead": (tls_env, ()),
+            "loopback without TLS, read-ahead": ({}, ("--insecure",)),
+        }
+        started = {
+            name: _server({**env, "GRPC_STREAM_READ_AHEAD": str(name.endswith("read-ahead"))}, *args)
+            for name, (env, args) in servers.items()
+        }
         try:
             channels = {
-                "TLS": (channel_open(target=f"localhost:{tls_port}", token=token, ca=cert.read_bytes()), tls.pid),
-                "loopback without TLS": (
-                    channel_open(target=f"localhost:{local_port}", token=token, local=True),
-                    local.pid,
-                ),
+                name: (
+                    channel_open(target=f"localhost:{port}", token=token, local=bool(args), ca=cert.read_bytes()),
+                    process.pid,
+                )
+                for (name, (process, port)), (_, args) in zip(started.items(), servers.values(), strict=True)
             }
             if not files_only:
                 pages_tls = _time_pages(jobs_pb2_grpc.JobServiceStub(channels["TLS"][0]), job)
                 pages_local = _time_pages(jobs_pb2_grpc.JobServiceStub(channels["loopback without TLS"][0]), job)
             files = _time_files(channels, instance, folder / "evidence" / "disk.img")
         finally:
-            for process in (local, tls):
+            for process, _ in started.values():
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)
 
@@ -368,15 +403,19 @@ def main() -> None:
         f"StreamFile: a {FILE_MIB} MiB file, page cache warm, best of {FILE_RUNS} interleaved runs, on "
         f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} at the end). The server hashes every byte it "
         "sends. **Goal: StreamFile >= 0.8x direct read + SHA-256** (the column that decides); x plain read is for "
-        "information. CPU: seconds per GB moved, least of the runs, of the reading process (the client: all its "
-        "threads) and of the server process; on an idle machine they bound what two cores can do.",
+        "information. CPU: seconds per GB moved, least of the runs, of the reading process (all its threads), of "
+        "the server process, and of each one's busiest thread. A stream can go no faster than its busiest thread "
+        "allows, however many cores are free; where client and server share few cores, their CPU together bounds "
+        "it. Read-ahead: GRPC_STREAM_READ_AHEAD on (its default where the server has more than two CPUs); the "
+        "other StreamFile rows have it off.",
         "",
-        "| reader | chunk | MB/s | x read + SHA-256 (goal) | x plain read | reader CPU s/GB | server CPU s/GB |",
-        "|---|---|---|---|---|---|---|",
+        "| reader | chunk | MB/s | x read + SHA-256 (goal) | x plain read | reader CPU | its busiest thread | "
+        "server CPU | its busiest thread |",
+        "|---|---|---|---|---|---|---|---|---|",
         *[
             f"| {name} | {chunk // 1024} KiB | {rate:.0f} | {hashed:.2f} | {plain:.2f} | {reader:.2f} | "
-            + (f"{server:.2f} |" if server else "- |")
-            for name, chunk, rate, hashed, plain, reader, server in files
+            f"{reader_thread:.2f} | " + (f"{server:.2f} | {server_thread:.2f} |" if server else "- | - |")
+            for name, chunk, rate, hashed, plain, reader, reader_thread, server, server_thread in files
         ],
         "",
     ]
