@@ -2,8 +2,8 @@
 
 A data message is a `FileChunk` with only `data` set: on the wire, the field's tag, the length as a varint, then the
 bytes. Built and read through protobuf, every byte is copied into the message, again into its serialized form, and
-on the client again out of the parsed message: about a sixth of the server's CPU per byte, and up to a quarter of
-the client's, measured on the development machine (docs/grpc.md). So the server reads the file into a buffer that
+on the client again out of the parsed message: about a fifth of the server's CPU per byte, and a fifth to a third
+of the client's, measured on the development machine (docs/grpc.md). So the server reads the file into a buffer that
 leaves room for the tag and length in front, and sends that as the serialized message (`StreamFileSerializer` gives
 the method `chunk_serialize`, which passes bytes through); the client (`file_stream`) takes the bytes out of a
 received data message as a view, and parses only the header and the trailer with protobuf. The wire format is
