@@ -337,7 +337,8 @@ GRPC_STREAM_CHUNK_BYTES = env.int("GRPC_STREAM_CHUNK_BYTES", default=1024 * 1024
 # StreamFile reads and hashes the next chunk on a second thread while it sends the current one. That takes the
 # SHA-256 off the sending thread, so a stream is no longer bound to one core, but the hand-over costs some CPU: on by
 # default where the server may use more than two CPUs (with two, the client and the server already share them).
-GRPC_STREAM_READ_AHEAD = env.bool("GRPC_STREAM_READ_AHEAD", default=len(os.sched_getaffinity(0)) > 2)
+_usable_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+GRPC_STREAM_READ_AHEAD = env.bool("GRPC_STREAM_READ_AHEAD", default=_usable_cpus > 2)
 # How often WatchJobProgress and DrainWorker look at the database / the worker for a change, in seconds.
 GRPC_WATCH_INTERVAL = env.float("GRPC_WATCH_INTERVAL", default=0.5)
 # How long worker control waits for workers to answer a broadcast (ListWorkers waits this long once).
