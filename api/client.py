@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import grpc
 
+# Read the socket in larger pieces than gRPC's 8 KiB start (it grows them only slowly): StreamFile's megabyte
+# messages then arrive in fewer reads and buffers, which measurably lowers the client's CPU per byte.
+# https://github.com/grpc/grpc/blob/master/include/grpc/impl/channel_arg_names.h (GRPC_ARG_TCP_*_READ_CHUNK_SIZE)
+RECEIVE_OPTIONS = [
+    ("grpc.experimental.tcp_min_read_chunk_size", 256 * 1024),
+    ("grpc.experimental.tcp_read_chunk_size", 4 * 1024 * 1024),
+    ("grpc.experimental.tcp_max_read_chunk_size", 8 * 1024 * 1024),
+]
+
 
 def channel_open(
     *, target: str, token: str, ca: bytes | None = None, local: bool = False, server_name: str = ""
@@ -21,4 +30,4 @@ def channel_open(
         grpc.composite_channel_credentials(transport, grpc.access_token_call_credentials(token)) if token else transport
     )
     options = [("grpc.ssl_target_name_override", server_name)] if server_name and not local else []
-    return grpc.secure_channel(target, credentials, options=options)
+    return grpc.secure_channel(target, credentials, options=[*options, *RECEIVE_OPTIONS])

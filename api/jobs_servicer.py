@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -16,6 +15,7 @@ from django.conf import settings
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from api.auth import ApiError, current_user
+from api.filestream import FileChunks
 from api.pagetokens import PageTokenError, page_token_decode, page_token_encode
 from api.selectors import ImageRecord, job_image_records, job_page_for_user
 from gallery.selectors import CursorError, gallery_page
@@ -338,7 +338,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         token = page_token_encode(listing="images", scope=scope, key=page.next_cursor) if page.next_cursor else ""
         return pb.ListImagesResponse(images=images, next_page_token=token)
 
-    def StreamFile(self, request: pb.StreamFileRequest, context) -> Iterator[pb.FileChunk]:
+    def StreamFile(self, request: pb.StreamFileRequest, context) -> Iterator[pb.FileChunk | bytes]:
         job, instance = self._file(request)
         chunk = request.chunk_size or settings.GRPC_STREAM_CHUNK_BYTES
         if not MIN_CHUNK <= chunk <= MAX_CHUNK:
@@ -359,18 +359,15 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                     sha256=instance.sha256,
                 )
             )
-            digest = hashlib.sha256()
-            sent = 0
-            while data := fp.read(chunk):
-                digest.update(data)
-                sent += len(data)
-                yield pb.FileChunk(data=data)
-        if instance.sha256 and digest.hexdigest() != instance.sha256:
+            # Data messages go out already serialized (api.filestream.StreamFileSerializer passes them through).
+            chunks = FileChunks(fp, chunk, read_ahead=settings.GRPC_STREAM_READ_AHEAD)
+            yield from chunks
+        if instance.sha256 and chunks.sha256 != instance.sha256:
             raise ApiError(
                 grpc.StatusCode.DATA_LOSS,
-                f"the evidence file changed since the scan: SHA-256 {digest.hexdigest()}, recorded {instance.sha256}",
+                f"the evidence file changed since the scan: SHA-256 {chunks.sha256}, recorded {instance.sha256}",
             )
-        yield pb.FileChunk(trailer=pb.FileTrailer(sha256=digest.hexdigest(), size=sent))
+        yield pb.FileChunk(trailer=pb.FileTrailer(sha256=chunks.sha256, size=chunks.size))
 
     def _file(self, request: pb.StreamFileRequest) -> tuple[Job, FileInstance]:
         """The file instance asked for, in a job the caller may see (NOT_FOUND for anything else)."""

@@ -13,7 +13,7 @@ import os
 import random
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -135,9 +135,23 @@ TINY = Dataset(
 ALL = (PHOTOS, FLAT_PHOTOS, TIFFS, TINY)
 
 
-def _write_range(args: tuple[str, str, int, int]) -> int:
-    name, root, start, stop = args
-    dataset = next(d for d in ALL if d.name == name)
+def scaled(dataset: Dataset, scale: float) -> Dataset:
+    """The same kind of tree with `scale` of its files (an even number, at least 2), in a folder of its own: for a
+    quick run that checks the benchmark works, not for numbers to compare with a full one."""
+    if scale == 1:
+        return dataset
+    files = max(2, 2 * round(dataset.files * scale / 2))
+    return replace(
+        dataset,
+        name=f"{dataset.name}-scaled-{files}",
+        files=files,
+        images=dataset.images * files // dataset.files,  # every file, or every other one (TINY)
+        summary=f"{dataset.summary}; scaled down to {files:,} files",
+    )
+
+
+def _write_range(args: tuple[Dataset, str, int, int]) -> int:
+    dataset, root, start, stop = args
     for i in range(start, stop):
         dataset.write(Path(root), i)
     return stop - start
@@ -155,7 +169,7 @@ def ensure(dataset: Dataset, data_dir: Path, *, log: Callable[[str], None] = pri
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     step = max(1, min(500, dataset.files // 20))
-    chunks = [(dataset.name, str(root), s, min(s + step, dataset.files)) for s in range(0, dataset.files, step)]
+    chunks = [(dataset, str(root), s, min(s + step, dataset.files)) for s in range(0, dataset.files, step)]
     with Pool(processes=os.cpu_count() or 1) as pool:
         written = sum(pool.imap_unordered(_write_range, chunks))
     if written != dataset.files:

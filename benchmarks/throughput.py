@@ -6,8 +6,10 @@ runs in-process, eagerly) and DATABASE_URL naming the database under test:
     python -m benchmarks.throughput --dataset photos-2000 --data-dir /work/bench-data --runs 3 --out result.json
 
 The bare loop runs once first, untimed, so both sides start from the same warm page cache; then the two alternate,
-`--runs` times each. Before every job the database is emptied (job_delete), so no run finds results of an earlier
-one to reuse. `--profile FILE` adds one more job, run under cProfile, and saves its stats.
+`--runs` times each. The bare loop runs on one thread and, when discovery probes on more (SCAN_PROBE_THREADS), also
+on that many: the same parallelism on both sides. Before every job the database is emptied (job_delete), so no run
+finds results of an earlier one to reuse. `--scale` takes a scaled-down data set (datasets.scaled). `--profile
+FILE` adds one more job, run under cProfile, and saves its stats.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 import django
 
 from benchmarks.bare import hash_tree
-from benchmarks.datasets import ALL
+from benchmarks.datasets import ALL, scaled
 
 # A job that has not ended after this long is reported as a failure of the benchmark.
 JOB_DEADLINE = 1800.0
@@ -39,9 +41,9 @@ def _wait_until_final(job_id: int, *, deadline: float) -> None:
         time.sleep(0.005)
 
 
-def _bare_once(root: Path) -> tuple[float, float]:
+def _bare_once(root: Path, threads: int) -> tuple[float, float]:
     cpu = time.process_time()
-    wall = hash_tree(str(root)).seconds
+    wall = hash_tree(str(root), threads).seconds
     return wall, time.process_time() - cpu
 
 
@@ -76,26 +78,31 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--profile", type=Path, default=None)
+    parser.add_argument("--scale", type=float, default=1.0)
     args = parser.parse_args()
 
     django.setup()
     from django.conf import settings
     from django.db import connection
 
-    dataset = next(d for d in ALL if d.name == args.dataset)
+    dataset = scaled(next(d for d in ALL if d.name == args.dataset), args.scale)
     root = dataset.root(args.data_dir)
+    threads = settings.SCAN_PROBE_THREADS
     expected = {"files": dataset.files, "images": dataset.images}
 
     warm = hash_tree(str(root))
     if warm.files != dataset.files:
         raise RuntimeError(f"{root}: {warm.files} files, expected {dataset.files}")
-    bare, pipeline = [], []
+    bare, bare_threads, pipeline = [], [], []
     for _ in range(args.runs):
-        bare.append(_bare_once(root))
+        bare.append(_bare_once(root, 1))
+        if threads > 1:
+            bare_threads.append(_bare_once(root, threads))
         pipeline.append(_pipeline_once(root, **expected))
         print(
             f"  {dataset.name} {connection.vendor}: bare {bare[-1][0]:.2f} s (CPU {bare[-1][1]:.2f} s), "
-            f"pipeline {pipeline[-1][0]:.2f} s (CPU {pipeline[-1][1]:.2f} s)",
+            + (f"bare on {threads} threads {bare_threads[-1][0]:.2f} s, " if threads > 1 else "")
+            + f"pipeline {pipeline[-1][0]:.2f} s (CPU {pipeline[-1][1]:.2f} s)",
             flush=True,
         )
 
@@ -112,10 +119,11 @@ def main() -> None:
             {
                 "dataset": dataset.name,
                 "database": connection.vendor,
-                "probe_threads": settings.SCAN_PROBE_THREADS,
+                "probe_threads": threads,
                 "files": warm.files,
                 "bytes": warm.bytes,
                 "bare": bare,
+                "bare_threads": bare_threads or bare,
                 "pipeline": pipeline,
             }
         )

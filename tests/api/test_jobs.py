@@ -12,6 +12,7 @@ import shutil
 import grpc
 import pytest
 
+from api.filestream import file_stream
 from gallery.models import Image
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import workers_pb2 as wpb
@@ -232,6 +233,13 @@ def test_stream_file_sends_the_exact_bytes_with_their_sha256(grpc_server, alice,
         len(on_disk),
         len(on_disk),
     )
+
+    # The project's client (`ctl fetch`) takes the data out of the messages without parsing them.
+    with grpc_server.channel(alice.token) as channel:
+        parts = list(file_stream(channel, pb.StreamFileRequest(file_id=instance.pk, chunk_size=4096)))
+    assert all(isinstance(part, memoryview) for part in parts[1:-1])
+    assert b"".join(parts[1:-1]) == on_disk
+    assert parts[0].header.sha256 == parts[-1].trailer.sha256 == instance.sha256
 
     _, by_image = _stream(alice.jobs, pb.StreamFileRequest(image_id=instance.image_id))
     assert hashlib.sha256(by_image).hexdigest() == Image.objects.get(pk=instance.image_id).sha256

@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from api.client import channel_open
+from api.filestream import file_stream
 from imagescanner.v1 import jobs_pb2 as jobs
 from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
 from imagescanner.v1 import workers_pb2 as workers
@@ -86,6 +87,7 @@ class Command(BaseCommand):
         channel = channel_open(
             target=options["server"], token=token, ca=ca, local=options["insecure"], server_name=options["server_name"]
         )
+        self.channel = channel
         self.jobs = jobs_pb2_grpc.JobServiceStub(channel)
         self.workers = workers_pb2_grpc.WorkerServiceStub(channel)
         try:
@@ -225,15 +227,14 @@ class Command(BaseCommand):
         digest = hashlib.sha256()
         header = trailer = None
         try:
-            for chunk in self.jobs.StreamFile(jobs.StreamFileRequest(file_id=options["file_id"])):
-                part = chunk.WhichOneof("part")
-                if part == "header":
-                    header = chunk.header
-                elif part == "data":
-                    digest.update(chunk.data)
-                    target.write(chunk.data)
+            for part in file_stream(self.channel, jobs.StreamFileRequest(file_id=options["file_id"])):
+                if isinstance(part, memoryview):
+                    digest.update(part)
+                    target.write(part)
+                elif part.HasField("header"):
+                    header = part.header
                 else:
-                    trailer = chunk.trailer
+                    trailer = part.trailer
         finally:
             if target is not sys.stdout.buffer:
                 target.close()
