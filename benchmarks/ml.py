@@ -7,7 +7,7 @@ one image or batch after another: what plain library usage looks like). Goal: st
 
 Models have real sizes and random weights (nothing is downloaded): ViT-B-32 from open_clip's own config, and
 ONNX graphs with the input/output signatures and roughly the compute of buffalo_l's det_10g (640x640) and
-w600k_r50 (IResNet-50), built by extractors.synthetic_models. The GPU is used when there is one (torch.cuda,
+w600k_r50 (IResNet-50), built by tests.synthetic_models. The GPU is used when there is one (torch.cuda,
 onnxruntime's CUDA provider); the report says which device ran. Results go to stdout and bench-results/ml.md.
 Database writes and the broker are not part of this measurement.
 """
@@ -29,8 +29,8 @@ from PIL import Image, ImageDraw, ImageOps
 from extractors.base import ExtractorContext, ImageRef
 from extractors.classify import ClassifyExtractor
 from extractors.faces import FacesExtractor
-from extractors.synthetic_models import write_faces_pack, write_open_clip
 from jobs.samples import picture
+from tests.synthetic_models import write_faces_pack, write_open_clip
 
 ROOT = Path(__file__).resolve().parent.parent
 VOCABULARY = ROOT / "extractors" / "vocabulary.txt"
