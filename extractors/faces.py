@@ -7,8 +7,14 @@ stores); its 512-d L2-normalised embedding; and a small JPEG crop for the web ap
 How a batch runs: worker threads decode the next images (JPEGs at a DCT-reduced size just large enough for the
 detector) while this thread runs the detector over the current micro-batch; images with faces found on a reduced
 decode are decoded again at full size so that alignment and crops use every pixel; then every face of the
-micro-batch goes through the recogniser in one batch. The detector graphs of the insightface packs take one image
-per call, so detection is per image; recognition is batched.
+micro-batch goes through the recogniser in one batch.
+
+Known limit: detection runs one image per call; only recognition is batched. The packs' SCRFD graphs
+(det_10g.onnx...) have no batch axis in their outputs (one row per anchor of a single image), and insightface's
+`detect()` letterboxes, decodes and suppresses overlaps for one image (its batched-graph branch reads only the first
+image of the output). Batching detection would need re-exported detector graphs and our own SCRFD decoding and NMS
+in place of insightface's. The cost is expected on GPU hosts (one 640x640 image leaves a GPU partly idle) more
+than on CPUs, where onnxruntime already spreads one image over every core.
 
 Models load once per process (the registry caches the loaded extractor), from MODELS_ROOT/models/<pack>/.
 Nothing here downloads anything: a missing pack makes the stage unavailable, with the command that installs it.

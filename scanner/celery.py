@@ -23,7 +23,8 @@ app.autodiscover_tasks(["jobs"])
 
 @worker_process_init.connect
 def _load_extractors(**_kwargs) -> None:
-    """Each pool process builds its extractor registry (and loads its models) once, never per task."""
+    """Each pool process builds its extractor registry once. A stage's models load on the first task of that
+    stage the process runs (they depend on the job's frozen parameters) and stay loaded: never once per task."""
     from extractors.registry import get_registry
 
     get_registry()

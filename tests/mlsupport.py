@@ -2,7 +2,7 @@
 graphs, random-weight open_clip checkpoints) and evidence pictures whose faces are where the tests say.
 
 The synthetic detector sees a face in every 32x32 cell of its 640x640 input that is white (see
-extractors.synthetic_models). A 1280x960 picture is decoded at half size for detection, so a white 64x64 square at
+tests.synthetic_models). A 1280x960 picture is decoded at half size for detection, so a white 64x64 square at
 a multiple of 64 in the picture is one face whose box is exactly that square.
 """
 
@@ -16,8 +16,8 @@ from PIL import Image, ImageDraw
 
 from extractors.base import ExtractorContext, ImageRef
 from extractors.imagefile import open_evidence, open_image, read_info
-from extractors.synthetic_models import TINY_CLIP, write_faces_pack, write_open_clip
 from jobs.samples import exif_bytes
+from tests.synthetic_models import TINY_CLIP, write_faces_pack, write_open_clip
 
 VOCABULARY = Path(__file__).resolve().parent.parent / "extractors" / "vocabulary.txt"
 CLIP_CHECKPOINT = "open_clip/tiny/open_clip_model.safetensors"

@@ -5,9 +5,9 @@ import pytest
 
 from extractors.base import ImageRef, Outcome, StageUnavailable
 from extractors.classify import ClassifyExtractor, vocabulary_read
-from extractors.synthetic_models import TINY_COCA, write_open_clip
 from jobs.samples import picture
 from tests.mlsupport import CLIP_CHECKPOINT, VOCABULARY, classify_params, context, evidence_ref, write_picture
+from tests.synthetic_models import TINY_COCA, write_open_clip
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from django.core.management import call_command
 
 from extractors.registry import get_registry
 from gallery.models import Classification, Face, StageResult
-from jobs.models import Job
+from jobs.models import BatchStage, Job
 from jobs.stages import extractor_context
 from tests.mlsupport import CLIP_CHECKPOINT, FACE, classify_params, face_picture, write_picture
 
@@ -120,3 +120,21 @@ def test_without_models_the_stages_are_unavailable_and_the_job_completes(
     assert "UNAVAILABLE for 1: faces: model pack buffalo_l is not installed" in summary
     record = _export(job, tmp_path)["one.jpg"]
     assert (record["faces"], record["tags"]) == (None, None)
+
+
+def test_models_load_once_per_worker_process_not_once_per_batch(
+    transactional_db, ml_workers, tiny_models, evidence_dir, settings, tmp_path
+):
+    hostname = ml_workers(tiny_models)
+    settings.SCAN_BATCH_FILES = 1  # frozen with the job: one batch, and one task per stage, per picture
+    for i, spot in enumerate(((256, 192), (640, 448), (320, 128))):
+        write_picture(evidence_dir / f"{i}.jpg", face_picture(faces=(spot,)))
+    job, _summary = _scan(evidence_dir, "three batches")
+    assert job.status == Job.Status.COMPLETED
+    for stage in ("faces", "classify"):
+        assert BatchStage.objects.filter(batch__job=job, stage=stage, finished=True, done=1).count() == 3
+    # The worker has one pool process (concurrency 1): each stage's models loaded there once, for all three tasks.
+    log = (tmp_path / f"{hostname}.log").read_text(errors="replace")
+    assert log.count("faces: loaded models/buffalo_l/det_10g.onnx") == 1, log
+    assert log.count("classify: loaded tiny") == 1, log
+    assert log.count("Task jobs.tasks.run_stage[") >= 6, log

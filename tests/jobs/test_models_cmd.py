@@ -12,9 +12,9 @@ from django.core.management import CommandError, call_command
 
 from extractors.base import StageUnavailable
 from extractors.registry import get_registry
-from extractors.synthetic_models import TINY_CLIP, write_faces_pack, write_open_clip
 from jobs.stages import extractor_context
 from tests.mlsupport import CLIP_CHECKPOINT
+from tests.synthetic_models import TINY_CLIP, write_faces_pack, write_open_clip
 
 DETECTOR = "models/buffalo_l/det_10g.onnx"
 RECOGNISER = "models/buffalo_l/w600k_r50.onnx"

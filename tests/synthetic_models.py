@@ -1,5 +1,7 @@
-"""Model files with the exact signatures of the real ones and made-up weights, for the tests and the benchmark.
-No scan ever uses them. Real weights cannot be downloaded where the tests run, and none are committed.
+"""Model files with the exact signatures of the real ones and made-up weights, for the tests and the ML benchmark
+(benchmarks/ml.py imports it from here). No scan ever uses them, so they live with the tests rather than in the
+extractors package, which a base-only install imports without onnx. Real weights cannot be downloaded where the
+tests run, and none are committed.
 
 - Face packs laid out as insightface's (MODELS_ROOT/models/<pack>/<detector>, <recogniser>), as ONNX graphs that
   insightface's model zoo routes the way it routes the real files: an SCRFD detector with nine outputs (score, box
