@@ -26,7 +26,7 @@ from benchmarks import pipeline
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench-results" / "progress.md"
 BATCH_SIZE = 16
-ROUNDS = 3  # per mode, interleaved
+ROUNDS = 5  # per mode, interleaved
 GOAL = 0.05
 
 

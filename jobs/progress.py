@@ -22,7 +22,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from jobs.models import BatchStage, FileInstance, Job
-from jobs.selectors import job_progress_snapshot
+from jobs.selectors import job_progress
 
 logger = logging.getLogger(__name__)
 
@@ -108,10 +108,10 @@ def _stage_state(p: dict, *, rate: float, discovery_finished: bool) -> StageStat
 
 def progress_event(*, job_id: int, kind: Literal["snapshot", "progress"] = "progress") -> ProgressEvent:
     """The job's state as the browser shows it, read from the database. Raises Job.DoesNotExist."""
-    s = job_progress_snapshot(job_id=job_id)
-    started, finished = Job.objects.values_list("started_at", "finished_at").get(pk=job_id)
-    now = finished or timezone.now()
-    elapsed = (now - started).total_seconds() if started else 0.0
+    job = Job.objects.get(pk=job_id)
+    s = job_progress(job=job)
+    now = job.finished_at or timezone.now()
+    elapsed = (now - job.started_at).total_seconds() if job.started_at else 0.0
     rates = _recent_rates(job_id, now=now, elapsed=elapsed) if s["status"] in Job.ACTIVE else {}
     stages = [
         _stage_state(p, rate=rates.get(p["stage"], 0.0), discovery_finished=s["discovery_finished"])
@@ -177,7 +177,11 @@ class ProgressPublisher:
         loop = asyncio.new_event_loop()
         try:
             while True:
-                self._wake.wait()
+                if not self._wake.is_set():
+                    # Idle: no connection stays open while nothing happens (a worker may wait for hours, and tests
+                    # drop their database); while a job runs, the same connection serves every round.
+                    connection.close()
+                    self._wake.wait()
                 jobs = self._take()
                 if jobs:
                     self._send(loop, jobs)
@@ -199,8 +203,6 @@ class ProgressPublisher:
                 loop.run_until_complete(layer.group_send(job_group(job_id), message))
         except Exception:  # a lost event is repaired by the next; the pipeline must go on
             logger.warning("progress events for jobs %s not sent", sorted(jobs), exc_info=True)
-        finally:
-            # No connection stays open between rounds (a worker may sit idle for hours; tests drop their database).
             connection.close()
 
 

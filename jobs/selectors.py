@@ -99,7 +99,11 @@ def source_label(job: Job) -> str:
 
 def job_progress_snapshot(*, job_id: int) -> dict[str, Any]:
     """Everything a progress view shows, read from the database (so it survives any restart)."""
-    job = Job.objects.get(pk=job_id)
+    return job_progress(job=Job.objects.get(pk=job_id))
+
+
+def job_progress(*, job: Job) -> dict[str, Any]:
+    """job_progress_snapshot of a job row just read."""
     return {
         "job": job.pk,
         "status": job.status,

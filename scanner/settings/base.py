@@ -355,7 +355,7 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 # Workers publish each job's progress to the browsers watching it, at most once per interval per process
 # (changes in between are coalesced: every event carries the whole state, read from the database).
 PROGRESS_EVENTS = env.bool("PROGRESS_EVENTS", default=True)
-PROGRESS_EVENT_INTERVAL = env.float("PROGRESS_EVENT_INTERVAL", default=0.5)
+PROGRESS_EVENT_INTERVAL = env.float("PROGRESS_EVENT_INTERVAL", default=1.0)
 
 LOGGING = {
     "version": 1,
