@@ -80,9 +80,10 @@ def _populate(owner) -> tuple:
             for n in numbers
         )  # fmt: skip
         ids = dict(Image.objects.filter(sha256__in=shas.values()).values_list("sha256", "id"))
+        paths = {n: f"Users/suspect/Pictures/{n % 97:02d}/IMG_{n:06d}.JPG" for n in numbers}
         FileInstance.objects.bulk_create(
             FileInstance(
-                job=job, path=f"Users/suspect/Pictures/{n % 97:02d}/IMG_{n:06d}.JPG", kind="file",
+                job=job, path=paths[n], path_digest=hashlib.sha256(paths[n].encode()).hexdigest(), kind="file",
                 size=200_000 + (n * 7919) % 5_000_000, mtime=now, status="image", mime="image/jpeg",
                 sha256=shas[n], md5=shas[n][:32], sha1=shas[n][:40], image_id=ids[shas[n]],
             )
@@ -204,9 +205,10 @@ def _thumbnail_job(owner, root: Path):
             mode="RGB", bit_depth=8,
         )  # fmt: skip
         st = path.stat()
+        relative = str(path.relative_to(root))
         FileInstance.objects.create(
-            job=job, path=str(path.relative_to(root)), kind="file", size=st.st_size, inode=st.st_ino, status="image",
-            mime="image/jpeg", sha256=sha, image=image,
+            job=job, path=relative, path_digest=hashlib.sha256(relative.encode()).hexdigest(), kind="file",
+            size=st.st_size, inode=st.st_ino, status="image", mime="image/jpeg", sha256=sha, image=image,
         )  # fmt: skip
         JobImage.objects.create(job=job, image=image)
     return job
