@@ -245,14 +245,28 @@ def asgi_server(worker_env, sources_root, thumbnails_root, tmp_path) -> Iterator
             server.kill()
 
 
-def sign_in_browser(context, server: AsgiServer, user) -> None:
-    """Give the browser the session of a signed-in user (the sign-in form itself is tested elsewhere)."""
+def session_key(user) -> str:
+    """The session cookie's value for a user signed in without the sign-in form (tested elsewhere)."""
     from django.conf import settings
     from django.test import Client
 
     client = Client()
     client.force_login(user)
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def sign_in_browser(context, server: AsgiServer, user) -> None:
+    """Give the browser the session of a signed-in user."""
+    from django.conf import settings
+
     context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": server.url, "secure": True, "httpOnly": True}]
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": session_key(user),
+                "url": server.url,
+                "secure": True,
+                "httpOnly": True,
+            }
+        ]
     )

@@ -14,7 +14,6 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.test import Client
 
 from jobs import pipeline, scanning
 from jobs.models import Job, StageProgress
@@ -23,7 +22,7 @@ from jobs.samples import make_sample_tree
 from jobs.selectors import job_progress_snapshot
 from jobs.services import job_create, job_start
 from scanner.asgi import application
-from tests.web.conftest import make_case
+from tests.web.conftest import make_case, session_key
 
 pytestmark = [pytest.mark.integration]
 
@@ -32,10 +31,7 @@ def headers_for(user) -> list[tuple[bytes, bytes]]:
     """What a signed-in browser on this site sends with its handshake: the page's origin and the session cookie."""
     headers = [(b"origin", b"http://localhost")]
     if user is not None:
-        client = Client()
-        client.force_login(user)
-        cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-        headers.append((b"cookie", cookie.encode()))
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key(user)}".encode()))
     return headers
 
 
