@@ -11,6 +11,7 @@ from extractors.classify import ClassifyResult
 from extractors.exif import ExifResult
 from extractors.faces import FacesResult
 from gallery.models import Classification, ExifData, Face, StageResult
+from scanner.bulk import bulk_insert
 
 
 def _exif_rows(result_id: int, item: ItemResult) -> list[ExifData]:
@@ -85,7 +86,8 @@ def stage_results_save(*, provenance: Provenance, results: Sequence[ItemResult])
         return
     stage, version = provenance.stage, provenance.version
     with transaction.atomic():
-        StageResult.objects.bulk_create(
+        bulk_insert(
+            StageResult,
             [
                 StageResult(
                     image_id=item.image_id,
@@ -99,7 +101,6 @@ def stage_results_save(*, provenance: Provenance, results: Sequence[ItemResult])
                 )
                 for item in results
             ],
-            ignore_conflicts=True,
         )
         ids = dict(
             StageResult.objects.filter(
@@ -112,4 +113,4 @@ def stage_results_save(*, provenance: Provenance, results: Sequence[ItemResult])
         rows: Iterable = [
             row for item in results if item.outcome is Outcome.DONE for row in build(ids[item.image_id], item)
         ]
-        model.objects.bulk_create(list(rows), ignore_conflicts=True)
+        bulk_insert(model, list(rows))
