@@ -14,13 +14,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from PIL import ExifTags, Image, TiffImagePlugin
 from PIL.ExifTags import GPS, Base
 
 from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, Provenance
-from extractors.imagefile import EvidenceError, open_evidence, open_image, read_exif
+from extractors.imagefile import EvidenceError, jpeg_exif, open_evidence, open_image, read_exif
 
 MAX_BLOB = 4096
 MAX_ITEMS = 1024  # longest list kept for one tag; longer arrays are cut (and said so)
@@ -154,21 +154,31 @@ def _coordinate(value: Any, ref: Any, negative: str, limit: float) -> float | No
     return round(degrees, 7)
 
 
+_CAMERA_TIME = re.compile(r"(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})")
+_CAMERA_DAY = re.compile(r"(\d{4}):(\d{2}):(\d{2})")
+
+
 def _exif_datetime(value: Any) -> str:
     if not isinstance(value, str):
         return ""
+    text = value.strip("\x00 ")[:19]
     try:
-        parsed = datetime.strptime(value.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
+        if match := _CAMERA_TIME.fullmatch(text):  # what cameras write; strptime takes 20 times longer
+            return datetime(*map(int, match.groups())).isoformat()
+        return datetime.strptime(text, "%Y:%m:%d %H:%M:%S").isoformat()  # and what it also accepts
     except ValueError:
         return ""
-    return parsed.isoformat()
 
 
 def _gps_datetime(date_stamp: Any, time_stamp: Any) -> str:
     if not isinstance(date_stamp, str) or not isinstance(time_stamp, (tuple, list)) or len(time_stamp) != 3:
         return ""
+    text = date_stamp.strip("\x00 ")[:10]
     try:
-        day = datetime.strptime(date_stamp.strip("\x00 ")[:10], "%Y:%m:%d")
+        if match := _CAMERA_DAY.fullmatch(text):
+            day = datetime(*map(int, match.groups()))
+        else:
+            day = datetime.strptime(text, "%Y:%m:%d")
     except ValueError:
         return ""
     hms = [_number(v) for v in time_stamp]
@@ -260,7 +270,9 @@ def parse_exif_block(data: bytes) -> ExifResult:
 
 class ExifExtractor:
     name = "exif"
-    version = "2"  # 2: UTF-8 text, Pillow's complaints kept, HEIF orientation as the file holds it
+    # 2: UTF-8 text, Pillow's complaints kept, HEIF orientation as the file holds it. 3: a JPEG whose EXIF block does
+    # not parse is a failed result (Pillow left some of them as an empty one)
+    version = "3"
     queue = "exif"
 
     def __init__(self, context: ExtractorContext) -> None:
@@ -274,15 +286,17 @@ class ExifExtractor:
 
     def _one(self, ref: ImageRef) -> ItemResult:
         try:
-            with (
-                open_evidence(ref.path) as fp,
-                _pillow_complaints() as complaints,  # opening a JPEG already reads its EXIF (for the dpi)
-                open_image(fp, mime=ref.mime, max_pixels=self.context.max_image_pixels) as img,
-            ):
-                try:
-                    exif = read_exif(img, fp)
-                except Exception as exc:  # noqa: BLE001 - hostile EXIF: a result for this image, not a crash
-                    return ItemResult(ref.image_id, Outcome.FAILED, error=f"unreadable EXIF: {exc}")
-                return ItemResult(ref.image_id, Outcome.DONE, data=summarise(exif, complaints=complaints))
+            with open_evidence(ref.path) as fp, _pillow_complaints() as complaints:
+                exif = self._read(fp, ref.mime)
         except EvidenceError as exc:
             return ItemResult(ref.image_id, Outcome.FAILED, error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - hostile EXIF: a result for this image, not a crash
+            return ItemResult(ref.image_id, Outcome.FAILED, error=f"unreadable EXIF: {exc}")
+        return ItemResult(ref.image_id, Outcome.DONE, data=summarise(exif, complaints=complaints))
+
+    def _read(self, fp: BinaryIO, mime: str) -> Image.Exif:
+        """The file's EXIF. Raises EvidenceError when the image does not open, anything else on hostile EXIF."""
+        if mime == "image/jpeg" and (exif := jpeg_exif(fp)) is not None:
+            return exif
+        with open_image(fp, mime=mime, max_pixels=self.context.max_image_pixels) as img:
+            return read_exif(img, fp)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import re
 import stat
 import struct
 import warnings
@@ -240,6 +241,56 @@ def read_exif(img: Image.Image, fp: BinaryIO) -> Image.Exif:
     if img.format == "HEIF":
         return _heif_exif(img)
     return img.getexif()
+
+
+_XMP_PREFIX = b"http://ns.adobe.com/xap/1.0/\x00"
+_XMP_ORIENTATION = re.compile(rb'tiff:Orientation(="|>)([0-9])')
+
+
+def jpeg_exif(fp: BinaryIO) -> Image.Exif | None:
+    """A JPEG's EXIF as `read_exif` gives it (Pillow's rules: the APP1 "Exif" segments joined, the orientation from
+    XMP when the EXIF has none), read from the segments before the image data without opening the image: the
+    EXIF stage needs nothing else, and opening a JPEG costs more than parsing its EXIF. None when the segments
+    cannot be walked: the caller opens the image instead, so a damaged file is reported as Pillow finds it. A
+    damaged EXIF block raises, as it does in `read_exif`."""
+    fp.seek(0)
+    if fp.read(2) != b"\xff\xd8":
+        return None
+    data, xmp = None, None
+    while True:
+        marker = fp.read(2)
+        if len(marker) < 2 or marker[0] != 0xFF:
+            return None
+        kind = marker[1]
+        if kind == 0xFF:  # fill byte
+            fp.seek(-1, io.SEEK_CUR)
+            continue
+        if kind in (0xD8, 0x01) or 0xD0 <= kind <= 0xD7:
+            continue
+        if kind in (0xDA, 0xD9):  # start of scan (or end of image): the metadata is behind us
+            break
+        length_bytes = fp.read(2)
+        if len(length_bytes) < 2:
+            return None
+        (length,) = struct.unpack(">H", length_bytes)
+        if length < 2:
+            return None
+        if kind != 0xE1:
+            fp.seek(length - 2, io.SEEK_CUR)
+            continue
+        segment = fp.read(length - 2)
+        if len(segment) < length - 2:
+            return None
+        if segment.startswith(b"Exif\x00\x00"):
+            data = segment if data is None else data + segment[6:]
+        elif segment.startswith(_XMP_PREFIX):
+            xmp = segment[len(_XMP_PREFIX) :]
+    exif = Image.Exif()
+    if data is not None:
+        exif.load(data)
+    if 0x0112 not in exif and xmp and (match := _XMP_ORIENTATION.search(xmp)):
+        exif[0x0112] = int(match[2])
+    return exif
 
 
 def _heif_exif(img: Image.Image) -> Image.Exif:

@@ -17,11 +17,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from gallery.models import Image
-from jobs import discovery, pipeline
+from jobs import discovery, inprocess, pipeline
 from jobs.discovery import Probe, Status
 from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch
 from jobs.progress import progress_changed
 from jobs.stages import job_try_complete, prior_results, progress_add
+from scanner.bulk import bulk_insert
 
 logger = logging.getLogger(__name__)
 
@@ -91,14 +92,14 @@ def _commit_batch(job: Job, probes: list[Probe]) -> ScanBatch | None:
     """Record one batch of probes and queue its new images for the stages. Runs inside a transaction."""
     image_probes = {p.sha256: p for p in probes if p.status is Status.IMAGE}
     if image_probes:
-        Image.objects.bulk_create([_image(p) for p in image_probes.values()], ignore_conflicts=True)
+        bulk_insert(Image, [_image(p) for p in image_probes.values()])
     image_ids = dict(Image.objects.filter(sha256__in=list(image_probes)).values_list("sha256", "id"))
-    FileInstance.objects.bulk_create([_file_instance(job, p, image_ids) for p in probes], ignore_conflicts=True)
+    bulk_insert(FileInstance, [_file_instance(job, p, image_ids) for p in probes])
 
     in_batch = set(image_ids.values())
     known = set(JobImage.objects.filter(job=job, image_id__in=in_batch).values_list("image_id", flat=True))
     new_ids = sorted(in_batch - known)
-    JobImage.objects.bulk_create([JobImage(job=job, image_id=i) for i in new_ids], ignore_conflicts=True)
+    bulk_insert(JobImage, [JobImage(job=job, image_id=i) for i in new_ids])
 
     work: dict[str, list[int]] = {}
     for stage in job.config["stages"]:
@@ -136,7 +137,11 @@ def _commit_batch(job: Job, probes: list[Probe]) -> ScanBatch | None:
 
 
 def dispatch_batch(job_id: int, batch: ScanBatch) -> None:
-    pipeline.batch_canvas(batch_id=batch.pk, stages=list(batch.work)).apply_async()
+    canvas = pipeline.batch_canvas(batch_id=batch.pk, stages=list(batch.work))
+    if settings.CELERY_TASK_ALWAYS_EAGER:  # embedded: the stages run on this process's stage thread
+        inprocess.submit(job_id, canvas, on_crash=lambda job, error: job_fail(job_id=job, error=error))
+    else:
+        canvas.apply_async()
     ScanBatch.objects.filter(pk=batch.pk).update(dispatched_at=timezone.now())
     logger.debug("job %s: batch %s dispatched to %s", job_id, batch.seq, ", ".join(batch.work))
 

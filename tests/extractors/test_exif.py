@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import ExifTags
+from PIL import Image as PILImage
 
 from extractors.base import ImageRef, Outcome
 from extractors.exif import MAX_BLOB, ExifResult, parse_exif_block
+from extractors.imagefile import jpeg_exif
 from jobs.discovery import probe, walk
 from jobs.samples import Gps, exif_bytes, picture
 from tests.extractors.conftest import (
@@ -173,6 +176,55 @@ def test_files_that_cannot_be_read_are_failed_results_not_exceptions(tmp_path, e
     assert results[1].error == "file vanished during the scan"
     assert results[2].error.startswith("corrupt JPEG")
     assert results[3].error == "not a regular file"
+
+
+def _ifds(exif) -> dict[str, dict]:
+    groups = {"IFD0": dict(exif)}
+    for pointer in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo, ExifTags.IFD.Interop, ExifTags.IFD.IFD1):
+        groups[pointer.name] = dict(exif.get_ifd(pointer))
+    return groups
+
+
+_XMP_TURNED = b'http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta><rdf:Description tiff:Orientation="6"/></x:xmpmeta>'
+_SECOND_EXIF = b"Exif\x00\x00" + b"\x00" * 32
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(lambda: encoded("JPEG", exif_bytes(**CASES["north-east"])), id="camera"),
+        pytest.param(lambda: jpeg_bytes(), id="no-exif"),
+        pytest.param(lambda: with_app1(jpeg_bytes(), _XMP_TURNED), id="xmp-orientation-only"),
+        pytest.param(
+            lambda: with_app1(encoded("JPEG", exif_bytes(**CASES["north-west"])), _XMP_TURNED),
+            id="exif-orientation-wins-over-xmp",
+        ),
+        pytest.param(
+            lambda: with_app1(with_app1(jpeg_bytes(), _SECOND_EXIF), exif_bytes(**CASES["north-east"])),
+            id="two-exif-segments",
+        ),
+    ],
+)
+def test_a_jpegs_exif_is_read_from_its_segments_as_pillow_reads_it(build):
+    data = build()
+    with PILImage.open(io.BytesIO(data)) as img:
+        expected = _ifds(img.getexif())
+    assert _ifds(jpeg_exif(io.BytesIO(data))) == expected
+
+
+def test_a_jpeg_whose_segments_cannot_be_walked_is_left_to_pillow(tmp_path, exif_extractor):
+    cut = jpeg_bytes()[:5]  # the first segment's length runs off the end
+    assert jpeg_exif(io.BytesIO(cut)) is None
+    (tmp_path / "cut.jpg").write_bytes(cut)
+    result = run_one(exif_extractor, tmp_path / "cut.jpg", "image/jpeg")
+    assert (result.outcome, result.error.split(":")[0]) == (Outcome.FAILED, "corrupt JPEG")
+
+
+def test_an_exif_segment_that_is_not_exif_is_a_failed_result_not_an_empty_one(tmp_path, exif_extractor):
+    (tmp_path / "bad.jpg").write_bytes(with_app1(jpeg_bytes(), b"Exif\x00\x00" + b"not a TIFF header"))
+    result = run_one(exif_extractor, tmp_path / "bad.jpg", "image/jpeg")
+    assert result.outcome == Outcome.FAILED
+    assert result.error.startswith("unreadable EXIF: not a TIFF file")
 
 
 def assert_json_safe(value: Any) -> None:
