@@ -46,6 +46,8 @@ from extractors.imagefile import (
 IN_MEMORY_LIMIT = 1024 * 1024
 CHUNK = 1024 * 1024
 SNIFF_BYTES = 8192
+# Probes queued or finished ahead of the consumer, per probe thread (see probe_all).
+AHEAD_PER_THREAD = 64
 
 _magic = magic.Magic(mime=True)
 # libmagic's verdict when it does not recognise the bytes: only then does the extension decide.
@@ -316,8 +318,10 @@ def probe(root: bytes, entry: Entry, *, max_pixels: int, full_verify: bool = Fal
 
 def probe_all(root: bytes, entries: Iterable[Entry], *, threads: int, **options: Any) -> Iterator[Probe]:
     """`probe` every entry, in their order, on `threads` threads: reading, hashing and most decoding run without
-    the interpreter lock, so a folder of photos keeps every core busy. At most four probes per thread are in
-    flight. Closing the iterator early abandons the entries not yet returned (a resumed scan walks them again)."""
+    the interpreter lock, so a folder of photos keeps every core busy. Up to `AHEAD_PER_THREAD` probes per thread
+    are queued or done ahead of the caller, so the threads go on hashing while the caller records a batch (a
+    finished probe holds no file data). Closing the iterator early abandons the entries not yet returned (a resumed
+    scan walks them again)."""
     if threads <= 1:
         yield from (probe(root, entry, **options) for entry in entries)
         return
@@ -325,7 +329,7 @@ def probe_all(root: bytes, entries: Iterable[Entry], *, threads: int, **options:
         pending: deque[Future[Probe]] = deque()
         for entry in entries:
             pending.append(pool.submit(probe, root, entry, **options))
-            if len(pending) >= 4 * threads:
+            if len(pending) >= AHEAD_PER_THREAD * threads:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()

@@ -33,7 +33,8 @@ def jsonl(text: str) -> list[dict]:
 
 
 def test_scan_and_export_run_embedded_with_sqlite_and_no_broker(tmp_path):
-    env = embedded_env(tmp_path / "var")
+    # Batches of two files: discovery writes to SQLite while the stage thread analyses the batches before.
+    env = {**embedded_env(tmp_path / "var"), "SCAN_BATCH_FILES": "2"}
 
     def manage(*args: str) -> subprocess.CompletedProcess:
         done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True,
