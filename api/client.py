@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import grpc
 
-# Read the socket in larger pieces than gRPC's 8 KiB start (it grows them only slowly): StreamFile's megabyte
-# messages then arrive in fewer reads and buffers, which measurably lowers the client's CPU per byte.
-# https://github.com/grpc/grpc/blob/master/include/grpc/impl/channel_arg_names.h (GRPC_ARG_TCP_*_READ_CHUNK_SIZE)
+# Read the socket in larger pieces than gRPC's 8 KiB start (it grows them only slowly), let the server send 8 MiB
+# before it waits for a window update (a few StreamFile messages, instead of gRPC's 64 KiB start that its estimator
+# only grows as the stream goes), in HTTP/2 frames of up to 4 MiB (the default is 16 KiB): StreamFile's megabyte
+# messages then arrive in fewer reads, frames and buffers, which measurably lowers the client's CPU per byte.
+# https://github.com/grpc/grpc/blob/master/include/grpc/impl/channel_arg_names.h (GRPC_ARG_TCP_*_READ_CHUNK_SIZE,
+# GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, GRPC_ARG_HTTP2_MAX_FRAME_SIZE)
 RECEIVE_OPTIONS = [
     ("grpc.experimental.tcp_min_read_chunk_size", 256 * 1024),
     ("grpc.experimental.tcp_read_chunk_size", 4 * 1024 * 1024),
     ("grpc.experimental.tcp_max_read_chunk_size", 8 * 1024 * 1024),
+    ("grpc.http2.lookahead_bytes", 8 * 1024 * 1024),
+    ("grpc.http2.max_frame_size", 4 * 1024 * 1024),
 ]
 
 

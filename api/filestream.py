@@ -13,6 +13,7 @@ exactly protobuf's: other clients see no difference.
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
@@ -25,6 +26,9 @@ STREAM_FILE = "/{}/StreamFile".format(pb.DESCRIPTOR.services_by_name["JobService
 # FileChunk.data's key: the field number, and wire type 2 (length-delimited); one byte.
 _DATA_TAG = bytes([(pb.FileChunk.DESCRIPTOR.fields_by_name["data"].number << 3) | 2])
 _MAX_PREFIX = 1 + 10  # the tag, and a varint of at most 10 bytes
+# Chunks read and hashed ahead of the one being sent, with read-ahead. More only adds cache misses: 4 and 8 were
+# slower than 2 on the development machine (docs/grpc.md).
+READ_AHEAD_CHUNKS = 2
 
 
 def _varint(value: int) -> bytes:
@@ -73,18 +77,18 @@ class FileChunks:
     """The data messages of an open file, `chunk` bytes each, serialized, and the SHA-256 and size of what they
     carry once iteration has ended.
 
-    With `read_ahead`, the next chunk is read and hashed on a thread of its own, into the other of two buffers,
-    while the caller sends the current one (reading into a buffer and hashlib release the GIL). Without it, one
-    thread reads, hashes and sends every byte, and a stream can go no faster than that thread, however many cores
-    the server has; with it, the reading thread does what a reader of the file itself would (read and hash), and
-    the copy into the message and the sending are done on the caller's. The hand-over costs some CPU, so it pays
-    only where a core is free for each thread (settings.GRPC_STREAM_READ_AHEAD). Stopping early (a cancelled call
-    closes the generator) waits for at most the one read in progress."""
+    With `read_ahead`, the next READ_AHEAD_CHUNKS chunks are read and hashed on a thread of its own, each into a
+    buffer of its own, while the caller sends the current one (reading into a buffer and hashlib release the GIL).
+    Without it, one thread reads, hashes and sends every byte, and a stream can go no faster than that thread,
+    however many cores the server has; with it, the reading thread does what a reader of the file itself would
+    (read and hash), and the copy into the message and the sending are done on the caller's. The hand-over costs
+    some CPU; settings.GRPC_STREAM_READ_AHEAD says where it pays. Stopping early (a cancelled call closes the
+    generator) waits for the reads already queued."""
 
     def __init__(self, fp: BinaryIO, chunk: int, *, read_ahead: bool) -> None:
         self._fp = fp
         self._read_ahead = read_ahead
-        self._buffers = (bytearray(_MAX_PREFIX + chunk), bytearray(_MAX_PREFIX + chunk) if read_ahead else b"")
+        self._buffers = [bytearray(_MAX_PREFIX + chunk) for _ in range(READ_AHEAD_CHUNKS if read_ahead else 1)]
         self._digest = hashlib.sha256()
         self.size = 0
 
@@ -111,12 +115,13 @@ class FileChunks:
                 yield bytes(message)  # gRPC takes bytes
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-read") as reader:
+            pending = deque(reader.submit(self._read, buffer) for buffer in self._buffers)
             turn = 0
-            pending = reader.submit(self._read, self._buffers[turn])
-            while (message := pending.result()) is not None:
-                turn ^= 1
-                pending = reader.submit(self._read, self._buffers[turn])
-                yield bytes(message)  # gRPC takes bytes; the buffer is read into again two chunks on
+            while (message := pending.popleft().result()) is not None:
+                data = bytes(message)  # gRPC takes bytes; the buffer is free again once copied
+                pending.append(reader.submit(self._read, self._buffers[turn]))
+                turn = (turn + 1) % len(self._buffers)
+                yield data
 
 
 def file_stream(

@@ -406,7 +406,7 @@ def main() -> None:
         "information. CPU: seconds per GB moved, least of the runs, of the reading process (all its threads), of "
         "the server process, and of each one's busiest thread. A stream can go no faster than its busiest thread "
         "allows, however many cores are free; where client and server share few cores, their CPU together bounds "
-        "it. Read-ahead: GRPC_STREAM_READ_AHEAD on (its default where the server has more than two CPUs); the "
+        "it. Read-ahead: GRPC_STREAM_READ_AHEAD on (its default where the server has more than one CPU); the "
         "other StreamFile rows have it off.",
         "",
         "| reader | chunk | MB/s | x read + SHA-256 (goal) | x plain read | reader CPU | its busiest thread | "

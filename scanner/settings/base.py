@@ -336,11 +336,11 @@ GRPC_TLS_KEY = env.str("GRPC_TLS_KEY", default="")
 GRPC_MAX_WORKERS = env.int("GRPC_MAX_WORKERS", default=16)
 # Bytes per StreamFile message (a client may ask for 4 KiB to 3 MiB).
 GRPC_STREAM_CHUNK_BYTES = env.int("GRPC_STREAM_CHUNK_BYTES", default=1024 * 1024)
-# StreamFile reads and hashes the next chunk on a second thread while it sends the current one. That takes the
-# SHA-256 off the sending thread, so a stream is no longer bound to one core, but the hand-over costs some CPU: on by
-# default where the server may use more than two CPUs (with two, the client and the server already share them).
+# StreamFile reads and hashes the next chunks on a second thread while it sends the current one. That takes the
+# SHA-256 off the sending thread, so a stream is no longer bound to one core; the hand-over costs some CPU, which
+# pays wherever the server may use more than one CPU (docs/grpc.md: two CPUs shared with the client included).
 _usable_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-GRPC_STREAM_READ_AHEAD = env.bool("GRPC_STREAM_READ_AHEAD", default=_usable_cpus > 2)
+GRPC_STREAM_READ_AHEAD = env.bool("GRPC_STREAM_READ_AHEAD", default=_usable_cpus > 1)
 # How often WatchJobProgress and DrainWorker look at the database / the worker for a change, in seconds.
 GRPC_WATCH_INTERVAL = env.float("GRPC_WATCH_INTERVAL", default=0.5)
 # How long worker control waits for workers to answer a broadcast (ListWorkers waits this long once).
