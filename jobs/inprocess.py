@@ -22,9 +22,12 @@ logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _runner: ThreadPoolExecutor | None = None
+_queued = 0  # batches handed over and not yet run
 
 
 def _run(job_id: int, tasks: list[Signature], on_crash: Callable[[int, str], None]) -> None:
+    global _queued
+    connection.close_if_unusable_or_obsolete()  # kept from the batch before, unless it broke
     try:
         for task in tasks:
             task.apply()
@@ -32,7 +35,11 @@ def _run(job_id: int, tasks: list[Signature], on_crash: Callable[[int, str], Non
         logger.exception("job %s: a stage batch crashed", job_id)
         on_crash(job_id, f"a stage batch crashed: {type(exc).__name__}: {exc}")
     finally:
-        connection.close()  # this thread's own connection; the next batch opens a fresh one
+        with _lock:
+            _queued -= 1
+            idle = _queued == 0
+        if idle:
+            connection.close()  # this thread's own connection, kept only while batches follow each other
 
 
 def submit(job_id: int, canvas: chord, *, on_crash: Callable[[int, str], None]) -> None:
@@ -40,8 +47,9 @@ def submit(job_id: int, canvas: chord, *, on_crash: Callable[[int, str], None]) 
     the body; `on_crash(job_id, message)` if one raises. The chord is taken apart rather than applied: an eager
     chord joins its header's results, which Celery refuses inside a task by a process-wide switch that the
     discovery task, running on another thread, turns on and off."""
-    global _runner
+    global _runner, _queued
     with _lock:
         if _runner is None:
             _runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stages")
+        _queued += 1
         _runner.submit(_run, job_id, [*canvas.tasks, canvas.body], on_crash)
