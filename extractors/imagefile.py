@@ -256,35 +256,21 @@ def jpeg_exif(fp: BinaryIO) -> Image.Exif | None:
     fp.seek(0)
     if fp.read(2) != b"\xff\xd8":
         return None
-    data, xmp = None, None
-    while True:
-        marker = fp.read(2)
-        if len(marker) < 2 or marker[0] != 0xFF:
-            return None
-        kind = marker[1]
-        if kind == 0xFF:  # fill byte
-            fp.seek(-1, io.SEEK_CUR)
-            continue
-        if kind in (0xD8, 0x01) or 0xD0 <= kind <= 0xD7:
-            continue
+    data, xmp, complete = None, None, False
+    for kind, offset, length in _jpeg_segments(fp):
         if kind in (0xDA, 0xD9):  # start of scan (or end of image): the metadata is behind us
-            break
-        length_bytes = fp.read(2)
-        if len(length_bytes) < 2:
-            return None
-        (length,) = struct.unpack(">H", length_bytes)
-        if length < 2:
-            return None
-        if kind != 0xE1:
-            fp.seek(length - 2, io.SEEK_CUR)
-            continue
-        segment = fp.read(length - 2)
-        if len(segment) < length - 2:
-            return None
-        if segment.startswith(b"Exif\x00\x00"):
-            data = segment if data is None else data + segment[6:]
-        elif segment.startswith(_XMP_PREFIX):
-            xmp = segment[len(_XMP_PREFIX) :]
+            complete = True
+        elif kind == 0xE1:
+            fp.seek(offset)
+            segment = fp.read(length)
+            if len(segment) < length:
+                return None
+            if segment.startswith(b"Exif\x00\x00"):
+                data = segment if data is None else data + segment[6:]
+            elif segment.startswith(_XMP_PREFIX):
+                xmp = segment[len(_XMP_PREFIX) :]
+    if not complete:
+        return None
     exif = Image.Exif()
     if data is not None:
         exif.load(data)
@@ -393,26 +379,45 @@ def read_info(img: Image.Image, fp: BinaryIO, head: bytes) -> ImageInfo:
     )
 
 
-def _jpeg_scan_start(fp: BinaryIO) -> int | None:
-    """Offset just after the first start-of-scan segment, walking the marker segments from the start."""
-    fp.seek(2)
+def _jpeg_segments(fp: BinaryIO) -> Iterator[tuple[int, int, int]]:
+    """A JPEG's marker segments up to its image data, walked from just after the start-of-image marker: (marker,
+    offset of the payload, payload length) for each, the last one the start of scan (or an end of image that comes
+    first). Where the structure breaks off, the walk stops without that last one. The caller may read a payload
+    between steps; the walk goes on from the segment's end."""
+    position = 2
     while True:
+        fp.seek(position)
         marker = fp.read(2)
         if len(marker) < 2 or marker[0] != 0xFF:
-            return None
+            return
         kind = marker[1]
         if kind == 0xFF:  # fill byte
-            fp.seek(-1, io.SEEK_CUR)
+            position += 1
             continue
-        if kind in (0xD8, 0x01) or 0xD0 <= kind <= 0xD7:
+        if kind in (0xD8, 0x01) or 0xD0 <= kind <= 0xD7:  # markers without a payload
+            position += 2
             continue
+        if kind == 0xD9:
+            yield kind, position + 2, 0
+            return
         length_bytes = fp.read(2)
         if len(length_bytes) < 2:
-            return None
+            return
         (length,) = struct.unpack(">H", length_bytes)
-        fp.seek(length - 2, io.SEEK_CUR)
+        if length < 2:
+            return
+        yield kind, position + 4, length - 2
         if kind == 0xDA:
-            return fp.tell()
+            return
+        position += 2 + length
+
+
+def _jpeg_scan_start(fp: BinaryIO) -> int | None:
+    """Offset just after the first start-of-scan segment."""
+    for kind, offset, length in _jpeg_segments(fp):
+        if kind == 0xDA:
+            return offset + length
+    return None
 
 
 def _has_marker_after(fp: BinaryIO, offset: int, marker: bytes, chunk: int = 64 * 1024) -> bool:
