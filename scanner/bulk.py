@@ -4,9 +4,10 @@ PostgreSQL.
 A scan writes several rows per file (the file instance, the image, the stage result and its data). Through
 `bulk_create`, Django builds one parameter per value and psycopg then parses the long statement and adapts every
 value in Python: on a batch of small photos that costs more than hashing them. Here, on PostgreSQL, the rows go
-through COPY (psycopg writes them in C) into a temporary table that lives as long as the transaction, and one
-`INSERT ... SELECT ... ON CONFLICT DO NOTHING` moves them: the same rows, constraints and conflict handling as
-`bulk_create`. Other databases use `bulk_create` itself.
+through COPY (psycopg writes them in C) into a temporary staging table, and one statement empties it into the table
+with `INSERT ... ON CONFLICT DO NOTHING`: the same rows, constraints and conflict handling as `bulk_create`, in two
+round trips. A staging table is made once per connection and emptied again when a transaction ends. Other
+databases use `bulk_create` itself.
 
 https://www.psycopg.org/psycopg3/docs/basic/copy.html
 """
@@ -14,9 +15,13 @@ https://www.psycopg.org/psycopg3/docs/basic/copy.html
 from __future__ import annotations
 
 from collections.abc import Sequence
+from weakref import WeakKeyDictionary
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from psycopg import sql
+
+# psycopg connection -> the staging tables it has (a connection Django replaces takes its set along).
+_staging_made: WeakKeyDictionary[object, set[str]] = WeakKeyDictionary()
 
 
 def _columns(model: type[models.Model]) -> list[models.Field]:
@@ -34,28 +39,35 @@ def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None
         model.objects.bulk_create(objs, ignore_conflicts=True)
         return
     fields = _columns(model)
+    staging = f"bulk_{model._meta.db_table}"
     values = {
         "table": sql.Identifier(model._meta.db_table),
-        "staging": sql.Identifier(f"bulk_{model._meta.db_table}"),
+        "staging": sql.Identifier(staging),
         "columns": sql.SQL(", ").join(sql.Identifier(f.column) for f in fields),
     }
     prepare = [(f.pre_save, f.get_db_prep_save) for f in fields]
-    with transaction.atomic(using=db.alias), db.cursor() as wrapper:
+    # Inside the caller's transaction if there is one (a savepoint would cost two more round trips), else one of its
+    # own: the staged rows must not be emptied away between the two statements.
+    with transaction.atomic(using=db.alias, savepoint=False), db.cursor() as wrapper:
         cursor = wrapper.cursor  # psycopg's own: COPY, and statements composed with psycopg.sql
-        # Shaped like the table's columns, without its constraints; emptied when the transaction ends.
-        cursor.execute(
-            sql.SQL(
-                "CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
-                "SELECT {columns} FROM {table} WITH NO DATA"
-            ).format(**values)
-        )
+        made = _staging_made.setdefault(db.connection, set())
+        if staging not in made:
+            # Shaped like the table's columns, without its constraints. Known to exist once this transaction
+            # commits (a rollback takes it away again).
+            cursor.execute(
+                sql.SQL(
+                    "CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+                    "SELECT {columns} FROM {table} WITH NO DATA"
+                ).format(**values)
+            )
+            transaction.on_commit(lambda: made.add(staging), using=db.alias)
         with cursor.copy(sql.SQL("COPY {staging} ({columns}) FROM STDIN").format(**values)) as copy:
             for obj in objs:
                 copy.write_row([save(pre(obj, True), db) for pre, save in prepare])
+        # Emptied as it is read, so that a later insert in the same transaction starts from an empty table.
         cursor.execute(
-            sql.SQL("INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} ON CONFLICT DO NOTHING").format(
-                **values
-            )
+            sql.SQL(
+                "WITH staged AS (DELETE FROM {staging} RETURNING {columns}) "
+                "INSERT INTO {table} ({columns}) SELECT {columns} FROM staged ON CONFLICT DO NOTHING"
+            ).format(**values)
         )
-        # A later insert into the same table, in the same transaction, starts from an empty staging table.
-        cursor.execute(sql.SQL("TRUNCATE {staging}").format(**values))
