@@ -287,12 +287,16 @@ class ExifExtractor:
     def _one(self, ref: ImageRef) -> ItemResult:
         try:
             with open_evidence(ref.path) as fp, _pillow_complaints() as complaints:
-                exif = self._read(fp, ref.mime)
+                try:
+                    exif = self._read(fp, ref.mime)
+                except EvidenceError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - hostile EXIF: a result for this image, not a crash
+                    return ItemResult(ref.image_id, Outcome.FAILED, error=f"unreadable EXIF: {exc}")
+                # Summarised while the file is open: Pillow reads a TIFF's EXIF groups from it as they are asked for.
+                return ItemResult(ref.image_id, Outcome.DONE, data=summarise(exif, complaints=complaints))
         except EvidenceError as exc:
             return ItemResult(ref.image_id, Outcome.FAILED, error=str(exc))
-        except Exception as exc:  # noqa: BLE001 - hostile EXIF: a result for this image, not a crash
-            return ItemResult(ref.image_id, Outcome.FAILED, error=f"unreadable EXIF: {exc}")
-        return ItemResult(ref.image_id, Outcome.DONE, data=summarise(exif, complaints=complaints))
 
     def _read(self, fp: BinaryIO, mime: str) -> Image.Exif:
         """The file's EXIF. Raises EvidenceError when the image does not open, anything else on hostile EXIF."""

@@ -20,7 +20,7 @@ from extractors.base import ImageRef, Outcome
 from extractors.exif import MAX_BLOB, ExifResult, parse_exif_block
 from extractors.imagefile import jpeg_exif
 from jobs.discovery import probe, walk
-from jobs.samples import Gps, exif_bytes, picture
+from jobs.samples import Gps, exif_bytes, picture, write_photo
 from tests.extractors.conftest import (
     UNDEFINED,
     ascii_value,
@@ -210,6 +210,16 @@ def test_a_jpegs_exif_is_read_from_its_segments_as_pillow_reads_it(build):
     with PILImage.open(io.BytesIO(data)) as img:
         expected = _ifds(img.getexif())
     assert _ifds(jpeg_exif(io.BytesIO(data))) == expected
+
+
+def test_a_tiffs_exif_groups_are_read_from_the_file(tmp_path, exif_extractor):
+    # Pillow reads a TIFF's Exif and GPS groups from the file when they are asked for, not when the image opens.
+    path = write_photo(tmp_path / "scan.tif", width=64, height=48, fmt="TIFF", exif=exif_bytes(**CASES["north-west"]))
+    result = run_one(exif_extractor, path, "image/tiff")
+    assert result.outcome == Outcome.DONE
+    assert result.data.warnings == ()
+    summary = (result.data.camera_make, result.data.datetime_original, result.data.gps_lat, result.data.gps_lon)
+    assert summary == ("SONY", "2021-06-01T08:00:00+00:00", 51.5007, -0.1246)
 
 
 def test_a_jpeg_whose_segments_cannot_be_walked_is_left_to_pillow(tmp_path, exif_extractor):
