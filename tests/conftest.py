@@ -75,13 +75,13 @@ class WorkerPool:
         """Start a worker and wait until it answers a ping. `env` adds to (or overrides) the session environment,
         e.g. another broker or a stage parameter."""
         hostname = f"{name}-{uuid.uuid4().hex[:6]}@localhost"
-        log = open(self.log_dir / f"{hostname}.log", "wb")  # noqa: SIM115 - closed with the process
-        self.processes[hostname] = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "scanner", "worker", "-Q", queues, "-c", str(concurrency),
-             "-n", hostname, "--without-gossip", "--without-mingle", "-l", "info"],
-            env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-            start_new_session=True,
-        )  # fmt: skip
+        with open(self.log_dir / f"{hostname}.log", "wb") as log:  # the worker writes to its own copy
+            self.processes[hostname] = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "scanner", "worker", "-Q", queues, "-c", str(concurrency),
+                 "-n", hostname, "--without-gossip", "--without-mingle", "-l", "info"],
+                env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+                start_new_session=True,
+            )  # fmt: skip
         wait_for(
             lambda: (
                 self.processes[hostname].poll() is not None

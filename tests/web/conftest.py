@@ -174,16 +174,28 @@ def scan(workers, transactional_db, sources_root):
 
 
 @pytest.fixture
-def client_for(client):
-    """A fresh signed-in test client per user."""
+def client_for(client) -> Iterator:
+    """A fresh signed-in test client per user. Every response it gave is closed when the test ends: a file response
+    that a test only looked at the headers of would otherwise hold its file open until the garbage collector
+    finds it, in whichever test that happens."""
     from django.test import Client
 
+    given = []
+
+    class ClosingClient(Client):
+        def request(self, **request):
+            response = super().request(**request)
+            given.append(response)
+            return response
+
     def make(user) -> Client:
-        c = Client()
+        c = ClosingClient()
         c.force_login(user)
         return c
 
-    return make
+    yield make
+    for response in given:
+        response.close()
 
 
 class AsgiServer:
