@@ -27,8 +27,8 @@ _queued = 0  # batches handed over and not yet run
 
 def _run(job_id: int, tasks: list[Signature], on_crash: Callable[[int, str], None]) -> None:
     global _queued
-    connection.close_if_unusable_or_obsolete()  # kept from the batch before, unless it broke
     try:
+        connection.close_if_unusable_or_obsolete()  # kept from the batch before, unless it broke
         for task in tasks:
             task.apply()
     except Exception as exc:

@@ -20,7 +20,7 @@ from weakref import WeakKeyDictionary
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from psycopg import sql
 
-# psycopg connection -> the staging tables it has (a connection Django replaces takes its set along).
+# psycopg connection -> the staging tables it has; a connection that is closed and dropped leaves with its entry.
 _staging_made: WeakKeyDictionary[object, set[str]] = WeakKeyDictionary()
 
 
