@@ -193,9 +193,11 @@ MODELS_ROOT = Path(env("MODELS_ROOT", default=str(VAR_DIR / "models")))
 # Stages a new job runs unless it names its own; empty means every stage in the extractor registry.
 SCAN_STAGES = env.list("SCAN_STAGES", default=[])
 # A batch of discovered files is committed (and its images dispatched to the stages) when it holds this many
-# files, this many bytes, or has been open this many seconds, whichever comes first.
+# files, this many bytes, or has been open this many seconds, whichever comes first. A batch costs a few dozen
+# queries whatever it holds: at 256 MiB, large files paid about a tenth of their hashing time for them on 2 cores
+# (docs/scanning.md); 2 s of discovery is about 1.5 GB there.
 SCAN_BATCH_FILES = env.int("SCAN_BATCH_FILES", default=256)
-SCAN_BATCH_BYTES = env.int("SCAN_BATCH_BYTES", default=256 * 1024 * 1024)
+SCAN_BATCH_BYTES = env.int("SCAN_BATCH_BYTES", default=1024 * 1024 * 1024)
 SCAN_BATCH_SECONDS = env.float("SCAN_BATCH_SECONDS", default=2.0)
 # Files read and hashed at once by one discovery task (reading and hashing leave the interpreter lock free).
 SCAN_PROBE_THREADS = env.int("SCAN_PROBE_THREADS", default=2)
