@@ -19,6 +19,7 @@ from gallery.models import StageResult
 from gallery.services import stage_results_save
 from jobs.models import BatchStage, FileInstance, Job, ScanBatch, StageClaim, StageProgress
 from jobs.progress import progress_changed
+from scanner.bulk import bulk_insert
 
 logger = logging.getLogger(__name__)
 
@@ -119,9 +120,8 @@ def _claim(image_ids: list[int], stage: str, version: str, batch: ScanBatch) -> 
     taken over."""
     if not image_ids:
         return [], []
-    StageClaim.objects.bulk_create(
-        [StageClaim(image_id=i, stage=stage, extractor_version=version, batch=batch) for i in image_ids],
-        ignore_conflicts=True,
+    bulk_insert(
+        StageClaim, [StageClaim(image_id=i, stage=stage, extractor_version=version, batch=batch) for i in image_ids]
     )
     held = StageClaim.objects.filter(image_id__in=image_ids, stage=stage, extractor_version=version).exclude(
         batch=batch
