@@ -20,16 +20,17 @@ from PIL import ExifTags, Image, TiffImagePlugin
 from PIL.ExifTags import GPS, Base
 
 from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, Provenance
-from extractors.imagefile import EvidenceError, jpeg_exif, open_evidence, open_image, read_exif
+from extractors.exifblock import Groups, exif_groups
+from extractors.imagefile import EvidenceError, jpeg_metadata, open_evidence, open_image, read_exif
 
 MAX_BLOB = 4096
 MAX_ITEMS = 1024  # longest list kept for one tag; longer arrays are cut (and said so)
 
 _GROUPS = (
-    ("Exif", ExifTags.IFD.Exif, ExifTags.TAGS),
-    ("GPS", ExifTags.IFD.GPSInfo, ExifTags.GPSTAGS),
-    ("Interop", ExifTags.IFD.Interop, ExifTags.TAGS),
-    ("IFD1", ExifTags.IFD.IFD1, ExifTags.TAGS),
+    ("Exif", ExifTags.IFD.Exif),
+    ("GPS", ExifTags.IFD.GPSInfo),
+    ("Interop", ExifTags.IFD.Interop),
+    ("IFD1", ExifTags.IFD.IFD1),
 )
 _POINTERS = {int(ExifTags.IFD.Exif), int(ExifTags.IFD.GPSInfo), int(ExifTags.IFD.Interop)}
 _OFFSET_RE = re.compile(r"^[+-]\d{2}:\d{2}$")
@@ -55,6 +56,13 @@ class ExifResult:
         return not self.tags
 
 
+# Control characters other than tab and line breaks (C0 and C1); what jsonb refuses in text; bytes that are not
+# printable ASCII (or tab, line breaks).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_NOT_JSON_TEXT = re.compile("[\x00\ud800-\udfff]")
+_NOT_PRINTABLE = re.compile(rb"[^\x20-\x7e\t\n\r]")
+
+
 def _text(value: str) -> str | dict[str, Any]:
     """Pillow reads EXIF text as Latin-1, but phones and cameras write UTF-8 there (and exiftool reads it so): text
     that is valid UTF-8 is shown as such. Older cameras' Latin-1 text stays as read; anything with control
@@ -68,16 +76,16 @@ def _text(value: str) -> str | dict[str, Any]:
         try:
             value = raw.decode("utf-8")
         except UnicodeDecodeError:
-            if any((c < " " and c not in "\t\n\r") or "\x7f" <= c <= "\x9f" for c in value):
+            if _CONTROL.search(value):
                 return _blob(raw)
-    if any(c == "\x00" or "\ud800" <= c <= "\udfff" for c in value):
+    if _NOT_JSON_TEXT.search(value):
         return _blob(value.encode("utf-8", "surrogatepass"))
     return value
 
 
 def _blob(data: bytes) -> str | dict[str, Any]:
     stripped = data.rstrip(b"\x00")
-    if stripped and all(32 <= b < 127 or b in (9, 10, 13) for b in stripped):
+    if stripped and not _NOT_PRINTABLE.search(stripped):
         return stripped.decode("ascii").strip()
     if len(data) > MAX_BLOB:
         return {"hex": data[:MAX_BLOB].hex(), "length": len(data), "truncated": True}
@@ -199,35 +207,43 @@ def _pillow_complaints() -> Iterator[list[warnings_module.WarningMessage]]:
         yield caught
 
 
-def summarise(exif: Image.Exif, *, complaints: Sequence[warnings_module.WarningMessage] = ()) -> ExifResult:
-    """Turn a parsed EXIF block into an ExifResult. Never raises. Pillow's complaints about the block, made while
-    it was opened and loaded (`complaints`) or while its groups are read here, are kept in `warnings`."""
+def summarise(
+    groups: Groups, *, unreadable: Sequence[str] = (), complaints: Sequence[warnings_module.WarningMessage] = ()
+) -> ExifResult:
+    """Turn an EXIF block's groups (from `exif_groups` or `pillow_groups`) into an ExifResult. Never raises. The
+    groups that could not be read (`unreadable`) and Pillow's complaints about the block, made while it was read
+    (`complaints`), are kept in `warnings`."""
     with _pillow_complaints() as caught:
-        result = _summarise(exif)
-    noted = tuple(dict.fromkeys(str(w.message).strip() for w in [*complaints, *caught]))
-    return replace(result, warnings=result.warnings + noted) if noted else result
+        result = _summarise(groups)
+    noted = tuple(dict.fromkeys([*unreadable, *(str(w.message).strip() for w in [*complaints, *caught])]))
+    return replace(result, warnings=noted) if noted else result
 
 
-def _summarise(exif: Image.Exif) -> ExifResult:
-    warnings: list[str] = []
-    tags: dict[str, dict[str, Any]] = {}
-    raw: dict[str, dict[int, Any]] = {}
+def pillow_groups(exif: Image.Exif) -> tuple[Groups, list[str]]:
+    """The groups of an EXIF block Pillow has loaded, as `exif_groups` gives them, and a message for each group
+    Pillow could not read (left out). Pillow may read groups from the file only now (a TIFF's), and complain."""
+    unreadable: list[str] = []
+    groups: Groups = {}
     try:
-        raw["IFD0"] = {k: v for k, v in exif.items() if k not in _POINTERS}
+        groups["IFD0"] = {k: v for k, v in exif.items() if k not in _POINTERS}
     except Exception as exc:  # noqa: BLE001 - hostile IFD
-        warnings.append(f"IFD0 unreadable: {exc}")
-        raw["IFD0"] = {}
-    for group, pointer, _names in _GROUPS:
+        unreadable.append(f"IFD0 unreadable: {exc}")
+    for group, pointer in _GROUPS:
         try:
-            raw[group] = dict(exif.get_ifd(pointer))
+            groups[group] = dict(exif.get_ifd(pointer))
         except Exception as exc:  # noqa: BLE001 - hostile IFD
-            warnings.append(f"{group} IFD unreadable: {exc}")
-    for group, values in raw.items():
+            unreadable.append(f"{group} IFD unreadable: {exc}")
+    return groups, unreadable
+
+
+def _summarise(groups: Groups) -> ExifResult:
+    tags: dict[str, dict[str, Any]] = {}
+    for group, values in groups.items():
         names = ExifTags.GPSTAGS if group == "GPS" else ExifTags.TAGS
         if values:
             tags[group] = {_tag_name(k, names): json_safe(v) for k, v in values.items()}
 
-    ifd0, sub, gps = raw.get("IFD0", {}), raw.get("Exif", {}), raw.get("GPS", {})
+    ifd0, sub, gps = groups.get("IFD0", {}), groups.get("Exif", {}), groups.get("GPS", {})
 
     def text(mapping: dict[int, Any], tag: int) -> str:
         value = json_safe(mapping.get(tag))
@@ -253,19 +269,28 @@ def _summarise(exif: Image.Exif) -> ExifResult:
         gps_lon=_coordinate(gps.get(GPS.GPSLongitude), gps.get(GPS.GPSLongitudeRef), "W", 180.0),
         gps_alt=round(altitude, 3) if altitude is not None else None,
         gps_datetime=_gps_datetime(gps.get(GPS.GPSDateStamp), gps.get(GPS.GPSTimeStamp)),
-        warnings=tuple(warnings),
     )
+
+
+def block_groups(data: bytes) -> tuple[Groups, list[str]]:
+    """The groups of a raw EXIF block (with or without the "Exif\\0\\0" header): read directly when it is regular,
+    else by Pillow (which may raise on a hostile block, and complains through `warnings`)."""
+    groups = exif_groups(data)
+    if groups is not None:
+        return groups, []
+    exif = Image.Exif()
+    exif.load(data)
+    return pillow_groups(exif)
 
 
 def parse_exif_block(data: bytes) -> ExifResult:
     """Parse a raw EXIF block (with or without the "Exif\\0\\0" header). Never raises."""
-    exif = Image.Exif()
     with _pillow_complaints() as complaints:
         try:
-            exif.load(data)
+            groups, unreadable = block_groups(data)
         except Exception as exc:  # noqa: BLE001 - any byte string may arrive here
             return ExifResult(warnings=(f"EXIF block unreadable: {exc}",))
-    return summarise(exif, complaints=complaints)
+    return summarise(groups, unreadable=unreadable, complaints=complaints)
 
 
 class ExifExtractor:
@@ -288,19 +313,25 @@ class ExifExtractor:
         try:
             with open_evidence(ref.path) as fp, _pillow_complaints() as complaints:
                 try:
-                    exif = self._read(fp, ref.mime)
+                    groups, unreadable = self._read(fp, ref.mime)
                 except EvidenceError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - hostile EXIF: a result for this image, not a crash
                     return ItemResult(ref.image_id, Outcome.FAILED, error=f"unreadable EXIF: {exc}")
-                # Summarised while the file is open: Pillow reads a TIFF's EXIF groups from it as they are asked for.
-                return ItemResult(ref.image_id, Outcome.DONE, data=summarise(exif, complaints=complaints))
+            return ItemResult(
+                ref.image_id, Outcome.DONE, data=summarise(groups, unreadable=unreadable, complaints=complaints)
+            )
         except EvidenceError as exc:
             return ItemResult(ref.image_id, Outcome.FAILED, error=str(exc))
 
-    def _read(self, fp: BinaryIO, mime: str) -> Image.Exif:
-        """The file's EXIF. Raises EvidenceError when the image does not open, anything else on hostile EXIF."""
-        if mime == "image/jpeg" and (exif := jpeg_exif(fp)) is not None:
-            return exif
+    def _read(self, fp: BinaryIO, mime: str) -> tuple[Groups, list[str]]:
+        """The file's EXIF groups, and the groups that could not be read. Raises EvidenceError when the image does
+        not open, anything else on hostile EXIF. Read while the file is open: Pillow reads a TIFF's EXIF groups
+        from it as they are asked for."""
+        if mime == "image/jpeg" and (segments := jpeg_metadata(fp)) is not None:
+            groups, unreadable = block_groups(segments.exif) if segments.exif else ({}, [])
+            if segments.xmp_orientation is not None and Base.Orientation not in groups.get("IFD0", {}):
+                groups.setdefault("IFD0", {})[Base.Orientation] = segments.xmp_orientation
+            return groups, unreadable
         with open_image(fp, mime=mime, max_pixels=self.context.max_image_pixels) as img:
-            return read_exif(img, fp)
+            return pillow_groups(read_exif(img, fp))

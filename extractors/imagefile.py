@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import pillow_heif
 from PIL import Image, UnidentifiedImageError
@@ -247,12 +247,16 @@ _XMP_PREFIX = b"http://ns.adobe.com/xap/1.0/\x00"
 _XMP_ORIENTATION = re.compile(rb'tiff:Orientation(="|>)([0-9])')
 
 
-def jpeg_exif(fp: BinaryIO) -> Image.Exif | None:
-    """A JPEG's EXIF as `read_exif` gives it (Pillow's rules: the APP1 "Exif" segments joined, the orientation from
-    XMP when the EXIF has none), read from the segments before the image data without opening the image: the
-    EXIF stage needs nothing else, and opening a JPEG costs more than parsing its EXIF. None when the segments
-    cannot be walked: the caller opens the image instead, so a damaged file is reported as Pillow finds it. A
-    damaged EXIF block raises, as it does in `read_exif`."""
+class JpegMetadata(NamedTuple):
+    exif: bytes | None  # the APP1 "Exif" segments, joined as Pillow joins them
+    xmp_orientation: int | None  # tiff:Orientation in the XMP segment, which Pillow uses when the EXIF has none
+
+
+def jpeg_metadata(fp: BinaryIO) -> JpegMetadata | None:
+    """A JPEG's EXIF block and XMP orientation, read from the segments before the image data without opening the
+    image: the EXIF stage needs nothing else, and opening a JPEG costs more than reading its EXIF. None when the
+    segments cannot be walked: the caller opens the image instead, so a damaged file is reported as Pillow finds
+    it."""
     fp.seek(0)
     if fp.read(2) != b"\xff\xd8":
         return None
@@ -271,12 +275,8 @@ def jpeg_exif(fp: BinaryIO) -> Image.Exif | None:
                 xmp = segment[len(_XMP_PREFIX) :]
     if not complete:
         return None
-    exif = Image.Exif()
-    if data is not None:
-        exif.load(data)
-    if 0x0112 not in exif and xmp and (match := _XMP_ORIENTATION.search(xmp)):
-        exif[0x0112] = int(match[2])
-    return exif
+    match = _XMP_ORIENTATION.search(xmp) if xmp else None
+    return JpegMetadata(exif=data, xmp_orientation=int(match[2]) if match else None)
 
 
 def _heif_exif(img: Image.Image) -> Image.Exif:

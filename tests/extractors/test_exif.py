@@ -6,28 +6,33 @@ from __future__ import annotations
 import io
 import json
 import struct
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from PIL import ExifTags
 from PIL import Image as PILImage
 
 from extractors.base import ImageRef, Outcome
-from extractors.exif import MAX_BLOB, ExifResult, parse_exif_block
-from extractors.imagefile import jpeg_exif
+from extractors.exif import MAX_BLOB, ExifResult, parse_exif_block, pillow_groups, summarise
+from extractors.exifblock import exif_groups
+from extractors.imagefile import jpeg_metadata
 from jobs.discovery import probe, walk
 from jobs.samples import Gps, exif_bytes, picture, write_photo
 from tests.extractors.conftest import (
+    RATIONAL,
+    SHORT,
+    SRATIONAL,
     UNDEFINED,
     ascii_value,
     exif_block,
     hostile_exif_blocks,
     jpeg_bytes,
     png_chunk,
+    rationals,
     with_app1,
 )
 
@@ -178,11 +183,14 @@ def test_files_that_cannot_be_read_are_failed_results_not_exceptions(tmp_path, e
     assert results[3].error == "not a regular file"
 
 
-def _ifds(exif) -> dict[str, dict]:
-    groups = {"IFD0": dict(exif)}
-    for pointer in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo, ExifTags.IFD.Interop, ExifTags.IFD.IFD1):
-        groups[pointer.name] = dict(exif.get_ifd(pointer))
-    return groups
+def pillow_summary(data: bytes) -> ExifResult:
+    """What the stage made of an EXIF block before it read any itself: Pillow's `Exif` over the whole block."""
+    with warnings.catch_warnings(record=True) as complaints:
+        warnings.simplefilter("always")
+        exif = PILImage.Exif()
+        exif.load(data)
+        groups, unreadable = pillow_groups(exif)
+    return summarise(groups, unreadable=unreadable, complaints=complaints)
 
 
 _XMP_TURNED = b'http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta><rdf:Description tiff:Orientation="6"/></x:xmpmeta>'
@@ -205,11 +213,21 @@ _SECOND_EXIF = b"Exif\x00\x00" + b"\x00" * 32
         ),
     ],
 )
-def test_a_jpegs_exif_is_read_from_its_segments_as_pillow_reads_it(build):
+def test_a_jpegs_exif_is_read_from_its_segments_as_pillow_reads_it(tmp_path, exif_extractor, build):
     data = build()
+    (tmp_path / "photo.jpg").write_bytes(data)
     with PILImage.open(io.BytesIO(data)) as img:
-        expected = _ifds(img.getexif())
-    assert _ifds(jpeg_exif(io.BytesIO(data))) == expected
+        groups, unreadable = pillow_groups(img.getexif())
+    result = run_one(exif_extractor, tmp_path / "photo.jpg", "image/jpeg")
+    assert result.outcome == Outcome.DONE
+    assert result.data == summarise(groups, unreadable=unreadable)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_camera_blocks_are_read_without_pillow_and_give_what_pillow_gives(case):
+    block = exif_bytes(**CASES[case])
+    assert exif_groups(block) is not None
+    assert parse_exif_block(block) == pillow_summary(block)
 
 
 def test_a_tiffs_exif_groups_are_read_from_the_file(tmp_path, exif_extractor):
@@ -224,7 +242,7 @@ def test_a_tiffs_exif_groups_are_read_from_the_file(tmp_path, exif_extractor):
 
 def test_a_jpeg_whose_segments_cannot_be_walked_is_left_to_pillow(tmp_path, exif_extractor):
     cut = jpeg_bytes()[:5]  # the first segment's length runs off the end
-    assert jpeg_exif(io.BytesIO(cut)) is None
+    assert jpeg_metadata(io.BytesIO(cut)) is None
     (tmp_path / "cut.jpg").write_bytes(cut)
     result = run_one(exif_extractor, tmp_path / "cut.jpg", "image/jpeg")
     assert (result.outcome, result.error.split(":")[0]) == (Outcome.FAILED, "corrupt JPEG")
@@ -355,6 +373,52 @@ def test_random_exif_blocks_never_raise(data):
     assert result.orientation in (None, *range(1, 9))
     assert result.gps_lat is None or -90 <= result.gps_lat <= 90
     assert result.gps_lon is None or -180 <= result.gps_lon <= 180
+
+
+_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8}
+
+
+@st.composite
+def readable_ifds(draw) -> bytes:
+    """Blocks whose entries have types Pillow knows and values mostly inside the block: regular enough to be
+    read without Pillow, with random tags, types, counts, values and sub-IFD pointers."""
+    endian = draw(st.sampled_from(["<", ">"]))
+    count = draw(st.integers(0, 10))
+    tail = draw(st.binary(min_size=0, max_size=160))
+    end = 8 + 2 + 12 * count + 4 + len(tail)
+    entries = []
+    for _ in range(count):
+        kind = draw(st.sampled_from(sorted(_TYPE_SIZES)))
+        number = draw(st.integers(0, 6))
+        if _TYPE_SIZES[kind] * number > 4:
+            value = struct.pack(endian + "I", draw(st.integers(0, end)))
+        else:
+            value = draw(st.binary(min_size=4, max_size=4))
+        tag = draw(st.sampled_from(_INTERESTING_TAGS) | st.integers(0, 0xFFFF))
+        entries.append(struct.pack(endian + "HHI", tag, kind, number) + value)
+    header = (b"II*\0" if endian == "<" else b"MM\0*") + struct.pack(endian + "I", 8)
+    next_ifd = draw(st.sampled_from([0, 0, 8]) | st.integers(0, end))
+    ifd = struct.pack(endian + "H", count) + b"".join(entries) + struct.pack(endian + "I", next_ifd)
+    return b"Exif\0\0" + header + ifd + tail
+
+
+_SIGNED = struct.pack("<iiii", -7, 2, 5, -4)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(readable_ifds(), damaged_camera_blocks(), random_ifds()))
+# What random blocks seldom hold: negative signed rationals; text that Pillow turns into a number (an enumerated
+# tag); a tag given twice; a single-valued tag with two values; a GPS group with a zero denominator; IFD1.
+@example(exif_block([(0x9204, SRATIONAL, 2, _SIGNED), (0x0001, SRATIONAL, 1, _SIGNED[:8])], exif=[]))
+@example(exif_block([(0x0128, *ascii_value(b"inch")), (0x0103, *ascii_value(b"LZW")), (0x010F, *ascii_value(b"A"))]))
+@example(exif_block([(0x010F, *ascii_value(b"first")), (0x010F, *ascii_value(b"second"))]))
+@example(exif_block([(0x0112, SHORT, 2, struct.pack("<HH", 6, 8))]))
+@example(exif_block([(0x010F, *ascii_value(b"Canon"))], gps=[(0x0002, RATIONAL, 3, rationals((1, 0), (2, 1), (3, 4)))]))
+@example(exif_block([(0x010F, *ascii_value(b"Canon"))], next_ifd=8))
+def test_a_block_read_without_pillow_gives_what_pillow_gives(data):
+    groups = exif_groups(data)
+    if groups is not None:
+        assert summarise(groups) == pillow_summary(data)
 
 
 _PLAIN = jpeg_bytes(16, 16)
