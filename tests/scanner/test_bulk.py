@@ -55,3 +55,40 @@ def test_a_first_insert_that_is_rolled_back_leaves_the_next_one_working():
     bulk_insert(Image, [image(2)])  # the staging table went with the rollback: it is made again
     bulk_insert(Image, [image(3)])  # and is known to exist from then on
     assert sorted(Image.objects.values_list("size", flat=True)) == [2, 3]
+
+
+@pytest.mark.django_db
+def test_every_kind_of_column_is_written_as_bulk_create_writes_it(django_user_model):
+    from datetime import UTC, datetime
+
+    from gallery.models import StageResult
+    from jobs.models import FileInstance, Job
+
+    owner = django_user_model.objects.create_user("owner", password="x")
+    jobs = [Job.objects.create(name=name, owner=owner, source_path="/evidence") for name in ("copy", "django")]
+    bulk_insert(Image, [image(1)])
+    picture = Image.objects.get()
+    when = datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=UTC)
+
+    def instance(job: Job, **extra) -> FileInstance:
+        return FileInstance(job=job, path="a/\\xff.jpg", path_bytes=b"a/\xff.jpg", path_digest="d" * 64,
+                            kind="file", size=2**40, mtime=when, ctime=None, mode=0o100644, inode=2**62,
+                            mime="image/jpeg", status="image", error="", note="line\nbreak\ttab", image=picture,
+                            **extra)  # fmt: skip
+
+    def row(job: Job) -> tuple:
+        fields = [f.attname for f in FileInstance._meta.concrete_fields if f.attname not in ("id", "job_id")]
+        values = FileInstance.objects.filter(job=job).values_list(*fields).get()
+        return tuple(bytes(v) if isinstance(v, memoryview) else v for v in values)
+
+    bulk_insert(FileInstance, [instance(jobs[0])])
+    FileInstance.objects.bulk_create([instance(jobs[1])])
+    assert row(jobs[0]) == row(jobs[1])
+
+    result = {"image": picture, "stage": "exif", "extractor_version": "3", "status": "done", "error": "",
+              "model_name": "pillow", "model_sha256": "", "params": {"list": [1, "two"], "none": None}}  # fmt: skip
+    bulk_insert(StageResult, [StageResult(**result)])
+    stored = StageResult.objects.values("params", "created_at", "status").get()
+    assert stored["params"] == {"list": [1, "two"], "none": None}  # JSON, not a PostgreSQL array
+    assert stored["created_at"] is not None
+    assert stored["status"] == "done"
