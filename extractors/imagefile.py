@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import io
+import math
 import os
 import re
 import stat
@@ -16,10 +17,12 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import pillow_heif
 from PIL import Image, UnidentifiedImageError
+
+from extractors.exifblock import exif_groups
 
 pillow_heif.register_heif_opener()
 # Pixel limits are enforced by `open_image` with a clear per-file error; Pillow's own warning would only be noise.
@@ -412,12 +415,137 @@ def _jpeg_segments(fp: BinaryIO) -> Iterator[tuple[int, int, int]]:
         position += 2 + length
 
 
+# Markers Pillow's JPEG reader handles before the image data, each with a payload: frame headers (SOF0-3, 5-7,
+# 9-11, 13-15), tables and restart intervals (DHT, DAC, DQT, DNL, DRI, EXP), APP0-15 and comments.
+_SOF_MARKERS = frozenset((0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF))
+_JPEG_REGULAR = _SOF_MARKERS | {0xC4, 0xCC, 0xDB, 0xDC, 0xDD, 0xDF, 0xFE, *range(0xE0, 0xF0)}
+_JPEG_MODES = {1: "L", 3: "RGB", 4: "CMYK"}
+
+
+def jpeg_info(fp: BinaryIO, *, size: int, max_pixels: int) -> ImageInfo | None:
+    """A complete JPEG's header facts, exactly as `open_image` and `read_info` give them, read from its segments
+    without Pillow (whose reader costs more than hashing a small photo). Raises EvidenceError for a JPEG whose
+    image data is cut off. None for a JPEG that is not regular enough to be read here: one segment marker Pillow
+    treats otherwise, a damaged header or table, several frames, a multi-picture (MPO) or Photoshop segment, an
+    irregular EXIF block, a size over the pixel limit. The caller then opens it with Pillow, which finds and words
+    whatever is wrong as before. `size` is the file's size."""
+    fp.seek(0)
+    if fp.read(3) != b"\xff\xd8\xff":
+        return None
+    frame = exif = xmp = dpi = None
+    icc: list[bytes] = []
+    scan_start = None
+    for kind, offset, length in _jpeg_segments(fp):
+        if offset + length > size:
+            return None
+        if kind == 0xDA:
+            scan_start = offset + length
+            break
+        if kind not in _JPEG_REGULAR or (kind in _SOF_MARKERS and frame is not None):
+            return None
+        if kind not in _SOF_MARKERS and kind != 0xDB and kind < 0xE0:
+            continue  # Pillow skips these without looking inside
+        fp.seek(offset)
+        payload = fp.read(length)
+        if kind in _SOF_MARKERS:
+            frame = payload
+        elif kind == 0xDB and not _jpeg_tables_whole(payload):
+            return None
+        elif kind == 0xE0 and payload.startswith(b"JFIF"):
+            if len(payload) < 12:
+                return None
+            unit, x, y = payload[7], *struct.unpack_from(">HH", payload, 8)
+            if unit in (1, 2):
+                dpi = (x, y) if unit == 1 else (x * 2.54, y * 2.54)
+        elif kind == 0xE1 and payload.startswith(b"Exif\x00\x00"):
+            exif = payload if exif is None else exif + payload[6:]
+        elif kind == 0xE1 and payload.startswith(_XMP_PREFIX):
+            xmp = payload[len(_XMP_PREFIX) :]
+        elif kind == 0xE2 and payload.startswith(b"ICC_PROFILE\x00"):
+            if frame is not None or len(payload) < 14:
+                return None  # Pillow joins the pieces it has met when it meets the frame header
+            icc.append(payload)
+        elif _jpeg_segment_special(kind, payload):
+            return None
+    if frame is None or scan_start is None or len(frame) < 6 or frame[0] != 8 or frame[5] not in _JPEG_MODES:
+        return None
+    height, width = struct.unpack_from(">HH", frame, 1)
+    pixels = width * height
+    if not pixels or pixels > max_pixels or (Image.MAX_IMAGE_PIXELS and pixels > 2 * Image.MAX_IMAGE_PIXELS):
+        return None
+    groups = exif_groups(exif) if exif is not None else {}
+    if groups is None:
+        return None
+    ifd0 = groups.get("IFD0", {})
+    orientation = ifd0.get(0x0112)
+    if orientation is None and xmp and (match := _XMP_ORIENTATION.search(xmp)):
+        orientation = int(match[2])
+    if dpi is None and exif is not None:
+        dpi = _jpeg_exif_dpi(ifd0)
+        if dpi is None:
+            return None
+    _jpeg_check_end(fp, scan_start, "JPEG", size)
+    dpi_x, dpi_y = (round(float(v), 3) or None for v in dpi) if dpi else (None, None)
+    return ImageInfo(
+        format="JPEG",
+        width=width,
+        height=height,
+        orientation=orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else None,
+        mode=_JPEG_MODES[frame[5]],
+        bit_depth=8,
+        dpi_x=dpi_x,
+        dpi_y=dpi_y,
+        frames=1,
+        icc_profile=bool(icc) and sorted(icc)[0][13] == len(icc) and any(len(p) > 14 for p in icc),
+    )
+
+
+def _jpeg_segment_special(kind: int, payload: bytes) -> bool:
+    """Segments Pillow reads in ways not repeated here: a multi-picture index (an MPO), a Photoshop resource block,
+    an Adobe segment too short for Pillow."""
+    return (
+        (kind == 0xE2 and payload.startswith(b"MPF\x00"))
+        or (kind == 0xED and payload.startswith(b"Photoshop"))
+        or (kind == 0xEE and payload.startswith(b"Adobe") and len(payload) < 7)
+    )
+
+
+def _jpeg_tables_whole(payload: bytes) -> bool:
+    """Whether a DQT segment holds whole quantization tables (else Pillow refuses the file)."""
+    at = 0
+    while at < len(payload):
+        at += 1 + (64 if payload[at] < 16 else 128)
+    return at == len(payload)
+
+
+def _jpeg_exif_dpi(ifd0: dict[int, Any]) -> tuple[float, float] | None:
+    """The resolution Pillow takes from the EXIF of a JPEG without a JFIF one: 72 when the EXIF does not say; None
+    for a resolution that is not a plain number (Pillow has its own ways with those)."""
+    if 0x0128 not in ifd0 or 0x011A not in ifd0:
+        return 72, 72
+    x = ifd0[0x011A]
+    if not isinstance(x, float) or math.isnan(x):
+        return None
+    if ifd0[0x0128] == 3:  # centimetres
+        x *= 2.54
+    return x, x
+
+
 def _jpeg_scan_start(fp: BinaryIO) -> int | None:
     """Offset just after the first start-of-scan segment."""
     for kind, offset, length in _jpeg_segments(fp):
         if kind == 0xDA:
             return offset + length
     return None
+
+
+def _jpeg_check_end(fp: BinaryIO, scan_start: int | None, label: str, size: int) -> None:
+    """Raise EvidenceError unless a JPEG's scan data starts (at `scan_start`) and ends with an end-of-image
+    marker."""
+    if scan_start is None:
+        raise EvidenceError(f"truncated {label}: no image data (start of scan missing)")
+    if not _has_marker_after(fp, scan_start, b"\xff\xd9"):
+        raise EvidenceError(f"truncated {label}: end-of-image marker missing (file ends at byte {size})")
 
 
 def _has_marker_after(fp: BinaryIO, offset: int, marker: bytes, chunk: int = 64 * 1024) -> bool:
@@ -544,11 +672,7 @@ def verify_image(img: Image.Image, fp: BinaryIO, *, mime: str, full: bool) -> No
     size = fp.seek(0, io.SEEK_END)
     try:
         if img.format in ("JPEG", "MPO"):
-            start = _jpeg_scan_start(fp)
-            if start is None:
-                raise EvidenceError(f"truncated {label}: no image data (start of scan missing)")
-            if not _has_marker_after(fp, start, b"\xff\xd9"):
-                raise EvidenceError(f"truncated {label}: end-of-image marker missing (file ends at byte {size})")
+            _jpeg_check_end(fp, _jpeg_scan_start(fp), label, size)
         gap = _container_gap(img, fp, size)
         if gap:
             raise EvidenceError(f"truncated {label}: {gap}")
