@@ -44,6 +44,11 @@ _SIGNED_RATIONAL = 10
 _ASCII = 2
 _EXIF_HEADER = re.compile(rb"^(Exif\x00\x00){1,2}")  # as Pillow strips it
 _HEADERS = {b"II*\x00": "<", b"MM\x00*": ">"}
+# Per byte order: an entry (tag, type, count), a count or offset, and single values of each numeric code.
+_ENTRY = {e: struct.Struct(e + "HHL") for e in "<>"}
+_SHORT = {e: struct.Struct(e + "H") for e in "<>"}
+_LONG = {e: struct.Struct(e + "L") for e in "<>"}
+_ONE = {(e, code): struct.Struct(e + code) for e in "<>" for code in "HLbhlfdQ"}
 
 _POINTER_GROUPS = (
     ("Exif", int(ExifTags.IFD.Exif)),
@@ -68,14 +73,15 @@ def _ifd(data: bytes, offset: int, endian: str, group: int | None) -> tuple[dict
     end = len(data)
     if offset + 2 > end:
         raise _Irregular
-    (count,) = struct.unpack_from(endian + "H", data, offset)
+    (count,) = _SHORT[endian].unpack_from(data, offset)
     entries = offset + 2
     if entries + 12 * count + 4 > end:
         raise _Irregular
+    entry, long = _ENTRY[endian].unpack_from, _LONG[endian].unpack_from
     tags: dict[int, Any] = {}
     out_of_line = 0
     for at in range(entries, entries + 12 * count, 12):
-        tag, kind, number = struct.unpack_from(endian + "HHL", data, at)
+        tag, kind, number = entry(data, at)
         if tag in tags:
             continue  # the first one counts, as in Pillow
         layout = _TYPES.get(kind)
@@ -86,7 +92,7 @@ def _ifd(data: bytes, offset: int, endian: str, group: int | None) -> tuple[dict
         if not size:
             continue  # nothing to read: Pillow skips it too
         if size > 4:
-            (start,) = struct.unpack_from(endian + "L", data, at + 8)
+            (start,) = long(data, at + 8)
             out_of_line += size
             if out_of_line > end or start + size > end:
                 raise _Irregular
@@ -100,16 +106,17 @@ def _ifd(data: bytes, offset: int, endian: str, group: int | None) -> tuple[dict
                 tags[tag] = enum.get(text, text) if enum else text
             else:
                 tags[tag] = raw
-            continue
-        if length == 1 and number > 1:
+        elif length == 1 and number > 1:
             raise _Irregular  # Pillow keeps the first value with a warning (or, for some tags, none)
-        if code == "r":
+        elif code == "r":
             parts = struct.unpack_from(f"{endian}{2 * number}{'l' if kind == _SIGNED_RATIONAL else 'L'}", data, start)
             values = tuple(n / d if d else float("nan") for n, d in zip(parts[::2], parts[1::2], strict=True))
+            tags[tag] = values[0] if number == 1 else values
+        elif number == 1:
+            (tags[tag],) = _ONE[endian, code].unpack_from(data, start)
         else:
-            values = struct.unpack_from(f"{endian}{number}{code}", data, start)
-        tags[tag] = values[0] if number == 1 else values
-    (following,) = struct.unpack_from(endian + "L", data, entries + 12 * count)
+            tags[tag] = struct.unpack_from(f"{endian}{number}{code}", data, start)
+    (following,) = long(data, entries + 12 * count)
     return tags, following
 
 
@@ -119,15 +126,30 @@ def _pointer(value: Any) -> int:
     return value
 
 
-def exif_groups(block: bytes) -> Groups | None:
-    """The EXIF block's groups (IFD0 without the pointers to the others; Exif, GPS, Interop, IFD1), each tag as
-    Pillow's `Exif` gives it (rationals as floats); None when the block is not regular enough to be read here."""
+def _first_ifd(block: bytes) -> tuple[bytes, str, dict[int, Any], int]:
+    """The block without its "Exif" header, its byte order, IFD0 and the offset of IFD1 (0: none)."""
     data = _EXIF_HEADER.sub(b"", block, count=1)
     endian = _HEADERS.get(data[:4])
     if endian is None or len(data) < 8:
-        return None
+        raise _Irregular
+    ifd0, following = _ifd(data, _LONG[endian].unpack_from(data, 4)[0], endian, None)
+    return data, endian, ifd0, following
+
+
+def exif_ifd0(block: bytes) -> dict[int, Any] | None:
+    """IFD0 of the block, pointers included, as Pillow's `Exif` gives it when it has read the block (the other
+    groups are read only when asked for); None when IFD0 is not regular enough to be read here."""
     try:
-        ifd0, following = _ifd(data, struct.unpack_from(endian + "L", data, 4)[0], endian, None)
+        return _first_ifd(block)[2]
+    except _Irregular:
+        return None
+
+
+def exif_groups(block: bytes) -> Groups | None:
+    """The EXIF block's groups (IFD0 without the pointers to the others; Exif, GPS, Interop, IFD1), each tag as
+    Pillow's `Exif` gives it (rationals as floats); None when the block is not regular enough to be read here."""
+    try:
+        data, endian, ifd0, following = _first_ifd(block)
         groups: Groups = {"IFD0": {k: v for k, v in ifd0.items() if k not in (34665, 34853, _INTEROP)}}
         for name, tag in _POINTER_GROUPS:
             if tag in ifd0:

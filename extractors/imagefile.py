@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, NamedTuple
 import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
-from extractors.exifblock import exif_groups
+from extractors.exifblock import exif_ifd0
 
 pillow_heif.register_heif_opener()
 # Pixel limits are enforced by `open_image` with a clear per-file error; Pillow's own warning would only be noise.
@@ -473,10 +473,9 @@ def jpeg_info(fp: BinaryIO, *, size: int, max_pixels: int) -> ImageInfo | None:
     pixels = width * height
     if not pixels or pixels > max_pixels or (Image.MAX_IMAGE_PIXELS and pixels > 2 * Image.MAX_IMAGE_PIXELS):
         return None
-    groups = exif_groups(exif) if exif is not None else {}
-    if groups is None:
+    ifd0 = exif_ifd0(exif) if exif is not None else {}  # all Pillow reads of it when it opens a JPEG
+    if ifd0 is None:
         return None
-    ifd0 = groups.get("IFD0", {})
     orientation = ifd0.get(0x0112)
     if orientation is None and xmp and (match := _XMP_ORIENTATION.search(xmp)):
         orientation = int(match[2])
