@@ -104,7 +104,7 @@ def stage_results_save(*, provenance: Provenance, results: Sequence[ItemResult])
         )
         ids = dict(
             StageResult.objects.filter(
-                image_id__in=[item.image_id for item in results], stage=stage, extractor_version=version
+                image_id__any=[item.image_id for item in results], stage=stage, extractor_version=version
             ).values_list("image_id", "id")
         )
         if stage not in RESULT_ROWS:

@@ -14,3 +14,4 @@ class JobsConfig(AppConfig):
         # Register the tasks with the Celery app in every process (web, CLI, workers): canvases name tasks by
         # string, and a registered task is what lets the embedded configuration run them in-process.
         from jobs import tasks  # noqa: F401
+        from scanner import lookups  # noqa: F401 - registers `__any`

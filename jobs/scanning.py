@@ -93,11 +93,11 @@ def _commit_batch(job: Job, probes: list[Probe]) -> ScanBatch | None:
     image_probes = {p.sha256: p for p in probes if p.status is Status.IMAGE}
     if image_probes:
         bulk_insert(Image, [_image(p) for p in image_probes.values()])
-    image_ids = dict(Image.objects.filter(sha256__in=list(image_probes)).values_list("sha256", "id"))
+    image_ids = dict(Image.objects.filter(sha256__any=list(image_probes)).values_list("sha256", "id"))
     bulk_insert(FileInstance, [_file_instance(job, p, image_ids) for p in probes])
 
     in_batch = set(image_ids.values())
-    known = set(JobImage.objects.filter(job=job, image_id__in=in_batch).values_list("image_id", flat=True))
+    known = set(JobImage.objects.filter(job=job, image_id__any=in_batch).values_list("image_id", flat=True))
     new_ids = sorted(in_batch - known)
     bulk_insert(JobImage, [JobImage(job=job, image_id=i) for i in new_ids])
 

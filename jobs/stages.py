@@ -42,7 +42,7 @@ def prior_results(image_ids: Iterable[int], *, stage: str, version: str) -> Prio
     ids = list(image_ids)
     if not ids:
         return Prior()
-    rows = StageResult.objects.filter(image_id__in=ids, stage=stage, extractor_version=version)
+    rows = StageResult.objects.filter(image_id__any=ids, stage=stage, extractor_version=version)
     return Prior(dict(rows.values_list("image_id", "status")))
 
 
@@ -77,7 +77,7 @@ def _image_refs(job: Job, image_ids: list[int]) -> list[ImageRef]:
     root = os.fsencode(job.source_path)
     refs: dict[int, ImageRef] = {}
     rows = (
-        FileInstance.objects.filter(job=job, image_id__in=image_ids, status=FileInstance.Status.IMAGE)
+        FileInstance.objects.filter(job=job, image_id__any=image_ids, status=FileInstance.Status.IMAGE)
         .order_by("image_id", "id")
         .values_list("image_id", "path", "path_bytes", "image__mime", "image__orientation")
     )
@@ -123,7 +123,7 @@ def _claim(image_ids: list[int], stage: str, version: str, batch: ScanBatch) -> 
     bulk_insert(
         StageClaim, [StageClaim(image_id=i, stage=stage, extractor_version=version, batch=batch) for i in image_ids]
     )
-    held = StageClaim.objects.filter(image_id__in=image_ids, stage=stage, extractor_version=version).exclude(
+    held = StageClaim.objects.filter(image_id__any=image_ids, stage=stage, extractor_version=version).exclude(
         batch=batch
     )
     elsewhere, settled = set(), set()
@@ -142,7 +142,7 @@ def _claim(image_ids: list[int], stage: str, version: str, batch: ScanBatch) -> 
 def _reused(image_ids: list[int], stage: str, version: str, job_id: int) -> int:
     """How many of these images' results were produced for another job."""
     own = StageClaim.objects.filter(
-        image_id__in=image_ids, stage=stage, extractor_version=version, batch__job_id=job_id
+        image_id__any=image_ids, stage=stage, extractor_version=version, batch__job_id=job_id
     ).count()
     return len(image_ids) - own
 
