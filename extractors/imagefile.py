@@ -384,9 +384,10 @@ def read_info(img: Image.Image, fp: BinaryIO, head: bytes) -> ImageInfo:
 
 def _jpeg_segments(fp: BinaryIO) -> Iterator[tuple[int, int, int]]:
     """A JPEG's marker segments up to its image data, walked from just after the start-of-image marker: (marker,
-    offset of the payload, payload length) for each, the last one the start of scan (or an end of image that comes
-    first). Where the structure breaks off, the walk stops without that last one. The caller may read a payload
-    between steps; the walk goes on from the segment's end."""
+    offset of the payload, payload length) for each, markers without a payload (restart, a second start of image,
+    TEM) with length 0, the last one the start of scan (or an end of image that comes first). Fill bytes are
+    passed over. Where the structure breaks off, the walk stops without that last one. The caller may read a
+    payload between steps; the walk goes on from the segment's end."""
     position = 2
     while True:
         fp.seek(position)
@@ -398,6 +399,7 @@ def _jpeg_segments(fp: BinaryIO) -> Iterator[tuple[int, int, int]]:
             position += 1
             continue
         if kind in (0xD8, 0x01) or 0xD0 <= kind <= 0xD7:  # markers without a payload
+            yield kind, position + 2, 0
             position += 2
             continue
         if kind == 0xD9:

@@ -170,6 +170,7 @@ def damaged_jpegs(draw) -> bytes:
 @example(encoded()[: encoded().index(b"\xff\xda") + 6])  # cut inside the start-of-scan header
 @example(_before_scan(encoded(), segment(0xE2, b"ICC_PROFILE\x00\x01\x01" + b"p" * 30)))  # ICC after the frame
 @example(after_soi(encoded(), segment(0xE2, b"ICC_PROFILE\x00\x01")))  # an ICC piece without its count
+@example(after_soi(encoded(), b"\xff\x01"))  # a marker without a payload that Pillow does not know
 def test_a_damaged_jpeg_read_without_pillow_gives_what_pillow_gives(data):
     fast = fast_info(data)
     if fast is not None:
