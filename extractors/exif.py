@@ -20,7 +20,7 @@ from PIL import ExifTags, Image, TiffImagePlugin
 from PIL.ExifTags import GPS, Base
 
 from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, Provenance
-from extractors.exifblock import Groups, exif_groups
+from extractors.exifblock import POINTERS, Groups, exif_groups
 from extractors.imagefile import EvidenceError, jpeg_metadata, open_evidence, open_image, read_exif
 
 MAX_BLOB = 4096
@@ -32,7 +32,6 @@ _GROUPS = (
     ("Interop", ExifTags.IFD.Interop),
     ("IFD1", ExifTags.IFD.IFD1),
 )
-_POINTERS = {int(ExifTags.IFD.Exif), int(ExifTags.IFD.GPSInfo), int(ExifTags.IFD.Interop)}
 _OFFSET_RE = re.compile(r"^[+-]\d{2}:\d{2}$")
 
 
@@ -225,7 +224,7 @@ def pillow_groups(exif: Image.Exif) -> tuple[Groups, list[str]]:
     unreadable: list[str] = []
     groups: Groups = {}
     try:
-        groups["IFD0"] = {k: v for k, v in exif.items() if k not in _POINTERS}
+        groups["IFD0"] = {k: v for k, v in exif.items() if k not in POINTERS}
     except Exception as exc:  # noqa: BLE001 - hostile IFD
         unreadable.append(f"IFD0 unreadable: {exc}")
     for group, pointer in _GROUPS:

@@ -55,6 +55,8 @@ _POINTER_GROUPS = (
     ("GPS", int(ExifTags.IFD.GPSInfo)),
 )
 _INTEROP = int(ExifTags.IFD.Interop)
+# IFD0's pointers to the other groups: left out of IFD0 itself, as the EXIF stage has always shown it.
+POINTERS = frozenset((*(tag for _, tag in _POINTER_GROUPS), _INTEROP))
 
 
 class _Irregular(Exception):
@@ -150,7 +152,7 @@ def exif_groups(block: bytes) -> Groups | None:
     Pillow's `Exif` gives it (rationals as floats); None when the block is not regular enough to be read here."""
     try:
         data, endian, ifd0, following = _first_ifd(block)
-        groups: Groups = {"IFD0": {k: v for k, v in ifd0.items() if k not in (34665, 34853, _INTEROP)}}
+        groups: Groups = {"IFD0": {k: v for k, v in ifd0.items() if k not in POINTERS}}
         for name, tag in _POINTER_GROUPS:
             if tag in ifd0:
                 groups[name] = _ifd(data, _pointer(ifd0[tag]), endian, tag)[0]

@@ -272,14 +272,26 @@ def jpeg_metadata(fp: BinaryIO) -> JpegMetadata | None:
             segment = fp.read(length)
             if len(segment) < length:
                 return None
-            if segment.startswith(b"Exif\x00\x00"):
-                data = segment if data is None else data + segment[6:]
-            elif segment.startswith(_XMP_PREFIX):
-                xmp = segment[len(_XMP_PREFIX) :]
+            data, xmp = _app1(segment, data, xmp)
     if not complete:
         return None
+    return JpegMetadata(exif=data, xmp_orientation=_xmp_orientation(xmp))
+
+
+def _app1(segment: bytes, exif: bytes | None, xmp: bytes | None) -> tuple[bytes | None, bytes | None]:
+    """The EXIF block and XMP packet so far, after one more APP1 segment, by Pillow's rules: "Exif" segments are
+    joined (the later ones without their header), the last XMP packet counts."""
+    if segment.startswith(b"Exif\x00\x00"):
+        return (segment if exif is None else exif + segment[6:]), xmp
+    if segment.startswith(_XMP_PREFIX):
+        return exif, segment[len(_XMP_PREFIX) :]
+    return exif, xmp
+
+
+def _xmp_orientation(xmp: bytes | None) -> int | None:
+    """tiff:Orientation in an XMP packet, as Pillow finds it."""
     match = _XMP_ORIENTATION.search(xmp) if xmp else None
-    return JpegMetadata(exif=data, xmp_orientation=int(match[2]) if match else None)
+    return int(match[2]) if match else None
 
 
 def _heif_exif(img: Image.Image) -> Image.Exif:
@@ -421,6 +433,8 @@ def _jpeg_segments(fp: BinaryIO) -> Iterator[tuple[int, int, int]]:
 # 9-11, 13-15), tables and restart intervals (DHT, DAC, DQT, DNL, DRI, EXP), APP0-15 and comments.
 _SOF_MARKERS = frozenset((0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF))
 _JPEG_REGULAR = _SOF_MARKERS | {0xC4, 0xCC, 0xDB, 0xDC, 0xDD, 0xDF, 0xFE, *range(0xE0, 0xF0)}
+# Of those, the ones whose payload decides something here (Pillow skips the others without looking inside).
+_JPEG_READ = _SOF_MARKERS | {0xDB, 0xE0, 0xE1, 0xE2, 0xED, 0xEE}
 _JPEG_MODES = {1: "L", 3: "RGB", 4: "CMYK"}
 
 
@@ -445,8 +459,8 @@ def jpeg_info(fp: BinaryIO, *, size: int, max_pixels: int) -> ImageInfo | None:
             break
         if kind not in _JPEG_REGULAR or (kind in _SOF_MARKERS and frame is not None):
             return None
-        if kind not in _SOF_MARKERS and kind != 0xDB and kind < 0xE0:
-            continue  # Pillow skips these without looking inside
+        if kind not in _JPEG_READ:
+            continue
         fp.seek(offset)
         payload = fp.read(length)
         if kind in _SOF_MARKERS:
@@ -459,10 +473,8 @@ def jpeg_info(fp: BinaryIO, *, size: int, max_pixels: int) -> ImageInfo | None:
             unit, x, y = payload[7], *struct.unpack_from(">HH", payload, 8)
             if unit in (1, 2):
                 dpi = (x, y) if unit == 1 else (x * 2.54, y * 2.54)
-        elif kind == 0xE1 and payload.startswith(b"Exif\x00\x00"):
-            exif = payload if exif is None else exif + payload[6:]
-        elif kind == 0xE1 and payload.startswith(_XMP_PREFIX):
-            xmp = payload[len(_XMP_PREFIX) :]
+        elif kind == 0xE1:
+            exif, xmp = _app1(payload, exif, xmp)
         elif kind == 0xE2 and payload.startswith(b"ICC_PROFILE\x00"):
             if frame is not None or len(payload) < 14:
                 return None  # Pillow joins the pieces it has met when it meets the frame header
@@ -479,8 +491,8 @@ def jpeg_info(fp: BinaryIO, *, size: int, max_pixels: int) -> ImageInfo | None:
     if ifd0 is None:
         return None
     orientation = ifd0.get(0x0112)
-    if orientation is None and xmp and (match := _XMP_ORIENTATION.search(xmp)):
-        orientation = int(match[2])
+    if orientation is None:
+        orientation = _xmp_orientation(xmp)
     if dpi is None and exif is not None:
         dpi = _jpeg_exif_dpi(ifd0)
         if dpi is None:
