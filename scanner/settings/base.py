@@ -339,8 +339,9 @@ GRPC_MAX_WORKERS = env.int("GRPC_MAX_WORKERS", default=16)
 # Bytes per StreamFile message (a client may ask for 4 KiB to 3 MiB).
 GRPC_STREAM_CHUNK_BYTES = env.int("GRPC_STREAM_CHUNK_BYTES", default=1024 * 1024)
 # StreamFile reads and hashes the next chunks on a second thread while it sends the current one. That takes the
-# SHA-256 off the sending thread, so a stream is no longer bound to one core; the hand-over costs some CPU, which
-# pays wherever the server may use more than one CPU (docs/grpc.md: two CPUs shared with the client included).
+# SHA-256 off the sending thread, so a stream is no longer bound to one core; the hand-over costs some CPU. On by
+# default where the server may use more than one CPU: with two CPUs shared with the client it won 19 % on one
+# development machine and lost 5 % on another (docs/grpc.md); a server with cores of its own is bound by the reader.
 _usable_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 GRPC_STREAM_READ_AHEAD = env.bool("GRPC_STREAM_READ_AHEAD", default=_usable_cpus > 1)
 # How often WatchJobProgress and DrainWorker look at the database / the worker for a change, in seconds.
