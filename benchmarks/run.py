@@ -4,10 +4,12 @@ Every number is a ratio measured in the same run (the machine is shared, so abso
 
 1. Discovery + EXIF throughput of a real job (job_create + job_start, embedded configuration: the Celery canvas
    runs in-process) against `benchmarks.bare` on the same files, best of N alternating runs after one untimed bare
-   pass that warms the page cache. On PostgreSQL, and on SQLite where that is cheap. Discovery probes files on
-   SCAN_PROBE_THREADS threads; the goal is judged against the bare loop on as many threads (the same parallelism on
-   both sides), and the ratio to a single-threaded bare loop is reported beside it for information.
-2. Peak RSS and files/s of `manage.py scan` on 100,000 tiny files, run as a subprocess (its own rusage).
+   pass that warms the page cache. On PostgreSQL, and on SQLite where that is cheap. Discovery probes files in
+   SCAN_PROBE_PROCESSES worker processes (the embedded default: one per CPU), or on SCAN_PROBE_THREADS threads when
+   that is 0; the goal is judged against the bare loop on as many threads (the same parallelism on both sides), and
+   the ratio to a single-threaded bare loop is reported beside it for information.
+2. Peak RSS and files/s of `manage.py scan` on 100,000 tiny files, run as a subprocess (its own rusage, plus the
+   peak memory and CPU of its probe processes, read from /proc).
 
 Generated trees are kept under BENCH_DATA_DIR (default /work/bench-data) and rebuilt only when missing. The
 databases are the benchmark's own and are recreated on every run: BENCH_DATABASE_URL (default
@@ -34,7 +36,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from benchmarks import datasets
+from benchmarks import datasets, proctree
 from benchmarks.datasets import Dataset
 
 REPO = Path(__file__).resolve().parent.parent
@@ -110,6 +112,9 @@ def _rate(files: int, size: int, seconds: float) -> str:
     return f"{files / seconds:,.0f} files/s, {size / seconds / 1e6:,.0f} MB/s"
 
 
+_PLURAL = {"thread": "threads", "process": "processes"}
+
+
 def _throughput(
     case: ThroughputCase, database: str, url: str, data_dir: Path, runs: int, profile: Path | None, scale: float
 ) -> list[Row]:
@@ -126,7 +131,7 @@ def _throughput(
             command += ["--profile", str(profile / f"{case.dataset.name}-{database}.pstats")]
         subprocess.run(command, cwd=REPO, env=_django_env(url), check=True)
         result = json.loads(out.read_text())
-    files, size, threads = result["files"], result["bytes"], result["probe_threads"]
+    files, size, threads, probes = result["files"], result["bytes"], result["probe_parallel"], result["probe_kind"]
     label = case.label + (f" [scaled: {files:,} files]" if scale != 1 else "")
     if size < files * 1e6:
         label += f", {size / files / 1e6:.2f} MB avg"
@@ -138,7 +143,7 @@ def _throughput(
             case=label,
             database=database,
             bare=f"{bare_threads} thread{'s' if bare_threads > 1 else ''}: {_rate(files, size, bare)}",
-            pipeline=f"{threads} probe thread{'s' if threads > 1 else ''}: {_rate(files, size, pipeline)}",
+            pipeline=f"{threads} probe {probes if threads == 1 else _PLURAL[probes]}: {_rate(files, size, pipeline)}",
             ratio=f"{bare / pipeline:.2f}x",
             cpu_ratio=f"{bare_cpu / pipeline_cpu:.2f}x",
             goal=f">= {case.goal}x" if judged else "(reported)",
@@ -152,16 +157,20 @@ def _throughput(
 
 
 def _run_measured(command: list[str], env: dict[str, str], log_path: Path) -> tuple[float, float, float]:
-    """Run a command to its end; (wall-clock seconds, CPU seconds, peak RSS in MB) of that process alone."""
+    """Run a command to its end; (wall-clock seconds, CPU seconds, peak RSS in MB) of that process and the
+    processes it starts (the scan's probe workers): its own rusage, plus what `proctree` reads of the others."""
     with log_path.open("wb") as log:
         started = time.perf_counter()
         proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        watch = proctree.DescendantsWatch(proc.pid)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
+        others_mb, others_cpu = watch.stop()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise SystemExit(f"{' '.join(command)} failed with status {proc.returncode}; see {log_path}")
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # Linux reports kilobytes
+    # Linux reports kilobytes
+    return seconds, usage.ru_utime + usage.ru_stime + others_cpu, usage.ru_maxrss / 1024 + others_mb
 
 
 def _memory(data_dir: Path, url: str, results_dir: Path, scale: float) -> list[Row]:
@@ -212,8 +221,9 @@ def _threads_note(rows: list[Row]) -> str:
     if not any(r.goal == "(reported)" and r.bare.startswith("1 thread") for r in rows):
         return "Discovery probed files on one thread, like the bare loop."
     return (
-        "Discovery probes files on SCAN_PROBE_THREADS threads. The row with a goal compares it with the bare loop "
-        "on as many threads, so both sides have the same parallelism: that row decides. The row marked (reported) "
+        "Discovery probes files in SCAN_PROBE_PROCESSES worker processes (or on SCAN_PROBE_THREADS threads). The row "
+        "with a goal compares it with the bare loop on as many threads, so both sides have the same parallelism: "
+        "that row decides. The row marked (reported) "
         "compares the same pipeline runs with a single-threaded bare loop, for information only: its wall-clock "
         "ratio credits the pipeline with the cores the bare loop left idle, and swings with the load of a shared "
         "machine."
@@ -237,9 +247,9 @@ def _report(rows: list[Row], cases: list[str], runs: int, load: tuple[float, flo
         "",
         f"Ratio: pipeline throughput / bare-loop throughput (wall clock), best of {runs} alternating runs of each "
         "after one untimed bare pass that warms the page cache; the bare column says on how many threads. CPU "
-        "ratio: the same with the CPU seconds of the measuring process, which other load on a shared machine does "
-        "not inflate (it leaves out the PostgreSQL server's own work). Bare loop: os.walk + one read per MiB "
-        "feeding MD5, SHA-1 and SHA-256. Pipeline: "
+        "ratio: the same with the CPU seconds of the measuring process and its probe processes, which other load on "
+        "a shared machine does not inflate (it leaves out the PostgreSQL server's own work). Bare loop: os.walk + "
+        "one read per MiB feeding MD5, SHA-1 and SHA-256. Pipeline: "
         "job_create + job_start with stages=[exif] in the embedded configuration (the Celery canvas run eagerly, in "
         "one process), the database emptied before every job.",
         "",
@@ -257,7 +267,8 @@ def _report(rows: list[Row], cases: list[str], runs: int, load: tuple[float, flo
     if "tiny" in cases:
         notes.append(
             f"- 2: {datasets.scaled(datasets.TINY, scale).summary}; `manage.py scan --stages exif` on PostgreSQL as a "
-            "subprocess, peak RSS and CPU from its own rusage; the bare column is `python -m benchmarks.bare` (one "
+            "subprocess, peak RSS and CPU from its own rusage plus its probe processes' (the sum of their own peaks, "
+            "an upper bound); the bare column is `python -m benchmarks.bare` (one "
             "thread) as a subprocess."
         )
     return "\n".join(notes) + "\n"

@@ -1,4 +1,5 @@
-"""Discovery + EXIF throughput of a real job against the bare read-and-hash loop, in one process.
+"""Discovery + EXIF throughput of a real job against the bare read-and-hash loop, in one process and its probe
+processes.
 
 Run by `benchmarks.run` as a subprocess, with DJANGO_SETTINGS_MODULE=scanner.settings.embedded (the Celery canvas
 runs in-process, eagerly) and DATABASE_URL naming the database under test:
@@ -6,10 +7,11 @@ runs in-process, eagerly) and DATABASE_URL naming the database under test:
     python -m benchmarks.throughput --dataset photos-2000 --data-dir /work/bench-data --runs 3 --out result.json
 
 The bare loop runs once first, untimed, so both sides start from the same warm page cache; then the two alternate,
-`--runs` times each. The bare loop runs on one thread and, when discovery probes on more (SCAN_PROBE_THREADS), also
-on that many: the same parallelism on both sides. Before every job the database is emptied (job_delete), so no run
-finds results of an earlier one to reuse. `--scale` takes a scaled-down data set (datasets.scaled). `--profile
-FILE` adds one more job, run under cProfile, and saves its stats.
+`--runs` times each. The bare loop runs on one thread and, when discovery probes in more processes
+(SCAN_PROBE_PROCESSES) or on more threads (SCAN_PROBE_THREADS), also on that many: the same parallelism on both
+sides. The pipeline's CPU time is this process's and its probe processes'. Before every job the database is emptied
+(job_delete), so no run finds results of an earlier one to reuse. `--scale` takes a scaled-down data set
+(datasets.scaled). `--profile FILE` adds one more job, run under cProfile, and saves its stats.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import os
 import pstats
 import sys
 import time
@@ -24,6 +27,7 @@ from pathlib import Path
 
 import django
 
+from benchmarks import proctree
 from benchmarks.bare import hash_tree
 from benchmarks.datasets import ALL, scaled
 
@@ -47,19 +51,25 @@ def _bare_once(root: Path, threads: int) -> tuple[float, float]:
     return wall, time.process_time() - cpu
 
 
+def _cpu_with_probe_processes() -> float:
+    """CPU seconds of this process and of the processes it started (the probe workers live across jobs)."""
+    return time.process_time() + sum(proctree.cpu_seconds(proctree.descendants(os.getpid())).values())
+
+
 def _pipeline_once(root: Path, *, files: int, images: int) -> tuple[float, float]:
-    """(Wall-clock, CPU) seconds of this process for one complete job, from job_create to the job's end."""
+    """(Wall-clock, CPU) seconds of this process and its probe processes for one complete job, from job_create to
+    the job's end."""
     from jobs.models import Job
     from jobs.selectors import job_progress_snapshot
     from jobs.services import job_create, job_delete, job_start
 
     for old in Job.objects.all():
         job_delete(job=old)
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu = time.perf_counter(), _cpu_with_probe_processes()
     job = job_create(name=f"benchmark {root.name}", source_path=root, stages=["exif"])
     job_start(job=job)
     _wait_until_final(job.pk, deadline=time.monotonic() + JOB_DEADLINE)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    seconds, cpu = time.perf_counter() - started, _cpu_with_probe_processes() - cpu
     s = job_progress_snapshot(job_id=job.pk)
     (exif,) = s["stages"]
     outcome = (s["status"], s["files_seen"], s["images"], s["errors"], exif["total"], exif["done"])
@@ -87,7 +97,7 @@ def main() -> None:
 
     dataset = scaled(next(d for d in ALL if d.name == args.dataset), args.scale)
     root = dataset.root(args.data_dir)
-    threads = settings.SCAN_PROBE_THREADS
+    threads = settings.SCAN_PROBE_PROCESSES or settings.SCAN_PROBE_THREADS
     expected = {"files": dataset.files, "images": dataset.images}
 
     warm = hash_tree(str(root))
@@ -119,7 +129,8 @@ def main() -> None:
             {
                 "dataset": dataset.name,
                 "database": connection.vendor,
-                "probe_threads": threads,
+                "probe_parallel": threads,
+                "probe_kind": "process" if settings.SCAN_PROBE_PROCESSES else "thread",
                 "files": warm.files,
                 "bytes": warm.bytes,
                 "bare": bare,

@@ -10,17 +10,22 @@ Paths are handled as bytes from end to end: evidence file names need not be vali
 
 from __future__ import annotations
 
+import atexit
 import errno
 import hashlib
 import mimetypes
+import multiprocessing
 import os
 import stat
+import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from enum import StrEnum
 from io import BytesIO
+from itertools import islice
 from typing import Any, BinaryIO
 
 import magic
@@ -47,8 +52,11 @@ from extractors.imagefile import (
 IN_MEMORY_LIMIT = 1024 * 1024
 CHUNK = 1024 * 1024
 SNIFF_BYTES = 8192
-# Probes queued or finished ahead of the consumer, per probe thread (see probe_all).
+# Probes queued or finished ahead of the consumer, per probe thread or process (see probe_all).
 AHEAD_PER_THREAD = 64
+# Entries handed to a probe process at a time: one round trip for several files, few enough that every process
+# stays busy to the end.
+PROCESS_CHUNK = 16
 
 _magic = magic.Magic(mime=True)
 # libmagic's verdict when it does not recognise the bytes: only then does the extension decide.
@@ -323,20 +331,130 @@ def probe(root: bytes, entry: Entry, *, max_pixels: int, full_verify: bool = Fal
     return Probe(entry, Status.IMAGE, mime=mime, note=note, size=size, info=info, **digests)
 
 
-def probe_all(root: bytes, entries: Iterable[Entry], *, threads: int, **options: Any) -> Iterator[Probe]:
-    """`probe` every entry, in their order, on `threads` threads: reading, hashing and most decoding run without
-    the interpreter lock, so a folder of photos keeps every core busy. Up to `AHEAD_PER_THREAD` probes per thread
-    are queued or done ahead of the caller, so the threads go on hashing while the caller records a batch (a
-    finished probe holds no file data). Closing the iterator early abandons the entries not yet returned (a resumed
-    scan walks them again)."""
-    if threads <= 1:
+def probe_all(
+    root: bytes, entries: Iterable[Entry], *, threads: int, processes: int = 0, **options: Any
+) -> Iterator[Probe]:
+    """`probe` every entry, in their order, on `threads` threads, or in `processes` worker processes when that is
+    above zero. Up to `AHEAD_PER_THREAD` probes per thread or process are queued or done ahead of the caller, so
+    they go on hashing while the caller records a batch (a finished probe holds no file data). Closing the
+    iterator early abandons the entries not yet returned (a resumed scan walks them again).
+
+    Threads: reading, hashing and most decoding leave the interpreter lock free, but the rest of a probe (header
+    parsing, typing) holds it against the caller's own Python. Processes have a lock each: the caller keeps its
+    interpreter to itself, and a decoder that crashes on hostile input takes down a worker, not the scan."""
+    if processes > 0:
+        yield from _probe_in_processes(root, entries, processes, options)
+    elif threads <= 1:
         yield from (probe(root, entry, **options) for entry in entries)
-        return
-    with ThreadPoolExecutor(threads, thread_name_prefix="probe") as pool:
-        pending: deque[Future[Probe]] = deque()
-        for entry in entries:
-            pending.append(pool.submit(probe, root, entry, **options))
-            if len(pending) >= AHEAD_PER_THREAD * threads:
-                yield pending.popleft().result()
+    else:
+        with ThreadPoolExecutor(threads, thread_name_prefix="probe") as pool:
+            submitted = ((pool.submit(probe, root, entry, **options), entry) for entry in entries)
+            yield from _in_order(submitted, ahead=AHEAD_PER_THREAD * threads, collect=lambda done, _: [done.result()])
+
+
+def _in_order(
+    submitted: Iterator[tuple[Future, Any]], *, ahead: int, collect: Callable[[Future, Any], list[Probe]]
+) -> Iterator[Probe]:
+    """The probes of `submitted` (future, what it was given) in submission order, keeping `ahead` futures in
+    flight; `collect(future, given)` turns one into its probes. Futures still pending when the caller stops early
+    are cancelled."""
+    pending: deque[tuple[Future, Any]] = deque()
+    try:
+        for item in submitted:
+            pending.append(item)
+            if len(pending) >= ahead:
+                yield from collect(*pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield from collect(*pending.popleft())
+    finally:
+        for future, _ in pending:
+            future.cancel()
+
+
+class _ProbeProcesses:
+    """Worker processes for `probe`, started on first use and kept for the life of this process (starting them
+    costs more than probing a few hundred photos). They are started by a fork server that has imported this module
+    (https://docs.python.org/3/library/multiprocessing.html#contexts-and-start-methods): forking the scanning
+    process itself would copy its threads' locks and its database connections.
+
+    A worker that dies (a decoder crash, the out-of-memory killer) breaks the pool: the pool is replaced, and the
+    files it held are probed again one at a time, so that only a file that kills its worker again is recorded as
+    an error, and the scan goes on."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._size = 0
+
+    def executor(self, size: int) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None or self._size != size:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=False, cancel_futures=True)
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload([__name__])
+                self._pool, self._size = ProcessPoolExecutor(size, mp_context=context), size
+            return self._pool
+
+    def discard(self, pool: Executor) -> None:
+        """Drop a broken pool (once, however many of its futures report it)."""
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def submit(
+        self, size: int, root: bytes, entries: list[Entry], options: dict[str, Any]
+    ) -> tuple[Future[list[Probe]], Executor]:
+        """The probes of `entries`, to come, and the pool they were handed to."""
+        pool = self.executor(size)
+        try:
+            return pool.submit(_probe_chunk, root, entries, options), pool
+        except BrokenProcessPool:  # a worker died since the last result
+            self.discard(pool)
+            pool = self.executor(size)
+            return pool.submit(_probe_chunk, root, entries, options), pool
+
+    def shutdown(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+PROBE_PROCESSES = _ProbeProcesses()
+# Before the interpreter tears its modules down: a pool left to the garbage collector then cannot stop cleanly.
+atexit.register(PROBE_PROCESSES.shutdown)
+
+
+def _probe_chunk(root: bytes, entries: list[Entry], options: dict[str, Any]) -> list[Probe]:
+    return [probe(root, entry, **options) for entry in entries]
+
+
+def _probe_in_processes(root: bytes, entries: Iterable[Entry], size: int, options: dict[str, Any]) -> Iterator[Probe]:
+    workers = PROBE_PROCESSES
+
+    def submit_all() -> Iterator[tuple[Future[list[Probe]], tuple[list[Entry], Executor]]]:
+        it = iter(entries)
+        while chunk := list(islice(it, PROCESS_CHUNK)):
+            future, pool = workers.submit(size, root, chunk, options)
+            yield future, (chunk, pool)
+
+    def collect(future: Future[list[Probe]], given: tuple[list[Entry], Executor]) -> list[Probe]:
+        chunk, pool = given
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            workers.discard(pool)
+            return [alone(entry) for entry in chunk]
+
+    def alone(entry: Entry) -> Probe:
+        future, pool = workers.submit(size, root, [entry], options)
+        try:
+            return future.result()[0]
+        except BrokenProcessPool:
+            workers.discard(pool)
+            return Probe(entry, Status.ERROR, size=entry.stat.st_size if entry.stat else 0,
+                         error="the process reading this file died (a decoder crash, or out of memory)")  # fmt: skip
+
+    yield from _in_order(submit_all(), ahead=max(1, AHEAD_PER_THREAD * size // PROCESS_CHUNK), collect=collect)

@@ -198,6 +198,7 @@ def scan_job(*, job_id: int, slice_seconds: float) -> None:
             root,
             walked,
             threads=settings.SCAN_PROBE_THREADS,
+            processes=settings.SCAN_PROBE_PROCESSES,
             max_pixels=config["max_image_pixels"],
             full_verify=config["verify"] == "full",
         )

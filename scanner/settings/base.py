@@ -201,6 +201,10 @@ SCAN_BATCH_BYTES = env.int("SCAN_BATCH_BYTES", default=1024 * 1024 * 1024)
 SCAN_BATCH_SECONDS = env.float("SCAN_BATCH_SECONDS", default=2.0)
 # Files read and hashed at once by one discovery task (reading and hashing leave the interpreter lock free).
 SCAN_PROBE_THREADS = env.int("SCAN_PROBE_THREADS", default=2)
+# Above zero: files are probed in this many worker processes instead of threads, so discovery's own Python (and,
+# in the embedded configuration, the stages') does not wait for the probes' (jobs.discovery.probe_all). Not in a
+# Celery worker: its pool's processes may not start processes of their own.
+SCAN_PROBE_PROCESSES = env.int("SCAN_PROBE_PROCESSES", default=0)
 # Images with more pixels than this are recorded as decompression bombs (Pillow's own default limit).
 SCAN_MAX_IMAGE_PIXELS = env.int("SCAN_MAX_IMAGE_PIXELS", default=89_478_485)
 # "structure": check each image's container (JPEG end marker, PNG chunk CRCs) - fast.

@@ -1,6 +1,7 @@
 """Embedded configuration: one process, no servers. SQLite under ./var, the Celery canvas run in-process
 (eager), an in-memory channel layer. This is what `manage.py` uses when DJANGO_SETTINGS_MODULE is not set."""
 
+import os
 import secrets
 
 from scanner.settings.base import *  # noqa: F403
@@ -29,6 +30,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
+
+# Discovery and the stages share this one process: the probes (reading, hashing, typing) run in worker processes,
+# one per CPU this process may use.
+SCAN_PROBE_PROCESSES = env.int("SCAN_PROBE_PROCESSES", default=len(os.sched_getaffinity(0)))
 
 # Eager mode is for this configuration only: the same canvas, run inline. Tests of the pipeline use real workers.
 CELERY_TASK_ALWAYS_EAGER = True

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
+import signal
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from jobs.discovery import Entry, Probe, Status, probe, walk
+from jobs.discovery import PROCESS_CHUNK, Entry, Probe, Status, probe, probe_all, walk
 from tests.extractors.conftest import jpeg_bytes
 from tests.jobs.conftest import PIXEL_LIMIT, REPO, build_unreadable_tree, mismatches
 
@@ -53,6 +56,64 @@ def test_names_are_kept_as_the_exact_bytes_on_disk(hostile_source):
     root, _ = hostile_source
     names = {p.entry.relpath for p in _scan(root) if p.entry.relpath.startswith(b"names/")}
     assert names == {b"names/line\nbreak.jpg", b"names/  spaced   name .jpg", b"names/caf\xe9 (latin-1).jpg"}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("parallel", [{"threads": 2}, {"threads": 1, "processes": 2}], ids=["threads", "processes"])
+def test_probes_on_threads_or_in_worker_processes_are_those_probed_in_line(hostile_source, parallel):
+    root, _ = hostile_source
+    raw = os.fsencode(root)
+    entries = list(walk(raw)) * 3  # several chunks per worker process
+    assert len(entries) > 4 * PROCESS_CHUNK
+    in_line = [probe(raw, entry, max_pixels=PIXEL_LIMIT) for entry in entries]
+    assert list(probe_all(raw, entries, max_pixels=PIXEL_LIMIT, **parallel)) == in_line
+
+
+def _workers() -> set[int]:
+    """The probe processes this process started and that are still alive."""
+    return {p.pid for p in multiprocessing.active_children()}
+
+
+@pytest.mark.timeout(60)
+def test_probe_processes_that_die_are_replaced_and_their_files_probed_again(hostile_source):
+    root, _ = hostile_source
+    raw = os.fsencode(root)
+    entries = list(walk(raw)) * 10
+    in_line = [probe(raw, entry, max_pixels=PIXEL_LIMIT) for entry in entries]
+    probes = probe_all(raw, entries, threads=1, processes=2, max_pixels=PIXEL_LIMIT)
+    first = next(probes)
+    killed = _workers()
+    assert killed
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    assert [first, *probes] == in_line
+    replaced = _workers()
+    assert replaced
+    assert replaced.isdisjoint(killed)
+
+
+@dataclass(frozen=True, slots=True)
+class _KillsItsWorker(Entry):
+    """An entry whose mere arrival ends the process it is sent to, as a decoder crashing on a hostile file would."""
+
+    def __reduce__(self):
+        return os._exit, (70,)
+
+
+@pytest.mark.timeout(60)
+def test_a_file_that_kills_its_probe_process_is_an_error_and_the_others_are_probed(hostile_source):
+    root, _ = hostile_source
+    raw = os.fsencode(root)
+    good = list(walk(raw)) * 3
+    fatal = _KillsItsWorker(good[5].relpath, good[5].kind, good[5].stat)
+    entries = [*good[: PROCESS_CHUNK + 5], fatal, *good[PROCESS_CHUNK + 5 :]]
+    probes = list(probe_all(raw, entries, threads=1, processes=2, max_pixels=PIXEL_LIMIT))
+    assert [p.entry for p in probes] == entries
+    died = probes.pop(PROCESS_CHUNK + 5)
+    assert (died.status, died.error, died.size) == (
+        Status.ERROR, "the process reading this file died (a decoder crash, or out of memory)", good[5].stat.st_size,
+    )  # fmt: skip
+    assert probes == [probe(raw, entry, max_pixels=PIXEL_LIMIT) for entry in good]
 
 
 @pytest.mark.timeout(10)
