@@ -42,6 +42,7 @@ from extractors.imagefile import (
     open_evidence,
     open_evidence_folder,
     open_image,
+    pickled_by_position,
     read_info,
     verify_image,
 )
@@ -96,6 +97,7 @@ _SPECIAL_TYPES = {
 }
 
 
+@pickled_by_position
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One entry found under the source. Directories appear only when they could not be listed."""
@@ -106,6 +108,7 @@ class Entry:
     error: str = ""
 
 
+@pickled_by_position
 @dataclass(frozen=True, slots=True)
 class Probe:
     """Everything the scan records about one entry."""

@@ -23,7 +23,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from psycopg import sql
 
 # psycopg connection -> the staging tables it has; a connection that is closed and dropped leaves with its entry.
-_staging_made: WeakKeyDictionary[object, set[str]] = WeakKeyDictionary()
+_staging_made: WeakKeyDictionary[object, set[type[models.Model]]] = WeakKeyDictionary()
 
 
 # Fields whose value goes to PostgreSQL as the attribute holds it (Django's preparation would hand back the same
@@ -68,6 +68,29 @@ def _row_reader(model: type[models.Model]) -> tuple[list[models.Field], Callable
     return plain + prepared, row
 
 
+@cache
+def _statements(model: type[models.Model]) -> tuple[str, str, str]:
+    """The staging table's creation, the COPY into it and the insert from it, composed once per model."""
+    fields, _ = _row_reader(model)
+    values = {
+        "table": sql.Identifier(model._meta.db_table),
+        "staging": sql.Identifier(f"bulk_{model._meta.db_table}"),
+        "columns": sql.SQL(", ").join(sql.Identifier(f.column) for f in fields),
+    }
+    return tuple(
+        sql.SQL(statement).format(**values).as_string()
+        for statement in (
+            # Shaped like the table's columns, without its constraints.
+            "CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+            "SELECT {columns} FROM {table} WITH NO DATA",
+            "COPY {staging} ({columns}) FROM STDIN",
+            # Emptied as it is read, so that a later insert in the same transaction starts from an empty table.
+            "WITH staged AS (DELETE FROM {staging} RETURNING {columns}) "
+            "INSERT INTO {table} ({columns}) SELECT {columns} FROM staged ON CONFLICT DO NOTHING",
+        )
+    )
+
+
 def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
     """Insert `objs`, skipping any that conflict with a row already there (a unique constraint). Like
     `bulk_create(ignore_conflicts=True)`, the objects do not get their primary keys."""
@@ -77,35 +100,17 @@ def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None
     if db.vendor != "postgresql":
         model.objects.bulk_create(objs, ignore_conflicts=True)
         return
-    fields, row = _row_reader(model)
-    staging = f"bulk_{model._meta.db_table}"
-    values = {
-        "table": sql.Identifier(model._meta.db_table),
-        "staging": sql.Identifier(staging),
-        "columns": sql.SQL(", ").join(sql.Identifier(f.column) for f in fields),
-    }
+    _, row = _row_reader(model)
+    create, copy_in, insert = _statements(model)
     # Inside the caller's transaction if there is one (a savepoint would cost two more round trips), else one of its
     # own: the staged rows must not be emptied away between the two statements.
     with transaction.atomic(using=db.alias, savepoint=False), db.cursor() as wrapper:
         cursor = wrapper.cursor  # psycopg's own: COPY, and statements composed with psycopg.sql
         made = _staging_made.setdefault(db.connection, set())
-        if staging not in made:
-            # Shaped like the table's columns, without its constraints. Known to exist once this transaction
-            # commits (a rollback takes it away again).
-            cursor.execute(
-                sql.SQL(
-                    "CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
-                    "SELECT {columns} FROM {table} WITH NO DATA"
-                ).format(**values)
-            )
-            transaction.on_commit(lambda: made.add(staging), using=db.alias)
-        with cursor.copy(sql.SQL("COPY {staging} ({columns}) FROM STDIN").format(**values)) as copy:
+        if model not in made:
+            cursor.execute(create)  # known to exist once this transaction commits (a rollback takes it away)
+            transaction.on_commit(lambda: made.add(model), using=db.alias)
+        with cursor.copy(copy_in) as copy:
             for obj in objs:
                 copy.write_row(row(obj, db))
-        # Emptied as it is read, so that a later insert in the same transaction starts from an empty table.
-        cursor.execute(
-            sql.SQL(
-                "WITH staged AS (DELETE FROM {staging} RETURNING {columns}) "
-                "INSERT INTO {table} ({columns}) SELECT {columns} FROM staged ON CONFLICT DO NOTHING"
-            ).format(**values)
-        )
+        cursor.execute(insert)
