@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 from django.db import transaction
 
@@ -11,68 +11,68 @@ from extractors.classify import ClassifyResult
 from extractors.exif import ExifResult
 from extractors.faces import FacesResult
 from gallery.models import Classification, ExifData, Face, StageResult
-from scanner.bulk import bulk_insert
+from scanner.bulk import Row, bulk_insert
 
 
-def _exif_rows(result_id: int, item: ItemResult) -> list[ExifData]:
+def _exif_rows(result_id: int, item: ItemResult) -> list[Row]:
     data: ExifResult = item.data
     return [
-        ExifData(
-            result_id=result_id,
-            image_id=item.image_id,
-            tags=data.tags,
-            camera_make=data.camera_make[:200],
-            camera_model=data.camera_model[:200],
-            lens_model=data.lens_model[:200],
-            software=data.software[:200],
-            datetime_original=data.datetime_original,
-            orientation=data.orientation,
-            gps_lat=data.gps_lat,
-            gps_lon=data.gps_lon,
-            gps_alt=data.gps_alt,
-            gps_datetime=data.gps_datetime,
-            warnings=list(data.warnings),
-        )
+        {
+            "result_id": result_id,
+            "image_id": item.image_id,
+            "tags": data.tags,
+            "camera_make": data.camera_make[:200],
+            "camera_model": data.camera_model[:200],
+            "lens_model": data.lens_model[:200],
+            "software": data.software[:200],
+            "datetime_original": data.datetime_original,
+            "orientation": data.orientation,
+            "gps_lat": data.gps_lat,
+            "gps_lon": data.gps_lon,
+            "gps_alt": data.gps_alt,
+            "gps_datetime": data.gps_datetime,
+            "warnings": list(data.warnings),
+        }
     ]
 
 
-def _face_rows(result_id: int, item: ItemResult) -> list[Face]:
+def _face_rows(result_id: int, item: ItemResult) -> list[Row]:
     """One row per face; none at all for an image without faces (its DONE StageResult records that)."""
     data: FacesResult = item.data
     return [
-        Face(
-            result_id=result_id,
-            image_id=item.image_id,
-            index=index,
-            x=face.x,
-            y=face.y,
-            width=face.width,
-            height=face.height,
-            score=face.score,
-            landmarks=[list(point) for point in face.landmarks],
-            embedding=face.embedding,
-            crop=face.crop,
-        )
+        {
+            "result_id": result_id,
+            "image_id": item.image_id,
+            "index": index,
+            "x": face.x,
+            "y": face.y,
+            "width": face.width,
+            "height": face.height,
+            "score": face.score,
+            "landmarks": [list(point) for point in face.landmarks],
+            "embedding": face.embedding,
+            "crop": face.crop,
+        }
         for index, face in enumerate(data.faces)
     ]
 
 
-def _classification_rows(result_id: int, item: ItemResult) -> list[Classification]:
+def _classification_rows(result_id: int, item: ItemResult) -> list[Row]:
     data: ClassifyResult = item.data
     return [
-        Classification(
-            result_id=result_id,
-            image_id=item.image_id,
-            tags=[{"label": tag.label, "score": tag.score} for tag in data.tags],
-            embedding=data.embedding,
-            embedding_dim=len(data.embedding) // 4,
-            caption=data.caption,
-        )
+        {
+            "result_id": result_id,
+            "image_id": item.image_id,
+            "tags": [{"label": tag.label, "score": tag.score} for tag in data.tags],
+            "embedding": data.embedding,
+            "embedding_dim": len(data.embedding) // 4,
+            "caption": data.caption,
+        }
     ]
 
 
 # stage -> (result model, function building its rows for one DONE item). A new stage adds one line here.
-RESULT_ROWS: dict[str, tuple[type, Callable[[int, ItemResult], list]]] = {
+RESULT_ROWS: dict[str, tuple[type, Callable[[int, ItemResult], list[Row]]]] = {
     "exif": (ExifData, _exif_rows),
     "faces": (Face, _face_rows),
     "classify": (Classification, _classification_rows),
@@ -85,20 +85,18 @@ def stage_results_save(*, provenance: Provenance, results: Sequence[ItemResult])
     if not results:
         return
     stage, version = provenance.stage, provenance.version
+    produced = {
+        "stage": stage,
+        "extractor_version": version,
+        "model_name": provenance.model_name,
+        "model_sha256": provenance.model_sha256,
+        "params": dict(provenance.params),
+    }
     with transaction.atomic():
         bulk_insert(
             StageResult,
             [
-                StageResult(
-                    image_id=item.image_id,
-                    stage=stage,
-                    extractor_version=version,
-                    status=str(item.outcome),
-                    error=item.error,
-                    model_name=provenance.model_name,
-                    model_sha256=provenance.model_sha256,
-                    params=dict(provenance.params),
-                )
+                {**produced, "image_id": item.image_id, "status": str(item.outcome), "error": item.error}
                 for item in results
             ],
         )
@@ -110,7 +108,6 @@ def stage_results_save(*, provenance: Provenance, results: Sequence[ItemResult])
         if stage not in RESULT_ROWS:
             return  # a stage whose outcome is its status alone
         model, build = RESULT_ROWS[stage]
-        rows: Iterable = [
-            row for item in results if item.outcome is Outcome.DONE for row in build(ids[item.image_id], item)
-        ]
-        bulk_insert(model, list(rows))
+        bulk_insert(
+            model, [row for item in results if item.outcome is Outcome.DONE for row in build(ids[item.image_id], item)]
+        )

@@ -22,7 +22,7 @@ from jobs.discovery import Probe, Status
 from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch
 from jobs.progress import progress_changed
 from jobs.stages import job_try_complete, prior_results, progress_add
-from scanner.bulk import bulk_insert
+from scanner.bulk import Row, bulk_insert
 
 logger = logging.getLogger(__name__)
 
@@ -38,54 +38,54 @@ def _timestamp(ns: int | None) -> datetime | None:
     return datetime.fromtimestamp(ns / 1e9, tz=UTC) if ns is not None else None
 
 
-def _file_instance(job: Job, probe: Probe, image_ids: dict[str, int]) -> FileInstance:
+def _file_instance(job: Job, probe: Probe, image_ids: dict[str, int]) -> Row:
     entry = probe.entry
     path, path_bytes = _display_path(entry.relpath)
     st = entry.stat
-    return FileInstance(
-        job=job,
-        path=path,
-        path_bytes=path_bytes,
-        path_digest=hashlib.sha256(entry.relpath).hexdigest(),
-        kind=str(entry.kind),
-        size=probe.size or (st.st_size if st else 0),
-        mtime=_timestamp(st.st_mtime_ns) if st else None,
-        ctime=_timestamp(st.st_ctime_ns) if st else None,
-        mode=st.st_mode if st else None,
-        inode=st.st_ino if st else None,
-        mime=probe.mime,
-        status=str(probe.status),
-        error=probe.error,
-        note=probe.note,
-        md5=probe.md5,
-        sha1=probe.sha1,
-        sha256=probe.sha256,
-        image_id=image_ids.get(probe.sha256) if probe.status is Status.IMAGE else None,
-    )
+    return {
+        "job_id": job.pk,
+        "path": path,
+        "path_bytes": path_bytes,
+        "path_digest": hashlib.sha256(entry.relpath).hexdigest(),
+        "kind": str(entry.kind),
+        "size": probe.size or (st.st_size if st else 0),
+        "mtime": _timestamp(st.st_mtime_ns) if st else None,
+        "ctime": _timestamp(st.st_ctime_ns) if st else None,
+        "mode": st.st_mode if st else None,
+        "inode": st.st_ino if st else None,
+        "mime": probe.mime,
+        "status": str(probe.status),
+        "error": probe.error,
+        "note": probe.note,
+        "md5": probe.md5,
+        "sha1": probe.sha1,
+        "sha256": probe.sha256,
+        "image_id": image_ids.get(probe.sha256) if probe.status is Status.IMAGE else None,
+    }
 
 
-def _image(probe: Probe) -> Image:
+def _image(probe: Probe) -> Row:
     info = probe.info
     width, height = info.display_size
-    return Image(
-        sha256=probe.sha256,
-        md5=probe.md5,
-        sha1=probe.sha1,
-        size=probe.size,
-        mime=probe.mime,
-        format=info.format,
-        raw_width=info.width,
-        raw_height=info.height,
-        width=width,
-        height=height,
-        orientation=info.orientation,
-        mode=info.mode,
-        bit_depth=info.bit_depth,
-        dpi_x=info.dpi_x,
-        dpi_y=info.dpi_y,
-        frames=info.frames,
-        icc_profile=info.icc_profile,
-    )
+    return {
+        "sha256": probe.sha256,
+        "md5": probe.md5,
+        "sha1": probe.sha1,
+        "size": probe.size,
+        "mime": probe.mime,
+        "format": info.format,
+        "raw_width": info.width,
+        "raw_height": info.height,
+        "width": width,
+        "height": height,
+        "orientation": info.orientation,
+        "mode": info.mode,
+        "bit_depth": info.bit_depth,
+        "dpi_x": info.dpi_x,
+        "dpi_y": info.dpi_y,
+        "frames": info.frames,
+        "icc_profile": info.icc_profile,
+    }
 
 
 def _commit_batch(job: Job, probes: list[Probe]) -> ScanBatch | None:
@@ -99,7 +99,7 @@ def _commit_batch(job: Job, probes: list[Probe]) -> ScanBatch | None:
     in_batch = set(image_ids.values())
     known = set(JobImage.objects.filter(job=job, image_id__any=in_batch).values_list("image_id", flat=True))
     new_ids = sorted(in_batch - known)
-    bulk_insert(JobImage, [JobImage(job=job, image_id=i) for i in new_ids])
+    bulk_insert(JobImage, [{"job_id": job.pk, "image_id": i} for i in new_ids])
 
     work: dict[str, list[int]] = {}
     for stage in job.config["stages"]:

@@ -121,7 +121,8 @@ def _claim(image_ids: list[int], stage: str, version: str, batch: ScanBatch) -> 
     if not image_ids:
         return [], []
     bulk_insert(
-        StageClaim, [StageClaim(image_id=i, stage=stage, extractor_version=version, batch=batch) for i in image_ids]
+        StageClaim,
+        [{"image_id": i, "stage": stage, "extractor_version": version, "batch_id": batch.pk} for i in image_ids],
     )
     held = StageClaim.objects.filter(image_id__any=image_ids, stage=stage, extractor_version=version).exclude(
         batch=batch

@@ -3,7 +3,9 @@ PostgreSQL.
 
 A scan writes several rows per file (the file instance, the image, the stage result and its data). Through
 `bulk_create`, Django builds one parameter per value and psycopg then parses the long statement and adapts every
-value in Python: on a batch of small photos that costs more than hashing them. Here, on PostgreSQL, the rows go
+value in Python: on a batch of small photos that costs more than hashing them. Rows are given as mappings of field
+attribute names (`job_id`, not `job`) to values, not as model instances: making an instance costs as much as
+writing its row. Here, on PostgreSQL, the rows go
 through COPY (psycopg writes them in C) into a temporary staging table, and one statement empties it into the table
 with `INSERT ... ON CONFLICT DO NOTHING`: the same rows, constraints and conflict handling as `bulk_create`, in two
 round trips. A staging table is made once per connection and emptied again when a transaction ends. Other
@@ -14,20 +16,26 @@ https://www.psycopg.org/psycopg3/docs/basic/copy.html
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from functools import cache
-from operator import attrgetter
+from operator import itemgetter
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.utils import timezone
 from psycopg import sql
+
+# One row: field attribute name -> value. Fields left out take their default.
+Row = Mapping[str, Any]
 
 # psycopg connection -> the staging tables it has; a connection that is closed and dropped leaves with its entry.
 _staging_made: WeakKeyDictionary[object, set[type[models.Model]]] = WeakKeyDictionary()
 
 
-# Fields whose value goes to PostgreSQL as the attribute holds it (Django's preparation would hand back the same
-# value for a value of the field's type): read with one attrgetter per row instead of two calls per field.
+# Fields whose value goes to PostgreSQL as the row holds it (Django's preparation would hand back the same value
+# for a value of the field's type): read with one itemgetter per row instead of a call per field.
 _AS_IS = (
     models.CharField,
     models.TextField,
@@ -44,28 +52,37 @@ def _columns(model: type[models.Model]) -> list[models.Field]:
     return [f for f in model._meta.concrete_fields if not f.generated and not isinstance(f, models.AutoField)]
 
 
+def _stamped(field: models.Field) -> bool:
+    """A column the insert sets to the current time, whatever the row says (as `pre_save` does)."""
+    return isinstance(field, models.DateTimeField) and (field.auto_now or field.auto_now_add)
+
+
 def _as_is(field: models.Field) -> bool:
-    if isinstance(field, models.DateTimeField):
-        return not (field.auto_now or field.auto_now_add)  # those are set by pre_save
-    return isinstance(field, _AS_IS)
+    return isinstance(field, _AS_IS) and not _stamped(field)
 
 
 @cache
-def _row_reader(model: type[models.Model]) -> tuple[list[models.Field], Callable[[models.Model, object], list]]:
-    """The columns in COPY order (those read as they are first), and a function giving an object's row in it."""
+def _row_reader(model: type[models.Model]) -> tuple[list[models.Field], Callable[[Row, object, datetime], list]]:
+    """The columns in COPY order (those read as they are first), and a function giving a complete row's values in
+    it (the row, the connection, the insert's time)."""
     fields = _columns(model)
     plain = [f for f in fields if _as_is(f)]
-    prepared = [f for f in fields if not _as_is(f)]
-    read = attrgetter(*(f.attname for f in plain)) if len(plain) > 1 else None
-    name = plain[0].attname if len(plain) == 1 else ""
-    prepare = [(f.pre_save, f.get_db_prep_save) for f in prepared]
+    prepared = [(f.attname, _stamped(f), f.get_db_prep_save) for f in fields if not _as_is(f)]
+    read = itemgetter(*(f.attname for f in plain))
+    one = len(plain) == 1
 
-    def row(obj: models.Model, db: object) -> list:
-        values = list(read(obj)) if read is not None else [getattr(obj, name)] if name else []
-        values += [save(pre(obj, True), db) for pre, save in prepare]
-        return values
+    def values(row: Row, db: object, now: datetime) -> list:
+        out = [read(row)] if one else list(read(row))
+        out += [save(now if stamped else row[name], db) for name, stamped, save in prepared]
+        return out
 
-    return plain + prepared, row
+    return plain + [f for f in fields if not _as_is(f)], values
+
+
+def _complete(model: type[models.Model], rows: Sequence[Row]) -> list[Row]:
+    """The rows with every column, the fields they leave out at their defaults."""
+    defaults = {f.attname: f.get_default() for f in _columns(model)}
+    return [defaults | row for row in rows]
 
 
 @cache
@@ -91,16 +108,17 @@ def _statements(model: type[models.Model]) -> tuple[str, str, str]:
     )
 
 
-def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
-    """Insert `objs`, skipping any that conflict with a row already there (a unique constraint). Like
-    `bulk_create(ignore_conflicts=True)`, the objects do not get their primary keys."""
+def bulk_insert(model: type[models.Model], rows: Sequence[Row]) -> None:
+    """Insert `rows`, skipping any that conflict with a row already there (a unique constraint), as
+    `bulk_create(ignore_conflicts=True)` would insert the instances they describe."""
     db = connections[DEFAULT_DB_ALIAS]  # resolved once: `connection` looks the thread's connection up on every use
-    if not objs:
+    if not rows:
         return
     if db.vendor != "postgresql":
-        model.objects.bulk_create(objs, ignore_conflicts=True)
+        model.objects.bulk_create([model(**row) for row in rows], ignore_conflicts=True)
         return
-    _, row = _row_reader(model)
+    _, values = _row_reader(model)
+    now = timezone.now()
     create, copy_in, insert = _statements(model)
     # Inside the caller's transaction if there is one (a savepoint would cost two more round trips), else one of its
     # own: the staged rows must not be emptied away between the two statements.
@@ -111,6 +129,6 @@ def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None
             cursor.execute(create)  # known to exist once this transaction commits (a rollback takes it away)
             transaction.on_commit(lambda: made.add(model), using=db.alias)
         with cursor.copy(copy_in) as copy:
-            for obj in objs:
-                copy.write_row(row(obj, db))
+            for row in _complete(model, rows):
+                copy.write_row(values(row, db, now))
         cursor.execute(insert)

@@ -13,7 +13,7 @@ from tests.scanner.test_bulk import image
 
 @pytest.fixture
 def images() -> list[Image]:
-    Image.objects.bulk_create([image(n) for n in range(1, 6)])
+    Image.objects.bulk_create([Image(**image(n)) for n in range(1, 6)])
     return list(Image.objects.order_by("size"))
 
 
