@@ -7,11 +7,16 @@ task changes nothing, and so that content analysed once is never analysed again 
 
 from django.db import models
 
+# Every row a scan writes updates each index of its table: a table keeps the indexes its queries use and no more.
+# Text columns are indexed through Meta.indexes rather than db_index: on PostgreSQL db_index adds a second,
+# pattern-matching index (for LIKE 'abc%'), and nothing here searches by prefix. A foreign key that leads a
+# composite constraint or index needs no index of its own.
+
 
 class Image(models.Model):
-    sha256 = models.CharField(max_length=64, unique=True)
-    md5 = models.CharField(max_length=32, db_index=True)
-    sha1 = models.CharField(max_length=40, db_index=True)
+    sha256 = models.CharField(max_length=64)
+    md5 = models.CharField(max_length=32)
+    sha1 = models.CharField(max_length=40)
     size = models.BigIntegerField()
     mime = models.CharField(max_length=100)
     format = models.CharField(max_length=16)
@@ -29,6 +34,10 @@ class Image(models.Model):
     icc_profile = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sha256"], name="image_sha256_once")]
+        indexes = [models.Index(fields=["md5"], name="image_md5"), models.Index(fields=["sha1"], name="image_sha1")]
+
     def __str__(self) -> str:
         return f"{self.sha256[:12]} {self.format} {self.width}x{self.height}"
 
@@ -41,7 +50,7 @@ class StageResult(models.Model):
         FAILED = "failed"
         SKIPPED = "skipped"
 
-    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="stage_results")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="stage_results", db_index=False)  # see Meta
     stage = models.CharField(max_length=32)
     extractor_version = models.CharField(max_length=32)
     status = models.CharField(max_length=8, choices=Status.choices)
@@ -65,12 +74,12 @@ class ExifData(models.Model):
     result = models.OneToOneField(StageResult, on_delete=models.CASCADE, related_name="exif")
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="exif")
     tags = models.JSONField(default=dict, help_text="every tag, by IFD group, as JSON-safe values")
-    camera_make = models.CharField(max_length=200, blank=True, db_index=True)
-    camera_model = models.CharField(max_length=200, blank=True, db_index=True)
+    camera_make = models.CharField(max_length=200, blank=True)
+    camera_model = models.CharField(max_length=200, blank=True)
     lens_model = models.CharField(max_length=200, blank=True)
     software = models.CharField(max_length=200, blank=True)
     datetime_original = models.CharField(
-        max_length=40, blank=True, db_index=True, help_text="ISO 8601 camera local time, with offset when known"
+        max_length=40, blank=True, help_text="ISO 8601 camera local time, with offset when known"
     )
     orientation = models.PositiveSmallIntegerField(null=True, blank=True)
     gps_lat = models.FloatField(null=True, blank=True)
@@ -81,7 +90,12 @@ class ExifData(models.Model):
 
     class Meta:
         verbose_name_plural = "EXIF data"
-        indexes = [models.Index(fields=["gps_lat", "gps_lon"])]
+        indexes = [
+            models.Index(fields=["gps_lat", "gps_lon"]),
+            models.Index(fields=["camera_make"], name="exif_camera_make"),
+            models.Index(fields=["camera_model"], name="exif_camera_model"),
+            models.Index(fields=["datetime_original"], name="exif_datetime_original"),
+        ]
 
     def __str__(self) -> str:
         return f"EXIF of image {self.image_id}"

@@ -68,7 +68,7 @@ class FileInstance(models.Model):
         SKIPPED = "skipped"
         ERROR = "error"
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="files")
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="files", db_index=False)  # see Meta
     # Relative to the job's source. Names that are not valid UTF-8 are shown with \xNN escapes here, and their exact
     # bytes are kept in path_bytes.
     path = models.TextField()
@@ -93,12 +93,14 @@ class FileInstance(models.Model):
     note = models.TextField(blank=True)
     md5 = models.CharField(max_length=32, blank=True)
     sha1 = models.CharField(max_length=40, blank=True)
-    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    sha256 = models.CharField(max_length=64, blank=True)
     image = models.ForeignKey(Image, null=True, blank=True, on_delete=models.PROTECT, related_name="instances")
 
     class Meta:
+        # Each written with every row a scan records: see gallery.models for what is indexed and how.
         constraints = [models.UniqueConstraint(fields=["job", "path_digest"], name="file_instance_path_once")]
         indexes = [
+            models.Index(fields=["sha256"], name="file_instance_sha256"),
             models.Index(fields=["job", "status"]),
             models.Index(fields=["job", "image"]),
             # Keyset pages of the gallery (sorted by path or by size) walk these, so a page costs the same at any
@@ -146,7 +148,7 @@ class JobShare(models.Model):
 class JobImage(models.Model):
     """A distinct image found by a job (however many paths it was found at)."""
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="job_images")
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="job_images", db_index=False)  # job_image_once
     image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="job_images")
 
     class Meta:
@@ -228,7 +230,7 @@ class StageClaim(models.Model):
     """Which batch analyses an image for a stage. The first batch to claim an image analyses it; a batch of another
     job that meets the claim waits for that result instead of analysing the same content again."""
 
-    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="+")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="+", db_index=False)  # stage_claim_once
     stage = models.CharField(max_length=32)
     extractor_version = models.CharField(max_length=32)
     batch = models.ForeignKey(ScanBatch, on_delete=models.CASCADE, related_name="claims")
