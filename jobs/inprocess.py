@@ -22,24 +22,18 @@ logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _runner: ThreadPoolExecutor | None = None
-_queued = 0  # batches handed over and not yet run
 
 
 def _run(job_id: int, tasks: list[Signature], on_crash: Callable[[int, str], None]) -> None:
-    global _queued
     try:
-        connection.close_if_unusable_or_obsolete()  # kept from the batch before, unless it broke
+        # This thread's own connection, kept from batch to batch (CONN_MAX_AGE) unless it broke: a new one costs
+        # the database a new session, and the bulk inserts their staging tables again (scanner.bulk).
+        connection.close_if_unusable_or_obsolete()
         for task in tasks:
             task.apply()
     except Exception as exc:
         logger.exception("job %s: a stage batch crashed", job_id)
         on_crash(job_id, f"a stage batch crashed: {type(exc).__name__}: {exc}")
-    finally:
-        with _lock:
-            _queued -= 1
-            idle = _queued == 0
-        if idle:
-            connection.close()  # this thread's own connection, kept only while batches follow each other
 
 
 def submit(job_id: int, canvas: chord, *, on_crash: Callable[[int, str], None]) -> None:
@@ -47,9 +41,8 @@ def submit(job_id: int, canvas: chord, *, on_crash: Callable[[int, str], None]) 
     the body; `on_crash(job_id, message)` if one raises. The chord is taken apart rather than applied: an eager
     chord joins its header's results, which Celery refuses inside a task by a process-wide switch that the
     discovery task, running on another thread, turns on and off."""
-    global _runner, _queued
+    global _runner
     with _lock:
         if _runner is None:
             _runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stages")
-        _queued += 1
         _runner.submit(_run, job_id, [*canvas.tasks, canvas.body], on_crash)
