@@ -47,14 +47,17 @@ RSS_GOAL_MB = 300
 class ThroughputCase:
     label: str
     dataset: Dataset
-    goal: float
+    goal: float | None  # None: reported, no goal
     databases: tuple[str, ...]
 
 
 THROUGHPUT_CASES = {
     "photos": ThroughputCase("1a 2,000 JPEG photos (1-3 MP)", datasets.PHOTOS, 0.6, ("postgresql", "sqlite")),
+    # The goal's small photos are the camera-like ones above: 1-3 MP from a camera weigh 0.3-1.5 MB. Flat pictures
+    # of the same size compress to 0.05 MB, so this case weighs the scan's cost per file (rows, EXIF) against
+    # almost no hashing: reported, to follow that cost, not judged.
     "flat": ThroughputCase(
-        "1a' 2,000 flat JPEGs from write_photo (1-3 MP)", datasets.FLAT_PHOTOS, 0.6, ("postgresql", "sqlite")
+        "1a' 2,000 flat JPEGs from write_photo (1-3 MP)", datasets.FLAT_PHOTOS, None, ("postgresql", "sqlite")
     ),
     # The database sees 100 rows here: SQLite would only repeat the hashing, at two minutes a run.
     "tiff": ThroughputCase("1b 100 TIFFs of 50 MB", datasets.TIFFS, 0.9, ("postgresql",)),
@@ -150,7 +153,7 @@ def _throughput(
             passed=bare / pipeline >= case.goal if judged else None,
         )
 
-    rows = [row(result["bare_threads"], threads, judged=True)]
+    rows = [row(result["bare_threads"], threads, judged=case.goal is not None)]
     if threads > 1:
         rows.append(row(result["bare"], 1, judged=False))
     return rows
