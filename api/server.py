@@ -14,7 +14,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from api.auth import AuthInterceptor
-from api.filestream import StreamFileSerializer
+from api.filestream import StreamFileSerializer, heap_keep_large_buffers
 from api.jobs_servicer import JobServicer
 from api.workers_servicer import WorkerServicer
 from imagescanner.v1 import jobs_pb2, jobs_pb2_grpc, workers_pb2, workers_pb2_grpc
@@ -51,6 +51,7 @@ class Server:
 def server_build(*, bind: str, port: int, tls: TlsFiles | None, max_workers: int) -> Server:
     """A started server on bind:port (port 0: a free one). Without `tls` it accepts local connections only
     (gRPC's local credentials: loopback TCP, no encryption)."""
+    heap_keep_large_buffers()
     server = grpc.server(
         ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         interceptors=[AuthInterceptor(), StreamFileSerializer()],

@@ -17,8 +17,9 @@ is for information. StreamFile rows receive the file over loopback with the proj
 (`api.filestream.file_stream`, as `manage.py ctl fetch`); the rows "client re-hashes" hash the received bytes again,
 as `ctl fetch` does, and "generated stub" parses every message with protobuf. All run interleaved, page cache warm,
 best of several runs; servers with GRPC_STREAM_READ_AHEAD off and on. Each row also gives the CPU time per GB of
-the reading process, of the server, and of the server's busiest thread: unlike throughput, it hardly depends on what
-else the machine runs, and it says what the cores allow.
+the reading process and of the server, read from /proc before and after each timed run, and of each one's busiest
+thread, from one more run that polls every thread (polling costs CPU, so that run is not timed): unlike throughput,
+CPU hardly depends on what else the machine runs, and it says what the cores allow.
 
 Run: `python -m benchmarks.grpc [--files-only]`. Uses its own database (BENCH_GRPC_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/scanner_bench_grpc), recreated on every run, and Redis BENCH_REDIS_URL (default
@@ -49,7 +50,7 @@ DEPTHS = (0.0, 0.1, 0.5, 0.9, 0.999)
 REPEATS = 9
 FILE_MIB = int(os.environ.get("BENCH_GRPC_FILE_MIB", "256"))
 FILE_RUNS = 5
-MAX_CHUNK = 3 * 1024 * 1024  # StreamFile's largest chunk
+SMALL_CHUNK = 1024 * 1024  # a chunk a third of the default, for comparison
 RESULTS = REPO / "bench-results" / "grpc.md"
 
 os.environ.update(
@@ -239,6 +240,12 @@ def _evidence_file(owner, root: Path):
     )  # fmt: skip
 
 
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process, its ended threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _thread_cpu(pid: int) -> dict[int, float]:
     """User + system CPU seconds of each thread of a process."""
     seconds = {}
@@ -251,15 +258,15 @@ def _thread_cpu(pid: int) -> dict[int, float]:
     return seconds
 
 
-class _ProcessCpu:
-    """The CPU time a process used while the block ran, in all and on its busiest thread. Threads that end inside
-    the block (StreamFile's read-ahead) are seen by polling."""
+class _BusiestThread:
+    """The CPU time of a process's busiest thread while the block ran. Threads that end inside the block
+    (StreamFile's read-ahead) are seen by polling, which costs CPU itself: only for runs that are not timed."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.total = self.busiest = 0.0
+        self.seconds = 0.0
 
-    def __enter__(self) -> _ProcessCpu:
+    def __enter__(self) -> _BusiestThread:
         self._before = _thread_cpu(self.pid)
         self._seen: dict[int, float] = {}
         self._done = threading.Event()
@@ -275,7 +282,7 @@ class _ProcessCpu:
         self._done.set()
         self._poller.join()
         used = {tid: cpu - self._before.get(tid, 0.0) for tid, cpu in {**self._seen, **_thread_cpu(self.pid)}.items()}
-        self.total, self.busiest = sum(used.values()), max(used.values())
+        self.seconds = max(used.values())
 
 
 def _time_files(channels: dict[str, tuple[object, int]], instance, path: Path) -> list[tuple]:
@@ -300,19 +307,23 @@ def _time_files(channels: dict[str, tuple[object, int]], instance, path: Path) -
             continue
         readers[(f"StreamFile over {name}", default)] = (stream(channel, default), pid)
         readers[(f"StreamFile over {name}, client re-hashes", default)] = (stream(channel, default, rehash=True), pid)
-        readers[(f"StreamFile over {name}", MAX_CHUNK)] = (stream(channel, MAX_CHUNK), pid)
+        readers[(f"StreamFile over {name}", SMALL_CHUNK)] = (stream(channel, SMALL_CHUNK), pid)
         readers[(f"StreamFile over {name}, generated stub", default)] = (stream(channel, default, stub=True), pid)
     runs: dict[tuple[str, int], list[tuple[float, ...]]] = {key: [] for key in readers}
     for read, _ in readers.values():
         read()  # page cache and connections warm
     for _ in range(FILE_RUNS):
         for key, (read, pid) in readers.items():
-            with _ProcessCpu(os.getpid()) as reader, _ProcessCpu(pid or os.getpid()) as server:
-                elapsed = read()
-            runs[key].append(
-                (elapsed, reader.total, reader.busiest, *((server.total, server.busiest) if pid else (0, 0)))
-            )
+            reader, server = time.process_time(), _process_cpu(pid) if pid else 0.0
+            elapsed = read()
+            reader, server = time.process_time() - reader, _process_cpu(pid) - server if pid else 0.0
+            runs[key].append((elapsed, reader, server))
     best = {key: [min(column) for column in zip(*got, strict=True)] for key, got in runs.items()}
+    for key, (read, pid) in readers.items():  # one more run each, untimed, to see the busiest threads
+        with _BusiestThread(os.getpid()) as reader, _BusiestThread(pid or os.getpid()) as server:
+            read()
+        elapsed, reader_cpu, server_cpu = best[key]
+        best[key] = [elapsed, reader_cpu, reader.seconds, server_cpu, server.seconds if pid else 0.0]
     plain = size_gb / best[("direct: plain read", 1 << 20)][0]
     hashed = size_gb / best[("direct: read + SHA-256", 1 << 20)][0]
     rows = []
@@ -403,8 +414,9 @@ def main() -> None:
         f"StreamFile: a {FILE_MIB} MiB file, page cache warm, best of {FILE_RUNS} interleaved runs, on "
         f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} at the end). The server hashes every byte it "
         "sends. **Goal: StreamFile >= 0.8x direct read + SHA-256** (the column that decides); x plain read is for "
-        "information. CPU: seconds per GB moved, least of the runs, of the reading process (all its threads), of "
-        "the server process, and of each one's busiest thread. A stream can go no faster than its busiest thread "
+        "information. CPU: seconds per GB moved, least of the timed runs, of the reading process (all its threads) "
+        "and of the server process; the busiest thread of each, from one more untimed run that polls every thread "
+        "(polling costs CPU that the timed runs would miss). A stream can go no faster than its busiest thread "
         "allows, however many cores are free; where client and server share few cores, their CPU together bounds "
         "it. Read-ahead: GRPC_STREAM_READ_AHEAD on (its default where the server has more than one CPU); the "
         "other StreamFile rows have it off.",

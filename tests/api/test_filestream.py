@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import threading
 
 import pytest
 
-from api.filestream import FileChunks, chunk_serialize, data_message
+from api.filestream import FileChunks, chunk_serialize, data_message, heap_keep_large_buffers
 from imagescanner.v1 import jobs_pb2 as pb
 
 
@@ -49,3 +50,30 @@ def test_a_stream_closed_early_stops_reading(tmp_path):
         next(stream)
         stream.close()  # what gRPC does to the servicer's generator when the client cancels
         assert not [t for t in threading.enumerate() if t.name.startswith("stream-read")]
+
+
+class _FailingFile:
+    """A file whose second read fails, as a disk error would."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def readinto(self, buffer) -> int:
+        self.reads += 1
+        if self.reads > 1:
+            raise OSError(5, "Input/output error")
+        buffer[:4096] = b"x" * 4096
+        return 4096
+
+
+@pytest.mark.parametrize("read_ahead", [False, True])
+def test_a_read_error_ends_the_stream_with_that_error(read_ahead):
+    stream = iter(FileChunks(_FailingFile(), 4096, read_ahead=read_ahead))
+    assert pb.FileChunk.FromString(next(stream)).data == b"x" * 4096
+    with pytest.raises(OSError, match="Input/output error"):
+        next(stream)
+    assert not [t for t in threading.enumerate() if t.name.startswith("stream-read")]
+
+
+def test_the_heap_keeps_large_buffers_where_malloc_is_glibc():
+    assert heap_keep_large_buffers() is (platform.libc_ver()[0] == "glibc")
