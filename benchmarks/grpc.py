@@ -15,11 +15,13 @@ received the trailer, and checked it against the header's recorded hash, holds v
 reach 0.8x a plain read here: SHA-256 alone runs at a fraction of the speed of reading a cached file, so that column
 is for information. StreamFile rows receive the file over loopback with the project's client
 (`api.filestream.file_stream`, as `manage.py ctl fetch`); the rows "client re-hashes" hash the received bytes again,
-as `ctl fetch` does, and "generated stub" parses every message with protobuf. All run interleaved, page cache warm,
-best of several runs; servers with GRPC_STREAM_READ_AHEAD off and on. Each row also gives the CPU time per GB of
-the reading process and of the server, read from /proc before and after each timed run, and of each one's busiest
-thread, from one more run that polls every thread (polling costs CPU, so that run is not timed): unlike throughput,
-CPU hardly depends on what else the machine runs, and it says what the cores allow.
+as `ctl fetch` does, and "generated stub" parses every message with protobuf. Rows "from disk" drop the file from
+the page cache first (posix_fadvise DONTNEED), as evidence usually is, and are compared with the direct readers
+from disk; the others find it cached. All run interleaved, best of several runs; servers with GRPC_STREAM_READ_AHEAD
+off and on. Each row also gives the CPU time per GB of the reading process and of the server, read from /proc before
+and after each timed run, and of each one's busiest thread, from one more run that polls every thread (polling costs
+CPU, so that run is not timed): unlike throughput, CPU hardly depends on what else the machine runs, and it says
+what the cores allow.
 
 Run: `python -m benchmarks.grpc [--files-only]`. Uses its own database (BENCH_GRPC_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/scanner_bench_grpc), recreated on every run, and Redis BENCH_REDIS_URL (default
@@ -50,6 +52,7 @@ DEPTHS = (0.0, 0.1, 0.5, 0.9, 0.999)
 REPEATS = 9
 FILE_MIB = int(os.environ.get("BENCH_GRPC_FILE_MIB", "256"))
 FILE_RUNS = 5
+FROM_DISK = ", from disk"  # rows that read the file after it was dropped from the page cache
 SMALL_CHUNK = 1024 * 1024  # a chunk a third of the default, for comparison
 RESULTS = REPO / "bench-results" / "grpc.md"
 
@@ -232,6 +235,8 @@ def _evidence_file(owner, root: Path):
             block = os.urandom(1 << 20)
             digest.update(block)
             out.write(block)
+        out.flush()
+        os.fsync(out.fileno())  # clean pages: the "from disk" rows can drop them from the page cache
     st = path.stat()
     job = Job.objects.create(name="files", owner=owner, source_path=str(source), status=Job.Status.COMPLETED)
     return FileInstance.objects.create(
@@ -285,6 +290,20 @@ class _BusiestThread:
         self.seconds = max(used.values())
 
 
+def _from_disk(path: Path, read, *args):
+    """`read(*args)`, each time after dropping `path` from the page cache, so that it reads from the disk."""
+
+    def cold() -> float:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+        return read(*args)
+
+    return cold
+
+
 def _time_files(channels: dict[str, tuple[object, int]], instance, path: Path) -> list[tuple]:
     """(reader, chunk size, best MB/s, ratio to read + SHA-256, ratio to a plain read, then the least CPU s/GB of
     the reading process, its busiest thread, the server, and the server's busiest thread) per row, the direct rows
@@ -295,6 +314,11 @@ def _time_files(channels: dict[str, tuple[object, int]], instance, path: Path) -
     readers: dict[tuple[str, int], tuple[object, int | None]] = {
         ("direct: plain read", 1 << 20): (lambda: _direct(path, instance.sha256, hashed=False), None),
         ("direct: read + SHA-256", 1 << 20): (lambda: _direct(path, instance.sha256, hashed=True), None),
+        (f"direct: plain read{FROM_DISK}", 1 << 20): (_from_disk(path, _direct, path, instance.sha256, False), None),
+        (f"direct: read + SHA-256{FROM_DISK}", 1 << 20): (
+            _from_disk(path, _direct, path, instance.sha256, True),
+            None,
+        ),
     }
 
     def stream(channel, chunk: int, rehash: bool = False, stub: bool = False):
@@ -304,6 +328,10 @@ def _time_files(channels: dict[str, tuple[object, int]], instance, path: Path) -
     for name, (channel, pid) in channels.items():
         if name.endswith("read-ahead"):
             readers[(f"StreamFile over {name}", default)] = (stream(channel, default), pid)
+            readers[(f"StreamFile over {name}{FROM_DISK}", default)] = (
+                _from_disk(path, _streamed, channel, instance.pk, default, instance.sha256, False, False),
+                pid,
+            )
             continue
         readers[(f"StreamFile over {name}", default)] = (stream(channel, default), pid)
         readers[(f"StreamFile over {name}, client re-hashes", default)] = (stream(channel, default, rehash=True), pid)
@@ -324,10 +352,11 @@ def _time_files(channels: dict[str, tuple[object, int]], instance, path: Path) -
             read()
         elapsed, reader_cpu, server_cpu = best[key]
         best[key] = [elapsed, reader_cpu, reader.seconds, server_cpu, server.seconds if pid else 0.0]
-    plain = size_gb / best[("direct: plain read", 1 << 20)][0]
-    hashed = size_gb / best[("direct: read + SHA-256", 1 << 20)][0]
     rows = []
     for (label, chunk), (elapsed, *cpus) in best.items():
+        cache = FROM_DISK if label.endswith(FROM_DISK) else ""  # compared with direct reads from the same place
+        plain = size_gb / best[(f"direct: plain read{cache}", 1 << 20)][0]
+        hashed = size_gb / best[(f"direct: read + SHA-256{cache}", 1 << 20)][0]
         rate = size_gb / elapsed
         rows.append((label, chunk, rate * 1000, rate / hashed, rate / plain, *(c / size_gb for c in cpus)))
     return rows
@@ -411,7 +440,8 @@ def main() -> None:
             "",
         ]
     lines += [
-        f"StreamFile: a {FILE_MIB} MiB file, page cache warm, best of {FILE_RUNS} interleaved runs, on "
+        f"StreamFile: a {FILE_MIB} MiB file, in the page cache (rows 'from disk': dropped from it before each run, "
+        f"and compared with the direct readers from disk), best of {FILE_RUNS} interleaved runs, on "
         f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} at the end). The server hashes every byte it "
         "sends. **Goal: StreamFile >= 0.8x direct read + SHA-256** (the column that decides); x plain read is for "
         "information. CPU: seconds per GB moved, least of the timed runs, of the reading process (all its threads) "
