@@ -212,6 +212,11 @@ class BatchStage(models.Model):
     stage = models.CharField(max_length=32)
     finished = models.BooleanField(default=False)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The last sign of life of its task: when one began to run, or when the stage was dispatched again (before
+    # either, the batch's dispatched_at). Unfinished and silent for longer than SCAN_STALL_SECONDS, the stage lost
+    # its task and is dispatched again (jobs.recovery).
+    active_at = models.DateTimeField(null=True, blank=True)
+    redispatches = models.PositiveSmallIntegerField(default=0)
     # What the one counting update added (kept to audit the progress counts).
     done = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)

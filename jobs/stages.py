@@ -157,6 +157,9 @@ def stage_batch_run(*, batch_id: int, stage: str, wait_for_others: bool = True) 
         return {}
     job = batch.job
     ids: list[int] = batch.work.get(stage, [])
+    # A sign of life for jobs.recovery: this stage's task was not lost. Retries while another job analyses the
+    # same content pass here every few seconds.
+    BatchStage.objects.filter(batch=batch, stage=stage, finished=False).update(active_at=timezone.now())
     if job.status not in (Job.Status.SCANNING, Job.Status.EXTRACTING):
         logger.info("job %s: batch %s %s not run, job is %s", job.pk, batch.seq, stage, job.status)
         batch_stage_finish(batch, stage, Counter())
@@ -216,11 +219,16 @@ def job_try_complete(job: Job) -> bool:
 
 
 def batch_finish(*, batch_id: int) -> None:
-    """Chord body: every stage has run over the batch."""
+    """Chord body (or jobs.recovery): record the batch finished once every stage has run over it. A chord that
+    re-runs some stages of a batch (jobs.recovery) ends here too, possibly while another stage of the batch is
+    still due: the batch then stays unfinished."""
     with transaction.atomic():
         job_id = ScanBatch.objects.filter(pk=batch_id).values_list("job_id", flat=True).first()
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None:
+            return
+        if BatchStage.objects.filter(batch_id=batch_id, finished=False).exists():
+            logger.info("job %s: batch %s has stages still due, not finished yet", job.pk, batch_id)
             return
         ScanBatch.objects.filter(pk=batch_id, finished=False).update(finished=True, finished_at=timezone.now())
         job_try_complete(job)

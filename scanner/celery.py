@@ -5,9 +5,10 @@ the embedded default for itself before this module is imported). Celery's Django
 connections a pool process inherits from its parent on `worker_process_init`.
 """
 
+import logging
 import os
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import worker_process_init
 
 if not os.environ.get("DJANGO_SETTINGS_MODULE"):
@@ -16,9 +17,51 @@ if not os.environ.get("DJANGO_SETTINGS_MODULE"):
         "e.g. scanner.settings.distributed (see README)"
     )
 
+logger = logging.getLogger(__name__)
+
 app = Celery("scanner")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["jobs"])
+
+
+class StalledStageSweep(bootsteps.StartStopStep):
+    """Every worker looks for stage work the broker lost (jobs.recovery) on its own timer, in its main process:
+    there is no beat, and a message that drove the sweep could be lost like the ones it looks for. The sweeps of
+    several workers do not collide (each stage is claimed before it is dispatched)."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs) -> None:
+        super().__init__(worker, **kwargs)
+        self.tref = None
+
+    def start(self, worker) -> None:
+        from django.conf import settings
+
+        interval = min(60.0, max(0.5, settings.SCAN_STALL_SECONDS / 4))
+        self.tref = worker.timer.call_repeatedly(interval, self.sweep, args=(settings.SCAN_STALL_SECONDS,))
+
+    def stop(self, worker) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None
+
+    @staticmethod
+    def sweep(stall_seconds: float) -> None:
+        from django.db import close_old_connections
+
+        from jobs.recovery import stalled_stages_redispatch
+
+        close_old_connections()
+        try:
+            stalled_stages_redispatch(stall_seconds=stall_seconds)
+        except Exception:  # the database is away: the next sweep tries again
+            logger.exception("looking for stalled stages failed")
+        finally:
+            close_old_connections()
+
+
+app.steps["worker"].add(StalledStageSweep)
 
 
 @worker_process_init.connect

@@ -303,6 +303,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=25 
 # Discovery runs in slices of at most this many seconds, each re-queueing the next, so that no task outlives the
 # broker's visibility timeout and scans of several jobs share the `jobs` workers.
 SCAN_SLICE_SECONDS = env.float("SCAN_SLICE_SECONDS", default=120.0)
+# A batch's stage that stays unfinished with no task started or queued for it for this long lost its task (a broker
+# can lose a message in a restart) and is dispatched again, then after twice as long, and so on (jobs.recovery).
+# Longer than CELERY_TASK_TIME_LIMIT, so that a task still running is never run twice at once; a stage waiting in a
+# long queue may be sent twice, and the copy finds its work done. Every worker checks every quarter of it (at most
+# 60 s).
+SCAN_STALL_SECONDS = env.float("SCAN_STALL_SECONDS", default=2.0 * CELERY_TASK_TIME_LIMIT)
 # Every task goes to the queue the router picks: scans and batch bookkeeping to `jobs`, each stage to its
 # extractor's queue (or the one SCAN_STAGE_QUEUES names). https://docs.celeryq.dev/en/stable/userguide/routing.html
 CELERY_TASK_ROUTES = ["jobs.routing.route_task"]

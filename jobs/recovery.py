@@ -1,0 +1,91 @@
+"""Stage work the broker lost, found and dispatched again.
+
+A broker can lose a message: Redis's transport takes a message off its list and only then records it as
+unacknowledged, so a Redis shutdown between the two forgets it. A batch whose stage task is lost would never finish,
+and its job would never complete. So every stage task records when it starts (`BatchStage.active_at`), and
+`stalled_stages_redispatch` - run every few seconds by every worker (scanner.celery.StalledStageSweep), not by a
+message that could be lost in turn - dispatches again the stages of active jobs' batches that are unfinished and
+have been silent for longer than SCAN_STALL_SECONDS: never started since they were dispatched, or started so long
+ago that the task time limit has ended them. A stage dispatched again and still silent waits twice as long before
+the next time, and so on, so that a queue no worker consumes does not fill with copies.
+
+A copy of a task that was only slow is harmless: a stage skips images that already have results and counts a batch
+once (jobs.stages), and a batch is finished only once all its stages are (`jobs.stages.batch_finish`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+from django.db.models import Exists, Max, OuterRef
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from jobs import pipeline
+from jobs.models import BatchStage, Job, ScanBatch
+from jobs.stages import batch_finish
+
+logger = logging.getLogger(__name__)
+
+# Jobs whose stage tasks run (jobs.stages.stage_batch_run); a cancelled or failed job's leftovers are not wanted.
+_RUNNING = (Job.Status.SCANNING, Job.Status.EXTRACTING)
+
+
+def _redispatch(batch: ScanBatch, stages: list[str]) -> None:
+    canvas = pipeline.batch_canvas(batch_id=batch.pk, stages=stages)
+    canvas.apply_async()
+    # A batch the scan committed but never handed to the broker is now dispatched: the scan must not send it again.
+    ScanBatch.objects.filter(pk=batch.pk, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+
+
+def stalled_stages_redispatch(*, stall_seconds: float) -> int:
+    """Dispatch again every stage of an active job's batch that stalled, and finish the batches whose stages all
+    finished without their chord body running. Returns how many stages were dispatched again. Safe to run in any
+    number of processes at once: each stage is claimed by a conditional update before it is dispatched."""
+    now = timezone.now()
+    stall = timedelta(seconds=stall_seconds)
+    rows = (
+        BatchStage.objects.filter(finished=False, batch__finished=False, batch__job__status__in=_RUNNING)
+        .annotate(last_active=Coalesce("active_at", "batch__dispatched_at", "batch__created_at"))
+        .filter(last_active__lt=now - stall)
+        .values_list("pk", "batch_id", "stage", "active_at", "redispatches", "last_active")
+    )
+    due: dict[int, list[str]] = defaultdict(list)
+    for pk, batch_id, stage, active_at, redispatches, last_active in rows:
+        if last_active >= now - stall * 2 ** min(redispatches, 16):
+            continue
+        claim = BatchStage.objects.filter(pk=pk, finished=False, redispatches=redispatches)
+        claim = claim.filter(active_at=active_at) if active_at is not None else claim.filter(active_at__isnull=True)
+        if claim.update(active_at=now, redispatches=redispatches + 1):
+            due[batch_id].append(stage)
+
+    for batch in ScanBatch.objects.filter(pk__in=list(due)).order_by("pk"):
+        stages = due[batch.pk]
+        logger.warning(
+            "job %s: batch %s: %s silent for over %.0f s, its task lost: dispatched again",
+            batch.job_id,
+            batch.seq,
+            ", ".join(stages),
+            stall_seconds,
+        )
+        try:
+            _redispatch(batch, stages)
+        except Exception:  # the broker is away: the stages stay claimed and are tried again later
+            logger.exception("job %s: batch %s could not be dispatched again", batch.job_id, batch.seq)
+
+    # Every stage ran, but the chord body that records the batch did not (its chord lost a task that was then run
+    # again on its own while another stage of the batch was still due).
+    unfinished_stage = BatchStage.objects.filter(batch=OuterRef("pk"), finished=False)
+    orphans = (
+        ScanBatch.objects.filter(finished=False, job__status__in=_RUNNING)
+        .exclude(Exists(unfinished_stage))
+        .annotate(last_stage=Max("stages__finished_at"))
+        .filter(last_stage__lt=now - stall)
+        .values_list("pk", "job_id", "seq")
+    )
+    for batch_id, job_id, seq in orphans:
+        logger.warning("job %s: batch %s: every stage finished, recording the batch", job_id, seq)
+        batch_finish(batch_id=batch_id)
+    return sum(len(stages) for stages in due.values())
