@@ -3,6 +3,8 @@ and counting, completion, worker death, redelivery, broker restart, overlapping 
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import socket
@@ -187,6 +189,58 @@ def test_a_stage_task_delivered_twice_changes_nothing(
         assert batch_stage.done == len(batch_stage.batch.work[batch_stage.stage])
 
 
+def _stage_task_args(message: bytes) -> list:
+    """The arguments of a task message as kombu's Redis transport keeps it in a queue's list."""
+    envelope = json.loads(message)
+    assert envelope["properties"]["body_encoding"] == "base64"
+    args, _kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
+    return args
+
+
+def test_a_stage_task_the_broker_lost_is_dispatched_again(
+    transactional_db, workers, spawn, probe_log, evidence_dir, settings
+):
+    """The probe task of the job's last batch disappears from its queue before any worker takes it, as a message
+    does when Redis shuts down between taking it off the list and recording it unacknowledged. Nothing else of the
+    job is left to run after it, yet the job completes: a worker finds the stage silent for SCAN_STALL_SECONDS and
+    dispatches it again. Nobody consumes `probe` until the message is gone."""
+    settings.SCAN_BATCH_FILES = 10
+    photos(evidence_dir, range(30))
+    job = start_job(evidence_dir, ["exif", "probe"])
+    stages = BatchStage.objects.filter(batch__job=job)
+    wait_for(
+        lambda: (
+            Job.objects.filter(pk=job.pk, discovery_finished=True).exists()
+            and not stages.filter(stage="exif", finished=False).exists()
+        ),
+        message="discovery and the exif stage to be over",
+    )
+    batches = list(ScanBatch.objects.filter(job=job).order_by("seq"))
+    last = batches[-1]
+    with app.connection_for_write() as conn:
+        client = conn.default_channel.client
+        queued = client.lrange("probe", 0, -1)
+        assert sorted(_stage_task_args(m) for m in queued) == sorted([b.pk, "probe"] for b in batches)
+        (lost,) = [m for m in queued if _stage_task_args(m) == [last.pk, "probe"]]
+        assert client.lrem("probe", 1, lost) == 1
+
+    probe = spawn("probe", queues="probe", concurrency=1, env={"PROBE_LOG": str(probe_log), "SCAN_STALL_SECONDS": "2"})
+    finished(job)
+
+    assert job.status == Job.Status.COMPLETED
+    image_ids = set(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
+    assert len(image_ids) == 30
+    # One worker process takes the probe queue in order: the tasks still queued ran before any copy of them the
+    # sweep may have added, so every image was analysed exactly once, the last batch's by the copy.
+    assert probe_log_counts(probe_log) == Counter(dict.fromkeys(image_ids, 1))
+    assert stages.get(batch=last, stage="probe").redispatches >= 1
+    assert f"job {job.pk}: batch {last.seq}: probe silent for over 2 s" in workers.log(probe)
+    assert progress(job) == {"exif": (30, 30, 0, 0, 0, 0), "probe": (30, 30, 0, 0, 0, 0)}
+    assert not ScanBatch.objects.filter(job=job, finished=False).exists()
+    for batch_stage in stages.select_related("batch"):
+        assert batch_stage.done == len(batch_stage.batch.work[batch_stage.stage])
+
+
 def _purge_amqp(url: str, queues: list[str]) -> None:
     from kombu import Connection
 
@@ -292,6 +346,9 @@ def test_redis_restart_during_a_scan(transactional_db, workers, spawn, probe_log
             "PROBE_LOG": str(probe_log),
             "PROBE_DELAY": "0.05",
             "SCAN_BATCH_FILES": "10",
+            # A message Redis took off a queue but had not yet recorded unacknowledged when it shut down is gone:
+            # the stage it carried is dispatched again once silent this long.
+            "SCAN_STALL_SECONDS": "10",
         }
         spawn("jobs-exif-r", queues="jobs,exif", env=env)
         spawn("probe-r", queues="probe", concurrency=1, env=env)
