@@ -159,7 +159,11 @@ def stage_batch_run(*, batch_id: int, stage: str, wait_for_others: bool = True) 
     ids: list[int] = batch.work.get(stage, [])
     # A sign of life for jobs.recovery: this stage's task was not lost. Retries while another job analyses the
     # same content pass here every few seconds.
-    BatchStage.objects.filter(batch=batch, stage=stage, finished=False).update(active_at=timezone.now())
+    stage_rows = BatchStage.objects.filter(batch=batch, stage=stage)
+    if not stage_rows.filter(finished=False).update(active_at=timezone.now()) and stage_rows.exists():
+        # A second delivery, or a copy jobs.recovery sent while the first was only queued: the work is done.
+        logger.info("job %s: batch %s %s already finished", job.pk, batch.seq, stage)
+        return {}
     if job.status not in (Job.Status.SCANNING, Job.Status.EXTRACTING):
         logger.info("job %s: batch %s %s not run, job is %s", job.pk, batch.seq, stage, job.status)
         batch_stage_finish(batch, stage, Counter())
