@@ -90,7 +90,8 @@ def _image_refs(job: Job, image_ids: list[int]) -> list[ImageRef]:
 
 def batch_stage_finish(batch: ScanBatch, stage: str, counts: Counter, *, reused: int = 0, message: str = "") -> None:
     """Add this stage's counts for the batch to the job's progress, once: only the update that flips
-    `finished` counts, so a redelivered task changes nothing."""
+    `finished` counts, so a redelivered task changes nothing. Once that is committed, the batch is finished if this
+    was its last stage (`batch_finish`)."""
     with transaction.atomic():
         flipped = BatchStage.objects.filter(batch=batch, stage=stage, finished=False).update(
             finished=True,
@@ -104,6 +105,7 @@ def batch_stage_finish(batch: ScanBatch, stage: str, counts: Counter, *, reused:
         if message:
             StageProgress.objects.filter(job_id=batch.job_id, stage=stage).update(message=message)
         progress_changed(batch.job_id)
+        transaction.on_commit(lambda: batch_finish(batch_id=batch.pk))
 
 
 class StageWaiting(Exception):
@@ -223,16 +225,19 @@ def job_try_complete(job: Job) -> bool:
 
 
 def batch_finish(*, batch_id: int) -> None:
-    """Chord body (or jobs.recovery): record the batch finished once every stage has run over it. A chord that
-    re-runs some stages of a batch (jobs.recovery) ends here too, possibly while another stage of the batch is
-    still due: the batch then stays unfinished."""
+    """Record the batch finished once every stage has run over it, and complete its job if that was the last.
+    Idempotent. Called by the task that finishes a batch's last stage (`batch_stage_finish`), so a batch does not
+    depend on its chord: a chord's count of finished tasks is off when a broker delivers a task twice or loses one,
+    and its body then runs early or never. The chord body (and jobs.recovery) call it too. The stages are checked
+    before the job row is locked: of two tasks finishing a batch's last two stages at once, the one that looks last
+    sees both finished."""
+    if BatchStage.objects.filter(batch_id=batch_id, finished=False).exists():
+        logger.debug("batch %s has stages still due, not finished yet", batch_id)
+        return
     with transaction.atomic():
         job_id = ScanBatch.objects.filter(pk=batch_id).values_list("job_id", flat=True).first()
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None:
-            return
-        if BatchStage.objects.filter(batch_id=batch_id, finished=False).exists():
-            logger.info("job %s: batch %s has stages still due, not finished yet", job.pk, batch_id)
             return
         ScanBatch.objects.filter(pk=batch_id, finished=False).update(finished=True, finished_at=timezone.now())
         job_try_complete(job)

@@ -36,10 +36,19 @@ class StalledStageSweep(bootsteps.StartStopStep):
         self.tref = None
 
     def start(self, worker) -> None:
+        if not worker.use_eventloop:  # the timer is a thread of its own
+            self._schedule(worker.timer)
+
+    def register_with_event_loop(self, worker, hub) -> None:
+        """The event loop forgets its timers whenever the broker connection is lost, and registers its steps again
+        once it is back (celery.worker.loops.asynloop): a broker restart is when lost tasks are likeliest."""
+        self._schedule(hub.timer)
+
+    def _schedule(self, timer) -> None:
         from django.conf import settings
 
         interval = min(60.0, max(0.5, settings.SCAN_STALL_SECONDS / 4))
-        self.tref = worker.timer.call_repeatedly(interval, self.sweep, args=(settings.SCAN_STALL_SECONDS,))
+        self.tref = timer.call_repeatedly(interval, self.sweep, args=(settings.SCAN_STALL_SECONDS,))
 
     def stop(self, worker) -> None:
         if self.tref is not None:

@@ -334,6 +334,7 @@ def test_redis_restart_during_a_scan(transactional_db, workers, spawn, probe_log
     redis = subprocess.Popen(redis_cmd, stdout=subprocess.DEVNULL)
     ping = ["redis-cli", "-p", str(port), "ping"]
     wait_for(lambda: subprocess.run(ping, capture_output=True).stdout.strip() == b"PONG", message="redis up")
+    cli = None
     try:
         photos(evidence_dir, range(60))
         url = f"redis://127.0.0.1:{port}/0"
@@ -369,6 +370,9 @@ def test_redis_restart_during_a_scan(transactional_db, workers, spawn, probe_log
         assert set(probe_log_counts(probe_log)) == image_ids
         assert progress(job)["probe"] == (60, 60, 0, 0, 0, 0)
     finally:
+        if cli is not None and cli.poll() is None:  # the scan did not end: it must not outlive the test
+            cli.kill()
+            cli.communicate()
         redis.terminate()
         redis.wait(timeout=30)
 
