@@ -75,8 +75,8 @@ def stalled_stages_redispatch(*, stall_seconds: float) -> int:
         except Exception:  # the broker is away: the stages stay claimed and are tried again later
             logger.exception("job %s: batch %s could not be dispatched again", batch.job_id, batch.seq)
 
-    # Every stage ran, but the chord body that records the batch did not (its chord lost a task that was then run
-    # again on its own while another stage of the batch was still due).
+    # Every stage ran, but the batch was not recorded: the task that finished its last stage stopped (killed, or
+    # the database went away) between committing the stage and recording the batch.
     unfinished_stage = BatchStage.objects.filter(batch=OuterRef("pk"), finished=False)
     orphans = (
         ScanBatch.objects.filter(finished=False, job__status__in=_RUNNING)
