@@ -52,6 +52,7 @@ DEPTHS = (0.0, 0.1, 0.5, 0.9, 0.999)
 REPEATS = 9
 FILE_MIB = int(os.environ.get("BENCH_GRPC_FILE_MIB", "256"))
 FILE_RUNS = 5
+BARE = "gRPC alone: ready-made messages, no file, no hash, loopback without TLS"
 FROM_DISK = ", from disk"  # rows that read the file after it was dropped from the page cache
 SMALL_CHUNK = 1024 * 1024  # a chunk a third of the default, for comparison
 RESULTS = REPO / "bench-results" / "grpc.md"
@@ -304,7 +305,18 @@ def _from_disk(path: Path, read, *args):
     return cold
 
 
-def _time_files(channels: dict[str, tuple[object, int]], instance, path: Path) -> list[tuple]:
+def _bare(channel, size: int) -> float:
+    from benchmarks.grpcbare import bare_stream
+
+    started = time.perf_counter()
+    received = bare_stream(channel)
+    elapsed = time.perf_counter() - started
+    if received != size:
+        raise AssertionError(f"the bare stream carried {received} bytes, not {size}")
+    return elapsed
+
+
+def _time_files(channels: dict[str, tuple[object, int]], bare: tuple[object, int], instance, path: Path) -> list[tuple]:
     """(reader, chunk size, best MB/s, ratio to read + SHA-256, ratio to a plain read, then the least CPU s/GB of
     the reading process, its busiest thread, the server, and the server's busiest thread) per row, the direct rows
     first."""
@@ -325,6 +337,7 @@ def _time_files(channels: dict[str, tuple[object, int]], instance, path: Path) -
         return lambda: _streamed(channel, instance.pk, chunk, instance.sha256, rehash, stub)
 
     default = settings.GRPC_STREAM_CHUNK_BYTES
+    readers[(BARE, default)] = (lambda: _bare(bare[0], instance.size), bare[1])
     for name, (channel, pid) in channels.items():
         if name.endswith("read-ahead"):
             readers[(f"StreamFile over {name}", default)] = (stream(channel, default), pid)
@@ -362,6 +375,21 @@ def _time_files(channels: dict[str, tuple[object, int]], instance, path: Path) -
     return rows
 
 
+def _ceiling(files: list[tuple]) -> str:
+    """What the bare stream's CPU and the direct reader's leave for StreamFile on this machine's cores."""
+    rows = {row[0]: row for row in files}
+    bare, direct = rows[BARE], rows["direct: read + SHA-256"]
+    need = bare[5] + bare[7] + direct[5]
+    cores = len(os.sched_getaffinity(0))
+    return (
+        f"gRPC alone costs {bare[5]:.2f} CPU-s/GB at the client and {bare[7]:.2f} at the server; with the "
+        f"{direct[5]:.2f} that reading and hashing cost the direct reader, a StreamFile needs about {need:.2f} "
+        f"CPU-s/GB between its two ends. On {cores} cores shared by both that allows at most "
+        f"{cores / need * 1000:.0f} MB/s, {cores / need / (direct[2] / 1000):.2f}x the direct reader, before any "
+        "moment a core waits for a thread."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files-only", action="store_true", help="only StreamFile (no 50,000-image job, no pages)")
@@ -370,11 +398,13 @@ def main() -> None:
     import django
 
     django.setup()
+    import grpc
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
 
-    from api.client import channel_open
+    from api.client import RECEIVE_OPTIONS, channel_open
     from api.services import api_token_create
     from imagescanner.v1 import jobs_pb2_grpc
 
@@ -403,6 +433,14 @@ def main() -> None:
             "TLS, read-ahead": (tls_env, ()),
             "loopback without TLS, read-ahead": ({}, ("--insecure",)),
         }
+        bare_process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.grpcbare", str(settings.GRPC_STREAM_CHUNK_BYTES), str(instance.size)],
+            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        )  # fmt: skip
+        bare = (
+            grpc.insecure_channel(f"127.0.0.1:{int(bare_process.stdout.readline())}", options=RECEIVE_OPTIONS),
+            bare_process.pid,
+        )
         started = {
             name: _server({**env, "GRPC_STREAM_READ_AHEAD": str(name.endswith("read-ahead"))}, *args)
             for name, (env, args) in servers.items()
@@ -418,8 +456,10 @@ def main() -> None:
             if not files_only:
                 pages_tls = _time_pages(jobs_pb2_grpc.JobServiceStub(channels["TLS"][0]), job)
                 pages_local = _time_pages(jobs_pb2_grpc.JobServiceStub(channels["loopback without TLS"][0]), job)
-            files = _time_files(channels, instance, folder / "evidence" / "disk.img")
+            files = _time_files(channels, bare, instance, folder / "evidence" / "disk.img")
         finally:
+            bare_process.stdin.close()
+            bare_process.wait(timeout=30)
             for process, _ in started.values():
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)
@@ -459,6 +499,8 @@ def main() -> None:
             f"{reader_thread:.2f} | " + (f"{server:.2f} | {server_thread:.2f} |" if server else "- | - |")
             for name, chunk, rate, hashed, plain, reader, reader_thread, server, server_thread in files
         ],
+        "",
+        _ceiling(files),
         "",
     ]
     text = "\n".join(lines)
