@@ -121,12 +121,9 @@ def test_a_source_without_images_completes(transactional_db, workers, evidence_d
     assert progress(job) == {"exif": (0, 0, 0, 0, 0, 0)}
 
 
-def test_a_stage_task_delivered_twice_changes_nothing(
-    transactional_db, workers, spawn, probe_log, evidence_dir, settings
-):
-    """Every stage task and chord body of a running job is delivered twice: the second delivery analyses nothing
-    again and counts nothing again. Nobody consumes the `probe` queue at first, so the job cannot complete (and
-    make the duplicates return early) until the test lets the original probe tasks run."""
+def _job_waiting_for_probe(evidence_dir: Path, settings) -> tuple[Job, list[ScanBatch]]:
+    """A job of 30 photos in batches of 10 over exif and probe, once discovery and exif are over (nobody consumes
+    `probe` yet), and its batches in order."""
     settings.SCAN_BATCH_FILES = 10
     photos(evidence_dir, range(30))
     job = start_job(evidence_dir, ["exif", "probe"])
@@ -139,6 +136,17 @@ def test_a_stage_task_delivered_twice_changes_nothing(
         message="discovery and the exif stage to be over",
     )
     batches = list(ScanBatch.objects.filter(job=job).order_by("seq"))
+    return job, batches
+
+
+def test_a_stage_task_delivered_twice_changes_nothing(
+    transactional_db, workers, spawn, probe_log, evidence_dir, settings
+):
+    """Every stage task and chord body of a running job is delivered twice: the second delivery analyses nothing
+    again and counts nothing again. Nobody consumes the `probe` queue at first, so the job cannot complete (and
+    make the duplicates return early) until the test lets the original probe tasks run."""
+    job, batches = _job_waiting_for_probe(evidence_dir, settings)
+    stages = BatchStage.objects.filter(batch__job=job)
     early = batches[:-1]
     assert early, "the job needs more than one batch"
     early_images = sum(len(batch.work["probe"]) for batch in early)
@@ -204,18 +212,8 @@ def test_a_stage_task_the_broker_lost_is_dispatched_again(
     does when Redis shuts down between taking it off the list and recording it unacknowledged. Nothing else of the
     job is left to run after it, yet the job completes: a worker finds the stage silent for SCAN_STALL_SECONDS and
     dispatches it again. Nobody consumes `probe` until the message is gone."""
-    settings.SCAN_BATCH_FILES = 10
-    photos(evidence_dir, range(30))
-    job = start_job(evidence_dir, ["exif", "probe"])
+    job, batches = _job_waiting_for_probe(evidence_dir, settings)
     stages = BatchStage.objects.filter(batch__job=job)
-    wait_for(
-        lambda: (
-            Job.objects.filter(pk=job.pk, discovery_finished=True).exists()
-            and not stages.filter(stage="exif", finished=False).exists()
-        ),
-        message="discovery and the exif stage to be over",
-    )
-    batches = list(ScanBatch.objects.filter(job=job).order_by("seq"))
     last = batches[-1]
     with app.connection_for_write() as conn:
         client = conn.default_channel.client
