@@ -41,8 +41,8 @@ def _redispatch(batch: ScanBatch, stages: list[str]) -> None:
 
 
 def stalled_stages_redispatch(*, stall_seconds: float) -> int:
-    """Dispatch again every stage of an active job's batch that stalled, and finish the batches whose stages all
-    finished without their chord body running. Returns how many stages were dispatched again. Safe to run in any
+    """Dispatch again every stage of an active job's batch that stalled, and record the batches whose stages all
+    finished without the batch being recorded. Returns how many stages were dispatched again. Safe to run in any
     number of processes at once: each stage is claimed by a conditional update before it is dispatched."""
     now = timezone.now()
     stall = timedelta(seconds=stall_seconds)
