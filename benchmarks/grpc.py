@@ -44,6 +44,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks import proctree
+
 REPO = Path(__file__).resolve().parent.parent
 DATABASE_URL = os.environ.get("BENCH_GRPC_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/scanner_bench_grpc")
 IMAGES = 50_000
@@ -246,24 +248,6 @@ def _evidence_file(owner, root: Path):
     )  # fmt: skip
 
 
-def _process_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process, its ended threads included."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _thread_cpu(pid: int) -> dict[int, float]:
-    """User + system CPU seconds of each thread of a process."""
-    seconds = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the thread ended
-        seconds[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return seconds
-
-
 class _BusiestThread:
     """The CPU time of a process's busiest thread while the block ran. Threads that end inside the block
     (StreamFile's read-ahead) are seen by polling, which costs CPU itself: only for runs that are not timed."""
@@ -273,7 +257,7 @@ class _BusiestThread:
         self.seconds = 0.0
 
     def __enter__(self) -> _BusiestThread:
-        self._before = _thread_cpu(self.pid)
+        self._before = proctree.thread_cpu_seconds(self.pid)
         self._seen: dict[int, float] = {}
         self._done = threading.Event()
         self._poller = threading.Thread(target=self._poll)
@@ -282,12 +266,13 @@ class _BusiestThread:
 
     def _poll(self) -> None:
         while not self._done.wait(0.02):
-            self._seen.update(_thread_cpu(self.pid))
+            self._seen.update(proctree.thread_cpu_seconds(self.pid))
 
     def __exit__(self, *exc: object) -> None:
         self._done.set()
         self._poller.join()
-        used = {tid: cpu - self._before.get(tid, 0.0) for tid, cpu in {**self._seen, **_thread_cpu(self.pid)}.items()}
+        last = {**self._seen, **proctree.thread_cpu_seconds(self.pid)}
+        used = {tid: cpu - self._before.get(tid, 0.0) for tid, cpu in last.items()}
         self.seconds = max(used.values())
 
 
@@ -355,9 +340,9 @@ def _time_files(channels: dict[str, tuple[object, int]], bare: tuple[object, int
         read()  # page cache and connections warm
     for _ in range(FILE_RUNS):
         for key, (read, pid) in readers.items():
-            reader, server = time.process_time(), _process_cpu(pid) if pid else 0.0
+            reader, server = time.process_time(), proctree.cpu_seconds([pid])[pid] if pid else 0.0
             elapsed = read()
-            reader, server = time.process_time() - reader, _process_cpu(pid) - server if pid else 0.0
+            reader, server = time.process_time() - reader, proctree.cpu_seconds([pid])[pid] - server if pid else 0.0
             runs[key].append((elapsed, reader, server))
     best = {key: [min(column) for column in zip(*got, strict=True)] for key, got in runs.items()}
     for key, (read, pid) in readers.items():  # one more run each, untimed, to see the busiest threads

@@ -13,9 +13,14 @@ from pathlib import Path
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _stat_fields(pid: int) -> list[str]:
+def _stat_fields(pid: int, task: str = "") -> list[str]:
+    """The fields of /proc/PID/stat (or of one thread's, /proc/PID/task/TID/stat) after the command name."""
     # The command name (field 2) may hold spaces and parentheses: split after its closing one.
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return Path(f"/proc/{pid}{task}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _cpu(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
 
 
 def descendants(pid: int) -> list[int]:
@@ -35,14 +40,24 @@ def descendants(pid: int) -> list[int]:
 
 
 def cpu_seconds(pids: list[int]) -> dict[int, float]:
-    """User + system CPU seconds of each of these processes still alive."""
+    """User + system CPU seconds of each of these processes still alive (their ended threads included)."""
     seconds = {}
     for pid in pids:
         try:
-            fields = _stat_fields(pid)
+            seconds[pid] = _cpu(_stat_fields(pid))
         except OSError:
             continue
-        seconds[pid] = (int(fields[11]) + int(fields[12])) / _TICK
+    return seconds
+
+
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of each thread of a process alive now, by thread id."""
+    seconds = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            seconds[int(task)] = _cpu(_stat_fields(pid, f"/task/{task}"))
+        except OSError:
+            continue  # the thread ended
     return seconds
 
 
