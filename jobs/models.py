@@ -46,6 +46,12 @@ class Job(models.Model):
     resume_after = models.BinaryField(null=True, blank=True, editable=False)
     batches_dispatched = models.PositiveIntegerField(default=0)
     discovery_finished = models.BooleanField(default=False)
+    # The chain of scan tasks that may run this job's discovery (each slice queues the next with the same lease),
+    # and when discovery last showed life: queued, a slice started, a batch committed. Only the lease's messages run
+    # a slice, so a copy of a scan message never runs beside it; a job silent for SCAN_STALL_SECONDS has its scan
+    # sent again under a new lease (jobs.recovery).
+    discovery_lease = models.CharField(max_length=32, blank=True, editable=False)
+    discovery_active_at = models.DateTimeField(null=True, blank=True, editable=False)
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
 
     created_at = models.DateTimeField(auto_now_add=True)

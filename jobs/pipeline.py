@@ -11,8 +11,9 @@ STAGE_TASK = "jobs.tasks.run_stage"
 BATCH_FINISH_TASK = "jobs.tasks.batch_finish"
 
 
-def scan_signature(job_id: int) -> Signature:
-    return signature(SCAN_TASK, args=(job_id,), immutable=True)
+def scan_signature(job_id: int, lease: str) -> Signature:
+    """One slice of the job's discovery, run only while `lease` is the job's discovery lease."""
+    return signature(SCAN_TASK, args=(job_id, lease), immutable=True)
 
 
 def batch_canvas(*, batch_id: int, stages: Sequence[str]) -> Signature:

@@ -1,9 +1,9 @@
-"""Stage work the broker lost, found and dispatched again.
+"""Discovery and stage work the broker lost, found and sent again.
 
 A broker can lose a message: Redis's transport takes a message off its list and only then records it as
 unacknowledged, so a Redis shutdown between the two forgets it. A batch whose stage task is lost would never finish,
 and its job would never complete. So every stage task records when it starts (`BatchStage.active_at`), and
-`stalled_stages_redispatch` - run every few seconds by every worker (scanner.celery.StalledStageSweep), not by a
+`stalled_stages_redispatch` - run every few seconds by every worker (scanner.celery.StalledWorkSweep), not by a
 message that could be lost in turn - dispatches again the stages of active jobs' batches that are unfinished and
 have been silent for longer than SCAN_STALL_SECONDS: never started since they were dispatched, or started so long
 ago that the task time limit has ended them. A stage dispatched again and still silent waits twice as long before
@@ -11,11 +11,18 @@ the next time, and so on, so that a queue no worker consumes does not fill with 
 
 A copy of a task that was only slow is harmless: a stage skips images that already have results and counts a batch
 once (jobs.stages), and a batch is finished only once all its stages are (`jobs.stages.batch_finish`).
+
+Discovery is a chain of scan tasks, each slice queueing the next, under the job's discovery lease
+(`Job.discovery_lease`): `stalled_discovery_redispatch` sends the scan of a queued or scanning job again, under a new
+lease, once discovery has been silent for SCAN_STALL_SECONDS (its message lost before it ran, or between slices).
+The old lease's messages then run nothing, and a slice still running under it stops at its next batch, so discovery
+never runs twice at once.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import defaultdict
 from datetime import timedelta
 
@@ -31,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 # Jobs whose stage tasks run (jobs.stages.stage_batch_run); a cancelled or failed job's leftovers are not wanted.
 _RUNNING = (Job.Status.SCANNING, Job.Status.EXTRACTING)
+# Jobs whose discovery runs (jobs.scanning.scan_job).
+_DISCOVERING = (Job.Status.QUEUED, Job.Status.SCANNING)
 
 
 def _redispatch(batch: ScanBatch, stages: list[str]) -> None:
@@ -89,3 +98,32 @@ def stalled_stages_redispatch(*, stall_seconds: float) -> int:
         logger.warning("job %s: batch %s: every stage finished, recording the batch", job_id, seq)
         batch_finish(batch_id=batch_id)
     return sum(len(stages) for stages in due.values())
+
+
+def stalled_discovery_redispatch(*, stall_seconds: float) -> list[int]:
+    """Send again, under a new lease, the scan of every job whose discovery has been silent for longer than
+    `stall_seconds`. Returns those jobs' ids. Safe to run in any number of processes at once: each job's lease is
+    changed by a conditional update before its scan is sent, and that update also marks discovery alive, so the
+    next time waits another `stall_seconds`."""
+    now = timezone.now()
+    rows = (
+        Job.objects.filter(status__in=_DISCOVERING, discovery_finished=False)
+        .annotate(last_active=Coalesce("discovery_active_at", "created_at"))
+        .filter(last_active__lt=now - timedelta(seconds=stall_seconds))
+        .values_list("pk", "discovery_lease", "discovery_active_at")
+    )
+    sent = []
+    for job_id, old, active_at in rows:
+        lease = uuid.uuid4().hex
+        claim = Job.objects.filter(pk=job_id, status__in=_DISCOVERING, discovery_lease=old)
+        claim = claim.filter(discovery_active_at=active_at) if active_at else claim.filter(discovery_active_at=None)
+        if not claim.update(discovery_lease=lease, discovery_active_at=now):
+            continue
+        logger.warning("job %s: discovery silent for over %.0f s, its scan lost: sent again", job_id, stall_seconds)
+        try:
+            pipeline.scan_signature(job_id, lease).apply_async()
+        except Exception:  # the broker is away: the job stays silent and is tried again later
+            logger.exception("job %s: its scan could not be sent again", job_id)
+            continue
+        sent.append(job_id)
+    return sent

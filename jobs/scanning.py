@@ -88,8 +88,20 @@ def _image(probe: Probe) -> Row:
     }
 
 
-def _commit_batch(job: Job, probes: list[Probe]) -> ScanBatch | None:
-    """Record one batch of probes and queue its new images for the stages. Runs inside a transaction."""
+class LeaseLost(Exception):
+    """The job's discovery was handed to another scan task (jobs.recovery) while this one ran."""
+
+
+def _commit_batch(job: Job, probes: list[Probe], lease: str) -> ScanBatch | None:
+    """Record one batch of probes and queue its new images for the stages. Runs inside a transaction.
+
+    Raises LeaseLost, before writing anything, if `lease` is no longer the job's: a slice taken for lost and
+    started again elsewhere goes on from this slice's last committed batch, and this one must not add to it."""
+    # The job row's lock orders the batches of a job, and keeps the read-modify-write of its JSON counts exact.
+    types, holder = Job.objects.select_for_update().values_list("image_types", "discovery_lease").get(pk=job.pk)
+    if holder != lease:
+        raise LeaseLost(holder)
+    types = Counter(types)
     image_probes = {p.sha256: p for p in probes if p.status is Status.IMAGE}
     if image_probes:
         bulk_insert(Image, [_image(p) for p in image_probes.values()])
@@ -110,9 +122,6 @@ def _commit_batch(job: Job, probes: list[Probe]) -> ScanBatch | None:
             work[stage] = todo
 
     counts = Counter(p.status for p in probes)
-    # Discovery of one job runs one slice at a time; the row lock keeps the read-modify-write of the JSON counts
-    # exact even when a redelivered slice overlaps.
-    types = Counter(Job.objects.select_for_update().values_list("image_types", flat=True).get(pk=job.pk))
     types.update(p.mime for p in probes if p.status is Status.IMAGE)
     last = probes[-1].entry.relpath
     batch = None
@@ -131,6 +140,7 @@ def _commit_batch(job: Job, probes: list[Probe]) -> ScanBatch | None:
         current_path=_display_path(last)[0],
         resume_after=last,
         batches_dispatched=job.batches_dispatched,
+        discovery_active_at=timezone.now(),
     )
     progress_changed(job.pk)
     return batch
@@ -153,20 +163,24 @@ def _dispatch_pending(job: Job) -> None:
         dispatch_batch(job.pk, batch)
 
 
-def _still_scanning(job_id: int) -> bool:
-    return Job.objects.filter(pk=job_id, status=Job.Status.SCANNING).exists()
+def _still_scanning(job_id: int, lease: str) -> bool:
+    return Job.objects.filter(pk=job_id, status=Job.Status.SCANNING, discovery_lease=lease).exists()
 
 
-def scan_job(*, job_id: int, slice_seconds: float) -> None:
+def scan_job(*, job_id: int, slice_seconds: float, lease: str = "") -> None:
     """One slice of discovery for a job: from where the last committed batch ended, for about `slice_seconds`,
-    then the next slice is queued. The last slice closes discovery and may complete the job."""
-    if Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
-        status=Job.Status.SCANNING, started_at=timezone.now()
-    ):
+    then the next slice is queued under the same lease. The last slice closes discovery and may complete the job.
+    Only the holder of the job's discovery lease runs a slice (a job started outside job_start has none: "")."""
+    now = timezone.now()
+    holds = Job.objects.filter(pk=job_id, status__in=(Job.Status.QUEUED, Job.Status.SCANNING), discovery_lease=lease)
+    if not holds.update(discovery_active_at=now):
+        logger.info("job %s: not scanning (gone, cancelled or done), or under another lease: slice not run", job_id)
+        return
+    if Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(status=Job.Status.SCANNING, started_at=now):
         progress_changed(job_id)
     job = Job.objects.filter(pk=job_id, status=Job.Status.SCANNING).first()
     if job is None:
-        logger.info("job %s: not scanning (gone, cancelled or done), slice not run", job_id)
+        logger.info("job %s: no longer scanning, slice not run", job_id)
         return
     root = os.fsencode(job.source_path)
     if not os.path.isdir(root):
@@ -185,12 +199,15 @@ def scan_job(*, job_id: int, slice_seconds: float) -> None:
     def flush() -> bool:
         nonlocal probes, size, opened
         if probes:
-            with transaction.atomic():
-                batch = _commit_batch(job, probes)
-                if batch is not None:
-                    transaction.on_commit(lambda: dispatch_batch(job_id, batch))
+            try:
+                with transaction.atomic():
+                    batch = _commit_batch(job, probes, lease)
+                    if batch is not None:
+                        transaction.on_commit(lambda: dispatch_batch(job_id, batch))
+            except LeaseLost:
+                return False
         probes, size, opened = [], 0, time.monotonic()
-        return _still_scanning(job_id)
+        return _still_scanning(job_id, lease)
 
     walked = discovery.walk(root, resume_after=resume)
     with closing(
@@ -213,16 +230,16 @@ def scan_job(*, job_id: int, slice_seconds: float) -> None:
                 or now - opened >= config["batch_seconds"]
             ):
                 if not flush():
-                    logger.info("job %s: discovery stopped, the job is no longer scanning", job_id)
+                    logger.info("job %s: discovery stopped: the job is no longer scanning, or under this lease", job_id)
                     return
                 if now - started >= slice_seconds:
-                    pipeline.scan_signature(job_id).apply_async()
+                    pipeline.scan_signature(job_id, lease).apply_async()
                     return
     if not flush():
         return
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job_id)
-        if job.status != Job.Status.SCANNING:
+        if job.status != Job.Status.SCANNING or job.discovery_lease != lease:
             return
         job.discovery_finished = True
         job.discovery_finished_at = timezone.now()

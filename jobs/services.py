@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -87,11 +88,14 @@ def job_create(
 
 def job_start(*, job: Job) -> bool:
     """Queue the job's scan. False when the job is not in a state that can start."""
+    lease = uuid.uuid4().hex
     with transaction.atomic():
-        started = Job.objects.filter(pk=job.pk, status=Job.Status.CREATED).update(status=Job.Status.QUEUED)
+        started = Job.objects.filter(pk=job.pk, status=Job.Status.CREATED).update(
+            status=Job.Status.QUEUED, discovery_lease=lease, discovery_active_at=timezone.now()
+        )
         if started:
             progress_changed(job.pk)
-            transaction.on_commit(lambda: pipeline.scan_signature(job.pk).apply_async())
+            transaction.on_commit(lambda: pipeline.scan_signature(job.pk, lease).apply_async())
     job.refresh_from_db()
     return bool(started)
 

@@ -30,9 +30,9 @@ def is_transient(exc: BaseException) -> bool:
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
-def scan_source(self, job_id: int) -> None:
+def scan_source(self, job_id: int, lease: str = "") -> None:
     try:
-        scanning.scan_job(job_id=job_id, slice_seconds=settings.SCAN_SLICE_SECONDS)
+        scanning.scan_job(job_id=job_id, slice_seconds=settings.SCAN_SLICE_SECONDS, lease=lease)
     except SoftTimeLimitExceeded:
         scanning.job_fail(job_id=job_id, error="a discovery slice exceeded the task time limit")
     except Exception as exc:  # every way out ends the job or retries it: a job is never left scanning

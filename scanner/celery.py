@@ -24,10 +24,10 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["jobs"])
 
 
-class StalledStageSweep(bootsteps.StartStopStep):
-    """Every worker looks for stage work the broker lost (jobs.recovery) on its own timer, in its main process:
-    there is no beat, and a message that drove the sweep could be lost like the ones it looks for. The sweeps of
-    several workers do not collide (each stage is claimed before it is dispatched)."""
+class StalledWorkSweep(bootsteps.StartStopStep):
+    """Every worker looks for discovery and stage work the broker lost (jobs.recovery) on its own timer, in its
+    main process: there is no beat, and a message that drove the sweep could be lost like the ones it looks for. The
+    sweeps of several workers do not collide (each job's lease and each stage is claimed before it is sent)."""
 
     requires = {"celery.worker.components:Timer"}
 
@@ -59,18 +59,19 @@ class StalledStageSweep(bootsteps.StartStopStep):
     def sweep(stall_seconds: float) -> None:
         from django.db import close_old_connections
 
-        from jobs.recovery import stalled_stages_redispatch
+        from jobs.recovery import stalled_discovery_redispatch, stalled_stages_redispatch
 
         close_old_connections()
         try:
+            stalled_discovery_redispatch(stall_seconds=stall_seconds)
             stalled_stages_redispatch(stall_seconds=stall_seconds)
         except Exception:  # the database is away: the next sweep tries again
-            logger.exception("looking for stalled stages failed")
+            logger.exception("looking for stalled work failed")
         finally:
             close_old_connections()
 
 
-app.steps["worker"].add(StalledStageSweep)
+app.steps["worker"].add(StalledWorkSweep)
 
 
 @worker_process_init.connect

@@ -197,7 +197,7 @@ def test_a_stage_task_delivered_twice_changes_nothing(
         assert batch_stage.done == len(batch_stage.batch.work[batch_stage.stage])
 
 
-def _stage_task_args(message: bytes) -> list:
+def _task_args(message: bytes) -> list:
     """The arguments of a task message as kombu's Redis transport keeps it in a queue's list."""
     envelope = json.loads(message)
     assert envelope["properties"]["body_encoding"] == "base64"
@@ -218,8 +218,8 @@ def test_a_stage_task_the_broker_lost_is_dispatched_again(
     with app.connection_for_write() as conn:
         client = conn.default_channel.client
         queued = client.lrange("probe", 0, -1)
-        assert sorted(_stage_task_args(m) for m in queued) == sorted([b.pk, "probe"] for b in batches)
-        (lost,) = [m for m in queued if _stage_task_args(m) == [last.pk, "probe"]]
+        assert sorted(_task_args(m) for m in queued) == sorted([b.pk, "probe"] for b in batches)
+        (lost,) = [m for m in queued if _task_args(m) == [last.pk, "probe"]]
         assert client.lrem("probe", 1, lost) == 1
 
     probe = spawn("probe", queues="probe", concurrency=1, env={"PROBE_LOG": str(probe_log), "SCAN_STALL_SECONDS": "2"})
@@ -237,6 +237,33 @@ def test_a_stage_task_the_broker_lost_is_dispatched_again(
     assert not ScanBatch.objects.filter(job=job, finished=False).exists()
     for batch_stage in stages.select_related("batch"):
         assert batch_stage.done == len(batch_stage.batch.work[batch_stage.stage])
+
+
+def test_a_scan_task_the_broker_lost_is_sent_again(transactional_db, workers, spawn, evidence_dir):
+    """The job's scan message disappears from the `jobs` queue before any worker takes it, as one does when Redis
+    shuts down between taking it off the list and recording it unacknowledged. Nobody consumes `jobs` until the
+    message is gone; then a worker that does finds the job's discovery silent for SCAN_STALL_SECONDS and sends its
+    scan again, under a new lease, and the job completes."""
+    photos(evidence_dir, range(12))
+    session_workers = list(workers.processes)
+    app.control.cancel_consumer("jobs", destination=session_workers, reply=True)
+    try:
+        job = start_job(evidence_dir, ["exif"])
+        lost_lease = job.discovery_lease
+        with app.connection_for_write() as conn:
+            client = conn.default_channel.client
+            (lost,) = [m for m in client.lrange("jobs", 0, -1) if _task_args(m) == [job.pk, lost_lease]]
+            assert client.lrem("jobs", 1, lost) == 1
+        recovering = spawn("recovering", queues="jobs", concurrency=1, env={"SCAN_STALL_SECONDS": "2"})
+        finished(job)
+    finally:
+        app.control.add_consumer("jobs", destination=session_workers, reply=True)
+
+    assert job.status == Job.Status.COMPLETED
+    assert job.files_seen == job.distinct_images == 12
+    assert job.discovery_lease not in ("", lost_lease)
+    assert f"job {job.pk}: discovery silent for over 2 s, its scan lost: sent again" in workers.log(recovering)
+    assert progress(job) == {"exif": (12, 12, 0, 0, 0, 0)}
 
 
 def _purge_amqp(url: str, queues: list[str]) -> None:

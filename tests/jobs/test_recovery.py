@@ -1,16 +1,22 @@
-"""Which stages the recovery sweep takes for lost, when it sends them again, and when and by whom a batch is
-recorded finished.
+"""Which stages and scans the recovery sweep takes for lost, when it sends them again, when and by whom a batch is
+recorded finished, and that a scan's lease keeps discovery to one task at a time.
 (The pipeline tests show a lost task recovered end to end, with real workers.)"""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+from django.db import transaction
 from django.utils import timezone
 
-from jobs.models import BatchStage, Job, ScanBatch
-from jobs.recovery import stalled_stages_redispatch
+from jobs import discovery
+from jobs.models import BatchStage, FileInstance, Job, ScanBatch
+from jobs.recovery import stalled_discovery_redispatch, stalled_stages_redispatch
+from jobs.samples import write_photo
+from jobs.scanning import LeaseLost, _commit_batch, scan_job
 from jobs.services import job_create
 from jobs.stages import batch_finish, batch_stage_finish
 
@@ -121,3 +127,57 @@ def test_the_task_that_finishes_a_batch_s_last_stage_finishes_the_batch(
     job.refresh_from_db()
     assert batch.finished
     assert job.status == Job.Status.COMPLETED
+
+
+def discovering_job(evidence_dir, status: Job.Status, *, lease: str, active_ago: float | None) -> Job:
+    job = job_create(name="discovery", source_path=evidence_dir, stages=[])
+    active_at = None if active_ago is None else timezone.now() - timedelta(seconds=active_ago)
+    Job.objects.filter(pk=job.pk).update(status=status, discovery_lease=lease, discovery_active_at=active_at)
+    job.refresh_from_db()
+    return job
+
+
+def test_a_silent_discovery_is_sent_again_under_a_new_lease(db, evidence_dir):
+    queued = discovering_job(evidence_dir, Job.Status.QUEUED, lease="a" * 32, active_ago=60)
+    scanning = discovering_job(evidence_dir, Job.Status.SCANNING, lease="b" * 32, active_ago=60)
+    busy = discovering_job(evidence_dir, Job.Status.SCANNING, lease="c" * 32, active_ago=1)
+    cancelled = discovering_job(evidence_dir, Job.Status.CANCELLED, lease="d" * 32, active_ago=60)
+    never_queued = discovering_job(evidence_dir, Job.Status.CREATED, lease="", active_ago=None)
+    Job.objects.filter(pk=never_queued.pk).update(created_at=timezone.now() - timedelta(seconds=60))
+
+    assert sorted(stalled_discovery_redispatch(stall_seconds=10)) == sorted([queued.pk, scanning.pk])
+    for job, old in ((queued, "a"), (scanning, "b")):
+        job.refresh_from_db()
+        assert job.discovery_lease not in ("", old * 32)
+        assert timezone.now() - job.discovery_active_at < timedelta(seconds=5)
+    for job, lease in ((busy, "c" * 32), (cancelled, "d" * 32), (never_queued, "")):
+        job.refresh_from_db()
+        assert job.discovery_lease == lease
+    # Sent again just now: the next time waits for another stall.
+    assert stalled_discovery_redispatch(stall_seconds=10) == []
+
+
+def test_only_the_lease_holder_records_discovery(db, evidence_dir):
+    """A scan message of an old lease runs nothing, and a slice whose lease was handed on while it ran writes
+    nothing more: its next batch is refused whole."""
+    for seed in range(3):
+        write_photo(evidence_dir / f"img_{seed}.jpg", width=32, height=24, seed=seed)
+    job = discovering_job(evidence_dir, Job.Status.QUEUED, lease="new", active_ago=60)
+
+    scan_job(job_id=job.pk, slice_seconds=60, lease="old")
+    job.refresh_from_db()
+    assert (job.status, job.files_seen) == (Job.Status.QUEUED, 0)
+
+    root = os.fsencode(evidence_dir)
+    probes = list(discovery.probe_all(root, discovery.walk(root), threads=1, max_pixels=10**8, full_verify=False))
+    assert len(probes) == 3
+    with pytest.raises(LeaseLost), transaction.atomic():
+        _commit_batch(job, probes, "old")
+    job.refresh_from_db()
+    assert job.files_seen == 0
+    assert not FileInstance.objects.filter(job=job).exists()
+
+    scan_job(job_id=job.pk, slice_seconds=60, lease="new")
+    job.refresh_from_db()
+    assert (job.status, job.files_seen, job.images) == (Job.Status.COMPLETED, 3, 3)
+    assert FileInstance.objects.filter(job=job).count() == 3
