@@ -7,6 +7,7 @@ import logging
 from django.contrib.auth.models import AbstractUser
 from django.db import transaction
 
+from audit.services import audit_record, user_label
 from jobs.models import Job
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,9 @@ def user_set_active(*, user: AbstractUser, active: bool, by: AbstractUser) -> No
     shared with them, stay as they are."""
     _check(user=user, by=by)
     user.is_active = active
-    user.save(update_fields=["is_active"])
+    with transaction.atomic():
+        user.save(update_fields=["is_active"])
+        audit_record("user.activate" if active else "user.deactivate", target=user_label(user))
     logger.info("user %s %s by user %s", user.pk, "reactivated" if active else "deactivated", by.pk)
 
 
@@ -37,9 +40,10 @@ def user_delete(*, user: AbstractUser, by: AbstractUser) -> int:
     deletes it (who can share or delete them afterwards), and the shares it held are removed. Returns the number of
     jobs transferred."""
     _check(user=user, by=by)
-    user_id = user.pk
+    user_id, label = user.pk, user_label(user)
     with transaction.atomic():
         moved = Job.objects.filter(owner=user).update(owner=by)
         user.delete()
+        audit_record("user.delete", target=label, jobs_transferred=moved)
     logger.info("user %s deleted by user %s; %s jobs transferred to them", user_id, by.pk, moved)
     return moved

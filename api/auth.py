@@ -3,7 +3,12 @@
 The interceptor wraps each method handler (the standard health service excepted: load balancers probe it without
 credentials, and it tells nothing). The wrapper runs in the server's thread pool, where the database may be used:
 it reads `authorization: Bearer <token>` from the metadata, rejects a missing, unknown or revoked token, or one of
-a deactivated user, with UNAUTHENTICATED, and makes the user available to the servicer as `current_user()`.
+a deactivated user, with UNAUTHENTICATED, and makes the user available to the servicer as `current_user()`, and to
+the audit log as the actor (with the caller's address and the token's prefix).
+
+Every refused call (UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND) is recorded in the audit log, whatever its
+method, and so is every failure of a call that changes something or hands out evidence (AUDITED); their successes
+are recorded by the code that carries them out.
 """
 
 from __future__ import annotations
@@ -12,19 +17,36 @@ import contextvars
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import close_old_connections
+from google.protobuf.message import Message
 
 from api.services import api_token_authenticate
+from audit.models import AuditEvent
+from audit.services import Actor, actor_for, actor_set, audit_record
 
 logger = logging.getLogger(__name__)
 
 # Services whose calls need no token.
 OPEN_SERVICES = ("/grpc.health.v1.Health/",)
+# Methods that change something or hand out evidence, and their actions in the audit log. Other methods' calls are
+# recorded only when refused, as "api.<method>".
+AUDITED = {
+    "CreateJob": "job.create",
+    "StartScan": "job.start",
+    "CancelJob": "job.cancel",
+    "DeleteJob": "job.delete",
+    "StreamFile": "file.stream",
+    "PauseQueue": "queue.pause",
+    "ResumeQueue": "queue.resume",
+    "DrainWorker": "worker.drain",
+    "SetConcurrency": "worker.concurrency",
+}
+REFUSALS = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.NOT_FOUND)
 
 # The caller of the RPC this thread is serving. A sync gRPC server serves each call, streams included, from one
 # pool thread from start to end, and every authenticated call sets this before the servicer runs.
@@ -54,33 +76,63 @@ def bearer_token(metadata: tuple | None) -> str:
     return ""
 
 
+def _request_fields(request: Any) -> dict[str, Any]:
+    """The request's fields that are set, single scalar and text values only, for the audit log."""
+    if not isinstance(request, Message):  # a client stream's request iterator
+        return {}
+    return {field.name: value for field, value in request.ListFields() if isinstance(value, int | float | str)}
+
+
+def _abort(
+    context: grpc.ServicerContext, method: str, request: Any, code: grpc.StatusCode, message: str, actor: Actor | None
+) -> NoReturn:
+    name = method.rsplit("/", 1)[-1]
+    if code in REFUSALS or name in AUDITED:
+        fields = _request_fields(request)
+        audit_record(
+            AUDITED.get(name, f"api.{name}"),
+            outcome=AuditEvent.Outcome.REFUSED if code in REFUSALS else AuditEvent.Outcome.FAILED,
+            job_id=fields.pop("job_id", None),
+            detail=f"{code.name}: {message}",
+            actor=actor,
+            **fields,
+        )
+    context.abort(code, message)
+
+
 @contextmanager
-def _served(context: grpc.ServicerContext, method: str) -> Iterator[None]:
+def _served(context: grpc.ServicerContext, method: str, request: Any) -> Iterator[None]:
     close_old_connections()
     try:
         token = bearer_token(context.invocation_metadata())
-        if not token:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "an API token is required (authorization: Bearer <token>)")
-        user = api_token_authenticate(token=token)
-        if user is None:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid, revoked or deactivated API token")
+        record = api_token_authenticate(token=token) if token else None
+        if record is None:
+            message = (
+                "invalid, revoked or deactivated API token"
+                if token
+                else "an API token is required (authorization: Bearer <token>)"
+            )
+            nobody = actor_for(None, via=AuditEvent.Via.GRPC, client=context.peer())
+            _abort(context, method, request, grpc.StatusCode.UNAUTHENTICATED, message, nobody)
+        user = record.user
         _caller.set(user)
+        actor = actor_set(actor_for(user, via=AuditEvent.Via.GRPC, client=context.peer(), credential=record.prefix))
         logger.debug("%s by user %s", method, user.pk)
         try:
             yield
         except ApiError as exc:
-            context.abort(exc.code, exc.message)
+            _abort(context, method, request, exc.code, exc.message, actor)
         except ObjectDoesNotExist as exc:
-            context.abort(grpc.StatusCode.NOT_FOUND, str(exc) or "not found")
+            _abort(context, method, request, grpc.StatusCode.NOT_FOUND, str(exc) or "not found", actor)
         except PermissionDenied as exc:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc) or "permission denied")
+            _abort(context, method, request, grpc.StatusCode.PERMISSION_DENIED, str(exc) or "permission denied", actor)
     finally:
         close_old_connections()
 
 
 def _unary(behavior: Callable, method: str) -> Callable:
     def call(request: Any, context: grpc.ServicerContext) -> Any:
-        with _served(context, method):
+        with _served(context, method, request):
             return behavior(request, context)
 
     return call
@@ -88,7 +140,7 @@ def _unary(behavior: Callable, method: str) -> Callable:
 
 def _streaming(behavior: Callable, method: str) -> Callable:
     def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        with _served(context, method):
+        with _served(context, method, request):
             yield from behavior(request, context)
 
     return call

@@ -23,6 +23,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from api.selectors import queue_pauses
 from api.services import queue_pause_clear, queue_pause_record
+from audit.services import audit_record
 from scanner.celery import app
 
 logger = logging.getLogger(__name__)
@@ -182,6 +183,7 @@ def queue_pause(
         raise ControlRefused("; ".join(errors))
     for name in confirmed:
         queue_pause_record(worker=name, queue=queue, by=by, drained=drained)
+    audit_record("queue.pause", target=f"{queue} on {', '.join(confirmed)}", queue=queue, workers=confirmed)
     logger.info("queue %s paused on %s", queue, ", ".join(confirmed))
     return confirmed
 
@@ -203,6 +205,7 @@ def queue_resume(*, queue: str, worker: str = "") -> list[str]:
         raise ControlRefused("; ".join(errors))
     for name in confirmed:
         queue_pause_clear(worker=name, queue=queue)
+    audit_record("queue.resume", target=f"{queue} on {', '.join(confirmed)}", queue=queue, workers=confirmed)
     logger.info("queue %s resumed on %s", queue, ", ".join(confirmed))
     return confirmed
 
@@ -226,6 +229,7 @@ def worker_drain(
     for queue in _consumed([worker])[worker]:
         queue_pause(queue=queue, worker=worker, by=by, drained=True)
     paused = sorted(queue_pauses().get(worker, {}))
+    audit_record("worker.drain", target=worker, queues=paused)
     stop = stop or threading.Event()
     while True:
         state = DrainState(worker, paused, *_holding(worker))
@@ -258,4 +262,5 @@ def worker_concurrency_set(*, worker: str, concurrency: int, settle: float = 15.
         threading.Event().wait(0.2)
         after = size()
     logger.info("worker %s: pool %s -> %s processes", worker, before, after)
+    audit_record("worker.concurrency", target=worker, asked=concurrency, before=before, after=after)
     return before, after

@@ -18,6 +18,7 @@ from api.auth import ApiError, current_user
 from api.filestream import FileChunks
 from api.pagetokens import PageTokenError, page_token_decode, page_token_encode
 from api.selectors import ImageRecord, job_image_records, job_page_for_user
+from audit.services import audit_record
 from gallery.selectors import CursorError, gallery_page
 from gallery.thumbnails import EvidenceUnavailable, open_file_instance
 from imagescanner.v1 import jobs_pb2 as pb
@@ -347,6 +348,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             fp = open_file_instance(job=job, instance=instance)
         except EvidenceUnavailable as exc:
             raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
+        evidence = {"file_id": instance.pk, "size": instance.size, "sha256": instance.sha256}
+        audit_record("file.stream", job_id=job.pk, target=instance.path, detail="sending", **evidence)
         with fp:
             yield pb.FileChunk(
                 header=pb.FileHeader(
@@ -367,6 +370,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                 grpc.StatusCode.DATA_LOSS,
                 f"the evidence file changed since the scan: SHA-256 {chunks.sha256}, recorded {instance.sha256}",
             )
+        sent = f"sent {chunks.size} bytes, SHA-256 {chunks.sha256}"
+        audit_record("file.stream", job_id=job.pk, target=instance.path, detail=sent, **evidence)
         yield pb.FileChunk(trailer=pb.FileTrailer(sha256=chunks.sha256, size=chunks.size))
 
     def _file(self, request: pb.StreamFileRequest) -> tuple[Job, FileInstance]:

@@ -9,10 +9,12 @@ import secrets
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from api.models import ApiToken, QueuePause
+from audit.services import audit_record, user_label
 
 logger = logging.getLogger(__name__)
 
@@ -31,28 +33,39 @@ def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, st
     once. Tokens look like isk_<10 hex>_<43 urlsafe>; the part before the second underscore is the prefix."""
     prefix = TOKEN_PREFIX + secrets.token_hex(5)
     token = f"{prefix}_{secrets.token_urlsafe(32)}"
-    record = ApiToken.objects.create(user=user, name=name.strip() or "API token", prefix=prefix, digest=_digest(token))
+    with transaction.atomic():
+        record = ApiToken.objects.create(
+            user=user, name=name.strip() or "API token", prefix=prefix, digest=_digest(token)
+        )
+        audit_record("token.create", target=f"{prefix} for {user_label(user)}", name=record.name)
     logger.info("user %s: API token %s created", user.pk, prefix)
     return record, token
 
 
 def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> bool:
     """Delete one of the user's own tokens. False when the user has no such token."""
-    deleted, _ = ApiToken.objects.filter(pk=token_id, user=user).delete()
-    if deleted:
-        logger.info("user %s: API token %s revoked", user.pk, token_id)
-    return bool(deleted)
+    return _revoke(ApiToken.objects.filter(pk=token_id, user=user))
 
 
 def api_token_revoke_by_prefix(*, prefix: str) -> bool:
     """Delete a token by its prefix (the operator's command)."""
-    deleted, _ = ApiToken.objects.filter(prefix=prefix).delete()
-    return bool(deleted)
+    return _revoke(ApiToken.objects.filter(prefix=prefix))
 
 
-def api_token_authenticate(*, token: str) -> AbstractBaseUser | None:
-    """The active user the token belongs to, or None for a token that is malformed, unknown, revoked or belongs to
-    a deactivated user."""
+def _revoke(tokens: QuerySet[ApiToken]) -> bool:
+    with transaction.atomic():
+        record = tokens.select_related("user").select_for_update().first()
+        if record is None:
+            return False
+        record.delete()
+        audit_record("token.revoke", target=f"{record.prefix} for {user_label(record.user)}", name=record.name)
+    logger.info("user %s: API token %s revoked", record.user_id, record.prefix)
+    return True
+
+
+def api_token_authenticate(*, token: str) -> ApiToken | None:
+    """The token's record, with its active user, or None for a token that is malformed, unknown, revoked or
+    belongs to a deactivated user."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     digest = _digest(token)
@@ -63,7 +76,7 @@ def api_token_authenticate(*, token: str) -> AbstractBaseUser | None:
     now = timezone.now()
     if record.last_used_at is None or now - record.last_used_at > _LAST_USED_GRANULARITY:
         ApiToken.objects.filter(pk=record.pk).update(last_used_at=now)
-    return record.user
+    return record
 
 
 def queue_pause_record(*, worker: str, queue: str, by: AbstractBaseUser | None, drained: bool = False) -> None:

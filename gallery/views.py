@@ -16,6 +16,8 @@ from django.shortcuts import render
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
+from audit.models import AuditEvent
+from audit.services import audit_record
 from extractors.classify import vocabulary_read
 from gallery.models import Face, Image
 from gallery.selectors import (
@@ -197,9 +199,11 @@ def original(request: HttpRequest, job_id: int, file_id: int) -> HttpResponse:
     except FileInstance.DoesNotExist:
         raise Http404("This job has no such file.") from None
     download = request.GET.get("download") == "1" or instance.status != FileInstance.Status.IMAGE
+    action = "file.download" if download else "file.view"
     try:
         fp = open_file_instance(job=job, instance=instance)
     except EvidenceUnavailable as exc:
+        audit_record(action, outcome=AuditEvent.Outcome.FAILED, job_id=job.pk, target=instance.path, detail=str(exc))
         response = HttpResponse(str(exc), status=404, content_type="text/plain; charset=utf-8")
         patch_cache_control(response, private=True, no_store=True)
         return response
@@ -209,6 +213,9 @@ def original(request: HttpRequest, job_id: int, file_id: int) -> HttpResponse:
         content_type=content_type,
         as_attachment=download,
         filename=os.path.basename(instance.path) or f"file-{instance.pk}",
+    )
+    audit_record(
+        action, job_id=job.pk, target=instance.path, file_id=instance.pk, size=instance.size, sha256=instance.sha256
     )
     if instance.sha256:
         response["Repr-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(instance.sha256)).decode()}:"

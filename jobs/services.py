@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from audit.services import audit_record, user_label
 from extractors.registry import get_registry
 from gallery.models import Image
 from jobs import pipeline
@@ -82,6 +83,7 @@ def job_create(
             name=name or source.name, description=description, owner=owner, source_path=str(source), config=config
         )
         StageProgress.objects.bulk_create([StageProgress(job=job, stage=stage) for stage in stages])
+        audit_record("job.create", job_id=job.pk, target=job.name, source=str(source), stages=stages)
     logger.info("job %s: created on %s with stages %s", job.pk, source, ", ".join(stages))
     return job
 
@@ -94,6 +96,7 @@ def job_start(*, job: Job) -> bool:
             status=Job.Status.QUEUED, discovery_lease=lease, discovery_active_at=timezone.now()
         )
         if started:
+            audit_record("job.start", job_id=job.pk, target=job.name)
             progress_changed(job.pk)
             transaction.on_commit(lambda: pipeline.scan_signature(job.pk, lease).apply_async())
     job.refresh_from_db()
@@ -101,9 +104,12 @@ def job_start(*, job: Job) -> bool:
 
 
 def job_cancel(*, job: Job) -> bool:
-    cancelled = Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
-        status=Job.Status.CANCELLED, finished_at=timezone.now()
-    )
+    with transaction.atomic():
+        cancelled = Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
+            status=Job.Status.CANCELLED, finished_at=timezone.now()
+        )
+        if cancelled:
+            audit_record("job.cancel", job_id=job.pk, target=job.name)
     if cancelled:
         progress_changed(job.pk)
     job.refresh_from_db()
@@ -121,6 +127,7 @@ def job_rerun(*, job: Job, owner: AbstractBaseUser | None = None) -> Job:
         stages=job.config["stages"],
     )
     Job.objects.filter(pk=rerun.pk).update(rerun_of=job)
+    audit_record("job.rerun", job_id=rerun.pk, target=rerun.name, rerun_of=job.pk)
     rerun.refresh_from_db()
     job_start(job=rerun)
     return rerun
@@ -131,7 +138,7 @@ def job_delete(*, job: Job) -> int:
     references. A running job is cancelled first: its queued work then finds nothing to do. Returns the number
     of images removed."""
     job_cancel(job=job)
-    job_id = job.pk
+    job_id, name = job.pk, job.name
     with transaction.atomic():
         image_ids = list(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
         job.delete()
@@ -139,6 +146,7 @@ def job_delete(*, job: Job) -> int:
             Exists(FileInstance.objects.filter(image=OuterRef("pk")))
         )
         _, removed = orphans.delete()
+        audit_record("job.delete", job_id=job_id, target=name, images_removed=removed.get("gallery.Image", 0))
         progress_changed(job_id)
     return removed.get("gallery.Image", 0)
 
@@ -147,11 +155,16 @@ def job_share(*, job: Job, user: AbstractBaseUser, role: str) -> JobShare:
     """Share the job with a user, or change the role they have. Sharing with the owner changes nothing."""
     if user.pk == job.owner_id:
         raise ValueError("the owner already has every right on the job")
-    share, _ = JobShare.objects.update_or_create(job=job, user=user, defaults={"role": JobShare.Role(role)})
+    with transaction.atomic():
+        share, _ = JobShare.objects.update_or_create(job=job, user=user, defaults={"role": JobShare.Role(role)})
+        audit_record("job.share", job_id=job.pk, target=user_label(user), role=str(role))
     logger.info("job %s: shared with user %s as %s", job.pk, user.pk, role)
     return share
 
 
 def job_unshare(*, job: Job, user_id: int) -> bool:
-    removed, _ = JobShare.objects.filter(job=job, user_id=user_id).delete()
+    with transaction.atomic():
+        removed, _ = JobShare.objects.filter(job=job, user_id=user_id).delete()
+        if removed:
+            audit_record("job.unshare", job_id=job.pk, target=f"user {user_id}")
     return bool(removed)

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.models import AuditEvent
+from audit.selectors import audit_events_for_job
+from audit.services import audit_record
 from gallery.models import StageResult
 from jobs.forms import JobCreateForm, ShareForm
 from jobs.models import FileInstance, Job, JobImage
@@ -31,7 +35,11 @@ def job_or_404(request: HttpRequest, job_id: int, action: JobAction = JobAction.
     try:
         return job_get_for_user(user=request.user, job_id=job_id, action=action)
     except Job.DoesNotExist:
+        audit_record(f"job.{action}", outcome=AuditEvent.Outcome.REFUSED, job_id=job_id, detail="no job they may see")
         raise Http404("No such job.") from None
+    except PermissionDenied as exc:
+        audit_record(f"job.{action}", outcome=AuditEvent.Outcome.REFUSED, job_id=job_id, detail=str(exc))
+        raise
 
 
 @require_GET
@@ -83,6 +91,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         .select_related("image")
         .order_by("stage", "image_id")[:100]
     )
+    can = job_permissions(job=job, user=request.user)
     return render(
         request,
         "jobs/detail.html",
@@ -92,11 +101,13 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
             "snapshot": progress_event(job_id=job.pk, kind="snapshot"),
             "active": Job.ACTIVE,
             "final": Job.FINAL,
-            "can": {action.value: True for action in job_permissions(job=job, user=request.user)},
+            "can": {action.value: True for action in can},
             "errors": errors,
             "stage_failures": [f for f in stage_failures if versions.get(f.stage) == f.extractor_version],
             "shares": job.shares.select_related("user"),
             "share_form": ShareForm(),
+            # Who did what to the job, for those who decide who may see it (owner and staff).
+            "history": audit_events_for_job(job_id=job.pk) if JobAction.SHARE in can else None,
         },
     )
 

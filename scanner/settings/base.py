@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "jobs",
     "gallery",
     "api",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -50,6 +51,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Every view needs a signed-in user unless it is marked @login_not_required (the sign-in pages are).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # What a request does is recorded in the audit log as done by its user (audit.services.acting_as).
+    "audit.middleware.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",

@@ -9,6 +9,7 @@ import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from api.models import ApiToken
+from audit.models import AuditEvent
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
 from imagescanner.v1 import workers_pb2 as wpb
@@ -41,6 +42,16 @@ def test_no_token_and_bad_tokens_are_unauthenticated(grpc_server, alice, transac
     assert alice.jobs.ListJobs(pb.ListJobsRequest()).jobs == []
     ApiToken.objects.filter(user=alice.user).delete()  # revoked
     assert rpc_error(alice.jobs.ListJobs, pb.ListJobsRequest()).code() == grpc.StatusCode.UNAUTHENTICATED
+
+    # Every refused call is in the audit log, with nobody as its user and the caller's address.
+    refused = AuditEvent.objects.filter(outcome="refused").order_by("id")
+    assert [(e.via, e.action, e.user_id) for e in refused] == [("grpc", "api.ListJobs", None)] + [
+        ("grpc", "api.ListWorkers", None)
+    ] + [("grpc", "api.ListJobs", None)] * 5
+    assert [e.detail for e in refused][:2] == [
+        "UNAUTHENTICATED: an API token is required (authorization: Bearer <token>)"
+    ] * 2
+    assert all(e.client.startswith("ipv") for e in refused)
 
 
 def test_a_deactivated_users_token_is_refused(alice):
@@ -107,6 +118,22 @@ def test_another_users_job_and_files_are_not_found(grpc_server, alice, bob, work
         error = rpc_error(call, request)
         assert error.code() == grpc.StatusCode.NOT_FOUND, (call, error.details())
         assert "alice" not in error.details()
+    # Each attempt is in the audit log as bob's, refused; alice's scan as hers.
+    attempts = AuditEvent.objects.filter(user_id=bob.user.pk).order_by("id")
+    assert [(e.action, e.outcome) for e in attempts] == [
+        ("api.GetJob", "refused"),
+        ("job.start", "refused"),
+        ("job.cancel", "refused"),
+        ("job.delete", "refused"),
+        ("api.ListImages", "refused"),
+        ("api.WatchJobProgress", "refused"),
+        ("file.stream", "refused"),
+        ("file.stream", "refused"),
+        ("file.stream", "refused"),
+    ]
+    assert [e.job_id for e in attempts[:6]] == [job.pk] * 6
+    assert [e.data for e in attempts[6:]] == [{"file_id": file_id}, {"image_id": image_id}, {"image_id": image_id}]
+    assert AuditEvent.objects.filter(action="job.start", outcome="ok", job_id=job.pk, user_id=alice.user.pk).exists()
     assert bob.jobs.ListJobs(pb.ListJobsRequest()).jobs == []
     assert bob.jobs.ListActiveJobs(pb.ListActiveJobsRequest()).jobs == []
     # The same calls as the owner work (the file streams; the job's own image).

@@ -13,6 +13,8 @@ import grpc
 import pytest
 
 from api.filestream import file_stream
+from api.models import ApiToken
+from audit.models import AuditEvent
 from gallery.models import Image
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import workers_pb2 as wpb
@@ -251,6 +253,22 @@ def test_stream_file_sends_the_exact_bytes_with_their_sha256(grpc_server, alice,
         == grpc.StatusCode.NOT_FOUND
     )
 
+    # The audit log holds every stream: who, with which token, from where, which file, and that it went out whole.
+    streams = AuditEvent.objects.filter(action="file.stream", user_id=alice.user.pk).order_by("id")
+    token_prefix = ApiToken.objects.get(user=alice.user).prefix
+    assert {(e.via, e.credential) for e in streams} == {("grpc", token_prefix)}
+    assert all(e.client.startswith("ipv") for e in streams)
+    first = streams.filter(data__file_id=instance.pk, outcome="ok")[:2]
+    assert [(e.job_id, e.target, e.detail) for e in first] == [
+        (job.pk, instance.path, "sending"),
+        (job.pk, instance.path, f"sent {len(on_disk)} bytes, SHA-256 {instance.sha256}"),
+    ]
+    assert first[0].data == {"file_id": instance.pk, "size": len(on_disk), "sha256": instance.sha256}
+    refused = streams.get(outcome="refused")
+    assert (refused.job_id, refused.data) == (job.pk + 1000, {"file_id": instance.pk})
+    assert refused.detail.startswith("NOT_FOUND: ")
+    assert streams.filter(outcome="failed", detail__startswith="INVALID_ARGUMENT: ").count() == 2
+
 
 def test_stream_file_refuses_links_and_files_changed_since_the_scan(grpc_server, alice, workers):
     source = grpc_server.sources_root / "case-changed"
@@ -273,6 +291,8 @@ def test_stream_file_refuses_links_and_files_changed_since_the_scan(grpc_server,
         alice.jobs.StreamFile, pb.StreamFileRequest(file_id=FileInstance.objects.get(job=job, path="img_00000.jpg").pk)
     )
     assert error.code() == grpc.StatusCode.DATA_LOSS
+    failed = AuditEvent.objects.filter(action="file.stream", outcome="failed", user_id=alice.user.pk)
+    assert [e.detail.split(":")[0] for e in failed.order_by("id")] == ["FAILED_PRECONDITION", "DATA_LOSS"]
     # Another size: refused before anything is sent.
     with open(source / "img_00001.jpg", "ab") as out:
         out.write(b"appended")

@@ -3,6 +3,7 @@ sees and revokes only their own; the token authenticates exactly its user."""
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import io
 
@@ -14,6 +15,7 @@ from django.urls import reverse
 
 from api.models import ApiToken
 from api.services import api_token_authenticate, api_token_create
+from audit.models import AuditEvent
 
 
 @pytest.fixture
@@ -39,7 +41,7 @@ def test_the_tokens_page_shows_a_new_token_once_and_keeps_only_its_hash(users, c
     assert (record.name, record.digest) == ("laptop", hashlib.sha256(token.encode()).hexdigest())
     assert token.startswith(record.prefix + "_")
     assert token not in str(ApiToken.objects.values_list().get())  # the secret is stored nowhere
-    assert api_token_authenticate(token=token) == alice
+    assert api_token_authenticate(token=token).user == alice
 
     again = client.get(reverse("api:tokens"))
     assert token not in again.text
@@ -75,7 +77,7 @@ def test_manage_py_token_creates_lists_and_revokes(users):
     out = io.StringIO()
     call_command("token", "create", "alice@example.org", "--name", "ops", stdout=out)
     token = out.getvalue().strip()
-    assert api_token_authenticate(token=token) == alice
+    assert api_token_authenticate(token=token).user == alice
     listing = io.StringIO()
     call_command("token", "list", stdout=listing)
     prefix = ApiToken.objects.get().prefix
@@ -83,6 +85,13 @@ def test_manage_py_token_creates_lists_and_revokes(users):
     assert token not in listing.getvalue()
     call_command("token", "revoke", prefix, stdout=io.StringIO())
     assert api_token_authenticate(token=token) is None
+    # Recorded as done at the command line, by the operating-system user who ran it, for alice.
+    logged = AuditEvent.objects.order_by("id")
+    assert [(e.via, e.action, e.target) for e in logged] == [
+        ("cli", "token.create", f"{prefix} for user {alice.pk} (alice@example.org)"),
+        ("cli", "token.revoke", f"{prefix} for user {alice.pk} (alice@example.org)"),
+    ]
+    assert {e.client for e in logged} == {f"os user {getpass.getuser()}"}
     alice.is_active = False
     alice.save()
     with pytest.raises(Exception, match="deactivated"):

@@ -10,6 +10,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from audit.models import AuditEvent
 from gallery.models import StageResult
 from imagescanner.v1 import workers_pb2 as wpb
 from jobs.models import BatchStage, Job, JobImage, StageClaim, StageProgress
@@ -93,6 +94,13 @@ def test_pause_and_resume_one_worker(operator, workers, spawn):
     assert error.code() == grpc.StatusCode.NOT_FOUND
     error = rpc_error(operator.workers.ResumeQueue, wpb.ResumeQueueRequest(queue="probe"))
     assert error.code() == grpc.StatusCode.NOT_FOUND  # paused nowhere
+    done = AuditEvent.objects.filter(user_id=operator.user.pk).order_by("id")
+    assert [(e.action, e.outcome, e.target) for e in done] == [
+        ("queue.pause", "ok", f"probe on {one}"),
+        ("queue.resume", "ok", f"probe on {one}"),
+        ("queue.pause", "refused", ""),
+        ("queue.resume", "refused", ""),
+    ]
 
 
 def test_draining_a_worker_lets_it_finish_what_it_holds_and_take_no_more(

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from audit.models import AuditEvent
 from jobs.models import FileInstance, Job
 from tests.extractors.conftest import jpeg_bytes, png_bomb
 from tests.jobs.conftest import REPO, assert_counters_add_up, build_hostile_tree
@@ -88,6 +89,14 @@ def test_export_carries_every_field_for_every_file_instance(transactional_db, wo
         exported[fmt] = out.read_text(encoding="utf-8")
     to_stdout = manage(worker_env, "export", str(job.pk), "--format", "jsonl")
     assert to_stdout.stdout == exported["jsonl"]
+    # The audit log has the scan's job and every export as done at the command line (the scan's start runs on a
+    # thread of its own, which acts for the command all the same).
+    logged = AuditEvent.objects.filter(job_id=job.pk).order_by("id")
+    assert [(e.via, e.action) for e in logged] == [("cli", "job.create"), ("cli", "job.start")] + [
+        ("cli", "job.export")
+    ] * 3
+    formats = [(e.data["format"], e.data["records"]) for e in logged[2:]]
+    assert formats == [(fmt, job.files_seen) for fmt in ("jsonl", "csv", "jsonl")]
 
     records = [json.loads(line) for line in exported["jsonl"].splitlines()]
     rows = list(csv.DictReader(io.StringIO(exported["csv"], newline="")))

@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from api.models import ApiToken
 from api.services import api_token_create, api_token_revoke_by_prefix
+from audit.services import acting_as, cli_actor
 
 
 def _user(name: str):
@@ -34,6 +35,10 @@ class Command(BaseCommand):
         revoke.add_argument("prefix")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        with acting_as(cli_actor()):
+            self._handle(options)
+
+    def _handle(self, options: dict[str, Any]) -> None:
         if options["action"] == "create":
             user = _user(options["user"])
             if not user.is_active:

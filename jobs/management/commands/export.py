@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audit.services import audit_record, cli_actor
 from jobs.models import Job
 from jobs.selectors import EXPORT_FIELDS, file_instances_for_export
 
@@ -27,11 +28,15 @@ class Command(BaseCommand):
             raise CommandError(f"no such job: {options['job_id']}") from None
         records = file_instances_for_export(job=job)
         if options["output"] == "-":
-            self._write(self.stdout, records, options["format"])
+            count = self._write(self.stdout, records, options["format"])
         else:
             with open(options["output"], "w", encoding="utf-8", newline="") as out:
                 count = self._write(out, records, options["format"])
             self.stderr.write(f"{count} records written to {options['output']}")
+        fmt, output = options["format"], options["output"]
+        audit_record(
+            "job.export", actor=cli_actor(), job_id=job.pk, target=job.name, format=fmt, output=output, records=count
+        )
 
     @staticmethod
     def _write(out: Any, records: Any, fmt: str) -> int:

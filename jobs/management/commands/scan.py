@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextvars
 import sys
 import threading
 import time
@@ -13,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
+from audit.services import acting_as, cli_actor
 from jobs.models import FileInstance, Job
 from jobs.progress_view import ProgressView
 from jobs.scanning import job_fail
@@ -40,6 +42,10 @@ class Command(BaseCommand):
                 owner = get_user_model().objects.get(username=options["owner"])
             except get_user_model().DoesNotExist:
                 raise CommandError(f"no such user: {options['owner']}") from None
+        with acting_as(cli_actor(owner)):
+            self._scan(owner, options)
+
+    def _scan(self, owner: Any, options: dict[str, Any]) -> None:
         stages = [s for s in options["stages"].split(",") if s] if options["stages"] is not None else None
         try:
             job = job_create(
@@ -65,7 +71,9 @@ class Command(BaseCommand):
             finally:
                 connection.close()
 
-        runner = threading.Thread(target=start, name=f"job-{job.pk}", daemon=True)
+        # The thread acts for the same user, in the audit log, as this one (a new thread starts with no context).
+        context = contextvars.copy_context()
+        runner = threading.Thread(target=context.run, args=(start,), name=f"job-{job.pk}", daemon=True)
         started = time.monotonic()
         runner.start()
         try:

@@ -1,0 +1,23 @@
+from django.contrib import admin
+
+from audit.models import AuditEvent
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: staff with the view permission read the log; nobody adds, changes or deletes a row here."""
+
+    list_display = ("at", "username", "via", "action", "outcome", "job_id", "target", "client")
+    list_filter = ("via", "outcome", "action", "at")
+    search_fields = ("username", "target", "detail", "client", "credential")
+    date_hierarchy = "at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

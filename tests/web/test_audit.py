@@ -1,0 +1,130 @@
+"""The audit log: sign-ins, actions and evidence handed out in the web app are recorded as their user's, from their
+address; refused attempts too; the Django admin shows the log and cannot change it, and neither can anything else."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
+from django.db import DatabaseError, transaction
+from django.urls import reverse
+
+from api.models import ApiToken
+from api.services import api_token_create
+from audit.models import AuditEvent
+from audit.services import audit_record
+from jobs.models import FileInstance, Job
+from jobs.services import job_create
+from tests.web.conftest import PASSWORD, make_case
+
+pytestmark = pytest.mark.django_db
+
+
+def events(**filters) -> list[tuple]:
+    rows = AuditEvent.objects.filter(**filters).order_by("id")
+    return [(e.via, e.username, e.action, e.outcome) for e in rows]
+
+
+def test_sign_in_failed_sign_in_and_sign_out_are_recorded(client, examiner):
+    cache.clear()  # sign-in rate limits live in the cache, which outlives a test run: this test needs none spent
+    client.post(reverse("account_login"), {"login": examiner.email, "password": "wrong password"})
+    client.post(reverse("account_login"), {"login": examiner.email, "password": PASSWORD})
+    client.post(reverse("account_logout"))
+
+    assert events() == [
+        ("web", "", "sign-in", "refused"),
+        ("web", examiner.email, "sign-in", "ok"),
+        ("web", examiner.email, "sign-out", "ok"),
+    ]
+    failed = AuditEvent.objects.get(outcome="refused")
+    assert (failed.target, failed.client, failed.user_id) == (examiner.email, "127.0.0.1", None)
+    assert PASSWORD not in str(AuditEvent.objects.values_list())
+
+
+def test_job_actions_and_evidence_handed_out_are_recorded_as_their_users(
+    examiner, other, client_for, sources_root, settings
+):
+    make_case(sources_root / "case")
+    alice = client_for(examiner)
+    response = alice.post(reverse("jobs:new"), {"name": "case 7", "source": "case", "stages": ["exif"]})
+    job = Job.objects.get(name="case 7")
+    assert response.status_code == 302
+    notes = sources_root / "case" / "notes.txt"
+    st = notes.stat()
+    instance = FileInstance.objects.create(
+        job=job, path="notes.txt", path_digest=hashlib.sha256(b"notes.txt").hexdigest(), kind="file", size=st.st_size,
+        inode=st.st_ino, mime="text/plain", status="skipped", sha256=hashlib.sha256(notes.read_bytes()).hexdigest(),
+    )  # fmt: skip
+    assert alice.get(reverse("jobs:original", args=[job.pk, instance.pk])).status_code == 200
+    alice.post(reverse("jobs:share", args=[job.pk]), {"email": other.email, "role": "reviewer"})
+
+    signed_in, created, downloaded, shared = AuditEvent.objects.filter(user_id=examiner.pk).order_by("id")
+    assert signed_in.action == "sign-in"
+    assert (created.via, created.action, created.job_id, created.client) == ("web", "job.create", job.pk, "127.0.0.1")
+    assert created.data == {"source": str(sources_root / "case"), "stages": ["exif"]}
+    assert (downloaded.action, downloaded.job_id, downloaded.target) == ("file.download", job.pk, "notes.txt")
+    assert downloaded.data == {"file_id": instance.pk, "size": st.st_size, "sha256": instance.sha256}
+    assert (shared.action, shared.target, shared.data) == (
+        "job.share",
+        f"user {other.pk} ({other.email})",
+        {"role": "reviewer"},
+    )
+
+    # Bob, before the share reached him, and then trying to change what he may only see: refused, and recorded.
+    bob = client_for(other)
+    assert bob.post(reverse("jobs:delete", args=[job.pk])).status_code == 403
+    assert events(user_id=other.pk) == [
+        ("web", other.email, "sign-in", "ok"),
+        ("web", other.email, "job.change", "refused"),
+    ]
+    assert AuditEvent.objects.get(user_id=other.pk, action="job.change").detail == "you may not change this job"
+    assert bob.get(reverse("jobs:detail", args=[job.pk + 1000])).status_code == 404
+    assert AuditEvent.objects.filter(user_id=other.pk, action="job.view", job_id=job.pk + 1000).exists()
+
+    # The job page shows its history to those who decide who may see the job (alice), not to a reviewer (bob).
+    history = alice.get(reverse("jobs:detail", args=[job.pk])).text.split("<h2>History</h2>")[1]
+    for line in ("job.create", "file.download", "notes.txt", "job.share", "job.change", "you may not change this job"):
+        assert line in history
+    assert "<h2>History</h2>" not in bob.get(reverse("jobs:detail", args=[job.pk])).text
+
+
+def test_the_log_cannot_be_changed_or_deleted():
+    event = audit_record("job.view", target="x\x00y")
+    assert AuditEvent.objects.get(pk=event.pk).target == "x\\x00y"  # PostgreSQL keeps no NUL: written out
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).update(outcome="ok", detail="rewritten")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).delete()
+    assert AuditEvent.objects.get(pk=event.pk).detail == ""
+
+
+def test_the_admin_shows_the_log_read_only_and_records_its_own_changes(make_user, client_for, examiner):
+    boss = make_user("boss@example.org", staff=True, superuser=True)
+    _, _ = api_token_create(user=examiner, name="script")
+    admin = client_for(boss)
+    listing = admin.get(reverse("admin:audit_auditevent_changelist"))
+    assert listing.status_code == 200
+    assert "token.create" in listing.text
+    event = AuditEvent.objects.get(action="token.create")
+    assert admin.get(reverse("admin:audit_auditevent_add")).status_code == 403
+    assert admin.get(reverse("admin:audit_auditevent_delete", args=[event.pk])).status_code == 403
+    assert admin.post(reverse("admin:audit_auditevent_change", args=[event.pk]), {"detail": "x"}).status_code == 403
+    # The job page's link to a job's whole log.
+    listed = admin.get(reverse("admin:audit_auditevent_changelist") + "?job_id=1000000")
+    assert (listed.status_code, listed.context["cl"].result_count) == (200, 0)
+
+    # Staff revoking a token in the admin goes around the token services; the admin's own log entry is recorded.
+    token = ApiToken.objects.get(user=examiner)
+    admin.post(reverse("admin:api_apitoken_delete", args=[token.pk]), {"post": "yes"})
+    assert not ApiToken.objects.filter(pk=token.pk).exists()
+    assert LogEntry.objects.filter(action_flag=DELETION, content_type=ContentType.objects.get_for_model(ApiToken))
+    deleted = AuditEvent.objects.get(action="admin.delete")
+    assert (deleted.via, deleted.user_id, deleted.target) == ("web", boss.pk, f"apitoken {token.pk}: {token}")
+
+
+def test_a_job_created_in_a_shell_or_worker_is_recorded_as_the_systems(evidence_dir):
+    job = job_create(name="system", source_path=evidence_dir, stages=["exif"])
+    assert events(job_id=job.pk) == [("system", "", "job.create", "ok")]
