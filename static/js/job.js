@@ -25,12 +25,16 @@ function field(name, scope = document) {
   return scope.querySelector(`[data-field="${name}"]`);
 }
 
-function drawStage(el, p, discoveryFinished) {
+function drawBar(el, p) {
   const total = Math.max(p.total, 1);
   const other = p.skipped + p.unavailable;
   el.querySelector('[data-part="done"]').style.width = `${(100 * p.done) / total}%`;
   el.querySelector('[data-part="failed"]').style.width = `${(100 * p.failed) / total}%`;
   el.querySelector('[data-part="other"]').style.width = `${(100 * other) / total}%`;
+}
+
+function drawStage(el, p, discoveryFinished) {
+  drawBar(el, p);
   let text = `${p.done} done · ${p.failed} failed · ${p.skipped} skipped`;
   if (p.unavailable) text += ` · ${p.unavailable} unavailable`;
   field("counts", el).textContent = `${text} of ${p.total}`;
@@ -95,6 +99,14 @@ function receive(event) {
     // A new state brings other actions and, at the end, the summary: the server renders the page again.
     location.reload();
   }
+}
+
+// The bars as the page was rendered: a job that has ended gets no events, and its bars show its counts all the same.
+for (const el of document.querySelectorAll(".stage")) {
+  const counts = Object.fromEntries(
+    ["total", "done", "failed", "skipped", "unavailable"].map((key) => [key, Number(el.dataset[key])]),
+  );
+  drawBar(el, counts);
 }
 
 if (ACTIVE.has(root.dataset.status)) {

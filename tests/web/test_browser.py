@@ -89,7 +89,18 @@ def test_examiner_signs_up_scans_a_case_and_reviews_it(
     assert (job.files_seen, job.distinct_images, job.errors) == (expected["files"], expected["distinct"], 1)
     expect(page.locator('[data-field="files_seen"]')).to_have_text(str(expected["files"]))
     expect(page.locator("#errors")).to_contain_text("truncated JPEG")
+    # A finished job's bars show its counts (it gets no live events to draw them from).
+    for stage in ("exif", "faces", "classify"):
+        expect(page.locator(f'.stage[data-stage="{stage}"] [data-part="done"]')).to_have_attribute(
+            "style", "width: 100%;"
+        )
     screenshot(page, "05-job-detail")
+    # Its history, for its owner: created and started from this browser.
+    history = page.get_by_test_id("history")
+    history.scroll_into_view_if_needed()
+    expect(history).to_contain_text("job.create")
+    expect(history).to_contain_text("job.start")
+    screenshot(page, "05-job-history")
 
     page.goto(f"{base}/jobs/")
     row = page.locator(f'tr[data-job="{job.pk}"]')
