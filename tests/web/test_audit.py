@@ -1,20 +1,27 @@
 """The audit log: sign-ins, actions and evidence handed out in the web app are recorded as their user's, from their
-address; refused attempts too; the Django admin shows the log and cannot change it, and neither can anything else."""
+address; refused attempts too; the Django admin shows the log and cannot change it, and neither can anything else;
+`manage.py audit` exports it."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import json
+from datetime import datetime
 
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, transaction
 from django.urls import reverse
 
 from api.models import ApiToken
 from api.services import api_token_create
 from audit.models import AuditEvent
+from audit.selectors import AUDIT_FIELDS
 from audit.services import audit_record
 from jobs.models import FileInstance, Job
 from jobs.services import job_create
@@ -128,3 +135,37 @@ def test_the_admin_shows_the_log_read_only_and_records_its_own_changes(make_user
 def test_a_job_created_in_a_shell_or_worker_is_recorded_as_the_systems(evidence_dir):
     job = job_create(name="system", source_path=evidence_dir, stages=["exif"])
     assert events(job_id=job.pk) == [("system", "", "job.create", "ok")]
+
+
+def test_manage_py_audit_exports_the_log_oldest_first_and_records_that(evidence_dir, examiner, tmp_path):
+    job = job_create(name="case 9", source_path=evidence_dir, stages=["exif"], owner=examiner)
+    audit_record("file.view", job_id=job.pk, target="a\nb.jpg", file_id=7, sha256="ab" * 32)
+    audit_record("file.view", job_id=job.pk + 1, target="elsewhere.jpg")
+
+    out = io.StringIO()
+    call_command("audit", "--job", str(job.pk), stdout=out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["action"], r["via"], r["job_id"]) for r in lines] == [
+        ("job.create", "system", job.pk),
+        ("file.view", "system", job.pk),
+    ]
+    assert list(lines[0]) == AUDIT_FIELDS
+    assert lines[1]["data"] == {"file_id": 7, "sha256": "ab" * 32}
+    assert datetime.fromisoformat(lines[0]["at"]) <= datetime.fromisoformat(lines[1]["at"])
+
+    saved = tmp_path / "audit.csv"
+    call_command("audit", "--format", "csv", "-o", str(saved), "--since", "2000-01-01", stderr=io.StringIO())
+    rows = list(csv.DictReader(saved.open(encoding="utf-8", newline="")))
+    assert [row["target"] for row in rows] == ["case 9", "a\nb.jpg", "elsewhere.jpg", ""]  # the first export too
+    assert json.loads(rows[1]["data"]) == {"file_id": 7, "sha256": "ab" * 32}
+    later = io.StringIO()
+    call_command("audit", "--since", "2999-01-01T00:00", stdout=later)
+    assert later.getvalue() == ""
+    exports = AuditEvent.objects.filter(action="audit.export").order_by("id")
+    assert [(e.via, e.job_id, e.data["records"]) for e in exports] == [
+        ("cli", job.pk, 2),
+        ("cli", None, 4),
+        ("cli", None, 0),
+    ]
+    with pytest.raises(CommandError, match="not a date"):
+        call_command("audit", "--since", "yesterday")

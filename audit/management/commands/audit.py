@@ -1,0 +1,54 @@
+"""`manage.py audit [--job ID] [--user EMAIL] [--since WHEN] [--until WHEN] [--format jsonl|csv] [-o FILE]`: the audit
+log, oldest first, for a case file or a review. The export is itself recorded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.timezone import get_current_timezone, is_naive, make_aware
+
+from audit.selectors import AUDIT_FIELDS, audit_events_for_export
+from audit.services import audit_record, cli_actor
+from scanner.records import FORMATS, records_save
+
+
+def _when(value: str | None) -> datetime | None:
+    """A date (its midnight) or a date and time, in the server's time zone unless it names one."""
+    if not value:
+        return None
+    try:
+        moment = parse_datetime(value)
+        if moment is None and (day := parse_date(value)) is not None:
+            moment = datetime(day.year, day.month, day.day)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise CommandError(f"not a date or date and time: {value!r} (e.g. 2026-11-30 or 2026-11-30T14:00)")
+    return make_aware(moment, get_current_timezone()) if is_naive(moment) else moment
+
+
+class Command(BaseCommand):
+    help = "Export the audit log (who did what, when, from where, allowed or not), oldest first."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--job", type=int, default=None, help="only this job's events")
+        parser.add_argument("--user", default="", help="only this account's events (its email or user name)")
+        parser.add_argument("--since", default=None, help="from this date or date and time on")
+        parser.add_argument("--until", default=None, help="before this date or date and time")
+        parser.add_argument("--format", choices=FORMATS, default="jsonl")
+        parser.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        since, until = _when(options["since"]), _when(options["until"])
+        records = audit_events_for_export(job_id=options["job"], username=options["user"], since=since, until=until)
+        fmt, output = options["format"], options["output"]
+        count = records_save(output, records, fmt=fmt, fields=AUDIT_FIELDS, stdout=self.stdout)
+        if output != "-":
+            self.stderr.write(f"{count} events written to {output}")
+        asked = {key: options[key] for key in ("user", "since", "until") if options[key]}
+        audit_record(
+            "audit.export", actor=cli_actor(), job_id=options["job"], format=fmt, output=output, records=count, **asked
+        )
