@@ -194,11 +194,14 @@ def original(request: HttpRequest, job_id: int, file_id: int) -> HttpResponse:
     """The evidence file exactly as found, only on an explicit request: shown in the browser (images) or
     downloaded (`?download=1`, any regular file). Never cached; its recorded SHA-256 travels in Repr-Digest."""
     job = job_or_404(request, job_id)
+    download = request.GET.get("download") == "1"
     try:
         instance = FileInstance.objects.get(pk=file_id, job=job, kind="file")
     except FileInstance.DoesNotExist:
+        action = "file.download" if download else "file.view"
+        audit_record(action, outcome=AuditEvent.Outcome.REFUSED, job_id=job.pk, detail="no such file", file_id=file_id)
         raise Http404("This job has no such file.") from None
-    download = request.GET.get("download") == "1" or instance.status != FileInstance.Status.IMAGE
+    download = download or instance.status != FileInstance.Status.IMAGE
     action = "file.download" if download else "file.view"
     try:
         fp = open_file_instance(job=job, instance=instance)

@@ -89,6 +89,9 @@ def test_job_actions_and_evidence_handed_out_are_recorded_as_their_users(
     ]
     assert AuditEvent.objects.get(user_id=other.pk, action="job.change").detail == "you may not change this job"
     assert bob.get(reverse("jobs:detail", args=[job.pk + 1000])).status_code == 404
+    assert alice.get(reverse("jobs:original", args=[job.pk, instance.pk + 1000])).status_code == 404
+    probed = AuditEvent.objects.get(user_id=examiner.pk, outcome="refused")
+    assert (probed.action, probed.job_id, probed.data) == ("file.view", job.pk, {"file_id": instance.pk + 1000})
     assert AuditEvent.objects.filter(user_id=other.pk, action="job.view", job_id=job.pk + 1000).exists()
 
     # The job page shows its history to those who decide who may see the job (alice), not to a reviewer (bob).
