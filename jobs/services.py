@@ -116,18 +116,21 @@ def job_cancel(*, job: Job) -> bool:
     return bool(cancelled)
 
 
-def job_rerun(*, job: Job, owner: AbstractBaseUser | None = None) -> Job:
-    """A new job over the same source with the same stages. Content already analysed is linked, not analysed again.
-    The new job takes today's settings; the old one keeps its record."""
-    rerun = job_create(
-        name=job.name,
-        description=job.description,
-        source_path=job.source_path,
-        owner=owner or job.owner,
-        stages=job.config["stages"],
-    )
-    Job.objects.filter(pk=rerun.pk).update(rerun_of=job)
-    audit_record("job.rerun", job_id=rerun.pk, target=rerun.name, rerun_of=job.pk)
+def job_rerun(*, job: Job) -> Job:
+    """Scan the job's source again: a new job with the same stages, owner and shares, started at once. Content the
+    same extractor versions analysed before is linked, not analysed again; the new job takes today's settings (a
+    newer model analyses everything again), and the old one keeps its record."""
+    with transaction.atomic():
+        rerun = job_create(
+            name=job.name,
+            description=job.description,
+            source_path=job.source_path,
+            owner=job.owner,
+            stages=job.config["stages"],
+        )
+        Job.objects.filter(pk=rerun.pk).update(rerun_of=job)
+        JobShare.objects.bulk_create([JobShare(job=rerun, user_id=s.user_id, role=s.role) for s in job.shares.all()])
+        audit_record("job.rerun", job_id=rerun.pk, target=rerun.name, rerun_of=job.pk)
     rerun.refresh_from_db()
     job_start(job=rerun)
     return rerun

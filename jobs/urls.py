@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:job_id>/progress", views.job_progress, name="progress"),
     path("<int:job_id>/start", views.job_start_view, name="start"),
     path("<int:job_id>/cancel", views.job_cancel_view, name="cancel"),
+    path("<int:job_id>/rerun", views.job_rerun_view, name="rerun"),
     path("<int:job_id>/delete", views.job_delete_view, name="delete"),
     path("<int:job_id>/shares", views.job_share_view, name="share"),
     path("<int:job_id>/shares/<int:user_id>/delete", views.job_unshare_view, name="unshare"),

@@ -26,7 +26,16 @@ from jobs.selectors import (
     job_progress_snapshot,
     source_label,
 )
-from jobs.services import SourceError, job_cancel, job_create, job_delete, job_share, job_start, job_unshare
+from jobs.services import (
+    SourceError,
+    job_cancel,
+    job_create,
+    job_delete,
+    job_rerun,
+    job_share,
+    job_start,
+    job_unshare,
+)
 
 
 def job_or_404(request: HttpRequest, job_id: int, action: JobAction = JobAction.VIEW) -> Job:
@@ -127,6 +136,21 @@ def job_start_view(request: HttpRequest, job_id: int) -> HttpResponse:
     else:
         messages.error(request, f"The job cannot start: it is {job.status}.")
     return redirect("jobs:detail", job_id=job.pk)
+
+
+@require_POST
+def job_rerun_view(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = job_or_404(request, job_id, JobAction.CHANGE)
+    if job.status not in Job.FINAL:
+        messages.error(request, f"The job is {job.status}: it can be scanned again once it has ended.")
+        return redirect("jobs:detail", job_id=job.pk)
+    try:
+        rerun = job_rerun(job=job)
+    except SourceError as exc:
+        messages.error(request, f"The source cannot be scanned again: {exc}")
+        return redirect("jobs:detail", job_id=job.pk)
+    messages.success(request, f"Scanning again as job #{rerun.pk}; results the same versions found are linked.")
+    return redirect("jobs:detail", job_id=rerun.pk)
 
 
 @require_POST

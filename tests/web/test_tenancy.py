@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from gallery.models import Face
-from jobs.models import FileInstance, Job, JobImage, JobShare
+from jobs.models import FileInstance, Job, JobImage, JobShare, StageProgress
+from tests.conftest import wait_for
 from tests.web.conftest import store_ml_results
 
 pytestmark = pytest.mark.integration
@@ -36,6 +38,7 @@ def job_urls(job: Job) -> dict[str, list[str]]:
     change = [
         reverse("jobs:start", args=[j]),
         reverse("jobs:cancel", args=[j]),
+        reverse("jobs:rerun", args=[j]),
         reverse("jobs:delete", args=[j]),
     ]
     share = [reverse("jobs:share", args=[j]), reverse("jobs:unshare", args=[j, job.owner_id])]
@@ -105,6 +108,36 @@ def test_a_reviewer_reads_but_cannot_change_and_a_full_share_can(scan, examiner,
     assert carol_client.post(urls["share"][0], {"email": "bob@example.org", "role": "full"}).status_code == 403
     assert carol_client.post(reverse("jobs:delete", args=[job.pk])).status_code == 302
     assert not Job.objects.filter(pk=job.pk).exists()
+
+
+def test_scanning_again_keeps_the_owner_and_shares_and_links_what_was_analysed(
+    scan, examiner, other, make_user, client_for
+):
+    job = scan(examiner)
+    carol = make_user("carol@example.org")
+    JobShare.objects.create(job=job, user=other, role="reviewer")
+    JobShare.objects.create(job=job, user=carol, role="full")
+    assert client_for(other).post(reverse("jobs:rerun", args=[job.pk])).status_code == 403
+
+    response = client_for(carol).post(reverse("jobs:rerun", args=[job.pk]))
+    rerun = Job.objects.get(rerun_of=job)
+    assert response["Location"] == reverse("jobs:detail", args=[rerun.pk])
+    wait_for(lambda: Job.objects.filter(pk=rerun.pk, status__in=Job.FINAL).exists(), message="the second scan")
+    rerun.refresh_from_db()
+    assert (rerun.status, rerun.owner, rerun.name, rerun.config["stages"]) == (
+        Job.Status.COMPLETED,
+        examiner,
+        job.name,
+        job.config["stages"],
+    )
+    assert set(rerun.shares.values_list("user", "role")) == {(other.pk, "reviewer"), (carol.pk, "full")}
+    assert rerun.distinct_images == job.distinct_images
+    exif = StageProgress.objects.get(job=rerun, stage="exif")
+    assert exif.reused == exif.total == job.distinct_images  # linked, not analysed again
+    done = AuditEvent.objects.get(action="job.rerun")
+    assert (done.user_id, done.job_id, done.data) == (carol.pk, rerun.pk, {"rerun_of": job.pk})
+    page = client_for(examiner).get(reverse("jobs:detail", args=[rerun.pk])).text
+    assert f'scan again of <a href="{reverse("jobs:detail", args=[job.pk])}">#{job.pk}</a>' in page
 
 
 def test_staff_see_every_job(scan, examiner, make_user, client_for):
