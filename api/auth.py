@@ -39,6 +39,7 @@ AUDITED = {
     "CreateJob": "job.create",
     "StartScan": "job.start",
     "CancelJob": "job.cancel",
+    "RerunJob": "job.rerun",
     "DeleteJob": "job.delete",
     "StreamFile": "file.stream",
     "PauseQueue": "queue.pause",

@@ -33,7 +33,7 @@ from jobs.selectors import (
     source_label,
     source_list,
 )
-from jobs.services import SourceError, job_cancel, job_create, job_delete, job_start
+from jobs.services import SourceError, job_cancel, job_create, job_delete, job_rerun, job_start
 
 STATUSES = {
     Job.Status.CREATED: pb.JOB_STATUS_CREATED,
@@ -112,6 +112,7 @@ def job_message(job: Job, user) -> pb.Job:
         start_time=_timestamp(job.started_at),
         finish_time=_timestamp(job.finished_at),
         permissions=sorted(job_permissions(job=job, user=user)),
+        rerun_of=job.rerun_of_id or 0,
     )
 
 
@@ -259,6 +260,16 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"job {job.pk} is not running (it is {job.status})")
         return job_message(job, current_user())
 
+    def RerunJob(self, request: pb.RerunJobRequest, context) -> pb.Job:
+        job = _job(request.job_id, JobAction.CHANGE)
+        if job.status not in Job.FINAL:
+            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"job {job.pk} is {job.status}: let it end first")
+        try:
+            rerun = job_rerun(job=job)
+        except SourceError as exc:
+            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"the source cannot be scanned again: {exc}") from None
+        return job_message(rerun, current_user())
+
     def DeleteJob(self, request: pb.DeleteJobRequest, context) -> pb.DeleteJobResponse:
         job = _job(request.job_id, JobAction.CHANGE)
         if job.status in Job.ACTIVE:
@@ -277,7 +288,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         if job.status in Job.FINAL:
             raise ApiError(
                 grpc.StatusCode.FAILED_PRECONDITION,
-                f"job {job.pk} has ended ({job.status}); create a new job to scan the source again",
+                f"job {job.pk} has ended ({job.status}); RerunJob scans its source again as a new job",
             )
         if not os.path.isdir(job.source_path):
             return result(

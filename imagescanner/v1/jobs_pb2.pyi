@@ -72,7 +72,7 @@ class StageProgress(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., total: _Optional[int] = ..., done: _Optional[int] = ..., failed: _Optional[int] = ..., skipped: _Optional[int] = ..., unavailable: _Optional[int] = ..., reused: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "name", "description", "source", "owner_email", "status", "error", "files_seen", "images", "distinct_images", "skipped", "errors", "bytes_seen", "discovery_finished", "stages", "create_time", "start_time", "finish_time", "permissions")
+    __slots__ = ("id", "name", "description", "source", "owner_email", "status", "error", "files_seen", "images", "distinct_images", "skipped", "errors", "bytes_seen", "discovery_finished", "stages", "create_time", "start_time", "finish_time", "permissions", "rerun_of")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +92,7 @@ class Job(_message.Message):
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     FINISH_TIME_FIELD_NUMBER: _ClassVar[int]
     PERMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    RERUN_OF_FIELD_NUMBER: _ClassVar[int]
     id: int
     name: str
     description: str
@@ -111,7 +112,8 @@ class Job(_message.Message):
     start_time: _timestamp_pb2.Timestamp
     finish_time: _timestamp_pb2.Timestamp
     permissions: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., source: _Optional[str] = ..., owner_email: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., error: _Optional[str] = ..., files_seen: _Optional[int] = ..., images: _Optional[int] = ..., distinct_images: _Optional[int] = ..., skipped: _Optional[int] = ..., errors: _Optional[int] = ..., bytes_seen: _Optional[int] = ..., discovery_finished: _Optional[bool] = ..., stages: _Optional[_Iterable[_Union[StageProgress, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., permissions: _Optional[_Iterable[str]] = ...) -> None: ...
+    rerun_of: int
+    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., source: _Optional[str] = ..., owner_email: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., error: _Optional[str] = ..., files_seen: _Optional[int] = ..., images: _Optional[int] = ..., distinct_images: _Optional[int] = ..., skipped: _Optional[int] = ..., errors: _Optional[int] = ..., bytes_seen: _Optional[int] = ..., discovery_finished: _Optional[bool] = ..., stages: _Optional[_Iterable[_Union[StageProgress, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., permissions: _Optional[_Iterable[str]] = ..., rerun_of: _Optional[int] = ...) -> None: ...
 
 class ListJobsRequest(_message.Message):
     __slots__ = ("page_size", "page_token", "order")
@@ -162,6 +164,12 @@ class CreateJobRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., source: _Optional[str] = ..., stages: _Optional[_Iterable[str]] = ..., start: _Optional[bool] = ...) -> None: ...
 
 class CancelJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    def __init__(self, job_id: _Optional[int] = ...) -> None: ...
+
+class RerunJobRequest(_message.Message):
     __slots__ = ("job_id",)
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     job_id: int

@@ -74,6 +74,11 @@ class JobServiceStub:
                 request_serializer=imagescanner_dot_v1_dot_jobs__pb2.StartScanRequest.SerializeToString,
                 response_deserializer=imagescanner_dot_v1_dot_jobs__pb2.StartScanResponse.FromString,
                 _registered_method=True)
+        self.RerunJob = channel.unary_unary(
+                '/imagescanner.v1.JobService/RerunJob',
+                request_serializer=imagescanner_dot_v1_dot_jobs__pb2.RerunJobRequest.SerializeToString,
+                response_deserializer=imagescanner_dot_v1_dot_jobs__pb2.Job.FromString,
+                _registered_method=True)
         self.WatchJobProgress = channel.unary_stream(
                 '/imagescanner.v1.JobService/WatchJobProgress',
                 request_serializer=imagescanner_dot_v1_dot_jobs__pb2.WatchJobProgressRequest.SerializeToString,
@@ -149,6 +154,15 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RerunJob(self, request, context):
+        """Scan an ended job's source again: a new job with the same stages, owner and shares, started at once (the web
+        app's "Scan again"). What the same extractor versions found before is linked, not analysed again. Returns the
+        new job; FAILED_PRECONDITION while the job runs, or when its source is gone.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchJobProgress(self, request, context):
         """The job's progress: a snapshot at once, then a new one whenever something changed, until the job ends (the
         last message carries the final status) or the client cancels.
@@ -215,6 +229,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.StartScan,
                     request_deserializer=imagescanner_dot_v1_dot_jobs__pb2.StartScanRequest.FromString,
                     response_serializer=imagescanner_dot_v1_dot_jobs__pb2.StartScanResponse.SerializeToString,
+            ),
+            'RerunJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.RerunJob,
+                    request_deserializer=imagescanner_dot_v1_dot_jobs__pb2.RerunJobRequest.FromString,
+                    response_serializer=imagescanner_dot_v1_dot_jobs__pb2.Job.SerializeToString,
             ),
             'WatchJobProgress': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchJobProgress,
@@ -448,6 +467,33 @@ class JobService:
             '/imagescanner.v1.JobService/StartScan',
             imagescanner_dot_v1_dot_jobs__pb2.StartScanRequest.SerializeToString,
             imagescanner_dot_v1_dot_jobs__pb2.StartScanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RerunJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagescanner.v1.JobService/RerunJob',
+            imagescanner_dot_v1_dot_jobs__pb2.RerunJobRequest.SerializeToString,
+            imagescanner_dot_v1_dot_jobs__pb2.Job.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,6 +40,12 @@ def test_ctl_lists_jobs_fetches_files_and_controls_workers(ctl, grpc_server, ali
     assert watched.stdout.splitlines()[-1].startswith("completed  files 3  images 3  errors 0  exif 3/3")
     listed = ctl(alice.token, "jobs")
     assert f"{job.pk}  completed   From ctl  [ctl-case]" in listed.stdout
+    again = ctl(alice.token, "rerun", str(job.pk))
+    assert again.returncode == 0, again.stderr
+    rerun = Job.objects.get(rerun_of=job)
+    assert again.stdout.split()[0] == str(rerun.pk)
+    assert "From ctl  [ctl-case]" in again.stdout
+    assert ctl(alice.token, "watch", str(rerun.pk)).stdout.splitlines()[-1].startswith("completed  files 3")
 
     instance = FileInstance.objects.filter(job=job).first()
     out = tmp_path / "copy.jpg"

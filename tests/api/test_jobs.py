@@ -75,13 +75,23 @@ def test_a_job_created_and_started_over_grpc_completes_and_its_progress_streams(
     again = list(alice.jobs.WatchJobProgress(pb.WatchJobProgressRequest(job_id=job.id)))
     assert len(again) == 1
     assert again[0] == updates[-1]
-    # Ended: no second start; an ended job can be deleted, with its images.
-    assert (
-        rpc_error(alice.jobs.StartScan, pb.StartScanRequest(job_id=job.id)).code()
-        == grpc.StatusCode.FAILED_PRECONDITION
+    # Ended: no second start, but RerunJob scans the source again as a new job, linking what the first one found.
+    error = rpc_error(alice.jobs.StartScan, pb.StartScanRequest(job_id=job.id))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "RerunJob" in error.details()
+    rerun = alice.jobs.RerunJob(pb.RerunJobRequest(job_id=job.id))
+    assert (rerun.rerun_of, rerun.name, rerun.owner_email) == (job.id, job.name, "alice@example.org")
+    final = list(alice.jobs.WatchJobProgress(pb.WatchJobProgressRequest(job_id=rerun.id), timeout=120))[-1]
+    assert final.status == pb.JOB_STATUS_COMPLETED
+    assert [(s.stage, s.total, s.done, s.reused) for s in final.stages] == [("exif", 20, 20, 20)]
+    waiting = alice.jobs.CreateJob(pb.CreateJobRequest(source="case-2", stages=["exif"]))
+    assert rpc_error(alice.jobs.RerunJob, pb.RerunJobRequest(job_id=waiting.id)).code() == (
+        grpc.StatusCode.FAILED_PRECONDITION
     )
-    assert alice.jobs.DeleteJob(pb.DeleteJobRequest(job_id=job.id)).images_removed == 20
-    assert not Job.objects.filter(pk=job.id).exists()
+    # An ended job can be deleted, with the images no other job holds.
+    assert alice.jobs.DeleteJob(pb.DeleteJobRequest(job_id=job.id)).images_removed == 0
+    assert alice.jobs.DeleteJob(pb.DeleteJobRequest(job_id=rerun.id)).images_removed == 20
+    assert not Job.objects.filter(pk__in=[job.id, rerun.id]).exists()
 
 
 def test_start_scan_reports_started_queued_running_and_missing_sources(grpc_server, alice, operator, workers):

@@ -6,7 +6,7 @@
     ctl drain WORKER                     stop it taking work and wait until it holds none
     ctl concurrency WORKER N             grow or shrink its pool
     ctl jobs [--active] [--order O]      jobs the token's user may see
-    ctl job ID | watch ID | start ID | cancel ID | delete ID
+    ctl job ID | watch ID | start ID | cancel ID | rerun ID | delete ID
     ctl sources | create SOURCE [--name N] [--stages a,b] [--start]
     ctl images JOB [--limit N]           a job's images with their hashes and EXIF summary
     ctl fetch FILE_ID -o OUT             an evidence file's bytes, checked against its recorded SHA-256
@@ -63,7 +63,7 @@ class Command(BaseCommand):
         listing.add_argument("--active", action="store_true", help="only queued, scanning or extracting ones")
         listing.add_argument("--order", choices=sorted(ORDERS), default="newest")
         listing.add_argument("--limit", type=int, default=50)
-        for name in ("job", "watch", "start", "cancel", "delete"):
+        for name in ("job", "watch", "start", "cancel", "rerun", "delete"):
             sub.add_parser(name, help=f"{name} a job").add_argument("job_id", type=int)
         sub.add_parser("sources", help="folders a job can be created on")
         create = sub.add_parser("create", help="create a job on a source")
@@ -181,6 +181,10 @@ class Command(BaseCommand):
 
     def _cancel(self, options: dict[str, Any]) -> None:
         job = self.jobs.CancelJob(jobs.CancelJobRequest(job_id=options["job_id"]))
+        self.stdout.write(self._job_line(job))
+
+    def _rerun(self, options: dict[str, Any]) -> None:
+        job = self.jobs.RerunJob(jobs.RerunJobRequest(job_id=options["job_id"]))
         self.stdout.write(self._job_line(job))
 
     def _delete(self, options: dict[str, Any]) -> None:
