@@ -48,6 +48,7 @@ AUDITED = {
     "SetConcurrency": "worker.concurrency",
 }
 REFUSALS = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.NOT_FOUND)
+AUDIT_TEXT = 500
 
 # The caller of the RPC this thread is serving. A sync gRPC server serves each call, streams included, from one
 # pool thread from start to end, and every authenticated call sets this before the servicer runs.
@@ -78,10 +79,15 @@ def bearer_token(metadata: tuple | None) -> str:
 
 
 def _request_fields(request: Any) -> dict[str, Any]:
-    """The request's fields that are set, single scalar and text values only, for the audit log."""
+    """The request's fields that are set, single scalar and text values only (text cut to AUDIT_TEXT characters:
+    a refused request may be as large as gRPC lets in), for the audit log."""
     if not isinstance(request, Message):  # a client stream's request iterator
         return {}
-    return {field.name: value for field, value in request.ListFields() if isinstance(value, int | float | str)}
+    return {
+        field.name: value[:AUDIT_TEXT] if isinstance(value, str) else value
+        for field, value in request.ListFields()
+        if isinstance(value, int | float | str)
+    }
 
 
 def _abort(
@@ -94,7 +100,7 @@ def _abort(
             AUDITED.get(name, f"api.{name}"),
             outcome=AuditEvent.Outcome.REFUSED if code in REFUSALS else AuditEvent.Outcome.FAILED,
             job_id=fields.pop("job_id", None),
-            detail=f"{code.name}: {message}",
+            detail=f"{code.name}: {message}"[:AUDIT_TEXT],
             actor=actor,
             **fields,
         )

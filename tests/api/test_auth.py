@@ -52,6 +52,11 @@ def test_no_token_and_bad_tokens_are_unauthenticated(grpc_server, alice, transac
         "UNAUTHENTICATED: an API token is required (authorization: Bearer <token>)"
     ] * 2
     assert all(e.client.startswith("ipv") for e in refused)
+    # What a refused request carried is kept, cut short: a request may be as large as gRPC lets in.
+    error = rpc_error(anonymous.CreateJob, pb.CreateJobRequest(name="n" * 5000, source="case"))
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+    attempt = AuditEvent.objects.get(action="job.create")
+    assert (attempt.outcome, len(attempt.data["name"]), attempt.data["source"]) == ("refused", 500, "case")
 
 
 def test_a_deactivated_users_token_is_refused(alice):
