@@ -10,6 +10,7 @@ urlpatterns = [
     path("new", views.job_new, name="new"),
     path("<int:job_id>/", views.job_detail, name="detail"),
     path("<int:job_id>/progress", views.job_progress, name="progress"),
+    path("<int:job_id>/history.csv", views.job_history, name="history"),
     path("<int:job_id>/start", views.job_start_view, name="start"),
     path("<int:job_id>/cancel", views.job_cancel_view, name="cancel"),
     path("<int:job_id>/rerun", views.job_rerun_view, name="rerun"),

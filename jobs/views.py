@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.models import AuditEvent
-from audit.selectors import audit_events_for_job
+from audit.selectors import AUDIT_FIELDS, audit_events_for_export, audit_events_for_job
 from audit.services import audit_record
 from gallery.models import StageResult
 from jobs.forms import JobCreateForm, ShareForm
@@ -36,6 +36,7 @@ from jobs.services import (
     job_start,
     job_unshare,
 )
+from scanner.records import records_write
 
 
 def job_or_404(request: HttpRequest, job_id: int, action: JobAction = JobAction.VIEW) -> Job:
@@ -119,6 +120,17 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
             "history": audit_events_for_job(job_id=job.pk) if JobAction.SHARE in can else None,
         },
     )
+
+
+@require_GET
+def job_history(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The job's whole audit log as CSV, oldest first (the fields of `manage.py audit`), for its owner and staff."""
+    job = job_or_404(request, job_id, JobAction.SHARE)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-audit.csv"'
+    count = records_write(response, audit_events_for_export(job_id=job.pk), fmt="csv", fields=AUDIT_FIELDS)
+    audit_record("audit.export", job_id=job.pk, target=job.name, format="csv", records=count)
+    return response
 
 
 @require_GET

@@ -99,6 +99,23 @@ def test_job_actions_and_evidence_handed_out_are_recorded_as_their_users(
     for line in ("job.create", "file.download", "notes.txt", "job.share", "job.change", "you may not change this job"):
         assert line in history
     assert "<h2>History</h2>" not in bob.get(reverse("jobs:detail", args=[job.pk])).text
+    # The whole log, as CSV, for alice; not for bob, and his attempt is recorded too.
+    exported = alice.get(reverse("jobs:history", args=[job.pk]))
+    assert exported["Content-Disposition"] == f'attachment; filename="job-{job.pk}-audit.csv"'
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode())))
+    assert [(row["action"], row["outcome"]) for row in rows] == [
+        ("job.create", "ok"),
+        ("file.download", "ok"),
+        ("job.share", "ok"),
+        ("job.change", "refused"),
+        ("file.view", "refused"),
+    ]
+    assert list(rows[0]) == AUDIT_FIELDS
+    assert bob.get(reverse("jobs:history", args=[job.pk])).status_code == 403
+    assert [e.action for e in AuditEvent.objects.filter(job_id=job.pk).order_by("id")][-2:] == [
+        "audit.export",
+        "job.share",
+    ]
 
 
 def test_the_log_cannot_be_changed_or_deleted():
