@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import transaction
 
 from audit.services import audit_record, user_label
-from jobs.models import Job
+from jobs.models import Job, JobShare
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +42,15 @@ def user_delete(*, user: AbstractUser, by: AbstractUser) -> int:
     _check(user=user, by=by)
     user_id, label = user.pk, user_label(user)
     with transaction.atomic():
+        owned = list(Job.objects.filter(owner=user).values_list("pk", "name"))
+        shared = list(JobShare.objects.filter(user=user).values_list("job_id", flat=True))
         moved = Job.objects.filter(owner=user).update(owner=by)
         user.delete()
+        # Each job's own history says what became of it.
+        for job_id, name in owned:
+            audit_record("job.owner", job_id=job_id, target=name, detail=f"{label} deleted: now {user_label(by)}'s")
+        for job_id in shared:
+            audit_record("job.unshare", job_id=job_id, target=label, detail="the account was deleted")
         audit_record("user.delete", target=label, jobs_transferred=moved)
     logger.info("user %s deleted by user %s; %s jobs transferred to them", user_id, by.pk, moved)
     return moved

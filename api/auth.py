@@ -7,20 +7,23 @@ a deactivated user, with UNAUTHENTICATED, and makes the user available to the se
 the audit log as the actor (with the caller's address and the token's prefix).
 
 Every refused call (UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND) is recorded in the audit log, whatever its
-method, and so is every failure of a call that changes something or hands out evidence (AUDITED); their successes
-are recorded by the code that carries them out.
+method (those without a valid token up to a number a minute from each address), and so is every failure of a call
+that changes something or hands out evidence (AUDITED); their successes are recorded by the code that carries them
+out.
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import grpc
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import close_old_connections
 from google.protobuf.message import Message
@@ -49,6 +52,9 @@ AUDITED = {
 }
 REFUSALS = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.NOT_FOUND)
 AUDIT_TEXT = 500
+# Calls without a valid token recorded per minute from one address: anyone who can reach the port can make them,
+# and the log keeps every row for good.
+UNAUTHENTICATED_RECORDS_PER_MINUTE = 60
 
 # The caller of the RPC this thread is serving. A sync gRPC server serves each call, streams included, from one
 # pool thread from start to end, and every authenticated call sets this before the servicer runs.
@@ -90,9 +96,20 @@ def _request_fields(request: Any) -> dict[str, Any]:
     }
 
 
-def _abort(
-    context: grpc.ServicerContext, method: str, request: Any, code: grpc.StatusCode, message: str, actor: Actor | None
-) -> NoReturn:
+def unauthenticated_recorded(peer: str) -> bool:
+    """Whether a call from `peer` ("ipv4:10.0.0.7:51234") without a valid token is recorded: the first
+    UNAUTHENTICATED_RECORDS_PER_MINUTE of each minute from its address (counted in the cache, shared by servers)."""
+    address = peer.rsplit(":", 1)[0]
+    key = f"audit-unauthenticated:{address}:{int(time.time() // 60)}"
+    cache.add(key, 0, timeout=120)
+    try:
+        return cache.incr(key) <= UNAUTHENTICATED_RECORDS_PER_MINUTE
+    except ValueError:  # the count expired between the two calls
+        return True
+
+
+def _audit_end(method: str, request: Any, code: grpc.StatusCode, message: str, actor: Actor | None) -> None:
+    """Record a call that did not succeed: any refused one, and any failure of an AUDITED method."""
     name = method.rsplit("/", 1)[-1]
     if code in REFUSALS or name in AUDITED:
         fields = _request_fields(request)
@@ -104,6 +121,12 @@ def _abort(
             actor=actor,
             **fields,
         )
+
+
+def _abort(
+    context: grpc.ServicerContext, method: str, request: Any, code: grpc.StatusCode, message: str, actor: Actor | None
+) -> NoReturn:
+    _audit_end(method, request, code, message, actor)
     context.abort(code, message)
 
 
@@ -119,8 +142,10 @@ def _served(context: grpc.ServicerContext, method: str, request: Any) -> Iterato
                 if token
                 else "an API token is required (authorization: Bearer <token>)"
             )
-            nobody = actor_for(None, via=AuditEvent.Via.GRPC, client=context.peer())
-            _abort(context, method, request, grpc.StatusCode.UNAUTHENTICATED, message, nobody)
+            if unauthenticated_recorded(context.peer()):
+                nobody = actor_for(None, via=AuditEvent.Via.GRPC, client=context.peer())
+                _abort(context, method, request, grpc.StatusCode.UNAUTHENTICATED, message, nobody)
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
         user = record.user
         _caller.set(user)
         actor = actor_set(actor_for(user, via=AuditEvent.Via.GRPC, client=context.peer(), credential=record.prefix))
@@ -133,6 +158,9 @@ def _served(context: grpc.ServicerContext, method: str, request: Any) -> Iterato
             _abort(context, method, request, grpc.StatusCode.NOT_FOUND, str(exc) or "not found", actor)
         except PermissionDenied as exc:
             _abort(context, method, request, grpc.StatusCode.PERMISSION_DENIED, str(exc) or "permission denied", actor)
+        except Exception as exc:  # a fault of the server's (gRPC answers UNKNOWN): recorded too, then raised
+            _audit_end(method, request, grpc.StatusCode.UNKNOWN, f"{type(exc).__name__}: {exc}", actor)
+            raise
     finally:
         close_old_connections()
 

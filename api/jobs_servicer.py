@@ -265,9 +265,11 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         if job.status not in Job.FINAL:
             raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"job {job.pk} is {job.status}: let it end first")
         try:
-            rerun = job_rerun(job=job)
+            rerun = job_rerun(job=job, within=settings.SOURCES_ROOT)
         except SourceError as exc:
             raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"the source cannot be scanned again: {exc}") from None
+        except KeyError as exc:
+            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"a stage is no longer installed: {exc}") from None
         return job_message(rerun, current_user())
 
     def DeleteJob(self, request: pb.DeleteJobRequest, context) -> pb.DeleteJobResponse:

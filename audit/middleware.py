@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from audit.models import AuditEvent
@@ -11,7 +12,15 @@ from audit.services import acting_as, actor_for
 
 
 def client_address(request: HttpRequest | None) -> str:
-    return request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    """The address the request came from: the peer's, or behind AUDIT_PROXY_HOPS proxies the one the outermost of
+    them saw (what a client writes into X-Forwarded-For itself stands further left, and is not taken)."""
+    if request is None:
+        return ""
+    hops = settings.AUDIT_PROXY_HOPS
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR", "")
 
 
 class AuditActorMiddleware:

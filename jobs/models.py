@@ -52,6 +52,9 @@ class Job(models.Model):
     # sent again under a new lease (jobs.recovery).
     discovery_lease = models.CharField(max_length=32, blank=True, editable=False)
     discovery_active_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # How often the scan was sent again; each time the next one waits twice as long (a queue that is merely long
+    # must not get a copy an hour).
+    discovery_redispatches = models.PositiveIntegerField(default=0, editable=False)
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
 
     created_at = models.DateTimeField(auto_now_add=True)

@@ -102,22 +102,25 @@ def stalled_stages_redispatch(*, stall_seconds: float) -> int:
 
 def stalled_discovery_redispatch(*, stall_seconds: float) -> list[int]:
     """Send again, under a new lease, the scan of every job whose discovery has been silent for longer than
-    `stall_seconds`. Returns those jobs' ids. Safe to run in any number of processes at once: each job's lease is
-    changed by a conditional update before its scan is sent, and that update also marks discovery alive, so the
-    next time waits another `stall_seconds`."""
+    `stall_seconds`, then twice as long, and so on. Returns those jobs' ids. Safe to run in any number of processes
+    at once: each job's lease is changed by a conditional update before its scan is sent, and that update also marks
+    discovery alive."""
     now = timezone.now()
+    stall = timedelta(seconds=stall_seconds)
     rows = (
         Job.objects.filter(status__in=_DISCOVERING, discovery_finished=False)
         .annotate(last_active=Coalesce("discovery_active_at", "created_at"))
-        .filter(last_active__lt=now - timedelta(seconds=stall_seconds))
-        .values_list("pk", "discovery_lease", "discovery_active_at")
+        .filter(last_active__lt=now - stall)
+        .values_list("pk", "discovery_lease", "discovery_active_at", "discovery_redispatches", "last_active")
     )
     sent = []
-    for job_id, old, active_at in rows:
+    for job_id, old, active_at, redispatches, last_active in rows:
+        if last_active >= now - stall * 2 ** min(redispatches, 16):
+            continue
         lease = uuid.uuid4().hex
         claim = Job.objects.filter(pk=job_id, status__in=_DISCOVERING, discovery_lease=old)
         claim = claim.filter(discovery_active_at=active_at) if active_at else claim.filter(discovery_active_at=None)
-        if not claim.update(discovery_lease=lease, discovery_active_at=now):
+        if not claim.update(discovery_lease=lease, discovery_active_at=now, discovery_redispatches=redispatches + 1):
             continue
         logger.warning("job %s: discovery silent for over %.0f s, its scan lost: sent again", job_id, stall_seconds)
         try:

@@ -116,10 +116,12 @@ def job_cancel(*, job: Job) -> bool:
     return bool(cancelled)
 
 
-def job_rerun(*, job: Job) -> Job:
+def job_rerun(*, job: Job, within: Path | None = None) -> Job:
     """Scan the job's source again: a new job with the same stages, owner and shares, started at once. Content the
     same extractor versions analysed before is linked, not analysed again; the new job takes today's settings (a
-    newer model analyses everything again), and the old one keeps its record."""
+    newer model analyses everything again), and the old one keeps its record. The source is resolved again, as for
+    a new job: with `within`, it must still lie inside that folder once links are resolved (SourceError if not, and
+    if it is no longer the folder the job scanned); a stage no longer installed is a KeyError."""
     with transaction.atomic():
         rerun = job_create(
             name=job.name,
@@ -127,7 +129,10 @@ def job_rerun(*, job: Job) -> Job:
             source_path=job.source_path,
             owner=job.owner,
             stages=job.config["stages"],
+            within=within,
         )
+        if rerun.source_path != job.source_path:  # a folder on its path became a link since
+            raise SourceError(f"{job.source_path} now leads to {rerun.source_path}")
         Job.objects.filter(pk=rerun.pk).update(rerun_of=job)
         JobShare.objects.bulk_create([JobShare(job=rerun, user_id=s.user_id, role=s.role) for s in job.shares.all()])
         audit_record("job.rerun", job_id=rerun.pk, target=rerun.name, rerun_of=job.pk)

@@ -39,16 +39,17 @@ from jobs.services import (
 from scanner.records import records_write
 
 
-def job_or_404(request: HttpRequest, job_id: int, action: JobAction = JobAction.VIEW) -> Job:
+def job_or_404(request: HttpRequest, job_id: int, action: JobAction = JobAction.VIEW, audited: str = "") -> Job:
     """The job if the signed-in user may see it; 404 if not (its existence is not disclosed), 403 if they may see
-    it but not do `action`."""
+    it but not do `action`. A refusal is recorded in the audit log as `audited` (default: job.<action>)."""
+    audited = audited or f"job.{action}"
     try:
         return job_get_for_user(user=request.user, job_id=job_id, action=action)
     except Job.DoesNotExist:
-        audit_record(f"job.{action}", outcome=AuditEvent.Outcome.REFUSED, job_id=job_id, detail="no job they may see")
+        audit_record(audited, outcome=AuditEvent.Outcome.REFUSED, job_id=job_id, detail="no job they may see")
         raise Http404("No such job.") from None
     except PermissionDenied as exc:
-        audit_record(f"job.{action}", outcome=AuditEvent.Outcome.REFUSED, job_id=job_id, detail=str(exc))
+        audit_record(audited, outcome=AuditEvent.Outcome.REFUSED, job_id=job_id, detail=str(exc))
         raise
 
 
@@ -125,10 +126,11 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_GET
 def job_history(request: HttpRequest, job_id: int) -> HttpResponse:
     """The job's whole audit log as CSV, oldest first (the fields of `manage.py audit`), for its owner and staff."""
-    job = job_or_404(request, job_id, JobAction.SHARE)
+    job = job_or_404(request, job_id, JobAction.SHARE, audited="audit.export")
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-audit.csv"'
-    count = records_write(response, audit_events_for_export(job_id=job.pk), fmt="csv", fields=AUDIT_FIELDS)
+    events = audit_events_for_export(job_id=job.pk)
+    count = records_write(response, events, fmt="csv", fields=AUDIT_FIELDS, spreadsheet=True)
     audit_record("audit.export", job_id=job.pk, target=job.name, format="csv", records=count)
     return response
 
@@ -157,9 +159,12 @@ def job_rerun_view(request: HttpRequest, job_id: int) -> HttpResponse:
         messages.error(request, f"The job is {job.status}: it can be scanned again once it has ended.")
         return redirect("jobs:detail", job_id=job.pk)
     try:
-        rerun = job_rerun(job=job)
+        rerun = job_rerun(job=job, within=settings.SOURCES_ROOT)
     except SourceError as exc:
         messages.error(request, f"The source cannot be scanned again: {exc}")
+        return redirect("jobs:detail", job_id=job.pk)
+    except KeyError as exc:
+        messages.error(request, f"The job's stages are no longer all installed: {exc}")
         return redirect("jobs:detail", job_id=job.pk)
     messages.success(request, f"Scanning again as job #{rerun.pk}; results the same versions found are linked.")
     return redirect("jobs:detail", job_id=rerun.pk)

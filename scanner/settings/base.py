@@ -145,6 +145,9 @@ SOCIALACCOUNT_PROVIDERS = _oauth_providers()
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Web app ----------------------------------------------------------------------------------------------
+# Proxies in front of the web app that append the address they were reached from to X-Forwarded-For: the audit log
+# takes the client's address from there (that many entries from the end) instead of the last proxy's.
+AUDIT_PROXY_HOPS = env.int("AUDIT_PROXY_HOPS", default=0)
 # Derived pictures (WebP thumbnails and previews). Never inside the evidence; safe to delete (they are remade).
 THUMBNAILS_ROOT = Path(env("THUMBNAILS_ROOT", default=str(VAR_DIR / "thumbnails")))
 GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=80)

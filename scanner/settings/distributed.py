@@ -12,9 +12,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 # A database that accepts the connection and then never answers (a hung server, a half-open network path) costs a
 # connection attempt this long, not the TCP timeout: a worker's recovery sweep runs in its main process, where a hung
 # attempt would hold up its message handling. A DATABASE_URL that names connect_timeout keeps its own.
-DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-    "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=10)
-)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=10)
+    )
 
 # Redis by default; amqp://user:password@host/vhost (RabbitMQ) works too, with the results kept in Redis.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")

@@ -4,10 +4,13 @@ PERMISSION_DENIED. The standard health service answers without a token; reflecti
 
 from __future__ import annotations
 
+import uuid
+
 import grpc
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from api.auth import UNAUTHENTICATED_RECORDS_PER_MINUTE, unauthenticated_recorded
 from api.models import ApiToken
 from audit.models import AuditEvent
 from imagescanner.v1 import jobs_pb2 as pb
@@ -167,3 +170,13 @@ def test_worker_control_is_for_staff(alice, operator):
         assert rpc_error(call, request).code() == grpc.StatusCode.PERMISSION_DENIED
     error = rpc_error(operator.workers.PauseQueue, wpb.PauseQueueRequest(queue="exif; rm -rf /"))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_calls_without_a_token_are_recorded_up_to_a_number_a_minute_from_each_address():
+    """Anyone who reaches the port can call without a token; the log must not fill up with it."""
+    address = f"ipv4:10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.9"
+    recorded = [unauthenticated_recorded(f"{address}:{port}") for port in range(40000, 40130)]
+    # 130 calls in under a minute, or across the turn of one: at most two minutes' worth are recorded, in order.
+    assert UNAUTHENTICATED_RECORDS_PER_MINUTE <= sum(recorded) <= 2 * UNAUTHENTICATED_RECORDS_PER_MINUTE < 130
+    assert all(recorded[:UNAUTHENTICATED_RECORDS_PER_MINUTE])
+    assert unauthenticated_recorded(f"{address}1:40000")  # another address has its own count

@@ -153,8 +153,15 @@ def test_a_silent_discovery_is_sent_again_under_a_new_lease(db, evidence_dir):
     for job, lease in ((busy, "c" * 32), (cancelled, "d" * 32), (never_queued, "")):
         job.refresh_from_db()
         assert job.discovery_lease == lease
-    # Sent again just now: the next time waits for another stall.
+    # Sent again just now, and silent again: the next time waits twice as long, and so on.
     assert stalled_discovery_redispatch(stall_seconds=10) == []
+    silent = timezone.now() - timedelta(seconds=15)
+    Job.objects.filter(pk=queued.pk).update(discovery_active_at=silent)
+    assert stalled_discovery_redispatch(stall_seconds=10) == []
+    Job.objects.filter(pk=queued.pk).update(discovery_active_at=silent - timedelta(seconds=10))
+    assert stalled_discovery_redispatch(stall_seconds=10) == [queued.pk]
+    queued.refresh_from_db()
+    assert queued.discovery_redispatches == 2
 
 
 def test_only_the_lease_holder_records_discovery(db, evidence_dir):
@@ -181,3 +188,23 @@ def test_only_the_lease_holder_records_discovery(db, evidence_dir):
     job.refresh_from_db()
     assert (job.status, job.files_seen, job.images) == (Job.Status.COMPLETED, 3, 3)
     assert FileInstance.objects.filter(job=job).count() == 3
+
+
+def test_a_slice_whose_lease_is_handed_on_stops_after_the_batch_it_was_recording(db, evidence_dir, monkeypatch):
+    """The sweep hands the job's discovery to a new scan while a slice of the old lease runs: the batch the slice
+    was recording when that happened is its last."""
+    for seed in range(3):
+        write_photo(evidence_dir / f"img_{seed}.jpg", width=32, height=24, seed=seed)
+    job = discovering_job(evidence_dir, Job.Status.SCANNING, lease="old", active_ago=60)
+    Job.objects.filter(pk=job.pk).update(config={**job.config, "batch_files": 1})
+    recorded = []
+
+    def hand_on(job_id: int) -> None:  # called as each batch is recorded
+        recorded.append(job_id)
+        Job.objects.filter(pk=job_id).update(discovery_lease="new")
+
+    monkeypatch.setattr("jobs.scanning.progress_changed", hand_on)
+    scan_job(job_id=job.pk, slice_seconds=60, lease="old")
+    job.refresh_from_db()
+    assert (recorded, job.files_seen, job.status, job.discovery_finished) == ([job.pk], 1, Job.Status.SCANNING, False)
+    assert FileInstance.objects.filter(job=job).count() == 1

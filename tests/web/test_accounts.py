@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from jobs.models import Job, JobShare
 from jobs.services import job_create, job_share
 from tests.web.conftest import PASSWORD, make_case
@@ -154,6 +155,14 @@ def test_deleting_a_user_hands_their_jobs_to_the_staff_member(examiner, other, m
     assert Job.objects.get(pk=owned.pk).owner == lead  # nothing found by the job is lost
     assert Job.objects.get(pk=shared.pk).owner == other
     assert not JobShare.objects.exists()
+    # Each job's history says so, as done by the staff member.
+    said = AuditEvent.objects.filter(user_id=lead.pk).exclude(action="sign-in").order_by("id")
+    alice, now = f"user {examiner.pk} (alice@example.org)", f"user {lead.pk} (lead@example.org)"
+    assert [(e.action, e.job_id, e.detail) for e in said] == [
+        ("job.owner", owned.pk, f"{alice} deleted: now {now}'s"),
+        ("job.unshare", shared.pk, "the account was deleted"),
+        ("user.delete", None, ""),
+    ]
     # Staff cannot delete themselves, and only a superuser may delete a superuser.
     assert staff.post(reverse("accounts:delete", args=[lead.pk])).status_code == 302
     assert get_user_model().objects.filter(pk=lead.pk).exists()

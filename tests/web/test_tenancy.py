@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.urls import reverse
 
@@ -111,7 +113,7 @@ def test_a_reviewer_reads_but_cannot_change_and_a_full_share_can(scan, examiner,
 
 
 def test_scanning_again_keeps_the_owner_and_shares_and_links_what_was_analysed(
-    scan, examiner, other, make_user, client_for
+    scan, examiner, other, make_user, client_for, tmp_path
 ):
     job = scan(examiner)
     carol = make_user("carol@example.org")
@@ -138,6 +140,15 @@ def test_scanning_again_keeps_the_owner_and_shares_and_links_what_was_analysed(
     assert (done.user_id, done.job_id, done.data) == (carol.pk, rerun.pk, {"rerun_of": job.pk})
     page = client_for(examiner).get(reverse("jobs:detail", args=[rerun.pk])).text
     assert f'scan again of <a href="{reverse("jobs:detail", args=[job.pk])}">#{job.pk}</a>' in page
+
+    # The source is resolved again, as for a new job: a case folder swapped for a link out of the sources root
+    # is not scanned.
+    folder = Path(job.source_path)
+    folder.rename(folder.with_name("case-moved"))
+    folder.symlink_to(tmp_path)
+    refused = client_for(examiner).post(reverse("jobs:rerun", args=[job.pk]), follow=True)
+    assert "The source cannot be scanned again: source must be inside" in refused.text
+    assert Job.objects.filter(rerun_of=job).count() == 1
 
 
 def test_staff_see_every_job(scan, examiner, make_user, client_for):

@@ -42,7 +42,8 @@ class Command(BaseCommand):
                 owner = get_user_model().objects.get(username=options["owner"])
             except get_user_model().DoesNotExist:
                 raise CommandError(f"no such user: {options['owner']}") from None
-        with acting_as(cli_actor(owner)):
+        # The operator at the command line acts; the owner is whom the job is for (it is in the job's record).
+        with acting_as(cli_actor()):
             self._scan(owner, options)
 
     def _scan(self, owner: Any, options: dict[str, Any]) -> None:
