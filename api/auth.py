@@ -15,6 +15,7 @@ out.
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -96,15 +97,30 @@ def _request_fields(request: Any) -> dict[str, Any]:
     }
 
 
+def _sender(peer: str) -> str:
+    """Whom a call counts against: its IPv4 address, or its IPv6 /64 (one host can hold a whole /64)."""
+    kind, _, rest = peer.partition(":")
+    address = rest.rsplit(":", 1)[0].strip("[]")
+    if kind == "ipv6":
+        try:
+            return str(ipaddress.ip_network(f"{address}/64", strict=False))
+        except ValueError:
+            return address
+    return address
+
+
 def unauthenticated_recorded(peer: str) -> bool:
     """Whether a call from `peer` ("ipv4:10.0.0.7:51234") without a valid token is recorded: the first
-    UNAUTHENTICATED_RECORDS_PER_MINUTE of each minute from its address (counted in the cache, shared by servers)."""
-    address = peer.rsplit(":", 1)[0]
-    key = f"audit-unauthenticated:{address}:{int(time.time() // 60)}"
-    cache.add(key, 0, timeout=120)
+    UNAUTHENTICATED_RECORDS_PER_MINUTE of each minute from its address (counted in the cache, shared by servers).
+    Recorded all the same when the cache cannot count (the call is refused either way)."""
+    key = f"audit-unauthenticated:{_sender(peer)}:{int(time.time() // 60)}"
     try:
+        cache.add(key, 0, timeout=120)
         return cache.incr(key) <= UNAUTHENTICATED_RECORDS_PER_MINUTE
     except ValueError:  # the count expired between the two calls
+        return True
+    except Exception:  # the cache is away
+        logger.warning("cannot count calls without a token from %s: recording this one", peer, exc_info=True)
         return True
 
 

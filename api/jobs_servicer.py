@@ -266,10 +266,9 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"job {job.pk} is {job.status}: let it end first")
         try:
             rerun = job_rerun(job=job, within=settings.SOURCES_ROOT)
-        except SourceError as exc:
-            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"the source cannot be scanned again: {exc}") from None
-        except KeyError as exc:
-            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"a stage is no longer installed: {exc}") from None
+        except (SourceError, KeyError) as exc:  # KeyError: a stage no longer installed
+            why = str(exc).strip("'\"")
+            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"the source cannot be scanned again: {why}") from None
         return job_message(rerun, current_user())
 
     def DeleteJob(self, request: pb.DeleteJobRequest, context) -> pb.DeleteJobResponse:

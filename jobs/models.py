@@ -52,8 +52,8 @@ class Job(models.Model):
     # sent again under a new lease (jobs.recovery).
     discovery_lease = models.CharField(max_length=32, blank=True, editable=False)
     discovery_active_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # How often the scan was sent again; each time the next one waits twice as long (a queue that is merely long
-    # must not get a copy an hour).
+    # How often the scan was sent again since a slice last ran; each time the next one waits twice as long (a queue
+    # that is merely long must not get a copy an hour).
     discovery_redispatches = models.PositiveIntegerField(default=0, editable=False)
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
 

@@ -173,7 +173,7 @@ def scan_job(*, job_id: int, slice_seconds: float, lease: str = "") -> None:
     Only the holder of the job's discovery lease runs a slice (a job started outside job_start has none: "")."""
     now = timezone.now()
     holds = Job.objects.filter(pk=job_id, status__in=(Job.Status.QUEUED, Job.Status.SCANNING), discovery_lease=lease)
-    if not holds.update(discovery_active_at=now):
+    if not holds.update(discovery_active_at=now, discovery_redispatches=0):  # a scan that runs was not lost
         logger.info("job %s: not scanning (gone, cancelled or done), or under another lease: slice not run", job_id)
         return
     if Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(status=Job.Status.SCANNING, started_at=now):

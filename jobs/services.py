@@ -83,7 +83,14 @@ def job_create(
             name=name or source.name, description=description, owner=owner, source_path=str(source), config=config
         )
         StageProgress.objects.bulk_create([StageProgress(job=job, stage=stage) for stage in stages])
-        audit_record("job.create", job_id=job.pk, target=job.name, source=str(source), stages=stages)
+        audit_record(
+            "job.create",
+            job_id=job.pk,
+            target=job.name,
+            source=str(source),
+            stages=stages,
+            owner=user_label(owner) if owner else "",
+        )
     logger.info("job %s: created on %s with stages %s", job.pk, source, ", ".join(stages))
     return job
 

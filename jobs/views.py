@@ -160,11 +160,10 @@ def job_rerun_view(request: HttpRequest, job_id: int) -> HttpResponse:
         return redirect("jobs:detail", job_id=job.pk)
     try:
         rerun = job_rerun(job=job, within=settings.SOURCES_ROOT)
-    except SourceError as exc:
-        messages.error(request, f"The source cannot be scanned again: {exc}")
-        return redirect("jobs:detail", job_id=job.pk)
-    except KeyError as exc:
-        messages.error(request, f"The job's stages are no longer all installed: {exc}")
+    except (SourceError, KeyError) as exc:
+        why = str(exc).strip("'\"")
+        audit_record("job.rerun", outcome=AuditEvent.Outcome.FAILED, job_id=job.pk, target=job.name, detail=why)
+        messages.error(request, f"The source cannot be scanned again: {why}")
         return redirect("jobs:detail", job_id=job.pk)
     messages.success(request, f"Scanning again as job #{rerun.pk}; results the same versions found are linked.")
     return redirect("jobs:detail", job_id=rerun.pk)

@@ -12,7 +12,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 # A database that accepts the connection and then never answers (a hung server, a half-open network path) costs a
 # connection attempt this long, not the TCP timeout: a worker's recovery sweep runs in its main process, where a hung
 # attempt would hold up its message handling. A DATABASE_URL that names connect_timeout keeps its own.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"].endswith((".postgresql", ".postgis")):
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=10)
     )
@@ -33,6 +33,8 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": env.str("CACHE_URL", default=env.str("REDIS_URL", default="")),
+        # A Redis that hangs fails a cache call in seconds instead of holding a request or a gRPC thread.
+        "OPTIONS": {"socket_connect_timeout": 5, "socket_timeout": 5},
     }
 }
 

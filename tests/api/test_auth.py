@@ -10,7 +10,7 @@ import grpc
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from api.auth import UNAUTHENTICATED_RECORDS_PER_MINUTE, unauthenticated_recorded
+from api.auth import UNAUTHENTICATED_RECORDS_PER_MINUTE, _sender, unauthenticated_recorded
 from api.models import ApiToken
 from audit.models import AuditEvent
 from imagescanner.v1 import jobs_pb2 as pb
@@ -180,3 +180,20 @@ def test_calls_without_a_token_are_recorded_up_to_a_number_a_minute_from_each_ad
     assert UNAUTHENTICATED_RECORDS_PER_MINUTE <= sum(recorded) <= 2 * UNAUTHENTICATED_RECORDS_PER_MINUTE < 130
     assert all(recorded[:UNAUTHENTICATED_RECORDS_PER_MINUTE])
     assert unauthenticated_recorded(f"{address}1:40000")  # another address has its own count
+
+
+def test_calls_without_a_token_count_against_an_ipv4_address_or_an_ipv6_64():
+    assert _sender("ipv4:10.0.0.7:51234") == "10.0.0.7"
+    assert _sender("ipv6:[2001:db8:1:2::a]:5") == _sender("ipv6:[2001:db8:1:2:ffff::1]:6") == "2001:db8:1:2::/64"
+    assert _sender("ipv6:[2001:db8:1:3::a]:5") != _sender("ipv6:[2001:db8:1:2::a]:5")
+
+
+def test_a_call_without_a_token_is_recorded_when_the_cache_cannot_count(settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    assert unauthenticated_recorded("ipv4:10.0.0.8:5")

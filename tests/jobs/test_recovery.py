@@ -170,6 +170,7 @@ def test_only_the_lease_holder_records_discovery(db, evidence_dir):
     for seed in range(3):
         write_photo(evidence_dir / f"img_{seed}.jpg", width=32, height=24, seed=seed)
     job = discovering_job(evidence_dir, Job.Status.QUEUED, lease="new", active_ago=60)
+    Job.objects.filter(pk=job.pk).update(discovery_redispatches=3)  # sent again three times, none ran yet
 
     scan_job(job_id=job.pk, slice_seconds=60, lease="old")
     job.refresh_from_db()
@@ -187,6 +188,7 @@ def test_only_the_lease_holder_records_discovery(db, evidence_dir):
     scan_job(job_id=job.pk, slice_seconds=60, lease="new")
     job.refresh_from_db()
     assert (job.status, job.files_seen, job.images) == (Job.Status.COMPLETED, 3, 3)
+    assert job.discovery_redispatches == 0  # a scan that ran was not lost: a later loss waits one stall again
     assert FileInstance.objects.filter(job=job).count() == 3
 
 

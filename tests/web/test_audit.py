@@ -82,7 +82,11 @@ def test_job_actions_and_evidence_handed_out_are_recorded_as_their_users(
     signed_in, created, downloaded, shared = AuditEvent.objects.filter(user_id=examiner.pk).order_by("id")
     assert signed_in.action == "sign-in"
     assert (created.via, created.action, created.job_id, created.client) == ("web", "job.create", job.pk, "127.0.0.1")
-    assert created.data == {"source": str(sources_root / "case"), "stages": ["exif"]}
+    assert created.data == {
+        "source": str(sources_root / "case"),
+        "stages": ["exif"],
+        "owner": f"user {examiner.pk} ({examiner.email})",
+    }
     assert (downloaded.action, downloaded.job_id, downloaded.target) == ("file.download", job.pk, "notes.txt")
     assert downloaded.data == {"file_id": instance.pk, "size": st.st_size, "sha256": instance.sha256}
     assert (shared.action, shared.target, shared.data) == (

@@ -144,11 +144,19 @@ def test_scanning_again_keeps_the_owner_and_shares_and_links_what_was_analysed(
     # The source is resolved again, as for a new job: a case folder swapped for a link out of the sources root
     # is not scanned.
     folder = Path(job.source_path)
-    folder.rename(folder.with_name("case-moved"))
+    moved = folder.with_name("case-moved")
+    folder.rename(moved)
     folder.symlink_to(tmp_path)
     refused = client_for(examiner).post(reverse("jobs:rerun", args=[job.pk]), follow=True)
     assert "The source cannot be scanned again: source must be inside" in refused.text
+    # Nor is one swapped for a link to another folder of the root: that is another case.
+    folder.unlink()
+    folder.symlink_to(moved)
+    refused = client_for(examiner).post(reverse("jobs:rerun", args=[job.pk]), follow=True)
+    assert f"The source cannot be scanned again: {folder} now leads to {moved}" in refused.text
     assert Job.objects.filter(rerun_of=job).count() == 1
+    failed = AuditEvent.objects.filter(action="job.rerun", outcome="failed", job_id=job.pk, user_id=examiner.pk)
+    assert failed.count() == 2
 
 
 def test_staff_see_every_job(scan, examiner, make_user, client_for):
