@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audit.services import audit_record
 from gallery.models import Image
 from jobs import discovery, inprocess, pipeline
 from jobs.discovery import Probe, Status
@@ -252,8 +253,12 @@ def scan_job(*, job_id: int, slice_seconds: float, lease: str = "") -> None:
 
 
 def job_fail(*, job_id: int, error: str) -> None:
-    if Job.objects.filter(pk=job_id, status__in=Job.ACTIVE).update(
-        status=Job.Status.FAILED, error=error, finished_at=timezone.now()
-    ):
+    with transaction.atomic():
+        failed = Job.objects.filter(pk=job_id, status__in=Job.ACTIVE).update(
+            status=Job.Status.FAILED, error=error, finished_at=timezone.now()
+        )
+        if failed:
+            audit_record("job.fail", job_id=job_id, detail=error)
+    if failed:
         progress_changed(job_id)
     logger.error("job %s failed: %s", job_id, error)

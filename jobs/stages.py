@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audit.services import audit_record
 from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, StageUnavailable
 from extractors.registry import get_registry
 from gallery.models import StageResult
@@ -219,6 +220,8 @@ def job_try_complete(job: Job) -> bool:
         status=Job.Status.COMPLETED, finished_at=timezone.now()
     )
     if completed:
+        counts = {f: getattr(job, f) for f in ("files_seen", "images", "distinct_images", "skipped", "errors")}
+        audit_record("job.complete", job_id=job.pk, target=job.name, **counts)
         progress_changed(job.pk)
         logger.info("job %s: completed", job.pk)
     return bool(completed)

@@ -93,9 +93,9 @@ def test_export_carries_every_field_for_every_file_instance(transactional_db, wo
     # thread of its own, which acts for the command all the same).
     logged = AuditEvent.objects.filter(job_id=job.pk).order_by("id")
     assert [(e.via, e.action) for e in logged] == [("cli", "job.create"), ("cli", "job.start")] + [
-        ("cli", "job.export")
-    ] * 3
-    formats = [(e.data["format"], e.data["records"]) for e in logged[2:]]
+        ("system", "job.complete")  # recorded by the worker that finished the job
+    ] + [("cli", "job.export")] * 3
+    formats = [(e.data["format"], e.data["records"]) for e in logged[3:]]
     assert formats == [(fmt, job.files_seen) for fmt in ("jsonl", "csv", "jsonl")]
 
     records = [json.loads(line) for line in exported["jsonl"].splitlines()]

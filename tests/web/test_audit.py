@@ -24,6 +24,8 @@ from audit.models import AuditEvent
 from audit.selectors import AUDIT_FIELDS
 from audit.services import audit_record
 from jobs.models import FileInstance, Job
+from jobs.samples import write_photo
+from jobs.scanning import scan_job
 from jobs.services import job_create
 from tests.web.conftest import PASSWORD, make_case
 
@@ -177,6 +179,28 @@ def test_the_admin_shows_the_log_read_only_and_records_its_own_changes(make_user
 def test_a_job_created_in_a_shell_or_worker_is_recorded_as_the_systems(evidence_dir):
     job = job_create(name="system", source_path=evidence_dir, stages=["exif"])
     assert events(job_id=job.pk) == [("system", "", "job.create", "ok")]
+
+
+def test_how_each_job_ended_is_in_its_history(evidence_dir):
+    write_photo(evidence_dir / "one.jpg", width=32, height=24, seed=1)
+    done = job_create(name="done", source_path=evidence_dir, stages=[])
+    gone = job_create(name="gone", source_path=evidence_dir, stages=[])
+    Job.objects.filter(pk__in=[done.pk, gone.pk]).update(status=Job.Status.QUEUED)
+    missing = evidence_dir / "missing"
+    Job.objects.filter(pk=gone.pk).update(source_path=str(missing))  # the evidence share went away
+    for job in (done, gone):
+        scan_job(job_id=job.pk, slice_seconds=60)  # as a worker runs it
+
+    assert events(job_id=done.pk)[-1] == ("system", "", "job.complete", "ok")
+    assert AuditEvent.objects.get(action="job.complete").data == {
+        "files_seen": 1,
+        "images": 1,
+        "distinct_images": 1,
+        "skipped": 0,
+        "errors": 0,
+    }
+    failed = AuditEvent.objects.get(job_id=gone.pk, action="job.fail")
+    assert (failed.via, failed.detail) == ("system", f"source folder is missing or not a folder: {missing}")
 
 
 def test_manage_py_audit_exports_the_log_oldest_first_and_records_that(evidence_dir, examiner, tmp_path):
