@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Exists, Max, OuterRef
 from django.db.models.functions import Coalesce
@@ -40,6 +40,11 @@ logger = logging.getLogger(__name__)
 _RUNNING = (Job.Status.SCANNING, Job.Status.EXTRACTING)
 # Jobs whose discovery runs (jobs.scanning.scan_job).
 _DISCOVERING = (Job.Status.QUEUED, Job.Status.SCANNING)
+
+
+def _due(last_active: datetime, redispatches: int, *, now: datetime, stall: timedelta) -> bool:
+    """Silent long enough to be sent again: `stall`, doubled for each time it was sent again already."""
+    return last_active < now - stall * 2 ** min(redispatches, 16)
 
 
 def _redispatch(batch: ScanBatch, stages: list[str]) -> None:
@@ -63,10 +68,9 @@ def stalled_stages_redispatch(*, stall_seconds: float) -> int:
     )
     due: dict[int, list[str]] = defaultdict(list)
     for pk, batch_id, stage, active_at, redispatches, last_active in rows:
-        if last_active >= now - stall * 2 ** min(redispatches, 16):
+        if not _due(last_active, redispatches, now=now, stall=stall):
             continue
-        claim = BatchStage.objects.filter(pk=pk, finished=False, redispatches=redispatches)
-        claim = claim.filter(active_at=active_at) if active_at is not None else claim.filter(active_at__isnull=True)
+        claim = BatchStage.objects.filter(pk=pk, finished=False, redispatches=redispatches, active_at=active_at)
         if claim.update(active_at=now, redispatches=redispatches + 1):
             due[batch_id].append(stage)
 
@@ -115,11 +119,12 @@ def stalled_discovery_redispatch(*, stall_seconds: float) -> list[int]:
     )
     sent = []
     for job_id, old, active_at, redispatches, last_active in rows:
-        if last_active >= now - stall * 2 ** min(redispatches, 16):
+        if not _due(last_active, redispatches, now=now, stall=stall):
             continue
         lease = uuid.uuid4().hex
+        # The claim holds only if nothing touched the job since it was read (a None matches as IS NULL).
         claim = Job.objects.filter(pk=job_id, status__in=_DISCOVERING, discovery_lease=old)
-        claim = claim.filter(discovery_active_at=active_at) if active_at else claim.filter(discovery_active_at=None)
+        claim = claim.filter(discovery_active_at=active_at)
         if not claim.update(discovery_lease=lease, discovery_active_at=now, discovery_redispatches=redispatches + 1):
             continue
         logger.warning("job %s: discovery silent for over %.0f s, its scan lost: sent again", job_id, stall_seconds)
