@@ -33,7 +33,7 @@ from jobs.selectors import (
     source_label,
     source_list,
 )
-from jobs.services import SourceError, job_cancel, job_create, job_delete, job_rerun, job_start
+from jobs.services import RerunRefused, SourceError, job_cancel, job_create, job_delete, job_rerun, job_start
 
 STATUSES = {
     Job.Status.CREATED: pb.JOB_STATUS_CREATED,
@@ -262,13 +262,10 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
 
     def RerunJob(self, request: pb.RerunJobRequest, context) -> pb.Job:
         job = _job(request.job_id, JobAction.CHANGE)
-        if job.status not in Job.FINAL:
-            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"job {job.pk} is {job.status}: let it end first")
         try:
             rerun = job_rerun(job=job, within=settings.SOURCES_ROOT)
-        except (SourceError, KeyError) as exc:  # KeyError: a stage no longer installed
-            why = str(exc).strip("'\"")
-            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"the source cannot be scanned again: {why}") from None
+        except RerunRefused as exc:
+            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
         return job_message(rerun, current_user())
 
     def DeleteJob(self, request: pb.DeleteJobRequest, context) -> pb.DeleteJobResponse:

@@ -123,26 +123,38 @@ def job_cancel(*, job: Job) -> bool:
     return bool(cancelled)
 
 
+class RerunRefused(ValueError):
+    """An ended job's source cannot be scanned again, or the job has not ended."""
+
+
 def job_rerun(*, job: Job, within: Path | None = None) -> Job:
-    """Scan the job's source again: a new job with the same stages, owner and shares, started at once. Content the
-    same extractor versions analysed before is linked, not analysed again; the new job takes today's settings (a
-    newer model analyses everything again), and the old one keeps its record. The source is resolved again, as for
-    a new job: with `within`, it must still lie inside that folder once links are resolved (SourceError if not, and
-    if it is no longer the folder the job scanned); a stage no longer installed is a KeyError."""
-    with transaction.atomic():
-        rerun = job_create(
-            name=job.name,
-            description=job.description,
-            source_path=job.source_path,
-            owner=job.owner,
-            stages=job.config["stages"],
-            within=within,
-        )
-        if rerun.source_path != job.source_path:  # a folder on its path became a link since
-            raise SourceError(f"{job.source_path} now leads to {rerun.source_path}")
-        Job.objects.filter(pk=rerun.pk).update(rerun_of=job)
-        JobShare.objects.bulk_create([JobShare(job=rerun, user_id=s.user_id, role=s.role) for s in job.shares.all()])
-        audit_record("job.rerun", job_id=rerun.pk, target=rerun.name, rerun_of=job.pk)
+    """Scan an ended job's source again: a new job with the same stages, owner and shares, started at once. Content
+    the same extractor versions analysed before is linked, not analysed again; the new job takes today's settings (a
+    newer model analyses everything again), and the old one keeps its record. The source is resolved again, as for a
+    new job: with `within`, it must still lie inside that folder once links are resolved. RerunRefused, with the
+    reason, for a job that has not ended, a source that is gone or is no longer the folder the job scanned, or a
+    stage no longer installed."""
+    if job.status not in Job.FINAL:
+        raise RerunRefused(f"job {job.pk} is {job.status}: it can be scanned again once it has ended")
+    try:
+        with transaction.atomic():
+            rerun = job_create(
+                name=job.name,
+                description=job.description,
+                source_path=job.source_path,
+                owner=job.owner,
+                stages=job.config["stages"],
+                within=within,
+            )
+            if rerun.source_path != job.source_path:  # a folder on its path became a link since
+                raise SourceError(f"{job.source_path} now leads to {rerun.source_path}")
+            Job.objects.filter(pk=rerun.pk).update(rerun_of=job)
+            shares = [JobShare(job=rerun, user_id=s.user_id, role=s.role) for s in job.shares.all()]
+            JobShare.objects.bulk_create(shares)
+            audit_record("job.rerun", job_id=rerun.pk, target=rerun.name, rerun_of=job.pk)
+    except (SourceError, KeyError) as exc:  # KeyError: a stage no longer installed
+        why = str(exc).strip("'\"")  # a KeyError's text comes in quotes
+        raise RerunRefused(f"the source cannot be scanned again: {why}") from exc
     rerun.refresh_from_db()
     job_start(job=rerun)
     return rerun

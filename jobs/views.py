@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.text import capfirst
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.models import AuditEvent
@@ -27,6 +28,7 @@ from jobs.selectors import (
     source_label,
 )
 from jobs.services import (
+    RerunRefused,
     SourceError,
     job_cancel,
     job_create,
@@ -155,15 +157,11 @@ def job_start_view(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_POST
 def job_rerun_view(request: HttpRequest, job_id: int) -> HttpResponse:
     job = job_or_404(request, job_id, JobAction.CHANGE)
-    if job.status not in Job.FINAL:
-        messages.error(request, f"The job is {job.status}: it can be scanned again once it has ended.")
-        return redirect("jobs:detail", job_id=job.pk)
     try:
         rerun = job_rerun(job=job, within=settings.SOURCES_ROOT)
-    except (SourceError, KeyError) as exc:
-        why = str(exc).strip("'\"")
-        audit_record("job.rerun", outcome=AuditEvent.Outcome.FAILED, job_id=job.pk, target=job.name, detail=why)
-        messages.error(request, f"The source cannot be scanned again: {why}")
+    except RerunRefused as exc:
+        audit_record("job.rerun", outcome=AuditEvent.Outcome.FAILED, job_id=job.pk, target=job.name, detail=str(exc))
+        messages.error(request, capfirst(str(exc)))
         return redirect("jobs:detail", job_id=job.pk)
     messages.success(request, f"Scanning again as job #{rerun.pk}; results the same versions found are linked.")
     return redirect("jobs:detail", job_id=rerun.pk)
