@@ -24,6 +24,32 @@ REPO = Path(__file__).resolve().parent.parent
 SPARE_REDIS_DBS = [int(n) for n in os.environ.get("TEST_SPARE_REDIS_DBS", "3,4,5").split(",")]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def flush_retries_deadlocks() -> Iterator[None]:
+    """After a transactional test pytest-django empties the database with one TRUNCATE of every table, which locks
+    the tables one after another. The session's workers go on reading after a test ends (a last progress event, the
+    stalled-work sweep), and a read that joins two tables locks them in its own order: PostgreSQL breaks such a
+    deadlock by aborting one side, usually the TRUNCATE, which the next try then completes."""
+    from django.core.management.base import CommandError
+    from django.test import TransactionTestCase
+    from psycopg.errors import DeadlockDetected
+
+    teardown = TransactionTestCase._fixture_teardown
+
+    def retried(self, tries: int = 5) -> None:
+        for attempt in range(1, tries + 1):
+            try:
+                return teardown(self)
+            except CommandError as error:
+                cause = error.__cause__.__cause__ if error.__cause__ else None
+                if attempt == tries or not isinstance(cause, DeadlockDetected):
+                    raise
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TransactionTestCase, "_fixture_teardown", retried)
+        yield
+
+
 @pytest.fixture
 def evidence_dir() -> Iterator[Path]:
     """An empty evidence folder that every user can traverse (pytest's tmp_path is private to root, which would
