@@ -155,23 +155,46 @@ class ProgressPublisher:
         self._lock = threading.Lock()
         self._changed: set[int] = set()
         self._wake = threading.Event()
+        self._hurry = threading.Event()  # a flush waits: skip the pause between rounds
         self._thread: threading.Thread | None = None
         self._pid = 0
+        # Changes marked so far, and how many of them a finished round has dealt with (for `flush`).
+        self._marked = 0
+        self._settled = 0
+        self._round_done = threading.Condition(self._lock)
 
     def changed(self, job_id: int) -> None:
         with self._lock:
             self._changed.add(job_id)
+            self._marked += 1
             if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
                 self._pid = os.getpid()
                 self._thread = threading.Thread(target=self._run, name="progress-publisher", daemon=True)
                 self._thread.start()
         self._wake.set()
 
-    def _take(self) -> set[int]:
+    def flush(self, timeout: float) -> None:
+        """Wait, at most `timeout` seconds, until every change marked so far in this process has been sent (or its
+        sending given up). A process about to exit calls this: the daemon thread dies with it, and a last change (a
+        job cancelled at the terminal) would never reach the browsers."""
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                return
+            target = self._marked
+            self._hurry.set()
+            self._round_done.wait_for(lambda: self._settled >= target, timeout=timeout)
+            self._hurry.clear()
+
+    def _take(self) -> tuple[set[int], int]:
         with self._lock:
             jobs, self._changed = self._changed, set()
             self._wake.clear()
-            return jobs
+            return jobs, self._marked
+
+    def _settle(self, marked: int) -> None:
+        with self._lock:
+            self._settled = marked
+            self._round_done.notify_all()
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
@@ -182,11 +205,12 @@ class ProgressPublisher:
                     # drop their database); while a job runs, the same connection serves every round.
                     connection.close()
                     self._wake.wait()
-                jobs = self._take()
+                jobs, marked = self._take()
                 if jobs:
                     self._send(loop, jobs)
+                self._settle(marked)
                 # The bound on the rate: whatever changes meanwhile goes out together in the next round.
-                threading.Event().wait(settings.PROGRESS_EVENT_INTERVAL)
+                self._hurry.wait(settings.PROGRESS_EVENT_INTERVAL)
         finally:
             loop.close()
 
@@ -213,3 +237,8 @@ def progress_changed(job_id: int) -> None:
     """The job's progress changed: publish it once the current transaction commits (coalesced per process)."""
     if settings.PROGRESS_EVENTS:
         transaction.on_commit(lambda: _publisher.changed(job_id))
+
+
+def progress_flush(timeout: float = 5.0) -> None:
+    """Before this process exits: send what it marked as changed (see ProgressPublisher.flush)."""
+    _publisher.flush(timeout)

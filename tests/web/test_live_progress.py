@@ -228,3 +228,29 @@ def test_the_publisher_coalesces_a_burst_into_few_events(idle_job, settings):
     run(layer.group_discard, job_group(idle_job.pk), channel)
     assert len(received) <= burst / 0.3 + 3, (len(received), burst)
     assert received[-1] == progress_event(job_id=idle_job.pk)
+
+
+def test_a_flushed_publisher_has_sent_every_change_marked_before(idle_job, settings):
+    """A process about to exit flushes: what it changed last reaches the job's group at once, not after the pause
+    between rounds (which would outlive the process)."""
+    settings.PROGRESS_EVENT_INTERVAL = 60
+    layer = get_channel_layer()
+    channel = run(layer.new_channel)
+    run(layer.group_add, job_group(idle_job.pk), channel)
+    publisher = ProgressPublisher()
+    publisher.changed(idle_job.pk)  # the first round goes out at once; the next waits a minute
+    Job.objects.filter(pk=idle_job.pk).update(files_seen=7)
+    publisher.changed(idle_job.pk)
+    started = time.monotonic()
+    publisher.flush(timeout=20)
+    assert time.monotonic() - started < 20
+
+    async def receive_all():
+        received = [(await asyncio.wait_for(layer.receive(channel), timeout=5))["event"]]
+        while received[-1]["files_seen"] != 7:  # the first round may have read the job before or after the update
+            received.append((await asyncio.wait_for(layer.receive(channel), timeout=1))["event"])
+        return received
+
+    received = run(receive_all)
+    run(layer.group_discard, job_group(idle_job.pk), channel)
+    assert received[-1] == progress_event(job_id=idle_job.pk)

@@ -16,6 +16,7 @@ from django.db import connection
 
 from audit.services import acting_as, cli_actor
 from jobs.models import FileInstance, Job
+from jobs.progress import progress_flush
 from jobs.progress_view import ProgressView
 from jobs.scanning import job_fail
 from jobs.selectors import job_progress_snapshot
@@ -44,7 +45,10 @@ class Command(BaseCommand):
                 raise CommandError(f"no such user: {options['owner']}") from None
         # The operator at the command line acts; the owner is whom the job is for (it is in the job's record).
         with acting_as(cli_actor()):
-            self._scan(owner, options)
+            try:
+                self._scan(owner, options)
+            finally:
+                progress_flush()  # the browsers watching the job get what this process changed last
 
     def _scan(self, owner: Any, options: dict[str, Any]) -> None:
         stages = [s for s in options["stages"].split(",") if s] if options["stages"] is not None else None
