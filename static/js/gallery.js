@@ -52,6 +52,17 @@ slider.addEventListener("input", () => setRow(slider.value));
 // Infinite scroll. Each fragment ends with a hidden marker naming the next page, or saying there is none.
 let nextUrl = null;
 let loading = false;
+let retryDelay = 0; // seconds before a page that failed to load is asked for again
+const nearEnd = new IntersectionObserver((entries) => {
+  if (entries.some((e) => e.isIntersecting)) loadMore();
+}, { root: scroller, rootMargin: "600px" });
+
+// An observer reports changes only: after a page arrives the sentinel may still be (or be back) in view with no
+// change seen, so it is observed afresh, which reports where it is now.
+function watchSentinel() {
+  nearEnd.unobserve(sentinel);
+  nearEnd.observe(sentinel);
+}
 
 function takeMarker() {
   const marker = grid.querySelector("[data-next], [data-end]");
@@ -72,23 +83,25 @@ async function loadMore() {
   try {
     const response = await fetch(nextUrl, { headers: { Accept: "text/html" }, credentials: "same-origin" });
     if (!response.ok) throw new Error(`${response.status}`);
+    if (retryDelay) sentinel.innerHTML = '<span class="muted small">Loading…</span>';
+    retryDelay = 0;
     grid.insertAdjacentHTML("beforeend", await response.text());
     layout(grid);
     takeMarker();
+    // The new tiles may not fill the screen: keep going while the sentinel is still in view.
+    if (nextUrl) watchSentinel();
   } catch (error) {
-    sentinel.textContent = `Could not load more images (${error.message}). Scroll to retry.`;
+    retryDelay = Math.min(retryDelay ? 2 * retryDelay : 3, 60);
+    sentinel.textContent = `Could not load more images (${error.message}); trying again in ${retryDelay} s.`;
+    setTimeout(watchSentinel, retryDelay * 1000);
   } finally {
     loading = false;
   }
-  // The new tiles may not fill the screen: keep going while the sentinel is still in view.
-  if (nextUrl && sentinel.getBoundingClientRect().top < scroller.getBoundingClientRect().bottom + 400) loadMore();
 }
 
 layout(grid);
 takeMarker();
-new IntersectionObserver((entries) => {
-  if (entries.some((e) => e.isIntersecting)) loadMore();
-}, { root: scroller, rootMargin: "600px" }).observe(sentinel);
+nearEnd.observe(sentinel);
 
 // Side panel.
 let openImage = null;

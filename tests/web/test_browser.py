@@ -258,3 +258,27 @@ def test_the_map_says_when_it_draws_only_the_first_positions(asgi_server, scan, 
         page.goto(f"{server.url}/jobs/{job.pk}/map/")
         expect(page.get_by_test_id("job-map")).to_have_attribute("data-ready", "1")
         expect(page.locator("#map-count")).to_have_text(text)
+
+
+def test_a_gallery_page_that_failed_to_load_is_asked_for_again(asgi_server, scan, examiner, page):
+    job = scan(examiner, extra=15)
+    distinct = job.distinct_images
+    server = asgi_server(GALLERY_PAGE_SIZE="5")
+    sign_in_browser(page.context, server, examiner)
+    refused: list[str] = []
+
+    def refuse_once(route) -> None:
+        if refused:
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.fulfill(status=503, body="")
+
+    page.route(re.compile(r"/gallery/more\?"), refuse_once)
+    page.goto(f"{server.url}/jobs/{job.pk}/gallery/")
+    sentinel = page.get_by_test_id("sentinel")
+    expect(sentinel).to_contain_text("Could not load more images (503); trying again in 3 s.")
+    scroll_to_end(page)
+    expect(sentinel).to_have_text(f"End of gallery · {distinct} images")
+    assert page.locator(".tile").count() == distinct
+    assert len(refused) == 1
