@@ -252,11 +252,14 @@ def scan_job(*, job_id: int, slice_seconds: float, lease: str = "") -> None:
     logger.info("job %s: discovery finished, %s files", job_id, job.files_seen)
 
 
-def job_fail(*, job_id: int, error: str) -> None:
+def job_fail(*, job_id: int, error: str, lease: str | None = None) -> None:
+    """End an active job as failed. With `lease`, only while that is still the job's discovery lease: a slice whose
+    lease was handed on (taken for lost and sent again) must not end the job its successor is scanning."""
+    jobs = Job.objects.filter(pk=job_id, status__in=Job.ACTIVE)
+    if lease is not None:
+        jobs = jobs.filter(discovery_lease=lease)
     with transaction.atomic():
-        failed = Job.objects.filter(pk=job_id, status__in=Job.ACTIVE).update(
-            status=Job.Status.FAILED, error=error, finished_at=timezone.now()
-        )
+        failed = jobs.update(status=Job.Status.FAILED, error=error, finished_at=timezone.now())
         if failed:
             audit_record("job.fail", job_id=job_id, detail=error)
     if failed:

@@ -34,13 +34,13 @@ def scan_source(self, job_id: int, lease: str = "") -> None:
     try:
         scanning.scan_job(job_id=job_id, slice_seconds=settings.SCAN_SLICE_SECONDS, lease=lease)
     except SoftTimeLimitExceeded:
-        scanning.job_fail(job_id=job_id, error="a discovery slice exceeded the task time limit")
+        scanning.job_fail(job_id=job_id, error="a discovery slice exceeded the task time limit", lease=lease)
     except Exception as exc:  # every way out ends the job or retries it: a job is never left scanning
         if is_transient(exc) and self.request.retries < self.max_retries:
             logger.warning("job %s: discovery interrupted (%s), retrying", job_id, exc)
             raise self.retry(exc=exc, countdown=5 * 2**self.request.retries) from exc
         logger.exception("job %s: discovery failed", job_id)
-        scanning.job_fail(job_id=job_id, error=f"discovery failed: {type(exc).__name__}: {exc}")
+        scanning.job_fail(job_id=job_id, error=f"discovery failed: {type(exc).__name__}: {exc}", lease=lease)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)

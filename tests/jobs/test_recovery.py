@@ -12,6 +12,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from jobs import discovery
 from jobs.models import BatchStage, FileInstance, Job, ScanBatch
 from jobs.recovery import stalled_discovery_redispatch, stalled_stages_redispatch
@@ -19,6 +20,7 @@ from jobs.samples import write_photo
 from jobs.scanning import LeaseLost, _commit_batch, scan_job
 from jobs.services import job_create
 from jobs.stages import batch_finish, batch_stage_finish
+from jobs.tasks import scan_source
 
 
 def extracting_job(evidence_dir, **fields) -> Job:
@@ -210,3 +212,23 @@ def test_a_slice_whose_lease_is_handed_on_stops_after_the_batch_it_was_recording
     job.refresh_from_db()
     assert (recorded, job.files_seen, job.status, job.discovery_finished) == ([job.pk], 1, Job.Status.SCANNING, False)
     assert FileInstance.objects.filter(job=job).count() == 1
+
+
+def test_only_the_lease_holder_s_failure_ends_the_job(db, evidence_dir, monkeypatch):
+    """A slice whose lease was handed on, failing (a bug, its time limit), leaves the job to the slice now scanning
+    it; the same failure under the job's lease fails the job."""
+    job = discovering_job(evidence_dir, Job.Status.SCANNING, lease="new", active_ago=1)
+
+    def broken(**kwargs) -> None:
+        raise ValueError("a bug in discovery")
+
+    monkeypatch.setattr("jobs.scanning.scan_job", broken)
+    scan_source.apply(args=(job.pk, "old"))
+    job.refresh_from_db()
+    assert (job.status, job.error) == (Job.Status.SCANNING, "")
+    assert not AuditEvent.objects.filter(action="job.fail", job_id=job.pk).exists()
+
+    scan_source.apply(args=(job.pk, "new"))
+    job.refresh_from_db()
+    assert (job.status, job.error) == (Job.Status.FAILED, "discovery failed: ValueError: a bug in discovery")
+    assert AuditEvent.objects.filter(action="job.fail", job_id=job.pk).count() == 1
