@@ -185,7 +185,7 @@ def scan_job(*, job_id: int, slice_seconds: float, lease: str = "") -> None:
         return
     root = os.fsencode(job.source_path)
     if not os.path.isdir(root):
-        job_fail(job_id=job_id, error=f"source folder is missing or not a folder: {job.source_path}")
+        job_fail(job_id=job_id, error=f"source folder is missing or not a folder: {job.source_path}", lease=lease)
         return
     _dispatch_pending(job)
     resume = bytes(job.resume_after) if job.resume_after is not None else None
