@@ -1,8 +1,10 @@
 """URL configuration. Every route needs a signed-in user (LoginRequiredMiddleware) except allauth's sign-in pages."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+
+from api.flower import FlowerProxy
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="jobs:list"), name="home"),
@@ -11,4 +13,5 @@ urlpatterns = [
     path("users/", include("accounts.urls")),
     path("tokens/", include("api.urls")),
     path("admin/", admin.site.urls),
+    re_path(r"^flower/(?P<path>.*)$", FlowerProxy.as_view(), name="flower"),
 ]

@@ -1,5 +1,6 @@
-"""`make up`'s process set (the Procfile under honcho) really runs: web, a worker per queue, Flower and the gRPC API
-(over TLS), and a scan queued from the CLI completes on it."""
+"""`make up`'s process set (the Procfile under honcho) really runs: web, a worker per queue, Flower (asking for its
+login, and shown to staff through the web app) and the gRPC API (over TLS), and a scan queued from the CLI
+completes on it."""
 
 import base64
 import os
@@ -10,12 +11,15 @@ import urllib.error
 import urllib.request
 
 import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from jobs.models import Job
 from jobs.samples import make_sample_tree
 from tests.api.support import grpc_serving, self_signed_cert
 from tests.conftest import REPO, SPARE_REDIS_DBS, wait_for
 from tests.jobs.test_pipeline import _free_port
+from tests.web.conftest import session_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -31,6 +35,14 @@ def status(url: str, auth: str = "") -> int:
         return exc.code
     except OSError:
         return 0
+
+
+def page_as(url: str, user) -> tuple[str, bytes]:
+    """Where a GET of `url` with `user`'s session ends (after any redirect), and what it shows."""
+    request = urllib.request.Request(url)  # noqa: S310 - a loopback http URL built by the test
+    request.add_header("Cookie", f"{settings.SESSION_COOKIE_NAME}={session_key(user)}")
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - see above
+        return response.url, response.read()
 
 
 def test_procfile_stack_serves_and_scans(transactional_db, worker_env, evidence_dir, tmp_path):
@@ -62,8 +74,12 @@ def test_procfile_stack_serves_and_scans(transactional_db, worker_env, evidence_
     try:
         wait_for(lambda: log.read_text().count(" ready.") >= 4, timeout=90, message="four workers ready")
         wait_for(lambda: status(f"http://127.0.0.1:{web}/admin/login/") == 200, timeout=60, message="web up")
-        wait_for(lambda: status(f"http://127.0.0.1:{flower}/") == 401, timeout=60, message="flower asks for login")
-        assert status(f"http://127.0.0.1:{flower}/", auth="examiner:s3cret-flower") == 200
+        wait_for(lambda: status(f"http://127.0.0.1:{flower}/flower/") == 401, timeout=60, message="Flower's login")
+        assert status(f"http://127.0.0.1:{flower}/flower/", auth="examiner:s3cret-flower") == 200
+        staff = get_user_model().objects.create_user(username="ops", email="ops@example.org", is_staff=True)
+        url, shown = page_as(f"http://127.0.0.1:{web}/flower/workers", staff)
+        assert url == f"http://127.0.0.1:{web}/flower/workers"
+        assert b"/flower/static/js/flower.js" in shown  # Flower's own page, under the prefix the web app gives it
         wait_for(lambda: grpc_serving(f"localhost:{grpc_port}", ca=cert.read_bytes()), timeout=60, message="gRPC up")
 
         expected = make_sample_tree(evidence_dir)

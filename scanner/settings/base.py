@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.github",
     "allauth.socialaccount.providers.google",
     "csp",
+    "revproxy",
     "accounts",
     "jobs",
     "gallery",
@@ -368,6 +369,12 @@ GRPC_INSPECT_TIMEOUT = env.float("GRPC_INSPECT_TIMEOUT", default=1.0)
 # The client side (manage.py ctl): where the server is, and the certificate (or its CA) to verify it with.
 GRPC_TARGET = env.str("GRPC_TARGET", default=f"localhost:{GRPC_PORT}")
 GRPC_TLS_CA = env.str("GRPC_TLS_CA", default="")
+
+# --- Flower through the web app (/flower/, staff only; api.flower, docs/grpc.md) ------------------------------
+# Where the web app reaches Flower (started with --url_prefix=flower), and Flower's login (user:password[,...]):
+# the web app signs in with the first. Empty FLOWER_URL: no /flower/ here.
+FLOWER_URL = env.str("FLOWER_URL", default="")
+FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")
 
 # --- Channels and live progress ---------------------------------------------------------------------------
 # https://channels.readthedocs.io/en/stable/topics/channel_layers.html - Redis in the distributed configuration.

@@ -1,0 +1,217 @@
+"""Flower through the web app (`/flower/`), against a real Flower and real workers: staff only, with Flower's
+login added by the web app, every operation attributed in the audit log (and a cancelled consumer marked paused,
+as the API's PauseQueue does), and what would go around the web app's checks refused."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from api.models import QueuePause
+from audit.models import AuditEvent
+from scanner.celery import app
+from tests.conftest import REPO, wait_for
+from tests.jobs.test_pipeline import _free_port
+from tests.web.conftest import screenshot, sign_in_browser
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+LOGIN = "ops:flower-s3cret"
+SAME_SITE = {"HTTP_ORIGIN": "http://testserver", "HTTP_SEC_FETCH_SITE": "same-origin"}
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - a loopback URL built by the test
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+@pytest.fixture(scope="module")
+def flower(worker_env, tmp_path_factory) -> Iterator[str]:
+    """A real Flower, as `make up` starts it (under /flower, with a basic login): its URL."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("flower") / "flower.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "scanner", "flower", "--address=127.0.0.1", f"--port={port}",
+             "--url_prefix=flower", f"--basic-auth={LOGIN}"],
+            cwd=REPO, env=worker_env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(
+            lambda: process.poll() is not None or _status(f"{url}/flower/healthcheck") == 200,
+            timeout=60,
+            message="Flower to answer",
+        )
+        assert process.poll() is None, log.read_text()
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def through_web(flower, settings):
+    settings.FLOWER_URL = flower
+    settings.FLOWER_BASIC_AUTH = LOGIN
+    return flower
+
+
+@pytest.fixture
+def staff(make_user):
+    return make_user("ops@example.org", staff=True)
+
+
+def flower_events():
+    """The audit log without the sign-ins of the test's clients."""
+    return AuditEvent.objects.exclude(action="sign-in")
+
+
+def consumed(hostname: str) -> set[str]:
+    answer = app.control.inspect(destination=[hostname], timeout=2).active_queues() or {}
+    return {q["name"] for q in answer.get(hostname, [])}
+
+
+def known_to_flower(web, hostname: str) -> bool:
+    """Whether Flower lists the worker (asking it to refresh its list from the workers)."""
+    response = web.get("/flower/api/workers", {"refresh": "1"})
+    assert response.status_code == 200, response.content
+    return hostname in json.loads(response.content)
+
+
+def test_staff_reach_flower_through_the_web_app_and_no_one_else(through_web, workers, staff, examiner, client_for):
+    assert _status(f"{through_web}/flower/workers") == 401  # Flower itself asks for its login
+    hostname = next(iter(workers.processes))
+    web = client_for(staff)
+    page = web.get("/flower/workers")
+    assert page.status_code == 200
+    assert b"Flower" in page.content
+    assert not page.cookies  # Flower's own cookies stay with Flower
+    assert wait_for(lambda: known_to_flower(web, hostname), timeout=30, message="Flower to list the worker")
+    assert not flower_events().exists()  # looking is not recorded
+
+    refused = client_for(examiner).get("/flower/workers")
+    assert refused.status_code == 403
+    event = flower_events().get()
+    assert (event.action, event.outcome, event.user_id, event.via) == (
+        "flower.view",
+        AuditEvent.Outcome.REFUSED,
+        examiner.pk,
+        AuditEvent.Via.WEB,
+    )
+    assert "staff only" in event.detail
+
+
+def test_a_queue_cancelled_in_flower_is_paused_attributed_and_resumed(through_web, spawn, staff, client_for):
+    hostname = spawn("flower", queues="probe,exif", concurrency=1)
+    web = client_for(staff)
+    wait_for(lambda: known_to_flower(web, hostname), timeout=30, message="Flower to list the worker")
+
+    cancel = web.post(f"/flower/api/worker/queue/cancel-consumer/{hostname}", {"queue": "exif"}, **SAME_SITE)
+    assert cancel.status_code == 200, cancel.content
+    assert consumed(hostname) == {"probe"}
+    paused = AuditEvent.objects.get(action="queue.pause")
+    assert (paused.outcome, paused.user_id, paused.target, paused.data) == (
+        AuditEvent.Outcome.OK,
+        staff.pk,
+        f"exif on {hostname}",
+        {"queue": "exif", "workers": [hostname]},
+    )
+    assert QueuePause.objects.filter(worker=hostname, queue="exif", paused_by=staff).exists()
+
+    add = web.post(f"/flower/api/worker/queue/add-consumer/{hostname}", {"queue": "exif"}, **SAME_SITE)
+    assert add.status_code == 200, add.content
+    assert consumed(hostname) == {"probe", "exif"}
+    assert AuditEvent.objects.get(action="queue.resume").user_id == staff.pk
+    assert not QueuePause.objects.filter(worker=hostname).exists()
+
+    unknown = web.post("/flower/api/worker/pool/grow/nobody@nowhere", {"n": "1"}, **SAME_SITE)
+    assert unknown.status_code == 404
+    failed = AuditEvent.objects.get(action="worker.concurrency")
+    assert (failed.outcome, failed.target, failed.detail, failed.data) == (
+        AuditEvent.Outcome.FAILED,
+        "nobody@nowhere",
+        "Flower worker/pool/grow: HTTP 404",
+        {"parameters": {"n": "1"}},
+    )
+
+
+def test_what_would_go_around_the_checks_is_refused_and_recorded(through_web, spawn, staff, examiner, client_for):
+    hostname = spawn("flower", queues="probe,exif", concurrency=1)
+    web = client_for(staff)
+    wait_for(lambda: known_to_flower(web, hostname), timeout=30, message="Flower to list the worker")
+    cancel = f"/flower/api/worker/queue/cancel-consumer/{hostname}"
+    refusals = [
+        (web, cancel, {}),  # no Origin: not from this site's pages
+        (web, cancel, {"HTTP_ORIGIN": "https://evil.example"}),
+        (web, cancel, {"HTTP_ORIGIN": "http://testserver", "HTTP_SEC_FETCH_SITE": "cross-site"}),
+        (client_for(examiner), cancel, SAME_SITE),
+        (web, "/flower/api/task/async-apply/jobs.tasks.batch_finish", SAME_SITE),  # a task of the caller's choosing
+    ]
+    for client, path, headers in refusals:
+        assert client.post(path, {"queue": "exif"}, **headers).status_code == 403, (path, headers)
+    assert consumed(hostname) == {"probe", "exif"}  # nothing reached the worker
+    events = list(flower_events().order_by("id").values_list("action", "outcome", "target"))
+    assert events == [
+        *[("queue.pause", AuditEvent.Outcome.REFUSED, f"exif on {hostname}")] * 4,
+        ("flower.change", AuditEvent.Outcome.REFUSED, "api/task/async-apply/jobs.tasks.batch_finish"),
+    ]
+
+
+def test_flower_away_or_not_set_up(staff, client_for, settings):
+    web = client_for(staff)
+    settings.FLOWER_URL = ""
+    assert web.get("/flower/workers").status_code == 404
+    settings.FLOWER_URL = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    away = web.get("/flower/workers")
+    assert away.status_code == 502
+    assert b"Flower does not answer" in away.content
+
+
+def test_staff_pause_a_queue_in_flower_in_the_browser_and_it_is_recorded(
+    flower, spawn, asgi_server, make_user, transactional_db, page
+):
+    server = asgi_server(FLOWER_URL=flower, FLOWER_BASIC_AUTH=LOGIN)
+    hostname = spawn("flower", queues="probe,exif", concurrency=1)
+    staff = make_user("lead@example.org", staff=True)
+    sign_in_browser(page.context, server, staff)
+    page.goto(f"{server.url}/jobs/")
+    page.get_by_role("link", name="Workers").click()
+    assert page.url == f"{server.url}/flower/"
+    # Flower's own table, filled by its scripts through /flower/ (it may take a refresh to see a new worker)
+    worker = page.get_by_role("link", name=hostname)
+
+    def listed() -> bool:
+        if worker.count():
+            return True
+        page.reload()
+        return False
+
+    wait_for(listed, timeout=30, interval=1, message="Flower to list the worker")
+    screenshot(page, "flower-through-the-web-app")
+
+    worker.click()
+    page.get_by_role("tab", name="Queues").click()
+    page.locator("#worker-cancel-consumer-exif").click()
+    assert "no longer consuming from exif" in page.locator(".toast.text-bg-success").inner_text()
+    wait_for(lambda: consumed(hostname) == {"probe"}, timeout=30, message="the worker to stop consuming exif")
+    paused = flower_events().get(action="queue.pause")
+    assert (paused.outcome, paused.user_id, paused.target, paused.via, paused.data) == (
+        AuditEvent.Outcome.OK,
+        staff.pk,
+        f"exif on {hostname}",
+        AuditEvent.Via.WEB,
+        {"queue": "exif", "workers": [hostname]},
+    )
