@@ -375,6 +375,8 @@ GRPC_TLS_CA = env.str("GRPC_TLS_CA", default="")
 # the web app signs in with the first. Empty FLOWER_URL: no /flower/ here.
 FLOWER_URL = env.str("FLOWER_URL", default="")
 FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")
+# Seconds the web app waits for Flower's answer before it tells the user Flower does not answer.
+FLOWER_TIMEOUT = env.float("FLOWER_TIMEOUT", default=30.0)
 
 # --- Channels and live progress ---------------------------------------------------------------------------
 # https://channels.readthedocs.io/en/stable/topics/channel_layers.html - Redis in the distributed configuration.

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import pytest
 
+from api.flower import FORM, FlowerProxy
 from api.models import QueuePause
 from audit.models import AuditEvent
 from scanner.celery import app
@@ -84,6 +87,11 @@ def consumed(hostname: str) -> set[str]:
     return {q["name"] for q in answer.get(hostname, [])}
 
 
+def post(client, path: str, data: dict[str, str], **headers: str):
+    """POST a form, as Flower's scripts do."""
+    return client.post(path, urlencode(data), content_type=FORM, **headers)
+
+
 def known_to_flower(web, hostname: str) -> bool:
     """Whether Flower lists the worker (asking it to refresh its list from the workers)."""
     response = web.get("/flower/api/workers", {"refresh": "1"})
@@ -119,7 +127,7 @@ def test_a_queue_cancelled_in_flower_is_paused_attributed_and_resumed(through_we
     web = client_for(staff)
     wait_for(lambda: known_to_flower(web, hostname), timeout=30, message="Flower to list the worker")
 
-    cancel = web.post(f"/flower/api/worker/queue/cancel-consumer/{hostname}", {"queue": "exif"}, **SAME_SITE)
+    cancel = post(web, f"/flower/api/worker/queue/cancel-consumer/{hostname}", {"queue": "exif"}, **SAME_SITE)
     assert cancel.status_code == 200, cancel.content
     assert consumed(hostname) == {"probe"}
     paused = AuditEvent.objects.get(action="queue.pause")
@@ -131,13 +139,18 @@ def test_a_queue_cancelled_in_flower_is_paused_attributed_and_resumed(through_we
     )
     assert QueuePause.objects.filter(worker=hostname, queue="exif", paused_by=staff).exists()
 
-    add = web.post(f"/flower/api/worker/queue/add-consumer/{hostname}", {"queue": "exif"}, **SAME_SITE)
+    add = post(web, f"/flower/api/worker/queue/add-consumer/{hostname}", {"queue": " exif "}, **SAME_SITE)
     assert add.status_code == 200, add.content
     assert consumed(hostname) == {"probe", "exif"}
     assert AuditEvent.objects.get(action="queue.resume").user_id == staff.pk
     assert not QueuePause.objects.filter(worker=hostname).exists()
 
-    unknown = web.post("/flower/api/worker/pool/grow/nobody@nowhere", {"n": "1"}, **SAME_SITE)
+    limit = {"workername": hostname, "ratelimit": "100/m"}
+    limited = post(web, "/flower/api/task/rate-limit/jobs.tasks.batch_finish", limit, **SAME_SITE)
+    assert limited.status_code == 200, limited.content
+    assert flower_events().get(action="task.rate_limit").data == {"parameters": limit}  # the worker included
+
+    unknown = post(web, "/flower/api/worker/pool/grow/nobody@nowhere", {"n": "1"}, **SAME_SITE)
     assert unknown.status_code == 404
     failed = AuditEvent.objects.get(action="worker.concurrency")
     assert (failed.outcome, failed.target, failed.detail, failed.data) == (
@@ -153,21 +166,53 @@ def test_what_would_go_around_the_checks_is_refused_and_recorded(through_web, sp
     web = client_for(staff)
     wait_for(lambda: known_to_flower(web, hostname), timeout=30, message="Flower to list the worker")
     cancel = f"/flower/api/worker/queue/cancel-consumer/{hostname}"
+    form = urlencode({"queue": "exif"})
     refusals = [
-        (web, cancel, {}),  # no Origin: not from this site's pages
-        (web, cancel, {"HTTP_ORIGIN": "https://evil.example"}),
-        (web, cancel, {"HTTP_ORIGIN": "http://testserver", "HTTP_SEC_FETCH_SITE": "cross-site"}),
-        (client_for(examiner), cancel, SAME_SITE),
-        (web, "/flower/api/task/async-apply/jobs.tasks.batch_finish", SAME_SITE),  # a task of the caller's choosing
+        (web, cancel, form, FORM, {}),  # no Origin: not from this site's pages
+        (web, cancel, form, FORM, {"HTTP_ORIGIN": "https://evil.example"}),
+        (web, cancel, form, FORM, {"HTTP_ORIGIN": "http://testserver", "HTTP_SEC_FETCH_SITE": "cross-site"}),
+        (client_for(examiner), cancel, form, FORM, SAME_SITE),
+        # parameters Django and Flower might read differently: in the query, or in a body of another type
+        (web, f"{cancel}?queue=probe", form, FORM, SAME_SITE),
+        (web, cancel, form, FORM.upper(), SAME_SITE),
+        # a task of the caller's choosing, asked for plainly or behind an allowed operation's path
+        (web, "/flower/api/task/async-apply/jobs.tasks.batch_finish", "{}", "application/json", SAME_SITE),
+        (web, "/flower/api/worker/shutdown/../../task/apply/jobs.tasks.batch_finish", "{}", FORM, SAME_SITE),
+        (web, "/flower/api/worker/shutdown/%2e%2e/%2e%2e/task/send-task/x", "", FORM, SAME_SITE),
+        (web, "/flower/api/task/revoke/..%2F..%2Fworker%2Fshutdown%2F" + hostname, "", FORM, SAME_SITE),
     ]
-    for client, path, headers in refusals:
-        assert client.post(path, {"queue": "exif"}, **headers).status_code == 403, (path, headers)
+    for client, path, body, content_type, headers in refusals:
+        refused = client.post(path, body, content_type=content_type, **headers)
+        assert refused.status_code == 403, (path, headers)
+    assert web.get("/flower/tasks/../../metrics").status_code == 403  # out of Flower's prefix
     assert consumed(hostname) == {"probe", "exif"}  # nothing reached the worker
     events = list(flower_events().order_by("id").values_list("action", "outcome", "target"))
     assert events == [
-        *[("queue.pause", AuditEvent.Outcome.REFUSED, f"exif on {hostname}")] * 4,
+        *[("queue.pause", AuditEvent.Outcome.REFUSED, f"exif on {hostname}")] * 6,
         ("flower.change", AuditEvent.Outcome.REFUSED, "api/task/async-apply/jobs.tasks.batch_finish"),
+        ("flower.change", AuditEvent.Outcome.REFUSED, "api/worker/shutdown/../../task/apply/jobs.tasks.batch_finish"),
+        ("flower.change", AuditEvent.Outcome.REFUSED, "api/worker/shutdown/../../task/send-task/x"),
+        ("flower.change", AuditEvent.Outcome.REFUSED, f"api/task/revoke/../../worker/shutdown/{hostname}"),
+        ("flower.view", AuditEvent.Outcome.REFUSED, "tasks/../../metrics"),
     ]
+
+
+def test_flower_is_given_none_of_the_browser_s_credentials(rf, settings):
+    settings.FLOWER_BASIC_AUTH = LOGIN
+    view = FlowerProxy()
+    view.request = rf.post(
+        "/flower/api/worker/shutdown/w@h",
+        HTTP_COOKIE="sessionid=s3cret; csrftoken=t0ken",
+        HTTP_AUTHORIZATION="Bearer isk_x",
+        HTTP_X_CSRFTOKEN="t0ken",
+        HTTP_ORIGIN="http://testserver",
+        HTTP_ACCEPT="application/json",
+    )
+    assert view.get_request_headers() == {
+        "Accept": "application/json",
+        "Content-Type": "multipart/form-data; boundary=BoUnDaRyStRiNg",
+        "Authorization": "Basic b3BzOmZsb3dlci1zM2NyZXQ=",  # ops:flower-s3cret
+    }
 
 
 def test_flower_away_or_not_set_up(staff, client_for, settings):
@@ -178,6 +223,14 @@ def test_flower_away_or_not_set_up(staff, client_for, settings):
     away = web.get("/flower/workers")
     assert away.status_code == 502
     assert b"Flower does not answer" in away.content
+    with socket.socket() as silent:  # takes the connection, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        settings.FLOWER_URL = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        settings.FLOWER_TIMEOUT = 0.5
+        hung = web.get("/flower/workers")
+    assert hung.status_code == 502
+    assert b"Flower does not answer" in hung.content
 
 
 def test_staff_pause_a_queue_in_flower_in_the_browser_and_it_is_recorded(
@@ -215,3 +268,7 @@ def test_staff_pause_a_queue_in_flower_in_the_browser_and_it_is_recorded(
         AuditEvent.Via.WEB,
         {"queue": "exif", "workers": [hostname]},
     )
+
+    page.get_by_role("link", name="Tasks").click()  # its table is read with POSTs, which the web app passes on
+    page.locator("#tasks-table_info").wait_for()
+    assert not flower_events().filter(outcome=AuditEvent.Outcome.REFUSED).exists()
