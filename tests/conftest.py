@@ -11,7 +11,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,21 @@ def wait_for(predicate, *, timeout: float = 60.0, interval: float = 0.05, messag
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")
         threading.Event().wait(interval)
+
+
+@contextmanager
+def serving(command: list[str], *, env: dict[str, str], log: Path, answers: Callable[[], object], what: str):
+    """Run a server's `command` from the repository (its output into `log`) for the block, from the moment
+    `answers()` says it serves; fail with its log should it exit before. It gets SIGTERM at the end."""
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: process.poll() is not None or answers(), timeout=60, message=what)
+        assert process.poll() is None, log.read_text()
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 class WorkerPool:

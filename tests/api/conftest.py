@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ from api.client import channel_open
 from api.services import api_token_create
 from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
 from tests.api.support import grpc_serving, self_signed_cert
-from tests.conftest import REPO, wait_for
+from tests.conftest import serving
 from tests.jobs.test_pipeline import _free_port
 
 
@@ -55,22 +53,17 @@ def grpc_server(worker_env, tmp_path_factory) -> Iterator[GrpcServer]:
         "GRPC_INSPECT_TIMEOUT": "1.0",
     }
     log = folder / "grpcserver.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "grpcserver"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
     server = GrpcServer(target=f"localhost:{port}", ca=cert.read_bytes(), sources_root=sources, log=log)
     try:
-        wait_for(
-            lambda: process.poll() is not None or grpc_serving(server.target, ca=server.ca),
-            timeout=60,
-            message="the gRPC server to serve",
-        )
-        assert process.poll() is None, log.read_text()
-        yield server
+        with serving(
+            [sys.executable, "manage.py", "grpcserver"],
+            env=env,
+            log=log,
+            answers=lambda: grpc_serving(server.target, ca=server.ca),
+            what="the gRPC server to serve",
+        ):
+            yield server
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
         shutil.rmtree(sources, ignore_errors=True)
 
 

@@ -5,12 +5,8 @@ as the API's PauseQueue does), and what would go around the web app's checks ref
 from __future__ import annotations
 
 import json
-import signal
 import socket
-import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
@@ -20,8 +16,9 @@ from api.flower import FORM, FlowerProxy
 from api.models import QueuePause
 from audit.models import AuditEvent
 from scanner.celery import app
-from tests.conftest import REPO, wait_for
+from tests.conftest import serving, wait_for
 from tests.jobs.test_pipeline import _free_port
+from tests.test_stack import status
 from tests.web.conftest import screenshot, sign_in_browser
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -30,39 +27,20 @@ LOGIN = "ops:flower-s3cret"
 SAME_SITE = {"HTTP_ORIGIN": "http://testserver", "HTTP_SEC_FETCH_SITE": "same-origin"}
 
 
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - a loopback URL built by the test
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
-
-
 @pytest.fixture(scope="module")
 def flower(worker_env, tmp_path_factory) -> Iterator[str]:
     """A real Flower, as `make up` starts it (under /flower, with a basic login): its URL."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("flower") / "flower.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "scanner", "flower", "--address=127.0.0.1", f"--port={port}",
-             "--url_prefix=flower", f"--basic-auth={LOGIN}"],
-            cwd=REPO, env=worker_env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(
-            lambda: process.poll() is not None or _status(f"{url}/flower/healthcheck") == 200,
-            timeout=60,
-            message="Flower to answer",
-        )
-        assert process.poll() is None, log.read_text()
+    with serving(
+        [sys.executable, "-m", "celery", "-A", "scanner", "flower", "--address=127.0.0.1", f"--port={port}",
+         "--url_prefix=flower", f"--basic-auth={LOGIN}"],
+        env=worker_env,
+        log=tmp_path_factory.mktemp("flower") / "flower.log",
+        answers=lambda: status(f"{url}/flower/healthcheck") == 200,
+        what="Flower to answer",
+    ):  # fmt: skip
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 @pytest.fixture
@@ -100,7 +78,7 @@ def known_to_flower(web, hostname: str) -> bool:
 
 
 def test_staff_reach_flower_through_the_web_app_and_no_one_else(through_web, workers, staff, examiner, client_for):
-    assert _status(f"{through_web}/flower/workers") == 401  # Flower itself asks for its login
+    assert status(f"{through_web}/flower/workers") == 401  # Flower itself asks for its login
     hostname = next(iter(workers.processes))
     web = client_for(staff)
     page = web.get("/flower/workers")
