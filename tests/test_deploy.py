@@ -44,6 +44,12 @@ def test_compose_file_is_valid_and_defines_every_process():
     assert config["secrets"]["grpc_tls_key"]["file"] == "/srv/tls/grpc.key"
     for name in ("web", "worker-exif", "worker-faces", "flower", "grpc"):
         assert any(v.endswith(":/evidence:ro") for v in _volumes(config["services"][name]))
+    # Flower is reached through the web app (its /flower/, staff only, audited); its own port only from the host.
+    flower, web = config["services"]["flower"], config["services"]["web"]
+    assert "--url_prefix=flower" in flower["command"]
+    assert all(port.startswith("127.0.0.1:") for port in flower["ports"])
+    assert web["environment"]["FLOWER_URL"] == "http://flower:5555"
+    assert web["environment"]["FLOWER_BASIC_AUTH"] == SECRETS["FLOWER_BASIC_AUTH"]
 
 
 # Each worker's own variable for the number of tasks it runs at once.
