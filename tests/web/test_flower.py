@@ -225,6 +225,7 @@ def test_staff_pause_a_queue_in_flower_in_the_browser_and_it_is_recorded(
     worker = page.get_by_role("link", name=hostname)
 
     def listed() -> bool:
+        page.locator("#workers-table tbody a").first.wait_for()  # the table has loaded (the session's worker)
         if worker.count():
             return True
         page.reload()
