@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from audit.models import AuditEvent
 from jobs.models import FileInstance, Job
 from jobs.services import job_create, job_start
 from tests.conftest import REPO
@@ -22,7 +25,13 @@ def ctl(grpc_server, worker_env, tmp_path):
     ca.write_bytes(grpc_server.ca)
 
     def run(token: str, *args: str) -> subprocess.CompletedProcess:
-        env = {**worker_env, "GRPC_TARGET": grpc_server.target, "GRPC_TLS_CA": str(ca), "SCANNER_API_TOKEN": token}
+        env = {
+            **worker_env,
+            "GRPC_TARGET": grpc_server.target,
+            "GRPC_TLS_CA": str(ca),
+            "SCANNER_API_TOKEN": token,
+            "SOURCES_ROOT": str(grpc_server.sources_root),
+        }
         return subprocess.run(
             [sys.executable, "manage.py", "ctl", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
         )
@@ -77,3 +86,79 @@ def test_ctl_without_a_valid_token_says_why(ctl, alice, evidence_dir):
         result = ctl(token, "job", str(job.pk))
         assert result.returncode != 0
         assert expected in result.stderr
+
+
+def _manifest(folder: Path) -> dict[str, dict[str, str]]:
+    with open(folder / "manifest.csv", newline="", encoding="utf-8") as fp:
+        return {row["path"]: row for row in csv.DictReader(fp)}
+
+
+def test_ctl_fetch_images_copies_every_image_checked_and_picks_up_where_it_stopped(
+    ctl, grpc_server, alice, bob, workers, tmp_path
+):
+    source = grpc_server.sources_root / "fetch-case"
+    photos(source, range(4))
+    photos(source, range(1), folder="later")  # the first photo's content at a second path, later in path order
+    (source / "notes.txt").write_text("not an image")
+    job = job_create(name="exhibits", source_path=source, owner=alice.user, stages=["exif"])
+    job_start(job=job)
+    assert finished(job).status == Job.Status.COMPLETED
+    images = {i.path: i for i in FileInstance.objects.filter(job=job, status=FileInstance.Status.IMAGE)}
+    assert len(images) == 5
+
+    out = tmp_path / "exhibits"
+    fetched = ctl(alice.token, "fetch-images", str(job.pk), "-o", str(out), "--parallel", "3")
+    assert fetched.returncode == 0, fetched.stderr
+    assert f"job {job.pk}: 4 images in {out}: 4 fetched, 0 already there, 0 failed" in fetched.stderr
+    distinct = {i.sha256 for i in images.values()}
+    assert sorted(p.name for p in out.iterdir()) == sorted([*(f"{sha}.jpg" for sha in distinct), "manifest.csv"])
+    for copy in out.glob("*.jpg"):
+        assert hashlib.sha256(copy.read_bytes()).hexdigest() == copy.stem
+    rows = _manifest(out)
+    assert sorted(rows) == ["img_00000.jpg", "img_00001.jpg", "img_00002.jpg", "img_00003.jpg"]
+    first = rows["img_00000.jpg"]
+    assert (first["status"], first["instances"], first["file"]) == ("fetched", "2", f"{first['sha256']}.jpg")
+    assert first["file_id"] == str(images["img_00000.jpg"].pk)
+    streamed = AuditEvent.objects.filter(action="file.stream", job_id=job.pk, user_id=alice.user.pk)
+    assert streamed.filter(detail__startswith="sent ").count() == 4
+
+    # A damaged copy is replaced, a missing one fetched again, good ones kept (checked, not fetched).
+    damaged, missing = (out / rows[p]["file"] for p in ("img_00001.jpg", "img_00002.jpg"))
+    damaged.write_bytes(b"not the evidence")
+    missing.unlink()
+    again = ctl(alice.token, "fetch-images", str(job.pk), "-o", str(out))
+    assert again.returncode == 0, again.stderr
+    assert "4 images in" in again.stderr
+    assert "2 fetched, 2 already there, 0 failed" in again.stderr
+    assert {p: r["status"] for p, r in _manifest(out).items()} == {
+        "img_00000.jpg": "present",
+        "img_00001.jpg": "fetched",
+        "img_00002.jpg": "fetched",
+        "img_00003.jpg": "present",
+    }
+    assert hashlib.sha256(damaged.read_bytes()).hexdigest() == damaged.stem
+    assert streamed.filter(detail__startswith="sent ").count() == 6
+
+    # Evidence changed since the scan (same size): the server ends its stream with DATA_LOSS once it has sent every
+    # byte; that image fails with the server's reason and leaves nothing, the rest go on.
+    changed = source / "img_00003.jpg"
+    changed.write_bytes(changed.read_bytes()[:-2] + b"\0\0")
+    (out / rows["img_00003.jpg"]["file"]).unlink()
+    failed = ctl(alice.token, "fetch-images", str(job.pk), "-o", str(out))
+    assert failed.returncode != 0
+    assert "1 images could not be copied (the first: img_00003.jpg: DATA_LOSS" in failed.stderr
+    row = _manifest(out)["img_00003.jpg"]
+    assert (row["status"], row["file"]) == ("error", "")
+    assert "changed since the scan" in row["error"]
+    assert not (out / rows["img_00003.jpg"]["file"]).exists()
+    assert not list(out.glob(".*.part"))
+
+    # Someone else's job, and a folder inside the evidence: refused, nothing written.
+    for token, folder, expected in (
+        (bob.token, tmp_path / "bobs", "NOT_FOUND"),
+        (alice.token, source / "copies", "is inside the evidence"),
+    ):
+        refused = ctl(token, "fetch-images", str(job.pk), "-o", str(folder))
+        assert refused.returncode != 0
+        assert expected in refused.stderr
+        assert not folder.exists()

@@ -10,6 +10,7 @@
     ctl sources | create SOURCE [--name N] [--stages a,b] [--start]
     ctl images JOB [--limit N]           a job's images with their hashes and EXIF summary
     ctl fetch FILE_ID -o OUT             an evidence file's bytes, checked against its recorded SHA-256
+    ctl fetch-images JOB -o DIR          every image of a job, each checked, named by its SHA-256, with a manifest
 
 The server is GRPC_TARGET (--server), the token SCANNER_API_TOKEN (--token), the server's certificate or its CA
 GRPC_TLS_CA (--ca); --insecure talks to a server on this machine started with --insecure.
@@ -17,7 +18,6 @@ GRPC_TLS_CA (--ca); --insecure talks to a server on this machine started with --
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -26,9 +26,11 @@ from typing import Any
 import grpc
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
 from api.client import channel_open
-from api.filestream import file_stream
+from api.fetch import MANIFEST, TransferError, file_copy, images_fetch
 from imagescanner.v1 import jobs_pb2 as jobs
 from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
 from imagescanner.v1 import workers_pb2 as workers
@@ -78,6 +80,11 @@ class Command(BaseCommand):
         fetch = sub.add_parser("fetch", help="an evidence file's bytes, SHA-256 checked")
         fetch.add_argument("file_id", type=int)
         fetch.add_argument("-o", "--output", required=True, help="file to write ('-' for standard output)")
+        many = sub.add_parser("fetch-images", help="every image of a job, SHA-256 checked, with a manifest")
+        many.add_argument("job_id", type=int)
+        many.add_argument("-o", "--output", required=True, help="folder to copy into (made if missing)")
+        many.add_argument("--parallel", type=int, choices=range(1, 17), default=4, metavar="1-16",
+                          help="streams at a time (default 4)")  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         token = options["token"] or os.environ.get("SCANNER_API_TOKEN", "")
@@ -91,7 +98,7 @@ class Command(BaseCommand):
         self.jobs = jobs_pb2_grpc.JobServiceStub(channel)
         self.workers = workers_pb2_grpc.WorkerServiceStub(channel)
         try:
-            getattr(self, f"_{options['action']}")(options)
+            getattr(self, f"_{options['action'].replace('-', '_')}")(options)
         except grpc.RpcError as exc:
             raise CommandError(f"{exc.code().name}: {exc.details()}") from None
         finally:
@@ -228,20 +235,43 @@ class Command(BaseCommand):
 
     def _fetch(self, options: dict[str, Any]) -> None:
         target = sys.stdout.buffer if options["output"] == "-" else open(options["output"], "wb")  # noqa: SIM115
-        digest = hashlib.sha256()
-        header = trailer = None
         try:
-            for part in file_stream(self.channel, jobs.StreamFileRequest(file_id=options["file_id"])):
-                if isinstance(part, memoryview):
-                    digest.update(part)
-                    target.write(part)
-                elif part.HasField("header"):
-                    header = part.header
-                else:
-                    trailer = part.trailer
+            copied = file_copy(self.channel, jobs.StreamFileRequest(file_id=options["file_id"]), target)
+        except TransferError as exc:
+            raise CommandError(f"{exc}: do not use the output") from None
         finally:
             if target is not sys.stdout.buffer:
                 target.close()
-        if header is None or trailer is None or digest.hexdigest() != trailer.sha256:
-            raise CommandError("the transfer was incomplete or damaged: do not use the output")
-        self.stderr.write(f"{header.path}: {trailer.size} bytes, SHA-256 {trailer.sha256} (matches the scan)")
+        self.stderr.write(f"{copied.header.path}: {copied.size} bytes, SHA-256 {copied.sha256} (matches the scan)")
+
+    def _fetch_images(self, options: dict[str, Any]) -> None:
+        job = self.jobs.GetJob(jobs.GetJobRequest(job_id=options["job_id"]))
+        folder = Path(options["output"]).resolve()
+        for evidence in (Path(settings.SOURCES_ROOT), Path(settings.SOURCES_ROOT) / job.source):
+            if folder.is_relative_to(evidence.resolve()):
+                raise CommandError(f"{folder} is inside the evidence ({evidence}): copy it somewhere else")
+        folder.mkdir(parents=True, exist_ok=True)
+        with Progress(
+            "{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+            console=Console(file=sys.stderr), disable=not sys.stderr.isatty(),
+        ) as progress:  # fmt: skip
+            task = progress.add_task(f"job {job.id}", total=None)
+            results = images_fetch(
+                self.channel,
+                job_id=job.id,
+                folder=folder,
+                parallel=options["parallel"],
+                done=lambda size: progress.advance(task, size),
+            )
+        counts = {status: sum(r.status == status for r in results) for status in ("fetched", "present", "error")}
+        self.stderr.write(
+            f"job {job.id}: {len(results)} images in {folder}: {counts['fetched']} fetched, {counts['present']} "
+            f"already there, {counts['error']} failed; each checked against the scan's SHA-256; "
+            f"manifest {folder / MANIFEST}"
+        )
+        if counts["error"]:
+            first = next(r for r in results if r.status == "error")
+            raise CommandError(
+                f"{counts['error']} images could not be copied (the first: {first.image.path}: {first.error}); "
+                f"see {folder / MANIFEST}"
+            )
