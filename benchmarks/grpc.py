@@ -23,6 +23,10 @@ and after each timed run, and of each one's busiest thread, from one more run th
 CPU, so that run is not timed): unlike throughput, CPU hardly depends on what else the machine runs, and it says
 what the cores allow.
 
+Many images: a job of 64 images of 4 MiB copied out by `ctl fetch-images` (api.fetch.images_fetch: listing,
+one StreamFile per image, a SHA-256 at the client, a flush to disk), one stream at a time and four, against copying
+the same files directly (read, SHA-256, write, fsync): what a call costs besides its bytes shows here.
+
 Run: `python -m benchmarks.grpc [--files-only]`. Uses its own database (BENCH_GRPC_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/scanner_bench_grpc), recreated on every run, and Redis BENCH_REDIS_URL (default
 redis://127.0.0.1:6379/3); writes bench-results/grpc.md.
@@ -33,6 +37,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -57,6 +62,10 @@ FILE_RUNS = 5
 BARE = "gRPC alone: ready-made messages, no file, no hash, loopback without TLS"
 FROM_DISK = ", from disk"  # rows that read the file after it was dropped from the page cache
 SMALL_CHUNK = 1024 * 1024  # a chunk a third of the default, for comparison
+# `ctl fetch-images`: a job of this many images of this size (a camera's JPEG), copied out over the API.
+MANY_IMAGES = int(os.environ.get("BENCH_GRPC_IMAGES", "64"))
+IMAGE_MIB = 4
+IMAGE_RUNS = 3
 RESULTS = REPO / "bench-results" / "grpc.md"
 
 os.environ.update(
@@ -375,6 +384,77 @@ def _ceiling(files: list[tuple]) -> str:
     )
 
 
+def _image_job(owner, root: Path):
+    """A job of MANY_IMAGES distinct files of IMAGE_MIB MiB under root/images, listed as its images."""
+    from gallery.models import Image
+    from jobs.models import FileInstance, Job, JobImage
+
+    source = root / "images"
+    source.mkdir()
+    job = Job.objects.create(name="images", owner=owner, source_path=str(source), status=Job.Status.COMPLETED)
+    paths = []
+    for n in range(MANY_IMAGES):
+        data = os.urandom(IMAGE_MIB << 20)
+        path = source / f"IMG_{n:04d}.JPG"
+        path.write_bytes(data)
+        sha = hashlib.sha256(data).hexdigest()
+        image = Image.objects.create(
+            sha256=sha, md5=sha[:32], sha1=sha[:40], size=len(data), mime="image/jpeg", format="JPEG",
+            raw_width=4000, raw_height=3000, width=4000, height=3000, mode="RGB",
+        )  # fmt: skip
+        FileInstance.objects.create(
+            job=job, path=path.name, path_digest=hashlib.sha256(path.name.encode()).hexdigest(), kind="file",
+            size=len(data), inode=path.stat().st_ino, mime="image/jpeg", status="image", sha256=sha, image=image,
+        )  # fmt: skip
+        JobImage.objects.create(job=job, image=image)
+        paths.append(path)
+    return job, paths
+
+
+def _copy_direct(paths: list[Path], folder: Path) -> None:
+    """What copying the images off the evidence share takes: read, SHA-256, write and flush to disk, per image."""
+    for path in paths:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fp, open(folder / path.name, "wb") as out:
+            while block := fp.read(1 << 20):
+                digest.update(block)
+                out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+
+
+def _time_images(channel, job, paths: list[Path], root: Path) -> list[tuple[str, float, float, float]]:
+    """(reader, MB/s, ratio to the direct copy, ms per image): best of IMAGE_RUNS interleaved runs, each into an
+    empty folder."""
+    from api.fetch import images_fetch
+
+    def fetch(parallel: int):
+        def run(folder: Path) -> None:
+            results = images_fetch(channel, job_id=job.pk, folder=folder, parallel=parallel, done=lambda size: None)
+            if any(r.status != "fetched" for r in results):
+                raise AssertionError(f"fetch-images failed: {results}")
+
+        return run
+
+    readers = {
+        "direct copy: read + SHA-256 + write + fsync": lambda folder: _copy_direct(paths, folder),
+        "ctl fetch-images, 1 stream at a time": fetch(1),
+        "ctl fetch-images, 4 streams at a time (the default)": fetch(4),
+    }
+    best: dict[str, float] = {}
+    for run in range(IMAGE_RUNS):
+        for name, read in readers.items():
+            folder = root / f"copy-{run}-{len(best)}"
+            folder.mkdir()
+            started = time.perf_counter()
+            read(folder)
+            best[name] = min(best.get(name, float("inf")), time.perf_counter() - started)
+            shutil.rmtree(folder)
+    size = MANY_IMAGES * (IMAGE_MIB << 20)
+    direct = best["direct copy: read + SHA-256 + write + fsync"]
+    return [(name, size / t / 1e6, direct / t, t * 1000 / MANY_IMAGES) for name, t in best.items()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files-only", action="store_true", help="only StreamFile (no 50,000-image job, no pages)")
@@ -442,6 +522,8 @@ def main() -> None:
                 pages_tls = _time_pages(jobs_pb2_grpc.JobServiceStub(channels["TLS"][0]), job)
                 pages_local = _time_pages(jobs_pb2_grpc.JobServiceStub(channels["loopback without TLS"][0]), job)
             files = _time_files(channels, bare, instance, folder / "evidence" / "disk.img")
+            image_job, image_paths = _image_job(owner, folder)
+            images = _time_images(channels["loopback without TLS, read-ahead"][0], image_job, image_paths, folder)
         finally:
             bare_process.stdin.close()
             bare_process.wait(timeout=30)
@@ -486,6 +568,15 @@ def main() -> None:
         ],
         "",
         _ceiling(files),
+        "",
+        f"Many images: `ctl fetch-images` (api.fetch.images_fetch) copying a job of {MANY_IMAGES} images of "
+        f"{IMAGE_MIB} MiB out over loopback without TLS (read-ahead), each hashed at both ends and flushed to disk, "
+        f"against copying the same files directly; page cache warm, best of {IMAGE_RUNS} interleaved runs. Every "
+        "call also pays for its token, its lookups and its two audit records.",
+        "",
+        "| reader | MB/s | x direct copy | ms per image |",
+        "|---|---|---|---|",
+        *[f"| {name} | {rate:.0f} | {ratio:.2f} | {ms:.1f} |" for name, rate, ratio, ms in images],
         "",
     ]
     text = "\n".join(lines)
