@@ -95,11 +95,13 @@ class Fetched:
         }
 
 
-def job_images(stub: jobs_pb2_grpc.JobServiceStub, job_id: int) -> Iterator[pb.Image]:
-    """Every image of the job, in path order."""
+def job_images(stub: jobs_pb2_grpc.JobServiceStub, job_id: int, image_filter: pb.ImageFilter) -> Iterator[pb.Image]:
+    """Every image of the job that passes the filter, in path order."""
     token = ""
     while True:
-        page = stub.ListImages(pb.ListImagesRequest(job_id=job_id, page_size=_PAGE, page_token=token))
+        page = stub.ListImages(
+            pb.ListImagesRequest(job_id=job_id, page_size=_PAGE, page_token=token, filter=image_filter)
+        )
         yield from page.images
         token = page.next_page_token
         if not token:
@@ -171,12 +173,19 @@ def _fetch_one(
 
 
 def images_fetch(
-    channel: grpc.Channel, *, job_id: int, folder: Path, parallel: int, done: Callable[[int], None]
+    channel: grpc.Channel,
+    *,
+    job_id: int,
+    folder: Path,
+    parallel: int,
+    done: Callable[[int], None],
+    image_filter: pb.ImageFilter | None = None,
 ) -> list[Fetched]:
-    """Copy every image of the job into `folder` (which must exist), `parallel` streams at a time, and write its
-    manifest there. `done(size)` is called, from any thread, for each image that is there and checked. One result
-    per image, in path order; per-image failures are results, a failed listing raises grpc.RpcError."""
-    images = list(job_images(jobs_pb2_grpc.JobServiceStub(channel), job_id))
+    """Copy every image of the job that passes `image_filter` (ListImages' filter; None: every image) into `folder`
+    (which must exist), `parallel` streams at a time, and write its manifest there. `done(size)` is called, from
+    any thread, for each image that is there and checked. One result per image, in path order; per-image failures
+    are results, a failed listing raises grpc.RpcError."""
+    images = list(job_images(jobs_pb2_grpc.JobServiceStub(channel), job_id, image_filter or pb.ImageFilter()))
     lock = threading.Lock()
 
     def counted(size: int) -> None:

@@ -7,11 +7,12 @@ import json
 import os
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import grpc
 from django.conf import settings
+from google.protobuf.json_format import MessageToDict
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from api.auth import ApiError, current_user
@@ -19,7 +20,7 @@ from api.filestream import FileChunks
 from api.pagetokens import PageTokenError, page_token_decode, page_token_encode
 from api.selectors import ImageRecord, job_image_records, job_page_for_user
 from audit.services import audit_record
-from gallery.selectors import CursorError, gallery_page
+from gallery.selectors import CursorError, GalleryFilters, gallery_page
 from gallery.thumbnails import EvidenceUnavailable, open_file_instance
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import jobs_pb2_grpc
@@ -204,6 +205,25 @@ def _job(job_id: int, action: JobAction = JobAction.VIEW) -> Job:
         raise ApiError(grpc.StatusCode.NOT_FOUND, f"no job {job_id}") from None
 
 
+def _image_filters(f: pb.ImageFilter) -> GalleryFilters:
+    """The gallery's filters for ListImages' `filter` (INVALID_ARGUMENT for a date that is not one)."""
+    try:
+        taken_from, taken_to = (date.fromisoformat(v) if v else None for v in (f.taken_from, f.taken_to))
+    except ValueError:
+        raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "taken_from and taken_to are dates: YYYY-MM-DD") from None
+    return GalleryFilters(
+        gps=f.gps,
+        errors=f.stage_errors,
+        duplicates=f.duplicates,
+        mime=f.mime,
+        camera=f"{f.camera_make}\t{f.camera_model}" if f.camera_make or f.camera_model else "",
+        taken_from=taken_from,
+        taken_to=taken_to,
+        faces=f.faces,
+        tag=f.tag.strip(),
+    )
+
+
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def ListJobs(self, request: pb.ListJobsRequest, context: grpc.ServicerContext) -> pb.ListJobsResponse:
         user = current_user()
@@ -327,12 +347,15 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         if order is None:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown order {request.order}")
         size = _page_size(request.page_size, 100)
-        scope = {"job": job.pk, "order": order}
+        filters = _image_filters(request.filter)
+        scope: dict[str, Any] = {"job": job.pk, "order": order}
+        if wanted := MessageToDict(request.filter):  # unfiltered listings keep their tokens
+            scope["filter"] = wanted
         try:
             cursor = (
                 page_token_decode(request.page_token, listing="images", scope=scope) if request.page_token else None
             )
-            page = gallery_page(job=job, sort=order, cursor=cursor, limit=size)
+            page = gallery_page(job=job, sort=order, filters=filters, cursor=cursor, limit=size)
         except (PageTokenError, CursorError) as exc:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"bad page_token: {exc}") from None
         records = job_image_records(

@@ -260,18 +260,44 @@ class JobProgress(_message.Message):
     def __init__(self, job_id: _Optional[int] = ..., status: _Optional[_Union[JobStatus, str]] = ..., files_seen: _Optional[int] = ..., images: _Optional[int] = ..., distinct_images: _Optional[int] = ..., skipped: _Optional[int] = ..., errors: _Optional[int] = ..., bytes_seen: _Optional[int] = ..., current_path: _Optional[str] = ..., discovery_finished: _Optional[bool] = ..., error: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[StageProgress, _Mapping]]] = ...) -> None: ...
 
 class ListImagesRequest(_message.Message):
-    __slots__ = ("job_id", "page_size", "page_token", "order", "include_exif_tags")
+    __slots__ = ("job_id", "page_size", "page_token", "order", "include_exif_tags", "filter")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     ORDER_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_EXIF_TAGS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     page_size: int
     page_token: str
     order: ImageOrder
     include_exif_tags: bool
-    def __init__(self, job_id: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., order: _Optional[_Union[ImageOrder, str]] = ..., include_exif_tags: _Optional[bool] = ...) -> None: ...
+    filter: ImageFilter
+    def __init__(self, job_id: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., order: _Optional[_Union[ImageOrder, str]] = ..., include_exif_tags: _Optional[bool] = ..., filter: _Optional[_Union[ImageFilter, _Mapping]] = ...) -> None: ...
+
+class ImageFilter(_message.Message):
+    __slots__ = ("gps", "faces", "tag", "stage_errors", "duplicates", "mime", "camera_make", "camera_model", "taken_from", "taken_to")
+    GPS_FIELD_NUMBER: _ClassVar[int]
+    FACES_FIELD_NUMBER: _ClassVar[int]
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    STAGE_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    MIME_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_MAKE_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_MODEL_FIELD_NUMBER: _ClassVar[int]
+    TAKEN_FROM_FIELD_NUMBER: _ClassVar[int]
+    TAKEN_TO_FIELD_NUMBER: _ClassVar[int]
+    gps: bool
+    faces: bool
+    tag: str
+    stage_errors: bool
+    duplicates: bool
+    mime: str
+    camera_make: str
+    camera_model: str
+    taken_from: str
+    taken_to: str
+    def __init__(self, gps: _Optional[bool] = ..., faces: _Optional[bool] = ..., tag: _Optional[str] = ..., stage_errors: _Optional[bool] = ..., duplicates: _Optional[bool] = ..., mime: _Optional[str] = ..., camera_make: _Optional[str] = ..., camera_model: _Optional[str] = ..., taken_from: _Optional[str] = ..., taken_to: _Optional[str] = ...) -> None: ...
 
 class Exif(_message.Message):
     __slots__ = ("camera_make", "camera_model", "lens_model", "software", "datetime_original", "orientation", "gps_latitude", "gps_longitude", "gps_altitude", "gps_datetime", "tags_json")

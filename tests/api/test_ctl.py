@@ -153,6 +153,16 @@ def test_ctl_fetch_images_copies_every_image_checked_and_picks_up_where_it_stopp
     assert not (out / rows["img_00003.jpg"]["file"]).exists()
     assert not list(out.glob(".*.part"))
 
+    # The gallery's filters choose the images (img_00000 and img_00003 are the camera "Test" "M0").
+    listed = ctl(alice.token, "images", str(job.pk), "--camera", "Test", "M0")
+    assert [line.split()[-1] for line in listed.stdout.splitlines()] == ["img_00000.jpg", "img_00003.jpg"]
+    chosen = ctl(alice.token, "fetch-images", str(job.pk), "-o", str(tmp_path / "m0"), "--camera", "Test", "M0")
+    assert chosen.returncode != 0  # img_00003.jpg changed since the scan
+    assert f"job {job.pk} (camera_make Test, camera_model M0): 2 images in" in chosen.stderr
+    assert sorted(_manifest(tmp_path / "m0")) == ["img_00000.jpg", "img_00003.jpg"]
+    bad_date = ctl(alice.token, "fetch-images", str(job.pk), "-o", str(tmp_path / "x"), "--taken-from", "2024-13-01")
+    assert "INVALID_ARGUMENT: taken_from and taken_to are dates" in bad_date.stderr
+
     # Someone else's job, and a folder inside the evidence: refused, nothing written.
     for token, folder, expected in (
         (bob.token, tmp_path / "bobs", "NOT_FOUND"),

@@ -19,7 +19,7 @@ from gallery.models import Image
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import workers_pb2 as wpb
 from jobs.models import FileInstance, Job, JobImage
-from jobs.samples import write_photo
+from jobs.samples import make_sample_tree, write_photo
 from jobs.services import job_create, job_start
 from tests.api.conftest import rpc_error
 from tests.jobs.test_pipeline import finished, photos
@@ -219,6 +219,50 @@ def test_list_images_pages_every_image_once_with_its_extracted_data(grpc_server,
     other = _scanned(grpc_server, alice.user, "case-other", 2)
     error = rpc_error(alice.jobs.ListImages, pb.ListImagesRequest(job_id=other.pk, page_token=page.next_page_token))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT  # a token of another job's listing
+
+
+def test_list_images_takes_the_gallery_s_filters_and_binds_its_page_tokens_to_them(grpc_server, alice, workers):
+    source = grpc_server.sources_root / "case-filters"
+    make_sample_tree(source)  # 9 photos of 3 cameras (GPS on 6), taken 2023-05-01 to 09, a copy of one, a PNG
+    job = job_create(name="filters", source_path=source, owner=alice.user, stages=["exif"])
+    job_start(job=job)
+    assert finished(job).status == Job.Status.COMPLETED
+
+    def listed(page_size: int = 500, **wanted) -> list[str]:
+        paths, token = [], ""
+        while True:
+            page = alice.jobs.ListImages(
+                pb.ListImagesRequest(
+                    job_id=job.pk, page_size=page_size, page_token=token, filter=pb.ImageFilter(**wanted)
+                )
+            )
+            paths += [i.path for i in page.images]
+            token = page.next_page_token
+            if not token:
+                return paths
+
+    def photo(*numbers: int) -> list[str]:
+        return [f"camera-{n % 3}/DCIM/IMG_{1000 + n}.jpg" for n in sorted(numbers, key=lambda n: (n % 3, n))]
+
+    assert len(listed()) == 10
+    assert listed(page_size=2, gps=True) == photo(0, 1, 3, 4, 6, 7)
+    assert listed(camera_make="Apple", camera_model="iPhone 12") == photo(1, 4, 7)
+    assert listed(camera_make="Apple") == []  # make and model match together
+    assert listed(taken_from="2023-05-03", taken_to="2023-05-05") == photo(2, 3, 4)
+    assert listed(gps=True, camera_make="Canon", camera_model="EOS 80D", taken_to="2023-05-04") == photo(0, 3)
+    assert listed(duplicates=True) == photo(0)
+    assert listed(mime="image/png") == ["screenshots/screen.png"]
+
+    first = alice.jobs.ListImages(pb.ListImagesRequest(job_id=job.pk, page_size=2, filter=pb.ImageFilter(gps=True)))
+    for other in (pb.ImageFilter(), pb.ImageFilter(gps=True, duplicates=True)):
+        error = rpc_error(
+            alice.jobs.ListImages, pb.ListImagesRequest(job_id=job.pk, page_token=first.next_page_token, filter=other)
+        )
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT  # a token of another filter's listing
+    for day in ("2023-02-30", "May 3rd"):
+        request = pb.ListImagesRequest(job_id=job.pk, filter=pb.ImageFilter(taken_to=day))
+        error = rpc_error(alice.jobs.ListImages, request)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def _stream(stub, request) -> tuple[list[pb.FileChunk], bytes]:

@@ -26,6 +26,7 @@ from typing import Any
 import grpc
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from google.protobuf.json_format import MessageToDict
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
@@ -40,6 +41,36 @@ ORDERS = {"newest": jobs.JOB_ORDER_NEWEST_FIRST, "oldest": jobs.JOB_ORDER_OLDEST
 
 def _status(value: int) -> str:
     return jobs.JobStatus.Name(value).removeprefix("JOB_STATUS_").lower()
+
+
+def _filter_arguments(parser: CommandParser) -> None:
+    """The web gallery's filters, for the commands that list a job's images."""
+    group = parser.add_argument_group("filters (the gallery's; an image must pass every one given)")
+    group.add_argument("--gps", action="store_true", help="with a GPS position")
+    group.add_argument("--faces", action="store_true", help="with at least one face")
+    group.add_argument("--tag", default="", help="with this content tag (e.g. weapon)")
+    group.add_argument("--stage-errors", action="store_true", help="a stage failed on it")
+    group.add_argument("--duplicates", action="store_true", help="found at more than one path")
+    group.add_argument("--type", default="", dest="mime", help="of this type (e.g. image/png)")
+    group.add_argument("--camera", nargs=2, default=("", ""), metavar=("MAKE", "MODEL"), help="EXIF make and model")
+    group.add_argument("--taken-from", default="", metavar="YYYY-MM-DD", help="taken on or after (EXIF)")
+    group.add_argument("--taken-to", default="", metavar="YYYY-MM-DD", help="taken on or before (EXIF)")
+
+
+def _image_filter(options: dict[str, Any]) -> jobs.ImageFilter:
+    make, model = options["camera"]
+    return jobs.ImageFilter(
+        gps=options["gps"],
+        faces=options["faces"],
+        tag=options["tag"],
+        stage_errors=options["stage_errors"],
+        duplicates=options["duplicates"],
+        mime=options["mime"],
+        camera_make=make,
+        camera_model=model,
+        taken_from=options["taken_from"],
+        taken_to=options["taken_to"],
+    )
 
 
 class Command(BaseCommand):
@@ -77,6 +108,7 @@ class Command(BaseCommand):
         images = sub.add_parser("images", help="a job's images")
         images.add_argument("job_id", type=int)
         images.add_argument("--limit", type=int, default=100)
+        _filter_arguments(images)
         fetch = sub.add_parser("fetch", help="an evidence file's bytes, SHA-256 checked")
         fetch.add_argument("file_id", type=int)
         fetch.add_argument("-o", "--output", required=True, help="file to write ('-' for standard output)")
@@ -85,6 +117,7 @@ class Command(BaseCommand):
         many.add_argument("-o", "--output", required=True, help="folder to copy into (made if missing)")
         many.add_argument("--parallel", type=int, choices=range(1, 17), default=4, metavar="1-16",
                           help="streams at a time (default 4)")  # fmt: skip
+        _filter_arguments(many)
 
     def handle(self, *args: Any, **options: Any) -> None:
         token = options["token"] or os.environ.get("SCANNER_API_TOKEN", "")
@@ -219,7 +252,10 @@ class Command(BaseCommand):
         while shown < options["limit"]:
             page = self.jobs.ListImages(
                 jobs.ListImagesRequest(
-                    job_id=options["job_id"], page_size=min(500, options["limit"] - shown), page_token=token
+                    job_id=options["job_id"],
+                    page_size=min(500, options["limit"] - shown),
+                    page_token=token,
+                    filter=_image_filter(options),
                 )
             )
             for image in page.images:
@@ -259,14 +295,17 @@ class Command(BaseCommand):
             results = images_fetch(
                 self.channel,
                 job_id=job.id,
+                image_filter=_image_filter(options),
                 folder=folder,
                 parallel=options["parallel"],
                 done=lambda size: progress.advance(task, size),
             )
         counts = {status: sum(r.status == status for r in results) for status in ("fetched", "present", "error")}
+        wanted = MessageToDict(_image_filter(options), preserving_proto_field_name=True)
+        chosen = f" ({', '.join(f'{k} {v}' for k, v in wanted.items())})" if wanted else ""
         self.stderr.write(
-            f"job {job.id}: {len(results)} images in {folder}: {counts['fetched']} fetched, {counts['present']} "
-            f"already there, {counts['error']} failed; each checked against the scan's SHA-256; "
+            f"job {job.id}{chosen}: {len(results)} images in {folder}: {counts['fetched']} fetched, "
+            f"{counts['present']} already there, {counts['error']} failed; each checked against the scan's SHA-256; "
             f"manifest {folder / MANIFEST}"
         )
         if counts["error"]:
