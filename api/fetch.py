@@ -1,27 +1,35 @@
 """Copying evidence out over the gRPC API, every byte checked against the SHA-256 the scan recorded: what
 `ctl fetch` and `ctl fetch-images` do. Client side only (no database): a remote examiner's machine runs it.
 
-A copy is written beside its final name (`.NAME.part`), hashed as it arrives, and renamed into place only when the
-bytes hash to the SHA-256 the server sent at the start (the scan's), the one it sent at the end (of what it read)
-and, for an image, the one its listing gave; anything else leaves no file. `ctl fetch-images` names each copy by its
-SHA-256 (a suspect's file names never become paths here), keeps copies already present that still hash right, and
-writes `manifest.csv` saying where each image was found, what became of it and why."""
+A copy is written to a new temporary file beside its final name (`.NAME.XXXX.part`, readable by its owner only),
+hashed and counted as it arrives, flushed to disk, and renamed into place only when the bytes hash to the SHA-256
+the server sent at the start (the scan's), the one it sent at the end (of what it read) and, for an image, the one
+its listing gave, and their count is the size the server announced; anything else leaves no file and leaves what
+was at the final name as it was. `ctl fetch-images` names each copy by its SHA-256 (a suspect's file names never
+become paths here), keeps copies already present that still hash right, and writes `manifest.csv` (what became of
+each image and the first path it was found at) and `fetch-images.json` (which job and filter the folder holds)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
-import mimetypes
+import io
+import json
 import os
 import re
 import stat
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import grpc
+from google.protobuf.json_format import MessageToDict
 
 from api.filestream import file_stream
 from imagescanner.v1 import jobs_pb2 as pb
@@ -30,15 +38,36 @@ from scanner.records import records_write
 
 MANIFEST = "manifest.csv"
 MANIFEST_FIELDS = ("file", "status", "error", "sha256", "size", "mime", "image_id", "file_id", "instances", "path")
+RUN = "fetch-images.json"
+_LOCK = ".fetch-images.lock"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _FORMAT = re.compile(r"[A-Za-z0-9]{1,10}")
-# Python's own table only, not the machine's mime.types: the same image gets the same name everywhere.
-_TYPES = mimetypes.MimeTypes()
+# The extension of each type the scanner opens as an image (extractors.imagefile.MIME_FORMATS), fixed here so that
+# the same image gets the same name on every machine and every Python.
+_EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "image/tiff": ".tif",
+    "image/bmp": ".bmp",
+    "image/x-ms-bmp": ".bmp",
+    "image/heic": ".heic",
+    "image/heif": ".heif",
+    "image/heic-sequence": ".heics",
+    "image/heif-sequence": ".heifs",
+    "image/avif": ".avif",
+}
 _PAGE = 500
+T = TypeVar("T")
 
 
 class TransferError(Exception):
     """The stream ended before its trailer, or its bytes are not the ones the scan recorded."""
+
+
+class FolderRefused(Exception):
+    """The output folder is busy with another run, or holds another job's or filter's images."""
 
 
 @dataclass(frozen=True)
@@ -49,15 +78,18 @@ class Copied:
 
 
 def file_copy(channel: grpc.Channel, request: pb.StreamFileRequest, out: BinaryIO, *, expect: str = "") -> Copied:
-    """Stream the file `request` names into `out`, hashing it on the way. Raises TransferError unless the stream
-    ended whole and its bytes hash to the header's SHA-256 (the scan's), the trailer's and `expect` (if given); the
-    caller then discards what was written. grpc.RpcError as the server said."""
+    """Stream the file `request` names into `out`, hashing and counting it on the way. Raises TransferError unless
+    the stream ended whole, its bytes hash to the header's SHA-256 (the scan's), the trailer's and `expect` (if
+    given), and their count is the header's and the trailer's size; the caller then discards what was written.
+    grpc.RpcError as the server said."""
     digest = hashlib.sha256()
     header = trailer = None
+    size = 0
     for part in file_stream(channel, request):
         if isinstance(part, memoryview):
             digest.update(part)
             out.write(part)
+            size += len(part)
         elif part.HasField("header"):
             header = part.header
         else:
@@ -67,7 +99,42 @@ def file_copy(channel: grpc.Channel, request: pb.StreamFileRequest, out: BinaryI
     sha256 = digest.hexdigest()
     if not sha256 == trailer.sha256 == header.sha256 == (expect or sha256):
         raise TransferError(f"the bytes received hash to {sha256}, the scan recorded {header.sha256 or expect}")
-    return Copied(header=header, size=trailer.size, sha256=sha256)
+    if not size == trailer.size == header.size:
+        raise TransferError(
+            f"{size} bytes received, the server announced {header.size} and said it sent {trailer.size}"
+        )
+    return Copied(header=header, size=size, sha256=sha256)
+
+
+def copy_to(channel: grpc.Channel, request: pb.StreamFileRequest, target: Path, *, expect: str = "") -> Copied:
+    """`file_copy` into `target` by way of `write_new`: nothing is at `target` unless it was checked."""
+    return write_new(target, lambda out: file_copy(channel, request, out, expect=expect))
+
+
+def write_new(target: Path, write: Callable[[BinaryIO], T]) -> T:
+    """`write(out)` into a new temporary file beside `target` (readable by its owner only), then flush it to disk
+    and rename it to `target`. If `write` raises, the temporary file is removed and whatever was at `target` stays
+    as it was."""
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            result = write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        os.unlink(temp)
+        raise
+    return result
+
+
+def folder_sync(folder: Path) -> None:
+    """Put the folder's entries (the renames into it) on disk."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -109,11 +176,11 @@ def job_images(stub: jobs_pb2_grpc.JobServiceStub, job_id: int, image_filter: pb
 
 
 def copy_name(image: pb.Image) -> str:
-    """The copy's file name: the image's SHA-256 and the usual extension of its type (or its format's name). ValueError
-    for a SHA-256 that is not one: a name never comes from anything else the server sends."""
+    """The copy's file name: the image's SHA-256 and the extension of its type (or its format's name). ValueError for
+    a SHA-256 that is not one: a name never comes from anything else the server sends."""
     if not _SHA256.fullmatch(image.sha256):
         raise ValueError(f"image {image.image_id} has no valid SHA-256: {image.sha256!r}")
-    extension = _TYPES.guess_extension(image.mime)
+    extension = _EXTENSIONS.get(image.mime)
     if extension is None and _FORMAT.fullmatch(image.format):
         extension = f".{image.format.lower()}"
     return image.sha256 + (extension or "")
@@ -137,39 +204,58 @@ def _present(target: Path, sha256: str) -> bool:
     return _sha256_of(target) == sha256
 
 
-def _create(path: Path) -> int:
-    """A new file at `path` (one left there is removed), open for writing; never through a link someone left."""
-    path.unlink(missing_ok=True)
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-
-
 def _fetch_one(
     channel: grpc.Channel, job_id: int, image: pb.Image, folder: Path, done: Callable[[int], None]
 ) -> Fetched:
     try:
         name = copy_name(image)
-    except ValueError as exc:
-        return Fetched(image=image, file="", status="error", error=str(exc))
-    target = folder / name
-    if _present(target, image.sha256):
-        done(image.size)
-        return Fetched(image=image, file=name, status="present")
-    part = folder / f".{name}.part"
-    try:
-        with os.fdopen(_create(part), "wb") as out:
-            file_copy(channel, pb.StreamFileRequest(file_id=image.file_id, job_id=job_id), out, expect=image.sha256)
-            out.flush()
-            os.fsync(out.fileno())  # "fetched" means on disk
-        os.replace(part, target)
+        if _present(folder / name, image.sha256):
+            done(image.size)
+            return Fetched(image=image, file=name, status="present")
+        copy_to(channel, pb.StreamFileRequest(file_id=image.file_id, job_id=job_id), folder / name, expect=image.sha256)
     except grpc.RpcError as exc:
-        error = f"{exc.code().name}: {exc.details()}"
-    except (TransferError, OSError) as exc:
-        error = str(exc)
-    else:
-        done(image.size)
-        return Fetched(image=image, file=name, status="fetched")
-    part.unlink(missing_ok=True)
-    return Fetched(image=image, file="", status="error", error=error)
+        return Fetched(image=image, file="", status="error", error=f"{exc.code().name}: {exc.details()}")
+    except (ValueError, TransferError, OSError) as exc:
+        return Fetched(image=image, file="", status="error", error=str(exc))
+    done(image.size)
+    return Fetched(image=image, file=name, status="fetched")
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Hold the folder for one run; FolderRefused while another holds it. Temporary files left in it by a run that
+    ended without cleaning up (killed, power lost) are removed once it is held."""
+    fd = os.open(folder / _LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FolderRefused(f"another fetch-images is writing to {folder}") from None
+        for stale in folder.glob(".*.part"):
+            stale.unlink()
+        yield
+    finally:
+        os.close(fd)
+
+
+def _run_claim(folder: Path, job_id: int, wanted: dict) -> None:
+    """Refuse a folder that holds another job's or another filter's images (its manifest would then describe only
+    part of it)."""
+    try:
+        earlier = json.loads((folder / RUN).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as exc:
+        raise FolderRefused(f"{folder / RUN} cannot be read ({exc}): choose another folder") from None
+    if (earlier.get("job_id"), earlier.get("filter")) != (job_id, wanted):
+        raise FolderRefused(
+            f"{folder} holds the images of job {earlier.get('job_id')} with filter {earlier.get('filter') or 'none'}: "
+            "choose another folder"
+        )
+
+
+def _run_save(folder: Path, run: dict[str, object]) -> None:
+    write_new(folder / RUN, lambda out: out.write(json.dumps(run, indent=2).encode() + b"\n"))
 
 
 def images_fetch(
@@ -182,21 +268,30 @@ def images_fetch(
     image_filter: pb.ImageFilter | None = None,
 ) -> list[Fetched]:
     """Copy every image of the job that passes `image_filter` (ListImages' filter; None: every image) into `folder`
-    (which must exist), `parallel` streams at a time, and write its manifest there. `done(size)` is called, from
-    any thread, for each image that is there and checked. One result per image, in path order; per-image failures
-    are results, a failed listing raises grpc.RpcError."""
-    images = list(job_images(jobs_pb2_grpc.JobServiceStub(channel), job_id, image_filter or pb.ImageFilter()))
-    lock = threading.Lock()
+    (which must exist), `parallel` streams at a time, and write its manifest and run record there. `done(size)` is
+    called, from any thread, for each image that is there and checked. One result per image, in path order;
+    per-image failures are results. Raises FolderRefused for a folder in use by another run or holding another
+    job's or filter's images, and grpc.RpcError for a failed listing."""
+    image_filter = image_filter or pb.ImageFilter()
+    wanted = MessageToDict(image_filter, preserving_proto_field_name=True)
+    with _folder_lock(folder):
+        _run_claim(folder, job_id, wanted)
+        images = list(job_images(jobs_pb2_grpc.JobServiceStub(channel), job_id, image_filter))
+        run: dict[str, object] = {"job_id": job_id, "filter": wanted, "started": datetime.now(tz=UTC).isoformat()}
+        _run_save(folder, {**run, "finished": None})  # claimed before the first copy lands
+        lock = threading.Lock()
 
-    def counted(size: int) -> None:
-        with lock:
-            done(size)
+        def counted(size: int) -> None:
+            with lock:
+                done(size)
 
-    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="fetch") as pool:
-        results = list(pool.map(lambda image: _fetch_one(channel, job_id, image, folder, counted), images))
-    manifest = folder / MANIFEST
-    part = folder / f".{MANIFEST}.part"
-    with os.fdopen(_create(part), "w", encoding="utf-8", newline="") as out:
-        records_write(out, (r.record() for r in results), fmt="csv", fields=MANIFEST_FIELDS)
-    os.replace(part, manifest)
+        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="fetch") as pool:
+            results = list(pool.map(lambda image: _fetch_one(channel, job_id, image, folder, counted), images))
+
+        manifest = io.StringIO(newline="")
+        records_write(manifest, (r.record() for r in results), fmt="csv", fields=MANIFEST_FIELDS)
+        write_new(folder / MANIFEST, lambda out: out.write(manifest.getvalue().encode()))
+        counts = {status: sum(r.status == status for r in results) for status in ("fetched", "present", "error")}
+        _run_save(folder, {**run, "finished": datetime.now(tz=UTC).isoformat(), "images": len(results), **counts})
+        folder_sync(folder)
     return results

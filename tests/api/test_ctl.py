@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
+import json
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -111,9 +114,15 @@ def test_ctl_fetch_images_copies_every_image_checked_and_picks_up_where_it_stopp
     assert fetched.returncode == 0, fetched.stderr
     assert f"job {job.pk}: 4 images in {out}: 4 fetched, 0 already there, 0 failed" in fetched.stderr
     distinct = {i.sha256 for i in images.values()}
-    assert sorted(p.name for p in out.iterdir()) == sorted([*(f"{sha}.jpg" for sha in distinct), "manifest.csv"])
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
+        [*(f"{sha}.jpg" for sha in distinct), "fetch-images.json", "manifest.csv"]
+    )
     for copy in out.glob("*.jpg"):
         assert hashlib.sha256(copy.read_bytes()).hexdigest() == copy.stem
+        assert stat.S_IMODE(copy.stat().st_mode) == 0o600  # evidence copies are their examiner's only
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    run = json.loads((out / "fetch-images.json").read_text())
+    assert (run["job_id"], run["filter"], run["images"], run["fetched"], run["error"]) == (job.pk, {}, 4, 4, 0)
     rows = _manifest(out)
     assert sorted(rows) == ["img_00000.jpg", "img_00001.jpg", "img_00002.jpg", "img_00003.jpg"]
     first = rows["img_00000.jpg"]
@@ -122,22 +131,32 @@ def test_ctl_fetch_images_copies_every_image_checked_and_picks_up_where_it_stopp
     streamed = AuditEvent.objects.filter(action="file.stream", job_id=job.pk, user_id=alice.user.pk)
     assert streamed.filter(detail__startswith="sent ").count() == 4
 
-    # A damaged copy is replaced, a missing one fetched again, good ones kept (checked, not fetched).
-    damaged, missing = (out / rows[p]["file"] for p in ("img_00001.jpg", "img_00002.jpg"))
+    # A damaged copy is replaced, a missing one fetched again, a link in a copy's place replaced (not followed, even
+    # to the right bytes), good ones kept (checked, not fetched); a temporary file left by a killed run is removed.
+    linked, damaged, missing = (out / rows[p]["file"] for p in ("img_00000.jpg", "img_00001.jpg", "img_00002.jpg"))
+    decoy = tmp_path / "decoy.jpg"
+    decoy.write_bytes(linked.read_bytes())
+    linked.unlink()
+    linked.symlink_to(decoy)
     damaged.write_bytes(b"not the evidence")
     missing.unlink()
+    (out / f".{missing.name}.abc123.part").write_bytes(b"half a copy")
     again = ctl(alice.token, "fetch-images", str(job.pk), "-o", str(out))
     assert again.returncode == 0, again.stderr
     assert "4 images in" in again.stderr
-    assert "2 fetched, 2 already there, 0 failed" in again.stderr
+    assert "3 fetched, 1 already there, 0 failed" in again.stderr
     assert {p: r["status"] for p, r in _manifest(out).items()} == {
-        "img_00000.jpg": "present",
+        "img_00000.jpg": "fetched",
         "img_00001.jpg": "fetched",
         "img_00002.jpg": "fetched",
         "img_00003.jpg": "present",
     }
-    assert hashlib.sha256(damaged.read_bytes()).hexdigest() == damaged.stem
-    assert streamed.filter(detail__startswith="sent ").count() == 6
+    for copy in (linked, damaged, missing):
+        assert not copy.is_symlink()
+        assert hashlib.sha256(copy.read_bytes()).hexdigest() == copy.stem
+    assert decoy.read_bytes() == linked.read_bytes()
+    assert not list(out.glob(".*.part"))
+    assert streamed.filter(detail__startswith="sent ").count() == 7
 
     # Evidence changed since the scan (same size): the server ends its stream with DATA_LOSS once it has sent every
     # byte; that image fails with the server's reason and leaves nothing, the rest go on.
@@ -163,6 +182,17 @@ def test_ctl_fetch_images_copies_every_image_checked_and_picks_up_where_it_stopp
     bad_date = ctl(alice.token, "fetch-images", str(job.pk), "-o", str(tmp_path / "x"), "--taken-from", "2024-13-01")
     assert "INVALID_ARGUMENT: taken_from and taken_to are dates" in bad_date.stderr
 
+    # A folder another run is writing to, or that holds another filter's images: refused, nothing changed there.
+    with open(out / ".fetch-images.lock") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        busy = ctl(alice.token, "fetch-images", str(job.pk), "-o", str(out))
+    assert busy.returncode != 0
+    assert f"another fetch-images is writing to {out}" in busy.stderr
+    mixed = ctl(alice.token, "fetch-images", str(job.pk), "-o", str(out), "--gps")
+    assert mixed.returncode != 0
+    assert f"{out} holds the images of job {job.pk} with filter none: choose another folder" in mixed.stderr
+    assert _manifest(out)["img_00003.jpg"]["status"] == "error"
+
     # Someone else's job, and a folder inside the evidence: refused, nothing written.
     for token, folder, expected in (
         (bob.token, tmp_path / "bobs", "NOT_FOUND"),
@@ -172,3 +202,8 @@ def test_ctl_fetch_images_copies_every_image_checked_and_picks_up_where_it_stopp
         assert refused.returncode != 0
         assert expected in refused.stderr
         assert not folder.exists()
+    inside = source / "exhibit.jpg"
+    single = ctl(alice.token, "fetch", str(images["img_00001.jpg"].pk), "-o", str(inside))
+    assert single.returncode != 0
+    assert "is inside the evidence" in single.stderr
+    assert not inside.exists()

@@ -3,6 +3,7 @@ progress, paging jobs and images, and streaming evidence files by id."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import itertools
 import json
@@ -13,9 +14,11 @@ import grpc
 import pytest
 
 from api.filestream import file_stream
+from api.jobs_servicer import _image_filters
 from api.models import ApiToken
 from audit.models import AuditEvent
 from gallery.models import Image
+from gallery.selectors import GalleryFilters
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import workers_pb2 as wpb
 from jobs.models import FileInstance, Job, JobImage
@@ -263,6 +266,21 @@ def test_list_images_takes_the_gallery_s_filters_and_binds_its_page_tokens_to_th
         request = pb.ListImagesRequest(job_id=job.pk, filter=pb.ImageFilter(taken_to=day))
         error = rpc_error(alice.jobs.ListImages, request)
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_every_field_of_an_image_filter_reaches_the_gallery_s_filters():
+    wanted = pb.ImageFilter(
+        gps=True, faces=True, tag=" weapon ", stage_errors=True, duplicates=True, mime="image/png",
+        camera_make="Canon", camera_model="EOS 80D", taken_from="2023-05-01", taken_to="2023-05-09",
+    )  # fmt: skip
+    assert _image_filters(wanted) == GalleryFilters(
+        gps=True, errors=True, duplicates=True, mime="image/png", camera="Canon\tEOS 80D",
+        taken_from=datetime.date(2023, 5, 1), taken_to=datetime.date(2023, 5, 9), faces=True, tag="weapon",
+    )  # fmt: skip
+    assert _image_filters(pb.ImageFilter()) == GalleryFilters()
+    for field in pb.ImageFilter.DESCRIPTOR.fields:  # a field added to the proto must filter
+        one = pb.ImageFilter(**{field.name: getattr(wanted, field.name)})
+        assert _image_filters(one) != GalleryFilters(), field.name
 
 
 def _stream(stub, request) -> tuple[list[pb.FileChunk], bytes]:

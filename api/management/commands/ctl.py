@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
 from api.client import channel_open
-from api.fetch import MANIFEST, TransferError, file_copy, images_fetch
+from api.fetch import MANIFEST, FolderRefused, TransferError, copy_to, file_copy, images_fetch
 from imagescanner.v1 import jobs_pb2 as jobs
 from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
 from imagescanner.v1 import workers_pb2 as workers
@@ -269,37 +269,57 @@ class Command(BaseCommand):
             if not token:
                 break
 
+    def _evidence_roots(self) -> list[Path]:
+        """SOURCES_ROOT and the source of every job the user may see, as this machine sees them: never written to."""
+        roots, token = [Path(settings.SOURCES_ROOT)], ""
+        while True:
+            page = self.jobs.ListJobs(jobs.ListJobsRequest(page_size=100, page_token=token))
+            roots += [Path(settings.SOURCES_ROOT) / job.source for job in page.jobs]  # an absolute one stays as it is
+            token = page.next_page_token
+            if not token:
+                return roots
+
+    def _outside_evidence(self, path: Path) -> Path:
+        path = path.resolve()
+        for evidence in self._evidence_roots():
+            if path.is_relative_to(evidence.resolve()):
+                raise CommandError(f"{path} is inside the evidence ({evidence}): copy it somewhere else")
+        return path
+
     def _fetch(self, options: dict[str, Any]) -> None:
-        target = sys.stdout.buffer if options["output"] == "-" else open(options["output"], "wb")  # noqa: SIM115
+        request = jobs.StreamFileRequest(file_id=options["file_id"])
         try:
-            copied = file_copy(self.channel, jobs.StreamFileRequest(file_id=options["file_id"]), target)
+            if options["output"] == "-":
+                copied = file_copy(self.channel, request, sys.stdout.buffer)
+            else:
+                copied = copy_to(self.channel, request, self._outside_evidence(Path(options["output"])))
         except TransferError as exc:
-            raise CommandError(f"{exc}: do not use the output") from None
-        finally:
-            if target is not sys.stdout.buffer:
-                target.close()
+            raise CommandError(f"{exc}: do not use the output" if options["output"] == "-" else str(exc)) from None
         self.stderr.write(f"{copied.header.path}: {copied.size} bytes, SHA-256 {copied.sha256} (matches the scan)")
 
     def _fetch_images(self, options: dict[str, Any]) -> None:
         job = self.jobs.GetJob(jobs.GetJobRequest(job_id=options["job_id"]))
-        folder = Path(options["output"]).resolve()
-        for evidence in (Path(settings.SOURCES_ROOT), Path(settings.SOURCES_ROOT) / job.source):
-            if folder.is_relative_to(evidence.resolve()):
-                raise CommandError(f"{folder} is inside the evidence ({evidence}): copy it somewhere else")
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = self._outside_evidence(Path(options["output"]))
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(f"cannot use {folder} as the output folder: {exc.strerror}") from None
         with Progress(
             "{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
             console=Console(file=sys.stderr), disable=not sys.stderr.isatty(),
         ) as progress:  # fmt: skip
             task = progress.add_task(f"job {job.id}", total=None)
-            results = images_fetch(
-                self.channel,
-                job_id=job.id,
-                image_filter=_image_filter(options),
-                folder=folder,
-                parallel=options["parallel"],
-                done=lambda size: progress.advance(task, size),
-            )
+            try:
+                results = images_fetch(
+                    self.channel,
+                    job_id=job.id,
+                    image_filter=_image_filter(options),
+                    folder=folder,
+                    parallel=options["parallel"],
+                    done=lambda size: progress.advance(task, size),
+                )
+            except FolderRefused as exc:
+                raise CommandError(str(exc)) from None
         counts = {status: sum(r.status == status for r in results) for status in ("fetched", "present", "error")}
         wanted = MessageToDict(_image_filter(options), preserving_proto_field_name=True)
         chosen = f" ({', '.join(f'{k} {v}' for k, v in wanted.items())})" if wanted else ""
