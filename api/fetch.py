@@ -266,17 +266,19 @@ def images_fetch(
     parallel: int,
     done: Callable[[int], None],
     image_filter: pb.ImageFilter | None = None,
+    listed: Callable[[list[pb.Image]], None] = lambda images: None,
 ) -> list[Fetched]:
     """Copy every image of the job that passes `image_filter` (ListImages' filter; None: every image) into `folder`
     (which must exist), `parallel` streams at a time, and write its manifest and run record there. `done(size)` is
-    called, from any thread, for each image that is there and checked. One result per image, in path order;
-    per-image failures are results. Raises FolderRefused for a folder in use by another run or holding another
-    job's or filter's images, and grpc.RpcError for a failed listing."""
+    called, from any thread, for each image that is there and checked, `listed(images)` once they are known. One
+    result per image, in path order; per-image failures are results. Raises FolderRefused for a folder in use by
+    another run or holding another job's or filter's images, and grpc.RpcError for a failed listing."""
     image_filter = image_filter or pb.ImageFilter()
     wanted = MessageToDict(image_filter, preserving_proto_field_name=True)
     with _folder_lock(folder):
         _run_claim(folder, job_id, wanted)
         images = list(job_images(jobs_pb2_grpc.JobServiceStub(channel), job_id, image_filter))
+        listed(images)
         run: dict[str, object] = {"job_id": job_id, "filter": wanted, "started": datetime.now(tz=UTC).isoformat()}
         _run_save(folder, {**run, "finished": None})  # claimed before the first copy lands
         lock = threading.Lock()

@@ -286,6 +286,10 @@ class Command(BaseCommand):
                 raise CommandError(f"{path} is inside the evidence ({evidence}): copy it somewhere else")
         return path
 
+    def _report(self, message: str) -> None:
+        """A copy's outcome, on standard error (standard output may carry the bytes), uncoloured: not an error."""
+        self.stderr.write(message, style_func=str)
+
     def _fetch(self, options: dict[str, Any]) -> None:
         request = jobs.StreamFileRequest(file_id=options["file_id"])
         try:
@@ -295,7 +299,9 @@ class Command(BaseCommand):
                 copied = copy_to(self.channel, request, self._outside_evidence(Path(options["output"])))
         except TransferError as exc:
             raise CommandError(f"{exc}: do not use the output" if options["output"] == "-" else str(exc)) from None
-        self.stderr.write(f"{copied.header.path}: {copied.size} bytes, SHA-256 {copied.sha256} (matches the scan)")
+        except OSError as exc:
+            raise CommandError(f"cannot write {options['output']}: {exc.strerror}") from None
+        self._report(f"{copied.header.path}: {copied.size} bytes, SHA-256 {copied.sha256} (matches the scan)")
 
     def _fetch_images(self, options: dict[str, Any]) -> None:
         job = self.jobs.GetJob(jobs.GetJobRequest(job_id=options["job_id"]))
@@ -317,13 +323,14 @@ class Command(BaseCommand):
                     folder=folder,
                     parallel=options["parallel"],
                     done=lambda size: progress.advance(task, size),
+                    listed=lambda images: progress.update(task, total=sum(i.size for i in images)),
                 )
             except FolderRefused as exc:
                 raise CommandError(str(exc)) from None
         counts = {status: sum(r.status == status for r in results) for status in ("fetched", "present", "error")}
         wanted = MessageToDict(_image_filter(options), preserving_proto_field_name=True)
         chosen = f" ({', '.join(f'{k} {v}' for k, v in wanted.items())})" if wanted else ""
-        self.stderr.write(
+        self._report(
             f"job {job.id}{chosen}: {len(results)} images in {folder}: {counts['fetched']} fetched, "
             f"{counts['present']} already there, {counts['error']} failed; each checked against the scan's SHA-256; "
             f"manifest {folder / MANIFEST}"
