@@ -193,6 +193,12 @@ def test_ctl_fetch_images_copies_every_image_checked_and_picks_up_where_it_stopp
     assert f"{out} holds the images of job {job.pk} with filter none: choose another folder" in mixed.stderr
     assert _manifest(out)["img_00003.jpg"]["status"] == "error"
 
+    blocked = tmp_path / "blocked"
+    (blocked / ".fetch-images.lock").mkdir(parents=True)  # the folder cannot be used: a clear error, not a trace
+    unusable = ctl(alice.token, "fetch-images", str(job.pk), "-o", str(blocked))
+    assert unusable.returncode != 0
+    assert f"cannot write to {blocked}: [Errno 21] Is a directory" in unusable.stderr
+
     # Someone else's job, and a folder inside the evidence: refused, nothing written.
     for token, folder, expected in (
         (bob.token, tmp_path / "bobs", "NOT_FOUND"),

@@ -327,6 +327,8 @@ class Command(BaseCommand):
                 )
             except FolderRefused as exc:
                 raise CommandError(str(exc)) from None
+            except OSError as exc:  # the folder itself (its lock, manifest or run record), not one image's copy
+                raise CommandError(f"cannot write to {folder}: {exc}") from None
         counts = {status: sum(r.status == status for r in results) for status in ("fetched", "present", "error")}
         wanted = MessageToDict(_image_filter(options), preserving_proto_field_name=True)
         chosen = f" ({', '.join(f'{k} {v}' for k, v in wanted.items())})" if wanted else ""
