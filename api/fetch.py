@@ -32,6 +32,7 @@ import grpc
 from google.protobuf.json_format import MessageToDict
 
 from api.filestream import file_stream
+from extractors.modelstore import file_sha256
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import jobs_pb2_grpc
 from scanner.records import records_write
@@ -186,14 +187,6 @@ def copy_name(image: pb.Image) -> str:
     return image.sha256 + (extension or "")
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fp:
-        while block := fp.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _present(target: Path, sha256: str) -> bool:
     """A regular file (not a link) is at `target` and hashes to `sha256`."""
     try:
@@ -201,7 +194,7 @@ def _present(target: Path, sha256: str) -> bool:
             return False
     except FileNotFoundError:
         return False
-    return _sha256_of(target) == sha256
+    return file_sha256(target) == sha256
 
 
 def _fetch_one(
@@ -219,6 +212,11 @@ def _fetch_one(
         return Fetched(image=image, file="", status="error", error=str(exc))
     done(image.size)
     return Fetched(image=image, file=name, status="fetched")
+
+
+def outcome_counts(results: list[Fetched]) -> dict[str, int]:
+    """How many images were fetched, already present, and failed."""
+    return {status: sum(r.status == status for r in results) for status in ("fetched", "present", "error")}
 
 
 @contextlib.contextmanager
@@ -293,7 +291,7 @@ def images_fetch(
         manifest = io.StringIO(newline="")
         records_write(manifest, (r.record() for r in results), fmt="csv", fields=MANIFEST_FIELDS)
         write_new(folder / MANIFEST, lambda out: out.write(manifest.getvalue().encode()))
-        counts = {status: sum(r.status == status for r in results) for status in ("fetched", "present", "error")}
-        _run_save(folder, {**run, "finished": datetime.now(tz=UTC).isoformat(), "images": len(results), **counts})
+        finished = {"finished": datetime.now(tz=UTC).isoformat(), "images": len(results), **outcome_counts(results)}
+        _run_save(folder, {**run, **finished})
         folder_sync(folder)
     return results

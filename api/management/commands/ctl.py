@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
 from api.client import channel_open
-from api.fetch import MANIFEST, FolderRefused, TransferError, copy_to, file_copy, images_fetch
+from api.fetch import MANIFEST, FolderRefused, TransferError, copy_to, file_copy, images_fetch, outcome_counts
 from imagescanner.v1 import jobs_pb2 as jobs
 from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
 from imagescanner.v1 import workers_pb2 as workers
@@ -305,6 +305,7 @@ class Command(BaseCommand):
 
     def _fetch_images(self, options: dict[str, Any]) -> None:
         job = self.jobs.GetJob(jobs.GetJobRequest(job_id=options["job_id"]))
+        image_filter = _image_filter(options)
         folder = self._outside_evidence(Path(options["output"]))
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -319,7 +320,7 @@ class Command(BaseCommand):
                 results = images_fetch(
                     self.channel,
                     job_id=job.id,
-                    image_filter=_image_filter(options),
+                    image_filter=image_filter,
                     folder=folder,
                     parallel=options["parallel"],
                     done=lambda size: progress.advance(task, size),
@@ -329,8 +330,8 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from None
             except OSError as exc:  # the folder itself (its lock, manifest or run record), not one image's copy
                 raise CommandError(f"cannot write to {folder}: {exc}") from None
-        counts = {status: sum(r.status == status for r in results) for status in ("fetched", "present", "error")}
-        wanted = MessageToDict(_image_filter(options), preserving_proto_field_name=True)
+        counts = outcome_counts(results)
+        wanted = MessageToDict(image_filter, preserving_proto_field_name=True)
         chosen = f" ({', '.join(f'{k} {v}' for k, v in wanted.items())})" if wanted else ""
         self._report(
             f"job {job.id}{chosen}: {len(results)} images in {folder}: {counts['fetched']} fetched, "
