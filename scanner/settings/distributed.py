@@ -8,7 +8,23 @@ from scanner.settings.base import env
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 DATABASES = {"default": env.db("DATABASE_URL")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+# How a process holds its connections (README, "Database connections"). The web server (daphne) runs each request on
+# a thread of its own, so a connection kept per thread (CONN_MAX_AGE) outlives its request and they pile up with the
+# requests in flight until PostgreSQL refuses new clients. It runs with DATABASE_POOL=true (Procfile,
+# docker-compose.yml): its threads share one pool of at most DATABASE_POOL_MAX_SIZE connections, and a request waits
+# up to DATABASE_POOL_TIMEOUT seconds for one. https://docs.djangoproject.com/en/5.2/ref/databases/#connection-pool
+# Every other process keeps one connection per thread for DATABASE_CONN_MAX_AGE seconds: a Celery worker (a pool must
+# not cross the fork of its pool processes; one connection per process), the gRPC server (one per thread, at most
+# GRPC_MAX_WORKERS) and management commands.
+if env.bool("DATABASE_POOL", default=False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # connections go back to the pool when a request ends
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=30.0),
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 # A database that accepts the connection and then never answers (a hung server, a half-open network path) costs a
 # connection attempt this long, not the TCP timeout: a worker's recovery sweep runs in its main process, where a hung
 # attempt would hold up its message handling. A DATABASE_URL that names connect_timeout keeps its own.

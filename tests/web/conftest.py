@@ -242,6 +242,7 @@ def asgi_server(worker_env, sources_root, thumbnails_root, tmp_path) -> Iterator
     def start(**env: str) -> AsgiServer:
         environment = {
             **worker_env,
+            "DATABASE_POOL": "true",  # as the Procfile and docker-compose.yml run it
             "SOURCES_ROOT": str(sources_root),
             "THUMBNAILS_ROOT": str(thumbnails_root),
             **env,
