@@ -66,10 +66,16 @@ bench: $(VENV)/.dev static
 	$(PY) -m benchmarks.grpc
 
 # The distributed stack on this machine: web (daphne), one worker per queue, Flower, the gRPC API; local PostgreSQL
-# and Redis.
+# and Redis. The app's own database role is made when missing; migrations run as the tables' owner and grant it its
+# rights (README: Database roles).
 up: $(VENV)/.dev static .env var/tls/grpc.crt
 	createdb -h 127.0.0.1 -U postgres scanner 2>/dev/null || true
-	set -a && . ./.env && set +a && $(PY) manage.py migrate --verbosity 0
+	set -a && . ./.env && set +a && psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres -d scanner \
+		-v app_role="$${DATABASE_APP_ROLE:?set DATABASE_APP_ROLE in .env (see .env.example)}" -v app_password= \
+		-f deploy/postgres/app-role.sql
+	set -a && . ./.env && set +a && \
+		DATABASE_URL="$${DATABASE_OWNER_URL:?set DATABASE_OWNER_URL in .env (see .env.example)}" \
+		$(PY) manage.py migrate --verbosity 0
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho -e .env start
 
 .env:

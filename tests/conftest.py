@@ -23,6 +23,34 @@ REPO = Path(__file__).resolve().parent.parent
 # Redis databases some tests use for a broker of their own (beside the session's): three, from the environment so
 # that parallel checkouts on one machine keep apart.
 SPARE_REDIS_DBS = [int(n) for n in os.environ.get("TEST_SPARE_REDIS_DBS", "3,4,5").split(",")]
+# The password of the app's least-privilege role in the suite (settings.DATABASE_APP_ROLE): it has rights in test
+# databases only.
+APP_ROLE_PASSWORD = "scanner-app-test-only"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """Before the test database is made, the app's own role exists, for a migration grants it its rights there: made
+    when missing by deploy/postgres/app-role.sql, as `make up` and the postgres container make theirs. Roles belong to
+    the whole server, which other checkouts' runs share: the suite never drops it."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    made = subprocess.run(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", db["HOST"], "-p", str(db["PORT"]), "-U", db["USER"],
+         "-d", "postgres", "-v", f"app_role={settings.DATABASE_APP_ROLE}", "-v", f"app_password={APP_ROLE_PASSWORD}",
+         "-f", "deploy/postgres/app-role.sql"],
+        cwd=REPO, env={**os.environ, "PGPASSWORD": db["PASSWORD"] or ""}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+
+
+def app_role_url(settings_dict: dict) -> str:
+    """The URL of the database of `settings_dict` for the app's own role, as the app's processes connect."""
+    from django.conf import settings
+
+    host, port, name = settings_dict["HOST"], settings_dict["PORT"], settings_dict["NAME"]
+    return f"postgres://{settings.DATABASE_APP_ROLE}:{APP_ROLE_PASSWORD}@{host}:{port}/{name}"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -163,16 +191,16 @@ class WorkerPool:
 
 @pytest.fixture(scope="session")
 def worker_env(django_db_setup, django_db_blocker) -> dict[str, str]:
-    """The environment a worker needs to use the test database (pytest-django renamed it) and the test broker."""
+    """The environment a worker needs to use the test database (pytest-django renamed it) as the app's own role, as
+    in a deployment, and the test broker. The web server and the other processes the tests start take it too."""
     from django.conf import settings
 
     from scanner.celery import app
 
-    db = settings.DATABASES["default"]
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="scanner.settings.test",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        DATABASE_URL=app_role_url(settings.DATABASES["default"]),
         PYTHONUNBUFFERED="1",
     )
     with app.connection_for_write() as conn:

@@ -11,6 +11,7 @@ from tests.conftest import REPO
 SECRETS = {
     "DJANGO_SECRET_KEY": "k",
     "POSTGRES_PASSWORD": "p",
+    "POSTGRES_APP_PASSWORD": "a",
     "REDIS_PASSWORD": "r",
     "EVIDENCE_DIR": "/srv/evidence",
     "FLOWER_BASIC_AUTH": "a:b",
@@ -33,8 +34,8 @@ def test_compose_file_is_valid_and_defines_every_process():
     assert checked.returncode == 0, checked.stderr
     config = yaml.safe_load(compose("config", env=SECRETS).stdout)
     assert set(config["services"]) == {
-        "postgres", "redis", "web", "worker-jobs", "worker-exif", "worker-faces", "worker-classify", "worker-gpu",
-        "flower", "grpc",
+        "postgres", "migrate", "redis", "web", "worker-jobs", "worker-exif", "worker-faces", "worker-classify",
+        "worker-gpu", "flower", "grpc",
     }  # fmt: skip
     gpu = config["services"]["worker-gpu"]
     assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
@@ -60,6 +61,40 @@ CONCURRENCY = {
     "worker-classify": "WORKER_CLASSIFY_CONCURRENCY",
     "worker-gpu": "WORKER_GPU_CONCURRENCY",
 }
+
+
+APP_SERVICES = ("web", "worker-jobs", "worker-exif", "worker-faces", "worker-classify", "worker-gpu", "flower", "grpc")
+
+
+def test_compose_runs_the_app_as_its_own_role_and_migrates_as_the_owner():
+    config = yaml.safe_load(compose("config", env=SECRETS).stdout)
+    services = config["services"]
+    postgres = services["postgres"]
+    owner = postgres["environment"]["POSTGRES_USER"]
+    app = postgres["environment"]["POSTGRES_APP_USER"]
+    assert app != owner
+    assert postgres["environment"]["POSTGRES_APP_PASSWORD"] == SECRETS["POSTGRES_APP_PASSWORD"]
+    # The container makes the app's role beside the owner when it first creates its database.
+    volumes = _volumes(postgres)
+    assert f"{REPO}/deploy/postgres/init-app-role.sh:/docker-entrypoint-initdb.d/10-app-role.sh:ro" in volumes
+    assert f"{REPO}/deploy/postgres/app-role.sql:/etc/scanner/app-role.sql:ro" in volumes
+    script = (REPO / "deploy/postgres/init-app-role.sh").read_text()
+    assert 'app_role="$POSTGRES_APP_USER"' in script
+    assert "/etc/scanner/app-role.sql" in script
+    for name in APP_SERVICES:
+        environment = services[name]["environment"]
+        assert environment["DATABASE_URL"] == f"postgres://{app}:a@postgres:5432/scanner", name
+        assert environment["DATABASE_APP_ROLE"] == app, name
+        assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}, name
+        assert "migrate" not in services[name]["command"], name
+    # Migrations run as the owner, and grant the app's role (DATABASE_APP_ROLE) its rights.
+    migrate = services["migrate"]
+    assert "manage.py migrate" in migrate["command"]
+    assert migrate["environment"]["DATABASE_URL"] == f"postgres://{owner}:p@postgres:5432/scanner"
+    assert migrate["environment"]["DATABASE_APP_ROLE"] == app
+    assert "migrate" not in migrate["depends_on"]
+    # Only the web server pools its connections: a worker's pool processes fork.
+    assert [name for name in services if services[name].get("environment", {}).get("DATABASE_POOL")] == ["web"]
 
 
 def test_compose_takes_each_workers_concurrency_and_the_stage_routing_from_the_environment():

@@ -25,6 +25,10 @@ if env.bool("DATABASE_POOL", default=False):
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+# The role the app's processes connect as (the user of their DATABASE_URL): it owns no table and is no superuser.
+# Migrations run as the tables' owner (DATABASE_URL naming the owner) and grant this role its rights: every table
+# but the audit log, which it may only add to and read (audit/migrations/0002; README, "Database roles").
+DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default=DATABASES["default"]["USER"])
 # A database that accepts the connection and then never answers (a hung server, a half-open network path) costs a
 # connection attempt this long, not the TCP timeout: a worker's recovery sweep runs in its main process, where a hung
 # attempt would hold up its message handling. A DATABASE_URL that names connect_timeout keeps its own.

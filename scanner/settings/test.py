@@ -4,6 +4,9 @@ import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-secret")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/scanner")
+# The suite migrates and empties its database as postgres; the app's processes it starts (workers, the web server)
+# connect as this least-privilege role, which the suite creates when it is missing (tests/conftest.py).
+os.environ.setdefault("DATABASE_APP_ROLE", "scanner_app_test")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 # The live test server speaks plain HTTP on localhost (where browsers accept secure cookies), and nothing may
