@@ -12,4 +12,5 @@ COPY . .
 RUN useradd --system --home /app scanner && mkdir -p var && chown scanner var
 USER scanner
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "scanner.asgi:application"]
+# The web server, with its database connections in one bounded pool (README: Database connections).
+CMD ["env", "DATABASE_POOL=true", "daphne", "-b", "0.0.0.0", "-p", "8000", "scanner.asgi:application"]

@@ -5,8 +5,9 @@ from django.db import models
 
 class AuditEvent(models.Model):
     """One recorded action. Rows are only ever added: on PostgreSQL a trigger refuses UPDATE and DELETE (migration
-    0001), and nothing points at users or jobs by foreign key, so deleting either changes no row. Who and what are
-    kept as they were at the time (the user's id and name, the job's id)."""
+    0001) and the app's role may only INSERT and SELECT (0002). Nothing points at users or jobs by foreign key, so
+    deleting either changes no row. Who and what are kept as they were at the time (the user's id and name, the
+    job's id)."""
 
     class Via(models.TextChoices):
         WEB = "web"

@@ -18,6 +18,8 @@ DATABASES = {"default": env.db("DATABASE_URL")}
 # GRPC_MAX_WORKERS) and management commands.
 if env.bool("DATABASE_POOL", default=False):
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # connections go back to the pool when a request ends
+    # A connection is checked as it leaves the pool: one broken by a PostgreSQL restart is replaced, not handed out.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
