@@ -23,12 +23,17 @@ $(VENV)/.dev: requirements/base.txt requirements/dev.txt requirements/ml.txt | $
 	touch $(VENV)/.base $@
 
 # Browser libraries come from the npm registry, pinned by package-lock.json, and are copied into static/vendor/
-# (git-ignored); nothing minified is kept in the tree.
+# (git-ignored); nothing minified is kept in the tree. The maps' offline base map is world-atlas's country outlines
+# (Natural Earth, 1:50m), so that no page asks a third party for tiles.
 static/vendor/.built: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
-	rm -rf static/vendor && mkdir -p static/vendor/leaflet
+	rm -rf static/vendor && mkdir -p static/vendor/leaflet static/vendor/markercluster static/vendor/world-atlas
 	cp -r node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css node_modules/leaflet/dist/images \
 		static/vendor/leaflet/
+	cp node_modules/leaflet.markercluster/dist/leaflet.markercluster.js node_modules/leaflet.markercluster/dist/*.css \
+		static/vendor/markercluster/
+	cp node_modules/topojson-client/dist/topojson-client.min.js static/vendor/
+	cp node_modules/world-atlas/countries-50m.json node_modules/world-atlas/LICENSE static/vendor/world-atlas/
 	touch $@
 
 static: static/vendor/.built

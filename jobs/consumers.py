@@ -1,52 +1,89 @@
 """WebSocket consumers of live progress: adapters between a job's channel-layer group and a browser.
 
-Each authenticates from the session (AuthMiddlewareStack) and checks access to a job once, when it joins the job's
-group; a refused socket is closed before it is accepted, so the browser sees the handshake fail.
+Each authenticates from the session (AuthMiddlewareStack) and checks access to a job when it joins the job's
+group; a refused socket is closed before it is accepted, so the browser sees the handshake fail. Each also joins its
+user's group, where `access_revoked` asks it to check again: a socket stops following a job its user may no longer
+see (a share removed) and closes once the user is deactivated or deleted.
 """
 
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
 
 from jobs.models import Job
-from jobs.progress import GroupMessage, job_group, progress_event
+from jobs.progress import GroupMessage, RevokeMessage, job_group, progress_event, user_group
 from jobs.selectors import job_get_for_user, job_list_for_user
 
 # At most this many jobs followed by one jobs-list socket (a page of the list shows 50).
 MAX_WATCHED = 100
 
 
-class JobProgressConsumer(AsyncJsonWebsocketConsumer):
-    """/ws/jobs/<id>/: a snapshot from the database on connect, then every progress event of the job."""
+class _AccessConsumer(AsyncJsonWebsocketConsumer):
+    """What both consumers share: following groups, and leaving all of them before closing on a revocation, so that
+    not one more event goes out."""
+
+    async def follow(self, group: str) -> None:
+        if group not in self.groups:
+            self.groups.append(group)
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def unfollow(self, group: str) -> None:
+        self.groups.remove(group)
+        await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def job_progress(self, message: GroupMessage) -> None:
+        # An event queued for this socket before it left the job's group is dropped, not forwarded.
+        if job_group(message["event"]["job"]) in self.groups:
+            await self.send_json(message["event"])
+
+    async def revoke(self) -> None:
+        for group in list(self.groups):
+            await self.unfollow(group)
+        await self.close()
+
+
+class JobProgressConsumer(_AccessConsumer):
+    """/ws/jobs/<id>/: a snapshot from the database on connect, then every progress event of the job, until the
+    user may no longer see it."""
 
     async def connect(self) -> None:
-        user = self.scope["user"]
-        job_id = self.scope["url_route"]["kwargs"]["job_id"]
-        if not await database_sync_to_async(_may_view)(user, job_id):
+        user, job_id = self.scope["user"], self.scope["url_route"]["kwargs"]["job_id"]
+        if not user.is_authenticated:
             await self.close()
             return
-        self.groups = [job_group(job_id)]
+        self.groups = []
+        # The user's group before the check: a revocation from here on reaches this socket.
+        await self.follow(user_group(user.pk))
+        if not await database_sync_to_async(_may_view)(user, job_id):
+            await self.revoke()
+            return
         # Join before reading the snapshot, so that no change falls between the two; events carry a sequence
         # number, so the browser drops one older than the snapshot.
-        await self.channel_layer.group_add(self.groups[0], self.channel_name)
+        await self.follow(job_group(job_id))
         await self.accept()
         await self.send_json(await database_sync_to_async(_snapshot)(job_id))
 
-    async def job_progress(self, message: GroupMessage) -> None:
-        await self.send_json(message["event"])
+    async def access_revoke(self, message: RevokeMessage) -> None:
+        job_id = self.scope["url_route"]["kwargs"]["job_id"]
+        if not await database_sync_to_async(_may_view)(self.scope["user"], job_id):
+            await self.revoke()
 
 
-class JobListConsumer(AsyncJsonWebsocketConsumer):
+class JobListConsumer(_AccessConsumer):
     """/ws/jobs/: the jobs list sends {"watch": {id: status shown}}; the socket then forwards the events of those
     the user may see (the list updates status icons and counters from them), starting with a snapshot of each that
-    is running or whose status is not the one shown."""
+    is running or whose status is not the one shown. It stops following a job the user may no longer see, and
+    closes once the user may see none (deactivated or deleted)."""
 
     async def connect(self) -> None:
         if not self.scope["user"].is_authenticated:
             await self.close()
             return
-        self.groups = []
+        self.groups, self.watched = [], set()
+        await self.follow(user_group(self.scope["user"].pk))
         await self.accept()
 
     async def receive_json(self, content: dict, **kwargs) -> None:
@@ -56,21 +93,32 @@ class JobListConsumer(AsyncJsonWebsocketConsumer):
         shown = {int(i): status for i, status in list(wanted.items())[:MAX_WATCHED] if str(i).isdigit()}
         visible = await database_sync_to_async(_visible)(self.scope["user"], set(shown))
         for job_id in visible:
-            group = job_group(job_id)
-            if group not in self.groups:
-                self.groups.append(group)
-                await self.channel_layer.group_add(group, self.channel_name)
+            self.watched.add(job_id)
+            await self.follow(job_group(job_id))
         stale = [job_id for job_id, status in visible.items() if status in Job.ACTIVE or status != shown[job_id]]
         for job_id in stale:
             await self.send_json(await database_sync_to_async(_snapshot)(job_id))
 
-    async def job_progress(self, message: GroupMessage) -> None:
-        await self.send_json(message["event"])
+    async def access_revoke(self, message: RevokeMessage) -> None:
+        user = await database_sync_to_async(_current)(self.scope["user"])
+        if not user.is_active:
+            await self.revoke()
+            return
+        lost = self.watched - set(await database_sync_to_async(_visible)(user, self.watched))
+        for job_id in lost:
+            self.watched.discard(job_id)
+            await self.unfollow(job_group(job_id))
+
+
+def _current(user):
+    """The user as the database has them now (the session's copy is from the handshake): AnonymousUser once
+    deleted."""
+    return get_user_model().objects.filter(pk=user.pk).first() or AnonymousUser()
 
 
 def _may_view(user, job_id: int) -> bool:
     try:
-        job_get_for_user(user=user, job_id=job_id)
+        job_get_for_user(user=_current(user), job_id=job_id)
     except Job.DoesNotExist:
         return False
     return True

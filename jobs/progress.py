@@ -15,6 +15,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Literal, NotRequired, TypedDict
 
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
@@ -81,8 +82,33 @@ class GroupMessage(TypedDict):
     event: ProgressEvent
 
 
+class RevokeMessage(TypedDict):
+    """Sent to a user's group when they may have lost access to jobs: each of their sockets checks again."""
+
+    type: Literal["access.revoke"]
+
+
 def job_group(job_id: int) -> str:
     return f"job_{job_id}"
+
+
+def user_group(user_id: int) -> str:
+    """Every live-progress socket of one user: where `access_revoked` reaches them."""
+    return f"user_{user_id}"
+
+
+def access_revoked(user_id: int) -> None:
+    """The user may have lost access to jobs (a share removed, the account deactivated or deleted): once the current
+    transaction commits, each of their open sockets checks access again and stops following, or closes on, what
+    they may no longer see."""
+
+    def send() -> None:
+        try:
+            async_to_sync(get_channel_layer().group_send)(user_group(user_id), RevokeMessage(type="access.revoke"))
+        except Exception:  # the change itself is committed; say loudly that open sockets may not have heard of it
+            logger.error("user %s: open sockets not told that access was revoked", user_id, exc_info=True)
+
+    transaction.on_commit(send)
 
 
 def _recent_rates(job_id: int, *, now: datetime, elapsed: float) -> dict[str, float]:

@@ -19,7 +19,7 @@ from extractors.registry import get_registry
 from gallery.models import Image
 from jobs import pipeline
 from jobs.models import FileInstance, Job, JobImage, JobShare, StageProgress
-from jobs.progress import progress_changed
+from jobs.progress import access_revoked, progress_changed
 
 logger = logging.getLogger(__name__)
 
@@ -190,8 +190,10 @@ def job_share(*, job: Job, user: AbstractBaseUser, role: str) -> JobShare:
 
 
 def job_unshare(*, job: Job, user_id: int) -> bool:
+    """Remove the user's share of the job; their open sockets on it close once this commits."""
     with transaction.atomic():
         removed, _ = JobShare.objects.filter(job=job, user_id=user_id).delete()
         if removed:
             audit_record("job.unshare", job_id=job.pk, target=f"user {user_id}")
+            access_revoked(user_id)
     return bool(removed)

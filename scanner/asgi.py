@@ -8,17 +8,18 @@ if not os.environ.get("DJANGO_SETTINGS_MODULE"):
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 from django.core.asgi import get_asgi_application
 
 django_asgi_app = get_asgi_application()
 
 from jobs.urls import websocket_urlpatterns  # noqa: E402 - the consumers need the apps loaded above
+from scanner.websocket import SameOriginValidator  # noqa: E402 - reads settings, so after the setup above
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # Session authentication; a page of another origin cannot open a socket with the user's cookies.
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Session authentication; a page of another origin (another port included) cannot open a socket with the
+        # user's cookies.
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -109,6 +109,18 @@ def test_compose_takes_each_workers_concurrency_and_the_stage_routing_from_the_e
     assert default["services"]["worker-jobs"]["environment"]["SCAN_STAGE_QUEUES"] == ""
 
 
+def test_compose_keeps_https_on_whatever_plain_http_values_the_env_holds():
+    """`make up`'s .env turns the redirect, secure cookies and HSTS off for plain HTTP on loopback; docker-compose
+    reads the same .env, but its web app, meant to sit behind TLS, never takes those values, and takes the proxy's
+    scheme header."""
+    plain = {"DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_SECURE_COOKIES": "false", "DJANGO_SECURE_HSTS_SECONDS": "0"}
+    proxy = {"DJANGO_SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO"}
+    config = yaml.safe_load(compose("config", env={**SECRETS, **plain, **proxy}).stdout)
+    for name, service in config["services"].items():
+        assert not set(plain) & set(service.get("environment") or {}), name
+    assert config["services"]["web"]["environment"]["DJANGO_SECURE_PROXY_SSL_HEADER"] == "HTTP_X_FORWARDED_PROTO"
+
+
 def _volumes(service: dict) -> list[str]:
     return [v if isinstance(v, str) else f"{v['source']}:{v['target']}:{'ro' if v.get('read_only') else 'rw'}"
             for v in service.get("volumes", [])]  # fmt: skip

@@ -3,7 +3,9 @@ login, and shown to staff through the web app) and the gRPC API (over TLS), and 
 completes on it."""
 
 import base64
+import http.client
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +19,7 @@ from django.contrib.auth import get_user_model
 from jobs.models import Job
 from jobs.samples import make_sample_tree
 from tests.api.support import grpc_serving, self_signed_cert
-from tests.conftest import REPO, SPARE_REDIS_DBS, wait_for
+from tests.conftest import REPO, SPARE_REDIS_DBS, serving, wait_for
 from tests.jobs.test_pipeline import _free_port
 from tests.web.conftest import session_key
 
@@ -94,3 +96,46 @@ def test_procfile_stack_serves_and_scans(transactional_db, worker_env, evidence_
     finally:
         os.killpg(stack.pid, signal.SIGTERM)
         stack.wait(timeout=60)
+
+
+def test_make_up_env_serves_the_sign_in_page_over_plain_http_on_loopback(transactional_db, worker_env, tmp_path):
+    """The .env `make up` writes from .env.example (its database and Redis pointed at the test's) makes the
+    distributed web process answer on http://127.0.0.1 itself: a 200, no redirect to https, no HSTS, and a CSRF
+    cookie a plain-HTTP page can send back (the sign-in form needs it)."""
+    shutil.copy(REPO / ".env.example", tmp_path / ".env.example")
+    subprocess.run(
+        ["make", "-s", "-C", str(tmp_path), "-f", str(REPO / "Makefile"), f"PY={sys.executable}", ".env"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    port = _free_port()
+    test_addresses = {
+        "DATABASE_URL": worker_env["DATABASE_URL"],
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{SPARE_REDIS_DBS[0]}",
+        "REDIS_URL": f"redis://127.0.0.1:6379/{SPARE_REDIS_DBS[0]}",
+        "WEB_PORT": str(port),
+    }
+    lines = [line for line in (tmp_path / ".env").read_text().splitlines() if line.split("=")[0] not in test_addresses]
+    (tmp_path / ".env").write_text("\n".join([*lines, *(f"{k}={v}" for k, v in test_addresses.items())]) + "\n")
+    # Only what a developer's shell has: nothing of the test settings' own environment.
+    env = {"PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}", "HOME": os.environ.get("HOME", "/root")}
+    honcho = [str(REPO / ".venv" / "bin" / "honcho"), "-f", "Procfile", "-e", str(tmp_path / ".env"), "start", "web"]
+
+    def sign_in_page() -> http.client.HTTPResponse | None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            connection.request("GET", "/accounts/login/")
+            response = connection.getresponse()
+            response.read()
+            return response
+        except OSError:
+            return None
+        finally:
+            connection.close()
+
+    with serving(honcho, env=env, log=tmp_path / "web.log", answers=sign_in_page, what="web up"):
+        response = sign_in_page()
+    assert response.status == 200, (response.status, response.getheader("Location"))
+    assert response.getheader("Strict-Transport-Security") is None
+    cookies = response.headers.get_all("Set-Cookie")
+    assert any(c.startswith(f"{settings.CSRF_COOKIE_NAME}=") for c in cookies), cookies
+    assert not any("secure" in c.lower().split("; ") for c in cookies), cookies

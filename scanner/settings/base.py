@@ -152,10 +152,10 @@ AUDIT_PROXY_HOPS = env.int("AUDIT_PROXY_HOPS", default=0)
 # Derived pictures (WebP thumbnails and previews). Never inside the evidence; safe to delete (they are remade).
 THUMBNAILS_ROOT = Path(env("THUMBNAILS_ROOT", default=str(VAR_DIR / "thumbnails")))
 GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=80)
-# Map tiles for the location pane and the job map. Air-gapped labs point this at their own tile server, or set it
-# empty: the panes then show coordinates and markers without a background map.
-MAP_TILE_URL = env.str("MAP_TILE_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
-MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors")
+# Map tiles for the location pane and the job map: a lab's own tile server, named here. Unset (the default), the
+# maps draw the country outlines shipped with the app: evidence locations are never sent to a third party.
+MAP_TILE_URL = env.str("MAP_TILE_URL", default="")
+MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="")
 # The job map draws at most this many positions (the first, by image id); the page says how many there are in all.
 MAP_MAX_POINTS = env.int("MAP_MAX_POINTS", default=20_000)
 

@@ -9,10 +9,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/scanne
 os.environ.setdefault("DATABASE_APP_ROLE", "scanner_app_test")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
-# The live test server speaks plain HTTP on localhost (where browsers accept secure cookies), and nothing may
-# reach the internet: no map tiles.
+# The live test server speaks plain HTTP on localhost (where browsers accept secure cookies).
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
-os.environ.setdefault("MAP_TILE_URL", "")
 
 from scanner.settings.distributed import *  # noqa: F403
 from scanner.settings.distributed import STAGE_PARAMS, env

@@ -1,5 +1,6 @@
 // Gallery: justified rows, size slider, infinite scroll over keyset pages, the side panel and its panes.
-// Leaflet is loaded as a classic script before this module (window.L).
+// Leaflet and topojson-client are loaded as classic scripts before this module (window.L, window.topojson).
+import { addBaseMap } from "./basemap.js";
 
 const grid = document.getElementById("grid");
 const scroller = document.getElementById("grid-scroll");
@@ -119,8 +120,9 @@ function showMap() {
   if (!el || !window.L) return;
   if (map) { map.invalidateSize(); return; }
   const at = [Number(el.dataset.lat), Number(el.dataset.lon)];
-  map = L.map(el, { attributionControl: Boolean(el.dataset.tiles) }).setView(at, 13);
-  if (el.dataset.tiles) L.tileLayer(el.dataset.tiles, { attribution: el.dataset.attribution, maxZoom: 19 }).addTo(map);
+  // Offline, the outlines say which country and region: closer in they show nothing more.
+  map = L.map(el, { attributionControl: Boolean(el.dataset.tiles) }).setView(at, el.dataset.tiles ? 13 : 5);
+  addBaseMap(map, el);
   L.marker(at, { title: `${at[0]}, ${at[1]}` }).addTo(map);
 }
 

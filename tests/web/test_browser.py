@@ -4,6 +4,7 @@ and reviews it."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -282,3 +283,47 @@ def test_a_gallery_page_that_failed_to_load_is_asked_for_again(asgi_server, scan
     expect(sentinel).to_have_text(f"End of gallery · {distinct} images")
     assert page.locator(".tile").count() == distinct
     assert len(refused) == 1
+
+
+def test_no_page_asks_a_third_party_and_the_maps_work_offline(asgi_server, scan, examiner, page):
+    """Every request of every page (sign-in, jobs list, job page, gallery with the location pane open, job map) goes
+    to this server alone: evidence locations never leave the lab. The maps draw the shipped country outlines, and the
+    job map clusters its markers."""
+    job = scan(examiner, extra=9)
+    located = ExifData.objects.filter(image__job_images__job=job, gps_lat__isnull=False)
+    server = asgi_server()
+    requested: list[str] = []
+    page.context.on("request", lambda request: requested.append(request.url))
+
+    page.goto(f"{server.url}/accounts/login/")
+    expect(page.locator("input[name=login]")).to_be_visible()
+    sign_in_browser(page.context, server, examiner)
+    page.goto(f"{server.url}/jobs/")
+    expect(page.locator(f'tr[data-job="{job.pk}"] .status')).to_have_attribute("data-status", "completed")
+    page.goto(f"{server.url}/jobs/{job.pk}/")
+    expect(page.locator("main")).to_contain_text(job.name)
+
+    page.goto(f"{server.url}/jobs/{job.pk}/gallery/")
+    tile = page.locator(f'.tile[data-image="{located.first().image_id}"]')
+    tile.scroll_into_view_if_needed()
+    tile.click()
+    panel = page.get_by_test_id("panel")
+    panel.get_by_role("tab", name=re.compile("Location")).click()
+    location = panel.get_by_test_id("pane-location")
+    expect(location.locator(".leaflet-marker-icon")).to_be_visible()
+    wait_for(lambda: location.locator(".leaflet-basemap-pane path").count() > 100, message="outlines in the pane")
+    screenshot(page, "15-panel-location-offline")
+
+    page.goto(f"{server.url}/jobs/{job.pk}/map/")
+    expect(page.get_by_test_id("job-map")).to_have_attribute("data-ready", "1")
+    assert page.locator(".leaflet-basemap-pane path").count() > 100  # drawn before the map says it is ready
+    for _ in range(4):  # out to where the positions (a few hundred metres apart in Paris) gather
+        page.locator(".leaflet-control-zoom-out").click()
+    cluster = page.locator(".marker-cluster").first
+    expect(cluster).to_be_visible()
+    assert int(cluster.inner_text()) > 1
+    screenshot(page, "16-map-offline")
+
+    assert requested
+    foreign = [url for url in requested if urlsplit(url).hostname not in ("localhost", "127.0.0.1")]
+    assert not foreign, foreign

@@ -15,21 +15,23 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
+from accounts.services import user_delete, user_set_active
 from jobs import pipeline, scanning
 from jobs.models import Job, StageProgress
 from jobs.progress import ProgressPublisher, job_group, progress_event
 from jobs.samples import make_sample_tree
 from jobs.selectors import job_progress_snapshot
-from jobs.services import job_create, job_start
+from jobs.services import job_create, job_share, job_start, job_unshare
 from scanner.asgi import application
 from tests.web.conftest import make_case, session_key
 
 pytestmark = [pytest.mark.integration]
 
 
-def headers_for(user) -> list[tuple[bytes, bytes]]:
-    """What a signed-in browser on this site sends with its handshake: the page's origin and the session cookie."""
-    headers = [(b"origin", b"http://localhost")]
+def headers_for(user, *, origin: bytes = b"http://localhost", host: bytes = b"localhost") -> list[tuple[bytes, bytes]]:
+    """What a signed-in browser sends with its handshake: the page's origin, the server's host and the session
+    cookie; by default those of a page of this site."""
+    headers = [(b"origin", origin), (b"host", host)]
     if user is not None:
         headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key(user)}".encode()))
     return headers
@@ -65,7 +67,7 @@ def test_an_anonymous_socket_is_refused(idle_job):
 
 def test_another_users_job_is_refused_and_a_foreign_origin_too(idle_job, other, examiner):
     theirs, mine = headers_for(other), headers_for(examiner)
-    foreign = [(b"origin", b"https://attacker.example"), *mine[1:]]
+    foreign = headers_for(examiner, origin=b"https://attacker.example")
 
     async def scenario():
         communicator, connected = await connect(f"/ws/jobs/{idle_job.pk}/", theirs)
@@ -77,6 +79,94 @@ def test_another_users_job_is_refused_and_a_foreign_origin_too(idle_job, other, 
         communicator, connected = await connect(f"/ws/jobs/{idle_job.pk}/", mine)
         assert connected  # the same socket, as the owner from the site itself
         await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_a_page_on_another_port_or_scheme_of_the_same_host_is_refused(idle_job, examiner, settings):
+    """The origin is scheme, host and port: a page another local server serves (the same host name, another port)
+    cannot read a signed-in user's job; the site itself, and an origin named in CSRF_TRUSTED_ORIGINS, can."""
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "scanner.lab.example"]
+    settings.CSRF_TRUSTED_ORIGINS = ["https://scanner.lab.example"]
+    path = f"/ws/jobs/{idle_job.pk}/"
+    site = b"127.0.0.1:8000"
+    refused = [
+        headers_for(examiner, origin=b"http://127.0.0.1:9999", host=site),
+        headers_for(examiner, origin=b"http://127.0.0.1", host=site),
+        headers_for(examiner, origin=b"https://127.0.0.1:8000", host=site),  # the socket is plain ws
+        [h for h in headers_for(examiner, origin=b"http://127.0.0.1:8000") if h[0] != b"host"],
+        headers_for(examiner, origin=b"http://evil.example:8000", host=b"evil.example:8000"),  # not an allowed host
+        headers_for(examiner, origin=b"http://scanner.lab.example", host=site),  # trusted over https only
+    ]
+    allowed = [
+        headers_for(examiner, origin=b"http://127.0.0.1:8000", host=site),
+        headers_for(examiner, origin=b"https://scanner.lab.example", host=site),
+    ]
+
+    async def scenario():
+        for headers in refused:
+            communicator, connected = await connect(path, headers)
+            assert not connected, headers[:2]
+            await communicator.disconnect()
+        for headers in allowed:
+            communicator, connected = await connect(path, headers)
+            assert connected, headers[:2]
+            assert (await communicator.receive_json_from(timeout=10))["type"] == "snapshot"
+            await communicator.disconnect()
+
+    run(scenario)
+
+
+async def _closed_and_deaf(communicator: WebsocketCommunicator, job_id: int) -> None:
+    """The socket was closed by the server, and an event of the job sent afterwards does not reach it."""
+    assert (await communicator.receive_output(timeout=10))["type"] == "websocket.close"
+    await get_channel_layer().group_send(
+        job_group(job_id), {"type": "job.progress", "event": {"type": "progress", "job": job_id}}
+    )
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize("revoke", ["unshare", "deactivate", "delete"])
+def test_a_revoked_user_s_sockets_close_and_hear_nothing_more(idle_job, other, make_user, revoke):
+    """Removing a share, deactivating or deleting the user: their open sockets on the job close, and the jobs-list
+    socket no longer forwards its events."""
+    job_share(job=idle_job, user=other, role="reviewer")
+    staff = make_user("staff@example.org", staff=True)
+    theirs = headers_for(other)
+
+    async def open_both():
+        job_socket, connected = await connect(f"/ws/jobs/{idle_job.pk}/", theirs)
+        assert connected
+        assert (await job_socket.receive_json_from(timeout=10))["type"] == "snapshot"
+        list_socket, connected = await connect("/ws/jobs/", theirs)
+        assert connected
+        await list_socket.send_json_to({"watch": {str(idle_job.pk): "completed"}})  # not as shown: a snapshot
+        assert (await list_socket.receive_json_from(timeout=10))["type"] == "snapshot"
+        await get_channel_layer().group_send(
+            job_group(idle_job.pk), {"type": "job.progress", "event": {"type": "progress", "job": idle_job.pk}}
+        )
+        assert (await list_socket.receive_json_from(timeout=10))["type"] == "progress"  # followed until then
+        assert (await job_socket.receive_json_from(timeout=10))["type"] == "progress"
+        return job_socket, list_socket
+
+    async def scenario():
+        job_socket, list_socket = await open_both()
+        if revoke == "unshare":
+            await database_sync_to_async(job_unshare)(job=idle_job, user_id=other.pk)
+        elif revoke == "deactivate":
+            await database_sync_to_async(user_set_active)(user=other, active=False, by=staff)
+        else:
+            await database_sync_to_async(user_delete)(user=other, by=staff)
+        await _closed_and_deaf(job_socket, idle_job.pk)
+        if revoke == "unshare":  # still signed in: the list stays open, without the job
+            await get_channel_layer().group_send(
+                job_group(idle_job.pk), {"type": "job.progress", "event": {"type": "progress", "job": idle_job.pk}}
+            )
+            assert await list_socket.receive_nothing(timeout=0.5)
+            await list_socket.disconnect()
+        else:
+            await _closed_and_deaf(list_socket, idle_job.pk)
 
     run(scenario)
 
