@@ -1,16 +1,18 @@
-"""The staff's users page: list, deactivate / reactivate, delete."""
+"""The staff's users page (list, invite, deactivate / reactivate, delete), and the email page of allauth with the
+rule that only a verified address is ever primary."""
 
 from __future__ import annotations
 
 import functools
 
+from allauth.account.views import EmailView as AllauthEmailView
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.selectors import user_list
+from accounts.selectors import email_is_verified, user_list
 from accounts.services import UserChangeRefused, user_delete, user_set_active
 
 
@@ -66,3 +68,17 @@ def user_remove(request: HttpRequest, user_id: int) -> HttpResponse:
             messages.success(request, f"{user.email} deleted; {moved} of their jobs are now yours.")
         return redirect("accounts:users")
     return render(request, "accounts/user_delete.html", {"target": user, "jobs": user.jobs.count()})
+
+
+class EmailView(AllauthEmailView):
+    """allauth's email page, except that an address that is not verified is never made primary. allauth allows it
+    for an account that has no verified address at all: its primary address becomes the account's email, by which
+    shares are addressed and the audit log names it, so that would turn a claim into an identity."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if "action_primary" in request.POST and not email_is_verified(
+            user=request.user, email=request.POST.get("email", "")
+        ):
+            messages.error(request, "Only a verified address can be your primary address: follow the link sent to it.")
+            return redirect("account_email")
+        return super().post(request, *args, **kwargs)

@@ -3,6 +3,9 @@ only when configured, the avatar, and the staff's users page."""
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 import pytest
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth import get_user_model
@@ -23,6 +26,12 @@ def _clear_rate_limits():
     cache.clear()
 
 
+@pytest.fixture
+def signup_open(settings):
+    """Self sign-up is closed unless ACCOUNT_SIGNUP_ENABLED opens it."""
+    settings.ACCOUNT_SIGNUP_ENABLED = True
+
+
 def sign_up(client: Client, email: str, password: str):
     return client.post(reverse("account_signup"), {"email": email, "password1": password, "password2": password})
 
@@ -37,7 +46,7 @@ def sign_up(client: Client, email: str, password: str):
         ("newcomer@lab.example", "too similar"),
     ],
 )
-def test_sign_up_refuses_weak_passwords(client, password, why):
+def test_sign_up_refuses_weak_passwords(client, signup_open, password, why):
     response = sign_up(client, "newcomer@lab.example", password)
     assert response.status_code == 200
     assert why in response.text
@@ -45,24 +54,38 @@ def test_sign_up_refuses_weak_passwords(client, password, why):
 
 
 @pytest.mark.django_db
-def test_sign_up_then_sign_in_with_the_email_address(client):
+def test_sign_up_then_verify_then_sign_in_with_the_email_address(client, signup_open, mailoutbox):
     response = sign_up(client, "newcomer@lab.example", "tidal copper lantern 5")
     assert response.status_code == 302
-    assert response["Location"] == reverse("jobs:list")
+    assert response["Location"] == reverse("account_email_verification_sent")
     user = get_user_model().objects.get(email="newcomer@lab.example")
     assert not user.is_staff
-    client.post(reverse("account_logout"))
+    # Not signed in until the address is verified, with the password or without.
     assert client.get(reverse("jobs:list")).status_code == 302
-    signed_in = client.post(
-        reverse("account_login"), {"login": "newcomer@lab.example", "password": "tidal copper lantern 5"}
-    )
-    assert signed_in.status_code == 302
+    credentials = {"login": "newcomer@lab.example", "password": "tidal copper lantern 5"}
+    assert client.post(reverse("account_login"), credentials)["Location"] == reverse("account_email_verification_sent")
+    assert client.get(reverse("jobs:list")).status_code == 302
+
+    [link] = re.findall(r"https?://\S+/accounts/confirm-email/\S+/", mailoutbox[-1].body)
+    client.post(urlsplit(link).path)
+    assert client.post(reverse("account_login"), credentials).status_code == 302
     assert client.get(reverse("jobs:list")).status_code == 200
 
 
 @pytest.mark.django_db
-def test_sign_up_can_be_closed(client, settings):
-    settings.ACCOUNT_SIGNUP_ENABLED = False
+def test_sign_up_does_not_tell_whether_an_address_has_an_account(client, signup_open, examiner, mailoutbox):
+    taken = sign_up(client, examiner.email.upper(), "tidal copper lantern 5")
+    fresh = sign_up(Client(), "newcomer@lab.example", "tidal copper lantern 5")
+    assert (taken.status_code, taken["Location"]) == (fresh.status_code, fresh["Location"])
+    assert "already" not in client.get(taken["Location"]).text
+    assert list(get_user_model().objects.filter(email__iexact=examiner.email)) == [examiner]
+    # The address's owner is told by email instead; the newcomer gets the link to verify theirs.
+    assert [m.to for m in mailoutbox] == [[examiner.email], ["newcomer@lab.example"]]
+    assert "confirm-email" not in mailoutbox[0].body
+
+
+@pytest.mark.django_db
+def test_sign_up_is_closed_by_default(client):
     assert "Sign Up Closed" in client.get(reverse("account_signup")).text
     sign_up(client, "newcomer@lab.example", "tidal copper lantern 5")
     assert not get_user_model().objects.exists()

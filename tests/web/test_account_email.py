@@ -1,0 +1,85 @@
+"""Email addresses count only once verified: an address someone merely claims (a colleague's who has no account yet,
+or another user's) never becomes their primary address, never receives a share, and never names them in a job's
+history."""
+
+from __future__ import annotations
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from audit.models import AuditEvent
+from jobs.models import FileInstance, JobShare
+from jobs.services import job_create
+from tests.web.conftest import make_case
+
+pytestmark = pytest.mark.integration
+
+
+def add_and_make_primary(client, email: str) -> None:
+    """What a user does on the email page to make `email` the address of their account."""
+    client.post(reverse("account_email"), {"action_add": "", "email": email})
+    client.post(reverse("account_email"), {"action_primary": "", "email": email})
+
+
+@pytest.mark.parametrize("own_address_verified", [True, False])
+def test_a_claimed_address_never_becomes_the_account_nor_receives_shares(
+    scan, other, make_user, client_for, own_address_verified
+):
+    """Mallory claims the address of a colleague who has not signed up yet, and the address of an existing user;
+    neither becomes hers. Also when she has a session but no verified address of her own (the worst case: a
+    session from before verification was required)."""
+    mallory = get_user_model().objects.create_user(username="mallory", email="mallory@lab.example", password="x" * 20)
+    EmailAddress.objects.create(user=mallory, email=mallory.email, primary=True, verified=own_address_verified)
+    victim = make_user("dave@example.org")
+    attacker = client_for(mallory)
+    job = scan(other)
+    original = FileInstance.objects.filter(job=job, status="image").first()
+
+    claimed = ["carol@example.org", victim.email]
+    for address in claimed:
+        add_and_make_primary(attacker, address)
+        mallory.refresh_from_db()
+        assert mallory.email not in claimed
+        assert not EmailAddress.objects.filter(user=mallory, email=address, primary=True).exists()
+        assert not EmailAddress.objects.filter(user=mallory, email=address, verified=True).exists()
+    if own_address_verified:
+        assert mallory.email == "mallory@lab.example"
+
+    owner = client_for(other)
+    refused = owner.post(reverse("jobs:share", args=[job.pk]), {"email": "carol@example.org", "role": "full"})
+    assert refused.status_code == 302
+    assert not JobShare.objects.exists()
+    owner.post(reverse("jobs:share", args=[job.pk]), {"email": victim.email, "role": "full"})
+    assert list(JobShare.objects.values_list("user_id", flat=True)) == [victim.pk]
+
+    assert attacker.get(reverse("jobs:detail", args=[job.pk])).status_code == 404
+    assert attacker.get(reverse("jobs:original", args=[job.pk, original.pk])).status_code == 404
+    # The history names Mallory by her own address only, and the share by the id of the user who got it.
+    history = owner.get(reverse("jobs:detail", args=[job.pk])).text
+    assert "carol@example.org" not in history
+    assert not AuditEvent.objects.filter(user_id=mallory.pk, username__in=claimed).exists()
+    assert AuditEvent.objects.filter(user_id=mallory.pk, outcome="refused").count() == 2
+    assert not AuditEvent.objects.filter(username="carol@example.org").exists()
+    assert not AuditEvent.objects.filter(username=victim.email).exclude(user_id=victim.pk).exists()
+    share = AuditEvent.objects.get(action="job.share")
+    assert share.target == f"user {victim.pk} ({victim.email})"
+
+
+@pytest.mark.django_db
+def test_a_share_reaches_only_the_user_who_verified_the_address(other, make_user, client_for, sources_root):
+    """An account whose email is an address it never verified (made primary, or signed up with, before addresses
+    had to be verified) receives no share addressed to it; the user who verified the address does."""
+    make_case(sources_root / "case")
+    job = job_create(name="case", source_path=sources_root / "case", owner=other, within=sources_root)
+    claimant = get_user_model().objects.create_user(username="mallory", email="carol@example.org")
+    EmailAddress.objects.create(user=claimant, email="carol@example.org", primary=True, verified=False)
+    owner = client_for(other)
+
+    owner.post(reverse("jobs:share", args=[job.pk]), {"email": "Carol@example.org", "role": "full"})
+    assert not JobShare.objects.exists()
+    carol = make_user("carol@lab.example")
+    EmailAddress.objects.create(user=carol, email="carol@example.org", verified=True)
+    owner.post(reverse("jobs:share", args=[job.pk]), {"email": "Carol@example.org", "role": "full"})
+    assert list(JobShare.objects.values_list("user_id", flat=True)) == [carol.pk]
