@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 
 from allauth.account.views import EmailView as AllauthEmailView
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import Http404, HttpRequest, HttpResponse
@@ -13,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.selectors import email_is_verified, user_list
-from accounts.services import UserChangeRefused, user_delete, user_set_active
+from accounts.services import InviteRefused, UserChangeRefused, user_delete, user_invite, user_set_active
 
 
 def _staff(view):
@@ -28,6 +29,12 @@ def _staff(view):
     return wrapped
 
 
+class InviteForm(forms.Form):
+    email = forms.EmailField(
+        label="Invite (email)", widget=forms.EmailInput(attrs={"placeholder": "a colleague's email"})
+    )
+
+
 def _user_or_404(user_id: int):
     try:
         return get_user_model().objects.get(pk=user_id)
@@ -38,7 +45,30 @@ def _user_or_404(user_id: int):
 @require_GET
 @_staff
 def users(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/users.html", {"users": user_list()})
+    return render(request, "accounts/users.html", {"users": user_list(), "invite_form": InviteForm()})
+
+
+@require_POST
+@_staff
+def user_invite_view(request: HttpRequest) -> HttpResponse:
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("accounts:users")
+    email = form.cleaned_data["email"]
+    try:
+        user_invite(email=email, by=request.user, site_url=request.build_absolute_uri("/"))
+    except InviteRefused as exc:
+        messages.error(request, str(exc))
+    except OSError as exc:  # smtplib's errors too: the account is made, only the mail did not go
+        messages.error(
+            request,
+            f"Account made for {email}, but the invitation could not be sent ({exc}): they can "
+            'ask for a link with "Forgot your password?" on the sign-in page.',
+        )
+    else:
+        messages.success(request, f"{email} invited: a link to choose a password was sent to them.")
+    return redirect("accounts:users")
 
 
 @require_POST

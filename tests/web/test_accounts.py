@@ -192,3 +192,47 @@ def test_deleting_a_user_hands_their_jobs_to_the_staff_member(examiner, other, m
     root = make_user("root@example.org", staff=True, superuser=True)
     staff.post(reverse("accounts:delete", args=[root.pk]))
     assert get_user_model().objects.filter(pk=root.pk).exists()
+
+
+def link_in(message) -> str:
+    """The path of the one link to this web app in an email."""
+    [link] = re.findall(r"https?://testserver(/\S+)", message.body)
+    return link
+
+
+@pytest.mark.django_db
+def test_staff_invite_a_user_who_chooses_a_password_then_verifies_the_address(
+    examiner, make_user, client_for, mailoutbox
+):
+    lead = make_user("lead@example.org", staff=True)
+    staff = client_for(lead)
+    assert 'data-testid="invite"' in staff.get(reverse("accounts:users")).text
+    assert client_for(examiner).post(reverse("accounts:invite"), {"email": "new@lab.example"}).status_code == 404
+    assert not get_user_model().objects.filter(email="new@lab.example").exists()
+
+    assert staff.post(reverse("accounts:invite"), {"email": "New@Lab.example"}).status_code == 302
+    invited = get_user_model().objects.get(email="new@lab.example")
+    assert not invited.has_usable_password()
+    event = AuditEvent.objects.get(action="user.invite")
+    assert (event.user_id, event.target) == (lead.pk, f"user {invited.pk} (new@lab.example)")
+    [invitation] = mailoutbox
+    assert invitation.to == ["new@lab.example"]
+    # An address with an account, verified or not, is not invited again.
+    for taken in ("new@lab.example", examiner.email):
+        staff.post(reverse("accounts:invite"), {"email": taken})
+    assert len(mailoutbox) == 1
+    assert AuditEvent.objects.filter(action="user.invite").count() == 1
+
+    newcomer = Client()
+    form = newcomer.get(link_in(invitation), follow=True)
+    password = "tidal copper lantern 5"
+    newcomer.post(form.redirect_chain[-1][0], {"password1": password, "password2": password})
+    invited.refresh_from_db()
+    assert invited.check_password(password)
+    credentials = {"login": "new@lab.example", "password": password}
+    assert newcomer.post(reverse("account_login"), credentials)["Location"] == reverse(
+        "account_email_verification_sent"
+    )
+    newcomer.post(link_in(mailoutbox[-1]))
+    assert newcomer.post(reverse("account_login"), credentials).status_code == 302
+    assert newcomer.get(reverse("jobs:list")).status_code == 200
