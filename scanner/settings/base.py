@@ -131,6 +131,8 @@ ACCOUNT_RATE_LIMITS = {
 }
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 SOCIALACCOUNT_LOGIN_ON_GET = False
+# The sign-in and callback pages of a provider that is not configured answer 404.
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 # Verification links, invitations and password resets go by email. The default prints them on the web app's console;
 # a lab sets EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend and its relay below.
 # https://docs.djangoproject.com/en/5.2/topics/email/

@@ -124,6 +124,17 @@ def test_oauth_providers_are_shown_only_when_configured(client, settings):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("provider", ["github", "google"])
+def test_the_pages_of_a_provider_not_configured_do_not_exist(client, examiner, client_for, settings, provider):
+    settings.SOCIALACCOUNT_PROVIDERS = {}
+    login, callback = reverse(f"{provider}_login"), reverse(f"{provider}_callback")
+    for visitor in (client, client_for(examiner)):
+        assert visitor.get(login).status_code == 404
+        assert visitor.post(login).status_code == 404
+        assert visitor.get(callback, {"code": "c", "state": "s"}).status_code == 404
+
+
+@pytest.mark.django_db
 def test_the_header_shows_the_providers_picture_else_initials(examiner, client_for):
     examiner.first_name, examiner.last_name = "Alice", "Moreau"
     examiner.save()
