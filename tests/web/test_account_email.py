@@ -4,8 +4,11 @@ history."""
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import pytest
 from allauth.account.models import EmailAddress
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
@@ -83,3 +86,27 @@ def test_a_share_reaches_only_the_user_who_verified_the_address(other, make_user
     EmailAddress.objects.create(user=carol, email="carol@example.org", verified=True)
     owner.post(reverse("jobs:share", args=[job.pk]), {"email": "Carol@example.org", "role": "full"})
     assert list(JobShare.objects.values_list("user_id", flat=True)) == [carol.pk]
+
+
+@pytest.mark.django_db
+def test_the_upgrade_undoes_what_unverified_addresses_did(make_user, client_for):
+    """Accounts that made an unverified address primary before addresses had to be verified get their verified one
+    back; those with none are signed out, to verify one at their next sign-in."""
+    claimed = make_user("mallory@lab.example")
+    EmailAddress.objects.filter(user=claimed).update(primary=False)
+    EmailAddress.objects.create(user=claimed, email="carol@example.org", primary=True, verified=False)
+    get_user_model().objects.filter(pk=claimed.pk).update(email="carol@example.org")
+    never_verified = get_user_model().objects.create_user(username="eve", email="dave@example.org")
+    EmailAddress.objects.create(user=never_verified, email="dave@example.org", primary=True, verified=False)
+    honest = make_user("alice@example.org")
+    sessions = {user.pk: client_for(user) for user in (claimed, never_verified, honest)}
+
+    upgrade = import_module("accounts.migrations.0001_only_verified_addresses_count")
+    upgrade.only_verified_addresses_count(apps, None)
+
+    claimed.refresh_from_db()
+    assert claimed.email == "mallory@lab.example"
+    assert EmailAddress.objects.get(user=claimed, primary=True).email == "mallory@lab.example"
+    assert sessions[never_verified.pk].get(reverse("jobs:list")).status_code == 302
+    assert sessions[honest.pk].get(reverse("jobs:list")).status_code == 200
+    assert sessions[claimed.pk].get(reverse("jobs:list")).status_code == 200
