@@ -15,6 +15,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.selectors import email_is_verified, user_list
 from accounts.services import InviteRefused, UserChangeRefused, user_delete, user_invite, user_set_active
+from audit.models import AuditEvent
+from audit.services import audit_record, user_label
 
 
 def _staff(view):
@@ -106,9 +108,14 @@ class EmailView(AllauthEmailView):
     shares are addressed and the audit log names it, so that would turn a claim into an identity."""
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if "action_primary" in request.POST and not email_is_verified(
-            user=request.user, email=request.POST.get("email", "")
-        ):
+        email = request.POST.get("email", "")
+        if "action_primary" in request.POST and not email_is_verified(user=request.user, email=email):
+            audit_record(
+                "user.email",
+                outcome=AuditEvent.Outcome.REFUSED,
+                target=user_label(request.user),
+                detail=f"{email} is not verified: not made primary",
+            )
             messages.error(request, "Only a verified address can be your primary address: follow the link sent to it.")
             return redirect("account_email")
         return super().post(request, *args, **kwargs)

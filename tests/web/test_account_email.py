@@ -4,6 +4,7 @@ history."""
 
 from __future__ import annotations
 
+import re
 from importlib import import_module
 
 import pytest
@@ -63,7 +64,15 @@ def test_a_claimed_address_never_becomes_the_account_nor_receives_shares(
     history = owner.get(reverse("jobs:detail", args=[job.pk])).text
     assert "carol@example.org" not in history
     assert not AuditEvent.objects.filter(user_id=mallory.pk, username__in=claimed).exists()
-    assert AuditEvent.objects.filter(user_id=mallory.pk, outcome="refused").count() == 2
+    # What she tried is on record as hers: each address added as a claim, each primary refused, each job refused.
+    mine = AuditEvent.objects.filter(user_id=mallory.pk).order_by("id")
+    assert [(e.action, e.outcome, e.detail.split()[0]) for e in mine if e.action.startswith("user.email")] == [
+        ("user.email.add", "ok", "carol@example.org"),
+        ("user.email", "refused", "carol@example.org"),
+        ("user.email.add", "ok", victim.email),
+        ("user.email", "refused", victim.email),
+    ]
+    assert [e.action for e in mine.filter(outcome="refused", job_id=job.pk)] == ["job.view", "job.view"]
     assert not AuditEvent.objects.filter(username="carol@example.org").exists()
     assert not AuditEvent.objects.filter(username=victim.email).exclude(user_id=victim.pk).exists()
     share = AuditEvent.objects.get(action="job.share")
@@ -110,3 +119,20 @@ def test_the_upgrade_undoes_what_unverified_addresses_did(make_user, client_for)
     assert sessions[never_verified.pk].get(reverse("jobs:list")).status_code == 302
     assert sessions[honest.pk].get(reverse("jobs:list")).status_code == 200
     assert sessions[claimed.pk].get(reverse("jobs:list")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_new_address_replaces_the_old_once_verified(examiner, client_for, mailoutbox):
+    alice = client_for(examiner)
+    alice.post(reverse("account_email"), {"action_add": "", "email": "alice@lab.example"})
+    examiner.refresh_from_db()
+    assert examiner.email == "alice@example.org"  # until the new address is verified
+    [link] = re.findall(r"https?://testserver(/\S+)", mailoutbox[-1].body)
+    alice.post(link)
+    examiner.refresh_from_db()
+    assert examiner.email == "alice@lab.example"
+    assert list(EmailAddress.objects.filter(user=examiner).values_list("email", "primary", "verified")) == [
+        ("alice@lab.example", True, True)
+    ]
+    changed = AuditEvent.objects.get(action="user.email")
+    assert (changed.user_id, changed.detail) == (examiner.pk, "alice@example.org -> alice@lab.example")

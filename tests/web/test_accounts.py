@@ -68,6 +68,8 @@ def test_sign_up_then_verify_then_sign_in_with_the_email_address(client, signup_
 
     [link] = re.findall(r"https?://\S+/accounts/confirm-email/\S+/", mailoutbox[-1].body)
     client.post(urlsplit(link).path)
+    verified = AuditEvent.objects.get(action="user.email.verify")
+    assert (verified.target, verified.detail) == (f"user {user.pk}", "newcomer@lab.example")
     assert client.post(reverse("account_login"), credentials).status_code == 302
     assert client.get(reverse("jobs:list")).status_code == 200
 
