@@ -33,10 +33,10 @@ class InviteRefused(ValueError):
 def user_invite(*, email: str, by: AbstractUser, site_url: str) -> AbstractUser:
     """Create an account for `email` with no usable password, and mail it a link to set one (under `site_url`, the
     web app's address as the invitee reaches it). The address is not verified by the invitation: the invitee
-    verifies it at their first sign-in, like anyone else. Refused (InviteRefused) when an account has the address,
-    verified or not."""
+    verifies it at their first sign-in, like anyone else. Refused (InviteRefused) when an account has the address
+    verified, or as its email; an address another account merely added (a claim, not verified) does not stop it."""
     email = email.strip().lower()
-    if EmailAddress.objects.filter(email__iexact=email).exists() or (
+    if EmailAddress.objects.filter(email__iexact=email, verified=True).exists() or (
         get_user_model().objects.filter(email__iexact=email).exists()
     ):
         raise InviteRefused(f"an account already has the address {email}")
