@@ -136,3 +136,40 @@ def test_a_new_address_replaces_the_old_once_verified(examiner, client_for, mail
     ]
     changed = AuditEvent.objects.get(action="user.email")
     assert (changed.user_id, changed.detail) == (examiner.pk, "alice@example.org -> alice@lab.example")
+
+
+@pytest.mark.django_db
+def test_a_provider_saying_it_verified_a_users_address_does_not_sign_in_as_them(client, make_user, settings, mocker):
+    """GitHub is configured and answers (mocked: it cannot be reached from here) for a GitHub account that claims,
+    as verified, the address of an existing user. That signs nobody in as the user, and with sign-up closed makes
+    no account either."""
+    from allauth.socialaccount.models import SocialAccount
+    from allauth.socialaccount.providers.github.views import GitHubOAuth2Adapter
+
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "github": {"APPS": [{"client_id": "lab-client-id", "secret": "s"}], "SCOPE": ["read:user", "user:email"]}
+    }
+    victim = make_user("dave@example.org")
+    profile = {
+        "id": 4242,
+        "login": "mallory",
+        "email": victim.email,
+        "emails": [{"email": victim.email, "primary": True, "verified": True}],
+    }
+    mocker.patch.object(GitHubOAuth2Adapter, "get_access_token_data", autospec=True, return_value={"access_token": "t"})
+    mocker.patch.object(
+        GitHubOAuth2Adapter,
+        "complete_login",
+        autospec=True,
+        side_effect=lambda adapter, request, app, token, **_: adapter.get_provider().sociallogin_from_response(
+            request, profile
+        ),
+    )
+
+    to_github = client.post(reverse("github_login"))
+    [state] = re.findall(r"[?&]state=([^&]+)", to_github["Location"])
+    client.get(reverse("github_callback"), {"code": "c", "state": state})
+
+    assert client.get(reverse("jobs:list")).status_code == 302
+    assert not SocialAccount.objects.exists()
+    assert list(get_user_model().objects.all()) == [victim]
