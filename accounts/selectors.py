@@ -1,9 +1,10 @@
-"""Account reads: who is signed in (for the header) and the staff's list of users."""
+"""Account reads: who is signed in (for the header), whether an address is verified, and the staff's list of users."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
@@ -17,10 +18,6 @@ class Identity:
     name: str
     initials: str
     avatar_url: str
-
-
-# Where GitHub ("avatar_url") and Google ("picture") put the profile picture in the profile they return.
-_AVATAR_FIELDS = ("avatar_url", "picture")
 
 
 # Where GitHub ("avatar_url") and Google ("picture") put the profile picture in the profile they return.
@@ -48,3 +45,8 @@ def user_identity(*, user: AbstractUser) -> Identity:
 
 def user_list() -> QuerySet[AbstractUser]:
     return get_user_model().objects.annotate(job_count=Count("jobs")).order_by("email", "id")
+
+
+def email_is_verified(*, user: AbstractUser, email: str) -> bool:
+    """Whether `email` (any case) is one of `user`'s addresses and its owner followed the link sent to it."""
+    return EmailAddress.objects.filter(user_id=user.pk, email__iexact=email, verified=True).exists()

@@ -1,11 +1,20 @@
-"""Account writes for the staff's users page."""
+"""Account writes for the staff's users page: invite, deactivate / reactivate, delete."""
 
 from __future__ import annotations
 
 import logging
 
+from allauth.account import app_settings as allauth_settings
+from allauth.account.adapter import get_adapter
+from allauth.account.models import EmailAddress
+from allauth.account.utils import user_pk_to_url_str
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 
 from audit.services import audit_record, user_label
 from jobs.models import Job, JobShare
@@ -16,6 +25,40 @@ logger = logging.getLogger(__name__)
 
 class UserChangeRefused(ValueError):
     """The change would lock out the acting staff member or a superuser."""
+
+
+class InviteRefused(ValueError):
+    """The address already belongs to an account."""
+
+
+def user_invite(*, email: str, by: AbstractUser, site_url: str) -> AbstractUser:
+    """Create an account for `email` with no usable password, and mail it a link to set one (under `site_url`, the
+    web app's address as the invitee reaches it). The address is not verified by the invitation: the invitee
+    verifies it at their first sign-in, like anyone else. Refused (InviteRefused) when an account has the address
+    verified, or as its email; an address another account merely added (a claim, not verified) does not stop it."""
+    email = email.strip().lower()
+    if EmailAddress.objects.filter(email__iexact=email, verified=True).exists() or (
+        get_user_model().objects.filter(email__iexact=email).exists()
+    ):
+        raise InviteRefused(f"an account already has the address {email}")
+    with transaction.atomic():
+        user = get_user_model().objects.create_user(
+            username=get_adapter().generate_unique_username([email, "user"]), email=email
+        )
+        EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
+        audit_record("user.invite", target=user_label(user))
+    # The same link as a password reset's: it works once, for PASSWORD_RESET_TIMEOUT seconds.
+    key = f"{user_pk_to_url_str(user)}-{allauth_settings.PASSWORD_RESET_TOKEN_GENERATOR().make_token(user)}"
+    link = site_url.rstrip("/") + reverse("account_reset_password_from_key", kwargs={"uidb36": "UID", "key": "KEY"})
+    context = {"link": link.replace("UID-KEY", key), "by": by.get_full_name() or by.email, "email": email}
+    send_mail(
+        render_to_string("accounts/email/invite_subject.txt", context).strip(),
+        render_to_string("accounts/email/invite_message.txt", context),
+        settings.DEFAULT_FROM_EMAIL,
+        [email],
+    )
+    logger.info("user %s invited by user %s", user.pk, by.pk)
+    return user
 
 
 def _check(*, user: AbstractUser, by: AbstractUser) -> None:

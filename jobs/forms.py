@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth import get_user_model
 
 from extractors.registry import get_registry
 from jobs.models import JobShare
-from jobs.selectors import source_list
+from jobs.selectors import share_recipient, source_list
 
 
 class JobCreateForm(forms.Form):
@@ -35,8 +34,7 @@ class ShareForm(forms.Form):
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"]
-        users = get_user_model().objects.filter(email__iexact=email, is_active=True)
-        if users.count() != 1:
-            raise forms.ValidationError("No active account has this email address.")
-        self.user = users.get()
+        self.user = share_recipient(email=email)
+        if self.user is None:
+            raise forms.ValidationError("No active account has this verified email address.")
         return email

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -27,6 +28,18 @@ class JobAction(enum.StrEnum):
     VIEW = "view"
     CHANGE = "change"  # start, cancel, delete
     SHARE = "share"
+
+
+def share_recipient(*, email: str) -> AbstractBaseUser | None:
+    """The active user whose verified address `email` is (any case), else None. Only a verified address names a
+    user: anyone may add any address to their account, and until its owner follows the link sent to it, it is only
+    a claim."""
+    users = list(
+        get_user_model()
+        .objects.filter(is_active=True, emailaddress__email__iexact=email, emailaddress__verified=True)
+        .distinct()[:2]
+    )
+    return users[0] if len(users) == 1 else None
 
 
 def _role(job: Job, user: User) -> str | None:

@@ -4,10 +4,13 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from accounts.views import EmailView
 from api.flower import FlowerProxy
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="jobs:list"), name="home"),
+    # Before allauth's own: its email page with the rule that only a verified address is made primary.
+    path("accounts/email/", EmailView.as_view(), name="account_email"),
     path("accounts/", include("allauth.urls")),
     path("jobs/", include("jobs.urls")),
     path("users/", include("accounts.urls")),

@@ -111,9 +111,18 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
-# "none" | "optional" | "mandatory": mandatory needs a working EMAIL_BACKEND.
-ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
-ACCOUNT_SIGNUP_ENABLED = env.bool("ACCOUNT_SIGNUP_ENABLED", default=True)
+# An address counts only once its owner followed the link sent to it: nobody signs in with, receives shares at, or
+# is named in the audit log by an address they merely typed. Not configurable: anything less lets a user claim a
+# colleague's address. Needs a working EMAIL_BACKEND (below).
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+# An account has one address; a new one replaces it only once verified (accounts.views.EmailView refuses to make an
+# unverified address primary in any case).
+ACCOUNT_CHANGE_EMAIL = True
+# Sign-up, sign-in and password reset answer alike whether or not an account has the address (the owner of an
+# address that already has an account is told so by email instead).
+ACCOUNT_PREVENT_ENUMERATION = True
+# Staff invite users from the users page; true lets anyone who reaches the web app sign up by themselves.
+ACCOUNT_SIGNUP_ENABLED = env.bool("ACCOUNT_SIGNUP_ENABLED", default=False)
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 # Failed sign-ins are limited per IP and per account (allauth counts them in the cache).
 ACCOUNT_RATE_LIMITS = {
@@ -122,7 +131,19 @@ ACCOUNT_RATE_LIMITS = {
 }
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 SOCIALACCOUNT_LOGIN_ON_GET = False
+# The sign-in and callback pages of a provider that is not configured answer 404.
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+# Verification links, invitations and password resets go by email. The default prints them on the web app's console;
+# a lab sets EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend and its relay below.
+# https://docs.djangoproject.com/en/5.2/topics/email/
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# Where django.core.mail.backends.filebased.EmailBackend writes each message, as a file.
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="image-scanner@localhost")
 
 

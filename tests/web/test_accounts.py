@@ -3,6 +3,9 @@ only when configured, the avatar, and the staff's users page."""
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 import pytest
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth import get_user_model
@@ -23,6 +26,12 @@ def _clear_rate_limits():
     cache.clear()
 
 
+@pytest.fixture
+def signup_open(settings):
+    """Self sign-up is closed unless ACCOUNT_SIGNUP_ENABLED opens it."""
+    settings.ACCOUNT_SIGNUP_ENABLED = True
+
+
 def sign_up(client: Client, email: str, password: str):
     return client.post(reverse("account_signup"), {"email": email, "password1": password, "password2": password})
 
@@ -37,7 +46,7 @@ def sign_up(client: Client, email: str, password: str):
         ("newcomer@lab.example", "too similar"),
     ],
 )
-def test_sign_up_refuses_weak_passwords(client, password, why):
+def test_sign_up_refuses_weak_passwords(client, signup_open, password, why):
     response = sign_up(client, "newcomer@lab.example", password)
     assert response.status_code == 200
     assert why in response.text
@@ -45,24 +54,40 @@ def test_sign_up_refuses_weak_passwords(client, password, why):
 
 
 @pytest.mark.django_db
-def test_sign_up_then_sign_in_with_the_email_address(client):
+def test_sign_up_then_verify_then_sign_in_with_the_email_address(client, signup_open, mailoutbox):
     response = sign_up(client, "newcomer@lab.example", "tidal copper lantern 5")
     assert response.status_code == 302
-    assert response["Location"] == reverse("jobs:list")
+    assert response["Location"] == reverse("account_email_verification_sent")
     user = get_user_model().objects.get(email="newcomer@lab.example")
     assert not user.is_staff
-    client.post(reverse("account_logout"))
+    # Not signed in until the address is verified, with the password or without.
     assert client.get(reverse("jobs:list")).status_code == 302
-    signed_in = client.post(
-        reverse("account_login"), {"login": "newcomer@lab.example", "password": "tidal copper lantern 5"}
-    )
-    assert signed_in.status_code == 302
+    credentials = {"login": "newcomer@lab.example", "password": "tidal copper lantern 5"}
+    assert client.post(reverse("account_login"), credentials)["Location"] == reverse("account_email_verification_sent")
+    assert client.get(reverse("jobs:list")).status_code == 302
+
+    [link] = re.findall(r"https?://\S+/accounts/confirm-email/\S+/", mailoutbox[-1].body)
+    client.post(urlsplit(link).path)
+    verified = AuditEvent.objects.get(action="user.email.verify")
+    assert (verified.target, verified.detail) == (f"user {user.pk}", "newcomer@lab.example")
+    assert client.post(reverse("account_login"), credentials).status_code == 302
     assert client.get(reverse("jobs:list")).status_code == 200
 
 
 @pytest.mark.django_db
-def test_sign_up_can_be_closed(client, settings):
-    settings.ACCOUNT_SIGNUP_ENABLED = False
+def test_sign_up_does_not_tell_whether_an_address_has_an_account(client, signup_open, examiner, mailoutbox):
+    taken = sign_up(client, examiner.email.upper(), "tidal copper lantern 5")
+    fresh = sign_up(Client(), "newcomer@lab.example", "tidal copper lantern 5")
+    assert (taken.status_code, taken["Location"]) == (fresh.status_code, fresh["Location"])
+    assert "already" not in client.get(taken["Location"]).text
+    assert list(get_user_model().objects.filter(email__iexact=examiner.email)) == [examiner]
+    # The address's owner is told by email instead; the newcomer gets the link to verify theirs.
+    assert [m.to for m in mailoutbox] == [[examiner.email], ["newcomer@lab.example"]]
+    assert "confirm-email" not in mailoutbox[0].body
+
+
+@pytest.mark.django_db
+def test_sign_up_is_closed_by_default(client):
     assert "Sign Up Closed" in client.get(reverse("account_signup")).text
     sign_up(client, "newcomer@lab.example", "tidal copper lantern 5")
     assert not get_user_model().objects.exists()
@@ -98,6 +123,17 @@ def test_oauth_providers_are_shown_only_when_configured(client, settings):
     assert redirect.status_code == 302
     assert redirect["Location"].startswith("https://github.com/login/oauth/authorize?")
     assert "client_id=lab-client-id" in redirect["Location"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("provider", ["github", "google"])
+def test_the_pages_of_a_provider_not_configured_do_not_exist(client, examiner, client_for, settings, provider):
+    settings.SOCIALACCOUNT_PROVIDERS = {}
+    login, callback = reverse(f"{provider}_login"), reverse(f"{provider}_callback")
+    for visitor in (client, client_for(examiner)):
+        assert visitor.get(login).status_code == 404
+        assert visitor.post(login).status_code == 404
+        assert visitor.get(callback, {"code": "c", "state": "s"}).status_code == 404
 
 
 @pytest.mark.django_db
@@ -169,3 +205,51 @@ def test_deleting_a_user_hands_their_jobs_to_the_staff_member(examiner, other, m
     root = make_user("root@example.org", staff=True, superuser=True)
     staff.post(reverse("accounts:delete", args=[root.pk]))
     assert get_user_model().objects.filter(pk=root.pk).exists()
+
+
+def link_in(message) -> str:
+    """The path of the one link to this web app in an email."""
+    [link] = re.findall(r"https?://testserver(/\S+)", message.body)
+    return link
+
+
+@pytest.mark.django_db
+def test_staff_invite_a_user_who_chooses_a_password_then_verifies_the_address(
+    examiner, make_user, client_for, mailoutbox
+):
+    lead = make_user("lead@example.org", staff=True)
+    staff = client_for(lead)
+    assert 'data-testid="invite"' in staff.get(reverse("accounts:users")).text
+    assert client_for(examiner).post(reverse("accounts:invite"), {"email": "new@lab.example"}).status_code == 404
+    assert not get_user_model().objects.filter(email="new@lab.example").exists()
+
+    # Another user claiming the address first (adding it, unverified, to their account) does not stop the invitation.
+    client_for(examiner).post(reverse("account_email"), {"action_add": "", "email": "new@lab.example"})
+    mailoutbox.clear()
+    assert staff.post(reverse("accounts:invite"), {"email": "New@Lab.example"}).status_code == 302
+    invited = get_user_model().objects.get(email="new@lab.example")
+    assert not invited.has_usable_password()
+    event = AuditEvent.objects.get(action="user.invite")
+    assert (event.user_id, event.target) == (lead.pk, f"user {invited.pk} (new@lab.example)")
+    [invitation] = mailoutbox
+    assert invitation.to == ["new@lab.example"]
+    # An address with an account, verified or not, is not invited again.
+    for taken in ("new@lab.example", examiner.email):
+        staff.post(reverse("accounts:invite"), {"email": taken})
+    assert len(mailoutbox) == 1
+    assert AuditEvent.objects.filter(action="user.invite").count() == 1
+
+    newcomer = Client()
+    form = newcomer.get(link_in(invitation), follow=True)
+    password = "tidal copper lantern 5"
+    newcomer.post(form.redirect_chain[-1][0], {"password1": password, "password2": password})
+    invited.refresh_from_db()
+    assert invited.check_password(password)
+    credentials = {"login": "new@lab.example", "password": password}
+    cache.clear()  # the claim's verification mail started allauth's cooldown on mail to that address (3 minutes)
+    assert newcomer.post(reverse("account_login"), credentials)["Location"] == reverse(
+        "account_email_verification_sent"
+    )
+    newcomer.post(link_in(mailoutbox[-1]))
+    assert newcomer.post(reverse("account_login"), credentials).status_code == 302
+    assert newcomer.get(reverse("jobs:list")).status_code == 200

@@ -4,6 +4,7 @@ and reviews it."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -21,7 +22,9 @@ EMAIL = "examiner@lab.example"
 STRONG = "violet quarry harbour 1987"
 
 
-def sign_up(page, base: str) -> None:
+def sign_up(page, base: str, mail: Path) -> None:
+    """Sign up (the web server opens sign-up and writes its mail to files in `mail`), verify the address with the
+    link mailed to it, and sign in."""
     page.goto(f"{base}/jobs/")
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
     screenshot(page, "01-sign-in")
@@ -35,6 +38,18 @@ def sign_up(page, base: str) -> None:
     page.fill("input[name=password1]", STRONG)
     page.fill("input[name=password2]", STRONG)
     page.get_by_role("button", name="Sign Up").click()
+    expect(page).to_have_url(re.compile(r"/accounts/confirm-email/$"))
+    [link] = re.findall(r"http://\S+/accounts/confirm-email/\S+/", "".join(f.read_text() for f in mail.iterdir()))
+    page.goto(link)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    sign_in(page)
+
+
+def sign_in(page) -> None:
+    page.fill("input[name=login]", EMAIL)
+    page.fill("input[name=password]", STRONG)
+    page.get_by_role("button", name="Sign In").click()
     expect(page).to_have_url(re.compile(r"/jobs/$"))
 
 
@@ -42,10 +57,7 @@ def sign_out_and_in(page, base: str) -> None:
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/accounts/(login|logout)/"))
     page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=login]", EMAIL)
-    page.fill("input[name=password]", STRONG)
-    page.get_by_role("button", name="Sign In").click()
-    expect(page).to_have_url(re.compile(r"/jobs/$"))
+    sign_in(page)
     expect(page.locator(".account .initials")).to_have_text("E")
 
 
@@ -58,7 +70,7 @@ def scroll_to_end(page) -> None:
 
 
 def test_examiner_signs_up_scans_a_case_and_reviews_it(
-    asgi_server, workers, ml_workers, tiny_models, sources_root, transactional_db, page
+    asgi_server, workers, ml_workers, tiny_models, sources_root, transactional_db, page, tmp_path
 ):
     ml_workers(tiny_models)
     case = sources_root / "case-2024-117"
@@ -69,9 +81,17 @@ def test_examiner_signs_up_scans_a_case_and_reviews_it(
     assert expected["distinct"] == 49  # pages of 20, 20 and 9
     (sources_root / "case-2024-118").mkdir()
     # The web process creates the job, so it takes the tiny classify model from its environment, as the ML worker.
-    base = asgi_server(GALLERY_PAGE_SIZE="20", MODELS_ROOT=str(tiny_models), **classify_env()).url
+    mail = tmp_path / "mail"
+    base = asgi_server(
+        GALLERY_PAGE_SIZE="20",
+        MODELS_ROOT=str(tiny_models),
+        ACCOUNT_SIGNUP_ENABLED="true",
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(mail),
+        **classify_env(),
+    ).url
 
-    sign_up(page, base)
+    sign_up(page, base, mail)
     screenshot(page, "03-jobs-empty")
     sign_out_and_in(page, base)
 
