@@ -58,6 +58,7 @@ def _file_instance(job: Job, probe: Probe, image_ids: dict[str, int]) -> Row:
         "status": str(probe.status),
         "error": probe.error,
         "note": probe.note,
+        "extension_mismatch": probe.extension_mismatch,
         "md5": probe.md5,
         "sha1": probe.sha1,
         "sha256": probe.sha256,
