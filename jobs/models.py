@@ -194,6 +194,27 @@ class StageProgress(models.Model):
     def finished(self) -> int:
         return self.done + self.failed + self.skipped + self.unavailable
 
+    # Every view of a stage's progress (jobs list, job page, gallery filters and panel, terminal, events) takes these
+    # two from here, so that a stage that could not run never reads as one that ran and found nothing.
+
+    @property
+    def summary(self) -> str:
+        """The stage's progress in a few words: "faces 1500/2000"; "faces unavailable" when it could run on none
+        of the images it had; "faces 1500/2000, 500 unavailable" when it could not run on some of them."""
+        if self.unavailable and self.unavailable == self.finished:
+            return f"{self.stage} unavailable"
+        text = f"{self.stage} {self.finished}/{self.total}"
+        return f"{text}, {self.unavailable} unavailable" if self.unavailable else text
+
+    @property
+    def gap(self) -> str:
+        """Empty when the stage ran on every image it has had so far; otherwise why some were not analysed, with
+        the fix the stage recorded (what an empty result that depends on the stage must say)."""
+        if not self.unavailable:
+            return ""
+        reason = f"the {self.stage} stage was unavailable for {self.unavailable} of {self.total} images"
+        return f"{reason}: {self.message}" if self.message else reason
+
 
 class ScanBatch(models.Model):
     """Images committed together by discovery and sent to the stages as one chord."""
