@@ -35,6 +35,7 @@ from extractors.imagefile import (
     EvidenceError,
     ImageInfo,
     describe_os_error,
+    evidence_birth_time,
     evidence_lstat,
     evidence_readlink,
     format_label,
@@ -114,6 +115,7 @@ class Entry:
     kind: Kind
     stat: os.stat_result | None = None
     error: str = ""
+    birth_ns: int | None = None  # when the file system records a birth time (evidence_birth_time)
 
 
 @pickled_by_position
@@ -197,7 +199,7 @@ def walk(root: bytes, *, resume_after: bytes | None = None) -> Iterator[Entry]:
         kind = _kind(st.st_mode)
         if kind is not Kind.DIRECTORY:
             if resume is None or parts > resume:
-                yield Entry(relpath, kind, st)
+                yield Entry(relpath, kind, st, birth_ns=evidence_birth_time(_join(root, relpath)))
             continue
         if (st.st_dev, st.st_ino) in visited:
             yield Entry(relpath, kind, st, error="folder loop: this folder was already scanned at another path")

@@ -94,6 +94,8 @@ class FileInstance(models.Model):
     size = models.BigIntegerField(default=0)
     mtime = models.DateTimeField(null=True, blank=True)
     ctime = models.DateTimeField(null=True, blank=True)
+    # Birth (creation) time, where the file system records one; null where it does not (or on entries not listed).
+    btime = models.DateTimeField(null=True, blank=True)
     mode = models.PositiveIntegerField(null=True, blank=True)
     inode = models.BigIntegerField(null=True, blank=True)
     mime = models.CharField(max_length=100, blank=True, help_text="type detected from the content")

@@ -52,6 +52,7 @@ def _file_instance(job: Job, probe: Probe, image_ids: dict[str, int]) -> Row:
         "size": probe.size or (st.st_size if st else 0),
         "mtime": _timestamp(st.st_mtime_ns) if st else None,
         "ctime": _timestamp(st.st_ctime_ns) if st else None,
+        "btime": _timestamp(entry.birth_ns),
         "mode": st.st_mode if st else None,
         "inode": st.st_ino if st else None,
         "mime": probe.mime,

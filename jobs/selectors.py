@@ -151,6 +151,7 @@ def job_stage_gaps(*, job: Job, stages: Iterable[str]) -> dict[str, str]:
 EXPORT_FIELDS = [
     "path", "status", "error", "note", "size", "mtime", "md5", "sha1", "sha256", "mime", "format", "width", "height",
     "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original", "faces", "tags", "ctime",
+    "btime",
 ]  # fmt: skip
 
 
@@ -191,6 +192,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 **{name: facts.get(name) for name in exif_fields},
                 **ml.get(instance.image_id, {"faces": None, "tags": None}),
                 "ctime": instance.ctime.isoformat() if instance.ctime else None,
+                "btime": instance.btime.isoformat() if instance.btime else None,
             }
 
     for instance in rows.iterator(chunk_size=2000):

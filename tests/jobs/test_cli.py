@@ -139,7 +139,7 @@ def test_export_carries_every_field_for_every_file_instance(transactional_db, wo
     assert by_path["special/fifo"]["status"] == "skipped"
 
 
-def test_export_notes_an_extension_that_names_another_type_either_way_and_carries_ctime(
+def test_export_notes_an_extension_that_names_another_type_either_way_and_carries_file_times(
     transactional_db, workers, worker_env, evidence_folder, tmp_path
 ):
     (evidence_folder / "invoice_scan.txt").write_bytes(jpeg_bytes(seed=5))
@@ -158,6 +158,8 @@ def test_export_notes_an_extension_that_names_another_type_either_way_and_carrie
     for path, record in records.items():
         ctime = datetime.fromtimestamp(os.lstat(evidence_folder / path).st_ctime_ns / 1e9, tz=UTC)
         assert datetime.fromisoformat(record["ctime"]) == ctime
+        born = FileInstance.objects.get(job=job, path=path).btime
+        assert born is not None and record["btime"] == born.isoformat()  # this file system records them
 
 
 def test_progress_lines_say_unavailable_for_a_stage_that_could_not_run(capsys):

@@ -9,6 +9,7 @@ import json
 import multiprocessing
 import os
 import signal
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,3 +215,17 @@ def test_an_extension_that_names_another_type_than_the_content_is_flagged_either
     result = probe(raw, entry, max_pixels=PIXEL_LIMIT)
     assert (result.extension_mismatch, result.note) == (flagged, note)
     assert result.status == (Status.SKIPPED if content in ("eps", "text") else Status.IMAGE)
+
+
+def test_the_walk_reads_birth_times_where_the_file_system_records_them(evidence_folder):
+    (evidence_folder / "photo.jpg").write_bytes(jpeg_bytes())
+    (evidence_folder / "link.jpg").symlink_to("photo.jpg")
+    raw = os.fsencode(evidence_folder)
+    for entry in walk(raw):
+        # coreutils' stat reads statx too: %W is 0 where the file system has no birth time.
+        shown = subprocess.run(
+            ["stat", "--format=%W %.9W", os.fsdecode(os.path.join(raw, entry.relpath))],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        expected = None if shown[0] == "0" else int(shown[1].replace(".", ""))
+        assert entry.birth_ns == expected, entry.relpath
