@@ -69,7 +69,8 @@ _EXTENSION_TYPES = {
     ".bmp": "image/bmp", ".heic": "image/heic", ".heif": "image/heif", ".avif": "image/avif",
 }  # fmt: skip
 # Extensions of formats stored inside another container: a camera's raw file is a TIFF to libmagic, a multi-picture
-# or thumbnail file a JPEG. Under these names that content is what the name says, not a disguise.
+# or thumbnail file a JPEG. Under these names that content is what the name says, not a disguise. (Only for that:
+# content with no known signature is not typed by these names.)
 _CONTAINER_EXTENSIONS = {
     ".dng": "image/tiff", ".nef": "image/tiff", ".nrw": "image/tiff", ".cr2": "image/tiff", ".arw": "image/tiff",
     ".srf": "image/tiff", ".sr2": "image/tiff", ".pef": "image/tiff", ".orf": "image/tiff", ".erf": "image/tiff",
@@ -253,15 +254,15 @@ def _sniff(head: bytes, relpath: bytes) -> tuple[str, str, bool]:
     extension naming anything else ("invoice_scan.txt" holding a JPEG). A name without an extension claims nothing."""
     mime = _magic.from_buffer(head) if head else "inode/x-empty"
     ext = os.path.splitext(relpath)[1].decode("ascii", "replace").lower()
-    by_extension = _EXTENSION_TYPES.get(ext) or _CONTAINER_EXTENSIONS.get(ext) or mimetypes.types_map.get(ext, "")
+    by_extension = _EXTENSION_TYPES.get(ext) or mimetypes.types_map.get(ext, "")
     if mime in _INCONCLUSIVE and head:
         if by_extension in MIME_FORMATS:
             return by_extension, f"type from the {ext} extension: the content has no known signature", False
         return mime, "", False
-    named_image = by_extension in MIME_FORMATS
-    if named_image and mime not in MIME_FORMATS:
+    if by_extension in MIME_FORMATS and mime not in MIME_FORMATS:
         return mime, f"the {ext} extension does not match the content ({mime})", True
-    if ext and mime in MIME_FORMATS and not (named_image and _same_format(mime, by_extension)):
+    named = _CONTAINER_EXTENSIONS.get(ext) or by_extension
+    if ext and mime in MIME_FORMATS and not (named in MIME_FORMATS and _same_format(mime, named)):
         return mime, f"the {ext} extension does not match the content ({mime})", True
     return mime, "", False
 
