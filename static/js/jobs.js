@@ -23,7 +23,8 @@ function receive(event) {
     if (!chip) continue;
     chip.textContent = p.summary;
     chip.classList.toggle("warn", Boolean(p.gap));
-    chip.title = `${p.stage}: ${p.done + p.failed + p.skipped + p.unavailable}/${p.total} (failed ${p.failed})${p.gap ? `: ${p.gap}` : ""}`;
+    const finished = p.done + p.failed + p.skipped + p.unavailable;
+    chip.title = `${p.stage}: ${finished}/${p.total} (failed ${p.failed})${p.gap ? `: ${p.gap}` : ""}`;
   }
 }
 

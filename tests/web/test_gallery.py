@@ -228,6 +228,14 @@ def test_a_stage_that_did_not_run_reads_unavailable_never_nothing_found(scan, ex
     assert chip[2] == "faces unavailable"
     assert "is not installed: python manage.py models install /path/to/buffalo_l.zip" in chip[1]
     assert "exif 10/10" in listed
+    assert re.search(r'<td class="small nowrap">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+00:00 \(UTC\)</td>', listed)
+
+    detail = alice.get(reverse("jobs:detail", args=[job.pk])).text
+    summary = re.sub(r"<[^>]+>", "", re.search(r'<li data-stage="faces">(.*?)</li>', detail)[1])
+    assert summary == (
+        "faces: 0 done, 0 failed, 0 skipped, 10 unavailable of 10 — the faces stage was unavailable for 10 of 10 "
+        "images: " + FACES_MISSING
+    )
 
     gallery = alice.get(reverse("jobs:gallery", args=[job.pk])).text
     faces_control = re.search(r'name="faces".*?</label>', gallery, re.S)[0]
