@@ -172,6 +172,16 @@ class JobImage(models.Model):
         return f"job {self.job_id} image {self.image_id}"
 
 
+def stage_summary(*, stage: str, total: int, finished: int, unavailable: int) -> str:
+    """A stage's progress in a few words: "faces 1500/2000"; "faces unavailable" when it could run on none of the
+    images it had; "faces 1500/2000, 500 unavailable" when it could not run on some of them. (Also for clients that
+    read the counts over gRPC.)"""
+    if unavailable and unavailable == finished:
+        return f"{stage} unavailable"
+    text = f"{stage} {finished}/{total}"
+    return f"{text}, {unavailable} unavailable" if unavailable else text
+
+
 class StageProgress(models.Model):
     """Durable per-stage counts. At completion: total = done + failed + skipped + unavailable."""
 
@@ -201,12 +211,7 @@ class StageProgress(models.Model):
 
     @property
     def summary(self) -> str:
-        """The stage's progress in a few words: "faces 1500/2000"; "faces unavailable" when it could run on none
-        of the images it had; "faces 1500/2000, 500 unavailable" when it could not run on some of them."""
-        if self.unavailable and self.unavailable == self.finished:
-            return f"{self.stage} unavailable"
-        text = f"{self.stage} {self.finished}/{self.total}"
-        return f"{text}, {self.unavailable} unavailable" if self.unavailable else text
+        return stage_summary(stage=self.stage, total=self.total, finished=self.finished, unavailable=self.unavailable)
 
     @property
     def gap(self) -> str:
