@@ -76,7 +76,9 @@ def _timestamp(value: datetime | None) -> Timestamp | None:
 
 
 def _stages(rows: list[dict[str, Any]]) -> list[pb.StageProgress]:
-    return [pb.StageProgress(**row) for row in rows]
+    # The message carries the counts and the reason; what the web views derive from them (summary, gap) stays out.
+    fields = pb.StageProgress.DESCRIPTOR.fields_by_name
+    return [pb.StageProgress(**{key: value for key, value in row.items() if key in fields}) for row in rows]
 
 
 def job_message(job: Job, user) -> pb.Job:

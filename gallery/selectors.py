@@ -47,10 +47,23 @@ class GalleryFilters:
     taken_to: dt.date | None = None
     faces: bool = False
     tag: str = ""
+    # Found at a path whose extension names another type than the content (jobs.discovery).
+    extension_mismatch: bool = False
 
     @property
     def active(self) -> bool:
         return self != GalleryFilters()
+
+    @property
+    def stages_read(self) -> set[str]:
+        """The stages whose results the filters in use read: an image such a stage did not analyse matches none of
+        them, which is no finding about that image."""
+        return {stage for name, stage in _FILTER_STAGES.items() if getattr(self, name)}
+
+
+_FILTER_STAGES = {
+    "gps": "exif", "camera": "exif", "taken_from": "exif", "taken_to": "exif", "faces": "faces", "tag": "classify",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -148,6 +161,8 @@ def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters) -> QuerySet:
         rows = rows.filter(Exists(tagged.filter(image=ref)))
     if filters.mime:
         rows = rows.filter(Exists(Image.objects.filter(pk=ref, mime=filters.mime)))
+    if filters.extension_mismatch:
+        rows = rows.filter(Exists(FileInstance.objects.filter(job=job, image=ref, extension_mismatch=True)))
     return rows
 
 
@@ -207,6 +222,11 @@ def gallery_page(
     return GalleryPage(
         items=_items(job, found), next_cursor=_encode([getattr(last, k) for k in key]) if more and last else None
     )
+
+
+def gallery_count(*, job: Job, filters: GalleryFilters) -> int:
+    """How many of the job's distinct images pass the filters."""
+    return _filtered(job, JobImage.objects.filter(job=job), filters).count()
 
 
 # The parts of the date-taken order, in order: images with a date, images whose EXIF has no date, images with no

@@ -24,6 +24,7 @@ from gallery.selectors import (
     SORTS,
     CursorError,
     GalleryFilters,
+    gallery_count,
     gallery_filter_options,
     gallery_page,
     gps_points,
@@ -31,10 +32,12 @@ from gallery.selectors import (
 )
 from gallery.thumbnails import EvidenceUnavailable, PictureError, open_file_instance, picture_get
 from jobs.models import FileInstance, Job, JobImage
-from jobs.selectors import source_label
+from jobs.selectors import job_stage_gaps, source_label
 from jobs.views import job_or_404
 
-FILTER_FIELDS = ("gps", "faces", "tag", "errors", "duplicates", "type", "camera", "from", "to")
+# The stages whose results the gallery's filters and panel show.
+GALLERY_STAGES = ("exif", "faces", "classify")
+FILTER_FIELDS = ("gps", "faces", "tag", "errors", "duplicates", "type", "camera", "from", "to", "mismatch")
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -56,6 +59,7 @@ def _filters(request: HttpRequest) -> GalleryFilters:
         taken_to=_date(q.get("to")),
         faces=q.get("faces") == "1",
         tag=q.get("tag", "").strip(),
+        extension_mismatch=q.get("mismatch") == "1",
     )
 
 
@@ -87,11 +91,15 @@ def _page(request: HttpRequest, job: Job):
 def gallery(request: HttpRequest, job_id: int) -> HttpResponse:
     job = job_or_404(request, job_id)
     filters = _filters(request)
+    gaps = job_stage_gaps(job=job, stages=GALLERY_STAGES)
     return render(
         request,
         "gallery/gallery.html",
         {
             "job": job,
+            "gaps": gaps,
+            "unanswered": [gaps[stage] for stage in sorted(filters.stages_read) if stage in gaps],
+            "count": gallery_count(job=job, filters=filters) if filters.active else job.distinct_images,
             "source": source_label(job),
             "page": _page(request, job),
             "query": _query(request),
@@ -148,6 +156,7 @@ def image_panel(request: HttpRequest, job_id: int, image_id: int) -> HttpRespons
         "gallery/_panel.html",
         {
             "job": job,
+            "gaps": job_stage_gaps(job=job, stages=GALLERY_STAGES),
             "facts": facts,
             "image": facts.image,
             "exif": facts.exif,

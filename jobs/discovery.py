@@ -35,6 +35,7 @@ from extractors.imagefile import (
     EvidenceError,
     ImageInfo,
     describe_os_error,
+    evidence_birth_time,
     evidence_lstat,
     evidence_readlink,
     format_label,
@@ -66,6 +67,15 @@ _EXTENSION_TYPES = {
     ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".jpe": "image/jpeg", ".jfif": "image/jpeg",
     ".png": "image/png", ".gif": "image/gif", ".webp": "image/webp", ".tif": "image/tiff", ".tiff": "image/tiff",
     ".bmp": "image/bmp", ".heic": "image/heic", ".heif": "image/heif", ".avif": "image/avif",
+}  # fmt: skip
+# Extensions of formats stored inside another container: a camera's raw file is a TIFF to libmagic, a multi-picture
+# or thumbnail file a JPEG. Under these names that content is what the name says, not a disguise. (Only for that:
+# content with no known signature is not typed by these names.)
+_CONTAINER_EXTENSIONS = {
+    ".dng": "image/tiff", ".nef": "image/tiff", ".nrw": "image/tiff", ".cr2": "image/tiff", ".arw": "image/tiff",
+    ".srf": "image/tiff", ".sr2": "image/tiff", ".pef": "image/tiff", ".orf": "image/tiff", ".erf": "image/tiff",
+    ".3fr": "image/tiff", ".mos": "image/tiff", ".kdc": "image/tiff", ".dcr": "image/tiff", ".srw": "image/tiff",
+    ".mpo": "image/jpeg", ".thm": "image/jpeg", ".apng": "image/png", ".hif": "image/heif",
 }  # fmt: skip
 
 
@@ -106,6 +116,7 @@ class Entry:
     kind: Kind
     stat: os.stat_result | None = None
     error: str = ""
+    birth_ns: int | None = None  # when the file system records a birth time (evidence_birth_time)
 
 
 @pickled_by_position
@@ -123,6 +134,8 @@ class Probe:
     sha256: str = ""
     size: int = 0
     info: ImageInfo | None = None
+    # The name's extension says another type than the content (see _sniff).
+    extension_mismatch: bool = False
 
 
 def _kind(mode: int) -> Kind:
@@ -187,7 +200,7 @@ def walk(root: bytes, *, resume_after: bytes | None = None) -> Iterator[Entry]:
         kind = _kind(st.st_mode)
         if kind is not Kind.DIRECTORY:
             if resume is None or parts > resume:
-                yield Entry(relpath, kind, st)
+                yield Entry(relpath, kind, st, birth_ns=evidence_birth_time(_join(root, relpath)))
             continue
         if (st.st_dev, st.st_ino) in visited:
             yield Entry(relpath, kind, st, error="folder loop: this folder was already scanned at another path")
@@ -234,18 +247,29 @@ def _inside(path: bytes, root: bytes) -> bool:
     return path == root or path.startswith(root.rstrip(b"/") + b"/")
 
 
-def _sniff(head: bytes, relpath: bytes) -> tuple[str, str]:
-    """(MIME type, note). Magic bytes decide; the extension only when the bytes say nothing."""
+def _sniff(head: bytes, relpath: bytes) -> tuple[str, str, bool]:
+    """(MIME type, note, whether the extension contradicts the content). Magic bytes decide; the extension only when
+    the bytes say nothing. The extension contradicts the content either way round: an image extension on content
+    that is not an image the scanner opens ("photo.jpg" holding a PDF), and an image the scanner opens under an
+    extension naming anything else ("invoice_scan.txt" holding a JPEG). A name without an extension claims nothing."""
     mime = _magic.from_buffer(head) if head else "inode/x-empty"
     ext = os.path.splitext(relpath)[1].decode("ascii", "replace").lower()
     by_extension = _EXTENSION_TYPES.get(ext) or mimetypes.types_map.get(ext, "")
     if mime in _INCONCLUSIVE and head:
         if by_extension in MIME_FORMATS:
-            return by_extension, f"type from the {ext} extension: the content has no known signature"
-        return mime, ""
+            return by_extension, f"type from the {ext} extension: the content has no known signature", False
+        return mime, "", False
     if by_extension in MIME_FORMATS and mime not in MIME_FORMATS:
-        return mime, f"the {ext} extension does not match the content ({mime})"
-    return mime, ""
+        return mime, f"the {ext} extension does not match the content ({mime})", True
+    named = _CONTAINER_EXTENSIONS.get(ext) or by_extension
+    if ext and mime in MIME_FORMATS and not (named in MIME_FORMATS and _same_format(mime, named)):
+        return mime, f"the {ext} extension does not match the content ({mime})", True
+    return mime, "", False
+
+
+def _same_format(mime: str, other: str) -> bool:
+    """Whether two image types are the same format under two names (image/bmp and image/x-ms-bmp)."""
+    return bool(set(MIME_FORMATS[mime]) & set(MIME_FORMATS[other]))
 
 
 class _Hasher:
@@ -305,7 +329,7 @@ def probe(root: bytes, entry: Entry, *, max_pixels: int, full_verify: bool = Fal
             source, head, digests, size = _read_and_hash(fp, entry.stat.st_size)
         except OSError as exc:
             return Probe(entry, Status.ERROR, error=describe_os_error(exc), size=entry.stat.st_size)
-        mime, note = _sniff(head, entry.relpath)
+        mime, note, mismatch = _sniff(head, entry.relpath)
         if size == 0:
             ext_type = _sniff(b"", entry.relpath)
             if os.path.splitext(entry.relpath)[1].lower().decode("ascii", "replace") in _EXTENSION_TYPES:
@@ -314,7 +338,7 @@ def probe(root: bytes, entry: Entry, *, max_pixels: int, full_verify: bool = Fal
         if mime not in MIME_FORMATS:
             if mime.startswith("image/"):
                 note = note or f"image type not decoded by the scanner ({mime})"
-            return Probe(entry, Status.SKIPPED, mime=mime, note=note, size=size, **digests)
+            return Probe(entry, Status.SKIPPED, mime=mime, note=note, size=size, extension_mismatch=mismatch, **digests)
         try:
             # Most evidence is JPEG: its header is read without Pillow where it is regular (same facts, same checks).
             info = (
@@ -327,11 +351,31 @@ def probe(root: bytes, entry: Entry, *, max_pixels: int, full_verify: bool = Fal
                     info = read_info(img, source, head)
                     verify_image(img, source, mime=mime, full=full_verify)
         except EvidenceError as exc:
-            return Probe(entry, Status.ERROR, mime=mime, error=str(exc), note=note, size=size, **digests)
+            return Probe(
+                entry,
+                Status.ERROR,
+                mime=mime,
+                error=str(exc),
+                note=note,
+                size=size,
+                extension_mismatch=mismatch,
+                **digests,
+            )
         except Exception as exc:  # noqa: BLE001 - a decoder bug on hostile input is this file's error, not the job's
             label = format_label(mime)
-            return Probe(entry, Status.ERROR, mime=mime, error=f"corrupt {label}: {exc}", size=size, **digests)
-    return Probe(entry, Status.IMAGE, mime=mime, note=note, size=size, info=info, **digests)
+            return Probe(
+                entry,
+                Status.ERROR,
+                mime=mime,
+                error=f"corrupt {label}: {exc}",
+                note=note,
+                size=size,
+                extension_mismatch=mismatch,
+                **digests,
+            )
+    return Probe(
+        entry, Status.IMAGE, mime=mime, note=note, size=size, info=info, extension_mismatch=mismatch, **digests
+    )
 
 
 def probe_all(

@@ -94,12 +94,17 @@ class FileInstance(models.Model):
     size = models.BigIntegerField(default=0)
     mtime = models.DateTimeField(null=True, blank=True)
     ctime = models.DateTimeField(null=True, blank=True)
+    # Birth (creation) time, where the file system records one; null where it does not (or on entries not listed).
+    btime = models.DateTimeField(null=True, blank=True)
     mode = models.PositiveIntegerField(null=True, blank=True)
     inode = models.BigIntegerField(null=True, blank=True)
     mime = models.CharField(max_length=100, blank=True, help_text="type detected from the content")
     status = models.CharField(max_length=8, choices=Status.choices)
     error = models.TextField(blank=True)
     note = models.TextField(blank=True)
+    # The name's extension says another type than the content, either way round (jobs.discovery._sniff); the note
+    # says which.
+    extension_mismatch = models.BooleanField(default=False)
     md5 = models.CharField(max_length=32, blank=True)
     sha1 = models.CharField(max_length=40, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
@@ -167,6 +172,16 @@ class JobImage(models.Model):
         return f"job {self.job_id} image {self.image_id}"
 
 
+def stage_summary(*, stage: str, total: int, finished: int, unavailable: int) -> str:
+    """A stage's progress in a few words: "faces 1500/2000"; "faces unavailable" when it could run on none of the
+    images it had; "faces 1500/2000, 500 unavailable" when it could not run on some of them. (Also for clients that
+    read the counts over gRPC.)"""
+    if unavailable and unavailable == finished:
+        return f"{stage} unavailable"
+    text = f"{stage} {finished}/{total}"
+    return f"{text}, {unavailable} unavailable" if unavailable else text
+
+
 class StageProgress(models.Model):
     """Durable per-stage counts. At completion: total = done + failed + skipped + unavailable."""
 
@@ -190,6 +205,22 @@ class StageProgress(models.Model):
     @property
     def finished(self) -> int:
         return self.done + self.failed + self.skipped + self.unavailable
+
+    # Every view of a stage's progress (jobs list, job page, gallery filters and panel, terminal, events) takes these
+    # two from here, so that a stage that could not run never reads as one that ran and found nothing.
+
+    @property
+    def summary(self) -> str:
+        return stage_summary(stage=self.stage, total=self.total, finished=self.finished, unavailable=self.unavailable)
+
+    @property
+    def gap(self) -> str:
+        """Empty when the stage ran on every image it has had so far; otherwise why some were not analysed, with
+        the fix the stage recorded (what an empty result that depends on the stage must say)."""
+        if not self.unavailable:
+            return ""
+        reason = f"the {self.stage} stage was unavailable for {self.unavailable} of {self.total} images"
+        return f"{reason}: {self.message}" if self.message else reason
 
 
 class ScanBatch(models.Model):

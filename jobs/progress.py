@@ -41,6 +41,8 @@ class StageState(TypedDict):
     unavailable: int
     reused: int
     message: str
+    summary: str  # StageProgress.summary
+    gap: str  # StageProgress.gap
     rate: float  # images analysed per second over the last minute (reused results not counted)
     eta_seconds: float | None  # None while nothing was analysed yet; a lower bound until discovery finishes
 

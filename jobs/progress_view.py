@@ -53,10 +53,7 @@ class ProgressView:
             now = time.monotonic()
             if now - self.last_plain >= PLAIN_INTERVAL:
                 self.last_plain = now
-                stages = "  ".join(
-                    f"{p['stage']} {p['done'] + p['failed'] + p['skipped'] + p['unavailable']}/{p['total']}"
-                    for p in s["stages"]
-                )
+                stages = "  ".join(p["summary"] for p in s["stages"])
                 self.out.write(f"  {s['status']}: files {s['files_seen']}  {discovery}  {stages}")
             return
         finished = s["discovery_finished"]

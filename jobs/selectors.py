@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -140,15 +140,31 @@ def job_progress(*, job: Job) -> dict[str, Any]:
                 "unavailable": p.unavailable,
                 "reused": p.reused,
                 "message": p.message,
+                "summary": p.summary,
+                "gap": p.gap,
             }
             for p in job.stage_progress.all()
         ],
     }
 
 
+def job_stage_gaps(*, job: Job, stages: Iterable[str]) -> dict[str, str]:
+    """Of `stages`, those that did not analyse every image of the job, each with why (StageProgress.gap): those it
+    could not run on some images, and those the job did not run at all."""
+    progress = {p.stage: p for p in job.stage_progress.all()}
+    gaps = {}
+    for stage in stages:
+        if stage not in progress:
+            gaps[stage] = f"this job did not run the {stage} stage"
+        elif progress[stage].gap:
+            gaps[stage] = progress[stage].gap
+    return gaps
+
+
 EXPORT_FIELDS = [
     "path", "status", "error", "note", "size", "mtime", "md5", "sha1", "sha256", "mime", "format", "width", "height",
-    "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original", "faces", "tags",
+    "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original", "faces", "tags", "ctime",
+    "btime",
 ]  # fmt: skip
 
 
@@ -188,6 +204,8 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 "orientation": image.orientation if image else None,
                 **{name: facts.get(name) for name in exif_fields},
                 **ml.get(instance.image_id, {"faces": None, "tags": None}),
+                "ctime": instance.ctime.isoformat() if instance.ctime else None,
+                "btime": instance.btime.isoformat() if instance.btime else None,
             }
 
     for instance in rows.iterator(chunk_size=2000):

@@ -74,7 +74,7 @@ function takeMarker() {
     const count = grid.querySelectorAll(".tile").length;
     sentinel.classList.add("end");
     sentinel.dataset.end = "1";
-    sentinel.textContent = count ? `End of gallery · ${count} images` : "No images match.";
+    sentinel.textContent = count ? `End of gallery · ${count} images` : sentinel.dataset.empty;
   }
 }
 

@@ -20,7 +20,11 @@ function receive(event) {
   }
   for (const p of event.stages) {
     const chip = row.querySelector(`.chip[data-stage="${CSS.escape(p.stage)}"]`);
-    if (chip) chip.textContent = `${p.stage} ${p.done + p.failed + p.skipped + p.unavailable}/${p.total}`;
+    if (!chip) continue;
+    chip.textContent = p.summary;
+    chip.classList.toggle("warn", Boolean(p.gap));
+    const finished = p.done + p.failed + p.skipped + p.unavailable;
+    chip.title = `${p.stage}: ${finished}/${p.total} (failed ${p.failed})${p.gap ? `: ${p.gap}` : ""}`;
   }
 }
 

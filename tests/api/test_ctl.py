@@ -213,3 +213,16 @@ def test_ctl_fetch_images_copies_every_image_checked_and_picks_up_where_it_stopp
     assert single.returncode != 0
     assert "is inside the evidence" in single.stderr
     assert not inside.exists()
+
+
+def test_ctl_says_unavailable_for_a_stage_that_could_not_run(ctl, grpc_server, alice):
+    photos(grpc_server.sources_root / "no-faces", range(2))
+    job = job_create(
+        name="No faces", source_path=grpc_server.sources_root / "no-faces", owner=alice.user, stages=["exif", "faces"]
+    )
+    job.stage_progress.filter(stage="exif").update(total=2, done=2)
+    job.stage_progress.filter(stage="faces").update(total=2, unavailable=2, message="faces: model pack is missing")
+    shown = ctl(alice.token, "job", str(job.pk))
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[0].endswith("exif 2/2  faces unavailable")
+    assert "  faces: faces: model pack is missing" in shown.stdout.splitlines()

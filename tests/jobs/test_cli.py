@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 import pytest
 
 from audit.models import AuditEvent
-from jobs.models import FileInstance, Job
+from jobs.models import FileInstance, Job, StageProgress
+from jobs.progress_view import ProgressView
 from tests.extractors.conftest import jpeg_bytes, png_bomb
 from tests.jobs.conftest import REPO, assert_counters_add_up, build_hostile_tree
 
@@ -136,3 +137,43 @@ def test_export_carries_every_field_for_every_file_instance(transactional_db, wo
     assert by_path["names/caf\\xe9 (latin-1).jpg"]["status"] == "image"  # shown with an escape, kept exactly
     assert by_path["broken/bomb.png"]["error"].startswith("decompression bomb: 30000x30000 exceeds the pixel limit")
     assert by_path["special/fifo"]["status"] == "skipped"
+
+
+def test_export_notes_an_extension_that_names_another_type_either_way_and_carries_file_times(
+    transactional_db, workers, worker_env, evidence_folder, tmp_path
+):
+    (evidence_folder / "invoice_scan.txt").write_bytes(jpeg_bytes(seed=5))
+    (evidence_folder / "photo.jpg").write_bytes(b"Exhibit notes: nothing here is an image.\n")
+    (evidence_folder / "real.jpg").write_bytes(jpeg_bytes(seed=6))
+    assert manage(worker_env, "scan", str(evidence_folder), "--name", "disguises").returncode == 0
+    job = Job.objects.get(name="disguises")
+    out = tmp_path / "job.jsonl"
+    assert manage(worker_env, "export", str(job.pk), "-o", str(out)).returncode == 0
+    records = {r["path"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert {path: (r["status"], r["note"]) for path, r in records.items()} == {
+        "invoice_scan.txt": ("image", "the .txt extension does not match the content (image/jpeg)"),
+        "photo.jpg": ("skipped", "the .jpg extension does not match the content (text/plain)"),
+        "real.jpg": ("image", ""),
+    }
+    for path, record in records.items():
+        ctime = datetime.fromtimestamp(os.lstat(evidence_folder / path).st_ctime_ns / 1e9, tz=UTC)
+        assert datetime.fromisoformat(record["ctime"]) == ctime
+        born = FileInstance.objects.get(job=job, path=path).btime
+        assert born is not None  # this file system records birth times (test_discovery)
+        assert record["btime"] == born.isoformat()
+
+
+def test_progress_lines_say_unavailable_for_a_stage_that_could_not_run(capsys):
+    stage = {"total": 20, "done": 0, "failed": 0, "skipped": 0, "reused": 0, "message": "no model"}
+    rows = [
+        StageProgress(stage="exif", **{**stage, "done": 20}),
+        StageProgress(stage="faces", **stage, unavailable=20),
+        StageProgress(stage="classify", **{**stage, "done": 15}, unavailable=5),
+    ]
+    snapshot = {
+        "status": "completed", "files_seen": 20, "images": 20, "skipped": 0, "errors": 0, "current_path": "",
+        "discovery_finished": True, "stages": [{"stage": p.stage, "summary": p.summary} for p in rows],
+    }  # fmt: skip
+    out = io.StringIO()
+    ProgressView(out, tty=False, job_id=1, source="/evidence").update(snapshot)
+    assert out.getvalue().endswith("exif 20/20  faces unavailable  classify 20/20, 5 unavailable")

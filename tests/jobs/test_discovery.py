@@ -4,17 +4,20 @@ skipped or error with a clear message; nothing blocks, nothing is followed out o
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import multiprocessing
 import os
 import signal
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from jobs.discovery import PROCESS_CHUNK, Entry, Probe, Status, probe, probe_all, walk
-from tests.extractors.conftest import jpeg_bytes
+from tests.extractors.conftest import EPS, jpeg_bytes
 from tests.jobs.conftest import PIXEL_LIMIT, REPO, build_unreadable_tree, mismatches
 
 
@@ -175,3 +178,54 @@ def test_unreadable_file_and_folder_are_errors_for_an_unprivileged_scan(evidence
         record = json.loads(line)
         found[bytes.fromhex(record.pop("path"))] = record
     assert mismatches(found, expected) == []
+
+
+def _tiff_bytes() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 6), "red").save(out, format="TIFF")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "flagged", "note"),
+    [
+        ("invoice_scan.txt", "jpeg", True, "the .txt extension does not match the content (image/jpeg)"),
+        ("holiday.png", "jpeg", True, "the .png extension does not match the content (image/jpeg)"),
+        ("backup.bak", "jpeg", True, "the .bak extension does not match the content (image/jpeg)"),
+        ("disguised.jpg", "eps", True, "the .jpg extension does not match the content (application/postscript)"),
+        ("IMG_0001.JPG", "jpeg", False, ""),
+        ("RAW_0001.DNG", "tiff", False, ""),
+        ("no-extension", "jpeg", False, ""),
+        ("notes.txt", "text", False, ""),
+    ],
+)
+def test_an_extension_that_names_another_type_than_the_content_is_flagged_either_way(
+    evidence_folder, name, content, flagged, note
+):
+    """A JPEG kept as invoice_scan.txt is as much a disguise as a PostScript file kept as photo.jpg."""
+    data = {
+        "jpeg": jpeg_bytes(),
+        "eps": EPS,
+        "tiff": _tiff_bytes(),
+        "text": b"Exhibit notes: nothing here is an image.\n",
+    }[content]
+    (evidence_folder / name).write_bytes(data)
+    raw = os.fsencode(evidence_folder)
+    (entry,) = walk(raw)
+    result = probe(raw, entry, max_pixels=PIXEL_LIMIT)
+    assert (result.extension_mismatch, result.note) == (flagged, note)
+    assert result.status == (Status.SKIPPED if content in ("eps", "text") else Status.IMAGE)
+
+
+def test_the_walk_reads_birth_times_where_the_file_system_records_them(evidence_folder):
+    (evidence_folder / "photo.jpg").write_bytes(jpeg_bytes())
+    (evidence_folder / "link.jpg").symlink_to("photo.jpg")
+    raw = os.fsencode(evidence_folder)
+    for entry in walk(raw):
+        # coreutils' stat reads statx too: %W is 0 where the file system has no birth time.
+        shown = subprocess.run(
+            ["stat", "--format=%W %.9W", os.fsdecode(os.path.join(raw, entry.relpath))],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        expected = None if shown[0] == "0" else int(shown[1].replace(".", ""))
+        assert entry.birth_ns == expected, entry.relpath

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.db.models import F
 from playwright.sync_api import expect
 
 from gallery.models import ExifData, Face
@@ -347,3 +348,21 @@ def test_no_page_asks_a_third_party_and_the_maps_work_offline(asgi_server, scan,
     assert requested
     foreign = [url for url in requested if urlsplit(url).hostname not in ("localhost", "127.0.0.1")]
     assert not foreign, foreign
+
+
+def test_an_empty_filter_on_a_stage_that_did_not_run_says_why(asgi_server, scan, examiner, page):
+    job = scan(examiner)
+    job.stage_progress.filter(stage="faces").update(
+        done=0, failed=0, skipped=0, reused=0, unavailable=F("total"), message="faces: model pack buffalo_l is missing"
+    )
+    Face.objects.filter(image__job_images__job=job).delete()
+    server = asgi_server()
+    sign_in_browser(page.context, server, examiner)
+    page.goto(f"{server.url}/jobs/{job.pk}/gallery/?faces=1")
+    expect(page.get_by_test_id("sentinel")).to_have_text(
+        "No image analysed matches: the faces stage was unavailable for 10 of 10 images: "
+        "faces: model pack buffalo_l is missing."
+    )
+    expect(page.locator('label:has(input[name="faces"]) [data-testid="unavailable"]')).to_have_count(1)
+    page.goto(f"{server.url}/jobs/")
+    expect(page.locator(f'tr[data-job="{job.pk}"] .chip[data-stage="faces"]')).to_have_text("faces unavailable")

@@ -12,11 +12,12 @@ from django.urls import reverse
 
 from extractors.base import ItemResult, Outcome, Provenance
 from extractors.classify import ClassifyResult, Tag
-from gallery.models import ExifData, Image, StageResult
+from gallery.models import ExifData, Face, Image, StageResult
 from gallery.selectors import CursorError, GalleryFilters, gallery_page
 from gallery.services import stage_results_save
 from jobs.models import FileInstance, JobImage
-from tests.web.conftest import store_ml_results
+from jobs.samples import write_photo
+from tests.web.conftest import make_case, store_ml_results
 
 pytestmark = pytest.mark.integration
 
@@ -202,3 +203,102 @@ def test_the_map_says_how_many_positions_there_are_when_it_draws_only_the_first(
         found = alice.get(url).json()
         assert [p[0] for p in found["points"]] == located[:cap], cap
         assert found["total"] == len(located), cap
+
+
+FACES_MISSING = "faces: model pack buffalo_l is not installed: python manage.py models install /path/to/buffalo_l.zip"
+
+
+def _faces_unavailable(job) -> None:
+    """The state the pipeline records when the faces model is not installed: every image counted unavailable, with
+    the reason and the fix."""
+    job.stage_progress.filter(stage="faces").update(
+        done=0, failed=0, skipped=0, reused=0, unavailable=F("total"), message=FACES_MISSING
+    )
+    Face.objects.filter(image__job_images__job=job).delete()
+    StageResult.objects.filter(image__job_images__job=job, stage="faces").delete()
+
+
+def test_a_stage_that_did_not_run_reads_unavailable_never_nothing_found(scan, examiner, client_for):
+    job = scan(examiner)
+    _faces_unavailable(job)
+    alice = client_for(examiner)
+
+    listed = alice.get(reverse("jobs:list")).text
+    chip = re.search(r'<span class="chip[^"]*" data-stage="faces" title="([^"]*)">([^<]*)</span>', listed)
+    assert chip[2] == "faces unavailable"
+    assert "is not installed: python manage.py models install /path/to/buffalo_l.zip" in chip[1]
+    assert "exif 10/10" in listed
+    assert re.search(r'<td class="small nowrap">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+00:00 \(UTC\)</td>', listed)
+
+    detail = alice.get(reverse("jobs:detail", args=[job.pk])).text
+    summary = re.sub(r"<[^>]+>", "", re.search(r'<li data-stage="faces">(.*?)</li>', detail)[1])
+    assert summary == (
+        "faces: 0 done, 0 failed, 0 skipped, 10 unavailable of 10 — the faces stage was unavailable for 10 of 10 "
+        "images: " + FACES_MISSING
+    )
+
+    gallery = alice.get(reverse("jobs:gallery", args=[job.pk])).text
+    faces_control = re.search(r'name="faces".*?</label>', gallery, re.S)[0]
+    assert 'data-testid="unavailable"' in faces_control
+    assert "the faces stage was unavailable for 10 of 10 images" in faces_control
+    filtered = alice.get(reverse("jobs:gallery", args=[job.pk]) + "?faces=1").text
+    assert 'data-image="' not in filtered
+    empty = re.search(r'data-testid="sentinel" data-empty="([^"]*)"', filtered)[1]
+    assert empty.startswith("No image analysed matches: the faces stage was unavailable for 10 of 10 images")
+    assert "python manage.py models install" in empty
+    assert 'data-testid="unanswered"' in filtered
+    assert 'data-testid="unanswered"' not in alice.get(reverse("jobs:gallery", args=[job.pk]) + "?gps=1").text
+
+    image_id = JobImage.objects.filter(job=job).values_list("image_id", flat=True).first()
+    panel = alice.get(reverse("jobs:image", args=[job.pk, image_id])).text
+    pane = re.search(r'data-testid="faces-unavailable">([^<]*)<', panel)[1]
+    assert pane.startswith("The faces stage has not analysed this image: the faces stage was unavailable")
+
+
+def test_the_gallery_header_counts_the_images_the_filters_leave(scan, examiner, client_for):
+    job = scan(examiner)
+    located = ExifData.objects.filter(image__job_images__job=job, gps_lat__isnull=False).count()
+    assert 0 < located < job.distinct_images == 10
+    alice = client_for(examiner)
+    html = alice.get(reverse("jobs:gallery", args=[job.pk]) + "?gps=1").text
+    assert re.search(r'data-testid="count">([^<]*)<', html)[1] == f"{located} of 10 distinct images"
+    html = alice.get(reverse("jobs:gallery", args=[job.pk])).text
+    assert re.search(r'data-testid="count">([^<]*)<', html)[1] == "10 distinct images · 11 image files"
+
+
+def test_an_image_kept_under_another_types_extension_is_flagged_and_filtered(scan, examiner, client_for, sources_root):
+    folder = sources_root / "disguised"
+    make_case(folder)
+    write_photo(folder / "invoice_scan.txt", seed=4242)
+    job = scan(examiner, name="disguised")
+    disguised = FileInstance.objects.get(job=job, path="invoice_scan.txt")
+    assert (disguised.status, disguised.extension_mismatch) == ("image", True)
+    assert FileInstance.objects.filter(job=job, extension_mismatch=True).count() == 1  # notes.txt is text
+    found = {
+        i.image_id for items in walk(job, sort="path", filters=GalleryFilters(extension_mismatch=True)) for i in items
+    }
+    assert found == {disguised.image_id}
+
+    alice = client_for(examiner)
+    html = alice.get(reverse("jobs:gallery", args=[job.pk]) + "?mismatch=1").text
+    assert set(map(int, re.findall(r'data-image="(\d+)"', html))) == {disguised.image_id}
+    panel = alice.get(reverse("jobs:image", args=[job.pk, disguised.image_id])).text
+    flag = re.search(r'data-testid="extension-mismatch">([^<]*)<', panel)[1]
+    assert flag == "the .txt extension does not match the content (image/jpeg)"
+    other = JobImage.objects.filter(job=job).exclude(image_id=disguised.image_id).values_list("image_id", flat=True)
+    assert 'data-testid="extension-mismatch"' not in alice.get(reverse("jobs:image", args=[job.pk, other[0]])).text
+
+
+def test_the_panel_shows_each_paths_file_times_with_their_zone(scan, examiner, client_for):
+    job = scan(examiner)
+    instance = FileInstance.objects.get(job=job, path="screenshots/screen.png")
+    panel = client_for(examiner).get(reverse("jobs:image", args=[job.pk, instance.image_id])).text
+    times = re.sub(r"<[^>]+>", "", re.search(r'data-testid="file-times">(.*?)</span> <a ', panel, re.S)[1])
+    assert instance.btime is not None  # the test folders' file system records birth times (see test_discovery)
+    modified, changed, born = (t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S") for t in (
+        instance.mtime, instance.ctime, instance.btime))  # fmt: skip
+    assert times == f"modified {modified} +00:00 (UTC) · changed {changed} +00:00 (UTC) · created {born} +00:00 (UTC)"
+    instance.btime = None
+    instance.save(update_fields=["btime"])
+    panel = client_for(examiner).get(reverse("jobs:image", args=[job.pk, instance.image_id])).text
+    assert re.search(r"· created <span[^>]*>not available</span></span>", panel)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,25 @@ from api.fetch import MANIFEST, FolderRefused, TransferError, copy_to, file_copy
 from imagescanner.v1 import jobs_pb2 as jobs
 from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
 from imagescanner.v1 import workers_pb2 as workers
+from jobs.models import stage_summary
 
 ORDERS = {"newest": jobs.JOB_ORDER_NEWEST_FIRST, "oldest": jobs.JOB_ORDER_OLDEST_FIRST, "name": jobs.JOB_ORDER_NAME}
 
 
 def _status(value: int) -> str:
     return jobs.JobStatus.Name(value).removeprefix("JOB_STATUS_").lower()
+
+
+def _stage_summaries(stages: Iterable[jobs.StageProgress]) -> str:
+    return "  ".join(
+        stage_summary(
+            stage=s.stage,
+            total=s.total,
+            finished=s.done + s.failed + s.skipped + s.unavailable,
+            unavailable=s.unavailable,
+        )
+        for s in stages
+    )
 
 
 def _filter_arguments(parser: CommandParser) -> None:
@@ -174,7 +188,7 @@ class Command(BaseCommand):
 
     # --- jobs --------------------------------------------------------------------------------------------------
     def _job_line(self, job: jobs.Job) -> str:
-        stages = "  ".join(f"{s.stage} {s.done + s.failed + s.skipped + s.unavailable}/{s.total}" for s in job.stages)
+        stages = _stage_summaries(job.stages)
         return (
             f"{job.id:>6}  {_status(job.status):<10}  {job.name}  [{job.source}]  files {job.files_seen}  "
             f"images {job.images}  errors {job.errors}  {stages}"
@@ -210,7 +224,7 @@ class Command(BaseCommand):
 
     def _watch(self, options: dict[str, Any]) -> None:
         for p in self.jobs.WatchJobProgress(jobs.WatchJobProgressRequest(job_id=options["job_id"])):
-            stages = "  ".join(f"{s.stage} {s.done + s.failed + s.skipped + s.unavailable}/{s.total}" for s in p.stages)
+            stages = _stage_summaries(p.stages)
             self.stdout.write(
                 f"{_status(p.status):<10} files {p.files_seen}  images {p.images}  errors {p.errors}  {stages}"
             )

@@ -113,8 +113,7 @@ class Command(BaseCommand):
         )
         for stage in s["stages"]:
             line = (
-                f"  {stage['stage']:<9} done {stage['done']}/{stage['total']}  failed {stage['failed']}  "
-                f"skipped {stage['skipped']}"
+                f"  {stage['summary']:<20} done {stage['done']}  failed {stage['failed']}  skipped {stage['skipped']}"
             )
             if stage["reused"]:
                 line += f"  (reused {stage['reused']} earlier results)"
