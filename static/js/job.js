@@ -61,11 +61,12 @@ function drawNewestErrors(errors) {
   if (!el) return;
   el.replaceChildren(...errors.map((e) => {
     const item = document.createElement("li");
+    const path = document.createElement("span");
+    path.className = "mono";
     // A file name is the suspect's: isolated (as the template's `isolated` filter does), so right-to-left text in
     // it cannot reorder the page's own text around it.
-    const path = document.createElement("bdi");
-    path.className = "mono";
-    path.textContent = e.path;
+    path.append(document.createElement("bdi"));
+    path.firstChild.textContent = e.path;
     const message = document.createElement("span");
     message.className = "bad";
     message.textContent = e.error;
