@@ -25,6 +25,7 @@ from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.fields.tuple_lookups import Tuple
 
+from extractors.display import display_text
 from extractors.registry import get_registry
 from gallery.models import Classification, ExifData, Face, Image, StageResult
 from jobs.models import FileInstance, Job, JobImage
@@ -386,7 +387,7 @@ def _filter_options(job: Job) -> dict[str, list]:
     )
     return {
         "mimes": list(mimes),
-        "cameras": [[f"{make}\t{model}", f"{make} {model}".strip()] for make, model in cameras],
+        "cameras": [[f"{make}\t{model}", display_text(f"{make} {model}".strip())] for make, model in cameras],
     }
 
 

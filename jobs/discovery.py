@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 
 import magic
 
+from extractors.display import display_path
 from extractors.imagefile import (
     MIME_FORMATS,
     EvidenceError,
@@ -221,7 +222,7 @@ def describe_link(root: bytes, entry: Entry) -> Probe:
         target = evidence_readlink(path)
     except OSError as exc:
         return Probe(entry, Status.ERROR, mime=_SPECIAL_TYPES[Kind.SYMLINK], error=describe_os_error(exc))
-    shown = target.decode("utf-8", "backslashreplace")
+    shown = display_path(target)
     parent = os.path.dirname(path)
     lexical = os.path.normpath(os.path.join(parent, target))
     real_root = os.path.realpath(root)

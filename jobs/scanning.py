@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
+from extractors.display import display_path
 from gallery.models import Image
 from jobs import discovery, inprocess, pipeline
 from jobs.discovery import Probe, Status
@@ -28,11 +29,10 @@ from scanner.bulk import Row, bulk_insert
 logger = logging.getLogger(__name__)
 
 
-def _display_path(raw: bytes) -> tuple[str, bytes | None]:
-    try:
-        return raw.decode("utf-8"), None
-    except UnicodeDecodeError:
-        return raw.decode("utf-8", "backslashreplace"), raw
+def _stored_path(raw: bytes) -> tuple[str, bytes | None]:
+    """The path as shown and, where that is not simply its UTF-8 text, its exact bytes (`FileInstance.raw_path`)."""
+    shown = display_path(raw)
+    return shown, None if shown.encode() == raw else raw
 
 
 def _timestamp(ns: int | None) -> datetime | None:
@@ -41,7 +41,7 @@ def _timestamp(ns: int | None) -> datetime | None:
 
 def _file_instance(job: Job, probe: Probe, image_ids: dict[str, int]) -> Row:
     entry = probe.entry
-    path, path_bytes = _display_path(entry.relpath)
+    path, path_bytes = _stored_path(entry.relpath)
     st = entry.stat
     return {
         "job_id": job.pk,
@@ -140,7 +140,7 @@ def _commit_batch(job: Job, probes: list[Probe], lease: str) -> ScanBatch | None
         errors=F("errors") + counts[Status.ERROR],
         bytes_seen=F("bytes_seen") + sum(p.size for p in probes),
         image_types=dict(types),
-        current_path=_display_path(last)[0],
+        current_path=display_path(last),
         resume_after=last,
         batches_dispatched=job.batches_dispatched,
         discovery_active_at=timezone.now(),

@@ -132,7 +132,7 @@ def job_history(request: HttpRequest, job_id: int) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-audit.csv"'
     events = audit_events_for_export(job_id=job.pk)
-    count = records_write(response, events, fmt="csv", fields=AUDIT_FIELDS, spreadsheet=True)
+    count = records_write(response, events, fmt="csv", fields=AUDIT_FIELDS)
     audit_record("audit.export", job_id=job.pk, target=job.name, format="csv", records=count)
     return response
 

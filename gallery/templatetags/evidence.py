@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from extractors.display import display_text
 
 register = template.Library()
 
@@ -23,3 +29,17 @@ def dms(value: float | None, axis: str) -> str:
 @register.filter
 def basename(path: str) -> str:
     return path.rsplit("/", 1)[-1]
+
+
+@register.filter
+def isolated(shown: str) -> SafeString:
+    """Text already in its display form (a file's path as recorded, extractors.display) in a `<bdi>`: right-to-left
+    text in it cannot reorder the page's own text around it ("view · download")."""
+    return format_html("<bdi>{}</bdi>", shown)
+
+
+@register.filter
+def suspect(value: Any) -> SafeString:
+    """Suspect text as recorded (an EXIF value, a camera's make or model) shown by the display rule
+    (extractors.display: bidi and invisible characters as escapes) and `isolated`. None shows as nothing."""
+    return isolated("" if value is None else display_text(str(value)))

@@ -63,7 +63,10 @@ function drawNewestErrors(errors) {
     const item = document.createElement("li");
     const path = document.createElement("span");
     path.className = "mono";
-    path.textContent = e.path;
+    // A file name is the suspect's: isolated (as the template's `isolated` filter does), so right-to-left text in
+    // it cannot reorder the page's own text around it.
+    path.append(document.createElement("bdi"));
+    path.firstChild.textContent = e.path;
     const message = document.createElement("span");
     message.className = "bad";
     message.textContent = e.error;

@@ -17,6 +17,7 @@ function popup(id, path) {
   img.alt = path;
   const link = document.createElement("a");
   link.href = `${el.dataset.gallery}#image-${id}`;
+  link.dir = "auto"; // a file name is the suspect's: its direction is its own
   link.textContent = path;
   box.append(img, link);
   return box;

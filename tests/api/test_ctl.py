@@ -6,6 +6,7 @@ import csv
 import fcntl
 import hashlib
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 
 from audit.models import AuditEvent
 from jobs.models import FileInstance, Job
+from jobs.samples import exif_bytes, write_photo
 from jobs.services import job_create, job_start
 from tests.conftest import REPO
 from tests.jobs.test_pipeline import finished, photos
@@ -226,3 +228,28 @@ def test_ctl_says_unavailable_for_a_stage_that_could_not_run(ctl, grpc_server, a
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines()[0].endswith("exif 2/2  faces unavailable")
     assert "  faces: faces: model pack is missing" in shown.stdout.splitlines()
+
+
+def test_ctl_shows_hostile_names_and_exif_escaped_and_its_manifest_runs_no_formula(
+    ctl, grpc_server, alice, workers, tmp_path
+):
+    rlo = "\u202e"
+    source = grpc_server.sources_root / "hostile-names"
+    hostile = exif_bytes(make="Test", model=f"EOS{rlo}08D")
+    for seed, name in enumerate((b"=1+2.jpg", b"bad\xff.jpg", b"bad\\xff.jpg")):
+        write_photo(source / os.fsdecode(name), width=48, height=32, seed=seed, exif=hostile)
+    job = job_create(name="hostile", source_path=source, owner=alice.user, stages=["exif"])
+    job_start(job=job)
+    assert finished(job).status == Job.Status.COMPLETED
+
+    listed = ctl(alice.token, "images", str(job.pk))
+    assert listed.returncode == 0, listed.stderr
+    assert rlo not in listed.stdout  # the camera's bidi override is shown, not obeyed
+    lines = listed.stdout.splitlines()
+    assert [line.split()[-1] for line in lines] == ["=1+2.jpg", "bad\\\\xff.jpg", "bad\\xff.jpg"]
+    assert all("Test EOS\\u202e08D" in line for line in lines)
+
+    out = tmp_path / "hostile"
+    fetched = ctl(alice.token, "fetch-images", str(job.pk), "-o", str(out))
+    assert fetched.returncode == 0, fetched.stderr
+    assert sorted(_manifest(out)) == ["'=1+2.jpg", "bad\\\\xff.jpg", "bad\\xff.jpg"]

@@ -18,6 +18,7 @@ import pytest
 from audit.models import AuditEvent
 from jobs.models import FileInstance, Job, StageProgress
 from jobs.progress_view import ProgressView
+from jobs.samples import exif_bytes, write_photo
 from tests.extractors.conftest import jpeg_bytes, png_bomb
 from tests.jobs.conftest import REPO, assert_counters_add_up, build_hostile_tree
 
@@ -133,7 +134,7 @@ def test_export_carries_every_field_for_every_file_instance(transactional_db, wo
     assert (canon["format"], canon["mime"], canon["width"], canon["height"]) == ("JPEG", "image/jpeg", 640, 480)
     turned = by_path["photos/IMG_0002.jpg"]
     assert (turned["width"], turned["height"], turned["orientation"]) == (480, 640, 6)
-    assert by_path["names/line\nbreak.jpg"]["status"] == "image"
+    assert by_path["names/line\\u000abreak.jpg"]["status"] == "image"  # a control character shown as an escape
     assert by_path["names/caf\\xe9 (latin-1).jpg"]["status"] == "image"  # shown with an escape, kept exactly
     assert by_path["broken/bomb.png"]["error"].startswith("decompression bomb: 30000x30000 exceeds the pixel limit")
     assert by_path["special/fifo"]["status"] == "skipped"
@@ -177,3 +178,45 @@ def test_progress_lines_say_unavailable_for_a_stage_that_could_not_run(capsys):
     out = io.StringIO()
     ProgressView(out, tty=False, job_id=1, source="/evidence").update(snapshot)
     assert out.getvalue().endswith("exif 20/20  faces unavailable  classify 20/20, 5 unavailable")
+
+
+def test_exports_keep_formulas_dead_and_show_hostile_names_one_to_one(transactional_db, workers, worker_env,
+                                                                       evidence_folder):  # fmt: skip
+    rlo = "\u202e"
+    hostile = exif_bytes(make="=cmd|' /C calc'!A0", model=f"EOS{rlo}08D")
+    for name in (b"=1+2.jpg", b"bad\xff.jpg", b"bad\\xff.jpg", f"invoice{rlo}gpj.exe.jpg".encode()):
+        write_photo(evidence_folder / os.fsdecode(name), seed=len(name), exif=hostile)
+    done = manage(worker_env, "scan", str(evidence_folder), "--name", "=HYPERLINK(1)")
+    assert done.returncode == 0, done.stderr
+    job = Job.objects.get(name="=HYPERLINK(1)")
+    assert job.images == 4
+    # The byte \xff and the text \xff are two names, shown as two; a bidi override is shown, not obeyed.
+    shown = {"=1+2.jpg", "bad\\xff.jpg", "bad\\\\xff.jpg", "invoice\\u202egpj.exe.jpg"}
+    assert {f.path for f in FileInstance.objects.filter(job=job)} == shown
+
+    # JSON lines hold the values exactly, a bidi control written as its escape: nothing in them turns a terminal's
+    # text around.
+    lines = manage(worker_env, "export", str(job.pk), "--format", "jsonl").stdout
+    assert rlo not in lines
+    assert "\\u202e" in lines
+    records = [json.loads(line) for line in lines.splitlines()]
+    assert {r["path"] for r in records} == shown
+    assert {(r["camera_make"], r["camera_model"]) for r in records} == {("=cmd|' /C calc'!A0", f"EOS{rlo}08D")}
+
+    def csv_rows(*args: str) -> list[dict[str, str]]:
+        done = manage(worker_env, *args)
+        assert done.returncode == 0, done.stderr
+        return list(csv.DictReader(io.StringIO(done.stdout, newline="")))
+
+    # CSV is for spreadsheets: no cell starts a formula, unless --raw asks for the values exactly.
+    exported = csv_rows("export", str(job.pk), "--format", "csv")
+    assert {r["path"] for r in exported} == {"'=1+2.jpg"} | (shown - {"=1+2.jpg"})
+    assert {r["camera_make"] for r in exported} == {"'=cmd|' /C calc'!A0"}
+    raw = csv_rows("export", str(job.pk), "--format", "csv", "--raw")
+    assert {r["path"] for r in raw} == shown
+    assert {r["camera_make"] for r in raw} == {"=cmd|' /C calc'!A0"}
+
+    logged = csv_rows("audit", "--job", str(job.pk), "--format", "csv")
+    assert "'=HYPERLINK(1)" in {r["target"] for r in logged}
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in logged for cell in row.values())
+    assert "=HYPERLINK(1)" in {r["target"] for r in csv_rows("audit", "--job", str(job.pk), "--format", "csv", "--raw")}

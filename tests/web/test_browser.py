@@ -3,6 +3,7 @@ and reviews it."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,8 +13,10 @@ from django.db.models import F
 from playwright.sync_api import expect
 
 from gallery.models import ExifData, Face
-from jobs.models import Job, JobImage
+from jobs.models import FileInstance, Job, JobImage
+from jobs.samples import exif_bytes, write_photo
 from tests.conftest import wait_for
+from tests.extractors.conftest import jpeg_bytes
 from tests.mlsupport import classify_env, face_picture, write_picture
 from tests.web.conftest import PASSWORD, make_case, screenshot, sign_in_browser
 
@@ -366,3 +369,58 @@ def test_an_empty_filter_on_a_stage_that_did_not_run_says_why(asgi_server, scan,
     expect(page.locator('label:has(input[name="faces"]) [data-testid="unavailable"]')).to_have_count(1)
     page.goto(f"{server.url}/jobs/")
     expect(page.locator(f'tr[data-job="{job.pk}"] .chip[data-stage="faces"]')).to_have_text("faces unavailable")
+
+
+def reads_before(first, then) -> bool:
+    """Whether `first` is drawn before `then` in left-to-right reading order: on a line above, or to its left on the
+    same line (by the first box each one's text is drawn in)."""
+    box = "el => { const r = [...el.getClientRects()].find((r) => r.width > 1); return [r.top, r.bottom, r.left]; }"
+    (top, bottom, left), (then_top, then_bottom, then_left) = first.evaluate(box), then.evaluate(box)
+    return bottom <= (then_top + then_bottom) / 2 or (top < then_bottom and then_top < bottom and left < then_left)
+
+
+def test_hostile_file_names_are_shown_apart_escaped_and_isolated(asgi_server, scan, sources_root, examiner, page):
+    rlo = "\u202e"
+    folder = sources_root / "hostile"
+    hostile = exif_bytes(make="Canon", model=f"EOS{rlo}08D")
+    for seed, name in enumerate((f"invoice{rlo}gpj.exe.jpg".encode(), b"bad\xff.jpg", b"bad\\xff.jpg")):
+        write_photo(folder / os.fsdecode(name), width=64, height=48, seed=seed, exif=hostile)
+    cut = jpeg_bytes(64, 48, seed=7)
+    (folder / f"broken{rlo}gpj.jpg").write_bytes(cut[: len(cut) // 2])
+    job = scan(examiner, name="hostile")
+    by_path = {i.path: i for i in FileInstance.objects.filter(job=job)}
+    assert set(by_path) == {"invoice\\u202egpj.exe.jpg", "bad\\xff.jpg", "bad\\\\xff.jpg", "broken\\u202egpj.jpg"}
+    server = asgi_server()
+    sign_in_browser(page.context, server, examiner)
+
+    # The gallery: the byte \xff and the text \xff are two names, shown as two.
+    page.goto(f"{server.url}/jobs/{job.pk}/gallery/")
+    tiles = page.locator(".tile")
+    expect(tiles).to_have_count(3)
+    assert sorted(tiles.evaluate_all("tiles => tiles.map(t => t.title)")) == sorted(
+        set(by_path) - {"broken\\u202egpj.jpg"}
+    )
+
+    # The panel: the name is in an isolating element, the override shown as an escape; the app's own text after it
+    # ("view · download") reads in order, on the page as drawn.
+    for shown in ("invoice\\u202egpj.exe.jpg", "bad\\xff.jpg", "bad\\\\xff.jpg"):
+        page.locator(f'.tile[data-image="{by_path[shown].image_id}"]').click()
+        panel = page.get_by_test_id("panel")
+        expect(panel.locator(".panel-title bdi")).to_have_text(shown)
+        path = panel.get_by_test_id("path").locator("bdi")
+        expect(path).to_have_text(shown)
+        row = panel.locator("ul.paths li").first
+        view, download = row.get_by_role("link", name="view"), row.get_by_role("link", name="download")
+        assert reads_before(path, view)
+        assert reads_before(view, download)
+        expect(panel.get_by_test_id("camera").locator("bdi")).to_have_text(["Canon", "EOS\\u202e08D"])
+        assert rlo not in panel.inner_text()
+        page.keyboard.press("Escape")
+        expect(panel).to_be_hidden()
+
+    # The job page: the file with an error, isolated and escaped as well; its error message and link stay in order.
+    page.goto(f"{server.url}/jobs/{job.pk}/")
+    path = page.get_by_test_id("error-path").locator("bdi")
+    expect(path).to_have_text("broken\\u202egpj.jpg")
+    assert reads_before(path, page.locator("#errors tbody").get_by_role("link", name="download"))
+    assert rlo not in page.locator("main").inner_text()

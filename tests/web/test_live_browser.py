@@ -57,6 +57,10 @@ def test_the_progress_page_follows_a_scan_through_a_reload_and_a_web_server_rest
     spawn("probe", queues="probe", concurrency=1, env={"PROBE_DELAY": str(PROBE_DELAY)})
     wait_for(lambda: shown_probe_done(page) > 0, timeout=60, message="the page to show the stage moving")
     expect(page.locator('.stage[data-stage="probe"] [data-field="rate"]')).to_contain_text("images/s")
+    # Redrawn from the event: each newest error's path isolated from the page's text, as the template renders it.
+    newest = page.locator('[data-field="newest_errors"] li')
+    expect(newest.locator("> span.mono > bdi")).to_have_count(newest.count())
+    assert newest.count() > 0
     screenshot(page, "15-job-live-progress")
 
     # A reload in the middle shows what the database holds, and keeps moving.

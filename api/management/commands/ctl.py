@@ -33,6 +33,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 
 from api.client import channel_open
 from api.fetch import MANIFEST, FolderRefused, TransferError, copy_to, file_copy, images_fetch, outcome_counts
+from extractors.display import display_text
 from imagescanner.v1 import jobs_pb2 as jobs
 from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
 from imagescanner.v1 import workers_pb2 as workers
@@ -273,7 +274,9 @@ class Command(BaseCommand):
                 )
             )
             for image in page.images:
-                camera = f"{image.exif.camera_make} {image.exif.camera_model}".strip() if image.HasField("exif") else ""
+                # The camera is EXIF as recorded (the API sends values exactly); the path comes already shown.
+                exif = image.exif if image.HasField("exif") else None
+                camera = display_text(f"{exif.camera_make} {exif.camera_model}".strip()) if exif else ""
                 self.stdout.write(
                     f"{image.image_id:>8}  file {image.file_id}  {image.sha256}  {image.width}x{image.height}  "
                     f"{image.mime}  {camera}  {image.path}"

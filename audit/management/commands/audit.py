@@ -1,5 +1,5 @@
-"""`manage.py audit [--job ID] [--user EMAIL] [--since WHEN] [--until WHEN] [--format jsonl|csv] [-o FILE]`: the audit
-log, oldest first, for a case file or a review. The export is itself recorded."""
+"""`manage.py audit [--job ID] [--user EMAIL] [--since WHEN] [--until WHEN] [--format jsonl|csv] [--raw] [-o FILE]`:
+the audit log, oldest first, for a case file or a review. The export is itself recorded."""
 
 from __future__ import annotations
 
@@ -40,12 +40,18 @@ class Command(BaseCommand):
         parser.add_argument("--until", default=None, help="before this date or date and time")
         parser.add_argument("--format", choices=FORMATS, default="jsonl")
         parser.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
+        parser.add_argument(
+            "--raw",
+            action="store_true",
+            help="CSV: every value exactly as recorded, formulas included (for programs; by default a value a "
+            "spreadsheet would run as a formula starts with an apostrophe)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         since, until = _when(options["since"]), _when(options["until"])
         records = audit_events_for_export(job_id=options["job"], username=options["user"], since=since, until=until)
         fmt, output = options["format"], options["output"]
-        count = records_save(output, records, fmt=fmt, fields=AUDIT_FIELDS, stdout=self.stdout)
+        count = records_save(output, records, fmt=fmt, fields=AUDIT_FIELDS, stdout=self.stdout, raw=options["raw"])
         if output != "-":
             self.stderr.write(f"{count} events written to {output}")
         asked = {key: options[key] for key in ("user", "since", "until") if options[key]}

@@ -1,4 +1,4 @@
-"""`manage.py export JOB_ID --format jsonl|csv [-o FILE]`: one record per file instance (a stable contract)."""
+"""`manage.py export JOB_ID --format jsonl|csv [--raw] [-o FILE]`: one record per file instance (a stable contract)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ class Command(BaseCommand):
         parser.add_argument("job_id", type=int)
         parser.add_argument("--format", choices=FORMATS, default="jsonl")
         parser.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
+        parser.add_argument(
+            "--raw",
+            action="store_true",
+            help="CSV: every value exactly as recorded, formulas included (for programs; by default a value a "
+            "spreadsheet would run as a formula starts with an apostrophe)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -27,7 +33,7 @@ class Command(BaseCommand):
             raise CommandError(f"no such job: {options['job_id']}") from None
         records = file_instances_for_export(job=job)
         fmt, output = options["format"], options["output"]
-        count = records_save(output, records, fmt=fmt, fields=EXPORT_FIELDS, stdout=self.stdout)
+        count = records_save(output, records, fmt=fmt, fields=EXPORT_FIELDS, stdout=self.stdout, raw=options["raw"])
         if output != "-":
             self.stderr.write(f"{count} records written to {output}")
         audit_record(
