@@ -254,17 +254,19 @@ def _sniff(head: bytes, relpath: bytes) -> tuple[str, str, bool]:
     that is not an image the scanner opens ("photo.jpg" holding a PDF), and an image the scanner opens under an
     extension naming anything else ("invoice_scan.txt" holding a JPEG). A name without an extension claims nothing."""
     mime = _magic.from_buffer(head) if head else "inode/x-empty"
-    ext = os.path.splitext(relpath)[1].decode("ascii", "replace").lower()
+    # Only ASCII extensions name a type; the note shows the extension by the display rule (it is the suspect's text).
+    suffix = os.path.splitext(relpath)[1].lower()
+    ext, shown = suffix.decode("ascii", "replace"), display_path(suffix)
     by_extension = _EXTENSION_TYPES.get(ext) or mimetypes.types_map.get(ext, "")
     if mime in _INCONCLUSIVE and head:
         if by_extension in MIME_FORMATS:
-            return by_extension, f"type from the {ext} extension: the content has no known signature", False
+            return by_extension, f"type from the {shown} extension: the content has no known signature", False
         return mime, "", False
     if by_extension in MIME_FORMATS and mime not in MIME_FORMATS:
-        return mime, f"the {ext} extension does not match the content ({mime})", True
+        return mime, f"the {shown} extension does not match the content ({mime})", True
     named = _CONTAINER_EXTENSIONS.get(ext) or by_extension
     if ext and mime in MIME_FORMATS and not (named in MIME_FORMATS and _same_format(mime, named)):
-        return mime, f"the {ext} extension does not match the content ({mime})", True
+        return mime, f"the {shown} extension does not match the content ({mime})", True
     return mime, "", False
 
 

@@ -197,6 +197,8 @@ def _tiff_bytes() -> bytes:
         ("RAW_0001.DNG", "tiff", False, ""),
         ("no-extension", "jpeg", False, ""),
         ("notes.txt", "text", False, ""),
+        # The extension is the suspect's text: shown by the display rule, a bidi override as its escape.
+        ("scan.t\u202ext", "jpeg", True, "the .t\\u202ext extension does not match the content (image/jpeg)"),
     ],
 )
 def test_an_extension_that_names_another_type_than_the_content_is_flagged_either_way(
