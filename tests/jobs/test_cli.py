@@ -19,6 +19,7 @@ from audit.models import AuditEvent
 from jobs.models import FileInstance, Job
 from tests.extractors.conftest import jpeg_bytes, png_bomb
 from tests.jobs.conftest import REPO, assert_counters_add_up, build_hostile_tree
+from tests.processes import child_run
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +30,7 @@ CONTRACT = [
 
 
 def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return child_run(
         [sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
     )
 
