@@ -12,13 +12,15 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from jobs.models import Job
 from jobs.progress import GroupMessage, job_group, progress_event
 from jobs.selectors import job_get_for_user, job_list_for_user
+from jobs.waiting import job_waits
 
 # At most this many jobs followed by one jobs-list socket (a page of the list shows 50).
 MAX_WATCHED = 100
 
 
 class JobProgressConsumer(AsyncJsonWebsocketConsumer):
-    """/ws/jobs/<id>/: a snapshot from the database on connect, then every progress event of the job."""
+    """/ws/jobs/<id>/: a snapshot from the database on connect, then every progress event of the job, each with
+    what the job waits for that no worker will bring (jobs.waiting)."""
 
     async def connect(self) -> None:
         user = self.scope["user"]
@@ -31,10 +33,10 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
         # number, so the browser drops one older than the snapshot.
         await self.channel_layer.group_add(self.groups[0], self.channel_name)
         await self.accept()
-        await self.send_json(await database_sync_to_async(_snapshot)(job_id))
+        await self.send_json(await database_sync_to_async(_snapshot_with_waits)(job_id))
 
     async def job_progress(self, message: GroupMessage) -> None:
-        await self.send_json(message["event"])
+        await self.send_json(await database_sync_to_async(_with_waits)(message["event"]))
 
 
 class JobListConsumer(AsyncJsonWebsocketConsumer):
@@ -85,3 +87,14 @@ def _snapshot(job_id: int):
         return progress_event(job_id=job_id, kind="snapshot")
     except Job.DoesNotExist:
         return {"type": "deleted", "job": job_id}
+
+
+def _snapshot_with_waits(job_id: int):
+    return _with_waits(_snapshot(job_id))
+
+
+def _with_waits(event):
+    if event["type"] == "deleted":
+        return event
+    job = Job.objects.filter(pk=event["job"]).first()
+    return {**event, "waiting": job_waits(job=job) if job is not None else []}

@@ -316,6 +316,10 @@ SCAN_SLICE_SECONDS = env.float("SCAN_SLICE_SECONDS", default=120.0)
 # long queue may be sent twice, and the copy finds its work done. Every worker checks every quarter of it (at most
 # 60 s).
 SCAN_STALL_SECONDS = env.float("SCAN_STALL_SECONDS", default=2.0 * CELERY_TASK_TIME_LIMIT)
+# Whether the broker answers and which queues some worker consumes, shown with an active job that waits on them
+# (jobs.waiting): how long to wait for workers' answers, and how long one answer is kept by each process.
+QUEUE_CHECK_TIMEOUT = env.float("QUEUE_CHECK_TIMEOUT", default=1.0)
+QUEUE_CHECK_SECONDS = env.float("QUEUE_CHECK_SECONDS", default=10.0)
 # Every task goes to the queue the router picks: scans and batch bookkeeping to `jobs`, each stage to its
 # extractor's queue (or the one SCAN_STAGE_QUEUES names). https://docs.celeryq.dev/en/stable/userguide/routing.html
 CELERY_TASK_ROUTES = ["jobs.routing.route_task"]
