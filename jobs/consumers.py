@@ -6,13 +6,14 @@ group; a refused socket is closed before it is accepted, so the browser sees the
 
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from jobs.models import Job
 from jobs.progress import GroupMessage, job_group, progress_event
 from jobs.selectors import job_get_for_user, job_list_for_user
-from jobs.waiting import job_waits
+from jobs.waiting import consumers, job_waits
 
 # At most this many jobs followed by one jobs-list socket (a page of the list shows 50).
 MAX_WATCHED = 100
@@ -33,9 +34,11 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
         # number, so the browser drops one older than the snapshot.
         await self.channel_layer.group_add(self.groups[0], self.channel_name)
         await self.accept()
+        await _ask_workers()
         await self.send_json(await database_sync_to_async(_snapshot_with_waits)(job_id))
 
     async def job_progress(self, message: GroupMessage) -> None:
+        await _ask_workers()
         await self.send_json(await database_sync_to_async(_with_waits)(message["event"]))
 
 
@@ -87,6 +90,12 @@ def _snapshot(job_id: int):
         return progress_event(job_id=job_id, kind="snapshot")
     except Job.DoesNotExist:
         return {"type": "deleted", "job": job_id}
+
+
+async def _ask_workers() -> None:
+    """Refresh the cached answer of the workers (jobs.waiting) on a thread of its own: waiting for their answers
+    must not hold the thread that all database work of this process shares."""
+    await sync_to_async(consumers, thread_sensitive=False)()
 
 
 def _snapshot_with_waits(job_id: int):

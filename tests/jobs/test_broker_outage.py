@@ -59,6 +59,9 @@ def test_a_long_broker_outage_during_discovery_and_extraction_pauses_the_job(
     env = {
         "CELERY_BROKER_URL": private_redis.url,
         "CELERY_RESULT_BACKEND": private_redis.url,
+        # Every retry budget far shorter than the outage: a job must not outlast it on retries alone.
+        "CELERY_PUBLISH_MAX_RETRIES": "5",
+        "CELERY_RESULT_BACKEND_MAX_RETRIES": "5",
         "CELERY_VISIBILITY_TIMEOUT": "10",
         "CELERY_UNACKED_RESTORE_INTERVAL": "1",
         "CELERY_UNACKED_RESTORE_THROTTLE": "1",
