@@ -35,6 +35,7 @@ from jobs.selectors import (
     source_list,
 )
 from jobs.services import RerunRefused, SourceError, job_cancel, job_create, job_delete, job_rerun, job_start
+from jobs.waiting import job_waits
 
 STATUSES = {
     Job.Status.CREATED: pb.JOB_STATUS_CREATED,
@@ -248,7 +249,10 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         return pb.ListActiveJobsResponse(jobs=[job_message(j, user) for j in jobs])
 
     def GetJob(self, request: pb.GetJobRequest, context) -> pb.Job:
-        return job_message(_job(request.job_id), current_user())
+        job = _job(request.job_id)
+        message = job_message(job, current_user())
+        message.waiting.extend(job_waits(job=job))
+        return message
 
     def CreateJob(self, request: pb.CreateJobRequest, context) -> pb.Job:
         user = current_user()

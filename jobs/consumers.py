@@ -8,6 +8,7 @@ see (a share removed) and closes once the user is deactivated or deleted.
 
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth import get_user_model
@@ -16,6 +17,7 @@ from django.contrib.auth.models import AnonymousUser
 from jobs.models import Job
 from jobs.progress import GroupMessage, RevokeMessage, job_group, progress_event, user_group
 from jobs.selectors import job_get_for_user, job_list_for_user
+from jobs.waiting import consumers, job_waits
 
 # At most this many jobs followed by one jobs-list socket (a page of the list shows 50).
 MAX_WATCHED = 100
@@ -46,8 +48,8 @@ class _AccessConsumer(AsyncJsonWebsocketConsumer):
 
 
 class JobProgressConsumer(_AccessConsumer):
-    """/ws/jobs/<id>/: a snapshot from the database on connect, then every progress event of the job, until the
-    user may no longer see it."""
+    """/ws/jobs/<id>/: a snapshot from the database on connect, then every progress event of the job, each with
+    what the job waits for that no worker will bring (jobs.waiting), until the user may no longer see it."""
 
     async def connect(self) -> None:
         user, job_id = self.scope["user"], self.scope["url_route"]["kwargs"]["job_id"]
@@ -64,12 +66,18 @@ class JobProgressConsumer(_AccessConsumer):
         # number, so the browser drops one older than the snapshot.
         await self.follow(job_group(job_id))
         await self.accept()
-        await self.send_json(await database_sync_to_async(_snapshot)(job_id))
+        await _ask_workers()
+        await self.send_json(await database_sync_to_async(_snapshot_with_waits)(job_id))
 
     async def access_revoke(self, message: RevokeMessage) -> None:
         job_id = self.scope["url_route"]["kwargs"]["job_id"]
         if not await database_sync_to_async(_may_view)(self.scope["user"], job_id):
             await self.revoke()
+
+    async def job_progress(self, message: GroupMessage) -> None:
+        if job_group(message["event"]["job"]) in self.groups:
+            await _ask_workers()
+            await self.send_json(await database_sync_to_async(_with_waits)(message["event"]))
 
 
 class JobListConsumer(_AccessConsumer):
@@ -133,3 +141,20 @@ def _snapshot(job_id: int):
         return progress_event(job_id=job_id, kind="snapshot")
     except Job.DoesNotExist:
         return {"type": "deleted", "job": job_id}
+
+
+async def _ask_workers() -> None:
+    """Refresh the cached answer of the workers (jobs.waiting) on a thread of its own: waiting for their answers
+    must not hold the thread that all database work of this process shares."""
+    await sync_to_async(consumers, thread_sensitive=False)()
+
+
+def _snapshot_with_waits(job_id: int):
+    return _with_waits(_snapshot(job_id))
+
+
+def _with_waits(event):
+    if event["type"] == "deleted":
+        return event
+    job = Job.objects.filter(pk=event["job"]).first()
+    return {**event, "waiting": job_waits(job=job) if job is not None else []}

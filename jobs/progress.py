@@ -75,6 +75,9 @@ class ProgressEvent(TypedDict):
     elapsed_seconds: NotRequired[float]
     stages: NotRequired[list[StageState]]
     newest_errors: NotRequired[list[FileError]]
+    # What the active job waits for that no worker will bring (jobs.waiting). Added by the web process, which
+    # asks the broker, to what it sends a browser.
+    waiting: NotRequired[list[str]]
 
 
 class GroupMessage(TypedDict):

@@ -92,17 +92,23 @@ def _image(probe: Probe) -> Row:
 
 
 class LeaseLost(Exception):
-    """The job's discovery was handed to another scan task (jobs.recovery) while this one ran."""
+    """The job's discovery was handed to another scan task while this one ran: under another lease (jobs.recovery),
+    or under the same one by a copy of the same slice (a message delivered again while its first delivery still
+    ran, e.g. one held through a broker outage), which committed first."""
 
 
-def _commit_batch(job: Job, probes: list[Probe], lease: str) -> ScanBatch | None:
-    """Record one batch of probes and queue its new images for the stages. Runs inside a transaction.
+def _commit_batch(job: Job, probes: list[Probe], lease: str, after: bytes | None) -> ScanBatch | None:
+    """Record one batch of probes, which the walk found after `after`, and queue its new images for the stages.
+    Runs inside a transaction.
 
-    Raises LeaseLost, before writing anything, if `lease` is no longer the job's: a slice taken for lost and
-    started again elsewhere goes on from this slice's last committed batch, and this one must not add to it."""
+    Raises LeaseLost, before writing anything, if `lease` is no longer the job's, or if the job's discovery no
+    longer ends at `after`: another slice committed since, and goes on from its own last batch, which this one must
+    not add to (each file is counted once)."""
     # The job row's lock orders the batches of a job, and keeps the read-modify-write of its JSON counts exact.
-    types, holder = Job.objects.select_for_update().values_list("image_types", "discovery_lease").get(pk=job.pk)
-    if holder != lease:
+    types, holder, resume = (
+        Job.objects.select_for_update().values_list("image_types", "discovery_lease", "resume_after").get(pk=job.pk)
+    )
+    if holder != lease or (bytes(resume) if resume is not None else None) != after:
         raise LeaseLost(holder)
     types = Counter(types)
     image_probes = {p.sha256: p for p in probes if p.status is Status.IMAGE}
@@ -200,15 +206,16 @@ def scan_job(*, job_id: int, slice_seconds: float, lease: str = "") -> None:
     opened = started = time.monotonic()
 
     def flush() -> bool:
-        nonlocal probes, size, opened
+        nonlocal probes, size, opened, resume
         if probes:
             try:
                 with transaction.atomic():
-                    batch = _commit_batch(job, probes, lease)
+                    batch = _commit_batch(job, probes, lease, after=resume)
                     if batch is not None:
                         transaction.on_commit(lambda: dispatch_batch(job_id, batch))
             except LeaseLost:
                 return False
+            resume = probes[-1].entry.relpath
         probes, size, opened = [], 0, time.monotonic()
         return _still_scanning(job_id, lease)
 

@@ -3,21 +3,41 @@ queue; the work lives in jobs.scanning and jobs.stages."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
+from urllib.parse import urlsplit
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerOperationalError
 
-from jobs import scanning, stages
+from jobs import pipeline, scanning, stages
 
 logger = logging.getLogger(__name__)
 
 # SQLSTATE classes of faults that pass: connection lost (08), transaction rollback such as a deadlock (40),
 # insufficient resources (53), operator intervention such as a server restart (57).
 TRANSIENT_SQLSTATES = {"08", "40", "53", "57"}
+# Sending the next discovery slice after the broker went away: try until it is back, however long that takes.
+UNTIL_THE_BROKER_IS_BACK = {"max_retries": None, "interval_start": 1, "interval_step": 1, "interval_max": 5}
+
+
+@functools.cache
+def broker_errors() -> tuple[type[BaseException], ...]:
+    """What sending a task raises once its retries are spent while the broker or the result backend is away:
+    kombu's OperationalError on publishing (kombu wraps the broker client's errors in it), and redis-py's connection
+    errors where Redis keeps the results (its backend gives up after 20 tries, e.g. when a chord records its size,
+    and raises them as they are). None of them is an OSError."""
+    if urlsplit(settings.CELERY_RESULT_BACKEND).scheme not in ("redis", "rediss"):
+        return (BrokerOperationalError,)
+    # Imported only here: a configuration without Redis (the embedded one) need not be able to import redis-py.
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (BrokerOperationalError, RedisConnectionError, RedisTimeoutError)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -26,7 +46,7 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError):
         state = getattr(exc.__cause__, "sqlstate", None)
         return state is None or state[:2] in TRANSIENT_SQLSTATES
-    return isinstance(exc, (InterfaceError, OSError, MemoryError))
+    return isinstance(exc, (*broker_errors(), InterfaceError, OSError, MemoryError))
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
@@ -36,11 +56,21 @@ def scan_source(self, job_id: int, lease: str = "") -> None:
     except SoftTimeLimitExceeded:
         scanning.job_fail(job_id=job_id, error="a discovery slice exceeded the task time limit", lease=lease)
     except Exception as exc:  # every way out ends the job or retries it: a job is never left scanning
-        if is_transient(exc) and self.request.retries < self.max_retries:
+        if isinstance(exc, broker_errors()):
+            # Discovery pauses, however long the outage: what the slice walked is committed, with its batches
+            # (those not yet handed to the broker are dispatched by the next slice, or by the stalled-work sweep),
+            # and the next slice is sent as soon as the broker takes it. A fresh slice, not a retry: an outage is
+            # no fault of the job's and uses up none of its retries. Should this wait outlast the task's time
+            # limit, the job is left scanning, and the sweep sends its discovery again.
+            logger.warning("job %s: the broker is unreachable (%s): discovery waits until it is back", job_id, exc)
+            pipeline.scan_signature(job_id, lease).apply_async(retry_policy=UNTIL_THE_BROKER_IS_BACK)
+            logger.info("job %s: the broker is back, discovery goes on", job_id)
+        elif is_transient(exc) and self.request.retries < self.max_retries:
             logger.warning("job %s: discovery interrupted (%s), retrying", job_id, exc)
             raise self.retry(exc=exc, countdown=5 * 2**self.request.retries) from exc
-        logger.exception("job %s: discovery failed", job_id)
-        scanning.job_fail(job_id=job_id, error=f"discovery failed: {type(exc).__name__}: {exc}", lease=lease)
+        else:
+            logger.exception("job %s: discovery failed", job_id)
+            scanning.job_fail(job_id=job_id, error=f"discovery failed: {type(exc).__name__}: {exc}", lease=lease)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)

@@ -38,6 +38,7 @@ from jobs.services import (
     job_start,
     job_unshare,
 )
+from jobs.waiting import job_waits
 from scanner.records import records_write
 
 
@@ -111,7 +112,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         {
             "job": job,
             "source": source_label(job),
-            "snapshot": progress_event(job_id=job.pk, kind="snapshot"),
+            "snapshot": {**progress_event(job_id=job.pk, kind="snapshot"), "waiting": job_waits(job=job)},
             "active": Job.ACTIVE,
             "final": Job.FINAL,
             "can": {action.value: True for action in can},
@@ -141,7 +142,7 @@ def job_history(request: HttpRequest, job_id: int) -> HttpResponse:
 def job_progress(request: HttpRequest, job_id: int) -> JsonResponse:
     """The progress snapshot, read from the database, for the job page's refresh."""
     job = job_or_404(request, job_id)
-    return JsonResponse(job_progress_snapshot(job_id=job.pk))
+    return JsonResponse({**job_progress_snapshot(job_id=job.pk), "waiting": job_waits(job=job)})
 
 
 @require_POST

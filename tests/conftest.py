@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from extractors.registry import reset_registry
+from tests.processes import child_process, leftovers_clear, run_database, run_marker
 
 REPO = Path(__file__).resolve().parent.parent
 # Redis databases some tests use for a broker of their own (beside the session's): three, from the environment so
@@ -30,10 +31,17 @@ APP_ROLE_PASSWORD = "scanner-app-test-only"
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
-    """Before the test database is made, the app's own role exists, for a migration grants it its rights there: made
-    when missing by deploy/postgres/app-role.sql, as `make up` and the postgres container make theirs. Roles belong to
-    the whole server, which other checkouts' runs share: the suite never drops it."""
+    """Before the test database is made:
+    - a run of this checkout that was killed (a timeout's SIGKILL runs no teardown) may have left processes and
+      connections on it, which would keep it from being dropped: they are ended;
+    - the app's own role exists, for a migration grants it its rights there: made when missing by
+      deploy/postgres/app-role.sql, as `make up` and the postgres container make theirs. Roles belong to the whole
+      server, which other checkouts' runs share: the suite never drops it."""
     from django.conf import settings
+
+    killed = leftovers_clear(run_marker(), run_database())
+    if killed:
+        print(f"ended {len(killed)} processes an earlier test run left: {killed}", file=sys.stderr)
 
     db = settings.DATABASES["default"]
     made = subprocess.run(
@@ -121,7 +129,7 @@ def serving(command: list[str], *, env: dict[str, str], log: Path, answers: Call
     """Run a server's `command` from the repository (its output into `log`) for the block, from the moment
     `answers()` says it serves; fail with its log should it exit before. It gets SIGTERM at the end."""
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = child_process(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: process.poll() is not None or answers(), timeout=60, message=what)
         assert process.poll() is None, log.read_text()
@@ -146,7 +154,7 @@ class WorkerPool:
         e.g. another broker or a stage parameter."""
         hostname = f"{name}-{uuid.uuid4().hex[:6]}@localhost"
         with open(self.log_dir / f"{hostname}.log", "wb") as log:  # the worker writes to its own copy
-            self.processes[hostname] = subprocess.Popen(
+            self.processes[hostname] = child_process(
                 [sys.executable, "-m", "celery", "-A", "scanner", "worker", "-Q", queues, "-c", str(concurrency),
                  "-n", hostname, "--without-gossip", "--without-mingle", "-l", "info"],
                 env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,

@@ -20,7 +20,8 @@ from jobs.models import Job
 from jobs.samples import make_sample_tree
 from tests.api.support import grpc_serving, self_signed_cert
 from tests.conftest import REPO, SPARE_REDIS_DBS, serving, wait_for
-from tests.jobs.test_pipeline import _free_port
+from tests.jobs.conftest import free_port
+from tests.processes import child_process, child_run
 from tests.web.conftest import session_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -48,7 +49,7 @@ def page_as(url: str, user) -> tuple[str, bytes]:
 
 
 def test_procfile_stack_serves_and_scans(transactional_db, worker_env, evidence_dir, tmp_path):
-    web, flower, grpc_port = _free_port(), _free_port(), _free_port()
+    web, flower, grpc_port = free_port(), free_port(), free_port()
     cert, key = self_signed_cert(tmp_path)
     env = {
         **worker_env,
@@ -69,7 +70,7 @@ def test_procfile_stack_serves_and_scans(transactional_db, worker_env, evidence_
     no_dotenv = tmp_path / "empty.env"  # honcho would otherwise read a developer's .env over this environment
     no_dotenv.write_text("")
     with open(log, "wb") as out:
-        stack = subprocess.Popen(
+        stack = child_process(
             [str(REPO / ".venv" / "bin" / "honcho"), "-f", "Procfile", "-e", str(no_dotenv), "start"],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
@@ -85,7 +86,7 @@ def test_procfile_stack_serves_and_scans(transactional_db, worker_env, evidence_
         wait_for(lambda: grpc_serving(f"localhost:{grpc_port}", ca=cert.read_bytes()), timeout=60, message="gRPC up")
 
         expected = make_sample_tree(evidence_dir)
-        scan = subprocess.run(
+        scan = child_run(
             [sys.executable, "manage.py", "scan", str(evidence_dir), "--name", "stack", "--stages", "exif"],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
@@ -107,7 +108,7 @@ def test_make_up_env_serves_the_sign_in_page_over_plain_http_on_loopback(transac
         ["make", "-s", "-C", str(tmp_path), "-f", str(REPO / "Makefile"), f"PY={sys.executable}", ".env"],
         check=True, capture_output=True,
     )  # fmt: skip
-    port = _free_port()
+    port = free_port()
     test_addresses = {
         "DATABASE_URL": worker_env["DATABASE_URL"],
         "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{SPARE_REDIS_DBS[0]}",

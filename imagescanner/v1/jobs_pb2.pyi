@@ -72,7 +72,7 @@ class StageProgress(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., total: _Optional[int] = ..., done: _Optional[int] = ..., failed: _Optional[int] = ..., skipped: _Optional[int] = ..., unavailable: _Optional[int] = ..., reused: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "name", "description", "source", "owner_email", "status", "error", "files_seen", "images", "distinct_images", "skipped", "errors", "bytes_seen", "discovery_finished", "stages", "create_time", "start_time", "finish_time", "permissions", "rerun_of")
+    __slots__ = ("id", "name", "description", "source", "owner_email", "status", "error", "files_seen", "images", "distinct_images", "skipped", "errors", "bytes_seen", "discovery_finished", "stages", "create_time", "start_time", "finish_time", "permissions", "rerun_of", "waiting")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +93,7 @@ class Job(_message.Message):
     FINISH_TIME_FIELD_NUMBER: _ClassVar[int]
     PERMISSIONS_FIELD_NUMBER: _ClassVar[int]
     RERUN_OF_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FIELD_NUMBER: _ClassVar[int]
     id: int
     name: str
     description: str
@@ -113,7 +114,8 @@ class Job(_message.Message):
     finish_time: _timestamp_pb2.Timestamp
     permissions: _containers.RepeatedScalarFieldContainer[str]
     rerun_of: int
-    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., source: _Optional[str] = ..., owner_email: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., error: _Optional[str] = ..., files_seen: _Optional[int] = ..., images: _Optional[int] = ..., distinct_images: _Optional[int] = ..., skipped: _Optional[int] = ..., errors: _Optional[int] = ..., bytes_seen: _Optional[int] = ..., discovery_finished: _Optional[bool] = ..., stages: _Optional[_Iterable[_Union[StageProgress, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., permissions: _Optional[_Iterable[str]] = ..., rerun_of: _Optional[int] = ...) -> None: ...
+    waiting: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., source: _Optional[str] = ..., owner_email: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., error: _Optional[str] = ..., files_seen: _Optional[int] = ..., images: _Optional[int] = ..., distinct_images: _Optional[int] = ..., skipped: _Optional[int] = ..., errors: _Optional[int] = ..., bytes_seen: _Optional[int] = ..., discovery_finished: _Optional[bool] = ..., stages: _Optional[_Iterable[_Union[StageProgress, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., permissions: _Optional[_Iterable[str]] = ..., rerun_of: _Optional[int] = ..., waiting: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListJobsRequest(_message.Message):
     __slots__ = ("page_size", "page_token", "order")

@@ -337,6 +337,10 @@ SCAN_SLICE_SECONDS = env.float("SCAN_SLICE_SECONDS", default=120.0)
 # long queue may be sent twice, and the copy finds its work done. Every worker checks every quarter of it (at most
 # 60 s).
 SCAN_STALL_SECONDS = env.float("SCAN_STALL_SECONDS", default=2.0 * CELERY_TASK_TIME_LIMIT)
+# Whether the broker answers and which queues some worker consumes, shown with an active job that waits on them
+# (jobs.waiting): how long to wait for workers' answers, and how long one answer is kept by each process.
+QUEUE_CHECK_TIMEOUT = env.float("QUEUE_CHECK_TIMEOUT", default=0.5)
+QUEUE_CHECK_SECONDS = env.float("QUEUE_CHECK_SECONDS", default=10.0)
 # Every task goes to the queue the router picks: scans and batch bookkeeping to `jobs`, each stage to its
 # extractor's queue (or the one SCAN_STAGE_QUEUES names). https://docs.celeryq.dev/en/stable/userguide/routing.html
 CELERY_TASK_ROUTES = ["jobs.routing.route_task"]
@@ -349,10 +353,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER",
 CELERY_WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=8)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A broker or result store that restarts must not fail the tasks that were running: publishing and storing
-# results retry until it is back.
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 120, "interval_start": 0, "interval_step": 0.5, "interval_max": 3}
+# results retry (about 6 and 10 minutes), and discovery waits for the broker however long it takes (jobs.tasks).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": env.int("CELERY_PUBLISH_MAX_RETRIES", default=120),
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 3,
+}
 CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
-CELERY_RESULT_BACKEND_MAX_RETRIES = 120
+CELERY_RESULT_BACKEND_MAX_RETRIES = env.int("CELERY_RESULT_BACKEND_MAX_RETRIES", default=120)
 CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_WORKER_SEND_TASK_EVENTS", default=True)
 CELERY_TASK_SEND_SENT_EVENT = True
 # Redis: a message not acknowledged within the visibility timeout is handed to another worker. It must exceed

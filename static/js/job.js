@@ -75,6 +75,17 @@ function drawNewestErrors(errors) {
   }));
 }
 
+function drawWaiting(waits) {
+  const el = field("waiting");
+  if (!el || !waits) return;
+  el.replaceChildren(...waits.map((w) => {
+    const line = document.createElement("div");
+    line.textContent = w;
+    return line;
+  }));
+  el.hidden = waits.length === 0;
+}
+
 function draw(s) {
   for (const key of ["files_seen", "images", "distinct_images", "skipped"]) field(key).textContent = s[key];
   for (const el of document.querySelectorAll('[data-field="errors"]')) el.textContent = s.errors;
@@ -83,6 +94,7 @@ function draw(s) {
   field("current_path").textContent = s.current_path;
   drawTypes(s.image_types);
   drawNewestErrors(s.newest_errors);
+  drawWaiting(s.waiting);
   for (const p of s.stages) {
     const el = document.querySelector(`.stage[data-stage="${CSS.escape(p.stage)}"]`);
     if (el) drawStage(el, p, s.discovery_finished);

@@ -20,7 +20,7 @@ from api.services import api_token_create
 from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
 from tests.api.support import grpc_serving, self_signed_cert
 from tests.conftest import serving
-from tests.jobs.test_pipeline import _free_port
+from tests.jobs.conftest import free_port
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def grpc_server(worker_env, tmp_path_factory) -> Iterator[GrpcServer]:
     # World-traversable, like the evidence folders (workers may run as another user).
     sources = Path(tempfile.mkdtemp(prefix="grpc-sources-", dir=os.environ.get("EVIDENCE_TMP")))
     sources.chmod(0o755)
-    port = _free_port()
+    port = free_port()
     env = {
         **worker_env,
         "GRPC_PORT": str(port),

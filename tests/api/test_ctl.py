@@ -20,6 +20,7 @@ from jobs.samples import exif_bytes, write_photo
 from jobs.services import job_create, job_start
 from tests.conftest import REPO
 from tests.jobs.test_pipeline import finished, photos
+from tests.processes import child_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -37,7 +38,7 @@ def ctl(grpc_server, worker_env, tmp_path):
             "SCANNER_API_TOKEN": token,
             "SOURCES_ROOT": str(grpc_server.sources_root),
         }
-        return subprocess.run(
+        return child_run(
             [sys.executable, "manage.py", "ctl", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
         )
 

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import stat
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from extractors.imagefile import EvidenceError, ImageInfo, open_evidence, open_i
 from jobs.discovery import Probe, Status, probe, walk
 from jobs.samples import exif_bytes, picture
 from tests.extractors.conftest import EPS, bmp_bomb, gif_bomb, jpeg_bomb, jpeg_bytes, png_bomb
+from tests.processes import child_run
 
 LIMIT = 89_478_485
 REPO = Path(__file__).resolve().parents[2]
@@ -259,7 +259,7 @@ def test_postscript_is_skipped_with_its_type_and_ghostscript_never_runs(tmp_path
     (fake_bin / "gs").chmod(stat.S_IRWXU)
     mark = tmp_path / "gs-ran"
     env = {**os.environ, "PATH": f"{fake_bin}:{os.environ['PATH']}", "GS_MARK": str(mark)}
-    done = subprocess.run(
+    done = child_run(
         [sys.executable, "-c", _GHOSTSCRIPT_CHECK, str(source), str(mark)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip

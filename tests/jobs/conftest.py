@@ -23,7 +23,9 @@ import pytest
 
 from jobs.models import FileInstance, Job, JobImage
 from jobs.samples import Gps, exif_bytes, write_photo
+from tests.conftest import wait_for
 from tests.extractors.conftest import EPS, hostile_exif_blocks, jpeg_bytes, png_bomb, with_app1
+from tests.processes import child_process, child_run
 
 REPO = Path(__file__).resolve().parents[2]
 PATH_MAX = os.pathconf("/", "PC_PATH_MAX")
@@ -226,7 +228,7 @@ class Unprivileged:
 
     def run(self, args: list[str], *, env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
         """Run `python ARGS` as this user (no supplementary groups: root's would leak group permissions)."""
-        return subprocess.run(
+        return child_run(
             [self.python, *args], env={**env, **self.env}, user=self.uid, group=self.gid, extra_groups=[], **kwargs
         )
 
@@ -285,3 +287,44 @@ def assert_counters_add_up(job: Job) -> None:
     assert job.distinct_images == distinct == JobImage.objects.filter(job=job).count()
     assert not rows.filter(status="error", error="").exists()
     assert not rows.filter(status="image", image__isnull=True).exists()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, which the test may stop and start again: the shared Redis is never stopped.
+    It keeps its data across a restart (append-only file, synced on every write), as a broker must."""
+
+    def __init__(self, data: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(data),
+                        "--save", "", "--appendonly", "yes", "--appendfsync", "always"]  # fmt: skip
+        self.process: subprocess.Popen | None = None
+
+    def answers(self) -> bool:
+        ping = subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True)
+        return ping.stdout.strip() == b"PONG"
+
+    def start(self) -> None:
+        self.process = child_process(self.command, stdout=subprocess.DEVNULL)
+        wait_for(self.answers, message=f"redis on port {self.port} to answer")
+
+    def stop(self) -> None:
+        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown"], capture_output=True)
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def private_redis(tmp_path) -> Iterator[PrivateRedis]:
+    data = tmp_path / "redis"
+    data.mkdir()
+    redis = PrivateRedis(data)
+    redis.start()
+    yield redis
+    redis.process.terminate()
+    redis.process.wait(timeout=30)

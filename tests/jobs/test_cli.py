@@ -21,6 +21,7 @@ from jobs.progress_view import ProgressView
 from jobs.samples import exif_bytes, write_photo
 from tests.extractors.conftest import jpeg_bytes, png_bomb
 from tests.jobs.conftest import REPO, assert_counters_add_up, build_hostile_tree
+from tests.processes import child_run
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,7 @@ CONTRACT = [
 
 
 def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return child_run(
         [sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
     )
 

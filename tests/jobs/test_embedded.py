@@ -15,6 +15,7 @@ import pytest
 
 from jobs.samples import make_sample_tree
 from tests.jobs.conftest import REPO, build_unreadable_tree, mismatches
+from tests.processes import child_run
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,7 @@ def test_scan_and_export_run_embedded_with_sqlite_and_no_broker(tmp_path):
     env = {**embedded_env(tmp_path / "var"), "SCAN_BATCH_FILES": "2"}
 
     def manage(*args: str) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True,
+        done = child_run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True,
                               text=True, timeout=120)  # fmt: skip
         assert done.returncode == 0, done.stderr
         return done

@@ -7,7 +7,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -21,6 +20,7 @@ from jobs.samples import exif_bytes, write_photo
 from jobs.services import job_cancel, job_create, job_delete, job_rerun, job_start
 from scanner.celery import app
 from tests.conftest import REPO, SPARE_REDIS_DBS, wait_for
+from tests.processes import child_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -280,7 +280,7 @@ def _purge_amqp(url: str, queues: list[str]) -> None:
 
 def _scan_cli(source: Path, env: dict[str, str], stages: str) -> subprocess.Popen:
     """`manage.py scan` in the distributed configuration: it queues the job and follows it to the end."""
-    return subprocess.Popen(
+    return child_process(
         [sys.executable, "manage.py", "scan", str(source), "--stages", stages, "--name", "cli"],
         env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -343,26 +343,11 @@ def test_killing_a_stage_worker_mid_batch_loses_nothing(
     assert progress(job)["exif"] == (48, 48, 0, 0, 0, 0)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_redis_restart_during_a_scan(transactional_db, workers, spawn, probe_log, evidence_dir, tmp_path):
-    port = _free_port()
-    data = tmp_path / "redis"
-    data.mkdir()
-    # A broker must keep its queues across a restart: append-only file, synced on every write.
-    redis_cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--save", "",
-                 "--appendonly", "yes", "--appendfsync", "always"]  # fmt: skip
-    redis = subprocess.Popen(redis_cmd, stdout=subprocess.DEVNULL)
-    ping = ["redis-cli", "-p", str(port), "ping"]
-    wait_for(lambda: subprocess.run(ping, capture_output=True).stdout.strip() == b"PONG", message="redis up")
+def test_redis_restart_during_a_scan(transactional_db, workers, spawn, probe_log, evidence_dir, private_redis):
     cli = None
     try:
         photos(evidence_dir, range(60))
-        url = f"redis://127.0.0.1:{port}/0"
+        url = private_redis.url
         env = {
             "CELERY_BROKER_URL": url,
             "CELERY_RESULT_BACKEND": url,
@@ -381,10 +366,9 @@ def test_redis_restart_during_a_scan(transactional_db, workers, spawn, probe_log
         cli = _scan_cli(evidence_dir, {**workers.env, **env}, "exif,probe")
 
         wait_for(lambda: sum(probe_log_counts(probe_log).values()) >= 5, message="the pipeline to be running")
-        subprocess.run(["redis-cli", "-p", str(port), "shutdown"], capture_output=True)
-        redis.wait(timeout=30)
+        private_redis.stop()
         assert sum(probe_log_counts(probe_log).values()) < 60
-        redis = subprocess.Popen(redis_cmd, stdout=subprocess.DEVNULL)
+        private_redis.start()
 
         output, _ = cli.communicate(timeout=200)
         assert cli.returncode == 0, output.decode()
@@ -398,8 +382,6 @@ def test_redis_restart_during_a_scan(transactional_db, workers, spawn, probe_log
         if cli is not None and cli.poll() is None:  # the scan did not end: it must not outlive the test
             cli.kill()
             cli.communicate()
-        redis.terminate()
-        redis.wait(timeout=30)
 
 
 def test_two_jobs_over_overlapping_content_analyse_shared_images_once(

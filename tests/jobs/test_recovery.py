@@ -8,7 +8,9 @@ import os
 from collections import Counter
 from datetime import timedelta
 
+import kombu.exceptions
 import pytest
+import redis.exceptions
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,7 +22,7 @@ from jobs.samples import write_photo
 from jobs.scanning import LeaseLost, _commit_batch, scan_job
 from jobs.services import job_create
 from jobs.stages import batch_finish, batch_stage_finish
-from jobs.tasks import scan_source
+from jobs.tasks import is_transient, scan_source
 
 
 def extracting_job(evidence_dir, **fields) -> Job:
@@ -182,7 +184,7 @@ def test_only_the_lease_holder_records_discovery(db, evidence_dir):
     probes = list(discovery.probe_all(root, discovery.walk(root), threads=1, max_pixels=10**8, full_verify=False))
     assert len(probes) == 3
     with pytest.raises(LeaseLost), transaction.atomic():
-        _commit_batch(job, probes, "old")
+        _commit_batch(job, probes, "old", after=None)
     job.refresh_from_db()
     assert job.files_seen == 0
     assert not FileInstance.objects.filter(job=job).exists()
@@ -192,6 +194,34 @@ def test_only_the_lease_holder_records_discovery(db, evidence_dir):
     assert (job.status, job.files_seen, job.images) == (Job.Status.COMPLETED, 3, 3)
     assert job.discovery_redispatches == 0  # a scan that ran was not lost: a later loss waits one stall again
     assert FileInstance.objects.filter(job=job).count() == 3
+
+
+def test_a_copy_of_a_slice_that_commits_second_writes_nothing(db, evidence_dir):
+    """A scan message delivered again while its first delivery still runs (held through a broker outage longer
+    than the visibility timeout) runs the same slice under the same lease: of the two, only the first to commit a
+    batch records it, so each file is counted once."""
+    for seed in range(3):
+        write_photo(evidence_dir / f"img_{seed}.jpg", width=32, height=24, seed=seed)
+    job = discovering_job(evidence_dir, Job.Status.SCANNING, lease="same", active_ago=1)
+    root = os.fsencode(evidence_dir)
+    probes = list(discovery.probe_all(root, discovery.walk(root), threads=1, max_pixels=10**8, full_verify=False))
+    with transaction.atomic():
+        _commit_batch(job, probes, "same", after=None)
+    with pytest.raises(LeaseLost), transaction.atomic():
+        _commit_batch(job, probes, "same", after=None)
+    job.refresh_from_db()
+    assert (job.files_seen, job.images, bytes(job.resume_after)) == (3, 3, b"img_2.jpg")
+    assert FileInstance.objects.filter(job=job).count() == 3
+
+
+@pytest.mark.parametrize(
+    "error",
+    [redis.exceptions.ConnectionError("Error 111 connecting"), kombu.exceptions.OperationalError("refused")],
+    ids=["result-backend", "publish"],
+)
+def test_a_broker_outage_is_transient(error):
+    assert is_transient(error)
+    assert not is_transient(ValueError("a bug"))
 
 
 def test_a_slice_whose_lease_is_handed_on_stops_after_the_batch_it_was_recording(db, evidence_dir, monkeypatch):

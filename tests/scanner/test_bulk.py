@@ -3,7 +3,6 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
@@ -12,6 +11,7 @@ from django.db import connection, transaction
 from gallery.models import Image
 from scanner.bulk import Row, bulk_insert
 from tests.jobs.conftest import REPO
+from tests.processes import child_run
 
 
 def image(n: int, *, mime: str = "image/jpeg") -> Row:
@@ -127,6 +127,6 @@ def test_every_kind_of_column_is_written_as_bulk_create_writes_it_on_sqlite(tmp_
     from tests.jobs.test_embedded import embedded_env
 
     env = {**embedded_env(tmp_path), "DJANGO_SETTINGS_MODULE": "scanner.settings.embedded"}  # as manage.py sets it
-    done = subprocess.run([sys.executable, "-c", _ON_SQLITE], cwd=REPO, env=env, capture_output=True, text=True,
+    done = child_run([sys.executable, "-c", _ON_SQLITE], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=120, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -20,6 +20,7 @@ from django.db import connections
 
 from jobs.samples import Gps, exif_bytes, make_sample_tree, write_photo
 from tests.conftest import REPO, wait_for
+from tests.processes import child_process
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "a long enough passphrase 42"
@@ -213,7 +214,7 @@ class AsgiServer:
 
     def start(self) -> None:
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
+            self.process = child_process(
                 [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "scanner.asgi:application"],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
             )  # fmt: skip

@@ -17,7 +17,7 @@ from api.models import QueuePause
 from audit.models import AuditEvent
 from scanner.celery import app
 from tests.conftest import serving, wait_for
-from tests.jobs.test_pipeline import _free_port
+from tests.jobs.conftest import free_port
 from tests.test_stack import status
 from tests.web.conftest import screenshot, sign_in_browser
 
@@ -30,7 +30,7 @@ SAME_SITE = {"HTTP_ORIGIN": "http://testserver", "HTTP_SEC_FETCH_SITE": "same-or
 @pytest.fixture(scope="module")
 def flower(worker_env, tmp_path_factory) -> Iterator[str]:
     """A real Flower, as `make up` starts it (under /flower, with a basic login): its URL."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     with serving(
         [sys.executable, "-m", "celery", "-A", "scanner", "flower", "--address=127.0.0.1", f"--port={port}",
@@ -197,7 +197,7 @@ def test_flower_away_or_not_set_up(staff, client_for, settings):
     web = client_for(staff)
     settings.FLOWER_URL = ""
     assert web.get("/flower/workers").status_code == 404
-    settings.FLOWER_URL = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    settings.FLOWER_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     away = web.get("/flower/workers")
     assert away.status_code == 502
     assert b"Flower does not answer" in away.content

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from api.models import QueuePause
 from api.services import api_token_create
 from jobs.models import FileInstance, Job
 from jobs.services import job_create
+from tests.processes import child_run
 from tests.web.conftest import make_case
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +63,7 @@ def test_check_deploy_is_clean_with_the_distributed_settings():
         CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
         REDIS_URL="redis://127.0.0.1:6379/1",
     )
-    result = subprocess.run(
+    result = child_run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip

@@ -21,6 +21,7 @@ from jobs.progress_view import ProgressView
 from jobs.scanning import job_fail
 from jobs.selectors import job_progress_snapshot
 from jobs.services import SourceError, job_cancel, job_create, job_start
+from jobs.waiting import job_waits
 
 
 class Command(BaseCommand):
@@ -81,11 +82,13 @@ class Command(BaseCommand):
         runner = threading.Thread(target=context.run, args=(start,), name=f"job-{job.pk}", daemon=True)
         started = time.monotonic()
         runner.start()
+        waits: list[str] = []
         try:
             with view:
                 while True:
                     snapshot = job_progress_snapshot(job_id=job.pk)
                     view.update(snapshot)
+                    waits = self._waits(job, waits)
                     if snapshot["status"] in Job.FINAL and not runner.is_alive():
                         break
                     runner.join(timeout=options["poll"])
@@ -101,6 +104,19 @@ class Command(BaseCommand):
             raise CommandError(f"job {job.pk} failed: {crashed[0]}")
         if snapshot["status"] != Job.Status.COMPLETED:
             raise CommandError(f"job {job.pk} {snapshot['status']}: {snapshot['error']}")
+
+    def _waits(self, job: Job, shown: list[str]) -> list[str]:
+        """Say what the job waits for that no worker will bring (from its first moments on: a queue nobody
+        consumes), and when that is over. Returns what is shown now."""
+        job.refresh_from_db(fields=["status", "discovery_finished"])
+        waits = job_waits(job=job)
+        for wait in waits:
+            if wait not in shown:
+                self.stderr.write(f"job {job.pk}: waiting: {wait}")
+        for wait in shown:
+            if wait not in waits:
+                self.stderr.write(f"job {job.pk}: no longer waiting: {wait}", style_func=lambda text: text)
+        return waits
 
     def _summary(self, s: dict[str, Any], elapsed: float) -> None:
         write = self.stdout.write
