@@ -353,6 +353,10 @@ GRPC_TLS_CERT = env.str("GRPC_TLS_CERT", default="")
 GRPC_TLS_KEY = env.str("GRPC_TLS_KEY", default="")
 # Calls served at once: each open stream (WatchJobProgress, StreamFile, DrainWorker) holds one thread.
 GRPC_MAX_WORKERS = env.int("GRPC_MAX_WORKERS", default=16)
+# Streams admitted at once, in all (below GRPC_MAX_WORKERS: the threads above it are left to unary calls and the
+# health check) and per user; one more is refused with RESOURCE_EXHAUSTED (api/streams.py, docs/grpc.md).
+GRPC_MAX_STREAMS = env.int("GRPC_MAX_STREAMS", default=12)
+GRPC_STREAMS_PER_USER = env.int("GRPC_STREAMS_PER_USER", default=8)
 # Bytes per StreamFile message (a client may ask for 4 KiB to 3 MiB). The largest that fits gRPC's default 4 MiB
 # message limit: per byte, fewer messages cost both ends less CPU (docs/grpc.md).
 GRPC_STREAM_CHUNK_BYTES = env.int("GRPC_STREAM_CHUNK_BYTES", default=3 * 1024 * 1024)
