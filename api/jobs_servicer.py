@@ -20,7 +20,7 @@ from api.filestream import FileChunks
 from api.pagetokens import PageTokenError, page_token_decode, page_token_encode
 from api.selectors import ImageRecord, job_image_records, job_page_for_user
 from audit.services import audit_record
-from gallery.selectors import CursorError, GalleryFilters, gallery_page
+from gallery.selectors import CursorError, FilterError, GalleryFilters, gallery_page
 from gallery.thumbnails import EvidenceUnavailable, open_file_instance
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import jobs_pb2_grpc
@@ -34,7 +34,16 @@ from jobs.selectors import (
     source_label,
     source_list,
 )
-from jobs.services import RerunRefused, SourceError, job_cancel, job_create, job_delete, job_rerun, job_start
+from jobs.services import (
+    RerunRefused,
+    SourceError,
+    job_cancel,
+    job_create,
+    job_delete,
+    job_rerun,
+    job_start,
+    source_named,
+)
 
 STATUSES = {
     Job.Status.CREATED: pb.JOB_STATUS_CREATED,
@@ -206,22 +215,26 @@ def _job(job_id: int, action: JobAction = JobAction.VIEW) -> Job:
 
 
 def _image_filters(f: pb.ImageFilter) -> GalleryFilters:
-    """The gallery's filters for ListImages' `filter` (INVALID_ARGUMENT for a date that is not one)."""
+    """The gallery's filters for ListImages' `filter` (INVALID_ARGUMENT for a date that is not one, or text no
+    stored value can hold)."""
     try:
         taken_from, taken_to = (date.fromisoformat(v) if v else None for v in (f.taken_from, f.taken_to))
     except ValueError:
         raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "taken_from and taken_to are dates: YYYY-MM-DD") from None
-    return GalleryFilters(
-        gps=f.gps,
-        errors=f.stage_errors,
-        duplicates=f.duplicates,
-        mime=f.mime,
-        camera=f"{f.camera_make}\t{f.camera_model}" if f.camera_make or f.camera_model else "",
-        taken_from=taken_from,
-        taken_to=taken_to,
-        faces=f.faces,
-        tag=f.tag.strip(),
-    )
+    try:
+        return GalleryFilters(
+            gps=f.gps,
+            errors=f.stage_errors,
+            duplicates=f.duplicates,
+            mime=f.mime,
+            camera=f"{f.camera_make}\t{f.camera_model}" if f.camera_make or f.camera_model else "",
+            taken_from=taken_from,
+            taken_to=taken_to,
+            faces=f.faces,
+            tag=f.tag.strip(),
+        )
+    except FilterError as exc:
+        raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
 
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
@@ -250,18 +263,15 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
 
     def CreateJob(self, request: pb.CreateJobRequest, context) -> pb.Job:
         user = current_user()
-        source = request.source.strip()
-        # The source is a name under SOURCES_ROOT; source_resolve(within=) then refuses anything that leads out of
-        # it once links are resolved ("..", a link to /).
-        if not source or os.path.isabs(source) or "\x00" in source:
-            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "source must be a folder under SOURCES_ROOT, by name")
         if len(request.name) > 200:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "name is longer than 200 characters")
+        if "\x00" in request.name + request.description:  # what the web form's fields refuse too
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "name and description cannot hold NUL characters")
         try:
             job = job_create(
                 name=request.name,
                 description=request.description,
-                source_path=settings.SOURCES_ROOT / source,
+                source_path=source_named(request.source.strip()),
                 owner=user,
                 stages=list(request.stages) or None,
                 within=settings.SOURCES_ROOT,
@@ -312,7 +322,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             return result(
                 result=result.SOURCE_MISSING,
                 job=job_message(job, user),
-                message=f"source folder is missing or not a folder: {source_label(job)}",
+                message="the job's source folder is missing or not a folder",
             )
         waiting = Job.objects.filter(status=Job.Status.QUEUED).exclude(pk=job.pk).count()
         if not job_start(job=job):  # started by someone else meanwhile
