@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
@@ -339,7 +340,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         job = _job(request.job_id)
         cancelled = threading.Event()
         context.add_callback(cancelled.set)
-        last = None
+        last, changed = None, time.monotonic()
         while True:
             try:
                 snapshot = job_progress_snapshot(job_id=job.pk)
@@ -347,9 +348,16 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                 raise ApiError(grpc.StatusCode.NOT_FOUND, f"job {job.pk} was deleted") from None
             if snapshot != last:
                 yield progress_message(snapshot)
-                last = snapshot
+                last, changed = snapshot, time.monotonic()
             if snapshot["status"] in Job.FINAL or cancelled.wait(settings.GRPC_WATCH_INTERVAL):
                 return
+            # A stream holds a server thread and a slot of the stream limits (api.streams): a watch of a job that
+            # stands still (never started, or its client gone without a word) gives them back.
+            if time.monotonic() - changed > settings.GRPC_WATCH_IDLE_TIMEOUT:
+                raise ApiError(
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    f"job {job.pk} did not change for {settings.GRPC_WATCH_IDLE_TIMEOUT:g} s: watch it again",
+                )
 
     def ListImages(self, request: pb.ListImagesRequest, context) -> pb.ListImagesResponse:
         job = _job(request.job_id)

@@ -368,6 +368,9 @@ _usable_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") 
 GRPC_STREAM_READ_AHEAD = env.bool("GRPC_STREAM_READ_AHEAD", default=_usable_cpus > 1)
 # How often WatchJobProgress and DrainWorker look at the database / the worker for a change, in seconds.
 GRPC_WATCH_INTERVAL = env.float("GRPC_WATCH_INTERVAL", default=0.5)
+# A WatchJobProgress stream whose job did not change for this many seconds ends (DEADLINE_EXCEEDED), so that it
+# gives its thread and its stream slot back; a client watches again to go on.
+GRPC_WATCH_IDLE_TIMEOUT = env.float("GRPC_WATCH_IDLE_TIMEOUT", default=600.0)
 # How long worker control waits for workers to answer a broadcast (ListWorkers waits this long once).
 GRPC_INSPECT_TIMEOUT = env.float("GRPC_INSPECT_TIMEOUT", default=1.0)
 # The client side (manage.py ctl): where the server is, and the certificate (or its CA) to verify it with.

@@ -3,13 +3,22 @@ number per user and a number in all that leaves threads to every other call (api
 
 from __future__ import annotations
 
+import time
+
 import grpc
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import DEFAULT_DB_ALIAS, connections
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from api.client import channel_open
+from api.server import server_build
+from api.services import api_token_create
 from audit.models import AuditEvent
 from imagescanner.v1 import jobs_pb2 as pb
+from imagescanner.v1 import jobs_pb2_grpc
+from jobs.services import job_create
 from tests.api.conftest import rpc_error
 from tests.conftest import wait_for
 from tests.jobs.test_pipeline import photos
@@ -69,7 +78,7 @@ def test_one_users_streams_cannot_hold_every_thread(grpc_server, client_as):
         assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "the most it serves at once" in error.details()
         assert health.Check(health_pb2.HealthCheckRequest(), timeout=PROMPTLY).status == SERVING
-        assert carol.jobs.ListSources(pb.ListSourcesRequest(), timeout=PROMPTLY).sources == ["never-started"]
+        assert "never-started" in carol.jobs.ListSources(pb.ListSourcesRequest(), timeout=PROMPTLY).sources
     finally:
         for stream in streams:
             stream.cancel()
@@ -84,3 +93,33 @@ def test_one_users_streams_cannot_hold_every_thread(grpc_server, client_as):
                 stream.cancel()
 
     wait_for(admitted, timeout=30, message="alice's cancelled streams to give their slots back")
+
+
+def test_a_watch_of_a_job_that_stands_still_ends_and_gives_its_slot_back(
+    settings, transactional_db, tmp_path, monkeypatch
+):
+    # A server of its own, in this process, so that it runs with a short idle limit; its threads close their
+    # database connections after each call, so that none is left open when the test database is dropped.
+    settings.GRPC_WATCH_INTERVAL, settings.GRPC_WATCH_IDLE_TIMEOUT = 0.05, 1.0
+    monkeypatch.setitem(connections.settings[DEFAULT_DB_ALIAS], "CONN_MAX_AGE", 0)
+    user = get_user_model().objects.create_user(username="dave", email="dave@example.org")
+    _, token = api_token_create(user=user, name="test")
+    (tmp_path / "case").mkdir()
+    job = job_create(name="still", source_path=tmp_path / "case", owner=user)
+    server = server_build(bind="127.0.0.1", port=0, tls=None, max_workers=3, max_streams=2, streams_per_user=1)
+    try:
+        with channel_open(target=f"127.0.0.1:{server.port}", token=token, local=True) as channel:
+            jobs = jobs_pb2_grpc.JobServiceStub(channel)
+            started = time.monotonic()
+            stream = jobs.WatchJobProgress(pb.WatchJobProgressRequest(job_id=job.pk), timeout=STREAM_DEADLINE)
+            assert next(stream).status == pb.JOB_STATUS_CREATED
+            error = rpc_error(list, stream)
+            assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert f"job {job.pk} did not change for 1 s" in error.details()
+            assert time.monotonic() - started < STREAM_DEADLINE / 2  # ended by the server, not the client's deadline
+            # The slot is free again: the user's one stream is admitted.
+            again = jobs.WatchJobProgress(pb.WatchJobProgressRequest(job_id=job.pk), timeout=STREAM_DEADLINE)
+            assert next(again).job_id == job.pk
+            assert rpc_error(list, again).code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    finally:
+        server.stop(0)
