@@ -6,10 +6,13 @@ it reads `authorization: Bearer <token>` from the metadata, rejects a missing, u
 a deactivated user, with UNAUTHENTICATED, and makes the user available to the servicer as `current_user()`, and to
 the audit log as the actor (with the caller's address and the token's prefix).
 
-Every refused call (UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND) is recorded in the audit log, whatever its
-method (those without a valid token up to a number a minute from each address), and so is every failure of a call
-that changes something or hands out evidence (AUDITED); their successes are recorded by the code that carries them
-out.
+Every streaming call also takes a slot of the server's stream limits (api.streams) for as long as it runs.
+
+Every refused call (UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT, RESOURCE_EXHAUSTED) is
+recorded in the audit log, whatever its method (those without a valid token up to a number a minute from each
+address), and so is every failure of a call that changes something or hands out evidence (AUDITED); their successes
+are recorded by the code that carries them out. A fault of the server's is logged with its traceback and answered
+UNKNOWN without its text, which may name server paths.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import grpc
 from django.contrib.auth.models import AbstractBaseUser
@@ -32,6 +35,9 @@ from google.protobuf.message import Message
 from api.services import api_token_authenticate
 from audit.models import AuditEvent
 from audit.services import Actor, actor_for, actor_set, audit_record
+
+if TYPE_CHECKING:
+    from api.streams import StreamSlots
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +57,16 @@ AUDITED = {
     "DrainWorker": "worker.drain",
     "SetConcurrency": "worker.concurrency",
 }
-REFUSALS = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.NOT_FOUND)
+REFUSALS = (
+    grpc.StatusCode.UNAUTHENTICATED,
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+)
 AUDIT_TEXT = 500
+# What a client is told of a fault of the server's: an exception's text may name server paths or data.
+SERVER_FAULT = "the server failed to answer this call; the fault is in its log"
 # Calls without a valid token recorded per minute from one address: anyone who can reach the port can make them,
 # and the log keeps every row for good.
 UNAUTHENTICATED_RECORDS_PER_MINUTE = 60
@@ -125,7 +139,8 @@ def unauthenticated_recorded(peer: str) -> bool:
 
 
 def _audit_end(method: str, request: Any, code: grpc.StatusCode, message: str, actor: Actor | None) -> None:
-    """Record a call that did not succeed: any refused one, and any failure of an AUDITED method."""
+    """Record a call that did not succeed: any refused one, and any failure of an AUDITED method (`message` is
+    what the log keeps, which may say more than the client was told)."""
     name = method.rsplit("/", 1)[-1]
     if code in REFUSALS or name in AUDITED:
         fields = _request_fields(request)
@@ -140,9 +155,16 @@ def _audit_end(method: str, request: Any, code: grpc.StatusCode, message: str, a
 
 
 def _abort(
-    context: grpc.ServicerContext, method: str, request: Any, code: grpc.StatusCode, message: str, actor: Actor | None
+    context: grpc.ServicerContext,
+    method: str,
+    request: Any,
+    code: grpc.StatusCode,
+    message: str,
+    actor: Actor | None,
+    recorded: str = "",
 ) -> NoReturn:
-    _audit_end(method, request, code, message, actor)
+    """End the call with `code` and `message`, recorded (as `recorded` where that says more) as _audit_end says."""
+    _audit_end(method, request, code, recorded or message, actor)
     context.abort(code, message)
 
 
@@ -174,9 +196,11 @@ def _served(context: grpc.ServicerContext, method: str, request: Any) -> Iterato
             _abort(context, method, request, grpc.StatusCode.NOT_FOUND, str(exc) or "not found", actor)
         except PermissionDenied as exc:
             _abort(context, method, request, grpc.StatusCode.PERMISSION_DENIED, str(exc) or "permission denied", actor)
-        except Exception as exc:  # a fault of the server's (gRPC answers UNKNOWN): recorded too, then raised
-            _audit_end(method, request, grpc.StatusCode.UNKNOWN, f"{type(exc).__name__}: {exc}", actor)
-            raise
+        except Exception as exc:  # a fault of the server's: logged and recorded, its text kept from the client
+            logger.exception("%s by user %s failed", method, user.pk)
+            _abort(
+                context, method, request, grpc.StatusCode.UNKNOWN, SERVER_FAULT, actor, f"{type(exc).__name__}: {exc}"
+            )
     finally:
         close_old_connections()
 
@@ -189,15 +213,28 @@ def _unary(behavior: Callable, method: str) -> Callable:
     return call
 
 
-def _streaming(behavior: Callable, method: str) -> Callable:
+def _client_streaming(behavior: Callable, method: str, slots: StreamSlots) -> Callable:
+    def call(request: Any, context: grpc.ServicerContext) -> Any:
+        with _served(context, method, request), slots.held(current_user().pk):
+            return behavior(request, context)
+
+    return call
+
+
+def _streaming(behavior: Callable, method: str, slots: StreamSlots) -> Callable:
     def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        with _served(context, method, request):
+        with _served(context, method, request), slots.held(current_user().pk):
             yield from behavior(request, context)
 
     return call
 
 
 class AuthInterceptor(grpc.ServerInterceptor):
+    """Authenticates and audits every call as the module says, and admits streaming calls through `slots`."""
+
+    def __init__(self, slots: StreamSlots) -> None:
+        self.slots = slots
+
     def intercept_service(self, continuation: Callable, handler_call_details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(handler_call_details)
         method = handler_call_details.method
@@ -206,7 +243,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         if handler.unary_unary:
             return handler._replace(unary_unary=_unary(handler.unary_unary, method))
         if handler.unary_stream:
-            return handler._replace(unary_stream=_streaming(handler.unary_stream, method))
+            return handler._replace(unary_stream=_streaming(handler.unary_stream, method, self.slots))
         if handler.stream_unary:
-            return handler._replace(stream_unary=_unary(handler.stream_unary, method))
-        return handler._replace(stream_stream=_streaming(handler.stream_stream, method))
+            return handler._replace(stream_unary=_client_streaming(handler.stream_unary, method, self.slots))
+        return handler._replace(stream_stream=_streaming(handler.stream_stream, method, self.slots))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
@@ -20,7 +21,7 @@ from api.filestream import FileChunks
 from api.pagetokens import PageTokenError, page_token_decode, page_token_encode
 from api.selectors import ImageRecord, job_image_records, job_page_for_user
 from audit.services import audit_record
-from gallery.selectors import CursorError, GalleryFilters, gallery_page
+from gallery.selectors import CursorError, FilterError, GalleryFilters, gallery_page
 from gallery.thumbnails import EvidenceUnavailable, open_file_instance
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import jobs_pb2_grpc
@@ -34,7 +35,16 @@ from jobs.selectors import (
     source_label,
     source_list,
 )
-from jobs.services import RerunRefused, SourceError, job_cancel, job_create, job_delete, job_rerun, job_start
+from jobs.services import (
+    RerunRefused,
+    SourceError,
+    job_cancel,
+    job_create,
+    job_delete,
+    job_rerun,
+    job_start,
+    source_named,
+)
 from jobs.waiting import job_waits
 
 STATUSES = {
@@ -209,22 +219,26 @@ def _job(job_id: int, action: JobAction = JobAction.VIEW) -> Job:
 
 
 def _image_filters(f: pb.ImageFilter) -> GalleryFilters:
-    """The gallery's filters for ListImages' `filter` (INVALID_ARGUMENT for a date that is not one)."""
+    """The gallery's filters for ListImages' `filter` (INVALID_ARGUMENT for a date that is not one, or text no
+    stored value can hold)."""
     try:
         taken_from, taken_to = (date.fromisoformat(v) if v else None for v in (f.taken_from, f.taken_to))
     except ValueError:
         raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "taken_from and taken_to are dates: YYYY-MM-DD") from None
-    return GalleryFilters(
-        gps=f.gps,
-        errors=f.stage_errors,
-        duplicates=f.duplicates,
-        mime=f.mime,
-        camera=f"{f.camera_make}\t{f.camera_model}" if f.camera_make or f.camera_model else "",
-        taken_from=taken_from,
-        taken_to=taken_to,
-        faces=f.faces,
-        tag=f.tag.strip(),
-    )
+    try:
+        return GalleryFilters(
+            gps=f.gps,
+            errors=f.stage_errors,
+            duplicates=f.duplicates,
+            mime=f.mime,
+            camera=f"{f.camera_make}\t{f.camera_model}" if f.camera_make or f.camera_model else "",
+            taken_from=taken_from,
+            taken_to=taken_to,
+            faces=f.faces,
+            tag=f.tag.strip(),
+        )
+    except FilterError as exc:
+        raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
 
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
@@ -256,18 +270,15 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
 
     def CreateJob(self, request: pb.CreateJobRequest, context) -> pb.Job:
         user = current_user()
-        source = request.source.strip()
-        # The source is a name under SOURCES_ROOT; source_resolve(within=) then refuses anything that leads out of
-        # it once links are resolved ("..", a link to /).
-        if not source or os.path.isabs(source) or "\x00" in source:
-            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "source must be a folder under SOURCES_ROOT, by name")
         if len(request.name) > 200:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "name is longer than 200 characters")
+        if "\x00" in request.name + request.description:  # what the web form's fields refuse too
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "name and description cannot hold NUL characters")
         try:
             job = job_create(
                 name=request.name,
                 description=request.description,
-                source_path=settings.SOURCES_ROOT / source,
+                source_path=source_named(request.source.strip()),
                 owner=user,
                 stages=list(request.stages) or None,
                 within=settings.SOURCES_ROOT,
@@ -318,7 +329,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             return result(
                 result=result.SOURCE_MISSING,
                 job=job_message(job, user),
-                message=f"source folder is missing or not a folder: {source_label(job)}",
+                message="the job's source folder is missing or not a folder",
             )
         waiting = Job.objects.filter(status=Job.Status.QUEUED).exclude(pk=job.pk).count()
         if not job_start(job=job):  # started by someone else meanwhile
@@ -335,7 +346,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         job = _job(request.job_id)
         cancelled = threading.Event()
         context.add_callback(cancelled.set)
-        last = None
+        last, changed = None, time.monotonic()
         while True:
             try:
                 snapshot = job_progress_snapshot(job_id=job.pk)
@@ -343,9 +354,16 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                 raise ApiError(grpc.StatusCode.NOT_FOUND, f"job {job.pk} was deleted") from None
             if snapshot != last:
                 yield progress_message(snapshot)
-                last = snapshot
+                last, changed = snapshot, time.monotonic()
             if snapshot["status"] in Job.FINAL or cancelled.wait(settings.GRPC_WATCH_INTERVAL):
                 return
+            # A stream holds a server thread and a slot of the stream limits (api.streams): a watch of a job that
+            # stands still (never started, or its client gone without a word) gives them back.
+            if time.monotonic() - changed > settings.GRPC_WATCH_IDLE_TIMEOUT:
+                raise ApiError(
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    f"job {job.pk} did not change for {settings.GRPC_WATCH_IDLE_TIMEOUT:g} s: watch it again",
+                )
 
     def ListImages(self, request: pb.ListImagesRequest, context) -> pb.ListImagesResponse:
         job = _job(request.job_id)

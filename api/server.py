@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from api.auth import AuthInterceptor
 from api.filestream import StreamFileSerializer, heap_keep_large_buffers
 from api.jobs_servicer import JobServicer
+from api.streams import StreamSlots
 from api.workers_servicer import WorkerServicer
 from imagescanner.v1 import jobs_pb2, jobs_pb2_grpc, workers_pb2, workers_pb2_grpc
 
@@ -48,13 +49,25 @@ class Server:
         self.server.stop(grace).wait()
 
 
-def server_build(*, bind: str, port: int, tls: TlsFiles | None, max_workers: int) -> Server:
+def server_build(
+    *, bind: str, port: int, tls: TlsFiles | None, max_workers: int, max_streams: int, streams_per_user: int
+) -> Server:
     """A started server on bind:port (port 0: a free one). Without `tls` it accepts local connections only
-    (gRPC's local credentials: loopback TCP, no encryption)."""
+    (gRPC's local credentials: loopback TCP, no encryption). Streams are admitted up to `streams_per_user` per
+    user and `max_streams` in all, which must leave some of the `max_workers` threads to unary calls (ValueError
+    otherwise)."""
+    if not 0 < max_streams < max_workers or streams_per_user < 1:
+        raise ValueError(
+            f"GRPC_MAX_STREAMS ({max_streams}) must be 1 to GRPC_MAX_WORKERS - 1 ({max_workers - 1}), "
+            f"and GRPC_STREAMS_PER_USER ({streams_per_user}) at least 1"
+        )
     heap_keep_large_buffers()
     server = grpc.server(
         ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        interceptors=[AuthInterceptor(), StreamFileSerializer()],
+        interceptors=[
+            AuthInterceptor(StreamSlots(total=max_streams, per_user=streams_per_user)),
+            StreamFileSerializer(),
+        ],
     )
     jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(), server)
     workers_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(), server)

@@ -30,6 +30,8 @@ class Actor:
 
 
 SYSTEM = Actor(AuditEvent.Via.SYSTEM)
+# The values AuditEvent.job_id (a bigint) holds.
+JOB_IDS = range(-(2**63), 2**63)
 _actor: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("audit_actor", default=None)
 
 
@@ -95,8 +97,11 @@ def audit_record(
     actor: Actor | None = None,
     **data: Any,
 ) -> AuditEvent:
-    """Record `action` by `actor` (default: whoever the entry point says is acting). `data`: JSON values."""
+    """Record `action` by `actor` (default: whoever the entry point says is acting). `data`: JSON values. A
+    `job_id` no job can have (beyond the database's integers: a hostile URL) is kept in `data`, as text."""
     actor = actor or _actor.get() or SYSTEM
+    if job_id is not None and job_id not in JOB_IDS:
+        data, job_id = {**data, "job_id": str(job_id)}, None
     return AuditEvent.objects.create(
         via=actor.via,
         user_id=actor.user_id,

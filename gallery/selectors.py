@@ -33,12 +33,31 @@ from jobs.models import FileInstance, Job, JobImage
 SORTS = {"path": "path", "taken": "date taken", "size": "size"}
 
 
+# The range of the database's integer keys and counts (PostgreSQL bigint).
+_INT_RANGE = range(-(2**63), 2**63)
+
+
 class CursorError(ValueError):
     """A cursor that this code did not write."""
 
 
+class FilterError(ValueError):
+    """A filter value that no stored value can match, and that the database refuses to compare with."""
+
+
+def _storable(text: str) -> bool:
+    """Whether the database can hold (and so compare with) `text`: valid UTF-8 without NUL."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return "\x00" not in text
+
+
 @dataclass(frozen=True)
 class GalleryFilters:
+    """The gallery's filters. Text values must be storable (valid UTF-8, no NUL): FilterError otherwise."""
+
     gps: bool = False
     errors: bool = False
     duplicates: bool = False
@@ -50,6 +69,11 @@ class GalleryFilters:
     tag: str = ""
     # Found at a path whose extension names another type than the content (jobs.discovery).
     extension_mismatch: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("mime", "camera", "tag"):
+            if not _storable(getattr(self, name)):
+                raise FilterError(f"the {name} filter holds a character no stored value has")
 
     @property
     def active(self) -> bool:
@@ -91,14 +115,19 @@ def _encode(values: Sequence[Any]) -> str:
 
 
 def _decode(cursor: str, sort: str) -> list[Any]:
+    """The key a cursor of `sort` holds. CursorError for anything _encode did not write: not base64 or JSON, nested
+    too deep for the parser, of another shape, or with values the database cannot compare (text with NUL or a
+    lone surrogate, an integer out of range)."""
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError) as exc:
+    except (binascii.Error, ValueError, RecursionError) as exc:
         raise CursorError("bad cursor") from exc
     shapes = {"path": (str, int), "size": (int, int), "taken": (str, str, int)}
     if not isinstance(values, list) or len(values) != len(shapes[sort]):
         raise CursorError("bad cursor")
     if not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, shapes[sort], strict=True)):
+        raise CursorError("bad cursor")
+    if not all(_storable(v) if isinstance(v, str) else v in _INT_RANGE for v in values):
         raise CursorError("bad cursor")
     return values
 
@@ -137,7 +166,7 @@ def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters) -> QuerySet:
         dated = _exif(job).filter(image=ref)
         if filters.taken_from:
             dated = dated.filter(datetime_original__gte=filters.taken_from.isoformat())
-        if filters.taken_to:
+        if filters.taken_to and filters.taken_to < dt.date.max:  # no day follows the last one
             dated = dated.filter(datetime_original__lt=(filters.taken_to + dt.timedelta(days=1)).isoformat())
         rows = rows.filter(Exists(dated.exclude(datetime_original="")))
     if filters.errors:

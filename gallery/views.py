@@ -7,10 +7,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
+from typing import NoReturn
 from urllib.parse import urlencode
 
 from csp.decorators import csp_replace
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control
@@ -23,6 +25,7 @@ from gallery.models import Face, Image
 from gallery.selectors import (
     SORTS,
     CursorError,
+    FilterError,
     GalleryFilters,
     gallery_count,
     gallery_filter_options,
@@ -47,20 +50,29 @@ def _date(value: str | None) -> dt.date | None:
         return None
 
 
-def _filters(request: HttpRequest) -> GalleryFilters:
+def _malformed(job: Job, what: str) -> NoReturn:
+    """Refuse a gallery request whose parameters cannot be used (400), recorded like every refusal."""
+    audit_record("job.view", outcome=AuditEvent.Outcome.REFUSED, job_id=job.pk, detail=what)
+    raise BadRequest(what)
+
+
+def _filters(request: HttpRequest, job: Job) -> GalleryFilters:
     q = request.GET
-    return GalleryFilters(
-        gps=q.get("gps") == "1",
-        errors=q.get("errors") == "1",
-        duplicates=q.get("duplicates") == "1",
-        mime=q.get("type", ""),
-        camera=q.get("camera", ""),
-        taken_from=_date(q.get("from")),
-        taken_to=_date(q.get("to")),
-        faces=q.get("faces") == "1",
-        tag=q.get("tag", "").strip(),
-        extension_mismatch=q.get("mismatch") == "1",
-    )
+    try:
+        return GalleryFilters(
+            gps=q.get("gps") == "1",
+            errors=q.get("errors") == "1",
+            duplicates=q.get("duplicates") == "1",
+            mime=q.get("type", ""),
+            camera=q.get("camera", ""),
+            taken_from=_date(q.get("from")),
+            taken_to=_date(q.get("to")),
+            faces=q.get("faces") == "1",
+            tag=q.get("tag", "").strip(),
+            extension_mismatch=q.get("mismatch") == "1",
+        )
+    except FilterError as exc:
+        _malformed(job, str(exc))
 
 
 def _sort(request: HttpRequest) -> str:
@@ -79,18 +91,18 @@ def _page(request: HttpRequest, job: Job):
         return gallery_page(
             job=job,
             sort=_sort(request),
-            filters=_filters(request),
+            filters=_filters(request, job),
             cursor=request.GET.get("cursor") or None,
             limit=settings.GALLERY_PAGE_SIZE,
         )
     except CursorError:
-        raise Http404("Bad page cursor.") from None
+        _malformed(job, "bad page cursor")
 
 
 @require_GET
 def gallery(request: HttpRequest, job_id: int) -> HttpResponse:
     job = job_or_404(request, job_id)
-    filters = _filters(request)
+    filters = _filters(request, job)
     gaps = job_stage_gaps(job=job, stages=GALLERY_STAGES)
     return render(
         request,

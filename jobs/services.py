@@ -20,6 +20,7 @@ from gallery.models import Image
 from jobs import pipeline
 from jobs.models import FileInstance, Job, JobImage, JobShare, StageProgress
 from jobs.progress import access_revoked, progress_changed
+from jobs.selectors import source_list
 
 logger = logging.getLogger(__name__)
 
@@ -30,18 +31,28 @@ class SourceError(ValueError):
 
 def source_resolve(path: str | os.PathLike, *, within: Path | None = None) -> Path:
     """The real, absolute path of a source folder. With `within`, it must lie inside that folder once every
-    symbolic link is resolved."""
+    symbolic link is resolved, and the SourceError names no path (its reader names sources, not server paths)."""
+    shown = "" if within is not None else f": {path}"
     try:
         real = Path(os.path.realpath(path, strict=True))
     except OSError as exc:
-        raise SourceError(f"source folder not found: {path}") from exc
+        raise SourceError(f"source folder not found{shown}") from exc
     if not real.is_dir():
-        raise SourceError(f"not a folder: {path}")
+        raise SourceError(f"not a folder{shown}")
     if within is not None:
         root = Path(os.path.realpath(within))
         if real != root and root not in real.parents:
-            raise SourceError(f"source must be inside {root}")
+            raise SourceError("the source leads out of the sources folder")
     return real
+
+
+def source_named(name: str) -> Path:
+    """The folder of the source called `name`: exactly one of those jobs.selectors.source_list offers (a top-level,
+    not hidden folder of SOURCES_ROOT that stays inside it), the one rule of the web form and the API. Raises
+    SourceError, naming no server path, for any other name ("", ".", "a/b", ".hidden", a path)."""
+    if name not in source_list():
+        raise SourceError(f"no source {name!r}: choose one of the sources listed")
+    return source_resolve(settings.SOURCES_ROOT / name, within=settings.SOURCES_ROOT)
 
 
 def job_create(
@@ -147,7 +158,10 @@ def job_rerun(*, job: Job, within: Path | None = None) -> Job:
                 within=within,
             )
             if rerun.source_path != job.source_path:  # a folder on its path became a link since
-                raise SourceError(f"{job.source_path} now leads to {rerun.source_path}")
+                # Named within `within` where there is one, like every SourceError: no server path.
+                was, now = (os.path.relpath(p, os.path.realpath(within)) if within else p
+                            for p in (job.source_path, rerun.source_path))  # fmt: skip
+                raise SourceError(f"{was} now leads to {now}")
             Job.objects.filter(pk=rerun.pk).update(rerun_of=job)
             shares = [JobShare(job=rerun, user_id=s.user_id, role=s.role) for s in job.shares.all()]
             JobShare.objects.bulk_create(shares)

@@ -37,6 +37,7 @@ from jobs.services import (
     job_share,
     job_start,
     job_unshare,
+    source_named,
 )
 from jobs.waiting import job_waits
 from scanner.records import records_write
@@ -74,7 +75,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
             job = job_create(
                 name=data["name"],
                 description=data["description"],
-                source_path=settings.SOURCES_ROOT / data["source"],
+                source_path=source_named(data["source"]),
                 owner=request.user,
                 stages=data["stages"],
                 within=settings.SOURCES_ROOT,

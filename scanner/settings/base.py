@@ -383,6 +383,10 @@ GRPC_TLS_CERT = env.str("GRPC_TLS_CERT", default="")
 GRPC_TLS_KEY = env.str("GRPC_TLS_KEY", default="")
 # Calls served at once: each open stream (WatchJobProgress, StreamFile, DrainWorker) holds one thread.
 GRPC_MAX_WORKERS = env.int("GRPC_MAX_WORKERS", default=16)
+# Streams admitted at once, in all (below GRPC_MAX_WORKERS: the threads above it are left to unary calls and the
+# health check) and per user; one more is refused with RESOURCE_EXHAUSTED (api/streams.py, docs/grpc.md).
+GRPC_MAX_STREAMS = env.int("GRPC_MAX_STREAMS", default=12)
+GRPC_STREAMS_PER_USER = env.int("GRPC_STREAMS_PER_USER", default=8)
 # Bytes per StreamFile message (a client may ask for 4 KiB to 3 MiB). The largest that fits gRPC's default 4 MiB
 # message limit: per byte, fewer messages cost both ends less CPU (docs/grpc.md).
 GRPC_STREAM_CHUNK_BYTES = env.int("GRPC_STREAM_CHUNK_BYTES", default=3 * 1024 * 1024)
@@ -394,6 +398,9 @@ _usable_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") 
 GRPC_STREAM_READ_AHEAD = env.bool("GRPC_STREAM_READ_AHEAD", default=_usable_cpus > 1)
 # How often WatchJobProgress and DrainWorker look at the database / the worker for a change, in seconds.
 GRPC_WATCH_INTERVAL = env.float("GRPC_WATCH_INTERVAL", default=0.5)
+# A WatchJobProgress stream whose job did not change for this many seconds ends (DEADLINE_EXCEEDED), so that it
+# gives its thread and its stream slot back; a client watches again to go on.
+GRPC_WATCH_IDLE_TIMEOUT = env.float("GRPC_WATCH_IDLE_TIMEOUT", default=600.0)
 # How long worker control waits for workers to answer a broadcast (ListWorkers waits this long once).
 GRPC_INSPECT_TIMEOUT = env.float("GRPC_INSPECT_TIMEOUT", default=1.0)
 # The client side (manage.py ctl): where the server is, and the certificate (or its CA) to verify it with.

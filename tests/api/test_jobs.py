@@ -39,9 +39,18 @@ def test_create_job_takes_a_source_name_and_refuses_every_way_out(grpc_server, a
     assert "case-1" in alice.jobs.ListSources(pb.ListSourcesRequest()).sources
     assert "escape" not in alice.jobs.ListSources(pb.ListSourcesRequest()).sources
 
-    for source in ("../", "/etc", str(root / "case-1"), "escape", "case-1/../..", "", "missing", "case-1\x00"):
+    # Exactly what ListSources offers: not the root itself, a hidden folder, a subfolder, or a way out.
+    photos(root / ".hidden", range(1))
+    photos(root / "case-1" / "sub", range(1))
+    refused = ("../", "/etc", str(root / "case-1"), "escape", "case-1/../..", "", "missing", "case-1\x00", ".",
+               "./", ".hidden", "case-1/sub", "case-1/", "./case-1", "case-1/.")  # fmt: skip
+    assert not set(refused) & set(alice.jobs.ListSources(pb.ListSourcesRequest()).sources)
+    for source in refused:
         error = rpc_error(alice.jobs.CreateJob, pb.CreateJobRequest(name="x", source=source))
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, source
+        # The server's paths stay on the server.
+        assert os.path.realpath(root) not in error.details().replace(str(root / "case-1"), ""), source
+        assert "no source" in error.details(), source
     assert not Job.objects.exists()
     error = rpc_error(alice.jobs.CreateJob, pb.CreateJobRequest(source="case-1", stages=["nope"]))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -336,10 +345,11 @@ def test_stream_file_sends_the_exact_bytes_with_their_sha256(grpc_server, alice,
         (job.pk, instance.path, f"sent {len(on_disk)} bytes, SHA-256 {instance.sha256}"),
     ]
     assert first[0].data == {"file_id": instance.pk, "size": len(on_disk), "sha256": instance.sha256}
-    refused = streams.get(outcome="refused")
+    refused = streams.get(outcome="refused", detail__startswith="NOT_FOUND: ")
     assert (refused.job_id, refused.data) == (job.pk + 1000, {"file_id": instance.pk})
-    assert refused.detail.startswith("NOT_FOUND: ")
-    assert streams.filter(outcome="failed", detail__startswith="INVALID_ARGUMENT: ").count() == 2
+    # Malformed requests are refusals too.
+    assert streams.filter(outcome="refused", detail__startswith="INVALID_ARGUMENT: ").count() == 2
+    assert not streams.filter(outcome="failed").exists()
 
 
 def test_stream_file_refuses_links_and_files_changed_since_the_scan(grpc_server, alice, workers):

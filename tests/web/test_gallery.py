@@ -154,7 +154,7 @@ def test_cursors_not_written_by_the_server_are_refused(scan, examiner, client_fo
         with pytest.raises(CursorError):
             gallery_page(job=job, sort=sort, cursor=cursor)
     alice = client_for(examiner)
-    assert alice.get(reverse("jobs:gallery_more", args=[job.pk]) + "?cursor=WzEsMl0").status_code == 404
+    assert alice.get(reverse("jobs:gallery_more", args=[job.pk]) + "?cursor=WzEsMl0").status_code == 400
 
 
 def test_the_gallery_over_http_ends_with_the_last_partial_page(scan, examiner, client_for, settings):

@@ -148,12 +148,13 @@ def test_scanning_again_keeps_the_owner_and_shares_and_links_what_was_analysed(
     folder.rename(moved)
     folder.symlink_to(tmp_path)
     refused = client_for(examiner).post(reverse("jobs:rerun", args=[job.pk]), follow=True)
-    assert "The source cannot be scanned again: source must be inside" in refused.text
+    assert "The source cannot be scanned again: the source leads out of the sources folder" in refused.text
     # Nor is one swapped for a link to another folder of the root: that is another case.
     folder.unlink()
     folder.symlink_to(moved)
     refused = client_for(examiner).post(reverse("jobs:rerun", args=[job.pk]), follow=True)
-    assert f"The source cannot be scanned again: {folder} now leads to {moved}" in refused.text
+    # Named within the sources folder: the message names no server path (the API shows it too).
+    assert f"The source cannot be scanned again: {folder.name} now leads to {moved.name}" in refused.text
     assert Job.objects.filter(rerun_of=job).count() == 1
     failed = AuditEvent.objects.filter(action="job.rerun", outcome="failed", job_id=job.pk, user_id=examiner.pk)
     assert failed.count() == 2

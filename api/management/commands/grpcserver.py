@@ -45,9 +45,14 @@ class Command(BaseCommand):
             raise CommandError("--insecure serves loopback only: bind to 127.0.0.1 or ::1")
         try:
             server = server_build(
-                bind=options["bind"], port=options["port"], tls=tls, max_workers=settings.GRPC_MAX_WORKERS
+                bind=options["bind"],
+                port=options["port"],
+                tls=tls,
+                max_workers=settings.GRPC_MAX_WORKERS,
+                max_streams=settings.GRPC_MAX_STREAMS,
+                streams_per_user=settings.GRPC_STREAMS_PER_USER,
             )
-        except (OSError, RuntimeError) as exc:
+        except (OSError, RuntimeError, ValueError) as exc:
             raise CommandError(str(exc)) from None
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
