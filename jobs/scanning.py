@@ -23,6 +23,7 @@ from jobs import discovery, inprocess, pipeline
 from jobs.discovery import Probe, Status
 from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch
 from jobs.progress import progress_changed
+from jobs.selectors import source_label
 from jobs.stages import job_try_complete, prior_results, progress_add
 from scanner.bulk import Row, bulk_insert
 
@@ -193,7 +194,9 @@ def scan_job(*, job_id: int, slice_seconds: float, lease: str = "") -> None:
         return
     root = os.fsencode(job.source_path)
     if not os.path.isdir(root):
-        job_fail(job_id=job_id, error=f"source folder is missing or not a folder: {job.source_path}", lease=lease)
+        # Named as the examiner chose it (relative to SOURCES_ROOT): the API and the web show this error, and
+        # neither names the server's own folders.
+        job_fail(job_id=job_id, error=f"source folder is missing or not a folder: {source_label(job)}", lease=lease)
         return
     _dispatch_pending(job)
     resume = bytes(job.resume_after) if job.resume_after is not None else None

@@ -203,6 +203,17 @@ def test_how_each_job_ended_is_in_its_history(evidence_dir):
     assert (failed.via, failed.detail) == ("system", f"source folder is missing or not a folder: {missing}")
 
 
+def test_a_missing_source_under_the_sources_root_is_named_without_the_servers_folders(settings, evidence_dir):
+    settings.SOURCES_ROOT = evidence_dir
+    (evidence_dir / "case-7").mkdir()
+    job = job_create(name="gone", source_path=evidence_dir / "case-7", stages=[])
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.QUEUED)
+    (evidence_dir / "case-7").rmdir()  # the evidence share went away
+    scan_job(job_id=job.pk, slice_seconds=60)
+    job.refresh_from_db()
+    assert (job.status, job.error) == (Job.Status.FAILED, "source folder is missing or not a folder: case-7")
+
+
 def test_manage_py_audit_exports_the_log_oldest_first_and_records_that(evidence_dir, examiner, tmp_path):
     job = job_create(name="case 9", source_path=evidence_dir, stages=["exif"], owner=examiner)
     audit_record("file.view", job_id=job.pk, target="a\nb.jpg", file_id=7, sha256="ab" * 32)
