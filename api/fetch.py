@@ -107,9 +107,23 @@ def file_copy(channel: grpc.Channel, request: pb.StreamFileRequest, out: BinaryI
     return Copied(header=header, size=size, sha256=sha256)
 
 
-def copy_to(channel: grpc.Channel, request: pb.StreamFileRequest, target: Path, *, expect: str = "") -> Copied:
-    """`file_copy` into `target` by way of `write_new`: nothing is at `target` unless it was checked."""
-    return write_new(target, lambda out: file_copy(channel, request, out, expect=expect))
+def copy_to(
+    channel: grpc.Channel, request: pb.StreamFileRequest, target: Path, *, expect: str = "", busy_wait: float = 300.0
+) -> Copied:
+    """`file_copy` into `target` by way of `write_new`: nothing is at `target` unless it was checked. While the
+    server turns the stream away because the user already holds as many as it admits (RESOURCE_EXHAUSTED: other
+    copies, a watch in another terminal), the copy waits for a slot, longer each time, for up to `busy_wait` seconds
+    in all; then the refusal stands."""
+    pause, waited = 0.25, 0.0
+    while True:
+        try:
+            return write_new(target, lambda out: file_copy(channel, request, out, expect=expect))
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or waited >= busy_wait:
+                raise
+        threading.Event().wait(pause)
+        waited += pause
+        pause = min(pause * 2, 5.0)
 
 
 def write_new(target: Path, write: Callable[[BinaryIO], T]) -> T:

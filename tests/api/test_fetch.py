@@ -19,6 +19,7 @@ DATA = b"the evidence" * 1000
 DATA_SHA = hashlib.sha256(DATA).hexdigest()
 SIZE = len(DATA)
 SERVICE = pb.DESCRIPTOR.services_by_name["JobService"].full_name
+BUSY: list[pb.FileChunk] = []  # a script that turns the stream away: the user holds as many as the server admits
 
 
 @pytest.fixture
@@ -27,7 +28,10 @@ def lying_server() -> Iterator[tuple[grpc.Channel, list[list[pb.FileChunk]]]]:
     scripts: list[list[pb.FileChunk]] = []
 
     def stream(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
-        for message in scripts.pop(0):
+        script = scripts.pop(0)
+        if script is BUSY:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "you already hold 8 streams")
+        for message in script:
             yield message.SerializeToString()
 
     handler = grpc.method_handlers_generic_handler(
@@ -59,6 +63,24 @@ def test_a_stream_whose_bytes_are_what_every_hash_and_size_says_is_kept(lying_se
     assert (copied.sha256, copied.size, copied.header.path) == (DATA_SHA, len(DATA), "a.jpg")
     assert (tmp_path / "copy.jpg").read_bytes() == DATA
     assert [p.name for p in tmp_path.iterdir()] == ["copy.jpg"]
+
+
+def test_a_copy_turned_away_for_the_users_stream_limit_waits_for_a_slot(lying_server, tmp_path):
+    channel, scripts = lying_server
+    scripts.extend([BUSY, BUSY, _script()])
+    copy_to(channel, pb.StreamFileRequest(file_id=1), tmp_path / "copy.jpg", expect=DATA_SHA)
+    assert (tmp_path / "copy.jpg").read_bytes() == DATA
+    assert scripts == []
+
+
+def test_a_copy_turned_away_for_longer_than_it_waits_fails_and_leaves_nothing(lying_server, tmp_path):
+    channel, scripts = lying_server
+    scripts.extend([BUSY, BUSY, _script()])
+    with pytest.raises(grpc.RpcError) as refused:
+        copy_to(channel, pb.StreamFileRequest(file_id=1), tmp_path / "copy.jpg", busy_wait=0.2)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert list(tmp_path.iterdir()) == []
+    assert len(scripts) == 1  # asked twice: at first, and once after a wait
 
 
 @pytest.mark.parametrize(
