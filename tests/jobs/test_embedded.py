@@ -80,3 +80,13 @@ def test_unreadable_file_and_folder_are_recorded_when_scanned_as_nobody(evidence
     found = {r["path"].encode(): r for r in records}
     assert mismatches(found, expected) == []
     assert (var_dir / "scanner.sqlite3").stat().st_uid == nobody.uid
+
+
+def test_scan_on_a_never_migrated_embedded_database_migrates_it_first(tmp_path):
+    make_sample_tree(tmp_path / "evidence")
+    done = subprocess.run([sys.executable, "manage.py", "scan", str(tmp_path / "evidence")], cwd=REPO,
+                          env=embedded_env(tmp_path / "var"), capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout.splitlines()[0] == "migrating the embedded database (first run or after an upgrade)"
+    assert "job 1: completed" in done.stdout
