@@ -13,6 +13,9 @@ An extractor is a plain class with three class attributes and two methods:
                     digest of these values, so a job run with other settings analyses the content again instead
                     of reusing results made with the old ones. Parameters that only change speed (batch sizes,
                     threads, device) MUST NOT be listed.
+    resolved_params(params) -> dict
+                    OPTIONAL classmethod. `params` with the extractor's own defaults filled in (a face pack's
+                    thresholds): what a job freezes at its creation. MUST NOT raise.
 
     __init__(context: ExtractorContext)
                     MUST be cheap and MUST NOT raise: it only keeps the context.

@@ -150,7 +150,7 @@ def test_provenance_names_the_files_by_sha256(tiny_models):
     assert provenance.params["model_files"] == digests
     listing = "".join(f"{digests[path]}  {path}\n" for path in files)
     assert provenance.model_sha256 == hashlib.sha256(listing.encode()).hexdigest()
-    assert provenance.model_name == "insightface buffalo_l: det_10g.onnx + w600k_r50.onnx"
+    assert provenance.model_name == "buffalo_l: det_10g.onnx + w600k_r50.onnx"
     assert provenance.params["det_threshold"] == 0.6
     assert provenance.params["min_face_size"] == 20
     assert provenance.params["device"] == "cpu"
@@ -159,7 +159,7 @@ def test_provenance_names_the_files_by_sha256(tiny_models):
 def test_other_packs_load_by_name(tmp_path):
     write_faces_pack(tmp_path, pack="buffalo_s", files=("det_500m.onnx", "w600k_mbf.onnx"))
     provenance = FacesExtractor(context(tmp_path, faces_params(pack="buffalo_s"))).load()
-    assert provenance.model_name == "insightface buffalo_s: det_500m.onnx + w600k_mbf.onnx"
+    assert provenance.model_name == "buffalo_s: det_500m.onnx + w600k_mbf.onnx"
     assert pack_files({"pack": "antelopev2"}) == (
         "models/antelopev2/scrfd_10g_bnkps.onnx",
         "models/antelopev2/glintr100.onnx",

@@ -18,6 +18,7 @@ from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.migrations.executor import MigrationExecutor
 
 from audit.services import acting_as, cli_actor
+from gallery.face_search import job_faces_found
 from jobs.models import FileInstance, Job
 from jobs.progress import progress_flush
 from jobs.progress_view import ProgressView
@@ -131,6 +132,8 @@ class Command(BaseCommand):
                 f"  {stage['stage']:<9} done {stage['done']}/{stage['total']}  failed {stage['failed']}  "
                 f"skipped {stage['skipped']}"
             )
+            if stage["stage"] == "faces" and stage["done"]:
+                line += f"  faces found {job_faces_found(job=Job.objects.get(pk=s['job']))}"
             if stage["reused"]:
                 line += f"  (reused {stage['reused']} earlier results)"
             if stage["unavailable"]:
