@@ -9,20 +9,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
+
 from gallery.models import Face
 from jobs.models import Job
 
 _CHUNK = 4096  # embeddings scored per database round trip
 
 
-def job_faces_found(*, job: Job) -> int:
-    """How many faces the faces stage found in a job's images, with the stage version the job ran."""
+def _job_faces(job: Job) -> QuerySet[Face]:
+    """The faces of a job: those the faces stage found in its images with the stage version (pack, thresholds) the
+    job ran; another job's run over the same images with another pack is not this job's."""
     version = job.config.get("versions", {}).get("faces")
     if version is None:
-        return 0
-    return Face.objects.filter(
-        result__stage="faces", result__extractor_version=version, image__job_images__job=job
-    ).count()
+        return Face.objects.none()
+    return Face.objects.filter(result__stage="faces", result__extractor_version=version, image__job_images__job=job)
+
+
+def job_faces_found(*, job: Job) -> int:
+    """How many faces the faces stage found in a job's images."""
+    return _job_faces(job).count()
 
 
 @dataclass(frozen=True)
@@ -34,9 +40,10 @@ class FaceMatch:
 
 
 def job_faces_like(*, job: Job, face: Face, limit: int = 20) -> list[FaceMatch]:
-    """The faces in `job` most like `face` (which may come from another job), best first. Only faces embedded by the
-    recogniser file that embedded `face` are compared; a face whose result records no recogniser is compared with
-    none. `same_person` uses the threshold recorded with `face`'s result (the pack's, frozen with its job)."""
+    """The faces of `job` most like `face` (which may come from another job), best first. Only faces embedded by the
+    recogniser file that embedded `face` are compared: a job run with another pack has none to compare, and a face
+    whose result records no recogniser is compared with none. `same_person` uses the threshold recorded with
+    `face`'s result (the pack's, frozen with its job)."""
     import numpy as np
 
     recorded = face.result.params
@@ -46,7 +53,8 @@ def job_faces_like(*, job: Job, face: Face, limit: int = 20) -> list[FaceMatch]:
     threshold = float(recorded["match_threshold"])
     query = np.frombuffer(bytes(face.embedding), dtype="<f4")
     rows = (
-        Face.objects.filter(image__job_images__job=job, result__params__recogniser_sha256=recogniser)
+        _job_faces(job)
+        .filter(result__params__recogniser_sha256=recogniser)
         .exclude(pk=face.pk)
         .distinct()
         .order_by("pk")
