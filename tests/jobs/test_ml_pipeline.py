@@ -160,7 +160,9 @@ def test_jobs_run_with_different_face_packs_never_compare_their_embeddings(
     settings.STAGE_PARAMS = {**settings.STAGE_PARAMS, "faces": {**faces, "pack": "buffalo_l"}}
     scrfd_job, _summary = _scan(evidence_dir, "scrfd pack")
 
-    assert default_job.config["params"]["faces"]["match_threshold"] == 0.363  # frozen with the job
+    # Each job froze its pack's thresholds at its creation.
+    frozen = default_job.config["params"]["faces"]
+    assert (frozen["det_threshold"], frozen["min_face_size"], frozen["match_threshold"]) == (0.6, 20, 0.363)
     assert scrfd_job.config["params"]["faces"]["match_threshold"] == 0.4
     assert "faces found 2" in summary  # the astronaut and her mirror image; no face in the grey square
     default_faces = list(Face.objects.filter(result__extractor_version=default_job.config["versions"]["faces"]))
