@@ -152,9 +152,9 @@ class YuNetDetector:
         self.input_size = (int(shape[3]), int(shape[2]))  # width, height
 
     @staticmethod
-    def reads(session: Any) -> bool:
-        names = {output.name for output in session.get_outputs()}
-        return all(f"{head}_{s}" in names for head in ("cls", "obj", "bbox", "kps") for s in _YUNET_STRIDES)
+    def reads(output_names: set[str]) -> bool:
+        """Whether a graph with these outputs is a YuNet detector."""
+        return all(f"{head}_{s}" in output_names for head in ("cls", "obj", "bbox", "kps") for s in _YUNET_STRIDES)
 
     def detect(self, pixels: Image.Image) -> tuple[Any, Any]:
         """(boxes, landmarks) in pixels of `pixels`: boxes (N, 5) as x1, y1, x2, y2, score; landmarks (N, 5, 2)."""
@@ -281,14 +281,12 @@ def _fold_dequantized_weights(graph: Any) -> None:
     graph.input.extend(inputs)
 
 
-def _session(path: str, providers: list[Any], *, free_batch: bool = False) -> Any:
-    """An onnxruntime session for the graph at `path`, block-quantised weights folded. With `free_batch`, a graph
+def _session(model: Any, providers: list[Any], *, free_batch: bool = False) -> Any:
+    """An onnxruntime session for a loaded graph, block-quantised weights folded. With `free_batch`, a graph
     exported for a batch of one (SFace) gets a free batch axis: a recogniser treats every crop alone, so this
     changes nothing but how many crops one call takes."""
-    import onnx
     import onnxruntime
 
-    model = onnx.load(path)
     _fold_dequantized_weights(model.graph)
     if free_batch:
         for value in (model.graph.input[0], model.graph.output[0]):
@@ -298,11 +296,12 @@ def _session(path: str, providers: list[Any], *, free_batch: bool = False) -> An
 
 def load_detector(path: str, providers: list[Any], *, det_thresh: float, nms_thresh: float, det_size: int) -> Any:
     """A YuNet or SCRFD detector for the graph at `path`; ValueError for any other graph."""
+    import onnx
     from insightface.model_zoo import model_zoo
 
-    session = _session(path, providers)
-    if YuNetDetector.reads(session):
-        return YuNetDetector(session, det_thresh=det_thresh, nms_thresh=nms_thresh)
+    graph = onnx.load(path)
+    if YuNetDetector.reads({output.name for output in graph.graph.output}):
+        return YuNetDetector(_session(graph, providers), det_thresh=det_thresh, nms_thresh=nms_thresh)
     model = model_zoo.get_model(path, providers=providers)
     if getattr(model, "taskname", "") != "detection" or not getattr(model, "use_kps", False):
         raise ValueError("not a YuNet or SCRFD face detector with landmarks")
@@ -311,9 +310,10 @@ def load_detector(path: str, providers: list[Any], *, det_thresh: float, nms_thr
 
 def load_recogniser(path: str, providers: list[Any], *, norm: tuple[float, float] | None) -> Recogniser:
     """An ArcFace-style recogniser for the graph at `path`; ValueError for any other graph."""
+    import onnx
     from insightface.model_zoo.arcface_onnx import ArcFaceONNX
 
-    session = _session(path, providers, free_batch=True)
+    session = _session(onnx.load(path), providers, free_batch=True)
     shape = session.get_inputs()[0].shape
     if len(shape) != 4 or shape[2] != shape[3] or not isinstance(shape[2], int) or shape[2] < 112:
         raise ValueError("not an ArcFace-style face recogniser (a square input of at least 112 pixels)")
