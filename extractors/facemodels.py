@@ -141,7 +141,8 @@ def _nms(boxes: Any, scores: Any, threshold: float) -> list[int]:
 class YuNetDetector:
     """OpenCV Zoo's YuNet (2023mar): a fixed square input of BGR 0-255 pixels; per stride 8/16/32 a class score,
     an objectness, a box (centre offset and log size, in strides) and five landmarks (offsets, in strides) for each
-    cell. The image is scaled to fit the input and padded at the right and bottom."""
+    cell. The image is scaled to fit the input and padded at the right and bottom. The input size is the graph's
+    own (640x640 for the shipped file); FACES_DET_SIZE sizes SCRFD's input and the decode, not YuNet's."""
 
     def __init__(self, session: Any, *, det_thresh: float, nms_thresh: float) -> None:
         self.session = session
