@@ -332,6 +332,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             DATABASE_URL=database,
             CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL", "memory://"),
             MODELS_ROOT=str(models_root),
+            FACES_PACK="buffalo_l",  # the synthetic graphs have buffalo_l's sizes and file names
             CLASSIFY_MODEL="ViT-B-32",
             CLASSIFY_CHECKPOINT=CLIP_CHECKPOINT,
             CLASSIFY_VOCABULARY=str(VOCABULARY),

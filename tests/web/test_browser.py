@@ -68,7 +68,10 @@ def test_examiner_signs_up_scans_a_case_and_reviews_it(
     assert expected["distinct"] == 49  # pages of 20, 20 and 9
     (sources_root / "case-2024-118").mkdir()
     # The web process creates the job, so it takes the tiny classify model from its environment, as the ML worker.
-    base = asgi_server(GALLERY_PAGE_SIZE="20", MODELS_ROOT=str(tiny_models), **classify_env()).url
+    # The web server creates the job, which freezes the face pack: the tiny models are laid out as buffalo_l.
+    base = asgi_server(
+        GALLERY_PAGE_SIZE="20", MODELS_ROOT=str(tiny_models), FACES_PACK="buffalo_l", **classify_env()
+    ).url
 
     sign_up(page, base)
     screenshot(page, "03-jobs-empty")
