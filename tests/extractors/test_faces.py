@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from extractors.base import ImageRef, Outcome, StageUnavailable
+from extractors.base import ImageRef, Outcome, StageUnavailable, effective_version
 from extractors.decoding import decode_oriented
 from extractors.faces import FacesExtractor, _providers, pack_files
 from tests.mlsupport import FACE, context, evidence_ref, face_picture, faces_params, write_picture
@@ -189,3 +189,13 @@ def test_device_selection():
     with pytest.raises(StageUnavailable, match="no CUDA provider") as raised:
         _providers("cuda", ["CPUExecutionProvider"])
     assert "requirements/gpu.txt" in raised.value.fix
+
+
+def test_unset_thresholds_are_the_packs_own_and_key_results_alike():
+    unset = {"pack": "yunet_sface", "det_threshold": None, "min_face_size": "", "match_threshold": None}
+    resolved = FacesExtractor.resolved_params(unset)
+    assert (resolved["det_threshold"], resolved["min_face_size"], resolved["match_threshold"]) == (0.6, 20, 0.363)
+    assert FacesExtractor.resolved_params({"pack": "buffalo_l", "det_threshold": 0.7})["det_threshold"] == 0.7
+    assert FacesExtractor.resolved_params({"pack": "buffalo_l"})["match_threshold"] == 0.4
+    assert effective_version(FacesExtractor, unset) == effective_version(FacesExtractor, resolved)
+    assert effective_version(FacesExtractor, unset) != effective_version(FacesExtractor, {"pack": "buffalo_l"})
