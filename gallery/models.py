@@ -115,7 +115,9 @@ class Face(models.Model):
     height = models.FloatField()
     score = models.FloatField(help_text="detection score, 0-1")
     landmarks = models.JSONField(help_text="[[x, y], ...]: left eye, right eye, nose tip, mouth left, mouth right")
-    embedding = models.BinaryField(help_text="512 float32, little-endian, L2-normalised")
+    embedding = models.BinaryField(
+        help_text="float32, little-endian, L2-normalised; its length is the recogniser's (result.params embedding_dim)"
+    )
     crop = models.BinaryField(help_text="JPEG thumbnail of the face for display")
 
     class Meta:

@@ -124,3 +124,39 @@ def make_sample_tree(root: Path) -> dict[str, int]:
     (root / "damaged" / "cut-off.jpg").write_bytes(whole[: len(whole) // 2])
     (root / "notes.txt").write_text("Exhibit notes: nothing in here is an image.\n")
     return {"files": 13, "images": 11, "distinct": 10, "skipped": 1, "errors": 1}
+
+
+# Real photographs that installed packages ship (never committed here): (package, path inside it) by the name they
+# get in a sample folder. scikit-image is a dependency of insightface, so both come with the faces stage.
+PACKAGED_PHOTOS = {
+    "people/astronaut.png": ("skimage", "data/astronaut.png"),
+    "people/six-people.jpg": ("insightface", "data/images/t1.jpg"),
+}
+PACKAGED_PHOTOS_WITHOUT_PEOPLE = {
+    "objects/coffee.png": ("skimage", "data/coffee.png"),
+    "objects/rocket.jpg": ("skimage", "data/rocket.jpg"),
+    "objects/cat.png": ("skimage", "data/chelsea.png"),
+}
+
+
+def packaged_photo(package: str, relative: str) -> Path | None:
+    """Where an installed package keeps a file, without importing the package; None when it is not installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    return path if path.is_file() else None
+
+
+def add_packaged_photos(root: Path, photos: dict[str, tuple[str, str]] = PACKAGED_PHOTOS) -> list[str]:
+    """Copy the packaged photographs that are installed here into `root`; the names copied."""
+    copied = []
+    for name, (package, relative) in photos.items():
+        source = packaged_photo(package, relative)
+        if source is not None:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(source.read_bytes())
+            copied.append(name)
+    return copied

@@ -68,15 +68,16 @@ def job_create(
     stages = list(stages if stages is not None else settings.SCAN_STAGES or registry.names())
     for stage in stages:
         registry.extractor_class(stage)  # unknown stage names fail here, before anything is stored
-    # Only what changes results is frozen with the job; batch sizes, threads and devices stay each host's own.
-    params = {
-        stage: {
-            key: value
-            for key, value in settings.STAGE_PARAMS.get(stage, {}).items()
-            if key in getattr(registry.extractor_class(stage), "result_params", ())
+    # Only what changes results is frozen with the job; batch sizes, threads and devices stay each host's own. An
+    # extractor may fill in defaults of its own first (a face pack's thresholds), so that the job keeps them.
+    params = {}
+    for stage in stages:
+        extractor = registry.extractor_class(stage)
+        configured = settings.STAGE_PARAMS.get(stage, {})
+        resolved = extractor.resolved_params(configured) if hasattr(extractor, "resolved_params") else configured
+        params[stage] = {
+            key: value for key, value in resolved.items() if key in getattr(extractor, "result_params", ())
         }
-        for stage in stages
-    }
     versions = registry.versions(params)
     source = source_resolve(source_path, within=within)
     config = {

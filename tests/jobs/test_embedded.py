@@ -81,3 +81,23 @@ def test_unreadable_file_and_folder_are_recorded_when_scanned_as_nobody(evidence
     found = {r["path"].encode(): r for r in records}
     assert mismatches(found, expected) == []
     assert (var_dir / "scanner.sqlite3").stat().st_uid == nobody.uid
+
+
+def test_scan_on_a_never_migrated_embedded_database_migrates_it_first(tmp_path):
+    make_sample_tree(tmp_path / "evidence")
+    done = subprocess.run([sys.executable, "manage.py", "scan", str(tmp_path / "evidence")], cwd=REPO,
+                          env=embedded_env(tmp_path / "var"), capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout.splitlines()[0] == "migrating the embedded database (first run or after an upgrade)"
+    assert "job 1: completed" in done.stdout
+
+
+def test_scan_on_a_never_migrated_server_database_says_in_one_line_what_to_run(tmp_path):
+    # A configuration with workers (the test settings) does not migrate a database it shares: it says so.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "scanner.settings.test",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'never-migrated.sqlite3'}"}  # fmt: skip
+    done = subprocess.run([sys.executable, "manage.py", "scan", str(tmp_path)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr == "CommandError: the database is not migrated: run python manage.py migrate first\n"

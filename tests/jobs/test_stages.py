@@ -11,7 +11,7 @@ from jobs.models import Job, StageProgress
 from jobs.scanning import scan_job
 from jobs.services import job_create
 from jobs.stages import extractor_context, stage_batch_run
-from tests.mlsupport import classify_params, face_picture, write_picture
+from tests.mlsupport import classify_params, face_picture, faces_params, write_picture
 
 
 def test_stage_devices_reach_the_extractor_context(settings):
@@ -29,6 +29,7 @@ def test_stage_devices_reach_the_extractor_context(settings):
 
 def test_the_device_setting_reaches_the_loaded_models(settings, tiny_models, fresh_registry):
     settings.MODELS_ROOT = tiny_models
+    settings.STAGE_PARAMS = {**settings.STAGE_PARAMS, "faces": faces_params()}  # the tiny pack is a buffalo_l
     settings.STAGE_DEVICES = {"faces": "cpu", "default": "auto"}
     _extractor, provenance = get_registry().loaded("faces", extractor_context("faces"))
     assert provenance.params["device"] == "cpu"
@@ -40,6 +41,7 @@ def test_a_cuda_device_on_a_host_without_one_is_unavailable(settings, tiny_model
     # A host without a GPU, wherever the test runs (a GPU host's onnxruntime lists the CUDA provider).
     mocker.patch.object(onnxruntime, "get_available_providers", autospec=True, return_value=["CPUExecutionProvider"])
     settings.MODELS_ROOT = tiny_models
+    settings.STAGE_PARAMS = {**settings.STAGE_PARAMS, "faces": faces_params()}  # the tiny pack is a buffalo_l
     settings.STAGE_DEVICES = {"faces": "cuda", "default": "cpu"}
     with pytest.raises(StageUnavailable, match="device cuda requested") as raised:
         get_registry().loaded("faces", extractor_context("faces"))
@@ -55,7 +57,7 @@ def test_without_the_ml_libraries_the_stage_is_unavailable_with_the_fix(
 ):
     """A base-only install (requirements/base.txt): the model files are there, the library is not."""
     settings.MODELS_ROOT = tiny_models
-    settings.STAGE_PARAMS = {**settings.STAGE_PARAMS, "classify": classify_params()}
+    settings.STAGE_PARAMS = {**settings.STAGE_PARAMS, "faces": faces_params(), "classify": classify_params()}
     write_picture(evidence_dir / "one.jpg", face_picture())
     job = job_create(name="base only", source_path=evidence_dir, stages=[stage])
     Job.objects.filter(pk=job.pk).update(status=Job.Status.QUEUED)
@@ -71,7 +73,8 @@ def test_without_the_ml_libraries_the_stage_is_unavailable_with_the_fix(
     assert (progress.total, progress.unavailable, progress.done) == (1, 1, 0)
     # "faces: insightface.model_zoo is not installed (fix: ...)": the module the stage imports may be a submodule.
     assert progress.message.startswith(f"{stage}: {module}")
-    assert progress.message.endswith(" is not installed (fix: pip install -r requirements/ml.txt)")
+    requirements = "faces.txt" if stage == "faces" else "ml.txt"
+    assert progress.message.endswith(f" is not installed (fix: pip install -r requirements/{requirements})")
 
     # Installing the library makes the stage available without restarting the worker: unavailability is not cached.
     monkeypatch.undo()

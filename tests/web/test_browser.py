@@ -86,9 +86,11 @@ def test_examiner_signs_up_scans_a_case_and_reviews_it(
     (sources_root / "case-2024-118").mkdir()
     # The web process creates the job, so it takes the tiny classify model from its environment, as the ML worker.
     mail = tmp_path / "mail"
+    # The web server creates the job, which freezes the face pack: the tiny models are laid out as buffalo_l.
     base = asgi_server(
         GALLERY_PAGE_SIZE="20",
         MODELS_ROOT=str(tiny_models),
+        FACES_PACK="buffalo_l",
         ACCOUNT_SIGNUP_ENABLED="true",
         EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
         EMAIL_FILE_PATH=str(mail),

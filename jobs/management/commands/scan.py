@@ -10,11 +10,15 @@ import time
 from collections import Counter
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
+from django.db.migrations.executor import MigrationExecutor
 
 from audit.services import acting_as, cli_actor
+from gallery.face_search import job_faces_found
 from jobs.models import FileInstance, Job
 from jobs.progress import progress_flush
 from jobs.progress_view import ProgressView
@@ -38,6 +42,7 @@ class Command(BaseCommand):
         parser.add_argument("--poll", type=float, default=0.25, help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self._migrated()
         owner = None
         if options["owner"]:
             try:
@@ -50,6 +55,17 @@ class Command(BaseCommand):
                 self._scan(owner, options)
             finally:
                 progress_flush()  # the browsers watching the job get what this process changed last
+
+    def _migrated(self) -> None:
+        """The embedded database belongs to this installation: bring it up to date (a first run creates it). A
+        shared server database is migrated by its operator: say so in one line rather than fail mid-scan."""
+        executor = MigrationExecutor(connection)
+        if not executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            return
+        if not settings.CELERY_TASK_ALWAYS_EAGER:
+            raise CommandError("the database is not migrated: run python manage.py migrate first")
+        self.stdout.write("migrating the embedded database (first run or after an upgrade)")
+        call_command("migrate", database=DEFAULT_DB_ALIAS, verbosity=0, interactive=False)
 
     def _scan(self, owner: Any, options: dict[str, Any]) -> None:
         stages = [s for s in options["stages"].split(",") if s] if options["stages"] is not None else None
@@ -131,6 +147,8 @@ class Command(BaseCommand):
             line = (
                 f"  {stage['summary']:<20} done {stage['done']}  failed {stage['failed']}  skipped {stage['skipped']}"
             )
+            if stage["stage"] == "faces" and stage["done"]:
+                line += f"  faces found {job_faces_found(job=Job.objects.get(pk=s['job']))}"
             if stage["reused"]:
                 line += f"  (reused {stage['reused']} earlier results)"
             if stage["unavailable"]:
