@@ -14,9 +14,10 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from accounts.services import user_delete, user_set_active
-from jobs import pipeline, scanning
+from jobs import consumers, pipeline, scanning
 from jobs.models import Job, StageProgress
 from jobs.progress import ProgressPublisher, job_group, progress_event
 from jobs.samples import make_sample_tree
@@ -189,6 +190,58 @@ def test_the_jobs_list_socket_follows_only_jobs_the_user_may_see(idle_job, other
         )
         assert await communicator.receive_nothing(timeout=0.5)  # never another user's job
         await communicator.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("lost", ["is_staff", "is_active"])
+def test_the_jobs_list_socket_checks_the_user_as_they_are_now_on_every_watch(idle_job, make_user, lost):
+    """A staff member who lost staff rights, or a user deactivated without their sockets hearing of it, gets no job
+    they may no longer see by asking to watch it on a socket opened before."""
+    staff = make_user("staff@example.org", staff=True)
+    theirs = headers_for(staff)
+
+    async def scenario():
+        communicator, connected = await connect("/ws/jobs/", theirs)
+        assert connected
+        await communicator.send_json_to({"watch": {str(idle_job.pk): "completed"}})
+        assert (await communicator.receive_json_from(timeout=10))["type"] == "snapshot"  # staff see every job
+        # Changed behind the consumers' back: no revocation message reaches the socket.
+        await database_sync_to_async(get_user_model().objects.filter(pk=staff.pk).update)(**{lost: False})
+        await communicator.send_json_to({"watch": {str(idle_job.pk): "completed"}})
+        if lost == "is_active":
+            assert (await communicator.receive_output(timeout=10))["type"] == "websocket.close"
+        else:
+            assert await communicator.receive_nothing(timeout=0.5)
+        await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_a_socket_that_missed_a_revocation_checks_access_again_before_the_next_event(idle_job, other, monkeypatch):
+    """A revocation message can be lost (a channel layer restart): once its last check is older than
+    ACCESS_CHECK_MAX_AGE, a socket checks access again before it forwards an event, and closes on what the user may
+    no longer see."""
+    monkeypatch.setattr(consumers, "ACCESS_CHECK_MAX_AGE", 0.0)
+    job_share(job=idle_job, user=other, role="reviewer")
+    theirs = headers_for(other)
+
+    async def scenario():
+        job_socket, connected = await connect(f"/ws/jobs/{idle_job.pk}/", theirs)
+        assert connected
+        assert (await job_socket.receive_json_from(timeout=10))["type"] == "snapshot"
+        list_socket, connected = await connect("/ws/jobs/", theirs)
+        assert connected
+        await list_socket.send_json_to({"watch": {str(idle_job.pk): "completed"}})
+        assert (await list_socket.receive_json_from(timeout=10))["type"] == "snapshot"
+        await database_sync_to_async(get_user_model().objects.filter(pk=other.pk).update)(is_active=False)
+        await get_channel_layer().group_send(
+            job_group(idle_job.pk), {"type": "job.progress", "event": {"type": "progress", "job": idle_job.pk}}
+        )
+        for communicator in (job_socket, list_socket):
+            assert (await communicator.receive_output(timeout=10))["type"] == "websocket.close"
+            assert await communicator.receive_nothing(timeout=0.5)
+            await communicator.disconnect()
 
     run(scenario)
 
