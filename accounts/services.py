@@ -1,4 +1,6 @@
-"""Account writes for the staff's users page: invite, deactivate / reactivate, delete."""
+"""Account writes for the staff's users page and the Django admin: invite, deactivate / reactivate, save an edited
+account, delete. Whatever removes a right (active, staff, superuser) or the account itself tells the user's open
+live-progress sockets (`access_revoked`) from here."""
 
 from __future__ import annotations
 
@@ -79,6 +81,20 @@ def user_set_active(*, user: AbstractUser, active: bool, by: AbstractUser) -> No
         if not active:
             access_revoked(user.pk)
     logger.info("user %s %s by user %s", user.pk, "reactivated" if active else "deactivated", by.pk)
+
+
+# The rights on which what a user may see depends: removing one revokes access.
+_RIGHTS = ("is_active", "is_staff", "is_superuser")
+
+
+def user_save(*, user: AbstractUser) -> None:
+    """Save an account edited as a whole (the Django admin's user form; the admin logs the change itself). Once it
+    commits, the user's open live-progress sockets check access again if a right they had was removed."""
+    with transaction.atomic():
+        before = get_user_model().objects.filter(pk=user.pk).values(*_RIGHTS).first()
+        user.save()
+        if before and any(before[right] and not getattr(user, right) for right in _RIGHTS):
+            access_revoked(user.pk)
 
 
 def user_delete(*, user: AbstractUser, by: AbstractUser) -> int:

@@ -15,6 +15,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 
 from accounts.services import user_delete, user_set_active
 from jobs import consumers, pipeline, scanning
@@ -170,6 +171,50 @@ def test_a_revoked_user_s_sockets_close_and_hear_nothing_more(idle_job, other, m
             await _closed_and_deaf(list_socket, idle_job.pk)
 
     run(scenario)
+
+
+def _admin_form(user, **changes) -> dict:
+    """What the Django admin's user form posts for `user`, with `changes`."""
+    fields = {
+        "username": user.username, "email": user.email, "first_name": "", "last_name": "",
+        "date_joined_0": user.date_joined.strftime("%Y-%m-%d"), "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+        "is_active": user.is_active, "is_staff": user.is_staff, "is_superuser": user.is_superuser,
+    }  # fmt: skip
+    fields.update(changes)
+    return {name: ("on" if value is True else value) for name, value in fields.items() if value is not False}
+
+
+@pytest.mark.parametrize("change", ["deactivate", "unstaff", "delete"])
+def test_a_user_changed_in_the_django_admin_loses_their_sockets_too(idle_job, make_user, client_for, change):
+    """Deactivating a user, removing their staff rights or deleting them in the Django admin closes their open
+    socket on a job they could see only by the removed right, as the users page does; a deleted user's jobs pass to
+    the admin who deleted them."""
+    boss = make_user("boss@example.org", staff=True, superuser=True)
+    staff = make_user("staff@example.org", staff=True)
+    theirs_job = job_create(name="theirs", source_path=idle_job.source_path, owner=staff)
+    admin, theirs = client_for(boss), headers_for(staff)
+
+    def edit() -> None:
+        if change == "delete":
+            response = admin.post(reverse("admin:auth_user_delete", args=[staff.pk]), {"post": "yes"})
+        else:
+            right = "is_active" if change == "deactivate" else "is_staff"
+            response = admin.post(
+                reverse("admin:auth_user_change", args=[staff.pk]), _admin_form(staff, **{right: False})
+            )
+        assert response.status_code == 302, response.content.decode()[-2000:]
+
+    async def scenario():
+        communicator, connected = await connect(f"/ws/jobs/{idle_job.pk}/", theirs)
+        assert connected  # staff see every job
+        assert (await communicator.receive_json_from(timeout=10))["type"] == "snapshot"
+        await database_sync_to_async(edit)()
+        await _closed_and_deaf(communicator, idle_job.pk)
+
+    run(scenario)
+    if change == "delete":
+        theirs_job.refresh_from_db()
+        assert theirs_job.owner_id == boss.pk
 
 
 def test_the_jobs_list_socket_follows_only_jobs_the_user_may_see(idle_job, other, examiner, evidence_dir):
