@@ -1,9 +1,12 @@
-"""The Django admin's user pages, saving and deleting through the account services, so that an account edited or
-deleted there is treated as one changed on the users page: open live-progress sockets hear of removed rights, and
-the jobs of a deleted account pass to the staff member deleting it."""
+"""The Django admin's sign-in and user pages. Its sign-in is allauth's (the admin's own form would sign in through
+ModelBackend, without the verified address that every sign-in needs). Its user pages save and delete through the
+account services, so that an account edited or deleted there is treated as one changed on the users page: open
+live-progress sockets hear of removed rights, and the jobs of a deleted account pass to the staff member deleting
+it."""
 
 from __future__ import annotations
 
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -12,6 +15,8 @@ from django.core.exceptions import PermissionDenied
 from accounts.services import UserChangeRefused, user_delete, user_save
 
 User = get_user_model()
+
+admin.site.login = secure_admin_login(admin.site.login)
 
 admin.site.unregister(User)
 
