@@ -21,6 +21,7 @@ from django.urls import reverse
 from audit.services import audit_record, user_label
 from jobs.models import Job, JobShare
 from jobs.progress import access_revoked
+from jobs.selectors import verified_address_owners
 
 logger = logging.getLogger(__name__)
 
@@ -30,18 +31,17 @@ class UserChangeRefused(ValueError):
 
 
 class InviteRefused(ValueError):
-    """The address already belongs to an account."""
+    """An account has verified the address already."""
 
 
 def user_invite(*, email: str, by: AbstractUser, site_url: str) -> AbstractUser:
     """Create an account for `email` with no usable password, and mail it a link to set one (under `site_url`, the
     web app's address as the invitee reaches it). The address is not verified by the invitation: the invitee
     verifies it at their first sign-in, like anyone else. Refused (InviteRefused) when an account has the address
-    verified, or as its email; an address another account merely added (a claim, not verified) does not stop it."""
+    verified; an address another account merely has (added, or its email, but not verified: a claim) does not stop
+    it."""
     email = email.strip().lower()
-    if EmailAddress.objects.filter(email__iexact=email, verified=True).exists() or (
-        get_user_model().objects.filter(email__iexact=email).exists()
-    ):
+    if verified_address_owners(email=email).exists():
         raise InviteRefused(f"an account already has the address {email}")
     with transaction.atomic():
         user = get_user_model().objects.create_user(
