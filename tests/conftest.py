@@ -31,7 +31,7 @@ APP_ROLE_PASSWORD = "scanner-app-test-only"
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
     """Before the test database is made, the app's own role exists, for a migration grants it its rights there: made
-    when missing by deploy/postgres/app-role.sql, as `make up` and the postgres container make theirs. Roles belong to
+    when missing by deploy/postgres/app-role.sql, as `make up` and docker-compose's app-role service make theirs. Roles belong to
     the whole server, which other checkouts' runs share: the suite never drops it."""
     from django.conf import settings
 
