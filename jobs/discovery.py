@@ -31,12 +31,12 @@ from typing import Any, BinaryIO
 import magic
 
 from extractors.display import display_path
+from extractors.filetimes import evidence_birth_time
 from extractors.imagefile import (
     MIME_FORMATS,
     EvidenceError,
     ImageInfo,
     describe_os_error,
-    evidence_birth_time,
     evidence_lstat,
     evidence_readlink,
     format_label,
