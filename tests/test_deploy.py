@@ -7,7 +7,7 @@ import tempfile
 
 import yaml
 
-from tests.conftest import REPO
+from tests.support.environment import REPO
 
 SECRETS = {
     "DJANGO_SECRET_KEY": "k",

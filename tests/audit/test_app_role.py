@@ -16,7 +16,7 @@ from audit.models import AuditEvent
 from audit.services import SYSTEM, acting_as
 from jobs.models import Job, JobShare
 from jobs.services import job_create, job_delete, job_share, job_unshare
-from tests.conftest import APP_ROLE_PASSWORD, app_role_url
+from tests.support.environment import APP_ROLE_PASSWORD, app_role_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

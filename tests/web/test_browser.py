@@ -15,9 +15,9 @@ from playwright.sync_api import expect
 from gallery.models import ExifData, Face
 from jobs.models import FileInstance, Job, JobImage
 from jobs.samples import exif_bytes, write_photo
-from tests.conftest import wait_for
 from tests.extractors.conftest import jpeg_bytes
 from tests.mlsupport import classify_env, face_picture, write_picture
+from tests.support.waiting import wait_for
 from tests.web.conftest import PASSWORD, make_case, screenshot, sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
