@@ -139,6 +139,7 @@ def job_progress(*, job: Job) -> dict[str, Any]:
                 "failed": p.failed,
                 "skipped": p.skipped,
                 "unavailable": p.unavailable,
+                "finished": p.finished,
                 "reused": p.reused,
                 "message": p.message,
                 "summary": p.summary,
