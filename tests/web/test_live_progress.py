@@ -15,6 +15,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import OperationalError
 from django.urls import reverse
 
 from accounts.services import user_delete, user_set_active
@@ -169,6 +170,27 @@ def test_a_revoked_user_s_sockets_close_and_hear_nothing_more(idle_job, other, m
             await list_socket.disconnect()
         else:
             await _closed_and_deaf(list_socket, idle_job.pk)
+
+    run(scenario)
+
+
+def test_a_socket_whose_access_cannot_be_checked_closes(idle_job, examiner, monkeypatch, mocker):
+    """Fail closed: when the check due before an event cannot be made (the database unreachable), the socket closes
+    instead of forwarding the event."""
+    monkeypatch.setattr(consumers, "ACCESS_CHECK_MAX_AGE", 0.0)
+    mine = headers_for(examiner)
+
+    async def scenario():
+        communicator, connected = await connect(f"/ws/jobs/{idle_job.pk}/", mine)
+        assert connected
+        assert (await communicator.receive_json_from(timeout=10))["type"] == "snapshot"
+        mocker.patch.object(consumers, "_may_view", autospec=True, side_effect=OperationalError("server closed"))
+        await get_channel_layer().group_send(
+            job_group(idle_job.pk), {"type": "job.progress", "event": {"type": "progress", "job": idle_job.pk}}
+        )
+        assert (await communicator.receive_output(timeout=10))["type"] == "websocket.close"
+        assert await communicator.receive_nothing(timeout=0.5)
+        await communicator.disconnect()
 
     run(scenario)
 
