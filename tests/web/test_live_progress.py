@@ -19,8 +19,9 @@ from django.db import OperationalError
 from django.urls import reverse
 
 from accounts.services import user_delete, user_set_active
+from audit.models import AuditEvent
 from jobs import consumers, pipeline, scanning
-from jobs.models import Job, StageProgress
+from jobs.models import Job, JobShare, StageProgress
 from jobs.progress import ProgressPublisher, job_group, progress_event
 from jobs.samples import make_sample_tree
 from jobs.selectors import job_progress_snapshot
@@ -237,6 +238,40 @@ def test_a_user_changed_in_the_django_admin_loses_their_sockets_too(idle_job, ma
     if change == "delete":
         theirs_job.refresh_from_db()
         assert theirs_job.owner_id == boss.pk
+
+
+@pytest.mark.parametrize("page", ["share", "job"])
+def test_a_share_removed_in_the_django_admin_closes_the_user_s_socket(idle_job, other, make_user, client_for, page):
+    """A share deleted on its own admin page, or from the job's inline list of shares, is removed as the job page
+    removes it: audited, and the user's open socket on the job closes."""
+    share = job_share(job=idle_job, user=other, role="reviewer")
+    admin, theirs = client_for(make_user("boss@example.org", staff=True, superuser=True)), headers_for(other)
+
+    def remove() -> None:
+        if page == "share":
+            response = admin.post(reverse("admin:jobs_jobshare_delete", args=[share.pk]), {"post": "yes"})
+        else:
+            response = admin.post(
+                reverse("admin:jobs_job_change", args=[idle_job.pk]),
+                {
+                    "name": idle_job.name, "description": "", "owner": idle_job.owner_id,
+                    "shares-TOTAL_FORMS": "1", "shares-INITIAL_FORMS": "1", "shares-MIN_NUM_FORMS": "0",
+                    "shares-MAX_NUM_FORMS": "1000", "shares-0-id": share.pk, "shares-0-job": idle_job.pk,
+                    "shares-0-user": other.pk, "shares-0-role": "reviewer", "shares-0-DELETE": "on",
+                },
+            )  # fmt: skip
+        assert response.status_code == 302, response.content.decode()[-3000:]
+
+    async def scenario():
+        communicator, connected = await connect(f"/ws/jobs/{idle_job.pk}/", theirs)
+        assert connected
+        assert (await communicator.receive_json_from(timeout=10))["type"] == "snapshot"
+        await database_sync_to_async(remove)()
+        await _closed_and_deaf(communicator, idle_job.pk)
+
+    run(scenario)
+    assert not JobShare.objects.filter(pk=share.pk).exists()
+    assert AuditEvent.objects.filter(action="job.unshare", job_id=idle_job.pk).count() == 1
 
 
 def test_the_jobs_list_socket_follows_only_jobs_the_user_may_see(idle_job, other, examiner, evidence_dir):
