@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.db.models import Count, QuerySet
+
+from jobs.selectors import verified_address_owners
 
 
 @dataclass(frozen=True)
@@ -49,4 +50,4 @@ def user_list() -> QuerySet[AbstractUser]:
 
 def email_is_verified(*, user: AbstractUser, email: str) -> bool:
     """Whether `email` (any case) is one of `user`'s addresses and its owner followed the link sent to it."""
-    return EmailAddress.objects.filter(user_id=user.pk, email__iexact=email, verified=True).exists()
+    return verified_address_owners(email=email).filter(pk=user.pk).exists()

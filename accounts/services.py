@@ -1,4 +1,6 @@
-"""Account writes for the staff's users page: invite, deactivate / reactivate, delete."""
+"""Account writes for the staff's users page and the Django admin: invite, deactivate / reactivate, save an edited
+account, delete. Whatever removes a right (active, staff, superuser) or the account itself tells the user's open
+live-progress sockets (`access_revoked`) from here."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from django.urls import reverse
 from audit.services import audit_record, user_label
 from jobs.models import Job, JobShare
 from jobs.progress import access_revoked
+from jobs.selectors import verified_address_owners
 
 logger = logging.getLogger(__name__)
 
@@ -28,18 +31,17 @@ class UserChangeRefused(ValueError):
 
 
 class InviteRefused(ValueError):
-    """The address already belongs to an account."""
+    """An account has verified the address already."""
 
 
 def user_invite(*, email: str, by: AbstractUser, site_url: str) -> AbstractUser:
     """Create an account for `email` with no usable password, and mail it a link to set one (under `site_url`, the
     web app's address as the invitee reaches it). The address is not verified by the invitation: the invitee
     verifies it at their first sign-in, like anyone else. Refused (InviteRefused) when an account has the address
-    verified, or as its email; an address another account merely added (a claim, not verified) does not stop it."""
+    verified; an address another account merely has (added, or its email, but not verified: a claim) does not stop
+    it."""
     email = email.strip().lower()
-    if EmailAddress.objects.filter(email__iexact=email, verified=True).exists() or (
-        get_user_model().objects.filter(email__iexact=email).exists()
-    ):
+    if verified_address_owners(email=email).exists():
         raise InviteRefused(f"an account already has the address {email}")
     with transaction.atomic():
         user = get_user_model().objects.create_user(
@@ -79,6 +81,20 @@ def user_set_active(*, user: AbstractUser, active: bool, by: AbstractUser) -> No
         if not active:
             access_revoked(user.pk)
     logger.info("user %s %s by user %s", user.pk, "reactivated" if active else "deactivated", by.pk)
+
+
+# The rights on which what a user may see depends: removing one revokes access.
+_RIGHTS = ("is_active", "is_staff", "is_superuser")
+
+
+def user_save(*, user: AbstractUser) -> None:
+    """Save an account edited as a whole (the Django admin's user form; the admin logs the change itself). Once it
+    commits, the user's open live-progress sockets check access again if a right they had was removed."""
+    with transaction.atomic():
+        before = get_user_model().objects.filter(pk=user.pk).values(*_RIGHTS).first()
+        user.save()
+        if before and any(before[right] and not getattr(user, right) for right in _RIGHTS):
+            access_revoked(user.pk)
 
 
 def user_delete(*, user: AbstractUser, by: AbstractUser) -> int:

@@ -6,7 +6,6 @@ Everything that opens an evidence file goes through `open_evidence`, and everyth
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import io
 import math
@@ -14,7 +13,6 @@ import os
 import re
 import stat
 import struct
-import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -92,7 +90,7 @@ _STEP_FLAGS = getattr(os, "O_PATH", os.O_RDONLY) | getattr(os, "O_DIRECTORY", 0)
 
 
 @contextmanager
-def _reach(path: bytes | str) -> Iterator[tuple[int | None, bytes | str]]:
+def reach_evidence(path: bytes | str) -> Iterator[tuple[int | None, bytes | str]]:
     """(dir_fd, name) that reach `path` for the *at() system calls. A path the kernel would refuse as too long is
     reached one folder at a time, each opened without following a symbolic link."""
     raw = os.fsencode(path)
@@ -113,47 +111,17 @@ def _reach(path: bytes | str) -> Iterator[tuple[int | None, bytes | str]]:
 
 
 def evidence_lstat(path: bytes | str) -> os.stat_result:
-    with _reach(path) as (folder, name):
+    with reach_evidence(path) as (folder, name):
         return os.stat(name, dir_fd=folder, follow_symlinks=False)
 
 
-# Birth time comes from statx(2) (Linux 4.11+, glibc 2.28+): Python 3.11's os has no statx, and lstat has no birth
-# time on Linux. One more system call per entry; None wherever statx or the file system does not give one.
-_AT_FDCWD = -100
-_AT_SYMLINK_NOFOLLOW = 0x100
-_STATX_BTIME = 0x800
-_STATX_SIZE = 256
-_STATX_BTIME_OFFSET = 80  # struct statx: stx_mask at 0, stx_btime (s64 tv_sec, u32 tv_nsec) at 80
-_statx = getattr(ctypes.CDLL(None, use_errno=True), "statx", None) if sys.platform == "linux" else None
-
-
-def evidence_birth_time(path: bytes | str) -> int | None:
-    """The entry's birth (creation) time in nanoseconds since the epoch, not following a symbolic link; None when
-    this system or its file system does not record one, or it cannot be read."""
-    if _statx is None:
-        return None
-    buffer = ctypes.create_string_buffer(_STATX_SIZE)
-    with _reach(path) as (folder, name):
-        failed = _statx(
-            _AT_FDCWD if folder is None else folder, os.fsencode(name), _AT_SYMLINK_NOFOLLOW, _STATX_BTIME, buffer
-        )
-    if failed:
-        return None
-    (mask,) = struct.unpack_from("=I", buffer, 0)
-    if not mask & _STATX_BTIME:
-        return None
-    seconds, nanoseconds = struct.unpack_from("=qI", buffer, _STATX_BTIME_OFFSET)
-    # Some file systems (overlayfs over one without birth times) set the bit and leave the time zero.
-    return seconds * 1_000_000_000 + nanoseconds or None
-
-
 def evidence_readlink(path: bytes | str) -> bytes:
-    with _reach(path) as (folder, name):
+    with reach_evidence(path) as (folder, name):
         return os.readlink(os.fsencode(name), dir_fd=folder)
 
 
 def _open_noatime(path: bytes | str, flags: int) -> int:
-    with _reach(path) as (folder, name):
+    with reach_evidence(path) as (folder, name):
         try:
             return os.open(name, flags | _O_NOATIME, dir_fd=folder)
         except PermissionError as exc:

@@ -1,8 +1,10 @@
-"""Admin for the job models. What a scan recorded is evidence: shown, never edited or added by hand."""
+"""Admin for the job models. What a scan recorded is evidence: shown, never edited or added by hand. A share removed
+here is removed by the service (`job_unshare`): audited, and the user's open sockets on the job close."""
 
 from django.contrib import admin
 
 from jobs.models import BatchStage, FileInstance, Job, JobImage, JobShare, ScanBatch, StageClaim, StageProgress
+from jobs.services import job_unshare
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -36,6 +38,16 @@ class JobAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # jobs are created on a validated source, from the web app or the CLI
 
+    def save_formset(self, request, form, formset, change) -> None:
+        if formset.model is not JobShare:
+            super().save_formset(request, form, formset, change)
+            return
+        formset.save(commit=False)
+        for share in formset.deleted_objects:
+            job_unshare(job=share.job, user_id=share.user_id)
+        for share in [*formset.new_objects, *(share for share, _ in formset.changed_objects)]:
+            share.save()
+
 
 @admin.register(FileInstance)
 class FileInstanceAdmin(ReadOnlyAdmin):
@@ -55,6 +67,13 @@ class JobShareAdmin(admin.ModelAdmin):
     list_display = ["id", "job", "user", "role", "created_at"]
     list_filter = ["role"]
     autocomplete_fields = ["user"]
+
+    def delete_model(self, request, obj) -> None:
+        job_unshare(job=obj.job, user_id=obj.user_id)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for share in queryset:
+            self.delete_model(request, share)
 
 
 @admin.register(StageProgress)

@@ -3,10 +3,16 @@
 Each authenticates from the session (AuthMiddlewareStack) and checks access to a job when it joins the job's
 group; a refused socket is closed before it is accepted, so the browser sees the handshake fail. Each also joins its
 user's group, where `access_revoked` asks it to check again: a socket stops following a job its user may no longer
-see (a share removed) and closes once the user is deactivated or deleted.
+see (a share removed) and closes once the user is deactivated or deleted. Every check reads the user from the
+database (the session's copy is from the handshake), and a check older than ACCESS_CHECK_MAX_AGE is made again
+before the next event goes out, so a revocation message that was lost delays a closing by that much at most; a
+check that fails (the database unreachable) closes the socket.
 """
 
 from __future__ import annotations
+
+import logging
+import time
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -15,17 +21,36 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 
 from jobs.models import Job
-from jobs.progress import GroupMessage, RevokeMessage, job_group, progress_event, user_group
+from jobs.progress import GroupMessage, ProgressEvent, RevokeMessage, job_group, progress_event, user_group
 from jobs.selectors import job_get_for_user, job_list_for_user
 from jobs.waiting import consumers, job_waits
 
+logger = logging.getLogger(__name__)
+
 # At most this many jobs followed by one jobs-list socket (a page of the list shows 50).
 MAX_WATCHED = 100
+# Seconds after which a socket checks access again before forwarding an event, should `access_revoked` not reach it.
+ACCESS_CHECK_MAX_AGE = 30.0
 
 
 class _AccessConsumer(AsyncJsonWebsocketConsumer):
-    """What both consumers share: following groups, and leaving all of them before closing on a revocation, so that
-    not one more event goes out."""
+    """What both consumers share: following groups, checking access again on a revocation or once the last check is
+    older than ACCESS_CHECK_MAX_AGE, and leaving all groups before closing on a revocation, so that not one more
+    event goes out."""
+
+    checked_at = float("-inf")
+
+    async def check_access(self) -> None:
+        """Check again what the user may see now; leave what they may not (closing if nothing is left)."""
+        raise NotImplementedError
+
+    async def recheck(self) -> None:
+        self.checked_at = time.monotonic()
+        try:
+            await self.check_access()
+        except Exception:  # fail closed: a socket whose access cannot be checked forwards nothing more
+            logger.warning("user %s: access not checked, socket closed", self.scope["user"].pk, exc_info=True)
+            await self.revoke()
 
     async def follow(self, group: str) -> None:
         if group not in self.groups:
@@ -36,10 +61,18 @@ class _AccessConsumer(AsyncJsonWebsocketConsumer):
         self.groups.remove(group)
         await self.channel_layer.group_discard(group, self.channel_name)
 
+    async def access_revoke(self, message: RevokeMessage) -> None:
+        await self.recheck()
+
     async def job_progress(self, message: GroupMessage) -> None:
+        if time.monotonic() - self.checked_at > ACCESS_CHECK_MAX_AGE:
+            await self.recheck()
         # An event queued for this socket before it left the job's group is dropped, not forwarded.
         if job_group(message["event"]["job"]) in self.groups:
-            await self.send_json(message["event"])
+            await self.forward(message["event"])
+
+    async def forward(self, event: ProgressEvent) -> None:
+        await self.send_json(event)
 
     async def revoke(self) -> None:
         for group in list(self.groups):
@@ -59,6 +92,7 @@ class JobProgressConsumer(_AccessConsumer):
         self.groups = []
         # The user's group before the check: a revocation from here on reaches this socket.
         await self.follow(user_group(user.pk))
+        self.checked_at = time.monotonic()
         if not await database_sync_to_async(_may_view)(user, job_id):
             await self.revoke()
             return
@@ -69,15 +103,14 @@ class JobProgressConsumer(_AccessConsumer):
         await _ask_workers()
         await self.send_json(await database_sync_to_async(_snapshot_with_waits)(job_id))
 
-    async def access_revoke(self, message: RevokeMessage) -> None:
+    async def check_access(self) -> None:
         job_id = self.scope["url_route"]["kwargs"]["job_id"]
         if not await database_sync_to_async(_may_view)(self.scope["user"], job_id):
             await self.revoke()
 
-    async def job_progress(self, message: GroupMessage) -> None:
-        if job_group(message["event"]["job"]) in self.groups:
-            await _ask_workers()
-            await self.send_json(await database_sync_to_async(_with_waits)(message["event"]))
+    async def forward(self, event: ProgressEvent) -> None:
+        await _ask_workers()
+        await self.send_json(await database_sync_to_async(_with_waits)(event))
 
 
 class JobListConsumer(_AccessConsumer):
@@ -92,6 +125,7 @@ class JobListConsumer(_AccessConsumer):
             return
         self.groups, self.watched = [], set()
         await self.follow(user_group(self.scope["user"].pk))
+        self.checked_at = time.monotonic()
         await self.accept()
 
     async def receive_json(self, content: dict, **kwargs) -> None:
@@ -99,7 +133,13 @@ class JobListConsumer(_AccessConsumer):
         if not isinstance(wanted, dict):
             return
         shown = {int(i): status for i, status in list(wanted.items())[:MAX_WATCHED] if str(i).isdigit()}
-        visible = await database_sync_to_async(_visible)(self.scope["user"], set(shown))
+        # The user as they are now, not as they were at the handshake: staff rights or the account may be gone.
+        self.checked_at = time.monotonic()
+        user = await database_sync_to_async(_current)(self.scope["user"])
+        if not user.is_active:
+            await self.revoke()
+            return
+        visible = await database_sync_to_async(_visible)(user, set(shown))
         for job_id in visible:
             self.watched.add(job_id)
             await self.follow(job_group(job_id))
@@ -107,7 +147,7 @@ class JobListConsumer(_AccessConsumer):
         for job_id in stale:
             await self.send_json(await database_sync_to_async(_snapshot)(job_id))
 
-    async def access_revoke(self, message: RevokeMessage) -> None:
+    async def check_access(self) -> None:
         user = await database_sync_to_async(_current)(self.scope["user"])
         if not user.is_active:
             await self.revoke()

@@ -31,12 +31,12 @@ from typing import Any, BinaryIO
 import magic
 
 from extractors.display import display_path
+from extractors.filetimes import evidence_birth_time
 from extractors.imagefile import (
     MIME_FORMATS,
     EvidenceError,
     ImageInfo,
     describe_os_error,
-    evidence_birth_time,
     evidence_lstat,
     evidence_readlink,
     format_label,
@@ -252,10 +252,13 @@ def _sniff(head: bytes, relpath: bytes) -> tuple[str, str, bool]:
     """(MIME type, note, whether the extension contradicts the content). Magic bytes decide; the extension only when
     the bytes say nothing. The extension contradicts the content either way round: an image extension on content
     that is not an image the scanner opens ("photo.jpg" holding a PDF), and an image the scanner opens under an
-    extension naming anything else ("invoice_scan.txt" holding a JPEG). A name without an extension claims nothing."""
+    extension naming anything else ("invoice_scan.txt" holding a JPEG). A name without an extension claims nothing,
+    and a suffix without a letter is no extension ("Scan 2020.03.14", "IMG_0001.1")."""
     mime = _magic.from_buffer(head) if head else "inode/x-empty"
     # Only ASCII extensions name a type; the note shows the extension by the display rule (it is the suspect's text).
     suffix = os.path.splitext(relpath)[1].lower()
+    if not any(character.isalpha() for character in os.fsdecode(suffix)):
+        suffix = b""
     ext, shown = suffix.decode("ascii", "replace"), display_path(suffix)
     by_extension = _EXTENSION_TYPES.get(ext) or mimetypes.types_map.get(ext, "")
     if mime in _INCONCLUSIVE and head:

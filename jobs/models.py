@@ -172,6 +172,12 @@ class JobImage(models.Model):
         return f"job {self.job_id} image {self.image_id}"
 
 
+def stage_finished(*, done: int, failed: int, skipped: int, unavailable: int) -> int:
+    """How many of its images a stage is through with, whatever became of each. (Also for clients that read the
+    counts over gRPC.)"""
+    return done + failed + skipped + unavailable
+
+
 def stage_summary(*, stage: str, total: int, finished: int, unavailable: int) -> str:
     """A stage's progress in a few words: "faces 1500/2000"; "faces unavailable" when it could run on none of the
     images it had; "faces 1500/2000, 500 unavailable" when it could not run on some of them. (Also for clients that
@@ -204,7 +210,7 @@ class StageProgress(models.Model):
 
     @property
     def finished(self) -> int:
-        return self.done + self.failed + self.skipped + self.unavailable
+        return stage_finished(done=self.done, failed=self.failed, skipped=self.skipped, unavailable=self.unavailable)
 
     # Every view of a stage's progress (jobs list, job page, gallery filters and panel, terminal, events) takes these
     # two from here, so that a stage that could not run never reads as one that ran and found nothing.

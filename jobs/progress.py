@@ -39,6 +39,7 @@ class StageState(TypedDict):
     failed: int
     skipped: int
     unavailable: int
+    finished: int  # StageProgress.finished
     reused: int
     message: str
     summary: str  # StageProgress.summary
@@ -131,8 +132,7 @@ def _recent_rates(job_id: int, *, now: datetime, elapsed: float) -> dict[str, fl
 
 
 def _stage_state(p: dict, *, rate: float, discovery_finished: bool) -> StageState:
-    processed = p["done"] + p["failed"] + p["skipped"] + p["unavailable"]
-    remaining = max(p["total"] - processed, 0)
+    remaining = max(p["total"] - p["finished"], 0)
     eta = remaining / rate if rate > 0 else (0.0 if remaining == 0 and discovery_finished else None)
     return StageState(**p, rate=round(rate, 2), eta_seconds=None if eta is None else round(eta, 1))
 
@@ -155,7 +155,7 @@ def progress_event(*, job_id: int, kind: Literal["snapshot", "progress"] = "prog
         if s["errors"]
         else []
     )
-    seq = s["files_seen"] + sum(p["total"] + p["done"] + p["failed"] + p["skipped"] + p["unavailable"] for p in stages)
+    seq = s["files_seen"] + sum(p["total"] + p["finished"] for p in stages)
     return ProgressEvent(
         type=kind,
         job=job_id,

@@ -30,15 +30,16 @@ class JobAction(enum.StrEnum):
     SHARE = "share"
 
 
+def verified_address_owners(*, email: str) -> QuerySet[AbstractBaseUser]:
+    """The accounts (active or not) that verified the address `email` (any case). The one rule for addresses: only a
+    verified address names a user; anyone may add any address to their account, and until its owner follows the
+    link sent to it, it is only a claim."""
+    return get_user_model().objects.filter(emailaddress__email__iexact=email, emailaddress__verified=True).distinct()
+
+
 def share_recipient(*, email: str) -> AbstractBaseUser | None:
-    """The active user whose verified address `email` is (any case), else None. Only a verified address names a
-    user: anyone may add any address to their account, and until its owner follows the link sent to it, it is only
-    a claim."""
-    users = list(
-        get_user_model()
-        .objects.filter(is_active=True, emailaddress__email__iexact=email, emailaddress__verified=True)
-        .distinct()[:2]
-    )
+    """The active user whose verified address `email` is (any case), else None."""
+    users = list(verified_address_owners(email=email).filter(is_active=True)[:2])
     return users[0] if len(users) == 1 else None
 
 
@@ -138,6 +139,7 @@ def job_progress(*, job: Job) -> dict[str, Any]:
                 "failed": p.failed,
                 "skipped": p.skipped,
                 "unavailable": p.unavailable,
+                "finished": p.finished,
                 "reused": p.reused,
                 "message": p.message,
                 "summary": p.summary,

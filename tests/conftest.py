@@ -8,25 +8,16 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from extractors.registry import reset_registry
-from tests.processes import child_process, child_run, leftovers_clear, run_database, run_marker
-
-REPO = Path(__file__).resolve().parent.parent
-# Redis databases some tests use for a broker of their own (beside the session's): three, from the environment so
-# that parallel checkouts on one machine keep apart.
-SPARE_REDIS_DBS = [int(n) for n in os.environ.get("TEST_SPARE_REDIS_DBS", "3,4,5").split(",")]
-# The password of the app's least-privilege role in the suite (settings.DATABASE_APP_ROLE): it has rights in test
-# databases only.
-APP_ROLE_PASSWORD = "scanner-app-test-only"
+from tests.support.environment import APP_ROLE_PASSWORD, REPO, app_role_url
+from tests.support.processes import child_process, child_run, leftovers_clear, run_database, run_marker
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +26,8 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
     - a run of this checkout that was killed (a timeout's SIGKILL runs no teardown) may have left processes and
       connections on it, which would keep it from being dropped: they are ended;
     - the app's own role exists, for a migration grants it its rights there: made when missing by
-      deploy/postgres/app-role.sql, as `make up` and the postgres container make theirs. Roles belong to the whole
-      server, which other checkouts' runs share: the suite never drops it."""
+      deploy/postgres/app-role.sql, as `make up` and docker-compose's app-role service make theirs. Roles belong to
+      the whole server, which other checkouts' runs share: the suite never drops it."""
     from django.conf import settings
 
     killed = leftovers_clear(run_marker(), run_database())
@@ -51,14 +42,6 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
         cwd=REPO, env={**os.environ, "PGPASSWORD": db["PASSWORD"] or ""}, capture_output=True, text=True,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
-
-
-def app_role_url(settings_dict: dict) -> str:
-    """The URL of the database of `settings_dict` for the app's own role, as the app's processes connect."""
-    from django.conf import settings
-
-    host, port, name = settings_dict["HOST"], settings_dict["PORT"], settings_dict["NAME"]
-    return f"postgres://{settings.DATABASE_APP_ROLE}:{APP_ROLE_PASSWORD}@{host}:{port}/{name}"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -109,34 +92,6 @@ def fresh_registry() -> Iterator[None]:
     reset_registry()
     yield
     reset_registry()
-
-
-def wait_for(predicate, *, timeout: float = 60.0, interval: float = 0.05, message: str = "condition"):
-    """Poll `predicate` until it returns something truthy, or fail after `timeout` seconds. This is how tests
-    synchronise with workers: on observable state, with a deadline, never on a fixed sleep."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")
-        threading.Event().wait(interval)
-
-
-@contextmanager
-def serving(command: list[str], *, env: dict[str, str], log: Path, answers: Callable[[], object], what: str):
-    """Run a server's `command` from the repository (its output into `log`) for the block, from the moment
-    `answers()` says it serves; fail with its log should it exit before. It gets SIGTERM at the end."""
-    with open(log, "wb") as out:
-        process = child_process(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_for(lambda: process.poll() is not None or answers(), timeout=60, message=what)
-        assert process.poll() is None, log.read_text()
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 class WorkerPool:

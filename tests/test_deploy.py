@@ -1,12 +1,13 @@
 """The deployment files: docker-compose.yml validates offline and demands every secret; the Procfile of `make up`
 runs every process type."""
 
+import shlex
 import subprocess
 import tempfile
 
 import yaml
 
-from tests.conftest import REPO
+from tests.support.environment import REPO
 
 SECRETS = {
     "DJANGO_SECRET_KEY": "k",
@@ -34,8 +35,8 @@ def test_compose_file_is_valid_and_defines_every_process():
     assert checked.returncode == 0, checked.stderr
     config = yaml.safe_load(compose("config", env=SECRETS).stdout)
     assert set(config["services"]) == {
-        "postgres", "migrate", "redis", "web", "worker-jobs", "worker-exif", "worker-faces", "worker-classify",
-        "worker-gpu", "flower", "grpc",
+        "postgres", "app-role", "migrate", "redis", "web", "worker-jobs", "worker-exif", "worker-faces",
+        "worker-classify", "worker-gpu", "flower", "grpc",
     }  # fmt: skip
     gpu = config["services"]["worker-gpu"]
     assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
@@ -69,18 +70,9 @@ APP_SERVICES = ("web", "worker-jobs", "worker-exif", "worker-faces", "worker-cla
 def test_compose_runs_the_app_as_its_own_role_and_migrates_as_the_owner():
     config = yaml.safe_load(compose("config", env=SECRETS).stdout)
     services = config["services"]
-    postgres = services["postgres"]
-    owner = postgres["environment"]["POSTGRES_USER"]
-    app = postgres["environment"]["POSTGRES_APP_USER"]
+    owner = services["postgres"]["environment"]["POSTGRES_USER"]
+    app = services["app-role"]["environment"]["POSTGRES_APP_USER"]
     assert app != owner
-    assert postgres["environment"]["POSTGRES_APP_PASSWORD"] == SECRETS["POSTGRES_APP_PASSWORD"]
-    # The container makes the app's role beside the owner when it first creates its database.
-    volumes = _volumes(postgres)
-    assert f"{REPO}/deploy/postgres/init-app-role.sh:/docker-entrypoint-initdb.d/10-app-role.sh:ro" in volumes
-    assert f"{REPO}/deploy/postgres/app-role.sql:/etc/scanner/app-role.sql:ro" in volumes
-    script = (REPO / "deploy/postgres/init-app-role.sh").read_text()
-    assert 'app_role="$POSTGRES_APP_USER"' in script
-    assert "/etc/scanner/app-role.sql" in script
     for name in APP_SERVICES:
         environment = services[name]["environment"]
         assert environment["DATABASE_URL"] == f"postgres://{app}:a@postgres:5432/scanner", name
@@ -93,8 +85,48 @@ def test_compose_runs_the_app_as_its_own_role_and_migrates_as_the_owner():
     assert migrate["environment"]["DATABASE_URL"] == f"postgres://{owner}:p@postgres:5432/scanner"
     assert migrate["environment"]["DATABASE_APP_ROLE"] == app
     assert "migrate" not in migrate["depends_on"]
+    assert migrate["depends_on"]["app-role"] == {"condition": "service_completed_successfully"}
     # Only the web server pools its connections: a worker's pool processes fork.
     assert [name for name in services if services[name].get("environment", {}).get("DATABASE_POOL")] == ["web"]
+
+
+def test_compose_makes_the_app_role_on_every_up_as_the_owner(tmp_path):
+    """A one-shot service runs deploy/postgres/app-role.sql as the owner before the migrations, on every `up`: a
+    database made before the app had its own role gets it too (the postgres image's init scripts run only on an
+    empty data volume), and the role's password follows POSTGRES_APP_PASSWORD. Its command runs here with a psql
+    that only records its arguments."""
+    config = yaml.safe_load(compose("config", env=SECRETS).stdout)
+    service, postgres = config["services"]["app-role"], config["services"]["postgres"]
+    assert service["image"] == postgres["image"]
+    assert service["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert service["restart"] != "unless-stopped"  # it exits once done
+    assert f"{REPO}/deploy/postgres/app-role.sql:/deploy/postgres/app-role.sql:ro" in _volumes(service)
+    assert not any("initdb" in volume for volume in _volumes(postgres))
+    psql = tmp_path / "psql"
+    psql.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$ARGS"\n')
+    psql.chmod(0o755)
+    # docker-compose writes the container's own `$` as `$$` in the configuration it prints.
+    command = shlex.split(service["command"].replace("$$", "$"))
+    environment = {**service["environment"], "PATH": f"{tmp_path}:/usr/bin:/bin", "ARGS": str(tmp_path / "args")}
+    subprocess.run(command, env=environment, check=True)
+    args = (tmp_path / "args").read_text().splitlines()
+    owner = postgres["environment"]["POSTGRES_USER"]
+    assert environment["PGPASSWORD"] == postgres["environment"]["POSTGRES_PASSWORD"] == SECRETS["POSTGRES_PASSWORD"]
+    assert _option(args, "-h") == "postgres"
+    assert (_option(args, "-U"), _option(args, "-d")) == (owner, postgres["environment"]["POSTGRES_DB"])
+    variables = [args[i + 1] for i, arg in enumerate(args) if arg == "-v"]
+    assert "ON_ERROR_STOP=1" in variables
+    assert "app_role=scanner_app" in variables
+    assert f"app_password={SECRETS['POSTGRES_APP_PASSWORD']}" in variables
+    assert _option(args, "-f") == "/deploy/postgres/app-role.sql"
+    # The script may run again and again: it makes the role only when missing, and sets its password each time.
+    script = (REPO / "deploy/postgres/app-role.sql").read_text()
+    assert "WHERE NOT EXISTS (SELECT FROM pg_roles" in script
+    assert "ALTER ROLE %I PASSWORD %L" in script
+
+
+def _option(args: list[str], name: str) -> str:
+    return args[args.index(name) + 1]
 
 
 def test_compose_takes_each_workers_concurrency_and_the_stage_routing_from_the_environment():

@@ -12,8 +12,9 @@ import psycopg
 import pytest
 from django.conf import settings
 
-from tests.conftest import REPO, SPARE_REDIS_DBS, wait_for
-from tests.processes import child_process, leftovers_clear, run_database
+from tests.support.environment import REPO, SPARE_REDIS_DBS
+from tests.support.processes import child_process, leftovers_clear, run_database
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

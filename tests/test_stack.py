@@ -19,9 +19,9 @@ from django.contrib.auth import get_user_model
 from jobs.models import Job
 from jobs.samples import make_sample_tree
 from tests.api.support import grpc_serving, self_signed_cert
-from tests.conftest import REPO, SPARE_REDIS_DBS, serving, wait_for
-from tests.jobs.conftest import free_port
-from tests.processes import child_process, child_run
+from tests.support.environment import REPO, SPARE_REDIS_DBS, free_port
+from tests.support.processes import child_process, child_run
+from tests.support.waiting import serving, wait_for
 from tests.web.conftest import session_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]

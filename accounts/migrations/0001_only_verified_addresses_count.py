@@ -15,23 +15,26 @@ def only_verified_addresses_count(apps, schema_editor) -> None:
     EmailAddress = apps.get_model("account", "EmailAddress")
     User = apps.get_model(settings.AUTH_USER_MODEL)
     unverified: set[str] = set()
-    for user in User.objects.all().iterator():
-        verified = list(EmailAddress.objects.filter(user_id=user.pk, verified=True).order_by("-primary", "pk"))
+    # Ids first, then the changes: no table is written while a cursor over it is open.
+    for pk, email in list(User.objects.order_by("pk").values_list("pk", "email")):
+        verified = list(EmailAddress.objects.filter(user_id=pk, verified=True).order_by("-primary", "pk"))
         if not verified:
-            unverified.add(str(user.pk))
+            unverified.add(str(pk))
             continue
-        if user.email.lower() in {address.email.lower() for address in verified} and verified[0].primary:
+        if email.lower() in {address.email.lower() for address in verified} and verified[0].primary:
             continue
-        EmailAddress.objects.filter(user_id=user.pk, primary=True).update(primary=False)
+        EmailAddress.objects.filter(user_id=pk, primary=True).update(primary=False)
         EmailAddress.objects.filter(pk=verified[0].pk).update(primary=True)
-        User.objects.filter(pk=user.pk).update(email=verified[0].email)
+        User.objects.filter(pk=pk).update(email=verified[0].email)
     if unverified and settings.SESSION_ENGINE == DATABASE_SESSIONS:
         store = import_module(settings.SESSION_ENGINE).SessionStore()
         Session = apps.get_model("sessions", "Session")
-        for session in Session.objects.all().iterator():
-            if str(store.decode(session.session_data).get("_auth_user_id")) in unverified:
-                session.delete()
-
+        ended = [
+            key
+            for key, data in list(Session.objects.values_list("session_key", "session_data"))
+            if str(store.decode(data).get("_auth_user_id")) in unverified
+        ]
+        Session.objects.filter(session_key__in=ended).delete()
 
 class Migration(migrations.Migration):
     dependencies = [

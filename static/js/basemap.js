@@ -19,9 +19,13 @@ function unwrap(ring) {
   });
 }
 
+// A download that failed is forgotten, so that the next map asks again.
 function countries(url) {
   outlines ??= fetch(url, { credentials: "same-origin" })
-    .then((response) => response.json())
+    .then((response) => {
+      if (!response.ok) throw new Error(`country outlines: HTTP ${response.status}`);
+      return response.json();
+    })
     .then((topology) => {
       const shapes = topojson.feature(topology, topology.objects.countries);
       for (const { geometry } of shapes.features) {
@@ -29,11 +33,16 @@ function countries(url) {
         if (geometry?.type === "MultiPolygon") geometry.coordinates = geometry.coordinates.map((p) => p.map(unwrap));
       }
       return shapes;
+    })
+    .catch((error) => {
+      outlines = null;
+      throw error;
     });
   return outlines;
 }
 
-/** Adds the base map to `map`, as configured on `el`; resolves once it is drawn. */
+/** Adds the base map to `map`, as configured on `el`; resolves once it is drawn, or once the outlines could not be
+ * had (never rejects: the map, its markers and clusters work without them). */
 export async function addBaseMap(map, el) {
   if (el.dataset.tiles) {
     L.tileLayer(el.dataset.tiles, { attribution: el.dataset.attribution, maxZoom: 19 }).addTo(map);
@@ -48,5 +57,9 @@ export async function addBaseMap(map, el) {
     interactive: false,
     style: { color: "#64748b", weight: 1, fillColor: "#f1f5f9", fillOpacity: 1 },
   }).addTo(map);
-  layer.addData(await countries(el.closest("[data-outlines]").dataset.outlines));
+  try {
+    layer.addData(await countries(el.closest("[data-outlines]").dataset.outlines));
+  } catch (error) {
+    console.warn("map drawn without country outlines:", error);
+  }
 }

@@ -19,8 +19,8 @@ from api.client import channel_open
 from api.services import api_token_create
 from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
 from tests.api.support import grpc_serving, self_signed_cert
-from tests.conftest import serving
-from tests.jobs.conftest import free_port
+from tests.support.environment import free_port
+from tests.support.waiting import serving
 
 
 @dataclass(frozen=True)

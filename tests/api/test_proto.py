@@ -8,7 +8,7 @@ from pathlib import Path
 
 from grpc_tools import protoc
 
-from tests.conftest import REPO
+from tests.support.environment import REPO
 
 
 def _files(root: Path) -> dict[str, bytes]:

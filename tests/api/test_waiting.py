@@ -13,8 +13,9 @@ from imagescanner.v1 import jobs_pb2 as pb
 from jobs.models import Job
 from jobs.samples import write_photo
 from scanner.celery import app
-from tests.conftest import REPO, wait_for
-from tests.processes import child_process
+from tests.support.environment import REPO
+from tests.support.processes import child_process
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from audit.models import AuditEvent
 from audit.services import SYSTEM, acting_as
 from jobs.models import Job, JobShare
 from jobs.services import job_create, job_delete, job_share, job_unshare
-from tests.conftest import APP_ROLE_PASSWORD, app_role_url
+from tests.support.environment import APP_ROLE_PASSWORD, app_role_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,6 +91,25 @@ def test_the_app_role_cannot_change_or_empty_the_audit_log(as_app_role, statemen
         "SELECT tgenabled FROM pg_trigger WHERE tgname = 'audit_event_append_only' AND tgrelid = %s::regclass", [AUDIT]
     ).fetchone()
     assert trigger == ("O",)  # there and enabled
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO django_migrations (app, name, applied) VALUES ('audit', '9999_pretend', now())",
+        "UPDATE django_migrations SET name = name",
+        "DELETE FROM django_migrations",
+        "TRUNCATE django_migrations",
+    ],
+    ids=["insert", "update", "delete", "truncate"],
+)
+def test_the_app_role_reads_the_applied_migrations_but_cannot_change_them(as_app_role, statement):
+    applied = "SELECT count(*) FROM django_migrations WHERE app = 'audit'"
+    before = as_app_role.execute(applied).fetchone()[0]
+    assert before
+    with pytest.raises(errors.InsufficientPrivilege):
+        as_app_role.execute(statement)
+    assert as_app_role.execute(applied).fetchone()[0] == before
 
 
 def test_the_app_role_adds_to_the_audit_log_reads_it_and_does_its_normal_work(django_as_app_role, evidence_dir):

@@ -20,7 +20,7 @@ from extractors.imagefile import EvidenceError, ImageInfo, open_evidence, open_i
 from jobs.discovery import Probe, Status, probe, walk
 from jobs.samples import exif_bytes, picture
 from tests.extractors.conftest import EPS, bmp_bomb, gif_bomb, jpeg_bomb, jpeg_bytes, png_bomb
-from tests.processes import child_run
+from tests.support.processes import child_run
 
 LIMIT = 89_478_485
 REPO = Path(__file__).resolve().parents[2]

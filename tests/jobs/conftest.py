@@ -23,9 +23,10 @@ import pytest
 
 from jobs.models import FileInstance, Job, JobImage
 from jobs.samples import Gps, exif_bytes, write_photo
-from tests.conftest import wait_for
 from tests.extractors.conftest import EPS, hostile_exif_blocks, jpeg_bytes, png_bomb, with_app1
-from tests.processes import child_process, child_run
+from tests.support.environment import free_port
+from tests.support.processes import child_process, child_run
+from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 PATH_MAX = os.pathconf("/", "PC_PATH_MAX")
@@ -287,12 +288,6 @@ def assert_counters_add_up(job: Job) -> None:
     assert job.distinct_images == distinct == JobImage.objects.filter(job=job).count()
     assert not rows.filter(status="error", error="").exists()
     assert not rows.filter(status="image", image__isnull=True).exists()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PrivateRedis:

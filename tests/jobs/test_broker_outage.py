@@ -14,9 +14,10 @@ import pytest
 from jobs.models import FileInstance, Job, JobImage, StageProgress
 from jobs.samples import exif_bytes, write_photo
 from jobs.waiting import BROKER_UNREACHABLE
-from tests.conftest import REPO, wait_for
 from tests.jobs.conftest import PrivateRedis, assert_counters_add_up
-from tests.processes import child_process
+from tests.support.environment import REPO
+from tests.support.processes import child_process
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 

@@ -21,7 +21,7 @@ from jobs.progress_view import ProgressView
 from jobs.samples import exif_bytes, write_photo
 from tests.extractors.conftest import jpeg_bytes, png_bomb
 from tests.jobs.conftest import REPO, assert_counters_add_up, build_hostile_tree
-from tests.processes import child_run
+from tests.support.processes import child_run
 
 pytestmark = pytest.mark.integration
 

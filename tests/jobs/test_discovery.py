@@ -196,6 +196,7 @@ def _tiff_bytes() -> bytes:
         ("IMG_0001.JPG", "jpeg", False, ""),
         ("RAW_0001.DNG", "tiff", False, ""),
         ("no-extension", "jpeg", False, ""),
+        ("Scan 2020.03.14", "jpeg", False, ""),  # a suffix without a letter is part of the name, not an extension
         ("notes.txt", "text", False, ""),
         # The extension is the suspect's text: shown by the display rule, a bidi override as its escape.
         ("scan.t\u202ext", "jpeg", True, "the .t\\u202ext extension does not match the content (image/jpeg)"),

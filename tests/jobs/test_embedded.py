@@ -15,7 +15,7 @@ import pytest
 
 from jobs.samples import make_sample_tree
 from tests.jobs.conftest import REPO, build_unreadable_tree, mismatches
-from tests.processes import child_run
+from tests.support.processes import child_run
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,9 @@ from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch, Stag
 from jobs.samples import exif_bytes, write_photo
 from jobs.services import job_cancel, job_create, job_delete, job_rerun, job_start
 from scanner.celery import app
-from tests.conftest import REPO, SPARE_REDIS_DBS, wait_for
-from tests.processes import child_process
+from tests.support.environment import REPO, SPARE_REDIS_DBS
+from tests.support.processes import child_process
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

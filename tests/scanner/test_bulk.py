@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from gallery.models import Image
 from scanner.bulk import Row, bulk_insert
 from tests.jobs.conftest import REPO
-from tests.processes import child_run
+from tests.support.processes import child_run
 
 
 def image(n: int, *, mime: str = "image/jpeg") -> Row:

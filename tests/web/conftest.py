@@ -19,8 +19,9 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 
 from jobs.samples import Gps, exif_bytes, make_sample_tree, write_photo
-from tests.conftest import REPO, wait_for
-from tests.processes import child_process
+from tests.support.environment import REPO
+from tests.support.processes import child_process
+from tests.support.waiting import wait_for
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "a long enough passphrase 42"

@@ -16,7 +16,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from jobs.models import FileInstance, JobShare
 from jobs.services import job_create
-from tests.web.conftest import make_case
+from tests.web.conftest import PASSWORD, make_case
 
 pytestmark = pytest.mark.integration
 
@@ -139,6 +139,20 @@ def test_a_new_address_replaces_the_old_once_verified(examiner, client_for, mail
 
 
 @pytest.mark.django_db
+def test_the_admin_signs_in_nobody_without_a_verified_address(client, make_user):
+    """The admin's sign-in page is allauth's: a staff member whose address is not verified gets no session by
+    posting their password to /admin/login/, and is sent to the sign-in page that asks for the verification."""
+    staff = make_user("staff@example.org", staff=True, superuser=True)
+    EmailAddress.objects.filter(user=staff).update(verified=False)
+    response = client.post(reverse("admin:login"), {"username": staff.username, "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+    assert "_auth_user_id" not in client.session
+    assert client.get(reverse("admin:index")).status_code == 302
+    client.post(reverse("account_login"), {"login": staff.email, "password": PASSWORD})
+    assert "_auth_user_id" not in client.session  # allauth's sign-in sends the verification link instead
+
+
 def test_a_provider_saying_it_verified_a_users_address_does_not_sign_in_as_them(client, make_user, settings, mocker):
     """GitHub is configured and answers (mocked: it cannot be reached from here) for a GitHub account that claims,
     as verified, the address of an existing user. That signs nobody in as the user, and with sign-up closed makes

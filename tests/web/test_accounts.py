@@ -7,6 +7,7 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
+from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -14,6 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from audit.services import user_label
 from jobs.models import Job, JobShare
 from jobs.services import job_create, job_share
 from tests.web.conftest import PASSWORD, make_case
@@ -233,9 +235,8 @@ def test_staff_invite_a_user_who_chooses_a_password_then_verifies_the_address(
     assert (event.user_id, event.target) == (lead.pk, f"user {invited.pk} (new@lab.example)")
     [invitation] = mailoutbox
     assert invitation.to == ["new@lab.example"]
-    # An address with an account, verified or not, is not invited again.
-    for taken in ("new@lab.example", examiner.email):
-        staff.post(reverse("accounts:invite"), {"email": taken})
+    # An address an account verified is not invited.
+    staff.post(reverse("accounts:invite"), {"email": examiner.email.upper()})
     assert len(mailoutbox) == 1
     assert AuditEvent.objects.filter(action="user.invite").count() == 1
 
@@ -253,3 +254,16 @@ def test_staff_invite_a_user_who_chooses_a_password_then_verifies_the_address(
     newcomer.post(link_in(mailoutbox[-1]))
     assert newcomer.post(reverse("account_login"), credentials).status_code == 302
     assert newcomer.get(reverse("jobs:list")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_account_that_never_verified_its_address_does_not_stop_its_owner_s_invitation(make_user, client_for):
+    """Someone signed up with a colleague's address long ago and never verified it (the account's email, a claim):
+    the colleague is still invited, and their own verification is what makes the address theirs."""
+    squatter = get_user_model().objects.create_user(username="squatter", email="dana@lab.example", password="x" * 20)
+    EmailAddress.objects.create(user=squatter, email=squatter.email, primary=True, verified=False)
+    staff = client_for(make_user("lead@example.org", staff=True))
+    assert staff.post(reverse("accounts:invite"), {"email": "Dana@lab.example"}).status_code == 302
+    invited = AuditEvent.objects.get(action="user.invite")
+    assert invited.target != user_label(squatter)
+    assert get_user_model().objects.filter(email="dana@lab.example").count() == 2

@@ -15,9 +15,9 @@ from playwright.sync_api import expect
 from gallery.models import ExifData, Face
 from jobs.models import FileInstance, Job, JobImage
 from jobs.samples import exif_bytes, write_photo
-from tests.conftest import wait_for
 from tests.extractors.conftest import jpeg_bytes
 from tests.mlsupport import classify_env, face_picture, write_picture
+from tests.support.waiting import wait_for
 from tests.web.conftest import PASSWORD, make_case, screenshot, sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -353,6 +353,40 @@ def test_no_page_asks_a_third_party_and_the_maps_work_offline(asgi_server, scan,
     assert requested
     foreign = [url for url in requested if urlsplit(url).hostname not in ("localhost", "127.0.0.1")]
     assert not foreign, foreign
+
+
+def test_the_maps_work_without_their_outlines_when_those_fail_to_load(asgi_server, scan, examiner, page):
+    """Country outlines that fail to download (503) leave the maps working: the job map draws its clusters and says
+    it is ready, the location pane its marker, and no page error is raised."""
+    job = scan(examiner, extra=9)
+    located = ExifData.objects.filter(image__job_images__job=job, gps_lat__isnull=False)
+    server = asgi_server()
+    sign_in_browser(page.context, server, examiner)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    refused: list[str] = []
+
+    def refuse(route) -> None:
+        refused.append(route.request.url)
+        route.fulfill(status=503, body="")
+
+    page.route(re.compile(r"countries.*\.json"), refuse)
+    page.goto(f"{server.url}/jobs/{job.pk}/map/")
+    expect(page.get_by_test_id("job-map")).to_have_attribute("data-ready", "1")
+    for _ in range(4):
+        page.locator(".leaflet-control-zoom-out").click()
+    expect(page.locator(".marker-cluster").first).to_be_visible()
+    assert page.locator(".leaflet-basemap-pane path").count() == 0
+
+    page.goto(f"{server.url}/jobs/{job.pk}/gallery/")
+    tile = page.locator(f'.tile[data-image="{located.first().image_id}"]')
+    tile.scroll_into_view_if_needed()
+    tile.click()
+    panel = page.get_by_test_id("panel")
+    panel.get_by_role("tab", name=re.compile("Location")).click()
+    expect(panel.get_by_test_id("pane-location").locator(".leaflet-marker-icon")).to_be_visible()
+    wait_for(lambda: len(refused) == 2, message="the pane asked for the outlines too")
+    assert not errors, errors
 
 
 def test_an_empty_filter_on_a_stage_that_did_not_run_says_why(asgi_server, scan, examiner, page):

@@ -16,8 +16,8 @@ from api.flower import FORM, FlowerProxy
 from api.models import QueuePause
 from audit.models import AuditEvent
 from scanner.celery import app
-from tests.conftest import serving, wait_for
-from tests.jobs.conftest import free_port
+from tests.support.environment import free_port
+from tests.support.waiting import serving, wait_for
 from tests.test_stack import status
 from tests.web.conftest import screenshot, sign_in_browser
 

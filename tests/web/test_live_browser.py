@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from jobs.models import Job, StageProgress
 from jobs.services import job_create, job_start
-from tests.conftest import wait_for
+from tests.support.waiting import wait_for
 from tests.web.conftest import make_case, screenshot, sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]

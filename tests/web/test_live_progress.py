@@ -14,10 +14,14 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import OperationalError
+from django.urls import reverse
 
 from accounts.services import user_delete, user_set_active
-from jobs import pipeline, scanning
-from jobs.models import Job, StageProgress
+from audit.models import AuditEvent
+from jobs import consumers, pipeline, scanning
+from jobs.models import Job, JobShare, StageProgress
 from jobs.progress import ProgressPublisher, job_group, progress_event
 from jobs.samples import make_sample_tree
 from jobs.selectors import job_progress_snapshot
@@ -171,6 +175,105 @@ def test_a_revoked_user_s_sockets_close_and_hear_nothing_more(idle_job, other, m
     run(scenario)
 
 
+def test_a_socket_whose_access_cannot_be_checked_closes(idle_job, examiner, monkeypatch, mocker):
+    """Fail closed: when the check due before an event cannot be made (the database unreachable), the socket closes
+    instead of forwarding the event."""
+    monkeypatch.setattr(consumers, "ACCESS_CHECK_MAX_AGE", 0.0)
+    mine = headers_for(examiner)
+
+    async def scenario():
+        communicator, connected = await connect(f"/ws/jobs/{idle_job.pk}/", mine)
+        assert connected
+        assert (await communicator.receive_json_from(timeout=10))["type"] == "snapshot"
+        mocker.patch.object(consumers, "_may_view", autospec=True, side_effect=OperationalError("server closed"))
+        await get_channel_layer().group_send(
+            job_group(idle_job.pk), {"type": "job.progress", "event": {"type": "progress", "job": idle_job.pk}}
+        )
+        assert (await communicator.receive_output(timeout=10))["type"] == "websocket.close"
+        assert await communicator.receive_nothing(timeout=0.5)
+        await communicator.disconnect()
+
+    run(scenario)
+
+
+def _admin_form(user, **changes) -> dict:
+    """What the Django admin's user form posts for `user`, with `changes`."""
+    fields = {
+        "username": user.username, "email": user.email, "first_name": "", "last_name": "",
+        "date_joined_0": user.date_joined.strftime("%Y-%m-%d"), "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+        "is_active": user.is_active, "is_staff": user.is_staff, "is_superuser": user.is_superuser,
+    }  # fmt: skip
+    fields.update(changes)
+    return {name: ("on" if value is True else value) for name, value in fields.items() if value is not False}
+
+
+@pytest.mark.parametrize("change", ["deactivate", "unstaff", "delete"])
+def test_a_user_changed_in_the_django_admin_loses_their_sockets_too(idle_job, make_user, client_for, change):
+    """Deactivating a user, removing their staff rights or deleting them in the Django admin closes their open
+    socket on a job they could see only by the removed right, as the users page does; a deleted user's jobs pass to
+    the admin who deleted them."""
+    boss = make_user("boss@example.org", staff=True, superuser=True)
+    staff = make_user("staff@example.org", staff=True)
+    theirs_job = job_create(name="theirs", source_path=idle_job.source_path, owner=staff)
+    admin, theirs = client_for(boss), headers_for(staff)
+
+    def edit() -> None:
+        if change == "delete":
+            response = admin.post(reverse("admin:auth_user_delete", args=[staff.pk]), {"post": "yes"})
+        else:
+            right = "is_active" if change == "deactivate" else "is_staff"
+            response = admin.post(
+                reverse("admin:auth_user_change", args=[staff.pk]), _admin_form(staff, **{right: False})
+            )
+        assert response.status_code == 302, response.content.decode()[-2000:]
+
+    async def scenario():
+        communicator, connected = await connect(f"/ws/jobs/{idle_job.pk}/", theirs)
+        assert connected  # staff see every job
+        assert (await communicator.receive_json_from(timeout=10))["type"] == "snapshot"
+        await database_sync_to_async(edit)()
+        await _closed_and_deaf(communicator, idle_job.pk)
+
+    run(scenario)
+    if change == "delete":
+        theirs_job.refresh_from_db()
+        assert theirs_job.owner_id == boss.pk
+
+
+@pytest.mark.parametrize("page", ["share", "job"])
+def test_a_share_removed_in_the_django_admin_closes_the_user_s_socket(idle_job, other, make_user, client_for, page):
+    """A share deleted on its own admin page, or from the job's inline list of shares, is removed as the job page
+    removes it: audited, and the user's open socket on the job closes."""
+    share = job_share(job=idle_job, user=other, role="reviewer")
+    admin, theirs = client_for(make_user("boss@example.org", staff=True, superuser=True)), headers_for(other)
+
+    def remove() -> None:
+        if page == "share":
+            response = admin.post(reverse("admin:jobs_jobshare_delete", args=[share.pk]), {"post": "yes"})
+        else:
+            response = admin.post(
+                reverse("admin:jobs_job_change", args=[idle_job.pk]),
+                {
+                    "name": idle_job.name, "description": "", "owner": idle_job.owner_id,
+                    "shares-TOTAL_FORMS": "1", "shares-INITIAL_FORMS": "1", "shares-MIN_NUM_FORMS": "0",
+                    "shares-MAX_NUM_FORMS": "1000", "shares-0-id": share.pk, "shares-0-job": idle_job.pk,
+                    "shares-0-user": other.pk, "shares-0-role": "reviewer", "shares-0-DELETE": "on",
+                },
+            )  # fmt: skip
+        assert response.status_code == 302, response.content.decode()[-3000:]
+
+    async def scenario():
+        communicator, connected = await connect(f"/ws/jobs/{idle_job.pk}/", theirs)
+        assert connected
+        assert (await communicator.receive_json_from(timeout=10))["type"] == "snapshot"
+        await database_sync_to_async(remove)()
+        await _closed_and_deaf(communicator, idle_job.pk)
+
+    run(scenario)
+    assert not JobShare.objects.filter(pk=share.pk).exists()
+    assert AuditEvent.objects.filter(action="job.unshare", job_id=idle_job.pk).count() == 1
+
+
 def test_the_jobs_list_socket_follows_only_jobs_the_user_may_see(idle_job, other, examiner, evidence_dir):
     theirs = job_create(name="theirs", source_path=evidence_dir, owner=other)
     mine = headers_for(examiner)
@@ -189,6 +292,58 @@ def test_the_jobs_list_socket_follows_only_jobs_the_user_may_see(idle_job, other
         )
         assert await communicator.receive_nothing(timeout=0.5)  # never another user's job
         await communicator.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("lost", ["is_staff", "is_active"])
+def test_the_jobs_list_socket_checks_the_user_as_they_are_now_on_every_watch(idle_job, make_user, lost):
+    """A staff member who lost staff rights, or a user deactivated without their sockets hearing of it, gets no job
+    they may no longer see by asking to watch it on a socket opened before."""
+    staff = make_user("staff@example.org", staff=True)
+    theirs = headers_for(staff)
+
+    async def scenario():
+        communicator, connected = await connect("/ws/jobs/", theirs)
+        assert connected
+        await communicator.send_json_to({"watch": {str(idle_job.pk): "completed"}})
+        assert (await communicator.receive_json_from(timeout=10))["type"] == "snapshot"  # staff see every job
+        # Changed behind the consumers' back: no revocation message reaches the socket.
+        await database_sync_to_async(get_user_model().objects.filter(pk=staff.pk).update)(**{lost: False})
+        await communicator.send_json_to({"watch": {str(idle_job.pk): "completed"}})
+        if lost == "is_active":
+            assert (await communicator.receive_output(timeout=10))["type"] == "websocket.close"
+        else:
+            assert await communicator.receive_nothing(timeout=0.5)
+        await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_a_socket_that_missed_a_revocation_checks_access_again_before_the_next_event(idle_job, other, monkeypatch):
+    """A revocation message can be lost (a channel layer restart): once its last check is older than
+    ACCESS_CHECK_MAX_AGE, a socket checks access again before it forwards an event, and closes on what the user may
+    no longer see."""
+    monkeypatch.setattr(consumers, "ACCESS_CHECK_MAX_AGE", 0.0)
+    job_share(job=idle_job, user=other, role="reviewer")
+    theirs = headers_for(other)
+
+    async def scenario():
+        job_socket, connected = await connect(f"/ws/jobs/{idle_job.pk}/", theirs)
+        assert connected
+        assert (await job_socket.receive_json_from(timeout=10))["type"] == "snapshot"
+        list_socket, connected = await connect("/ws/jobs/", theirs)
+        assert connected
+        await list_socket.send_json_to({"watch": {str(idle_job.pk): "completed"}})
+        assert (await list_socket.receive_json_from(timeout=10))["type"] == "snapshot"
+        await database_sync_to_async(get_user_model().objects.filter(pk=other.pk).update)(is_active=False)
+        await get_channel_layer().group_send(
+            job_group(idle_job.pk), {"type": "job.progress", "event": {"type": "progress", "job": idle_job.pk}}
+        )
+        for communicator in (job_socket, list_socket):
+            assert (await communicator.receive_output(timeout=10))["type"] == "websocket.close"
+            assert await communicator.receive_nothing(timeout=0.5)
+            await communicator.disconnect()
 
     run(scenario)
 

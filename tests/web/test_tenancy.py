@@ -10,7 +10,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from gallery.models import Face
 from jobs.models import FileInstance, Job, JobImage, JobShare, StageProgress
-from tests.conftest import wait_for
+from tests.support.waiting import wait_for
 from tests.web.conftest import store_ml_results
 
 pytestmark = pytest.mark.integration

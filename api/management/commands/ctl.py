@@ -37,7 +37,7 @@ from extractors.display import display_text
 from imagescanner.v1 import jobs_pb2 as jobs
 from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
 from imagescanner.v1 import workers_pb2 as workers
-from jobs.models import stage_summary
+from jobs.models import stage_finished, stage_summary
 
 ORDERS = {"newest": jobs.JOB_ORDER_NEWEST_FIRST, "oldest": jobs.JOB_ORDER_OLDEST_FIRST, "name": jobs.JOB_ORDER_NAME}
 
@@ -51,7 +51,7 @@ def _stage_summaries(stages: Iterable[jobs.StageProgress]) -> str:
         stage_summary(
             stage=s.stage,
             total=s.total,
-            finished=s.done + s.failed + s.skipped + s.unavailable,
+            finished=stage_finished(done=s.done, failed=s.failed, skipped=s.skipped, unavailable=s.unavailable),
             unavailable=s.unavailable,
         )
         for s in stages

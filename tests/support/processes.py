@@ -17,7 +17,8 @@ import signal
 import subprocess
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.support.environment import REPO
+
 RUN_MARKER = "SCANNER_TEST_RUN"
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
