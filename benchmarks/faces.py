@@ -15,7 +15,6 @@ to stdout and bench-results/faces.md.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import tempfile
 from collections.abc import Sequence
@@ -23,7 +22,15 @@ from pathlib import Path
 
 from PIL import Image
 
-from benchmarks.ml import ROOT, bench_database_url, device_report, discover, drop_database, measure, reset_database
+from benchmarks.ml import (
+    ROOT,
+    bench_database_url,
+    device_report,
+    discovered_in_django,
+    drop_database,
+    measure,
+    reset_database,
+)
 
 OUTPUT = ROOT / "bench-results" / "faces.md"
 
@@ -69,32 +76,16 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         database = bench_database_url()
         reset_database(database)
-        os.environ.update(
-            DJANGO_SETTINGS_MODULE="scanner.settings.distributed",
-            DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "benchmark-only"),
-            DATABASE_URL=database,
-            CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL", "memory://"),
+        discovered, ids, paths = discovered_in_django(
+            database,
+            source,
+            len(paths),
             MODELS_ROOT=str(models_root),
             FACES_PACK=DEFAULT_PACK,
             FACES_DECODE_THREADS=str(args.decode_threads),
-            LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),
         )
-        if not os.environ.get("REDIS_URL"):
-            os.environ["PROGRESS_EVENTS"] = "false"
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        discovered, ids = discover(source)
-        assert len(ids) == len(paths), f"discovery found {len(ids)} images of {len(paths)}"
         from django.db import connections
 
-        from jobs.models import FileInstance
-
-        names = dict(FileInstance.objects.filter(job=discovered).values_list("image_id", "path"))
-        paths = [source / names[i] for i in ids]
         rows, provenance = measure("faces", discovered, ids, paths, batch_sizes, args.repeat)
         connections.close_all()
     drop_database(database)

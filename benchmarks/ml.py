@@ -203,6 +203,34 @@ def discover(source: Path) -> tuple[Any, list[int]]:
     return job, ids
 
 
+def discovered_in_django(database: str, source: Path, count: int, **settings: str) -> tuple[Any, list[int], list[Path]]:
+    """Set Django up on `database` (migrated) with the distributed settings plus `settings`, run discovery once over
+    `source`, which holds `count` images, and return the job, its image ids and the images' paths in id order (the
+    order a stage reads them, so the bare loops read them so too)."""
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="scanner.settings.distributed",
+        DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "benchmark-only"),
+        DATABASE_URL=database,
+        CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL", "memory://"),
+        LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),
+        **settings,
+    )
+    if not os.environ.get("REDIS_URL"):
+        os.environ["PROGRESS_EVENTS"] = "false"  # no channel layer to publish progress to
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    discovered, ids = discover(source)
+    assert len(ids) == count, f"discovery found {len(ids)} images of {count}"
+    from jobs.models import FileInstance
+
+    names = dict(FileInstance.objects.filter(job=discovered).values_list("image_id", "path"))
+    return discovered, ids, [source / names[i] for i in ids]
+
+
 def committed_batch(stage: str, discovered: Any, ids: Sequence[int]) -> Any:
     """A job on the same source whose discovery committed one scan batch of `ids` for `stage`, as a scan leaves it
     for the stage task. Earlier results of the stage are removed, so that the images are analysed again."""
@@ -326,11 +354,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         database = bench_database_url()
         reset_database(database)
-        os.environ.update(
-            DJANGO_SETTINGS_MODULE="scanner.settings.distributed",
-            DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "benchmark-only"),
-            DATABASE_URL=database,
-            CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL", "memory://"),
+        discovered, ids, paths = discovered_in_django(
+            database,
+            source,
+            len(paths),
             MODELS_ROOT=str(models_root),
             FACES_PACK="buffalo_l",  # the synthetic graphs have buffalo_l's sizes and file names
             CLASSIFY_MODEL="ViT-B-32",
@@ -338,23 +365,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             CLASSIFY_VOCABULARY=str(VOCABULARY),
             FACES_DECODE_THREADS=str(args.decode_threads),
             CLASSIFY_DECODE_THREADS=str(args.decode_threads),
-            LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),
         )
-        if not os.environ.get("REDIS_URL"):
-            os.environ["PROGRESS_EVENTS"] = "false"  # no channel layer to publish progress to
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        discovered, ids = discover(source)
-        assert len(ids) == len(paths), f"discovery found {len(ids)} images of {len(paths)}"
-        # The bare loops read the files in the stage's order (by image id).
-        from jobs.models import FileInstance
-
-        names = dict(FileInstance.objects.filter(job=discovered).values_list("image_id", "path"))
-        paths = [source / names[i] for i in ids]
 
         rows: list[Row] = []
         devices: dict[str, str] = {}
