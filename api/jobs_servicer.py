@@ -21,7 +21,8 @@ from api.filestream import FileChunks
 from api.pagetokens import PageTokenError, page_token_decode, page_token_encode
 from api.selectors import ImageRecord, job_image_records, job_page_for_user
 from audit.services import audit_record
-from gallery.selectors import CursorError, FilterError, GalleryFilters, gallery_page
+from gallery.cursors import CursorError
+from gallery.selectors import FilterError, GalleryFilters, gallery_page
 from gallery.thumbnails import EvidenceUnavailable, open_file_instance
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import jobs_pb2_grpc

@@ -161,12 +161,12 @@ def _server(env: dict[str, str], *args: str) -> tuple[subprocess.Popen, int]:
 def _cursor_token(job, position: int) -> str:
     """The page token of the page that starts at `position` in path order."""
     from api.pagetokens import page_token_encode
-    from gallery import selectors
+    from gallery import cursors, selectors
 
     if position == 0:
         return ""
     key = list(selectors._first_instances(job).order_by("sort_path", "id").values_list("sort_path", "id")[position - 1])
-    return page_token_encode(listing="images", scope={"job": job.pk, "order": "path"}, key=selectors._encode(key))
+    return page_token_encode(listing="images", scope={"job": job.pk, "order": "path"}, key=cursors.cursor_encode(key))
 
 
 def _time_pages(stub, job) -> list[tuple[float, float, float, int]]:

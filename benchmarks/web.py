@@ -114,7 +114,7 @@ def _populate(owner) -> tuple:
 
 def _cursor_at(job, sort: str, position: int) -> str | None:
     """The cursor the infinite scroll sends to get the page starting at `position`."""
-    from gallery import selectors
+    from gallery import cursors, selectors
 
     if position == 0:
         return None
@@ -124,9 +124,9 @@ def _cursor_at(job, sort: str, position: int) -> str | None:
             selectors._exif(job).exclude(datetime_original="").order_by("datetime_original", "image_id")
             .values_list("datetime_original", "image_id")[position - 1]
         )  # fmt: skip
-        return selectors._encode(["d", *row])
+        return cursors.cursor_encode(["d", *row])
     key = ("path", "id") if sort == "path" else ("size", "id")
-    return selectors._encode(list(rows.order_by(*key).values_list(*key)[position - 1]))
+    return cursors.cursor_encode(list(rows.order_by(*key).values_list(*key)[position - 1]))
 
 
 def _time_pages(client, job) -> list[tuple[str, str, float, float, int]]:

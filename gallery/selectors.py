@@ -11,8 +11,6 @@ path (the smallest path of the job that holds its content).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,31 +25,15 @@ from django.db.models.fields.tuple_lookups import Tuple
 
 from extractors.display import display_text
 from extractors.registry import get_registry
+from gallery.cursors import CursorError, cursor_decode, cursor_encode, storable
 from gallery.models import Classification, ExifData, Face, Image, StageResult
 from jobs.models import FileInstance, Job, JobImage
 
 SORTS = {"path": "path", "taken": "date taken", "size": "size"}
 
 
-# The range of the database's integer keys and counts (PostgreSQL bigint).
-_INT_RANGE = range(-(2**63), 2**63)
-
-
-class CursorError(ValueError):
-    """A cursor that this code did not write."""
-
-
 class FilterError(ValueError):
     """A filter value that no stored value can match, and that the database refuses to compare with."""
-
-
-def _storable(text: str) -> bool:
-    """Whether the database can hold (and so compare with) `text`: valid UTF-8 without NUL."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:  # a lone surrogate
-        return False
-    return "\x00" not in text
 
 
 @dataclass(frozen=True)
@@ -72,7 +54,7 @@ class GalleryFilters:
 
     def __post_init__(self) -> None:
         for name in ("mime", "camera", "tag"):
-            if not _storable(getattr(self, name)):
+            if not storable(getattr(self, name)):
                 raise FilterError(f"the {name} filter holds a character no stored value has")
 
     @property
@@ -108,28 +90,6 @@ class GalleryItem:
 class GalleryPage:
     items: list[GalleryItem]
     next_cursor: str | None
-
-
-def _encode(values: Sequence[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(values), separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str, sort: str) -> list[Any]:
-    """The key a cursor of `sort` holds. CursorError for anything _encode did not write: not base64 or JSON, nested
-    too deep for the parser, of another shape, or with values the database cannot compare (text with NUL or a
-    lone surrogate, an integer out of range)."""
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, RecursionError) as exc:
-        raise CursorError("bad cursor") from exc
-    shapes = {"path": (str, int), "size": (int, int), "taken": (str, str, int)}
-    if not isinstance(values, list) or len(values) != len(shapes[sort]):
-        raise CursorError("bad cursor")
-    if not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, shapes[sort], strict=True)):
-        raise CursorError("bad cursor")
-    if not all(_storable(v) if isinstance(v, str) else v in _INT_RANGE for v in values):
-        raise CursorError("bad cursor")
-    return values
 
 
 def _row(values: Sequence[Any]) -> Tuple:
@@ -244,13 +204,13 @@ def gallery_page(
     rows = _filtered(job, _first_instances(job), filters)
     key = ("sort_path", "id") if sort == "path" else ("size", "id")
     if cursor:
-        rows = rows.alias(_key=Tuple(*(F(k) for k in key))).filter(_key__gt=_row(_decode(cursor, sort)))
+        rows = rows.alias(_key=Tuple(*(F(k) for k in key))).filter(_key__gt=_row(cursor_decode(cursor, sort)))
     found = list(rows.order_by(*key).only("id", "image_id", "path", "sort_path", "size")[: limit + 1])
     more = len(found) > limit
     found = found[:limit]
     last = found[-1] if found else None
     return GalleryPage(
-        items=_items(job, found), next_cursor=_encode([getattr(last, k) for k in key]) if more and last else None
+        items=_items(job, found), next_cursor=cursor_encode([getattr(last, k) for k in key]) if more and last else None
     )
 
 
@@ -303,7 +263,7 @@ def _taken_part(job: Job, filters: GalleryFilters, part: str, after_date: str, a
 def _taken_page(job: Job, filters: GalleryFilters, cursor: str | None, limit: int) -> GalleryPage:
     """Date-taken order: images with a date (by date, then id), then those without one (by id). The cursor says
     which part it is in: [part, date, id]."""
-    part, after_date, after_id = _decode(cursor, "taken") if cursor else ["d", "", 0]
+    part, after_date, after_id = cursor_decode(cursor, "taken") if cursor else ["d", "", 0]
     if part not in _TAKEN_PARTS:
         raise CursorError("bad cursor")
     picked: list[tuple[str, str, int]] = []
@@ -319,7 +279,7 @@ def _taken_page(job: Job, filters: GalleryFilters, cursor: str | None, limit: in
     picked = picked[:limit]
     firsts = {r.image_id: r for r in _first_instances(job).filter(image_id__in=[i for _, _, i in picked])}
     rows = [firsts[i] for _, _, i in picked if i in firsts]
-    return GalleryPage(items=_items(job, rows), next_cursor=_encode(list(picked[-1])) if more else None)
+    return GalleryPage(items=_items(job, rows), next_cursor=cursor_encode(list(picked[-1])) if more else None)
 
 
 @dataclass(frozen=True)

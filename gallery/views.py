@@ -21,10 +21,10 @@ from django.views.decorators.http import require_GET
 from audit.models import AuditEvent
 from audit.services import audit_record
 from extractors.classify import vocabulary_read
+from gallery.cursors import CursorError
 from gallery.models import Face, Image
 from gallery.selectors import (
     SORTS,
-    CursorError,
     FilterError,
     GalleryFilters,
     gallery_count,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import atexit
 import errno
 import hashlib
-import mimetypes
 import multiprocessing
 import os
 import stat
@@ -27,8 +26,6 @@ from enum import StrEnum
 from io import BytesIO
 from itertools import islice
 from typing import Any, BinaryIO
-
-import magic
 
 from extractors.display import display_path
 from extractors.filetimes import evidence_birth_time
@@ -48,6 +45,7 @@ from extractors.imagefile import (
     read_info,
     verify_image,
 )
+from jobs.filetypes import EXTENSION_TYPES, sniff
 
 # Files up to this size are read into memory once (hashes, magic and header all come from that one read);
 # larger ones are hashed as they are read, a megabyte at a time, and their header is read again from the file
@@ -60,24 +58,6 @@ AHEAD_PER_THREAD = 64
 # Entries handed to a probe process at a time: one round trip for several files, few enough that every process
 # stays busy to the end.
 PROCESS_CHUNK = 16
-
-_magic = magic.Magic(mime=True)
-# libmagic's verdict when it does not recognise the bytes: only then does the extension decide.
-_INCONCLUSIVE = {"application/octet-stream", "application/x-empty", "inode/x-empty"}
-_EXTENSION_TYPES = {
-    ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".jpe": "image/jpeg", ".jfif": "image/jpeg",
-    ".png": "image/png", ".gif": "image/gif", ".webp": "image/webp", ".tif": "image/tiff", ".tiff": "image/tiff",
-    ".bmp": "image/bmp", ".heic": "image/heic", ".heif": "image/heif", ".avif": "image/avif",
-}  # fmt: skip
-# Extensions of formats stored inside another container: a camera's raw file is a TIFF to libmagic, a multi-picture
-# or thumbnail file a JPEG. Under these names that content is what the name says, not a disguise. (Only for that:
-# content with no known signature is not typed by these names.)
-_CONTAINER_EXTENSIONS = {
-    ".dng": "image/tiff", ".nef": "image/tiff", ".nrw": "image/tiff", ".cr2": "image/tiff", ".arw": "image/tiff",
-    ".srf": "image/tiff", ".sr2": "image/tiff", ".pef": "image/tiff", ".orf": "image/tiff", ".erf": "image/tiff",
-    ".3fr": "image/tiff", ".mos": "image/tiff", ".kdc": "image/tiff", ".dcr": "image/tiff", ".srw": "image/tiff",
-    ".mpo": "image/jpeg", ".thm": "image/jpeg", ".apng": "image/png", ".hif": "image/heif",
-}  # fmt: skip
 
 
 class Kind(StrEnum):
@@ -135,7 +115,7 @@ class Probe:
     sha256: str = ""
     size: int = 0
     info: ImageInfo | None = None
-    # The name's extension says another type than the content (see _sniff).
+    # The name's extension says another type than the content (see jobs.filetypes.sniff).
     extension_mismatch: bool = False
 
 
@@ -248,36 +228,6 @@ def _inside(path: bytes, root: bytes) -> bool:
     return path == root or path.startswith(root.rstrip(b"/") + b"/")
 
 
-def _sniff(head: bytes, relpath: bytes) -> tuple[str, str, bool]:
-    """(MIME type, note, whether the extension contradicts the content). Magic bytes decide; the extension only when
-    the bytes say nothing. The extension contradicts the content either way round: an image extension on content
-    that is not an image the scanner opens ("photo.jpg" holding a PDF), and an image the scanner opens under an
-    extension naming anything else ("invoice_scan.txt" holding a JPEG). A name without an extension claims nothing,
-    and a suffix without a letter is no extension ("Scan 2020.03.14", "IMG_0001.1")."""
-    mime = _magic.from_buffer(head) if head else "inode/x-empty"
-    # Only ASCII extensions name a type; the note shows the extension by the display rule (it is the suspect's text).
-    suffix = os.path.splitext(relpath)[1].lower()
-    if not any(character.isalpha() for character in os.fsdecode(suffix)):
-        suffix = b""
-    ext, shown = suffix.decode("ascii", "replace"), display_path(suffix)
-    by_extension = _EXTENSION_TYPES.get(ext) or mimetypes.types_map.get(ext, "")
-    if mime in _INCONCLUSIVE and head:
-        if by_extension in MIME_FORMATS:
-            return by_extension, f"type from the {shown} extension: the content has no known signature", False
-        return mime, "", False
-    if by_extension in MIME_FORMATS and mime not in MIME_FORMATS:
-        return mime, f"the {shown} extension does not match the content ({mime})", True
-    named = _CONTAINER_EXTENSIONS.get(ext) or by_extension
-    if ext and mime in MIME_FORMATS and not (named in MIME_FORMATS and _same_format(mime, named)):
-        return mime, f"the {shown} extension does not match the content ({mime})", True
-    return mime, "", False
-
-
-def _same_format(mime: str, other: str) -> bool:
-    """Whether two image types are the same format under two names (image/bmp and image/x-ms-bmp)."""
-    return bool(set(MIME_FORMATS[mime]) & set(MIME_FORMATS[other]))
-
-
 class _Hasher:
     def __init__(self) -> None:
         self.md5 = hashlib.md5(usedforsecurity=False)
@@ -335,10 +285,10 @@ def probe(root: bytes, entry: Entry, *, max_pixels: int, full_verify: bool = Fal
             source, head, digests, size = _read_and_hash(fp, entry.stat.st_size)
         except OSError as exc:
             return Probe(entry, Status.ERROR, error=describe_os_error(exc), size=entry.stat.st_size)
-        mime, note, mismatch = _sniff(head, entry.relpath)
+        mime, note, mismatch = sniff(head, entry.relpath)
         if size == 0:
-            ext_type = _sniff(b"", entry.relpath)
-            if os.path.splitext(entry.relpath)[1].lower().decode("ascii", "replace") in _EXTENSION_TYPES:
+            ext_type = sniff(b"", entry.relpath)
+            if os.path.splitext(entry.relpath)[1].lower().decode("ascii", "replace") in EXTENSION_TYPES:
                 return Probe(entry, Status.ERROR, mime=ext_type[0], error="zero-byte file", **digests)
             return Probe(entry, Status.SKIPPED, mime="inode/x-empty", note="zero-byte file", **digests)
         if mime not in MIME_FORMATS:

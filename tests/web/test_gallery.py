@@ -12,8 +12,9 @@ from django.urls import reverse
 
 from extractors.base import ItemResult, Outcome, Provenance
 from extractors.classify import ClassifyResult, Tag
+from gallery.cursors import CursorError
 from gallery.models import ExifData, Face, Image, StageResult
-from gallery.selectors import CursorError, GalleryFilters, gallery_page
+from gallery.selectors import GalleryFilters, gallery_page
 from gallery.services import stage_results_save
 from jobs.models import FileInstance, JobImage
 from jobs.samples import write_photo
