@@ -29,6 +29,7 @@ from benchmarks.ml import (
     discovered_in_django,
     drop_database,
     measure,
+    report_save,
     reset_database,
 )
 
@@ -111,10 +112,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "",
         "Goal: stage >= 0.9x the bare loop with the same decodes.",
     ]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
+    report_save(lines, args.output)
 
 
 if __name__ == "__main__":

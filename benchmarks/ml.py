@@ -312,6 +312,14 @@ def measure(
     return rows, provenance
 
 
+def report_save(lines: Sequence[str], output: Path) -> None:
+    """Print a benchmark's report (its Markdown lines) and write it to `output`."""
+    report = "\n".join(lines) + "\n"
+    print(report)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(report)
+
+
 def device_report() -> list[str]:
     import onnxruntime
     import torch
@@ -411,10 +419,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "faces are detected one image per call in both. Model load is timed apart (once per worker process).",
         "Goal: stage >= 0.8x the bare loop with the stage's decodes.",
     ]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
+    report_save(lines, args.output)
 
 
 if __name__ == "__main__":
