@@ -97,7 +97,7 @@ def job_image_records(*, job: Job, image_ids: list[int], exif_tags: bool = False
     """The images (of those ids that the job found) with their EXIF, faces, tags and the provenance of every
     result, for the extractor versions the job ran with. A fixed number of queries, whatever the number of ids."""
     ids = list(JobImage.objects.filter(job=job, image_id__in=image_ids).values_list("image_id", flat=True))
-    versions: dict[str, str] = job.config.get("versions", {})
+    versions = job.run_config.versions
     images = Image.objects.in_bulk(ids)
     counts = dict(
         FileInstance.objects.filter(job=job, image_id__in=ids, status=FileInstance.Status.IMAGE)

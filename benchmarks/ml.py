@@ -275,7 +275,7 @@ def measure(
 
     from extractors.registry import get_registry, reset_registry
     from gallery.models import Face
-    from jobs.stages import extractor_context
+    from jobs.config import extractor_context
 
     bare = bare_faces if stage == "faces" else bare_classify
     # As in a worker process: the models load once, before the first batch (the classify stage also embeds its

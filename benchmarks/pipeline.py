@@ -196,8 +196,9 @@ def main() -> None:
     from gallery.models import StageResult
     from gallery.services import stage_results_save
     from jobs import pipeline
+    from jobs.config import extractor_context
     from jobs.models import StageProgress
-    from jobs.stages import _image_refs, extractor_context
+    from jobs.stages import _image_refs
 
     refs = _image_refs(discovered, ids)
     extractor = ExifExtractor(extractor_context("exif"))

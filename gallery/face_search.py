@@ -20,10 +20,12 @@ _CHUNK = 4096  # embeddings scored per database round trip
 def _job_faces(job: Job) -> QuerySet[Face]:
     """The faces of a job: those the faces stage found in its images with the stage version (pack, thresholds) the
     job ran; another job's run over the same images with another pack is not this job's."""
-    version = job.config.get("versions", {}).get("faces")
-    if version is None:
+    config = job.run_config
+    if "faces" not in config.versions:
         return Face.objects.none()
-    return Face.objects.filter(result__stage="faces", result__extractor_version=version, image__job_images__job=job)
+    return Face.objects.filter(
+        result__stage="faces", result__extractor_version=config.version("faces"), image__job_images__job=job
+    )
 
 
 def job_faces_found(*, job: Job) -> int:

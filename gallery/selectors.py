@@ -98,7 +98,7 @@ def _row(values: Sequence[Any]) -> Tuple:
 
 
 def _exif_version(job: Job) -> str:
-    return job.config.get("versions", {}).get("exif", "")
+    return job.run_config.version("exif")
 
 
 def _exif(job: Job) -> QuerySet[ExifData]:
@@ -130,7 +130,7 @@ def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters) -> QuerySet:
             dated = dated.filter(datetime_original__lt=(filters.taken_to + dt.timedelta(days=1)).isoformat())
         rows = rows.filter(Exists(dated.exclude(datetime_original="")))
     if filters.errors:
-        versions = job.config.get("versions", {})
+        versions = job.run_config.versions
         failed = Q()
         for stage, version in versions.items():
             failed |= Q(stage=stage, extractor_version=version)
@@ -141,9 +141,7 @@ def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters) -> QuerySet:
     if filters.faces:
         rows = rows.filter(Exists(_faces(job).filter(image=ref)))
     if filters.tag:
-        classified = Classification.objects.filter(
-            result__extractor_version=job.config.get("versions", {}).get("classify", "")
-        )
+        classified = Classification.objects.filter(result__extractor_version=job.run_config.version("classify"))
         if connection.vendor == "postgresql":
             tagged = classified.filter(tags__contains=[{"label": filters.tag}])
         else:  # SQLite (the embedded configuration) has no JSON containment; the stored text is Django's json.dumps
@@ -158,14 +156,14 @@ def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters) -> QuerySet:
 
 def _faces(job: Job) -> QuerySet[Face]:
     """Faces found by the faces version this job ran with."""
-    return Face.objects.filter(result__extractor_version=job.config.get("versions", {}).get("faces", ""))
+    return Face.objects.filter(result__extractor_version=job.run_config.version("faces"))
 
 
 def _items(job: Job, rows: list[FileInstance]) -> list[GalleryItem]:
     ids = [r.image_id for r in rows]
     images = {i.pk: i for i in Image.objects.filter(pk__in=ids).only("width", "height", "mime")}
     boxes: dict[int, list[tuple[float, float, float, float]]] = {}
-    if "faces" in job.config.get("versions", {}):
+    if "faces" in job.run_config.versions:
         for image_id, x, y, w, h in (
             _faces(job)
             .filter(image_id__in=ids)
@@ -320,7 +318,7 @@ def image_facts(*, job: Job, image_id: int, user: AbstractBaseUser | AnonymousUs
         raise Image.DoesNotExist(f"job {job.pk} has no image {image_id}")
     image = Image.objects.get(pk=image_id)
     exif = _exif(job).filter(image=image).first()
-    versions = job.config.get("versions", {})
+    versions = job.run_config.versions
     results = [
         r
         for r in StageResult.objects.filter(image=image, stage__in=list(versions)).order_by("stage", "-created_at")
@@ -455,9 +453,9 @@ def job_images_by_text(*, job: Job, text: str, limit: int = 20) -> list[TextHit]
     Raises StageUnavailable when the classify model is not installed here."""
     import numpy as np
 
-    from jobs.stages import extractor_context
+    from jobs.config import extractor_context
 
-    extractor, provenance = get_registry().loaded("classify", extractor_context("classify", job))
+    extractor, provenance = get_registry().loaded("classify", extractor_context("classify", job.run_config))
     query = np.frombuffer(extractor.text_embedding(text), dtype="<f4")
     rows = (
         Classification.objects.filter(

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.db.models.functions import Left
 
 from gallery.models import Image
+from jobs.config import JobConfig
 
 
 class Job(models.Model):
@@ -29,7 +30,8 @@ class Job(models.Model):
     # The folder scanned, as an absolute path on the worker hosts (where the evidence share is mounted).
     source_path = models.TextField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.CREATED, db_index=True)
-    # What the job ran with, frozen at start: stages and their extractor versions, limits, batch sizes.
+    # What the job runs with, frozen at its creation: stages and their extractor versions, limits, batch sizes. Read
+    # it as `run_config` (a jobs.config.JobConfig), never by its keys.
     config = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
 
@@ -67,6 +69,11 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.name}"
+
+    @property
+    def run_config(self) -> JobConfig:
+        """What the job runs with: `config` read as a JobConfig, the only way it is read."""
+        return JobConfig.from_stored(self.config)
 
 
 class FileInstance(models.Model):

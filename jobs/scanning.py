@@ -124,8 +124,9 @@ def _commit_batch(job: Job, probes: list[Probe], lease: str, after: bytes | None
     bulk_insert(JobImage, [{"job_id": job.pk, "image_id": i} for i in new_ids])
 
     work: dict[str, list[int]] = {}
-    for stage in job.config["stages"]:
-        prior = prior_results(new_ids, stage=stage, version=job.config["versions"][stage])
+    config = job.run_config
+    for stage in config.stages:
+        prior = prior_results(new_ids, stage=stage, version=config.versions[stage])
         progress_add(job.pk, stage, total=len(new_ids), counts=prior.counts, reused=len(prior.statuses))
         todo = [i for i in new_ids if i not in prior.statuses]
         if todo:
@@ -203,7 +204,7 @@ def scan_job(*, job_id: int, slice_seconds: float, lease: str = "") -> None:
     if resume is not None:
         logger.info("job %s: discovery continues after %r", job_id, resume)
 
-    config = job.config
+    config = job.run_config
     probes: list[Probe] = []
     size = 0
     opened = started = time.monotonic()
@@ -229,19 +230,15 @@ def scan_job(*, job_id: int, slice_seconds: float, lease: str = "") -> None:
             walked,
             threads=settings.SCAN_PROBE_THREADS,
             processes=settings.SCAN_PROBE_PROCESSES,
-            max_pixels=config["max_image_pixels"],
-            full_verify=config["verify"] == "full",
+            max_pixels=config.max_image_pixels,
+            full_verify=config.verify == "full",
         )
     ) as probes_in_order:
         for probe in probes_in_order:
             probes.append(probe)
             size += probe.size
             now = time.monotonic()
-            if (
-                len(probes) >= config["batch_files"]
-                or size >= config["batch_bytes"]
-                or now - opened >= config["batch_seconds"]
-            ):
+            if len(probes) >= config.batch_files or size >= config.batch_bytes or now - opened >= config.batch_seconds:
                 if not flush():
                     logger.info("job %s: discovery stopped: the job is no longer scanning, or under this lease", job_id)
                     return

@@ -15,9 +15,9 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from audit.services import audit_record, user_label
-from extractors.registry import get_registry
 from gallery.models import Image
 from jobs import pipeline
+from jobs.config import JobConfig
 from jobs.models import FileInstance, Job, JobImage, JobShare, StageProgress
 from jobs.progress import access_revoked, progress_changed
 from jobs.selectors import source_list
@@ -64,46 +64,26 @@ def job_create(
     stages: Sequence[str] | None = None,
     within: Path | None = None,
 ) -> Job:
-    registry = get_registry()
-    stages = list(stages if stages is not None else settings.SCAN_STAGES or registry.names())
-    for stage in stages:
-        registry.extractor_class(stage)  # unknown stage names fail here, before anything is stored
-    # Only what changes results is frozen with the job; batch sizes, threads and devices stay each host's own. An
-    # extractor may fill in defaults of its own first (a face pack's thresholds), so that the job keeps them.
-    params = {}
-    for stage in stages:
-        extractor = registry.extractor_class(stage)
-        configured = settings.STAGE_PARAMS.get(stage, {})
-        resolved = extractor.resolved_params(configured) if hasattr(extractor, "resolved_params") else configured
-        params[stage] = {
-            key: value for key, value in resolved.items() if key in getattr(extractor, "result_params", ())
-        }
-    versions = registry.versions(params)
+    config = JobConfig.from_settings(stages)  # unknown stage names fail here, before anything is stored
     source = source_resolve(source_path, within=within)
-    config = {
-        "stages": stages,
-        "versions": {stage: versions[stage] for stage in stages},
-        "params": params,
-        "max_image_pixels": settings.SCAN_MAX_IMAGE_PIXELS,
-        "verify": settings.SCAN_VERIFY,
-        "batch_files": settings.SCAN_BATCH_FILES,
-        "batch_bytes": settings.SCAN_BATCH_BYTES,
-        "batch_seconds": settings.SCAN_BATCH_SECONDS,
-    }
     with transaction.atomic():
         job = Job.objects.create(
-            name=name or source.name, description=description, owner=owner, source_path=str(source), config=config
+            name=name or source.name,
+            description=description,
+            owner=owner,
+            source_path=str(source),
+            config=config.to_stored(),
         )
-        StageProgress.objects.bulk_create([StageProgress(job=job, stage=stage) for stage in stages])
+        StageProgress.objects.bulk_create([StageProgress(job=job, stage=stage) for stage in config.stages])
         audit_record(
             "job.create",
             job_id=job.pk,
             target=job.name,
             source=str(source),
-            stages=stages,
+            stages=list(config.stages),
             owner=user_label(owner) if owner else "",
         )
-    logger.info("job %s: created on %s with stages %s", job.pk, source, ", ".join(stages))
+    logger.info("job %s: created on %s with stages %s", job.pk, source, ", ".join(config.stages))
     return job
 
 
@@ -155,7 +135,7 @@ def job_rerun(*, job: Job, within: Path | None = None) -> Job:
                 description=job.description,
                 source_path=job.source_path,
                 owner=job.owner,
-                stages=job.config["stages"],
+                stages=job.run_config.stages,
                 within=within,
             )
             if rerun.source_path != job.source_path:  # a folder on its path became a link since

@@ -8,16 +8,16 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
-from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, StageUnavailable
+from extractors.base import ImageRef, ItemResult, Outcome, StageUnavailable
 from extractors.registry import get_registry
 from gallery.models import StageResult
 from gallery.services import stage_results_save
+from jobs.config import extractor_context
 from jobs.models import BatchStage, FileInstance, Job, ScanBatch, StageClaim, StageProgress
 from jobs.progress import progress_changed
 from scanner.bulk import bulk_insert
@@ -58,19 +58,6 @@ def progress_add(job_id: int, stage: str, *, total: int = 0, counts: Counter | N
         changes["reused"] = F("reused") + reused
     if changes:
         StageProgress.objects.filter(job_id=job_id, stage=stage).update(**changes)
-
-
-def extractor_context(stage: str, job: Job | None = None) -> ExtractorContext:
-    """What a stage runs with: this host's settings (models folder, device, batch sizes, threads), with the
-    parameters that change results (thresholds, model choice) taken from the job, as they were frozen at its
-    creation."""
-    frozen = job.config.get("params", {}).get(stage, {}) if job is not None else {}
-    return ExtractorContext(
-        models_root=settings.MODELS_ROOT,
-        device=settings.STAGE_DEVICES.get(stage, settings.STAGE_DEVICES.get("default", "cpu")),
-        max_image_pixels=job.config["max_image_pixels"] if job is not None else settings.SCAN_MAX_IMAGE_PIXELS,
-        params={**settings.STAGE_PARAMS.get(stage, {}), **frozen},
-    )
 
 
 def _image_refs(job: Job, image_ids: list[int]) -> list[ImageRef]:
@@ -172,7 +159,7 @@ def stage_batch_run(*, batch_id: int, stage: str, wait_for_others: bool = True) 
         batch_stage_finish(batch, stage, Counter())
         return {}
     try:
-        extractor, provenance = get_registry().loaded(stage, extractor_context(stage, job))
+        extractor, provenance = get_registry().loaded(stage, extractor_context(stage, job.run_config))
     except StageUnavailable as exc:
         # Once per process and reason: every batch meets the same missing model.
         log = logger.debug if (stage, str(exc)) in _reported_unavailable else logger.warning

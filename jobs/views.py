@@ -96,7 +96,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     errors = Paginator(
         FileInstance.objects.filter(job=job, status=FileInstance.Status.ERROR).order_by("path", "id"), 50
     ).get_page(request.GET.get("errors"))
-    versions = job.config.get("versions", {})
+    versions = job.run_config.versions
     stage_failures = (
         StageResult.objects.filter(
             status=StageResult.Status.FAILED,

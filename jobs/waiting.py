@@ -82,8 +82,8 @@ def job_waits(*, job: Job) -> list[str]:
             BatchStage.objects.filter(batch__job=job, finished=False).values_list("stage", flat=True).distinct()
         )
     else:
-        pending = set(job.config["stages"])
-    for stage in [s for s in job.config["stages"] if s in pending]:
+        pending = set(job.run_config.stages)
+    for stage in [s for s in job.run_config.stages if s in pending]:
         queue = stage_queue(stage)
         if queue not in found.queues:
             waits.append(f"{stage} waits: no worker consumes the {queue} queue")

@@ -15,9 +15,9 @@ from PIL import Image
 from extractors.registry import get_registry
 from gallery.face_search import job_faces_like
 from gallery.models import Classification, Face, StageResult
+from jobs.config import extractor_context
 from jobs.models import BatchStage, Job
 from jobs.samples import packaged_photo
-from jobs.stages import extractor_context
 from tests.mlsupport import CLIP_CHECKPOINT, FACE, classify_params, face_picture, write_picture
 
 pytestmark = pytest.mark.integration
@@ -161,12 +161,12 @@ def test_jobs_run_with_different_face_packs_never_compare_their_embeddings(
     scrfd_job, _summary = _scan(evidence_dir, "scrfd pack")
 
     # Each job froze its pack's thresholds at its creation.
-    frozen = default_job.config["params"]["faces"]
+    frozen = default_job.run_config.params["faces"]
     assert (frozen["det_threshold"], frozen["min_face_size"], frozen["match_threshold"]) == (0.6, 20, 0.363)
-    assert scrfd_job.config["params"]["faces"]["match_threshold"] == 0.4
+    assert scrfd_job.run_config.params["faces"]["match_threshold"] == 0.4
     assert "faces found 2" in summary  # the astronaut and her mirror image; no face in the grey square
-    default_faces = list(Face.objects.filter(result__extractor_version=default_job.config["versions"]["faces"]))
-    scrfd_faces = list(Face.objects.filter(result__extractor_version=scrfd_job.config["versions"]["faces"]))
+    default_faces = list(Face.objects.filter(result__extractor_version=default_job.run_config.version("faces")))
+    scrfd_faces = list(Face.objects.filter(result__extractor_version=scrfd_job.run_config.version("faces")))
     assert len(default_faces) == 2
     assert scrfd_faces
     assert {f.result.params["embedding_dim"] for f in default_faces} == {128}

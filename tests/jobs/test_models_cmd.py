@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from extractors.base import StageUnavailable
 from extractors.facemodels import DEFAULT_PACK, PACKS
 from extractors.registry import get_registry
-from jobs.stages import extractor_context
+from jobs.config import extractor_context
 from tests.mlsupport import CLIP_CHECKPOINT
 from tests.synthetic_models import TINY_CLIP, write_faces_pack, write_open_clip
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 import kombu.exceptions
@@ -230,7 +231,7 @@ def test_a_slice_whose_lease_is_handed_on_stops_after_the_batch_it_was_recording
     for seed in range(3):
         write_photo(evidence_dir / f"img_{seed}.jpg", width=32, height=24, seed=seed)
     job = discovering_job(evidence_dir, Job.Status.SCANNING, lease="old", active_ago=60)
-    Job.objects.filter(pk=job.pk).update(config={**job.config, "batch_files": 1})
+    Job.objects.filter(pk=job.pk).update(config=replace(job.run_config, batch_files=1).to_stored())
     recorded = []
 
     def hand_on(job_id: int) -> None:  # called as each batch is recorded

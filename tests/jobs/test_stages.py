@@ -7,24 +7,12 @@ import pytest
 
 from extractors.base import StageUnavailable
 from extractors.registry import get_registry
+from jobs.config import extractor_context
 from jobs.models import Job, StageProgress
 from jobs.scanning import scan_job
 from jobs.services import job_create
-from jobs.stages import extractor_context, stage_batch_run
+from jobs.stages import stage_batch_run
 from tests.mlsupport import classify_params, face_picture, faces_params, write_picture
-
-
-def test_stage_devices_reach_the_extractor_context(settings):
-    settings.STAGE_DEVICES = {"faces": "cuda:1", "default": "cpu"}
-    assert extractor_context("faces").device == "cuda:1"
-    assert extractor_context("classify").device == "cpu"
-    settings.STAGE_DEVICES = {"default": "auto"}
-    assert extractor_context("faces").device == "auto"
-    # The device is the host's own: a job freezes the parameters that change results, never where they run.
-    job = Job(config={"params": {"faces": {"det_threshold": 0.7}}, "max_image_pixels": 1000})
-    settings.STAGE_DEVICES = {"faces": "cuda"}
-    context = extractor_context("faces", job)
-    assert (context.device, context.params["det_threshold"], context.max_image_pixels) == ("cuda", 0.7, 1000)
 
 
 def test_the_device_setting_reaches_the_loaded_models(settings, tiny_models, fresh_registry):
@@ -78,5 +66,5 @@ def test_without_the_ml_libraries_the_stage_is_unavailable_with_the_fix(
 
     # Installing the library makes the stage available without restarting the worker: unavailability is not cached.
     monkeypatch.undo()
-    _extractor, provenance = get_registry().loaded(stage, extractor_context(stage, job))
+    _extractor, provenance = get_registry().loaded(stage, extractor_context(stage, job.run_config))
     assert provenance.stage == stage

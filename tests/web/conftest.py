@@ -52,7 +52,7 @@ def store_ml_results(job, *, faces: dict[int, int] | None = None, tags: dict[int
     from extractors.faces import DetectedFace, FacesResult
     from gallery.services import stage_results_save
 
-    versions = job.config["versions"]
+    versions = job.run_config.versions
     embedding = bytes(4 * 512)
     landmarks = ((1.0, 1.0), (3.0, 1.0), (2.0, 2.0), (1.0, 3.0), (3.0, 3.0))
     found = [

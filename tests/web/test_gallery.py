@@ -105,7 +105,7 @@ def test_the_faces_tag_and_errors_filters_select_what_the_stages_found(scan, exa
         faces={two: 2, one: 1, none: 0},
         tags={person: ["person"], indoor: ["indoor", "person outdoors"], both: ["indoor", "person"]},
     )
-    versions = job.config["versions"]
+    versions = job.run_config.versions
     # A result of another version of the stage is not this job's: neither its tags nor its failures count.
     stage_results_save(
         provenance=Provenance(stage="classify", version=versions["classify"] + "-older"),

@@ -126,11 +126,11 @@ def test_scanning_again_keeps_the_owner_and_shares_and_links_what_was_analysed(
     assert response["Location"] == reverse("jobs:detail", args=[rerun.pk])
     wait_for(lambda: Job.objects.filter(pk=rerun.pk, status__in=Job.FINAL).exists(), message="the second scan")
     rerun.refresh_from_db()
-    assert (rerun.status, rerun.owner, rerun.name, rerun.config["stages"]) == (
+    assert (rerun.status, rerun.owner, rerun.name, rerun.run_config.stages) == (
         Job.Status.COMPLETED,
         examiner,
         job.name,
-        job.config["stages"],
+        job.run_config.stages,
     )
     assert set(rerun.shares.values_list("user", "role")) == {(other.pk, "reviewer"), (carol.pk, "full")}
     assert rerun.distinct_images == job.distinct_images

@@ -23,7 +23,7 @@ from extractors.facemodels import DEFAULT_PACK, PACKS
 from extractors.modeldownload import download_faces_pack, download_open_clip
 from extractors.modelstore import Installed, ModelStoreError, manifest_read, models_install, models_list, models_verify
 from extractors.registry import get_registry
-from jobs.stages import extractor_context
+from jobs.config import extractor_context
 
 
 class Command(BaseCommand):
