@@ -43,7 +43,7 @@ RUN = "fetch-images.json"
 _LOCK = ".fetch-images.lock"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _FORMAT = re.compile(r"[A-Za-z0-9]{1,10}")
-# The extension of each type the scanner opens as an image (extractors.imagefile.MIME_FORMATS), fixed here so that
+# The extension of each type the scanner opens as an image (evidence.images.MIME_FORMATS), fixed here so that
 # the same image gets the same name on every machine and every Python.
 _EXTENSIONS = {
     "image/jpeg": ".jpg",

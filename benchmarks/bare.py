@@ -2,7 +2,7 @@
 read), nothing else. No Django, no typing, no database.
 
 With `threads` above one, files are hashed on that many threads while the main thread walks, as discovery probes
-them (jobs.discovery.probe_all); hashing and reading leave the interpreter lock free, so this is what the same
+them (evidence.probe.probe_all); hashing and reading leave the interpreter lock free, so this is what the same
 parallelism gives a loop that does nothing else. Four files per thread in flight keep the threads busy here:
 nothing else holds up the main thread, which discovery's longer queue is for.
 

@@ -1,6 +1,6 @@
 """CPU time and memory of a process together with every process it started, read from /proc (Linux).
 
-The embedded scan probes files in worker processes started through a fork server (jobs.discovery): its own
+The embedded scan probes files in worker processes started through a fork server (evidence.probe): its own
 rusage leaves them out, and a worker's rusage reaches neither the scanning process (the fork server reaps it) nor
 the benchmark. These readings add them up."""
 

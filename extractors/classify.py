@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evidence.opening import EvidenceError
 from extractors.base import (
     ExtractorContext,
     ImageRef,
@@ -34,7 +35,6 @@ from extractors.base import (
 )
 from extractors.batching import chunked, prefetched
 from extractors.decoding import decode_oriented
-from extractors.imagefile import EvidenceError
 from extractors.modelstore import file_sha256
 
 logger = logging.getLogger(__name__)

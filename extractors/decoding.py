@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from evidence.images import format_label, open_image
+from evidence.opening import EvidenceError, open_evidence
 from extractors.base import ImageRef
-from extractors.imagefile import EvidenceError, format_label, open_evidence, open_image
 
 # EXIF orientation -> the transpose that makes the stored pixels upright (as PIL.ImageOps.exif_transpose does).
 _UPRIGHT = {

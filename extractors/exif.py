@@ -19,9 +19,11 @@ from typing import Any, BinaryIO
 from PIL import ExifTags, Image, TiffImagePlugin
 from PIL.ExifTags import GPS, Base
 
+from evidence.exifblock import POINTERS, Groups, exif_groups
+from evidence.images import open_image, read_exif
+from evidence.jpeg import jpeg_metadata
+from evidence.opening import EvidenceError, open_evidence
 from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, Provenance
-from extractors.exifblock import POINTERS, Groups, exif_groups
-from extractors.imagefile import EvidenceError, jpeg_metadata, open_evidence, open_image, read_exif
 
 MAX_BLOB = 4096
 MAX_ITEMS = 1024  # longest list kept for one tag; longer arrays are cut (and said so)

@@ -38,6 +38,7 @@ from typing import Any
 
 from PIL import Image
 
+from evidence.opening import EvidenceError
 from extractors.base import (
     ExtractorContext,
     ImageRef,
@@ -50,7 +51,6 @@ from extractors.base import (
 from extractors.batching import chunked, prefetched
 from extractors.decoding import OrientedImage, decode_oriented
 from extractors.facemodels import DEFAULT_PACK, PACKS, FacePack, load_detector, load_recogniser
-from extractors.imagefile import EvidenceError
 from extractors.modelstore import file_sha256
 
 logger = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.fields.tuple_lookups import Tuple
 
-from extractors.display import display_text
+from evidence.display import display_text
 from extractors.registry import get_registry
 from gallery.cursors import CursorError, cursor_decode, cursor_encode, storable
 from gallery.models import Classification, ExifData, Face, Image, StageResult
@@ -49,7 +49,7 @@ class GalleryFilters:
     taken_to: dt.date | None = None
     faces: bool = False
     tag: str = ""
-    # Found at a path whose extension names another type than the content (jobs.discovery).
+    # Found at a path whose extension names another type than the content (evidence.filetypes).
     extension_mismatch: bool = False
 
     def __post_init__(self) -> None:

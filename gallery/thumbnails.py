@@ -21,7 +21,8 @@ from django.conf import settings
 from PIL import Image as PILImage
 from PIL import ImageOps
 
-from extractors.imagefile import EvidenceError, open_evidence, open_image
+from evidence.images import open_image
+from evidence.opening import EvidenceError, open_evidence
 from gallery.models import Image
 from jobs.models import FileInstance, Job
 

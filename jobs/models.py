@@ -109,7 +109,7 @@ class FileInstance(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices)
     error = models.TextField(blank=True)
     note = models.TextField(blank=True)
-    # The name's extension says another type than the content, either way round (jobs.discovery._sniff); the note
+    # The name's extension says another type than the content, either way round (evidence.filetypes.sniff); the note
     # says which.
     extension_mismatch = models.BooleanField(default=False)
     md5 = models.CharField(max_length=32, blank=True)

@@ -17,10 +17,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
-from extractors.display import display_path
+from evidence.display import display_path
+from evidence.probe import Probe, Status, probe_all
+from evidence.walk import walk
 from gallery.models import Image
-from jobs import discovery, inprocess, pipeline
-from jobs.discovery import Probe, Status
+from jobs import inprocess, pipeline
 from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch
 from jobs.progress import progress_changed
 from jobs.selectors import source_label
@@ -223,9 +224,9 @@ def scan_job(*, job_id: int, slice_seconds: float, lease: str = "") -> None:
         probes, size, opened = [], 0, time.monotonic()
         return _still_scanning(job_id, lease)
 
-    walked = discovery.walk(root, resume_after=resume)
+    walked = walk(root, resume_after=resume)
     with closing(
-        discovery.probe_all(
+        probe_all(
             root,
             walked,
             threads=settings.SCAN_PROBE_THREADS,

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from evidence.images import open_image, read_info
+from evidence.opening import open_evidence
 from extractors.base import ExtractorContext, ImageRef
-from extractors.imagefile import open_evidence, open_image, read_info
 from jobs.samples import exif_bytes
 from tests.synthetic_models import TINY_CLIP, write_faces_pack, write_open_clip
 

@@ -8,7 +8,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from extractors.display import display_text
+from evidence.display import display_text
 
 register = template.Library()
 
@@ -33,7 +33,7 @@ def basename(path: str) -> str:
 
 @register.filter
 def isolated(shown: str) -> SafeString:
-    """Text already in its display form (a file's path as recorded, extractors.display) in a `<bdi>`: right-to-left
+    """Text already in its display form (a file's path as recorded, evidence.display) in a `<bdi>`: right-to-left
     text in it cannot reorder the page's own text around it ("view · download")."""
     return format_html("<bdi>{}</bdi>", shown)
 
@@ -41,5 +41,5 @@ def isolated(shown: str) -> SafeString:
 @register.filter
 def suspect(value: Any) -> SafeString:
     """Suspect text as recorded (an EXIF value, a camera's make or model) shown by the display rule
-    (extractors.display: bidi and invisible characters as escapes) and `isolated`. None shows as nothing."""
+    (evidence.display: bidi and invisible characters as escapes) and `isolated`. None shows as nothing."""
     return isolated("" if value is None else display_text(str(value)))

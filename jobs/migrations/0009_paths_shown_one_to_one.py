@@ -1,11 +1,11 @@
-r"""Paths recorded before the display rule was one-to-one (extractors.display) are shown again by it: a literal
+r"""Paths recorded before the display rule was one-to-one (evidence.display) are shown again by it: a literal
 backslash becomes `\\`, an invisible or bidi character `\uXXXX`, and a path whose shown form is no longer its UTF-8
 text keeps its exact bytes in path_bytes. Only rows with a backslash or a character outside printable ASCII can
 change."""
 
 from django.db import migrations
 
-from extractors.display import display_path
+from evidence.display import display_path
 
 BATCH = 2000
 

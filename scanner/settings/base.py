@@ -230,7 +230,7 @@ SCAN_BATCH_SECONDS = env.float("SCAN_BATCH_SECONDS", default=2.0)
 # Files read and hashed at once by one discovery task (reading and hashing leave the interpreter lock free).
 SCAN_PROBE_THREADS = env.int("SCAN_PROBE_THREADS", default=2)
 # Above zero: files are probed in this many worker processes instead of threads, so discovery's own Python (and,
-# in the embedded configuration, the stages') does not wait for the probes' (jobs.discovery.probe_all). Not in a
+# in the embedded configuration, the stages') does not wait for the probes' (evidence.probe.probe_all). Not in a
 # Celery worker: its pool's processes may not start processes of their own.
 SCAN_PROBE_PROCESSES = env.int("SCAN_PROBE_PROCESSES", default=0)
 # Images with more pixels than this are recorded as decompression bombs (Pillow's own default limit).

@@ -16,11 +16,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image as PILImage
 
+from evidence.exifblock import exif_groups
+from evidence.jpeg import jpeg_metadata
+from evidence.probe import probe
+from evidence.walk import walk
 from extractors.base import ImageRef, Outcome
 from extractors.exif import MAX_BLOB, ExifResult, parse_exif_block, pillow_groups, summarise
-from extractors.exifblock import exif_groups
-from extractors.imagefile import jpeg_metadata
-from jobs.discovery import probe, walk
 from jobs.samples import Gps, exif_bytes, picture, write_photo
 from tests.extractors.conftest import (
     RATIONAL,

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from extractors.imagefile import EvidenceError, ImageInfo, open_evidence, open_image
-from jobs.discovery import Probe, Status, probe, walk
+from evidence.images import ImageInfo, open_image
+from evidence.opening import EvidenceError, open_evidence
+from evidence.probe import Probe, Status, probe
+from evidence.walk import walk
 from jobs.samples import exif_bytes, picture
 from tests.extractors.conftest import EPS, bmp_bomb, gif_bomb, jpeg_bomb, jpeg_bytes, png_bomb
 from tests.support.processes import child_run
@@ -233,7 +235,8 @@ POSTSCRIPT = {
 # start it, and opening one with Pillow's own EPS plugin (the control) must, which proves the mark works.
 _GHOSTSCRIPT_CHECK = """
 import json, os, sys
-from jobs.discovery import probe, walk
+from evidence.probe import probe
+from evidence.walk import walk
 root, mark = sys.argv[1].encode(), sys.argv[2]
 results = {e.relpath.decode(): [str(p.status), p.mime, p.note] for e in walk(root)
            for p in [probe(root, e, max_pixels=1000000)]}

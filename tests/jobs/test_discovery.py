@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from jobs.discovery import PROCESS_CHUNK, Entry, Probe, Status, probe, probe_all, walk
+from evidence.probe import PROCESS_CHUNK, Probe, Status, probe, probe_all
+from evidence.walk import Entry, walk
 from tests.extractors.conftest import EPS, jpeg_bytes
 from tests.jobs.conftest import PIXEL_LIMIT, REPO, build_unreadable_tree, mismatches
 
@@ -156,7 +157,8 @@ def test_a_link_loop_through_a_parent_folder_is_listed_once(evidence_folder):
 # Runs as another user: prints one JSON object per entry the walk yields.
 _AS_USER = """
 import json, sys
-from jobs.discovery import probe, walk
+from evidence.probe import probe
+from evidence.walk import walk
 root = sys.argv[1].encode()
 for entry in walk(root):
     p = probe(root, entry, max_pixels=int(sys.argv[2]))

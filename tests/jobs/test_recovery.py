@@ -16,7 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from jobs import discovery
+from evidence.probe import probe_all
+from evidence.walk import walk
 from jobs.models import BatchStage, FileInstance, Job, ScanBatch
 from jobs.recovery import stalled_discovery_redispatch, stalled_stages_redispatch
 from jobs.samples import write_photo
@@ -182,7 +183,7 @@ def test_only_the_lease_holder_records_discovery(db, evidence_dir):
     assert (job.status, job.files_seen) == (Job.Status.QUEUED, 0)
 
     root = os.fsencode(evidence_dir)
-    probes = list(discovery.probe_all(root, discovery.walk(root), threads=1, max_pixels=10**8, full_verify=False))
+    probes = list(probe_all(root, walk(root), threads=1, max_pixels=10**8, full_verify=False))
     assert len(probes) == 3
     with pytest.raises(LeaseLost), transaction.atomic():
         _commit_batch(job, probes, "old", after=None)
@@ -205,7 +206,7 @@ def test_a_copy_of_a_slice_that_commits_second_writes_nothing(db, evidence_dir):
         write_photo(evidence_dir / f"img_{seed}.jpg", width=32, height=24, seed=seed)
     job = discovering_job(evidence_dir, Job.Status.SCANNING, lease="same", active_ago=1)
     root = os.fsencode(evidence_dir)
-    probes = list(discovery.probe_all(root, discovery.walk(root), threads=1, max_pixels=10**8, full_verify=False))
+    probes = list(probe_all(root, walk(root), threads=1, max_pixels=10**8, full_verify=False))
     with transaction.atomic():
         _commit_batch(job, probes, "same", after=None)
     with pytest.raises(LeaseLost), transaction.atomic():

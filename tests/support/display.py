@@ -1,4 +1,4 @@
-"""Reading shown text back (the inverse of extractors.display), to prove the display rule one-to-one."""
+"""Reading shown text back (the inverse of evidence.display), to prove the display rule one-to-one."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 
 from api.client import channel_open
 from api.fetch import MANIFEST, FolderRefused, TransferError, copy_to, file_copy, images_fetch, outcome_counts
-from extractors.display import display_text
+from evidence.display import display_text
 from imagescanner.v1 import jobs_pb2 as jobs
 from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
 from imagescanner.v1 import workers_pb2 as workers

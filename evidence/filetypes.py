@@ -8,8 +8,8 @@ import os
 
 import magic
 
-from extractors.display import display_path
-from extractors.imagefile import MIME_FORMATS
+from evidence.display import display_path
+from evidence.images import MIME_FORMATS
 
 _magic = magic.Magic(mime=True)
 # libmagic's verdict when it does not recognise the bytes: only then does the extension decide.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from extractors.filetimes import evidence_birth_time
+from evidence.filetimes import evidence_birth_time
 
 
 def test_a_birth_time_that_cannot_be_reached_is_unknown_not_an_error(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from extractors.display import display_path, display_text
+from evidence.display import display_path, display_text
 from tests.support.display import shown_to_bytes
 
 RLO = "\u202e"

@@ -13,7 +13,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from extractors.imagefile import EvidenceError, ImageInfo, jpeg_info, open_image, read_info, verify_image
+from evidence.images import ImageInfo, open_image, read_info
+from evidence.jpeg import jpeg_info
+from evidence.opening import EvidenceError
+from evidence.verification import verify_image
 from jobs.samples import exif_bytes, picture
 
 LIMIT = 89_478_485
@@ -179,7 +182,8 @@ def test_a_damaged_jpeg_read_without_pillow_gives_what_pillow_gives(data):
 
 def test_pillow_still_decides_when_every_pixel_is_checked(tmp_path):
     # A full verification decodes the image, which only Pillow does: discovery does not take the header path then.
-    from jobs.discovery import probe, walk
+    from evidence.probe import probe
+    from evidence.walk import walk
 
     (tmp_path / "photo.jpg").write_bytes(REGULAR["camera"]())
     (entry,) = walk(bytes(tmp_path))

@@ -1,9 +1,8 @@
-"""Discovery: walk a source and account for every entry in it. No Django here: plain functions on paths.
+"""Probing: every entry a walk found (`evidence.walk`) ends as a `Probe` with status image, skipped or error.
 
-`walk` lists a source depth-first in a fixed order (names sorted bytewise), `lstat`-ing every entry and never
-following a symbolic link, so a link can neither lead out of the source nor into a loop. `probe` reads one regular
-file once, hashing it (MD5, SHA-1, SHA-256), typing it by its magic bytes and, for images, reading the header and
-checking the data is complete. Every entry ends as a `Probe` with status image, skipped or error.
+`probe` reads one regular file once, hashing it (MD5, SHA-1, SHA-256), typing it by its magic bytes and, for images,
+reading the header and checking the data is complete. `probe_all` probes a walk's entries on threads or in worker
+processes, in their order.
 
 Paths are handled as bytes from end to end: evidence file names need not be valid UTF-8.
 """
@@ -15,7 +14,6 @@ import errno
 import hashlib
 import multiprocessing
 import os
-import stat
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -27,25 +25,14 @@ from io import BytesIO
 from itertools import islice
 from typing import Any, BinaryIO
 
-from extractors.display import display_path
-from extractors.filetimes import evidence_birth_time
-from extractors.imagefile import (
-    MIME_FORMATS,
-    EvidenceError,
-    ImageInfo,
-    describe_os_error,
-    evidence_lstat,
-    evidence_readlink,
-    format_label,
-    jpeg_info,
-    open_evidence,
-    open_evidence_folder,
-    open_image,
-    pickled_by_position,
-    read_info,
-    verify_image,
-)
-from jobs.filetypes import EXTENSION_TYPES, sniff
+from evidence.display import display_path
+from evidence.filetypes import EXTENSION_TYPES, sniff
+from evidence.images import MIME_FORMATS, ImageInfo, format_label, open_image, read_info
+from evidence.jpeg import jpeg_info
+from evidence.opening import EvidenceError, describe_os_error, evidence_readlink, open_evidence
+from evidence.pickling import pickled_by_position
+from evidence.verification import verify_image
+from evidence.walk import Entry, Kind, join_path
 
 # Files up to this size are read into memory once (hashes, magic and header all come from that one read);
 # larger ones are hashed as they are read, a megabyte at a time, and their header is read again from the file
@@ -58,17 +45,6 @@ AHEAD_PER_THREAD = 64
 # Entries handed to a probe process at a time: one round trip for several files, few enough that every process
 # stays busy to the end.
 PROCESS_CHUNK = 16
-
-
-class Kind(StrEnum):
-    FILE = "file"
-    DIRECTORY = "directory"
-    SYMLINK = "symlink"
-    FIFO = "fifo"
-    SOCKET = "socket"
-    CHAR_DEVICE = "char-device"
-    BLOCK_DEVICE = "block-device"
-    OTHER = "other"
 
 
 class Status(StrEnum):
@@ -90,18 +66,6 @@ _SPECIAL_TYPES = {
 
 @pickled_by_position
 @dataclass(frozen=True, slots=True)
-class Entry:
-    """One entry found under the source. Directories appear only when they could not be listed."""
-
-    relpath: bytes
-    kind: Kind
-    stat: os.stat_result | None = None
-    error: str = ""
-    birth_ns: int | None = None  # when the file system records a birth time (evidence_birth_time)
-
-
-@pickled_by_position
-@dataclass(frozen=True, slots=True)
 class Probe:
     """Everything the scan records about one entry."""
 
@@ -115,89 +79,13 @@ class Probe:
     sha256: str = ""
     size: int = 0
     info: ImageInfo | None = None
-    # The name's extension says another type than the content (see jobs.filetypes.sniff).
+    # The name's extension says another type than the content (see evidence.filetypes.sniff).
     extension_mismatch: bool = False
-
-
-def _kind(mode: int) -> Kind:
-    for test, kind in (
-        (stat.S_ISREG, Kind.FILE),
-        (stat.S_ISDIR, Kind.DIRECTORY),
-        (stat.S_ISLNK, Kind.SYMLINK),
-        (stat.S_ISFIFO, Kind.FIFO),
-        (stat.S_ISSOCK, Kind.SOCKET),
-        (stat.S_ISCHR, Kind.CHAR_DEVICE),
-        (stat.S_ISBLK, Kind.BLOCK_DEVICE),
-    ):
-        if test(mode):
-            return kind
-    return Kind.OTHER
-
-
-def _join(parent: bytes, name: bytes) -> bytes:
-    return parent + b"/" + name if parent else name
-
-
-def _listing(path: bytes) -> list[bytes]:
-    fd = open_evidence_folder(path)
-    try:
-        with os.scandir(fd) as it:
-            return sorted(os.fsencode(e.name) for e in it)  # a descriptor lists str names
-    finally:
-        os.close(fd)
-
-
-def walk(root: bytes, *, resume_after: bytes | None = None) -> Iterator[Entry]:
-    """Yield every non-directory entry under `root` (and every folder that could not be listed), depth-first with
-    names sorted bytewise: the order of their path components, so the same tree always gives the same sequence.
-
-    With `resume_after` (a relpath yielded earlier), entries up to and including it are not yielded and folders
-    wholly before it are not even listed: a restarted scan picks up where its last committed batch ended.
-    """
-    resume = tuple(resume_after.split(b"/")) if resume_after else None
-    root_stat = os.stat(root)
-    visited = {(root_stat.st_dev, root_stat.st_ino)}
-    try:
-        top = _listing(root)
-    except OSError as exc:
-        yield Entry(b".", Kind.DIRECTORY, error=f"cannot list folder: {describe_os_error(exc)}")
-        return
-    stack: list[tuple[bytes, Iterator[bytes]]] = [(b"", iter(top))]
-    while stack:
-        rel, children = stack[-1]
-        name = next(children, None)
-        if name is None:
-            stack.pop()
-            continue
-        relpath = _join(rel, name)
-        parts = tuple(relpath.split(b"/"))
-        if resume is not None and parts <= resume and resume[: len(parts)] != parts:
-            continue  # this entry, and everything under it, came before the resume point
-        try:
-            st = evidence_lstat(_join(root, relpath))
-        except OSError as exc:
-            yield Entry(relpath, Kind.OTHER, error=f"cannot stat: {describe_os_error(exc)}")
-            continue
-        kind = _kind(st.st_mode)
-        if kind is not Kind.DIRECTORY:
-            if resume is None or parts > resume:
-                yield Entry(relpath, kind, st, birth_ns=evidence_birth_time(_join(root, relpath)))
-            continue
-        if (st.st_dev, st.st_ino) in visited:
-            yield Entry(relpath, kind, st, error="folder loop: this folder was already scanned at another path")
-            continue
-        visited.add((st.st_dev, st.st_ino))
-        try:
-            listing = _listing(_join(root, relpath))
-        except OSError as exc:
-            yield Entry(relpath, kind, st, error=f"cannot list folder: {describe_os_error(exc)}")
-            continue
-        stack.append((relpath, iter(listing)))
 
 
 def describe_link(root: bytes, entry: Entry) -> Probe:
     """A symbolic link is recorded, never followed: where it points, and whether that is inside the source."""
-    path = _join(root, entry.relpath)
+    path = join_path(root, entry.relpath)
     try:
         target = evidence_readlink(path)
     except OSError as exc:
@@ -277,7 +165,7 @@ def probe(root: bytes, entry: Entry, *, max_pixels: int, full_verify: bool = Fal
         mime = _SPECIAL_TYPES[entry.kind]
         return Probe(entry, Status.SKIPPED, mime=mime, note=f"not a regular file ({entry.kind}), not opened")
     try:
-        fp = open_evidence(_join(root, entry.relpath), expect=entry.stat)
+        fp = open_evidence(join_path(root, entry.relpath), expect=entry.stat)
     except EvidenceError as exc:
         return Probe(entry, Status.ERROR, error=str(exc), size=entry.stat.st_size if entry.stat else 0)
     with fp:

@@ -11,7 +11,7 @@ import os
 import struct
 import sys
 
-from extractors.imagefile import reach_evidence
+from evidence.opening import reach_evidence
 
 _AT_FDCWD = -100
 _AT_SYMLINK_NOFOLLOW = 0x100
