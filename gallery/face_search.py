@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from gallery.models import Face
+from content.models import Face
 from jobs.models import Job
 
 _CHUNK = 4096  # embeddings scored per database round trip

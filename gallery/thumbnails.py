@@ -21,8 +21,8 @@ from django.conf import settings
 from PIL import Image as PILImage
 from PIL import ImageOps
 
+from content.models import Image
 from extractors.imagefile import EvidenceError, open_evidence, open_image
-from gallery.models import Image
 from jobs.models import FileInstance, Job
 
 logger = logging.getLogger(__name__)

@@ -20,9 +20,9 @@ from django.views.decorators.http import require_GET
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from content.models import Face, Image
 from extractors.classify import vocabulary_read
 from gallery.cursors import CursorError
-from gallery.models import Face, Image
 from gallery.selectors import (
     SORTS,
     FilterError,

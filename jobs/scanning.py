@@ -17,8 +17,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
+from content.models import Image
 from extractors.display import display_path
-from gallery.models import Image
 from jobs import discovery, inprocess, pipeline
 from jobs.discovery import Probe, Status
 from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch

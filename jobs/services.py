@@ -15,8 +15,8 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from audit.services import audit_record, user_label
+from content.models import Image
 from extractors.registry import get_registry
-from gallery.models import Image
 from jobs import pipeline
 from jobs.models import FileInstance, Job, JobImage, JobShare, StageProgress
 from jobs.progress import access_revoked, progress_changed
@@ -188,9 +188,9 @@ def job_delete(*, job: Job) -> int:
             Exists(FileInstance.objects.filter(image=OuterRef("pk")))
         )
         _, removed = orphans.delete()
-        audit_record("job.delete", job_id=job_id, target=name, images_removed=removed.get("gallery.Image", 0))
+        audit_record("job.delete", job_id=job_id, target=name, images_removed=removed.get("content.Image", 0))
         progress_changed(job_id)
-    return removed.get("gallery.Image", 0)
+    return removed.get("content.Image", 0)
 
 
 def job_share(*, job: Job, user: AbstractBaseUser, role: str) -> JobShare:

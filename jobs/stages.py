@@ -14,10 +14,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
+from content.models import StageResult
+from content.services import stage_results_save
 from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, StageUnavailable
 from extractors.registry import get_registry
-from gallery.models import StageResult
-from gallery.services import stage_results_save
 from jobs.models import BatchStage, FileInstance, Job, ScanBatch, StageClaim, StageProgress
 from jobs.progress import progress_changed
 from scanner.bulk import bulk_insert
