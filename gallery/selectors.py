@@ -1,5 +1,4 @@
-"""Gallery reads: keyset pages of a job's images, one image's facts, the GPS points of a job, and ranking a job's
-images by a sentence.
+"""Gallery reads: keyset pages of a job's images, one image's facts, the GPS points of a job.
 
 Every function takes a job the caller has already checked access to (jobs.selectors.job_get_for_user) and only
 returns images that job found.
@@ -25,7 +24,6 @@ from django.db.models.fields.tuple_lookups import Tuple
 
 from content.models import Classification, ExifData, Face, Image, StageResult
 from extractors.display import display_text
-from extractors.registry import get_registry
 from gallery.cursors import CursorError, cursor_decode, cursor_encode, storable
 from jobs.models import FileInstance, Job, JobImage
 from jobs.selectors import job_list_for_user
@@ -408,62 +406,3 @@ def gps_points(*, job: Job, limit: int = 20_000) -> GpsPoints:
     return GpsPoints(
         points=[GpsPoint(image_id=i, lat=lat, lon=lon, path=paths.get(i, "")) for i, lat, lon in points], total=total
     )
-
-
-_SEARCH_CHUNK = 4096  # embeddings scored per database round trip
-
-
-@dataclass(frozen=True)
-class TextHit:
-    image_id: int
-    score: float  # cosine similarity between the sentence and the image, -1 to 1
-    path: str  # the image's first path in the job
-    sha256: str
-
-
-def job_images_by_text(*, job: Job, text: str, limit: int = 20) -> list[TextHit]:
-    """A job's images ranked by how well they match a sentence ("a red car"), best first. Uses the classify model
-    of this process (loaded once) and compares only with embeddings that the very same model file produced.
-    Raises StageUnavailable when the classify model is not installed here."""
-    import numpy as np
-
-    from jobs.stages import extractor_context
-
-    extractor, provenance = get_registry().loaded("classify", extractor_context("classify", job))
-    query = np.frombuffer(extractor.text_embedding(text), dtype="<f4")
-    rows = (
-        Classification.objects.filter(
-            image__job_images__job=job,
-            result__extractor_version=provenance.version,
-            result__model_sha256=provenance.model_sha256,
-        )
-        .order_by("image_id")
-        .values_list("image_id", "embedding")
-    )
-    best: list[tuple[float, int]] = []
-    ids: list[int] = []
-    vectors: list[Any] = []
-
-    def score() -> None:
-        nonlocal best
-        if ids:
-            scores = np.stack(vectors) @ query
-            best = sorted([*best, *zip(scores.tolist(), ids, strict=True)], reverse=True)[:limit]
-            ids.clear()
-            vectors.clear()
-
-    for image_id, embedding in rows.iterator(chunk_size=_SEARCH_CHUNK):
-        ids.append(image_id)
-        vectors.append(np.frombuffer(bytes(embedding), dtype="<f4"))
-        if len(ids) >= _SEARCH_CHUNK:
-            score()
-    score()
-    chosen = [image_id for _score, image_id in best]
-    paths: dict[int, tuple[str, str]] = {}
-    for image_id, path, sha256 in (
-        FileInstance.objects.filter(job=job, image_id__in=chosen)
-        .order_by("path", "id")
-        .values_list("image_id", "path", "sha256")
-    ):
-        paths.setdefault(image_id, (path, sha256))
-    return [TextHit(image_id, round(value, 6), *paths[image_id]) for value, image_id in best]

@@ -33,7 +33,8 @@ from gallery.selectors import (
     gps_points,
     image_facts,
 )
-from gallery.thumbnails import EvidenceUnavailable, PictureError, open_file_instance, picture_get
+from gallery.thumbnails import PictureError, picture_get
+from jobs.evidence_files import EvidenceUnavailable, open_file_instance
 from jobs.models import FileInstance, Job, JobImage
 from jobs.selectors import job_stage_gaps, source_label
 from jobs.views import job_or_404

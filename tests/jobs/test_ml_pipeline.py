@@ -14,9 +14,9 @@ from PIL import Image
 
 from content.models import Classification, Face, StageResult
 from extractors.registry import get_registry
-from gallery.face_search import job_faces_like
 from jobs.models import BatchStage, Job
 from jobs.samples import packaged_photo
+from jobs.search import job_faces_like
 from jobs.stages import extractor_context
 from tests.mlsupport import CLIP_CHECKPOINT, FACE, classify_params, face_picture, write_picture
 
