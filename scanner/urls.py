@@ -15,6 +15,7 @@ urlpatterns = [
     path("jobs/", include("jobs.urls")),
     path("users/", include("accounts.urls")),
     path("tokens/", include("api.urls")),
+    path("admin/gallery/", include("content.urls")),
     path("admin/", admin.site.urls),
     re_path(r"^flower/(?P<path>.*)$", FlowerProxy.as_view(), name="flower"),
 ]
