@@ -23,9 +23,9 @@ from api.selectors import ImageRecord, job_image_records, job_page_for_user
 from audit.services import audit_record
 from gallery.cursors import CursorError
 from gallery.selectors import FilterError, GalleryFilters, gallery_page
-from gallery.thumbnails import EvidenceUnavailable, open_file_instance
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import jobs_pb2_grpc
+from jobs.evidence_files import EvidenceUnavailable, open_file_instance
 from jobs.models import FileInstance, Job
 from jobs.selectors import (
     JobAction,

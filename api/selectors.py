@@ -11,7 +11,7 @@ from django.db.models import Count, F, Q, QuerySet, Value
 from django.db.models.fields.tuple_lookups import Tuple
 
 from api.models import ApiToken, QueuePause
-from gallery.models import Classification, ExifData, Face, Image, StageResult
+from content.models import Classification, ExifData, Face, Image, StageResult
 from jobs.models import FileInstance, Job, JobImage
 from jobs.selectors import job_list_for_user
 

@@ -90,8 +90,8 @@ def _recreate_database() -> None:
 
 def _populate(owner):
     """A completed job of IMAGES distinct images, each at one path, with an EXIF result (every 4th with GPS)."""
+    from content.models import ExifData, Image, StageResult
     from extractors.registry import get_registry
-    from gallery.models import ExifData, Image, StageResult
     from jobs.models import FileInstance, Job, JobImage, StageProgress
 
     version = get_registry().versions()["exif"]
@@ -386,7 +386,7 @@ def _ceiling(files: list[tuple]) -> str:
 
 def _image_job(owner, root: Path):
     """A job of MANY_IMAGES distinct files of IMAGE_MIB MiB under root/images, listed as its images."""
-    from gallery.models import Image
+    from content.models import Image
     from jobs.models import FileInstance, Job, JobImage
 
     source = root / "images"

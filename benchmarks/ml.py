@@ -236,7 +236,7 @@ def committed_batch(stage: str, discovered: Any, ids: Sequence[int]) -> Any:
     for the stage task. Earlier results of the stage are removed, so that the images are analysed again."""
     from django.utils import timezone
 
-    from gallery.models import StageResult
+    from content.models import StageResult
     from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch, StageClaim, StageProgress
     from jobs.services import job_create
 
@@ -273,8 +273,8 @@ def measure(
 ) -> tuple[list[Row], dict]:
     from django.conf import settings
 
+    from content.models import Face
     from extractors.registry import get_registry, reset_registry
-    from gallery.models import Face
     from jobs.config import extractor_context
 
     bare = bare_faces if stage == "faces" else bare_classify

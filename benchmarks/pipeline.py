@@ -137,7 +137,7 @@ def prepare():
 
 def clear_results() -> None:
     """Forget every stage result, so that the next job analyses the images again."""
-    from gallery.models import ExifData, StageResult
+    from content.models import ExifData, StageResult
     from jobs.models import StageClaim
 
     StageClaim.objects.all().delete()
@@ -191,10 +191,10 @@ def main() -> None:
     discovered, ids = prepare()
     from django.db.models import Sum
 
+    from content.models import StageResult
+    from content.services import stage_results_save
     from extractors.base import Outcome
     from extractors.exif import ExifExtractor
-    from gallery.models import StageResult
-    from gallery.services import stage_results_save
     from jobs import pipeline
     from jobs.config import extractor_context
     from jobs.models import StageProgress

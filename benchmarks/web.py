@@ -55,8 +55,8 @@ def _recreate_database() -> None:
 
 def _populate(owner) -> tuple:
     """A completed job of IMAGES distinct images, each at one path, with EXIF (every 4th with GPS)."""
+    from content.models import ExifData, Image, StageResult
     from extractors.registry import get_registry
-    from gallery.models import ExifData, Image, StageResult
     from jobs.models import FileInstance, Job, JobImage, StageProgress
 
     version = get_registry().versions()["exif"]
@@ -179,8 +179,8 @@ def _thumbnail_job(owner, root: Path):
     """THUMBNAILS real JPEGs with EXIF, recorded as one job's images."""
     from PIL import Image as PILImage
 
+    from content.models import Image
     from extractors.registry import get_registry
-    from gallery.models import Image
     from jobs.models import FileInstance, Job, JobImage
     from jobs.samples import exif_bytes, write_photo
 

@@ -1,5 +1,4 @@
-"""Gallery reads: keyset pages of a job's images, one image's facts, the GPS points of a job; per-image summaries
-of what the stages found (for export), and ranking a job's images by a sentence.
+"""Gallery reads: keyset pages of a job's images, one image's facts, the GPS points of a job.
 
 Every function takes a job the caller has already checked access to (jobs.selectors.job_get_for_user) and only
 returns images that job found.
@@ -13,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,11 +22,11 @@ from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.fields.tuple_lookups import Tuple
 
+from content.models import Classification, ExifData, Face, Image, StageResult
 from evidence.display import display_text
-from extractors.registry import get_registry
 from gallery.cursors import CursorError, cursor_decode, cursor_encode, storable
-from gallery.models import Classification, ExifData, Face, Image, StageResult
 from jobs.models import FileInstance, Job, JobImage
+from jobs.selectors import job_list_for_user
 
 SORTS = {"path": "path", "taken": "date taken", "size": "size"}
 
@@ -312,8 +311,6 @@ def image_facts(*, job: Job, image_id: int, user: AbstractBaseUser | AnonymousUs
     """The image's facts, every path this job found it at, its EXIF and what produced each result, and how many
     other jobs that `user` may see found the same content (jobs they may not see are neither counted nor named).
     Raises Image.DoesNotExist when the job did not find this image."""
-    from jobs.selectors import job_list_for_user  # jobs.selectors imports this module
-
     if not JobImage.objects.filter(job=job, image_id=image_id).exists():
         raise Image.DoesNotExist(f"job {job.pk} has no image {image_id}")
     image = Image.objects.get(pk=image_id)
@@ -407,89 +404,3 @@ def gps_points(*, job: Job, limit: int = 20_000) -> GpsPoints:
     return GpsPoints(
         points=[GpsPoint(image_id=i, lat=lat, lon=lon, path=paths.get(i, "")) for i, lat, lon in points], total=total
     )
-
-
-_SEARCH_CHUNK = 4096  # embeddings scored per database round trip
-
-
-def image_ml_summaries(*, image_ids: Iterable[int], versions: Mapping[str, str]) -> dict[int, dict[str, Any]]:
-    """image id -> {"faces": how many faces, "tags": "label; label; ..."} from the stage versions a job ran.
-    A value is None when that stage has no DONE result for the image (not run, unavailable, failed), so that
-    "no faces found" (0) and "not analysed" (None) never look alike."""
-    ids = list(image_ids)
-    summaries: dict[int, dict[str, Any]] = {i: {"faces": None, "tags": None} for i in ids}
-    if not ids:
-        return summaries
-    if "faces" in versions:
-        faces = (
-            StageResult.objects.filter(
-                image_id__in=ids, stage="faces", extractor_version=versions["faces"], status=StageResult.Status.DONE
-            )
-            .annotate(found=Count("faces"))
-            .values_list("image_id", "found")
-        )
-        for image_id, found in faces:
-            summaries[image_id]["faces"] = found
-    if "classify" in versions:
-        tags = Classification.objects.filter(
-            image_id__in=ids, result__extractor_version=versions["classify"]
-        ).values_list("image_id", "tags")
-        for image_id, image_tags in tags:
-            summaries[image_id]["tags"] = "; ".join(tag["label"] for tag in image_tags)
-    return summaries
-
-
-@dataclass(frozen=True)
-class TextHit:
-    image_id: int
-    score: float  # cosine similarity between the sentence and the image, -1 to 1
-    path: str  # the image's first path in the job
-    sha256: str
-
-
-def job_images_by_text(*, job: Job, text: str, limit: int = 20) -> list[TextHit]:
-    """A job's images ranked by how well they match a sentence ("a red car"), best first. Uses the classify model
-    of this process (loaded once) and compares only with embeddings that the very same model file produced.
-    Raises StageUnavailable when the classify model is not installed here."""
-    import numpy as np
-
-    from jobs.config import extractor_context
-
-    extractor, provenance = get_registry().loaded("classify", extractor_context("classify", job.run_config))
-    query = np.frombuffer(extractor.text_embedding(text), dtype="<f4")
-    rows = (
-        Classification.objects.filter(
-            image__job_images__job=job,
-            result__extractor_version=provenance.version,
-            result__model_sha256=provenance.model_sha256,
-        )
-        .order_by("image_id")
-        .values_list("image_id", "embedding")
-    )
-    best: list[tuple[float, int]] = []
-    ids: list[int] = []
-    vectors: list[Any] = []
-
-    def score() -> None:
-        nonlocal best
-        if ids:
-            scores = np.stack(vectors) @ query
-            best = sorted([*best, *zip(scores.tolist(), ids, strict=True)], reverse=True)[:limit]
-            ids.clear()
-            vectors.clear()
-
-    for image_id, embedding in rows.iterator(chunk_size=_SEARCH_CHUNK):
-        ids.append(image_id)
-        vectors.append(np.frombuffer(bytes(embedding), dtype="<f4"))
-        if len(ids) >= _SEARCH_CHUNK:
-            score()
-    score()
-    chosen = [image_id for _score, image_id in best]
-    paths: dict[int, tuple[str, str]] = {}
-    for image_id, path, sha256 in (
-        FileInstance.objects.filter(job=job, image_id__in=chosen)
-        .order_by("path", "id")
-        .values_list("image_id", "path", "sha256")
-    ):
-        paths.setdefault(image_id, (path, sha256))
-    return [TextHit(image_id, round(value, 6), *paths[image_id]) for value, image_id in best]

@@ -1,6 +1,6 @@
 """Derived pictures of evidence images: orientation-corrected WebP thumbnails and previews, made once and cached
-under THUMBNAILS_ROOT (never inside the evidence), and the read-only opening of a file instance that serves both
-them and the originals.
+under THUMBNAILS_ROOT (never inside the evidence), from the file instance opened read-only by
+jobs.evidence_files.open_file_instance.
 
 A picture is keyed by the content's SHA-256, so one made for one job serves every job that found the same content;
 callers check access to the job before asking for it. The content is hashed while a picture is made: a file that
@@ -21,9 +21,10 @@ from django.conf import settings
 from PIL import Image as PILImage
 from PIL import ImageOps
 
+from content.models import Image
 from evidence.images import open_image
-from evidence.opening import EvidenceError, open_evidence
-from gallery.models import Image
+from evidence.opening import EvidenceError
+from jobs.evidence_files import EvidenceUnavailable, open_file_instance
 from jobs.models import FileInstance, Job
 
 logger = logging.getLogger(__name__)
@@ -35,32 +36,8 @@ RECIPE = "1"
 WEBP_QUALITY = 80
 
 
-class EvidenceUnavailable(Exception):
-    """The evidence file cannot be served: missing, unreadable, outside its source, or changed since the scan."""
-
-
 class PictureError(Exception):
     """The image could not be turned into a picture (its pixels do not decode)."""
-
-
-def open_file_instance(*, job: Job, instance: FileInstance) -> BinaryIO:
-    """Open a file the job found, read-only, refusing anything that is not the file the scan recorded: a path
-    that now leads out of the job's source through a link, a link or non-regular file in its place, or a file of
-    another inode or size."""
-    root = os.path.realpath(os.fsencode(job.source_path))
-    path = os.path.join(root, instance.raw_path)
-    parent = os.path.realpath(os.path.dirname(path))
-    if parent != root and not parent.startswith(root + b"/"):
-        raise EvidenceUnavailable("the file's folder now leads out of the job's source")
-    try:
-        fp = open_evidence(path)
-    except EvidenceError as exc:
-        raise EvidenceUnavailable(f"evidence file unavailable: {exc}") from exc
-    st = os.fstat(fp.fileno())
-    if st.st_size != instance.size or (instance.inode is not None and st.st_ino != instance.inode):
-        fp.close()
-        raise EvidenceUnavailable("the evidence file changed since the scan (size or inode differs)")
-    return fp
 
 
 def _source_instance(job: Job, image: Image) -> FileInstance:

@@ -20,9 +20,9 @@ from django.views.decorators.http import require_GET
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from content.models import Face, Image
 from extractors.classify import vocabulary_read
 from gallery.cursors import CursorError
-from gallery.models import Face, Image
 from gallery.selectors import (
     SORTS,
     FilterError,
@@ -33,7 +33,8 @@ from gallery.selectors import (
     gps_points,
     image_facts,
 )
-from gallery.thumbnails import EvidenceUnavailable, PictureError, open_file_instance, picture_get
+from gallery.thumbnails import PictureError, picture_get
+from jobs.evidence_files import EvidenceUnavailable, open_file_instance
 from jobs.models import FileInstance, Job, JobImage
 from jobs.selectors import job_stage_gaps, source_label
 from jobs.views import job_or_404

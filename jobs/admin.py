@@ -3,21 +3,9 @@ here is removed by the service (`job_unshare`): audited, and the user's open soc
 
 from django.contrib import admin
 
+from content.admin import ReadOnlyAdmin
 from jobs.models import BatchStage, FileInstance, Job, JobImage, JobShare, ScanBatch, StageClaim, StageProgress
 from jobs.services import job_unshare
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Every field shown read-only; rows are created by scans only. Deleting goes through the job."""
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields if f.name not in (self.exclude or ())]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class JobShareInline(admin.TabularInline):

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Left
 
-from gallery.models import Image
+from content.models import Image
 from jobs.config import JobConfig
 
 
@@ -118,7 +118,7 @@ class FileInstance(models.Model):
     image = models.ForeignKey(Image, null=True, blank=True, on_delete=models.PROTECT, related_name="instances")
 
     class Meta:
-        # Each written with every row a scan records: see gallery.models for what is indexed and how.
+        # Each written with every row a scan records: see content.models for what is indexed and how.
         constraints = [models.UniqueConstraint(fields=["job", "path_digest"], name="file_instance_path_once")]
         indexes = [
             models.Index(fields=["sha256"], name="file_instance_sha256"),

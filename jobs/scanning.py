@@ -17,10 +17,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
+from content.models import Image
 from evidence.display import display_path
 from evidence.probe import Probe, Status, probe_all
 from evidence.walk import walk
-from gallery.models import Image
 from jobs import inprocess, pipeline
 from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch
 from jobs.progress import progress_changed

@@ -14,8 +14,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from gallery.models import ExifData
-from gallery.selectors import image_ml_summaries
+from content.models import ExifData
+from content.selectors import image_ml_summaries
 from jobs.models import FileInstance, Job, JobImage, JobShare
 
 User = AbstractBaseUser | AnonymousUser

@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from audit.services import audit_record, user_label
-from gallery.models import Image
+from content.models import Image
 from jobs import pipeline
 from jobs.config import JobConfig
 from jobs.models import FileInstance, Job, JobImage, JobShare, StageProgress
@@ -168,9 +168,9 @@ def job_delete(*, job: Job) -> int:
             Exists(FileInstance.objects.filter(image=OuterRef("pk")))
         )
         _, removed = orphans.delete()
-        audit_record("job.delete", job_id=job_id, target=name, images_removed=removed.get("gallery.Image", 0))
+        audit_record("job.delete", job_id=job_id, target=name, images_removed=removed.get("content.Image", 0))
         progress_changed(job_id)
-    return removed.get("gallery.Image", 0)
+    return removed.get("content.Image", 0)
 
 
 def job_share(*, job: Job, user: AbstractBaseUser, role: str) -> JobShare:

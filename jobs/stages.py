@@ -13,10 +13,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
+from content.models import StageResult
+from content.services import stage_results_save
 from extractors.base import ImageRef, ItemResult, Outcome, StageUnavailable
 from extractors.registry import get_registry
-from gallery.models import StageResult
-from gallery.services import stage_results_save
 from jobs.config import extractor_context
 from jobs.models import BatchStage, FileInstance, Job, ScanBatch, StageClaim, StageProgress
 from jobs.progress import progress_changed

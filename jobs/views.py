@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from audit.models import AuditEvent
 from audit.selectors import AUDIT_FIELDS, audit_events_for_export, audit_events_for_job
 from audit.services import audit_record
-from gallery.models import StageResult
+from content.models import StageResult
 from jobs.forms import JobCreateForm, ShareForm
 from jobs.models import FileInstance, Job, JobImage
 from jobs.progress import progress_event

@@ -6,15 +6,18 @@ from django.views.generic import RedirectView
 
 from accounts.views import EmailView
 from api.flower import FlowerProxy
+from gallery import urls as gallery_urls
+from jobs import urls as jobs_urls
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="jobs:list"), name="home"),
     # Before allauth's own: its email page with the rule that only a verified address is made primary.
     path("accounts/email/", EmailView.as_view(), name="account_email"),
     path("accounts/", include("allauth.urls")),
-    path("jobs/", include("jobs.urls")),
+    path("jobs/", include(([*jobs_urls.urlpatterns, *gallery_urls.urlpatterns], "jobs"))),
     path("users/", include("accounts.urls")),
     path("tokens/", include("api.urls")),
+    path("admin/gallery/", include("content.urls")),
     path("admin/", admin.site.urls),
     re_path(r"^flower/(?P<path>.*)$", FlowerProxy.as_view(), name="flower"),
 ]

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "csp",
     "revproxy",
     "accounts",
+    "content",
     "jobs",
     "gallery",
     "api",

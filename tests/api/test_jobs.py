@@ -17,7 +17,7 @@ from api.filestream import file_stream
 from api.jobs_servicer import _image_filters
 from api.models import ApiToken
 from audit.models import AuditEvent
-from gallery.models import Image
+from content.models import Image
 from gallery.selectors import GalleryFilters
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import workers_pb2 as wpb

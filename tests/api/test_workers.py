@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from audit.models import AuditEvent
-from gallery.models import StageResult
+from content.models import StageResult
 from imagescanner.v1 import workers_pb2 as wpb
 from jobs.models import BatchStage, Job, JobImage, StageClaim, StageProgress
 from jobs.services import job_create, job_start

@@ -12,12 +12,12 @@ import pytest
 from django.core.management import call_command
 from PIL import Image
 
+from content.models import Classification, Face, StageResult
 from extractors.registry import get_registry
-from gallery.face_search import job_faces_like
-from gallery.models import Classification, Face, StageResult
 from jobs.config import extractor_context
 from jobs.models import BatchStage, Job
 from jobs.samples import packaged_photo
+from jobs.search import job_faces_like
 from tests.mlsupport import CLIP_CHECKPOINT, FACE, classify_params, face_picture, write_picture
 
 pytestmark = pytest.mark.integration

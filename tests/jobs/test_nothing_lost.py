@@ -9,7 +9,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-from gallery.models import ExifData, Image, StageResult
+from content.models import ExifData, Image, StageResult
 from jobs.models import FileInstance, Job, StageProgress
 from jobs.samples import make_sample_tree, write_photo
 from jobs.services import job_create, job_start

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gallery.models import ExifData, Image, StageResult
+from content.models import ExifData, Image, StageResult
 from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch, StageProgress
 from jobs.samples import exif_bytes, write_photo
 from jobs.services import job_cancel, job_create, job_delete, job_rerun, job_start

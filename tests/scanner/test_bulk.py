@@ -8,7 +8,7 @@ import sys
 import pytest
 from django.db import connection, transaction
 
-from gallery.models import Image
+from content.models import Image
 from scanner.bulk import Row, bulk_insert
 from tests.jobs.conftest import REPO
 from tests.support.processes import child_run
@@ -66,7 +66,7 @@ def every_kind_of_column_is_written_as_bulk_create_writes_it(owner) -> None:
     embedded process)."""
     from datetime import UTC, datetime
 
-    from gallery.models import StageResult
+    from content.models import StageResult
     from jobs.models import FileInstance, Job
 
     jobs = [Job.objects.create(name=name, owner=owner, source_path="/evidence") for name in ("copy", "django")]

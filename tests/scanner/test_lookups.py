@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from gallery.models import Image, StageResult
+from content.models import Image, StageResult
 from tests.scanner.test_bulk import image
 
 

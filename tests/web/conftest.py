@@ -47,10 +47,10 @@ def store_ml_results(job, *, faces: dict[int, int] | None = None, tags: dict[int
     """Store what the faces and classify stages would have found, at the versions the job ran (without ML workers):
     `faces` is image id -> how many faces (0: analysed, none found), `tags` is image id -> labels, best first. Each
     face's crop is b"crop <image id> <index>"."""
+    from content.services import stage_results_save
     from extractors.base import ItemResult, Outcome, Provenance
     from extractors.classify import ClassifyResult, Tag
     from extractors.faces import DetectedFace, FacesResult
-    from gallery.services import stage_results_save
 
     versions = job.run_config.versions
     embedding = bytes(4 * 512)

@@ -12,7 +12,7 @@ import pytest
 from django.db.models import F
 from playwright.sync_api import expect
 
-from gallery.models import ExifData, Face
+from content.models import ExifData, Face
 from jobs.models import FileInstance, Job, JobImage
 from jobs.samples import exif_bytes, write_photo
 from tests.extractors.conftest import jpeg_bytes

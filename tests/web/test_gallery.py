@@ -10,12 +10,12 @@ import pytest
 from django.db.models import F
 from django.urls import reverse
 
+from content.models import ExifData, Face, Image, StageResult
+from content.services import stage_results_save
 from extractors.base import ItemResult, Outcome, Provenance
 from extractors.classify import ClassifyResult, Tag
 from gallery.cursors import CursorError
-from gallery.models import ExifData, Face, Image, StageResult
 from gallery.selectors import GalleryFilters, gallery_page
-from gallery.services import stage_results_save
 from jobs.models import FileInstance, JobImage
 from jobs.samples import write_photo
 from tests.web.conftest import make_case, store_ml_results

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from gallery.models import Face
+from content.models import Face
 from jobs.models import FileInstance, Job, JobImage, JobShare, StageProgress
 from tests.support.waiting import wait_for
 from tests.web.conftest import store_ml_results

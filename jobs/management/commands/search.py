@@ -7,11 +7,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from content.models import Face
 from extractors.base import StageUnavailable
-from gallery.face_search import job_faces_like
-from gallery.models import Face
-from gallery.selectors import job_images_by_text
 from jobs.models import Job
+from jobs.search import job_faces_like, job_images_by_text
 
 
 class Command(BaseCommand):

@@ -2,8 +2,20 @@
 
 from django.contrib import admin
 
-from gallery.models import Classification, ExifData, Face, Image, StageResult
-from jobs.admin import ReadOnlyAdmin
+from content.models import Classification, ExifData, Face, Image, StageResult
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Every field shown read-only; rows are created by scans only. Deleting goes through the job."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields if f.name not in (self.exclude or ())]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Image)

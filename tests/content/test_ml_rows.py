@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
+from content.models import Classification, Face, Image, StageResult
+from content.services import stage_results_save
 from extractors.base import ItemResult, Outcome, Provenance
 from extractors.classify import ClassifyResult, Tag
 from extractors.faces import DetectedFace, FacesResult
-from gallery.models import Classification, Face, Image, StageResult
-from gallery.services import stage_results_save
 
 pytestmark = pytest.mark.django_db
 

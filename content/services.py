@@ -6,11 +6,11 @@ from collections.abc import Callable, Sequence
 
 from django.db import transaction
 
+from content.models import Classification, ExifData, Face, StageResult
 from extractors.base import ItemResult, Outcome, Provenance
 from extractors.classify import ClassifyResult
 from extractors.exif import ExifResult
 from extractors.faces import FacesResult
-from gallery.models import Classification, ExifData, Face, StageResult
 from scanner.bulk import Row, bulk_insert
 
 

@@ -3,6 +3,8 @@
 An Image is one distinct content (keyed by SHA-256), whatever paths and jobs it was found at (see
 jobs.FileInstance). Stage results are keyed by (image, stage, extractor version) so that a repeated or redelivered
 task changes nothing, and so that content analysed once is never analysed again by the same version.
+
+The tables keep the names they were created with in the gallery app (migrations content/0001, gallery/0005).
 """
 
 from django.db import models
@@ -35,6 +37,7 @@ class Image(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "gallery_image"
         constraints = [models.UniqueConstraint(fields=["sha256"], name="image_sha256_once")]
         indexes = [models.Index(fields=["md5"], name="image_md5"), models.Index(fields=["sha1"], name="image_sha1")]
 
@@ -61,6 +64,7 @@ class StageResult(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "gallery_stageresult"
         constraints = [
             models.UniqueConstraint(fields=["image", "stage", "extractor_version"], name="stage_result_once"),
         ]
@@ -89,6 +93,7 @@ class ExifData(models.Model):
     warnings = models.JSONField(default=list, blank=True)
 
     class Meta:
+        db_table = "gallery_exifdata"
         verbose_name_plural = "EXIF data"
         indexes = [
             models.Index(fields=["gps_lat", "gps_lon"]),
@@ -121,6 +126,7 @@ class Face(models.Model):
     crop = models.BinaryField(help_text="JPEG thumbnail of the face for display")
 
     class Meta:
+        db_table = "gallery_face"
         constraints = [models.UniqueConstraint(fields=["result", "index"], name="face_once")]
 
     def __str__(self) -> str:
@@ -137,6 +143,9 @@ class Classification(models.Model):
     embedding = models.BinaryField(help_text="float32, little-endian, L2-normalised image embedding")
     embedding_dim = models.PositiveSmallIntegerField()
     caption = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "gallery_classification"
 
     def __str__(self) -> str:
         return f"classification of image {self.image_id}"
