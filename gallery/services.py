@@ -6,12 +6,12 @@ from collections.abc import Callable, Sequence
 
 from django.db import transaction
 
+from database.bulk import Row, bulk_insert
 from extractors.base import ItemResult, Outcome, Provenance
 from extractors.classify import ClassifyResult
 from extractors.exif import ExifResult
 from extractors.faces import FacesResult
 from gallery.models import Classification, ExifData, Face, StageResult
-from scanner.bulk import Row, bulk_insert
 
 
 def _exif_rows(result_id: int, item: ItemResult) -> list[Row]:

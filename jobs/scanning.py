@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
+from database.bulk import Row, bulk_insert
 from extractors.display import display_path
 from gallery.models import Image
 from jobs import discovery, inprocess, pipeline
@@ -25,7 +26,6 @@ from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch
 from jobs.progress import progress_changed
 from jobs.selectors import source_label
 from jobs.stages import job_try_complete, prior_results, progress_add
-from scanner.bulk import Row, bulk_insert
 
 logger = logging.getLogger(__name__)
 

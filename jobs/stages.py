@@ -14,13 +14,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
+from database.bulk import bulk_insert
 from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, StageUnavailable
 from extractors.registry import get_registry
 from gallery.models import StageResult
 from gallery.services import stage_results_save
 from jobs.models import BatchStage, FileInstance, Job, ScanBatch, StageClaim, StageProgress
 from jobs.progress import progress_changed
-from scanner.bulk import bulk_insert
 
 logger = logging.getLogger(__name__)
 
