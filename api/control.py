@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,6 +162,16 @@ def _confirmed(replies: list[dict[str, Any]] | None) -> tuple[list[str], list[st
     return sorted(ok), errors
 
 
+def _consumers_change(command: Callable[..., Any], queue: str, targets: list[str]) -> list[str]:
+    """Send `command` (cancel_consumer or add_consumer) for `queue` to `targets`. Returns the workers that
+    confirmed; raises ControlRefused when any answered with an error."""
+    replies = command(queue, destination=targets, reply=True, limit=len(targets), timeout=_timeout())
+    confirmed, errors = _confirmed(replies)
+    if errors:
+        raise ControlRefused("; ".join(errors))
+    return confirmed
+
+
 def queue_pause(
     *, queue: str, worker: str = "", by: AbstractBaseUser | None = None, drained: bool = False
 ) -> list[str]:
@@ -175,12 +185,7 @@ def queue_pause(
         targets = [w for w, queues in _consumed(names).items() if queue in queues] if names else []
     if not targets:
         return []
-    replies = current_app.control.cancel_consumer(
-        queue, destination=targets, reply=True, limit=len(targets), timeout=_timeout()
-    )
-    confirmed, errors = _confirmed(replies)
-    if errors:
-        raise ControlRefused("; ".join(errors))
+    confirmed = _consumers_change(current_app.control.cancel_consumer, queue, targets)
     for name in confirmed:
         queue_pause_record(worker=name, queue=queue, by=by, drained=drained)
     audit_record("queue.pause", target=f"{queue} on {', '.join(confirmed)}", queue=queue, workers=confirmed)
@@ -199,12 +204,7 @@ def queue_resume(*, queue: str, worker: str = "") -> list[str]:
         targets = sorted(w for w, queues in queue_pauses().items() if queue in queues and w in alive)
     if not targets:
         return []
-    replies = current_app.control.add_consumer(
-        queue, destination=targets, reply=True, limit=len(targets), timeout=_timeout()
-    )
-    confirmed, errors = _confirmed(replies)
-    if errors:
-        raise ControlRefused("; ".join(errors))
+    confirmed = _consumers_change(current_app.control.add_consumer, queue, targets)
     for name in confirmed:
         queue_pause_clear(worker=name, queue=queue)
     audit_record("queue.resume", target=f"{queue} on {', '.join(confirmed)}", queue=queue, workers=confirmed)
