@@ -28,12 +28,11 @@ from pathlib import Path
 
 from benchmarks import grpcstreams, jobrows
 from benchmarks.grpcstreams import FILE_MIB, FILE_RUNS, IMAGE_MIB, IMAGE_RUNS, MANY_IMAGES
+from benchmarks.jobrows import DEPTHS, IMAGES
 
 REPO = Path(__file__).resolve().parent.parent
 DATABASE_URL = os.environ.get("BENCH_GRPC_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/scanner_bench_grpc")
-IMAGES = 50_000
 PAGE = 100
-DEPTHS = (0.0, 0.1, 0.5, 0.9, 0.999)
 REPEATS = 9
 RESULTS = REPO / "bench-results" / "grpc.md"
 

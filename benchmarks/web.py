@@ -24,12 +24,11 @@ import time
 from pathlib import Path
 
 from benchmarks import jobrows
+from benchmarks.jobrows import DEPTHS, IMAGES
 
 REPO = Path(__file__).resolve().parent.parent
 DATABASE_URL = os.environ.get("BENCH_WEB_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/scanner_bench_web")
-IMAGES = 50_000
 THUMBNAILS = 200
-DEPTHS = (0.0, 0.1, 0.5, 0.9, 0.999)
 REPEATS = 7
 RESULTS = REPO / "bench-results" / "web.md"
 
