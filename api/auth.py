@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import grpc
 from django.contrib.auth.models import AbstractBaseUser
@@ -32,12 +32,11 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import close_old_connections
 from google.protobuf.message import Message
 
+from api.errors import ApiError
 from api.services import api_token_authenticate
+from api.streams import StreamSlots
 from audit.models import AuditEvent
 from audit.services import Actor, actor_for, actor_set, audit_record
-
-if TYPE_CHECKING:
-    from api.streams import StreamSlots
 
 logger = logging.getLogger(__name__)
 
@@ -74,15 +73,6 @@ UNAUTHENTICATED_RECORDS_PER_MINUTE = 60
 # The caller of the RPC this thread is serving. A sync gRPC server serves each call, streams included, from one
 # pool thread from start to end, and every authenticated call sets this before the servicer runs.
 _caller: contextvars.ContextVar[AbstractBaseUser] = contextvars.ContextVar("api_caller")
-
-
-class ApiError(Exception):
-    """An error the client should see, with its status code."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def current_user() -> AbstractBaseUser:

@@ -14,17 +14,17 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
 from api.selectors import queue_pauses
 from api.services import queue_pause_clear, queue_pause_record
 from audit.services import audit_record
-from scanner.celery import app
 
 logger = logging.getLogger(__name__)
 
@@ -78,18 +78,18 @@ def _timeout() -> float:
 
 def _inspect(workers: list[str]):
     # With the workers named and `limit` set, each inspection returns as soon as all of them answered.
-    return app.control.inspect(destination=workers, limit=len(workers), timeout=_timeout())
+    return current_app.control.inspect(destination=workers, limit=len(workers), timeout=_timeout())
 
 
 def workers_alive() -> list[str]:
     """The node names of the workers that answer a ping (this waits the whole inspect timeout: nobody knows how
     many will answer)."""
-    replies = app.control.ping(timeout=_timeout()) or []
+    replies = current_app.control.ping(timeout=_timeout()) or []
     return sorted(name for reply in replies for name in reply)
 
 
 def _known(worker: str) -> None:
-    if not app.control.ping(destination=[worker], limit=1, timeout=_timeout()):
+    if not current_app.control.ping(destination=[worker], limit=1, timeout=_timeout()):
         raise WorkerNotFound(f"no worker {worker!r} answered")
 
 
@@ -162,6 +162,16 @@ def _confirmed(replies: list[dict[str, Any]] | None) -> tuple[list[str], list[st
     return sorted(ok), errors
 
 
+def _consumers_change(command: Callable[..., Any], queue: str, targets: list[str]) -> list[str]:
+    """Send `command` (cancel_consumer or add_consumer) for `queue` to `targets`. Returns the workers that
+    confirmed; raises ControlRefused when any answered with an error."""
+    replies = command(queue, destination=targets, reply=True, limit=len(targets), timeout=_timeout())
+    confirmed, errors = _confirmed(replies)
+    if errors:
+        raise ControlRefused("; ".join(errors))
+    return confirmed
+
+
 def queue_pause(
     *, queue: str, worker: str = "", by: AbstractBaseUser | None = None, drained: bool = False
 ) -> list[str]:
@@ -175,12 +185,7 @@ def queue_pause(
         targets = [w for w, queues in _consumed(names).items() if queue in queues] if names else []
     if not targets:
         return []
-    replies = app.control.cancel_consumer(
-        queue, destination=targets, reply=True, limit=len(targets), timeout=_timeout()
-    )
-    confirmed, errors = _confirmed(replies)
-    if errors:
-        raise ControlRefused("; ".join(errors))
+    confirmed = _consumers_change(current_app.control.cancel_consumer, queue, targets)
     for name in confirmed:
         queue_pause_record(worker=name, queue=queue, by=by, drained=drained)
     audit_record("queue.pause", target=f"{queue} on {', '.join(confirmed)}", queue=queue, workers=confirmed)
@@ -199,10 +204,7 @@ def queue_resume(*, queue: str, worker: str = "") -> list[str]:
         targets = sorted(w for w, queues in queue_pauses().items() if queue in queues and w in alive)
     if not targets:
         return []
-    replies = app.control.add_consumer(queue, destination=targets, reply=True, limit=len(targets), timeout=_timeout())
-    confirmed, errors = _confirmed(replies)
-    if errors:
-        raise ControlRefused("; ".join(errors))
+    confirmed = _consumers_change(current_app.control.add_consumer, queue, targets)
     for name in confirmed:
         queue_pause_clear(worker=name, queue=queue)
     audit_record("queue.resume", target=f"{queue} on {', '.join(confirmed)}", queue=queue, workers=confirmed)
@@ -251,7 +253,7 @@ def worker_concurrency_set(*, worker: str, concurrency: int, settle: float = 15.
     before = size()
     delta = concurrency - before
     if delta:
-        command = app.control.pool_grow if delta > 0 else app.control.pool_shrink
+        command = current_app.control.pool_grow if delta > 0 else current_app.control.pool_shrink
         replies = command(abs(delta), destination=[worker], reply=True, limit=1, timeout=_timeout())
         confirmed, errors = _confirmed(replies)
         if errors or not confirmed:

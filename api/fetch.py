@@ -35,7 +35,7 @@ from api.filestream import file_stream
 from extractors.modelstore import file_sha256
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import jobs_pb2_grpc
-from scanner.records import records_write
+from records.formats import records_write
 
 MANIFEST = "manifest.csv"
 MANIFEST_FIELDS = ("file", "status", "error", "sha256", "size", "mime", "image_id", "file_id", "instances", "path")

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from api.models import ApiToken, QueuePause
@@ -85,13 +85,3 @@ def queue_pause_record(*, worker: str, queue: str, by: AbstractBaseUser | None, 
 
 def queue_pause_clear(*, worker: str, queue: str) -> None:
     QueuePause.objects.filter(worker=worker, queue=queue).delete()
-
-
-def queue_pause_forget_consumed(*, consumed: dict[str, set[str]]) -> None:
-    """Forget the pauses of queues the worker consumes again (resumed elsewhere, e.g. from Flower, or restarted)."""
-    stale = Q()
-    for worker, queues in consumed.items():
-        if queues:
-            stale |= Q(worker=worker, queue__in=queues)
-    if stale:
-        QueuePause.objects.filter(stale).delete()

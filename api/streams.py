@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 import grpc
 
-from api.auth import ApiError
+from api.errors import ApiError
 
 
 class StreamSlots:

@@ -11,7 +11,8 @@ from django.conf import settings
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from api import control
-from api.auth import ApiError, current_user
+from api.auth import current_user
+from api.errors import ApiError
 from imagescanner.v1 import workers_pb2 as pb
 from imagescanner.v1 import workers_pb2_grpc
 

@@ -21,14 +21,14 @@ import os
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
+
+from benchmarks import jobrows
+from benchmarks.jobrows import DEPTHS, IMAGES
 
 REPO = Path(__file__).resolve().parent.parent
 DATABASE_URL = os.environ.get("BENCH_WEB_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/scanner_bench_web")
-IMAGES = 50_000
 THUMBNAILS = 200
-DEPTHS = (0.0, 0.1, 0.5, 0.9, 0.999)
 REPEATS = 7
 RESULTS = REPO / "bench-results" / "web.md"
 
@@ -41,75 +41,6 @@ os.environ.update(
     DJANGO_SECURE_SSL_REDIRECT="false",
     LOG_LEVEL="ERROR",
 )
-
-
-def _recreate_database() -> None:
-    import psycopg
-
-    name = DATABASE_URL.rsplit("/", 1)[1]
-    admin = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _populate(owner) -> tuple:
-    """A completed job of IMAGES distinct images, each at one path, with EXIF (every 4th with GPS)."""
-    from content.models import ExifData, Image, StageResult
-    from extractors.registry import get_registry
-    from jobs.models import FileInstance, Job, JobImage, StageProgress
-
-    version = get_registry().versions()["exif"]
-    job = Job.objects.create(
-        name="bench", owner=owner, source_path="/nonexistent", status=Job.Status.COMPLETED,
-        config={"stages": ["exif"], "versions": {"exif": version}}, files_seen=IMAGES, images=IMAGES,
-        distinct_images=IMAGES, discovery_finished=True,
-    )  # fmt: skip
-    StageProgress.objects.create(job=job, stage="exif", total=IMAGES, done=IMAGES)
-    now = datetime.now(tz=UTC)
-    step = 5000
-    for start in range(0, IMAGES, step):
-        numbers = range(start, min(start + step, IMAGES))
-        shas = {n: hashlib.sha256(f"bench-{n}".encode()).hexdigest() for n in numbers}
-        Image.objects.bulk_create(
-            Image(
-                sha256=shas[n], md5=shas[n][:32], sha1=shas[n][:40], size=200_000 + (n * 7919) % 5_000_000,
-                mime="image/jpeg", format="JPEG", raw_width=4000, raw_height=3000, width=4000 - (n % 3) * 1000,
-                height=3000, mode="RGB", bit_depth=8,
-            )
-            for n in numbers
-        )  # fmt: skip
-        ids = dict(Image.objects.filter(sha256__in=shas.values()).values_list("sha256", "id"))
-        paths = {n: f"Users/suspect/Pictures/{n % 97:02d}/IMG_{n:06d}.JPG" for n in numbers}
-        FileInstance.objects.bulk_create(
-            FileInstance(
-                job=job, path=paths[n], path_digest=hashlib.sha256(paths[n].encode()).hexdigest(), kind="file",
-                size=200_000 + (n * 7919) % 5_000_000, mtime=now, status="image", mime="image/jpeg",
-                sha256=shas[n], md5=shas[n][:32], sha1=shas[n][:40], image_id=ids[shas[n]],
-            )
-            for n in numbers
-        )  # fmt: skip
-        JobImage.objects.bulk_create(JobImage(job=job, image_id=ids[shas[n]]) for n in numbers)
-        StageResult.objects.bulk_create(
-            StageResult(image_id=ids[shas[n]], stage="exif", extractor_version=version, status="done") for n in numbers
-        )
-        results = dict(
-            StageResult.objects.filter(image_id__in=ids.values(), stage="exif").values_list("image_id", "id")
-        )
-        ExifData.objects.bulk_create(
-            ExifData(
-                result_id=results[ids[shas[n]]], image_id=ids[shas[n]], tags={"IFD0": {"Make": "Canon"}},
-                camera_make="Canon", camera_model=f"EOS {n % 5}D",
-                datetime_original=f"20{10 + n % 14}-{1 + n % 12:02d}-{1 + n % 28:02d}T{n % 24:02d}:00:00",
-                gps_lat=(48.0 + n / IMAGES) if n % 4 == 0 else None, gps_lon=(2.0 + n / IMAGES) if n % 4 == 0 else None,
-            )
-            for n in numbers
-        )  # fmt: skip
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-    return job
 
 
 def _cursor_at(job, sort: str, position: int) -> str | None:
@@ -235,7 +166,7 @@ def _time_thumbnails(client, job) -> tuple[float, float]:
 
 
 def main() -> None:
-    _recreate_database()
+    jobrows.database_recreate(DATABASE_URL)
     import django
 
     django.setup()
@@ -250,7 +181,7 @@ def main() -> None:
     client.force_login(owner)
 
     started = time.perf_counter()
-    job = _populate(owner)
+    job = jobrows.job_rows_create(owner, images=IMAGES)
     populated = time.perf_counter() - started
     pages = _time_pages(client, job)
     whole, options = _time_whole_page(client, job)

@@ -7,11 +7,11 @@ from collections.abc import Callable, Sequence
 from django.db import transaction
 
 from content.models import Classification, ExifData, Face, StageResult
+from database.bulk import Row, bulk_insert
 from extractors.base import ItemResult, Outcome, Provenance
 from extractors.classify import ClassifyResult
 from extractors.exif import ExifResult
 from extractors.faces import FacesResult
-from scanner.bulk import Row, bulk_insert
 
 
 def _exif_rows(result_id: int, item: ItemResult) -> list[Row]:

@@ -8,10 +8,10 @@ class JobsConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from database import lookups  # noqa: F401 - registers `__any`
         from extractors.registry import register_extra
 
         register_extra(settings.SCAN_EXTRA_EXTRACTORS)
         # Register the tasks with the Celery app in every process (web, CLI, workers): canvases name tasks by
         # string, and a registered task is what lets the embedded configuration run them in-process.
         from jobs import tasks  # noqa: F401
-        from scanner import lookups  # noqa: F401 - registers `__any`

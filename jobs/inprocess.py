@@ -27,7 +27,7 @@ _runner: ThreadPoolExecutor | None = None
 def _run(job_id: int, tasks: list[Signature], on_crash: Callable[[int, str], None]) -> None:
     try:
         # This thread's own connection, kept from batch to batch (CONN_MAX_AGE) unless it broke: a new one costs
-        # the database a new session, and the bulk inserts their staging tables again (scanner.bulk).
+        # the database a new session, and the bulk inserts their staging tables again (database.bulk).
         connection.close_if_unusable_or_obsolete()
         for task in tasks:
             task.apply()

@@ -3,7 +3,7 @@
 A broker can lose a message: Redis's transport takes a message off its list and only then records it as
 unacknowledged, so a Redis shutdown between the two forgets it. A batch whose stage task is lost would never finish,
 and its job would never complete. So every stage task records when it starts (`BatchStage.active_at`), and
-`stalled_stages_redispatch` - run every few seconds by every worker (scanner.celery.StalledWorkSweep), not by a
+`stalled_stages_redispatch` - run every few seconds by every worker (StalledWorkSweep, below), not by a
 message that could be lost in turn - dispatches again the stages of active jobs' batches that are unfinished and
 have been silent for longer than SCAN_STALL_SECONDS: never started since they were dispatched, or started so long
 ago that the task time limit has ended them. A stage dispatched again and still silent waits twice as long before
@@ -26,6 +26,9 @@ import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from celery import bootsteps
+from django.conf import settings
+from django.db import close_old_connections
 from django.db.models import Exists, Max, OuterRef
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -135,3 +138,44 @@ def stalled_discovery_redispatch(*, stall_seconds: float) -> list[int]:
             continue
         sent.append(job_id)
     return sent
+
+
+class StalledWorkSweep(bootsteps.StartStopStep):
+    """Every worker looks for discovery and stage work the broker lost on its own timer, in its main process: there
+    is no beat, and a message that drove the sweep could be lost like the ones it looks for. The sweeps of several
+    workers do not collide (each job's lease and each stage is claimed before it is sent)."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs) -> None:
+        super().__init__(worker, **kwargs)
+        self.tref = None
+
+    def start(self, worker) -> None:
+        if not worker.use_eventloop:  # the timer is a thread of its own
+            self._schedule(worker.timer)
+
+    def register_with_event_loop(self, worker, hub) -> None:
+        """The event loop forgets its timers whenever the broker connection is lost, and registers its steps again
+        once it is back (celery.worker.loops.asynloop): a broker restart is when lost tasks are likeliest."""
+        self._schedule(hub.timer)
+
+    def _schedule(self, timer) -> None:
+        interval = min(60.0, max(0.5, settings.SCAN_STALL_SECONDS / 4))
+        self.tref = timer.call_repeatedly(interval, self.sweep, args=(settings.SCAN_STALL_SECONDS,))
+
+    def stop(self, worker) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None
+
+    @staticmethod
+    def sweep(stall_seconds: float) -> None:
+        close_old_connections()
+        try:
+            stalled_discovery_redispatch(stall_seconds=stall_seconds)
+            stalled_stages_redispatch(stall_seconds=stall_seconds)
+        except Exception:  # the database is away: the next sweep tries again
+            logger.exception("looking for stalled work failed")
+        finally:
+            close_old_connections()

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from content.models import Image
+from database.bulk import Row, bulk_insert
 from evidence.display import display_path
 from evidence.probe import Probe, Status, probe_all
 from evidence.walk import walk
@@ -26,7 +27,6 @@ from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch
 from jobs.progress import progress_changed
 from jobs.selectors import source_label
 from jobs.stages import job_try_complete, prior_results, progress_add
-from scanner.bulk import Row, bulk_insert
 
 logger = logging.getLogger(__name__)
 

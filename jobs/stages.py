@@ -15,12 +15,12 @@ from django.utils import timezone
 from audit.services import audit_record
 from content.models import StageResult
 from content.services import stage_results_save
+from database.bulk import bulk_insert
 from extractors.base import ImageRef, ItemResult, Outcome, StageUnavailable
 from extractors.registry import get_registry
 from jobs.config import extractor_context
 from jobs.models import BatchStage, FileInstance, Job, ScanBatch, StageClaim, StageProgress
 from jobs.progress import progress_changed
-from scanner.bulk import bulk_insert
 
 logger = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from jobs.services import (
     source_named,
 )
 from jobs.waiting import job_waits
-from scanner.records import records_write
+from records.formats import records_write
 
 
 def job_or_404(request: HttpRequest, job_id: int, action: JobAction = JobAction.VIEW, audited: str = "") -> Job:

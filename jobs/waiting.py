@@ -14,11 +14,11 @@ import threading
 import time
 from dataclasses import dataclass
 
+from celery import current_app
 from django.conf import settings
 
 from jobs.models import BatchStage, Job
 from jobs.routing import stage_queue
-from scanner.celery import app
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +42,9 @@ _cached: tuple[float, Consumers] | None = None
 def _ask() -> Consumers:
     timeout = settings.QUEUE_CHECK_TIMEOUT
     try:
-        with app.connection_for_read() as conn:
+        with current_app.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
-        replies = app.control.inspect(timeout=timeout).active_queues() or {}
+        replies = current_app.control.inspect(timeout=timeout).active_queues() or {}
     except Exception as exc:  # noqa: BLE001 - whatever the broker's client raises, it did not answer
         logger.warning("the broker does not answer: %s", exc)
         return Consumers(broker_reachable=False, queues=frozenset())

@@ -12,7 +12,7 @@ from django.utils.timezone import get_current_timezone, is_naive, make_aware
 
 from audit.selectors import AUDIT_FIELDS, audit_events_for_export
 from audit.services import audit_record, cli_actor
-from scanner.records import FORMATS, records_save
+from records.formats import records_arguments_add, records_save
 
 
 def _when(value: str | None) -> datetime | None:
@@ -38,14 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--user", default="", help="only this account's events (its email or user name)")
         parser.add_argument("--since", default=None, help="from this date or date and time on")
         parser.add_argument("--until", default=None, help="before this date or date and time")
-        parser.add_argument("--format", choices=FORMATS, default="jsonl")
-        parser.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
-        parser.add_argument(
-            "--raw",
-            action="store_true",
-            help="CSV: every value exactly as recorded, formulas included (for programs; by default a value a "
-            "spreadsheet would run as a formula starts with an apostrophe)",
-        )
+        records_arguments_add(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         since, until = _when(options["since"]), _when(options["until"])

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from audit.services import audit_record, cli_actor
 from jobs.models import Job
 from jobs.selectors import EXPORT_FIELDS, file_instances_for_export
-from scanner.records import FORMATS, records_save
+from records.formats import records_arguments_add, records_save
 
 
 class Command(BaseCommand):
@@ -17,14 +17,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("job_id", type=int)
-        parser.add_argument("--format", choices=FORMATS, default="jsonl")
-        parser.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
-        parser.add_argument(
-            "--raw",
-            action="store_true",
-            help="CSV: every value exactly as recorded, formulas included (for programs; by default a value a "
-            "spreadsheet would run as a formula starts with an apostrophe)",
-        )
+        records_arguments_add(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:

@@ -1,4 +1,4 @@
-"""scanner.bulk.bulk_insert against the real database: what bulk_create(ignore_conflicts=True) does, through COPY on
+"""database.bulk.bulk_insert against the real database: what bulk_create(ignore_conflicts=True) does, through COPY on
 PostgreSQL."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from django.db import connection, transaction
 
 from content.models import Image
-from scanner.bulk import Row, bulk_insert
+from database.bulk import Row, bulk_insert
 from tests.jobs.conftest import REPO
 from tests.support.processes import child_run
 
@@ -118,7 +118,7 @@ from django.core.management import call_command
 from django.db import connection
 call_command("migrate", verbosity=0)
 assert connection.vendor == "sqlite"
-from tests.scanner.test_bulk import every_kind_of_column_is_written_as_bulk_create_writes_it
+from tests.database.test_bulk import every_kind_of_column_is_written_as_bulk_create_writes_it
 every_kind_of_column_is_written_as_bulk_create_writes_it(get_user_model().objects.create_user("owner"))
 """
 

@@ -1,4 +1,4 @@
-"""`__any` (scanner.lookups) against the real database: the rows of `__in`, with the values as one array parameter
+"""`__any` (database.lookups) against the real database: the rows of `__in`, with the values as one array parameter
 on PostgreSQL."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from content.models import Image, StageResult
-from tests.scanner.test_bulk import image
+from tests.database.test_bulk import image
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import re
@@ -55,6 +56,18 @@ def records_write(
             out.write(_NON_ASCII.sub(_json_escape, json.dumps(record, ensure_ascii=False)) + "\n")
             count += 1
     return count
+
+
+def records_arguments_add(parser: argparse.ArgumentParser) -> None:
+    """The options of a command that saves records: `--format`, `-o/--output` and `--raw` (see records_save)."""
+    parser.add_argument("--format", choices=FORMATS, default="jsonl")
+    parser.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
+    parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="CSV: every value exactly as recorded, formulas included (for programs; by default a value a "
+        "spreadsheet would run as a formula starts with an apostrophe)",
+    )
 
 
 def records_save(

@@ -1,0 +1,14 @@
+"""The error a servicer raises for the client to see, with its gRPC status code (api.auth answers it)."""
+
+from __future__ import annotations
+
+import grpc
+
+
+class ApiError(Exception):
+    """An error the client should see, with its status code."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
