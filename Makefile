@@ -65,12 +65,14 @@ demo: $(VENV)/.faces
 test: $(VENV)/.dev static
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run --settings=scanner.settings.test
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # Each benchmark measures its pipeline against a bare loop in the same run and writes a table to bench-results/.
 bench: $(VENV)/.dev static
