@@ -1,5 +1,5 @@
 """JobService: an adapter from gRPC to the job selectors and services, with the web app's permissions
-(jobs.selectors.job_get_for_user). Files are chosen by id, never by a client's path, and opened read-only."""
+(jobs.access.job_get_for_user). Files are chosen by id, never by a client's path, and opened read-only."""
 
 from __future__ import annotations
 
@@ -26,16 +26,9 @@ from gallery.selectors import FilterError, GalleryFilters, gallery_page
 from gallery.thumbnails import EvidenceUnavailable, open_file_instance
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import jobs_pb2_grpc
+from jobs.access import JobAction, job_get_for_user, job_list_for_user, job_permissions
 from jobs.models import FileInstance, Job
-from jobs.selectors import (
-    JobAction,
-    job_get_for_user,
-    job_list_for_user,
-    job_permissions,
-    job_progress_snapshot,
-    source_label,
-    source_list,
-)
+from jobs.selectors import job_progress_snapshot, source_label, source_list
 from jobs.services import (
     RerunRefused,
     SourceError,

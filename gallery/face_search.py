@@ -1,6 +1,6 @@
 """Reads over the faces a job's faces stage found: how many, and which look like a given face.
 
-Every function takes a job the caller has already checked access to (jobs.selectors.job_get_for_user). Embeddings
+Every function takes a job the caller has already checked access to (jobs.access.job_get_for_user). Embeddings
 are compared only with embeddings of the very same recogniser file (its SHA-256 is recorded with each stage result):
 two models' embeddings are not comparable, even when they have the same length.
 """

@@ -1,7 +1,7 @@
 """Gallery reads: keyset pages of a job's images, one image's facts, the GPS points of a job; per-image summaries
 of what the stages found (for export), and ranking a job's images by a sentence.
 
-Every function takes a job the caller has already checked access to (jobs.selectors.job_get_for_user) and only
+Every function takes a job the caller has already checked access to (jobs.access.job_get_for_user) and only
 returns images that job found.
 
 Pages are keyset-paginated: a cursor names the last row shown, and the next page starts strictly after it, so a page
@@ -27,6 +27,7 @@ from extractors.display import display_text
 from extractors.registry import get_registry
 from gallery.cursors import CursorError, cursor_decode, cursor_encode, storable
 from gallery.models import Classification, ExifData, Face, Image, StageResult
+from jobs.access import job_list_for_user
 from jobs.models import FileInstance, Job, JobImage
 
 SORTS = {"path": "path", "taken": "date taken", "size": "size"}
@@ -314,8 +315,6 @@ def image_facts(*, job: Job, image_id: int, user: AbstractBaseUser | AnonymousUs
     """The image's facts, every path this job found it at, its EXIF and what produced each result, and how many
     other jobs that `user` may see found the same content (jobs they may not see are neither counted nor named).
     Raises Image.DoesNotExist when the job did not find this image."""
-    from jobs.selectors import job_list_for_user  # jobs.selectors imports this module
-
     if not JobImage.objects.filter(job=job, image_id=image_id).exists():
         raise Image.DoesNotExist(f"job {job.pk} has no image {image_id}")
     image = Image.objects.get(pk=image_id)

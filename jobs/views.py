@@ -1,5 +1,5 @@
 """Jobs pages: list, create, detail with progress and errors, start / cancel / delete, sharing. Adapters only: the
-rules live in jobs.selectors (who may do what) and jobs.services (what happens)."""
+rules live in jobs.access (who may do what) and jobs.services (what happens)."""
 
 from __future__ import annotations
 
@@ -16,17 +16,11 @@ from audit.models import AuditEvent
 from audit.selectors import AUDIT_FIELDS, audit_events_for_export, audit_events_for_job
 from audit.services import audit_record
 from gallery.models import StageResult
+from jobs.access import JobAction, job_get_for_user, job_list_for_user, job_permissions
 from jobs.forms import JobCreateForm, ShareForm
 from jobs.models import FileInstance, Job, JobImage
 from jobs.progress import progress_event
-from jobs.selectors import (
-    JobAction,
-    job_get_for_user,
-    job_list_for_user,
-    job_permissions,
-    job_progress_snapshot,
-    source_label,
-)
+from jobs.selectors import job_progress_snapshot, source_label
 from jobs.services import (
     RerunRefused,
     SourceError,
