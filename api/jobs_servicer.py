@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -27,18 +26,10 @@ from gallery.thumbnails import EvidenceUnavailable, open_file_instance
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import jobs_pb2_grpc
 from jobs.access import JobAction, job_get_for_user, job_list_for_user, job_permissions
+from jobs.lifecycle import StartOutcome, job_cancel, job_start
 from jobs.models import FileInstance, Job
 from jobs.selectors import job_progress_snapshot, source_label, source_list
-from jobs.services import (
-    RerunRefused,
-    SourceError,
-    job_cancel,
-    job_create,
-    job_delete,
-    job_rerun,
-    job_start,
-    source_named,
-)
+from jobs.services import RerunRefused, SourceError, job_create, job_delete, job_rerun, source_named
 from jobs.waiting import job_waits
 
 STATUSES = {
@@ -310,31 +301,21 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
 
     def StartScan(self, request: pb.StartScanRequest, context) -> pb.StartScanResponse:
         job = _job(request.job_id, JobAction.CHANGE)
-        user = current_user()
-        result = pb.StartScanResponse
-        if job.status in Job.ACTIVE:
-            return result(result=result.ALREADY_RUNNING, job=job_message(job, user), message=f"job is {job.status}")
-        if job.status in Job.FINAL:
+        outcome = job_start(job=job)
+        done = StartOutcome.Result
+        if outcome.result is done.ENDED:
             raise ApiError(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"job {job.pk} has ended ({job.status}); RerunJob scans its source again as a new job",
             )
-        if not os.path.isdir(job.source_path):
-            return result(
-                result=result.SOURCE_MISSING,
-                job=job_message(job, user),
-                message="the job's source folder is missing or not a folder",
-            )
-        waiting = Job.objects.filter(status=Job.Status.QUEUED).exclude(pk=job.pk).count()
-        if not job_start(job=job):  # started by someone else meanwhile
-            return result(result=result.ALREADY_RUNNING, job=job_message(job, user), message=f"job is {job.status}")
-        if waiting:
-            return result(
-                result=result.QUEUED,
-                job=job_message(job, user),
-                message=f"queued behind {waiting} scans waiting for a free worker",
-            )
-        return result(result=result.STARTED, job=job_message(job, user), message="scan queued to the workers")
+        response = pb.StartScanResponse
+        result, message = {
+            done.STARTED: (response.STARTED, "scan queued to the workers"),
+            done.QUEUED: (response.QUEUED, f"queued behind {outcome.waiting} scans waiting for a free worker"),
+            done.ALREADY_RUNNING: (response.ALREADY_RUNNING, f"job is {job.status}"),
+            done.SOURCE_MISSING: (response.SOURCE_MISSING, "the job's source folder is missing or not a folder"),
+        }[outcome.result]
+        return response(result=result, job=job_message(job, current_user()), message=message)
 
     def WatchJobProgress(self, request: pb.WatchJobProgressRequest, context) -> Iterator[pb.JobProgress]:
         job = _job(request.job_id)
