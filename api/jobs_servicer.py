@@ -302,18 +302,18 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def StartScan(self, request: pb.StartScanRequest, context) -> pb.StartScanResponse:
         job = _job(request.job_id, JobAction.CHANGE)
         outcome = job_start(job=job)
-        done = StartOutcome.Result
-        if outcome.result is done.ENDED:
+        results = StartOutcome.Result
+        if outcome.result is results.ENDED:
             raise ApiError(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"job {job.pk} has ended ({job.status}); RerunJob scans its source again as a new job",
             )
         response = pb.StartScanResponse
         result, message = {
-            done.STARTED: (response.STARTED, "scan queued to the workers"),
-            done.QUEUED: (response.QUEUED, f"queued behind {outcome.waiting} scans waiting for a free worker"),
-            done.ALREADY_RUNNING: (response.ALREADY_RUNNING, f"job is {job.status}"),
-            done.SOURCE_MISSING: (response.SOURCE_MISSING, "the job's source folder is missing or not a folder"),
+            results.STARTED: (response.STARTED, "scan queued to the workers"),
+            results.QUEUED: (response.QUEUED, f"queued behind {outcome.waiting} scans waiting for a free worker"),
+            results.ALREADY_RUNNING: (response.ALREADY_RUNNING, f"job is {job.status}"),
+            results.SOURCE_MISSING: (response.SOURCE_MISSING, "the job's source folder is missing or not a folder"),
         }[outcome.result]
         return response(result=result, job=job_message(job, current_user()), message=message)
 
