@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.db.models import Count, QuerySet
 
-from jobs.selectors import verified_address_owners
+from jobs.access import verified_address_owners
 
 
 @dataclass(frozen=True)

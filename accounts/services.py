@@ -19,9 +19,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from audit.services import audit_record, user_label
+from jobs.access import verified_address_owners
 from jobs.models import Job, JobShare
 from jobs.progress import access_revoked
-from jobs.selectors import verified_address_owners
 
 logger = logging.getLogger(__name__)
 

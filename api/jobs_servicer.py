@@ -1,10 +1,9 @@
 """JobService: an adapter from gRPC to the job selectors and services, with the web app's permissions
-(jobs.selectors.job_get_for_user). Files are chosen by id, never by a client's path, and opened read-only."""
+(jobs.access.job_get_for_user). Files are chosen by id, never by a client's path, and opened read-only."""
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -26,27 +25,12 @@ from gallery.cursors import CursorError
 from gallery.selectors import FilterError, GalleryFilters, gallery_page
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import jobs_pb2_grpc
+from jobs.access import JobAction, job_get_for_user, job_list_for_user, job_permissions
 from jobs.evidence_files import EvidenceUnavailable, open_file_instance
+from jobs.lifecycle import StartOutcome, job_cancel, job_start
 from jobs.models import FileInstance, Job
-from jobs.selectors import (
-    JobAction,
-    job_get_for_user,
-    job_list_for_user,
-    job_permissions,
-    job_progress_snapshot,
-    source_label,
-    source_list,
-)
-from jobs.services import (
-    RerunRefused,
-    SourceError,
-    job_cancel,
-    job_create,
-    job_delete,
-    job_rerun,
-    job_start,
-    source_named,
-)
+from jobs.selectors import job_progress_snapshot, source_label, source_list
+from jobs.services import RerunRefused, SourceError, job_create, job_delete, job_rerun, source_named
 from jobs.waiting import job_waits
 
 STATUSES = {
@@ -318,31 +302,21 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
 
     def StartScan(self, request: pb.StartScanRequest, context) -> pb.StartScanResponse:
         job = _job(request.job_id, JobAction.CHANGE)
-        user = current_user()
-        result = pb.StartScanResponse
-        if job.status in Job.ACTIVE:
-            return result(result=result.ALREADY_RUNNING, job=job_message(job, user), message=f"job is {job.status}")
-        if job.status in Job.FINAL:
+        outcome = job_start(job=job)
+        results = StartOutcome.Result
+        if outcome.result is results.ENDED:
             raise ApiError(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"job {job.pk} has ended ({job.status}); RerunJob scans its source again as a new job",
             )
-        if not os.path.isdir(job.source_path):
-            return result(
-                result=result.SOURCE_MISSING,
-                job=job_message(job, user),
-                message="the job's source folder is missing or not a folder",
-            )
-        waiting = Job.objects.filter(status=Job.Status.QUEUED).exclude(pk=job.pk).count()
-        if not job_start(job=job):  # started by someone else meanwhile
-            return result(result=result.ALREADY_RUNNING, job=job_message(job, user), message=f"job is {job.status}")
-        if waiting:
-            return result(
-                result=result.QUEUED,
-                job=job_message(job, user),
-                message=f"queued behind {waiting} scans waiting for a free worker",
-            )
-        return result(result=result.STARTED, job=job_message(job, user), message="scan queued to the workers")
+        response = pb.StartScanResponse
+        result, message = {
+            results.STARTED: (response.STARTED, "scan queued to the workers"),
+            results.QUEUED: (response.QUEUED, f"queued behind {outcome.waiting} scans waiting for a free worker"),
+            results.ALREADY_RUNNING: (response.ALREADY_RUNNING, f"job is {job.status}"),
+            results.SOURCE_MISSING: (response.SOURCE_MISSING, "the job's source folder is missing or not a folder"),
+        }[outcome.result]
+        return response(result=result, job=job_message(job, current_user()), message=message)
 
     def WatchJobProgress(self, request: pb.WatchJobProgressRequest, context) -> Iterator[pb.JobProgress]:
         job = _job(request.job_id)

@@ -12,8 +12,8 @@ from django.db.models.fields.tuple_lookups import Tuple
 
 from api.models import ApiToken, QueuePause
 from content.models import Classification, ExifData, Face, Image, StageResult
+from jobs.access import job_list_for_user
 from jobs.models import FileInstance, Job, JobImage
-from jobs.selectors import job_list_for_user
 
 # order -> (sort fields, whether they run descending)
 JOB_ORDERS: dict[str, tuple[tuple[str, str], bool]] = {

@@ -59,9 +59,10 @@ def _cpu_with_probe_processes() -> float:
 def _pipeline_once(root: Path, *, files: int, images: int) -> tuple[float, float]:
     """(Wall-clock, CPU) seconds of this process and its probe processes for one complete job, from job_create to
     the job's end."""
+    from jobs.lifecycle import job_start
     from jobs.models import Job
     from jobs.selectors import job_progress_snapshot
-    from jobs.services import job_create, job_delete, job_start
+    from jobs.services import job_create, job_delete
 
     for old in Job.objects.all():
         job_delete(job=old)

@@ -1,6 +1,6 @@
 """Gallery reads: keyset pages of a job's images, one image's facts, the GPS points of a job.
 
-Every function takes a job the caller has already checked access to (jobs.selectors.job_get_for_user) and only
+Every function takes a job the caller has already checked access to (jobs.access.job_get_for_user) and only
 returns images that job found.
 
 Pages are keyset-paginated: a cursor names the last row shown, and the next page starts strictly after it, so a page
@@ -25,8 +25,8 @@ from django.db.models.fields.tuple_lookups import Tuple
 from content.models import Classification, ExifData, Face, Image, StageResult
 from evidence.display import display_text
 from gallery.cursors import CursorError, cursor_decode, cursor_encode, storable
+from jobs.access import job_list_for_user
 from jobs.models import FileInstance, Job, JobImage
-from jobs.selectors import job_list_for_user
 
 SORTS = {"path": "path", "taken": "date taken", "size": "size"}
 

@@ -20,9 +20,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 
+from jobs.access import job_get_for_user, job_list_for_user
 from jobs.models import Job
 from jobs.progress import GroupMessage, ProgressEvent, RevokeMessage, job_group, progress_event, user_group
-from jobs.selectors import job_get_for_user, job_list_for_user
 from jobs.waiting import consumers, job_waits
 
 logger = logging.getLogger(__name__)

@@ -7,8 +7,9 @@ from django import forms
 from django.conf import settings
 
 from extractors.registry import get_registry
+from jobs.access import share_recipient
 from jobs.models import JobShare
-from jobs.selectors import share_recipient, source_list
+from jobs.selectors import source_list
 
 
 class JobCreateForm(forms.Form):

@@ -16,17 +16,17 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audit.services import audit_record
 from content.models import Image
 from database.bulk import Row, bulk_insert
 from evidence.display import display_path
 from evidence.probe import Probe, Status, probe_all
 from evidence.walk import walk
 from jobs import inprocess, pipeline
+from jobs.lifecycle import job_extract_begin, job_fail, job_scan_begin, job_try_complete
 from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch
 from jobs.progress import progress_changed
 from jobs.selectors import source_label
-from jobs.stages import job_try_complete, prior_results, progress_add
+from jobs.stages import prior_results, progress_add
 
 logger = logging.getLogger(__name__)
 
@@ -188,8 +188,7 @@ def scan_job(*, job_id: int, slice_seconds: float, lease: str = "") -> None:
     if not holds.update(discovery_active_at=now, discovery_redispatches=0):  # a scan that runs was not lost
         logger.info("job %s: not scanning (gone, cancelled or done), or under another lease: slice not run", job_id)
         return
-    if Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(status=Job.Status.SCANNING, started_at=now):
-        progress_changed(job_id)
+    job_scan_begin(job_id=job_id)
     job = Job.objects.filter(pk=job_id, status=Job.Status.SCANNING).first()
     if job is None:
         logger.info("job %s: no longer scanning, slice not run", job_id)
@@ -249,29 +248,8 @@ def scan_job(*, job_id: int, slice_seconds: float, lease: str = "") -> None:
     if not flush():
         return
     with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=job_id)
-        if job.status != Job.Status.SCANNING or job.discovery_lease != lease:
+        job = Job.objects.select_for_update().get(pk=job_id)  # held while the job may complete (job_try_complete)
+        if not job_extract_begin(job=job, lease=lease):
             return
-        job.discovery_finished = True
-        job.discovery_finished_at = timezone.now()
-        job.status = Job.Status.EXTRACTING
-        job.current_path = ""
-        job.save(update_fields=["discovery_finished", "discovery_finished_at", "status", "current_path"])
-        progress_changed(job_id)
         job_try_complete(job)
     logger.info("job %s: discovery finished, %s files", job_id, job.files_seen)
-
-
-def job_fail(*, job_id: int, error: str, lease: str | None = None) -> None:
-    """End an active job as failed. With `lease`, only while that is still the job's discovery lease: a slice whose
-    lease was handed on (taken for lost and sent again) must not end the job its successor is scanning."""
-    jobs = Job.objects.filter(pk=job_id, status__in=Job.ACTIVE)
-    if lease is not None:
-        jobs = jobs.filter(discovery_lease=lease)
-    with transaction.atomic():
-        failed = jobs.update(status=Job.Status.FAILED, error=error, finished_at=timezone.now())
-        if failed:
-            audit_record("job.fail", job_id=job_id, detail=error)
-    if failed:
-        progress_changed(job_id)
-    logger.error("job %s failed: %s", job_id, error)

@@ -1,7 +1,7 @@
 """Searches over what a job's stages found: the faces the faces stage found (how many, and which look like a given
 face), and the images whose classify embedding best matches a sentence.
 
-Every function takes a job the caller has already checked access to (jobs.selectors.job_get_for_user). Embeddings
+Every function takes a job the caller has already checked access to (jobs.access.job_get_for_user). Embeddings
 are compared only with embeddings of the very same model file (its SHA-256 is recorded with each stage result):
 two models' embeddings are not comparable, even when they have the same length.
 """

@@ -1,10 +1,9 @@
-"""Job writes: create, start, cancel, delete. Work is queued inside `transaction.on_commit`."""
+"""Job writes: create, rerun, delete, share. Starting and ending a job are status changes: jobs.lifecycle."""
 
 from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,12 +11,11 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Exists, OuterRef
-from django.utils import timezone
 
 from audit.services import audit_record, user_label
 from content.models import Image
-from jobs import pipeline
 from jobs.config import JobConfig
+from jobs.lifecycle import job_cancel, job_start
 from jobs.models import FileInstance, Job, JobImage, JobShare, StageProgress
 from jobs.progress import access_revoked, progress_changed
 from jobs.selectors import source_list
@@ -85,34 +83,6 @@ def job_create(
         )
     logger.info("job %s: created on %s with stages %s", job.pk, source, ", ".join(config.stages))
     return job
-
-
-def job_start(*, job: Job) -> bool:
-    """Queue the job's scan. False when the job is not in a state that can start."""
-    lease = uuid.uuid4().hex
-    with transaction.atomic():
-        started = Job.objects.filter(pk=job.pk, status=Job.Status.CREATED).update(
-            status=Job.Status.QUEUED, discovery_lease=lease, discovery_active_at=timezone.now()
-        )
-        if started:
-            audit_record("job.start", job_id=job.pk, target=job.name)
-            progress_changed(job.pk)
-            transaction.on_commit(lambda: pipeline.scan_signature(job.pk, lease).apply_async())
-    job.refresh_from_db()
-    return bool(started)
-
-
-def job_cancel(*, job: Job) -> bool:
-    with transaction.atomic():
-        cancelled = Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
-            status=Job.Status.CANCELLED, finished_at=timezone.now()
-        )
-        if cancelled:
-            audit_record("job.cancel", job_id=job.pk, target=job.name)
-    if cancelled:
-        progress_changed(job.pk)
-    job.refresh_from_db()
-    return bool(cancelled)
 
 
 class RerunRefused(ValueError):

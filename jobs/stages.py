@@ -12,13 +12,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audit.services import audit_record
 from content.models import StageResult
 from content.services import stage_results_save
 from database.bulk import bulk_insert
 from extractors.base import ImageRef, ItemResult, Outcome, StageUnavailable
 from extractors.registry import get_registry
 from jobs.config import extractor_context
+from jobs.lifecycle import job_try_complete
 from jobs.models import BatchStage, FileInstance, Job, ScanBatch, StageClaim, StageProgress
 from jobs.progress import progress_changed
 
@@ -196,22 +196,6 @@ def batch_stage_fail(*, batch_id: int, stage: str, error: str) -> None:
     ids = batch.work.get(stage, [])
     logger.error("job %s: stage %s failed on batch %s: %s", batch.job_id, stage, batch.seq, error)
     batch_stage_finish(batch, stage, Counter(failed=len(ids)), message=f"{stage} failed on a batch: {error}")
-
-
-def job_try_complete(job: Job) -> bool:
-    """Complete the job if discovery is over and every batch is finished. The caller holds the job row lock, so the
-    scan task and the last batch cannot both miss the moment; the conditional update makes it happen once."""
-    if not job.discovery_finished or job.batches.filter(finished=False).exists():
-        return False
-    completed = Job.objects.filter(pk=job.pk, status=Job.Status.EXTRACTING).update(
-        status=Job.Status.COMPLETED, finished_at=timezone.now()
-    )
-    if completed:
-        counts = {f: getattr(job, f) for f in ("files_seen", "images", "distinct_images", "skipped", "errors")}
-        audit_record("job.complete", job_id=job.pk, target=job.name, **counts)
-        progress_changed(job.pk)
-        logger.info("job %s: completed", job.pk)
-    return bool(completed)
 
 
 def batch_finish(*, batch_id: int) -> None:

@@ -1,5 +1,5 @@
 """Celery tasks: thin adapters that own the retry policy. The router in settings (jobs.routing) picks each task's
-queue; the work lives in jobs.scanning and jobs.stages."""
+queue; the work lives in jobs.scanning and jobs.stages, the status changes in jobs.lifecycle."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
-from jobs import pipeline, scanning, stages
+from jobs import lifecycle, pipeline, scanning, stages
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def scan_source(self, job_id: int, lease: str = "") -> None:
     try:
         scanning.scan_job(job_id=job_id, slice_seconds=settings.SCAN_SLICE_SECONDS, lease=lease)
     except SoftTimeLimitExceeded:
-        scanning.job_fail(job_id=job_id, error="a discovery slice exceeded the task time limit", lease=lease)
+        lifecycle.job_fail(job_id=job_id, error="a discovery slice exceeded the task time limit", lease=lease)
     except Exception as exc:  # every way out ends the job or retries it: a job is never left scanning
         if isinstance(exc, broker_errors()):
             # Discovery pauses, however long the outage: what the slice walked is committed, with its batches
@@ -70,7 +70,7 @@ def scan_source(self, job_id: int, lease: str = "") -> None:
             raise self.retry(exc=exc, countdown=5 * 2**self.request.retries) from exc
         else:
             logger.exception("job %s: discovery failed", job_id)
-            scanning.job_fail(job_id=job_id, error=f"discovery failed: {type(exc).__name__}: {exc}", lease=lease)
+            lifecycle.job_fail(job_id=job_id, error=f"discovery failed: {type(exc).__name__}: {exc}", lease=lease)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)

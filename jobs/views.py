@@ -1,5 +1,6 @@
 """Jobs pages: list, create, detail with progress and errors, start / cancel / delete, sharing. Adapters only: the
-rules live in jobs.selectors (who may do what) and jobs.services (what happens)."""
+rules live in jobs.access (who may do what), jobs.lifecycle (when a job may start or end) and jobs.services (what
+happens)."""
 
 from __future__ import annotations
 
@@ -16,26 +17,19 @@ from audit.models import AuditEvent
 from audit.selectors import AUDIT_FIELDS, audit_events_for_export, audit_events_for_job
 from audit.services import audit_record
 from content.models import StageResult
+from jobs.access import JobAction, job_get_for_user, job_list_for_user, job_permissions
 from jobs.forms import JobCreateForm, ShareForm
+from jobs.lifecycle import StartOutcome, job_cancel, job_start
 from jobs.models import FileInstance, Job, JobImage
 from jobs.progress import progress_event
-from jobs.selectors import (
-    JobAction,
-    job_get_for_user,
-    job_list_for_user,
-    job_permissions,
-    job_progress_snapshot,
-    source_label,
-)
+from jobs.selectors import job_progress_snapshot, source_label
 from jobs.services import (
     RerunRefused,
     SourceError,
-    job_cancel,
     job_create,
     job_delete,
     job_rerun,
     job_share,
-    job_start,
     job_unshare,
     source_named,
 )
@@ -149,8 +143,11 @@ def job_progress(request: HttpRequest, job_id: int) -> JsonResponse:
 @require_POST
 def job_start_view(request: HttpRequest, job_id: int) -> HttpResponse:
     job = job_or_404(request, job_id, JobAction.CHANGE)
-    if job_start(job=job):
+    outcome = job_start(job=job)
+    if outcome.started:
         messages.success(request, "Scan queued: it starts as soon as a worker is free.")
+    elif outcome.result is StartOutcome.Result.SOURCE_MISSING:
+        messages.error(request, "The job cannot start: its source folder is missing or not a folder.")
     else:
         messages.error(request, f"The job cannot start: it is {job.status}.")
     return redirect("jobs:detail", job_id=job.pk)

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from audit.models import AuditEvent
+from jobs.lifecycle import job_start
 from jobs.models import FileInstance, Job
 from jobs.samples import exif_bytes, write_photo
-from jobs.services import job_create, job_start
+from jobs.services import job_create
 from tests.jobs.test_pipeline import finished, photos
 from tests.support.environment import REPO
 from tests.support.processes import child_run

@@ -21,9 +21,10 @@ from content.models import Image
 from gallery.selectors import GalleryFilters
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import workers_pb2 as wpb
+from jobs.lifecycle import job_start
 from jobs.models import FileInstance, Job, JobImage
 from jobs.samples import make_sample_tree, write_photo
-from jobs.services import job_create, job_start
+from jobs.services import job_create
 from tests.api.conftest import rpc_error
 from tests.jobs.test_pipeline import finished, photos
 

@@ -13,8 +13,9 @@ import pytest
 from audit.models import AuditEvent
 from content.models import StageResult
 from imagescanner.v1 import workers_pb2 as wpb
+from jobs.lifecycle import job_start
 from jobs.models import BatchStage, Job, JobImage, StageClaim, StageProgress
-from jobs.services import job_create, job_start
+from jobs.services import job_create
 from tests.api.conftest import rpc_error
 from tests.jobs.test_pipeline import finished, photos
 from tests.support.waiting import wait_for

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from content.models import ExifData, Image, StageResult
+from jobs.lifecycle import job_cancel, job_start
 from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch, StageProgress
 from jobs.samples import exif_bytes, write_photo
-from jobs.services import job_cancel, job_create, job_delete, job_rerun, job_start
+from jobs.services import job_create, job_delete, job_rerun
 from scanner.celery import app
 from tests.support.environment import REPO, SPARE_REDIS_DBS
 from tests.support.processes import child_process

@@ -158,8 +158,9 @@ def screenshot(page, name: str) -> Path:
 @pytest.fixture
 def scan(workers, transactional_db, sources_root):
     """Scan a case folder under SOURCES_ROOT with the real pipeline and return the finished job."""
+    from jobs.lifecycle import job_start
     from jobs.models import Job
-    from jobs.services import job_create, job_start
+    from jobs.services import job_create
 
     def run(owner, *, name: str = "case", extra: int = 0) -> Job:
         folder = sources_root / name

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from jobs.lifecycle import job_start
 from jobs.models import Job, StageProgress
-from jobs.services import job_create, job_start
+from jobs.services import job_create
 from tests.support.waiting import wait_for
 from tests.web.conftest import make_case, screenshot, sign_in_browser
 

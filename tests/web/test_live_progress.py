@@ -21,11 +21,12 @@ from django.urls import reverse
 from accounts.services import user_delete, user_set_active
 from audit.models import AuditEvent
 from jobs import consumers, pipeline, scanning
+from jobs.lifecycle import job_start
 from jobs.models import Job, JobShare, StageProgress
 from jobs.progress import ProgressPublisher, job_group, progress_event
 from jobs.samples import make_sample_tree
 from jobs.selectors import job_progress_snapshot
-from jobs.services import job_create, job_share, job_start, job_unshare
+from jobs.services import job_create, job_share, job_unshare
 from scanner.asgi import application
 from tests.web.conftest import make_case, session_key
 

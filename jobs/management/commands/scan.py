@@ -18,13 +18,13 @@ from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.migrations.executor import MigrationExecutor
 
 from audit.services import acting_as, cli_actor
+from jobs.lifecycle import job_cancel, job_fail, job_start
 from jobs.models import FileInstance, Job
 from jobs.progress import progress_flush
 from jobs.progress_view import ProgressView
-from jobs.scanning import job_fail
 from jobs.search import job_faces_found
 from jobs.selectors import job_progress_snapshot
-from jobs.services import SourceError, job_cancel, job_create, job_start
+from jobs.services import SourceError, job_create
 from jobs.waiting import job_waits
 
 
