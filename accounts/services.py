@@ -21,7 +21,7 @@ from django.urls import reverse
 from audit.services import audit_record, user_label
 from jobs.access import verified_address_owners
 from jobs.models import Job, JobShare
-from jobs.progress import access_revoked
+from jobs.progress.publisher import access_revoked
 
 logger = logging.getLogger(__name__)
 

@@ -29,9 +29,10 @@ from jobs.access import JobAction, job_get_for_user, job_list_for_user, job_perm
 from jobs.evidence_files import EvidenceUnavailable, open_file_instance
 from jobs.lifecycle import StartOutcome, job_cancel, job_start
 from jobs.models import FileInstance, Job
-from jobs.selectors import job_progress_snapshot, source_label, source_list
+from jobs.progress.snapshot import job_progress_snapshot
+from jobs.progress.waiting import job_waits
+from jobs.selectors import source_label, source_list
 from jobs.services import RerunRefused, SourceError, job_create, job_delete, job_rerun, source_named
-from jobs.waiting import job_waits
 
 STATUSES = {
     Job.Status.CREATED: pb.JOB_STATUS_CREATED,

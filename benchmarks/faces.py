@@ -1,8 +1,8 @@
 """The faces stage with the real default pack (YuNet + SFace) on real photographs: `python -m benchmarks.faces
 [--images N] [--batch-sizes 4,16]`.
 
-Images per second through the path a worker's faces task runs (`jobs.stages.stage_batch_run` on a committed scan
-batch, as benchmarks.ml measures it) against a bare loop of the same two loaded models on the same decodes (goal:
+Images per second through the path a worker's faces task runs (`jobs.pipeline.stages.stage_batch_run` on a committed
+scan batch, as benchmarks.ml measures it) against a bare loop of the same two loaded models on the same decodes (goal:
 >= 0.9x), faces per second, and the peak resident memory of this process, which loads and runs the stage as a faces
 worker process does. The photographs are the ones installed packages ship (scikit-image's astronaut,
 insightface's group of six, photos without people), each written several times at other sizes and JPEG qualities

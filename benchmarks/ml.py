@@ -1,7 +1,7 @@
 """Throughput of the faces and classify stages: `python -m benchmarks.ml [--images N] [--batch-sizes 1,8,32]`.
 
 Per stage and micro-batch size (FACES_BATCH_SIZE / CLASSIFY_BATCH_SIZE), images per second through the path a
-worker's stage task runs: `jobs.stages.stage_batch_run` on a committed scan batch of all the images, with the
+worker's stage task runs: `jobs.pipeline.stages.stage_batch_run` on a committed scan batch of all the images, with the
 models the registry loaded once (the load is timed apart). That is: prior results and claims, the evidence paths
 read from the database, decoding (JPEG draft mode at the size the model needs) and preprocessing on worker threads
 overlapping inference, alignment and face crops, then the results, faces and classifications upserted into
@@ -193,7 +193,7 @@ def bare_classify(extractor: Any, paths: Sequence[Path], batch: int, reduced: bo
 def discover(source: Path) -> tuple[Any, list[int]]:
     """Discovery once, in this process and with no stage: the Image and FileInstance rows of the images."""
     from jobs.models import Job, JobImage
-    from jobs.scanning import scan_job
+    from jobs.pipeline.scanning import scan_job
     from jobs.services import job_create
 
     job = job_create(name="discovery", source_path=source, stages=[])
@@ -262,7 +262,7 @@ def committed_batch(stage: str, discovered: Any, ids: Sequence[int]) -> Any:
 
 
 def run_stage(stage: str, batch: Any, expected: int) -> None:
-    from jobs.stages import stage_batch_run
+    from jobs.pipeline.stages import stage_batch_run
 
     counts = stage_batch_run(batch_id=batch.pk, stage=stage)
     assert counts.get("done") == expected, f"{stage}: {counts} (expected {expected} done)"
@@ -410,8 +410,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             for r in rows
         ),
         "",
-        "Stage: jobs.stages.stage_batch_run on a committed scan batch (what a worker's stage task runs, less the",
-        "broker): evidence paths from the database, reduced JPEG decode and preprocessing on worker threads",
+        "Stage: jobs.pipeline.stages.stage_batch_run on a committed scan batch (what a worker's stage task runs, less",
+        "the broker): evidence paths from the database, reduced JPEG decode and preprocessing on worker threads",
         "overlapping inference, alignment, face crops, results upserted into PostgreSQL, progress counted. Bare",
         "loops: the same loaded models, decode and inference one micro-batch after another, no database; the",
         "stage's decodes = the draft sizes the stage asks for (and its finer decode where a face is too small to",

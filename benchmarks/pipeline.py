@@ -8,7 +8,7 @@ and one on `jobs` for the chord bodies, results upserted into PostgreSQL, progre
 
 Run: `python -m benchmarks.pipeline` (part of `make bench`). Uses its own database (BENCH_PIPELINE_DATABASE_URL,
 default postgres://postgres@127.0.0.1:5432/scanner_bench_pipeline) and broker, which it empties
-(BENCH_PIPELINE_BROKER_URL, default Redis DB 2); writes bench-results/pipeline.md. BENCH_PIPELINE_IMAGES (default
+(BENCH_PIPELINE_BROKER_URL, default Redis DB 2); writes bench-results/canvas.md. BENCH_PIPELINE_IMAGES (default
 2,000) makes a quick smoke run smaller; the goals are meant for the full size.
 """
 
@@ -29,7 +29,7 @@ DATABASE_URL = os.environ.get(
 )
 BROKER_URL = os.environ.get("BENCH_PIPELINE_BROKER_URL", "redis://127.0.0.1:6379/2")
 BATCH_SIZES = (1, 16, 64, 256)
-RESULTS = REPO / "bench-results" / "pipeline.md"
+RESULTS = REPO / "bench-results" / "canvas.md"
 
 os.environ.update(
     DJANGO_SETTINGS_MODULE="scanner.settings.distributed",
@@ -124,7 +124,7 @@ def prepare():
 
     django.setup()
     from jobs.models import Job, JobImage
-    from jobs.scanning import scan_job
+    from jobs.pipeline.scanning import scan_job
     from jobs.services import job_create
 
     discovered = job_create(name="discovery", source_path=DATA, stages=[])
@@ -195,10 +195,10 @@ def main() -> None:
     from content.services import stage_results_save
     from extractors.base import Outcome
     from extractors.exif import ExifExtractor
-    from jobs import pipeline
+    from jobs import canvas
     from jobs.config import extractor_context
     from jobs.models import StageProgress
-    from jobs.stages import _image_refs
+    from jobs.pipeline.stages import _image_refs
 
     refs = _image_refs(discovered, ids)
     extractor = ExifExtractor(extractor_context("exif"))
@@ -227,7 +227,7 @@ def main() -> None:
             job, batches = extraction_job(discovered, ids, size, name=f"batch {size}")
             started = time.perf_counter()
             for batch in batches:
-                pipeline.batch_canvas(batch_id=batch.pk, stages=["exif"]).apply_async()
+                canvas.batch_canvas(batch_id=batch.pk, stages=["exif"]).apply_async()
             wait_completed(job)
             elapsed = time.perf_counter() - started
             done = StageProgress.objects.filter(job=job).aggregate(n=Sum("done"))["n"]

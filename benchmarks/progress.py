@@ -64,8 +64,8 @@ class Listener:
 
 
 def run_round(events: bool, discovered, ids: list[int], log_dir: Path) -> tuple[float, int]:
-    from jobs import pipeline as canvas
-    from jobs.progress import job_group
+    from jobs import canvas
+    from jobs.progress.publisher import job_group
 
     os.environ["PROGRESS_EVENTS"] = "true" if events else "false"
     workers = pipeline.start_workers(log_dir)

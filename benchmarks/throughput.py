@@ -61,7 +61,7 @@ def _pipeline_once(root: Path, *, files: int, images: int) -> tuple[float, float
     the job's end."""
     from jobs.lifecycle import job_start
     from jobs.models import Job
-    from jobs.selectors import job_progress_snapshot
+    from jobs.progress.snapshot import job_progress_snapshot
     from jobs.services import job_create, job_delete
 
     for old in Job.objects.all():

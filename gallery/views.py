@@ -36,7 +36,8 @@ from gallery.selectors import (
 from gallery.thumbnails import PictureError, picture_get
 from jobs.evidence_files import EvidenceUnavailable, open_file_instance
 from jobs.models import FileInstance, Job, JobImage
-from jobs.selectors import job_stage_gaps, source_label
+from jobs.progress.snapshot import job_stage_gaps
+from jobs.selectors import source_label
 from jobs.views import job_or_404
 
 # The stages whose results the gallery's filters and panel show.

@@ -14,4 +14,4 @@ class JobsConfig(AppConfig):
         register_extra(settings.SCAN_EXTRA_EXTRACTORS)
         # Register the tasks with the Celery app in every process (web, CLI, workers): canvases name tasks by
         # string, and a registered task is what lets the embedded configuration run them in-process.
-        from jobs import tasks  # noqa: F401
+        from jobs.pipeline import tasks  # noqa: F401

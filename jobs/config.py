@@ -110,3 +110,8 @@ def extractor_context(stage: str, config: JobConfig | None = None) -> ExtractorC
         max_image_pixels=config.max_image_pixels if config is not None else settings.SCAN_MAX_IMAGE_PIXELS,
         params={**settings.STAGE_PARAMS.get(stage, {}), **frozen},
     )
+
+
+def stage_queue(stage: str) -> str:
+    """The queue a stage's tasks go to: its extractor's, unless SCAN_STAGE_QUEUES sends it elsewhere."""
+    return settings.SCAN_STAGE_QUEUES.get(stage) or get_registry().extractor_class(stage).queue

@@ -5,8 +5,8 @@
     queued, scanning or extracting -> failed (job_fail) or cancelled (job_cancel)
 
 Each transition is one conditional UPDATE from the states the job may leave, so that of two callers racing for the
-same change exactly one makes it, with the transition's audit record and its progress mark (jobs.progress) in the
-same place. Each returns whether the change happened; nothing else writes `Job.status`."""
+same change exactly one makes it, with the transition's audit record and its progress mark (jobs.progress.publisher)
+in the same place. Each returns whether the change happened; nothing else writes `Job.status`."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from jobs import pipeline
+from jobs import canvas
 from jobs.models import Job
-from jobs.progress import progress_changed
+from jobs.progress.publisher import progress_changed
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def job_start(*, job: Job) -> StartOutcome:
         if started:
             audit_record("job.start", job_id=job.pk, target=job.name)
             progress_changed(job.pk)
-            transaction.on_commit(lambda: pipeline.scan_signature(job.pk, lease).apply_async())
+            transaction.on_commit(lambda: canvas.scan_signature(job.pk, lease).apply_async())
     job.refresh_from_db()
     if not started:  # started by someone else meanwhile
         return StartOutcome(StartOutcome.Result.ALREADY_RUNNING)

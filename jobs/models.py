@@ -51,7 +51,7 @@ class Job(models.Model):
     # The chain of scan tasks that may run this job's discovery (each slice queues the next with the same lease),
     # and when discovery last showed life: queued, a slice started, a batch committed. Only the lease's messages run
     # a slice, so a copy of a scan message never runs beside it; a job silent for SCAN_STALL_SECONDS has its scan
-    # sent again under a new lease (jobs.recovery).
+    # sent again under a new lease (jobs.pipeline.recovery).
     discovery_lease = models.CharField(max_length=32, blank=True, editable=False)
     discovery_active_at = models.DateTimeField(null=True, blank=True, editable=False)
     # How often the scan was sent again since a slice last ran; each time the next one waits twice as long (a queue
@@ -267,7 +267,7 @@ class BatchStage(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # The last sign of life of its task: when one began to run, or when the stage was dispatched again (before
     # either, the batch's dispatched_at). Unfinished and silent for longer than SCAN_STALL_SECONDS, the stage lost
-    # its task and is dispatched again (jobs.recovery).
+    # its task and is dispatched again (jobs.pipeline.recovery).
     active_at = models.DateTimeField(null=True, blank=True)
     redispatches = models.PositiveSmallIntegerField(default=0)
     # What the one counting update added (kept to audit the progress counts).

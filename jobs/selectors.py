@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,58 +36,6 @@ def source_label(job: Job) -> str:
     root = os.path.realpath(settings.SOURCES_ROOT)
     path = job.source_path
     return os.path.relpath(path, root) if path.startswith(root + os.sep) else path
-
-
-def job_progress_snapshot(*, job_id: int) -> dict[str, Any]:
-    """Everything a progress view shows, read from the database (so it survives any restart)."""
-    return job_progress(job=Job.objects.get(pk=job_id))
-
-
-def job_progress(*, job: Job) -> dict[str, Any]:
-    """job_progress_snapshot of a job row just read."""
-    return {
-        "job": job.pk,
-        "status": job.status,
-        "files_seen": job.files_seen,
-        "images": job.images,
-        "distinct_images": job.distinct_images,
-        "skipped": job.skipped,
-        "errors": job.errors,
-        "bytes_seen": job.bytes_seen,
-        "image_types": job.image_types,
-        "current_path": job.current_path,
-        "discovery_finished": job.discovery_finished,
-        "error": job.error,
-        "stages": [
-            {
-                "stage": p.stage,
-                "total": p.total,
-                "done": p.done,
-                "failed": p.failed,
-                "skipped": p.skipped,
-                "unavailable": p.unavailable,
-                "finished": p.finished,
-                "reused": p.reused,
-                "message": p.message,
-                "summary": p.summary,
-                "gap": p.gap,
-            }
-            for p in job.stage_progress.all()
-        ],
-    }
-
-
-def job_stage_gaps(*, job: Job, stages: Iterable[str]) -> dict[str, str]:
-    """Of `stages`, those that did not analyse every image of the job, each with why (StageProgress.gap): those it
-    could not run on some images, and those the job did not run at all."""
-    progress = {p.stage: p for p in job.stage_progress.all()}
-    gaps = {}
-    for stage in stages:
-        if stage not in progress:
-            gaps[stage] = f"this job did not run the {stage} stage"
-        elif progress[stage].gap:
-            gaps[stage] = progress[stage].gap
-    return gaps
 
 
 EXPORT_FIELDS = [

@@ -17,7 +17,7 @@ from content.models import Image
 from jobs.config import JobConfig
 from jobs.lifecycle import job_cancel, job_start
 from jobs.models import FileInstance, Job, JobImage, JobShare, StageProgress
-from jobs.progress import access_revoked, progress_changed
+from jobs.progress.publisher import access_revoked, progress_changed
 from jobs.selectors import source_list
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from jobs import views
-from jobs.consumers import JobListConsumer, JobProgressConsumer
+from jobs.progress.consumers import JobListConsumer, JobProgressConsumer
 
 # The job pages; scanner/urls.py serves them with the gallery's (gallery/urls.py) under /jobs/, in the "jobs" namespace.
 urlpatterns = [

@@ -21,8 +21,9 @@ from jobs.access import JobAction, job_get_for_user, job_list_for_user, job_perm
 from jobs.forms import JobCreateForm, ShareForm
 from jobs.lifecycle import StartOutcome, job_cancel, job_start
 from jobs.models import FileInstance, Job, JobImage
-from jobs.progress import progress_event
-from jobs.selectors import job_progress_snapshot, source_label
+from jobs.progress.snapshot import job_progress_snapshot, progress_event
+from jobs.progress.waiting import job_waits
+from jobs.selectors import source_label
 from jobs.services import (
     RerunRefused,
     SourceError,
@@ -33,7 +34,6 @@ from jobs.services import (
     job_unshare,
     source_named,
 )
-from jobs.waiting import job_waits
 from records.formats import records_write
 
 

@@ -22,10 +22,10 @@ if not os.environ.get("DJANGO_SETTINGS_MODULE"):
 app = Celery("scanner")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["jobs"])
-# Every worker sweeps for work the broker lost (jobs.recovery). The step is named, not imported: this module is
+# Every worker sweeps for work the broker lost (jobs.pipeline.recovery). The step is named, not imported: this module is
 # imported with the settings, before Django can load the jobs' models, and a worker resolves its steps' names once
 # Django is set up.
-app.steps["worker"].add("jobs.recovery:StalledWorkSweep")
+app.steps["worker"].add("jobs.pipeline.recovery:StalledWorkSweep")
 
 
 @worker_process_init.connect

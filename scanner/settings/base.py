@@ -338,18 +338,19 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=25 
 # broker's visibility timeout and scans of several jobs share the `jobs` workers.
 SCAN_SLICE_SECONDS = env.float("SCAN_SLICE_SECONDS", default=120.0)
 # A batch's stage that stays unfinished with no task started or queued for it for this long lost its task (a broker
-# can lose a message in a restart) and is dispatched again, then after twice as long, and so on (jobs.recovery).
+# can lose a message in a restart) and is dispatched again, then after twice as long, and so on
+# (jobs.pipeline.recovery).
 # Longer than CELERY_TASK_TIME_LIMIT, so that a task still running is never run twice at once; a stage waiting in a
 # long queue may be sent twice, and the copy finds its work done. Every worker checks every quarter of it (at most
 # 60 s).
 SCAN_STALL_SECONDS = env.float("SCAN_STALL_SECONDS", default=2.0 * CELERY_TASK_TIME_LIMIT)
 # Whether the broker answers and which queues some worker consumes, shown with an active job that waits on them
-# (jobs.waiting): how long to wait for workers' answers, and how long one answer is kept by each process.
+# (jobs.progress.waiting): how long to wait for workers' answers, and how long one answer is kept by each process.
 QUEUE_CHECK_TIMEOUT = env.float("QUEUE_CHECK_TIMEOUT", default=0.5)
 QUEUE_CHECK_SECONDS = env.float("QUEUE_CHECK_SECONDS", default=10.0)
 # Every task goes to the queue the router picks: scans and batch bookkeeping to `jobs`, each stage to its
 # extractor's queue (or the one SCAN_STAGE_QUEUES names). https://docs.celeryq.dev/en/stable/userguide/routing.html
-CELERY_TASK_ROUTES = ["jobs.routing.route_task"]
+CELERY_TASK_ROUTES = ["jobs.pipeline.routing.route_task"]
 CELERY_TASK_DEFAULT_QUEUE = "jobs"
 # Tasks are acknowledged after they ran (acks_late), so a worker takes only what it works on: one message per
 # pool process by default. https://docs.celeryq.dev/en/stable/userguide/optimizing.html#prefetch-limits
@@ -359,7 +360,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER",
 CELERY_WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=8)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A broker or result store that restarts must not fail the tasks that were running: publishing and storing
-# results retry (about 6 and 10 minutes), and discovery waits for the broker however long it takes (jobs.tasks).
+# results retry (about 6 and 10 minutes), and discovery waits for the broker however long it takes
+# (jobs.pipeline.tasks).
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": env.int("CELERY_PUBLISH_MAX_RETRIES", default=120),
     "interval_start": 0,

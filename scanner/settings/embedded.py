@@ -23,7 +23,7 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or _local_secret_key()
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'scanner.sqlite3'}")}
-# The stage thread (jobs.inprocess) keeps its connection from batch to batch for this long.
+# The stage thread (jobs.pipeline.inprocess) keeps its connection from batch to batch for this long.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the CLI read progress while the scan writes; IMMEDIATE avoids lock upgrades mid-transaction.

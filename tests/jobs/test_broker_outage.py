@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from jobs.models import FileInstance, Job, JobImage, StageProgress
+from jobs.progress.waiting import BROKER_UNREACHABLE
 from jobs.samples import exif_bytes, write_photo
-from jobs.waiting import BROKER_UNREACHABLE
 from tests.jobs.conftest import PrivateRedis, assert_counters_add_up
 from tests.support.environment import REPO
 from tests.support.processes import child_process

@@ -17,7 +17,7 @@ import pytest
 
 from audit.models import AuditEvent
 from jobs.models import FileInstance, Job, StageProgress
-from jobs.progress_view import ProgressView
+from jobs.progress.terminal import ProgressView
 from jobs.samples import exif_bytes, write_photo
 from tests.extractors.conftest import jpeg_bytes, png_bomb
 from tests.jobs.conftest import REPO, assert_counters_add_up, build_hostile_tree

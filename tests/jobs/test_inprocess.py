@@ -1,5 +1,5 @@
-"""The embedded configuration's stage thread (jobs.inprocess): batches run in the order they were handed over, and a
-batch that crashes ends its job with the reason instead of vanishing with the thread."""
+"""The embedded configuration's stage thread (jobs.pipeline.inprocess): batches run in the order they were handed
+over, and a batch that crashes ends its job with the reason instead of vanishing with the thread."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 
 from celery import chord, signature
 
-from jobs import inprocess
+from jobs.pipeline import inprocess
 
 
 def test_a_crashed_batch_is_reported_with_its_job_and_the_reason():

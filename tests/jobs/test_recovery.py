@@ -19,12 +19,12 @@ from audit.models import AuditEvent
 from evidence.probe import probe_all
 from evidence.walk import walk
 from jobs.models import BatchStage, FileInstance, Job, ScanBatch
-from jobs.recovery import stalled_discovery_redispatch, stalled_stages_redispatch
+from jobs.pipeline.recovery import stalled_discovery_redispatch, stalled_stages_redispatch
+from jobs.pipeline.scanning import LeaseLost, _commit_batch, scan_job
+from jobs.pipeline.stages import batch_finish, batch_stage_finish
+from jobs.pipeline.tasks import is_transient, scan_source
 from jobs.samples import write_photo
-from jobs.scanning import LeaseLost, _commit_batch, scan_job
 from jobs.services import job_create
-from jobs.stages import batch_finish, batch_stage_finish
-from jobs.tasks import is_transient, scan_source
 
 
 def extracting_job(evidence_dir, **fields) -> Job:
@@ -239,7 +239,7 @@ def test_a_slice_whose_lease_is_handed_on_stops_after_the_batch_it_was_recording
         recorded.append(job_id)
         Job.objects.filter(pk=job_id).update(discovery_lease="new")
 
-    monkeypatch.setattr("jobs.scanning.progress_changed", hand_on)
+    monkeypatch.setattr("jobs.pipeline.scanning.progress_changed", hand_on)
     scan_job(job_id=job.pk, slice_seconds=60, lease="old")
     job.refresh_from_db()
     assert (recorded, job.files_seen, job.status, job.discovery_finished) == ([job.pk], 1, Job.Status.SCANNING, False)
@@ -254,7 +254,7 @@ def test_only_the_lease_holder_s_failure_ends_the_job(db, evidence_dir, monkeypa
     def broken(**kwargs) -> None:
         raise ValueError("a bug in discovery")
 
-    monkeypatch.setattr("jobs.scanning.scan_job", broken)
+    monkeypatch.setattr("jobs.pipeline.scanning.scan_job", broken)
     scan_source.apply(args=(job.pk, "old"))
     job.refresh_from_db()
     assert (job.status, job.error) == (Job.Status.SCANNING, "")

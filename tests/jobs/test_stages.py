@@ -9,9 +9,9 @@ from extractors.base import StageUnavailable
 from extractors.registry import get_registry
 from jobs.config import extractor_context
 from jobs.models import Job, StageProgress
-from jobs.scanning import scan_job
+from jobs.pipeline.scanning import scan_job
+from jobs.pipeline.stages import stage_batch_run
 from jobs.services import job_create
-from jobs.stages import stage_batch_run
 from tests.mlsupport import classify_params, face_picture, faces_params, write_picture
 
 

@@ -24,8 +24,8 @@ from audit.models import AuditEvent
 from audit.selectors import AUDIT_FIELDS
 from audit.services import audit_record
 from jobs.models import FileInstance, Job
+from jobs.pipeline.scanning import scan_job
 from jobs.samples import write_photo
-from jobs.scanning import scan_job
 from jobs.services import job_create
 from tests.web.conftest import PASSWORD, make_case
 

@@ -20,12 +20,14 @@ from django.urls import reverse
 
 from accounts.services import user_delete, user_set_active
 from audit.models import AuditEvent
-from jobs import consumers, pipeline, scanning
+from jobs import canvas
 from jobs.lifecycle import job_start
 from jobs.models import Job, JobShare, StageProgress
-from jobs.progress import ProgressPublisher, job_group, progress_event
+from jobs.pipeline import scanning
+from jobs.progress import consumers
+from jobs.progress.publisher import ProgressPublisher, job_group
+from jobs.progress.snapshot import job_progress_snapshot, progress_event
 from jobs.samples import make_sample_tree
-from jobs.selectors import job_progress_snapshot
 from jobs.services import job_create, job_share, job_unshare
 from scanner.asgi import application
 from tests.web.conftest import make_case, session_key
@@ -433,7 +435,7 @@ def test_a_stage_task_alone_produces_a_delta(workers, transactional_db, evidence
         assert connected
         snapshot = await communicator.receive_json_from(timeout=10)
         assert snapshot["stages"][0]["done"] == 0
-        signature(pipeline.STAGE_TASK, args=(batch.pk, "exif"), immutable=True).apply_async()
+        signature(canvas.STAGE_TASK, args=(batch.pk, "exif"), immutable=True).apply_async()
         delta = last = await communicator.receive_json_from(timeout=60)
         while last["status"] != "completed":
             last = await communicator.receive_json_from(timeout=60)

@@ -20,12 +20,12 @@ from django.db.migrations.executor import MigrationExecutor
 from audit.services import acting_as, cli_actor
 from jobs.lifecycle import job_cancel, job_fail, job_start
 from jobs.models import FileInstance, Job
-from jobs.progress import progress_flush
-from jobs.progress_view import ProgressView
+from jobs.progress.publisher import progress_flush
+from jobs.progress.snapshot import job_progress_snapshot
+from jobs.progress.terminal import ProgressView
+from jobs.progress.waiting import job_waits
 from jobs.search import job_faces_found
-from jobs.selectors import job_progress_snapshot
 from jobs.services import SourceError, job_create
-from jobs.waiting import job_waits
 
 
 class Command(BaseCommand):

@@ -8,14 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-
-from extractors.registry import get_registry
-from jobs.pipeline import STAGE_TASK
-
-
-def stage_queue(stage: str) -> str:
-    return settings.SCAN_STAGE_QUEUES.get(stage) or get_registry().extractor_class(stage).queue
+from jobs.canvas import STAGE_TASK
+from jobs.config import stage_queue
 
 
 def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **_: Any) -> dict[str, str] | None:

@@ -21,12 +21,13 @@ from database.bulk import Row, bulk_insert
 from evidence.display import display_path
 from evidence.probe import Probe, Status, probe_all
 from evidence.walk import walk
-from jobs import inprocess, pipeline
+from jobs import canvas
 from jobs.lifecycle import job_extract_begin, job_fail, job_scan_begin, job_try_complete
 from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch
-from jobs.progress import progress_changed
+from jobs.pipeline import inprocess
+from jobs.pipeline.stages import prior_results, progress_add
+from jobs.progress.publisher import progress_changed
 from jobs.selectors import source_label
-from jobs.stages import prior_results, progress_add
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +95,9 @@ def _image(probe: Probe) -> Row:
 
 
 class LeaseLost(Exception):
-    """The job's discovery was handed to another scan task while this one ran: under another lease (jobs.recovery),
-    or under the same one by a copy of the same slice (a message delivered again while its first delivery still
-    ran, e.g. one held through a broker outage), which committed first."""
+    """The job's discovery was handed to another scan task while this one ran: under another lease
+    (jobs.pipeline.recovery), or under the same one by a copy of the same slice (a message delivered again while its
+    first delivery still ran, e.g. one held through a broker outage), which committed first."""
 
 
 def _commit_batch(job: Job, probes: list[Probe], lease: str, after: bytes | None) -> ScanBatch | None:
@@ -159,11 +160,11 @@ def _commit_batch(job: Job, probes: list[Probe], lease: str, after: bytes | None
 
 
 def dispatch_batch(job_id: int, batch: ScanBatch) -> None:
-    canvas = pipeline.batch_canvas(batch_id=batch.pk, stages=list(batch.work))
+    chord = canvas.batch_canvas(batch_id=batch.pk, stages=list(batch.work))
     if settings.CELERY_TASK_ALWAYS_EAGER:  # embedded: the stages run on this process's stage thread
-        inprocess.submit(job_id, canvas, on_crash=lambda job, error: job_fail(job_id=job, error=error))
+        inprocess.submit(job_id, chord, on_crash=lambda job, error: job_fail(job_id=job, error=error))
     else:
-        canvas.apply_async()
+        chord.apply_async()
     ScanBatch.objects.filter(pk=batch.pk).update(dispatched_at=timezone.now())
     logger.debug("job %s: batch %s dispatched to %s", job_id, batch.seq, ", ".join(batch.work))
 
@@ -243,7 +244,7 @@ def scan_job(*, job_id: int, slice_seconds: float, lease: str = "") -> None:
                     logger.info("job %s: discovery stopped: the job is no longer scanning, or under this lease", job_id)
                     return
                 if now - started >= slice_seconds:
-                    pipeline.scan_signature(job_id, lease).apply_async()
+                    canvas.scan_signature(job_id, lease).apply_async()
                     return
     if not flush():
         return

@@ -1,5 +1,6 @@
 """The Celery canvas of a scan, built from plain values. No ORM, no broker: tasks are named, not imported, and the
-router in settings (jobs.routing) sends each to its queue."""
+router in settings (jobs.pipeline.routing) sends each to its queue. The task names stay `jobs.tasks.*` wherever their
+module lives: messages already queued and Flower's rate limits name them."""
 
 from collections.abc import Sequence
 

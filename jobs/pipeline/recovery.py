@@ -10,7 +10,7 @@ ago that the task time limit has ended them. A stage dispatched again and still 
 the next time, and so on, so that a queue no worker consumes does not fill with copies.
 
 A copy of a task that was only slow is harmless: a stage skips images that already have results and counts a batch
-once (jobs.stages), and a batch is finished only once all its stages are (`jobs.stages.batch_finish`).
+once (jobs.pipeline.stages), and a batch is finished only once all its stages are (`jobs.pipeline.stages.batch_finish`).
 
 Discovery is a chain of scan tasks, each slice queueing the next, under the job's discovery lease
 (`Job.discovery_lease`): `stalled_discovery_redispatch` sends the scan of a queued or scanning job again, under a new
@@ -33,15 +33,16 @@ from django.db.models import Exists, Max, OuterRef
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from jobs import pipeline
+from jobs import canvas
 from jobs.models import BatchStage, Job, ScanBatch
-from jobs.stages import batch_finish
+from jobs.pipeline.stages import batch_finish
 
 logger = logging.getLogger(__name__)
 
-# Jobs whose stage tasks run (jobs.stages.stage_batch_run); a cancelled or failed job's leftovers are not wanted.
+# Jobs whose stage tasks run (jobs.pipeline.stages.stage_batch_run); a cancelled or failed job's leftovers are not
+# wanted.
 _RUNNING = (Job.Status.SCANNING, Job.Status.EXTRACTING)
-# Jobs whose discovery runs (jobs.scanning.scan_job).
+# Jobs whose discovery runs (jobs.pipeline.scanning.scan_job).
 _DISCOVERING = (Job.Status.QUEUED, Job.Status.SCANNING)
 
 
@@ -51,8 +52,8 @@ def _due(last_active: datetime, redispatches: int, *, now: datetime, stall: time
 
 
 def _redispatch(batch: ScanBatch, stages: list[str]) -> None:
-    canvas = pipeline.batch_canvas(batch_id=batch.pk, stages=stages)
-    canvas.apply_async()
+    chord = canvas.batch_canvas(batch_id=batch.pk, stages=stages)
+    chord.apply_async()
     # A batch the scan committed but never handed to the broker is now dispatched: the scan must not send it again.
     ScanBatch.objects.filter(pk=batch.pk, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
 
@@ -132,7 +133,7 @@ def stalled_discovery_redispatch(*, stall_seconds: float) -> list[int]:
             continue
         logger.warning("job %s: discovery silent for over %.0f s, its scan lost: sent again", job_id, stall_seconds)
         try:
-            pipeline.scan_signature(job_id, lease).apply_async()
+            canvas.scan_signature(job_id, lease).apply_async()
         except Exception:  # the broker is away: the job stays silent and is tried again later
             logger.exception("job %s: its scan could not be sent again", job_id)
             continue

@@ -22,8 +22,9 @@ from django.contrib.auth.models import AnonymousUser
 
 from jobs.access import job_get_for_user, job_list_for_user
 from jobs.models import Job
-from jobs.progress import GroupMessage, ProgressEvent, RevokeMessage, job_group, progress_event, user_group
-from jobs.waiting import consumers, job_waits
+from jobs.progress.publisher import GroupMessage, RevokeMessage, job_group, user_group
+from jobs.progress.snapshot import ProgressEvent, progress_event
+from jobs.progress.waiting import consumers, job_waits
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class _AccessConsumer(AsyncJsonWebsocketConsumer):
 
 class JobProgressConsumer(_AccessConsumer):
     """/ws/jobs/<id>/: a snapshot from the database on connect, then every progress event of the job, each with
-    what the job waits for that no worker will bring (jobs.waiting), until the user may no longer see it."""
+    what the job waits for that no worker will bring (jobs.progress.waiting), until the user may no longer see it."""
 
     async def connect(self) -> None:
         user, job_id = self.scope["user"], self.scope["url_route"]["kwargs"]["job_id"]
@@ -184,8 +185,8 @@ def _snapshot(job_id: int):
 
 
 async def _ask_workers() -> None:
-    """Refresh the cached answer of the workers (jobs.waiting) on a thread of its own: waiting for their answers
-    must not hold the thread that all database work of this process shares."""
+    """Refresh the cached answer of the workers (jobs.progress.waiting) on a thread of its own: waiting for their
+    answers must not hold the thread that all database work of this process shares."""
     await sync_to_async(consumers, thread_sensitive=False)()
 
 

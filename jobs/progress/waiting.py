@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from celery import current_app
 from django.conf import settings
 
+from jobs.config import stage_queue
 from jobs.models import BatchStage, Job
-from jobs.routing import stage_queue
 
 logger = logging.getLogger(__name__)
 
-# The queue of discovery's tasks (jobs.routing).
+# The queue of discovery's tasks (jobs.pipeline.routing).
 DISCOVERY_QUEUE = "jobs"
 BROKER_UNREACHABLE = "the broker is unreachable: discovery and extraction pause until it is back"
 

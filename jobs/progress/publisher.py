@@ -1,4 +1,4 @@
-"""Live progress: the event that carries a job's state to browsers, and the per-process publisher that sends it.
+"""Live progress: the per-process publisher that sends a job's state (jobs.progress.snapshot) to browsers.
 
 Every event is built from the database, so it holds absolute counts: a coalesced, lost or late event costs nothing,
 the next one carries the whole state again. Callers only mark a job as changed (`progress_changed`); a background
@@ -12,73 +12,17 @@ import asyncio
 import logging
 import os
 import threading
-from datetime import datetime, timedelta
-from typing import Literal, NotRequired, TypedDict
+from typing import Literal, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import F, Sum
-from django.utils import timezone
 
-from jobs.models import BatchStage, FileInstance, Job
-from jobs.selectors import job_progress
+from jobs.models import Job
+from jobs.progress.snapshot import ProgressEvent, progress_event
 
 logger = logging.getLogger(__name__)
-
-NEWEST_ERRORS = 5
-RATE_WINDOW = timedelta(seconds=60)
-_STATUS_RANK = {status: rank for rank, status in enumerate(Job.Status)}
-
-
-class StageState(TypedDict):
-    stage: str
-    total: int
-    done: int
-    failed: int
-    skipped: int
-    unavailable: int
-    finished: int  # StageProgress.finished
-    reused: int
-    message: str
-    summary: str  # StageProgress.summary
-    gap: str  # StageProgress.gap
-    rate: float  # images analysed per second over the last minute (reused results not counted)
-    eta_seconds: float | None  # None while nothing was analysed yet; a lower bound until discovery finishes
-
-
-class FileError(TypedDict):
-    path: str
-    error: str
-
-
-class ProgressEvent(TypedDict):
-    """What a job looks like now. `type` is "snapshot" when sent on connect, "progress" for the deltas after it,
-    "deleted" when the job is gone (then only `job` is set). `seq` never decreases while a job runs: a browser
-    drops an event older than the state it shows."""
-
-    type: Literal["snapshot", "progress", "deleted"]
-    job: int
-    seq: NotRequired[int]
-    status: NotRequired[str]
-    error: NotRequired[str]
-    files_seen: NotRequired[int]
-    images: NotRequired[int]
-    distinct_images: NotRequired[int]
-    skipped: NotRequired[int]
-    errors: NotRequired[int]
-    bytes_seen: NotRequired[int]
-    image_types: NotRequired[dict[str, int]]
-    current_path: NotRequired[str]
-    discovery_finished: NotRequired[bool]
-    files_per_second: NotRequired[float]
-    elapsed_seconds: NotRequired[float]
-    stages: NotRequired[list[StageState]]
-    newest_errors: NotRequired[list[FileError]]
-    # What the active job waits for that no worker will bring (jobs.waiting). Added by the web process, which
-    # asks the broker, to what it sends a browser.
-    waiting: NotRequired[list[str]]
 
 
 class GroupMessage(TypedDict):
@@ -115,67 +59,6 @@ def access_revoked(user_id: int) -> None:
             logger.error("user %s: open sockets not told that access was revoked", user_id, exc_info=True)
 
     transaction.on_commit(send)
-
-
-def _recent_rates(job_id: int, *, now: datetime, elapsed: float) -> dict[str, float]:
-    """Images analysed per second by each stage over the last RATE_WINDOW (reused results not counted): the pace
-    now, which is what an ETA needs, read from the batches' finish times so that every reader agrees."""
-    window = min(RATE_WINDOW.total_seconds(), elapsed)
-    if window <= 0:
-        return {}
-    rows = (
-        BatchStage.objects.filter(batch__job_id=job_id, finished=True, finished_at__gte=now - RATE_WINDOW)
-        .values("stage")
-        .annotate(analysed=Sum(F("done") + F("failed") + F("skipped") - F("reused")))
-    )
-    return {row["stage"]: max(row["analysed"] or 0, 0) / window for row in rows}
-
-
-def _stage_state(p: dict, *, rate: float, discovery_finished: bool) -> StageState:
-    remaining = max(p["total"] - p["finished"], 0)
-    eta = remaining / rate if rate > 0 else (0.0 if remaining == 0 and discovery_finished else None)
-    return StageState(**p, rate=round(rate, 2), eta_seconds=None if eta is None else round(eta, 1))
-
-
-def progress_event(*, job_id: int, kind: Literal["snapshot", "progress"] = "progress") -> ProgressEvent:
-    """The job's state as the browser shows it, read from the database. Raises Job.DoesNotExist."""
-    job = Job.objects.get(pk=job_id)
-    s = job_progress(job=job)
-    now = job.finished_at or timezone.now()
-    elapsed = (now - job.started_at).total_seconds() if job.started_at else 0.0
-    rates = _recent_rates(job_id, now=now, elapsed=elapsed) if s["status"] in Job.ACTIVE else {}
-    stages = [
-        _stage_state(p, rate=rates.get(p["stage"], 0.0), discovery_finished=s["discovery_finished"])
-        for p in s["stages"]
-    ]
-    newest = (
-        FileInstance.objects.filter(job_id=job_id, status=FileInstance.Status.ERROR)
-        .order_by("-id")
-        .values("path", "error")[:NEWEST_ERRORS]
-        if s["errors"]
-        else []
-    )
-    seq = s["files_seen"] + sum(p["total"] + p["finished"] for p in stages)
-    return ProgressEvent(
-        type=kind,
-        job=job_id,
-        seq=_STATUS_RANK[s["status"]] * 10**15 + seq,
-        status=s["status"],
-        error=s["error"],
-        files_seen=s["files_seen"],
-        images=s["images"],
-        distinct_images=s["distinct_images"],
-        skipped=s["skipped"],
-        errors=s["errors"],
-        bytes_seen=s["bytes_seen"],
-        image_types=s["image_types"],
-        current_path=s["current_path"],
-        discovery_finished=s["discovery_finished"],
-        files_per_second=round(s["files_seen"] / elapsed, 1) if elapsed > 0 else 0.0,
-        elapsed_seconds=round(elapsed, 1),
-        stages=stages,
-        newest_errors=[FileError(path=e["path"], error=e["error"]) for e in newest],
-    )
 
 
 class ProgressPublisher:

@@ -4,7 +4,7 @@ of scan batches, in the order they were dispatched, while discovery goes on hash
 With Celery's eager mode (CELERY_TASK_ALWAYS_EAGER) a chord runs inside `apply_async`. Run from the discovery loop,
 every batch's analysis would stop discovery for as long as it takes; handed to this thread, the two overlap as they
 do across workers in the distributed configuration. The job completes when the last batch finishes here
-(`jobs.stages.batch_finish`), so whoever waits for a job in this configuration waits for its status, as
+(`jobs.pipeline.stages.batch_finish`), so whoever waits for a job in this configuration waits for its status, as
 `manage.py scan` does. The thread is not a daemon: the interpreter finishes the batches queued before it exits.
 """
 

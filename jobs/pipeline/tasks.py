@@ -1,5 +1,6 @@
-"""Celery tasks: thin adapters that own the retry policy. The router in settings (jobs.routing) picks each task's
-queue; the work lives in jobs.scanning and jobs.stages, the status changes in jobs.lifecycle."""
+"""Celery tasks: thin adapters that own the retry policy. The router in settings (jobs.pipeline.routing) picks each
+task's queue; the work lives in jobs.pipeline.scanning and jobs.pipeline.stages, the status changes in
+jobs.lifecycle."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
-from jobs import lifecycle, pipeline, scanning, stages
+from jobs import canvas, lifecycle
+from jobs.pipeline import scanning, stages
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (*broker_errors(), InterfaceError, OSError, MemoryError))
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
+@shared_task(name=canvas.SCAN_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
 def scan_source(self, job_id: int, lease: str = "") -> None:
     try:
         scanning.scan_job(job_id=job_id, slice_seconds=settings.SCAN_SLICE_SECONDS, lease=lease)
@@ -63,7 +65,7 @@ def scan_source(self, job_id: int, lease: str = "") -> None:
             # no fault of the job's and uses up none of its retries. Should this wait outlast the task's time
             # limit, the job is left scanning, and the sweep sends its discovery again.
             logger.warning("job %s: the broker is unreachable (%s): discovery waits until it is back", job_id, exc)
-            pipeline.scan_signature(job_id, lease).apply_async(retry_policy=UNTIL_THE_BROKER_IS_BACK)
+            canvas.scan_signature(job_id, lease).apply_async(retry_policy=UNTIL_THE_BROKER_IS_BACK)
             logger.info("job %s: the broker is back, discovery goes on", job_id)
         elif is_transient(exc) and self.request.retries < self.max_retries:
             logger.warning("job %s: discovery interrupted (%s), retrying", job_id, exc)
@@ -73,7 +75,7 @@ def scan_source(self, job_id: int, lease: str = "") -> None:
             lifecycle.job_fail(job_id=job_id, error=f"discovery failed: {type(exc).__name__}: {exc}", lease=lease)
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
+@shared_task(name=canvas.STAGE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
 def run_stage(self, batch_id: int, stage: str) -> dict[str, int]:
     try:
         # In-process (embedded) runs cannot wait for another job's worker: they analyse everything themselves.
@@ -91,6 +93,6 @@ def run_stage(self, batch_id: int, stage: str) -> dict[str, int]:
     return {}
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=canvas.BATCH_FINISH_TASK, acks_late=True, reject_on_worker_lost=True)
 def batch_finish(batch_id: int) -> None:
     stages.batch_finish(batch_id=batch_id)

@@ -20,7 +20,7 @@ from extractors.registry import get_registry
 from jobs.config import extractor_context
 from jobs.lifecycle import job_try_complete
 from jobs.models import BatchStage, FileInstance, Job, ScanBatch, StageClaim, StageProgress
-from jobs.progress import progress_changed
+from jobs.progress.publisher import progress_changed
 
 logger = logging.getLogger(__name__)
 
@@ -147,11 +147,11 @@ def stage_batch_run(*, batch_id: int, stage: str, wait_for_others: bool = True) 
         return {}
     job = batch.job
     ids: list[int] = batch.work.get(stage, [])
-    # A sign of life for jobs.recovery: this stage's task was not lost. Retries while another job analyses the
+    # A sign of life for jobs.pipeline.recovery: this stage's task was not lost. Retries while another job analyses the
     # same content pass here every few seconds.
     stage_rows = BatchStage.objects.filter(batch=batch, stage=stage)
     if not stage_rows.filter(finished=False).update(active_at=timezone.now()) and stage_rows.exists():
-        # A second delivery, or a copy jobs.recovery sent while the first was only queued: the work is done.
+        # A second delivery, or a copy jobs.pipeline.recovery sent while the first was only queued: the work is done.
         logger.info("job %s: batch %s %s already finished", job.pk, batch.seq, stage)
         return {}
     if job.status not in (Job.Status.SCANNING, Job.Status.EXTRACTING):
@@ -202,9 +202,9 @@ def batch_finish(*, batch_id: int) -> None:
     """Record the batch finished once every stage has run over it, and complete its job if that was the last.
     Idempotent. Called by the task that finishes a batch's last stage (`batch_stage_finish`), so a batch does not
     depend on its chord: a chord's count of finished tasks is off when a broker delivers a task twice or loses one,
-    and its body then runs early or never. The chord body (and jobs.recovery) call it too. The stages are checked
-    before the job row is locked: of two tasks finishing a batch's last two stages at once, the one that looks last
-    sees both finished."""
+    and its body then runs early or never. The chord body (and jobs.pipeline.recovery) call it too. The stages are
+    checked before the job row is locked: of two tasks finishing a batch's last two stages at once, the one that
+    looks last sees both finished."""
     if BatchStage.objects.filter(batch_id=batch_id, finished=False).exists():
         logger.debug("batch %s has stages still due, not finished yet", batch_id)
         return
