@@ -24,8 +24,8 @@ from imagescanner.v1 import workers_pb2 as wpb
 from jobs.models import FileInstance, Job, JobImage
 from jobs.samples import make_sample_tree, write_photo
 from jobs.services import job_create, job_start
-from tests.api.conftest import rpc_error
-from tests.jobs.test_pipeline import finished, photos
+from tests.support.grpc import rpc_error
+from tests.support.jobs import finished, photos
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

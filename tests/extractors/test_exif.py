@@ -22,7 +22,7 @@ from extractors.exifblock import exif_groups
 from extractors.imagefile import jpeg_metadata
 from jobs.discovery import probe, walk
 from jobs.samples import Gps, exif_bytes, picture, write_photo
-from tests.extractors.conftest import (
+from tests.support.images import (
     RATIONAL,
     SHORT,
     SRATIONAL,

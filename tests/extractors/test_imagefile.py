@@ -19,7 +19,7 @@ from PIL import Image
 from extractors.imagefile import EvidenceError, ImageInfo, open_evidence, open_image
 from jobs.discovery import Probe, Status, probe, walk
 from jobs.samples import exif_bytes, picture
-from tests.extractors.conftest import EPS, bmp_bomb, gif_bomb, jpeg_bomb, jpeg_bytes, png_bomb
+from tests.support.images import EPS, bmp_bomb, gif_bomb, jpeg_bomb, jpeg_bytes, png_bomb
 from tests.support.processes import child_run
 
 LIMIT = 89_478_485

@@ -18,7 +18,7 @@ from gallery.models import Classification, Face, StageResult
 from jobs.models import BatchStage, Job
 from jobs.samples import packaged_photo
 from jobs.stages import extractor_context
-from tests.mlsupport import CLIP_CHECKPOINT, FACE, classify_params, face_picture, write_picture
+from tests.support.ml import CLIP_CHECKPOINT, FACE, classify_params, face_picture, write_picture
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from jobs.models import Job, StageProgress
 from jobs.scanning import scan_job
 from jobs.services import job_create
 from jobs.stages import extractor_context, stage_batch_run
-from tests.mlsupport import classify_params, face_picture, faces_params, write_picture
+from tests.support.ml import classify_params, face_picture, faces_params, write_picture
 
 
 def test_stage_devices_reach_the_extractor_context(settings):

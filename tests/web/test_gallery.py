@@ -18,7 +18,7 @@ from gallery.selectors import GalleryFilters, gallery_page
 from gallery.services import stage_results_save
 from jobs.models import FileInstance, JobImage
 from jobs.samples import write_photo
-from tests.web.conftest import make_case, store_ml_results
+from tests.support.cases import make_case, store_ml_results
 
 pytestmark = pytest.mark.integration
 
