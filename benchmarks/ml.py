@@ -18,7 +18,7 @@ Goal: stage >= 0.8x the bare loop with the same decodes.
 
 Models have real sizes and random weights (nothing is downloaded): ViT-B-32 from open_clip's own config, and ONNX
 graphs with the input/output signatures and roughly the compute of buffalo_l's det_10g (640x640) and w600k_r50
-(IResNet-50), built by tests.synthetic_models. The GPU is used when there is one (torch.cuda, onnxruntime's CUDA
+(IResNet-50), built by tests.support.synthetic_models. The GPU is used when there is one (torch.cuda, onnxruntime's CUDA
 provider); the report says which device ran. Results go to stdout and bench-results/ml.md.
 
 The database is its own, dropped and made again on each run: BENCH_ML_DATABASE_URL, by default DATABASE_URL's
@@ -348,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     stages = args.stages.split(",")
     width, height = (int(v) for v in args.size.split("x"))
 
-    from tests.synthetic_models import write_faces_pack, write_open_clip
+    from tests.support.synthetic_models import write_faces_pack, write_open_clip
 
     with tempfile.TemporaryDirectory(prefix="bench-ml-") as work:
         work_dir = Path(work)

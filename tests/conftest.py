@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +14,8 @@ import pytest
 
 from extractors.registry import reset_registry
 from tests.support.environment import APP_ROLE_PASSWORD, REPO, app_role_url
-from tests.support.processes import child_process, child_run, leftovers_clear, run_database, run_marker
-from tests.support.waiting import wait_for
+from tests.support.processes import child_run, leftovers_clear, run_database, run_marker
+from tests.support.workers import WorkerPool
 
 
 @pytest.fixture(scope="session")
@@ -94,64 +92,6 @@ def fresh_registry() -> Iterator[None]:
     reset_registry()
 
 
-class WorkerPool:
-    """Real `celery worker` processes against the test database and the test Redis broker."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env = env
-        self.log_dir = log_dir
-        self.processes: dict[str, subprocess.Popen] = {}
-
-    def start(
-        self, name: str, queues: str = "jobs,exif,faces,classify", concurrency: int = 2, env: dict | None = None
-    ) -> str:
-        """Start a worker and wait until it answers a ping. `env` adds to (or overrides) the session environment,
-        e.g. another broker or a stage parameter."""
-        hostname = f"{name}-{uuid.uuid4().hex[:6]}@localhost"
-        with open(self.log_dir / f"{hostname}.log", "wb") as log:  # the worker writes to its own copy
-            self.processes[hostname] = child_process(
-                [sys.executable, "-m", "celery", "-A", "scanner", "worker", "-Q", queues, "-c", str(concurrency),
-                 "-n", hostname, "--without-gossip", "--without-mingle", "-l", "info"],
-                env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                start_new_session=True,
-            )  # fmt: skip
-        wait_for(
-            lambda: (
-                self.processes[hostname].poll() is not None
-                or b"ready." in (self.log_dir / f"{hostname}.log").read_bytes()
-            ),
-            timeout=60,
-            message=f"worker {hostname} to be ready",
-        )
-        assert self.processes[hostname].poll() is None, self.log(hostname)
-        return hostname
-
-    def log(self, hostname: str) -> str:
-        return (self.log_dir / f"{hostname}.log").read_text(errors="replace")
-
-    def kill(self, hostname: str, sig: int = signal.SIGKILL) -> None:
-        """Kill the worker's whole process group (the main process and its pool children)."""
-        process = self.processes.pop(hostname)
-        os.killpg(process.pid, sig)
-        process.wait(timeout=60)
-
-    def stop(self, hostname: str) -> None:
-        """Warm shutdown: the worker finishes what it holds, then exits."""
-        process = self.processes.pop(hostname, None)
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-    def stop_all(self) -> None:
-        for hostname in list(self.processes):
-            self.stop(hostname)
-
-
 @pytest.fixture(scope="session")
 def worker_env(django_db_setup, django_db_blocker) -> dict[str, str]:
     """The environment a worker needs to use the test database (pytest-django renamed it) as the app's own role, as
@@ -201,7 +141,7 @@ ML_QUEUES = ("faces", "classify")
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> Path:
     """MODELS_ROOT with tiny faces and classify models, built once per session."""
-    from tests.mlsupport import build_models
+    from tests.support.ml import build_models
 
     return build_models(tmp_path_factory.mktemp("models"))
 
@@ -238,7 +178,7 @@ def ml_workers(workers, worker_env, tmp_path, settings) -> Iterator:
     at its creation). Meanwhile the session's other workers stop consuming those queues (Celery remote
     control), so every stage task of the test reaches this worker."""
     from scanner.celery import app
-    from tests.mlsupport import classify_env, classify_params
+    from tests.support.ml import classify_env, classify_params
 
     # The tiny face models are laid out as a buffalo_l pack.
     faces = {**settings.STAGE_PARAMS["faces"], "pack": "buffalo_l"}

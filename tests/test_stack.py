@@ -2,7 +2,6 @@
 login, and shown to staff through the web app) and the gRPC API (over TLS), and a scan queued from the CLI
 completes on it."""
 
-import base64
 import http.client
 import os
 import shutil
@@ -18,26 +17,13 @@ from django.contrib.auth import get_user_model
 
 from jobs.models import Job
 from jobs.samples import make_sample_tree
-from tests.api.support import grpc_serving, self_signed_cert
 from tests.support.environment import REPO, SPARE_REDIS_DBS, free_port
+from tests.support.grpc import grpc_serving, self_signed_cert
 from tests.support.processes import child_process, child_run
 from tests.support.waiting import serving, wait_for
-from tests.web.conftest import session_key
+from tests.support.web import session_key, status
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-
-def status(url: str, auth: str = "") -> int:
-    request = urllib.request.Request(url)  # noqa: S310 - a loopback http URL built by the test
-    if auth:
-        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
-    try:
-        with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - see above
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
 
 
 def page_as(url: str, user) -> tuple[str, bytes]:

@@ -22,7 +22,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SCAN_STAGES = env.list("SCAN_STAGES", default=["exif", "faces", "classify"])
 # A stage that records each image it analyses, to prove exactly-once processing across worker kills and
 # redeliveries. It only runs for jobs that ask for it, on its own queue.
-SCAN_EXTRA_EXTRACTORS = env.list("SCAN_EXTRA_EXTRACTORS", default=["tests.plugins:CountingExtractor"])
+SCAN_EXTRA_EXTRACTORS = env.list("SCAN_EXTRA_EXTRACTORS", default=["tests.support.plugins:CountingExtractor"])
 STAGE_PARAMS = {
     **STAGE_PARAMS,
     "probe": {"log": env.str("PROBE_LOG", default=""), "delay": env.float("PROBE_DELAY", default=0.0)},

@@ -8,30 +8,17 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import pytest
 from django.contrib.auth import get_user_model
 
-from api.client import channel_open
 from api.services import api_token_create
 from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
-from tests.api.support import grpc_serving, self_signed_cert
 from tests.support.environment import free_port
+from tests.support.grpc import Client, GrpcServer, grpc_serving, self_signed_cert
 from tests.support.waiting import serving
-
-
-@dataclass(frozen=True)
-class GrpcServer:
-    target: str
-    ca: bytes
-    sources_root: Path
-    log: Path
-
-    def channel(self, token: str = "") -> grpc.Channel:
-        return channel_open(target=self.target, token=token, ca=self.ca)
 
 
 @pytest.fixture(scope="session")
@@ -67,16 +54,6 @@ def grpc_server(worker_env, tmp_path_factory) -> Iterator[GrpcServer]:
         shutil.rmtree(sources, ignore_errors=True)
 
 
-@dataclass(frozen=True)
-class Client:
-    """A user, their token, and stubs that call as them."""
-
-    user: object
-    token: str
-    jobs: jobs_pb2_grpc.JobServiceStub
-    workers: workers_pb2_grpc.WorkerServiceStub
-
-
 @pytest.fixture
 def client_as(grpc_server, transactional_db):
     """client_as(email, staff=False) -> a Client for a new user with a new token."""
@@ -107,14 +84,3 @@ def bob(client_as) -> Client:
 @pytest.fixture
 def operator(client_as) -> Client:
     return client_as("operator@example.org", staff=True)
-
-
-def rpc_error(call, *args, **kwargs) -> grpc.RpcError:
-    """The error a call ends with (consuming a stream); fails the test if it succeeds."""
-    try:
-        result = call(*args, **kwargs)
-        if hasattr(result, "__iter__") and not hasattr(result, "ListFields"):
-            list(result)
-    except grpc.RpcError as exc:
-        return exc
-    raise AssertionError(f"{call} succeeded")

@@ -18,9 +18,8 @@ from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
 from imagescanner.v1 import workers_pb2 as wpb
 from jobs.models import FileInstance, Job, JobImage, JobShare
 from jobs.services import job_create
-from tests.api.conftest import rpc_error
-from tests.api.support import grpc_serving
-from tests.jobs.test_pipeline import finished, photos
+from tests.support.grpc import grpc_serving, rpc_error
+from tests.support.jobs import finished, photos
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

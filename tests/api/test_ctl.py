@@ -19,8 +19,8 @@ from jobs.lifecycle import job_start
 from jobs.models import FileInstance, Job
 from jobs.samples import exif_bytes, write_photo
 from jobs.services import job_create
-from tests.jobs.test_pipeline import finished, photos
 from tests.support.environment import REPO
+from tests.support.jobs import finished, photos
 from tests.support.processes import child_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]

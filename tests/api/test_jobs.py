@@ -25,8 +25,8 @@ from jobs.lifecycle import job_start
 from jobs.models import FileInstance, Job, JobImage
 from jobs.samples import make_sample_tree, write_photo
 from jobs.services import job_create
-from tests.api.conftest import rpc_error
-from tests.jobs.test_pipeline import finished, photos
+from tests.support.grpc import rpc_error
+from tests.support.jobs import finished, photos
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from audit.models import AuditEvent
 from imagescanner.v1 import jobs_pb2 as pb
 from jobs.models import Job
-from tests.api.conftest import rpc_error
-from tests.jobs.test_pipeline import photos
+from tests.support.grpc import rpc_error
+from tests.support.jobs import photos
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

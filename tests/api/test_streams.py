@@ -19,8 +19,8 @@ from audit.models import AuditEvent
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import jobs_pb2_grpc
 from jobs.services import job_create
-from tests.api.conftest import rpc_error
-from tests.jobs.test_pipeline import photos
+from tests.support.grpc import rpc_error
+from tests.support.jobs import photos
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]

@@ -16,8 +16,8 @@ from imagescanner.v1 import workers_pb2 as wpb
 from jobs.lifecycle import job_start
 from jobs.models import BatchStage, Job, JobImage, StageClaim, StageProgress
 from jobs.services import job_create
-from tests.api.conftest import rpc_error
-from tests.jobs.test_pipeline import finished, photos
+from tests.support.grpc import rpc_error
+from tests.support.jobs import finished, photos
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from content.models import Image, StageResult
-from tests.database.test_bulk import image
+from tests.support.bulk import image
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 from extractors.base import ImageRef, Outcome, StageUnavailable
 from extractors.classify import ClassifyExtractor, vocabulary_read
 from jobs.samples import picture
-from tests.mlsupport import CLIP_CHECKPOINT, VOCABULARY, classify_params, context, evidence_ref, write_picture
-from tests.synthetic_models import TINY_COCA, write_open_clip
+from tests.support.ml import CLIP_CHECKPOINT, VOCABULARY, classify_params, context, evidence_ref, write_picture
+from tests.support.synthetic_models import TINY_COCA, write_open_clip
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from evidence.walk import walk
 from extractors.base import ImageRef, Outcome
 from extractors.exif import MAX_BLOB, ExifResult, parse_exif_block, pillow_groups, summarise
 from jobs.samples import Gps, exif_bytes, picture, write_photo
-from tests.extractors.conftest import (
+from tests.support.images import (
     RATIONAL,
     SHORT,
     SRATIONAL,

@@ -8,8 +8,8 @@ from PIL import Image
 from extractors.base import ImageRef, Outcome, StageUnavailable, effective_version
 from extractors.decoding import decode_oriented
 from extractors.faces import FacesExtractor, _providers, pack_files
-from tests.mlsupport import FACE, context, evidence_ref, face_picture, faces_params, write_picture
-from tests.synthetic_models import LANDMARKS, write_faces_pack
+from tests.support.ml import FACE, context, evidence_ref, face_picture, faces_params, write_picture
+from tests.support.synthetic_models import LANDMARKS, write_faces_pack
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from extractors.base import Outcome
 from extractors.facemodels import PACKS
 from extractors.faces import FacesExtractor
 from jobs.samples import PACKAGED_PHOTOS, PACKAGED_PHOTOS_WITHOUT_PEOPLE, packaged_photo
-from tests.mlsupport import context, evidence_ref, write_picture
+from tests.support.ml import context, evidence_ref, write_picture
 
 SFACE = PACKS["yunet_sface"]
 

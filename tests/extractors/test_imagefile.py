@@ -21,7 +21,7 @@ from evidence.opening import EvidenceError, open_evidence
 from evidence.probe import Probe, Status, probe
 from evidence.walk import walk
 from jobs.samples import exif_bytes, picture
-from tests.extractors.conftest import EPS, bmp_bomb, gif_bomb, jpeg_bomb, jpeg_bytes, png_bomb
+from tests.support.images import EPS, bmp_bomb, gif_bomb, jpeg_bomb, jpeg_bytes, png_bomb
 from tests.support.processes import child_run
 
 LIMIT = 89_478_485

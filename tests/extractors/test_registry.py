@@ -2,7 +2,7 @@
 
 from extractors.faces import FacesExtractor
 from extractors.registry import get_registry
-from tests.mlsupport import context, faces_params
+from tests.support.ml import context, faces_params
 
 
 def test_models_load_once_per_process_not_once_per_batch(tiny_models, tmp_path, fresh_registry, mocker):

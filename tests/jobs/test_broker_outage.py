@@ -14,8 +14,9 @@ import pytest
 from jobs.models import FileInstance, Job, JobImage, StageProgress
 from jobs.progress.waiting import BROKER_UNREACHABLE
 from jobs.samples import exif_bytes, write_photo
-from tests.jobs.conftest import PrivateRedis, assert_counters_add_up
+from tests.support.brokers import PrivateRedis
 from tests.support.environment import REPO
+from tests.support.evidence_trees import assert_counters_add_up
 from tests.support.processes import child_process
 from tests.support.waiting import wait_for
 

@@ -19,8 +19,9 @@ from audit.models import AuditEvent
 from jobs.models import FileInstance, Job, StageProgress
 from jobs.progress.terminal import ProgressView
 from jobs.samples import exif_bytes, write_photo
-from tests.extractors.conftest import jpeg_bytes, png_bomb
-from tests.jobs.conftest import REPO, assert_counters_add_up, build_hostile_tree
+from tests.support.environment import REPO
+from tests.support.evidence_trees import assert_counters_add_up, build_hostile_tree
+from tests.support.images import jpeg_bytes, png_bomb
 from tests.support.processes import child_run
 
 pytestmark = pytest.mark.integration

@@ -18,8 +18,9 @@ from PIL import Image
 
 from evidence.probe import PROCESS_CHUNK, Probe, Status, probe, probe_all
 from evidence.walk import Entry, walk
-from tests.extractors.conftest import EPS, jpeg_bytes
-from tests.jobs.conftest import PIXEL_LIMIT, REPO, build_unreadable_tree, mismatches
+from tests.support.environment import REPO
+from tests.support.evidence_trees import PIXEL_LIMIT, build_unreadable_tree, mismatches
+from tests.support.images import EPS, jpeg_bytes
 
 
 def _scan(root: Path) -> list[Probe]:

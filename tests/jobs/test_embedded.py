@@ -9,24 +9,15 @@ import os
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from jobs.samples import make_sample_tree
-from tests.jobs.conftest import REPO, build_unreadable_tree, mismatches
+from tests.support.environment import REPO, embedded_env
+from tests.support.evidence_trees import build_unreadable_tree, mismatches
 from tests.support.processes import child_run
 
 pytestmark = pytest.mark.integration
-
-# What `make demo` takes away (Makefile: EMBEDDED), and what the test settings put into this process's environment.
-NOT_EMBEDDED = ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "REDIS_URL",
-                "DJANGO_SECRET_KEY")  # fmt: skip
-
-
-def embedded_env(var_dir: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in NOT_EMBEDDED}
-    return {**env, "SCANNER_VAR_DIR": str(var_dir)}
 
 
 def jsonl(text: str) -> list[dict]:

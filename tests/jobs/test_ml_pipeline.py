@@ -18,7 +18,7 @@ from jobs.config import extractor_context
 from jobs.models import BatchStage, Job
 from jobs.samples import packaged_photo
 from jobs.search import job_faces_like
-from tests.mlsupport import CLIP_CHECKPOINT, FACE, classify_params, face_picture, write_picture
+from tests.support.ml import CLIP_CHECKPOINT, FACE, classify_params, face_picture, write_picture
 
 pytestmark = pytest.mark.integration
 

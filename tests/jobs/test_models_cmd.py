@@ -14,8 +14,8 @@ from extractors.base import StageUnavailable
 from extractors.facemodels import DEFAULT_PACK, PACKS
 from extractors.registry import get_registry
 from jobs.config import extractor_context
-from tests.mlsupport import CLIP_CHECKPOINT
-from tests.synthetic_models import TINY_CLIP, write_faces_pack, write_open_clip
+from tests.support.ml import CLIP_CHECKPOINT
+from tests.support.synthetic_models import TINY_CLIP, write_faces_pack, write_open_clip
 
 DETECTOR = "models/buffalo_l/det_10g.onnx"
 RECOGNISER = "models/buffalo_l/w600k_r50.onnx"

@@ -14,7 +14,7 @@ from jobs.lifecycle import job_start
 from jobs.models import FileInstance, Job, StageProgress
 from jobs.samples import make_sample_tree, write_photo
 from jobs.services import job_create
-from tests.jobs.conftest import assert_counters_add_up, mismatches, recorded
+from tests.support.evidence_trees import assert_counters_add_up, mismatches, recorded
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration

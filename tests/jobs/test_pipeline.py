@@ -17,23 +17,14 @@ import pytest
 from content.models import ExifData, Image, StageResult
 from jobs.lifecycle import job_cancel, job_start
 from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch, StageProgress
-from jobs.samples import exif_bytes, write_photo
 from jobs.services import job_create, job_delete, job_rerun
 from scanner.celery import app
 from tests.support.environment import REPO, SPARE_REDIS_DBS
+from tests.support.jobs import finished, photos
 from tests.support.processes import child_process
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
-
-
-def photos(root: Path, seeds: range, folder: str = "") -> list[Path]:
-    """Small distinct JPEGs with EXIF; the same seed gives the same bytes (same content at another path)."""
-    return [
-        write_photo(root / folder / f"img_{seed:05d}.jpg", width=48, height=32, seed=seed,
-                    exif=exif_bytes(make="Test", model=f"M{seed % 3}", taken="2024:01:02 03:04:05"))
-        for seed in seeds
-    ]  # fmt: skip
 
 
 def probe_log_entries(log: Path) -> list[tuple[int, int]]:
@@ -45,15 +36,6 @@ def probe_log_entries(log: Path) -> list[tuple[int, int]]:
 
 def probe_log_counts(log: Path) -> Counter:
     return Counter(image for image, _pid in probe_log_entries(log))
-
-
-def finished(job: Job, timeout: float = 180) -> Job:
-    def final():
-        job.refresh_from_db()
-        return job.status in Job.FINAL
-
-    wait_for(final, timeout=timeout, message=f"job {job.pk} to end")
-    return job
 
 
 def start_job(source: Path, stages: list[str], name: str = "job") -> Job:

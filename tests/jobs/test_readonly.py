@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 
 from jobs.models import Job
-from tests.jobs.conftest import assert_counters_add_up, build_hostile_tree, build_unreadable_tree
+from tests.support.evidence_trees import assert_counters_add_up, build_hostile_tree, build_unreadable_tree
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from jobs.models import Job, StageProgress
 from jobs.pipeline.scanning import scan_job
 from jobs.pipeline.stages import stage_batch_run
 from jobs.services import job_create
-from tests.mlsupport import classify_params, face_picture, faces_params, write_picture
+from tests.support.ml import classify_params, face_picture, faces_params, write_picture
 
 
 def test_the_device_setting_reaches_the_loaded_models(settings, tiny_models, fresh_registry):

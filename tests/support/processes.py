@@ -15,6 +15,7 @@ import functools
 import os
 import signal
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.environment import REPO
@@ -109,3 +110,19 @@ def leftovers_clear(marker: str, database: str) -> list[int]:
             [database],
         )
     return killed
+
+
+@dataclass(frozen=True)
+class Unprivileged:
+    """A user without privileges, and a Python interpreter with this project's packages that the user can start."""
+
+    uid: int
+    gid: int
+    python: str
+    env: dict[str, str]
+
+    def run(self, args: list[str], *, env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
+        """Run `python ARGS` as this user (no supplementary groups: root's would leak group permissions)."""
+        return child_run(
+            [self.python, *args], env={**env, **self.env}, user=self.uid, group=self.gid, extra_groups=[], **kwargs
+        )

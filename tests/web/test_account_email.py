@@ -16,7 +16,8 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from jobs.models import FileInstance, JobShare
 from jobs.services import job_create
-from tests.web.conftest import PASSWORD, make_case
+from tests.support.cases import make_case
+from tests.support.web import PASSWORD
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,8 @@ from audit.models import AuditEvent
 from audit.services import user_label
 from jobs.models import Job, JobShare
 from jobs.services import job_create, job_share
-from tests.web.conftest import PASSWORD, make_case
+from tests.support.cases import make_case
+from tests.support.web import PASSWORD
 
 
 @pytest.fixture(autouse=True)

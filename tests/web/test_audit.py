@@ -27,7 +27,8 @@ from jobs.models import FileInstance, Job
 from jobs.pipeline.scanning import scan_job
 from jobs.samples import write_photo
 from jobs.services import job_create
-from tests.web.conftest import PASSWORD, make_case
+from tests.support.cases import make_case
+from tests.support.web import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

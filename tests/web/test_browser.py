@@ -15,10 +15,11 @@ from playwright.sync_api import expect
 from content.models import ExifData, Face
 from jobs.models import FileInstance, Job, JobImage
 from jobs.samples import exif_bytes, write_photo
-from tests.extractors.conftest import jpeg_bytes
-from tests.mlsupport import classify_env, face_picture, write_picture
+from tests.support.cases import make_case
+from tests.support.images import jpeg_bytes
+from tests.support.ml import classify_env, face_picture, write_picture
 from tests.support.waiting import wait_for
-from tests.web.conftest import PASSWORD, make_case, screenshot, sign_in_browser
+from tests.support.web import PASSWORD, screenshot, sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

@@ -14,7 +14,7 @@ from PIL import Image as PILImage
 
 from jobs.models import FileInstance, Job, JobImage
 from jobs.services import SourceError, job_create
-from tests.web.conftest import make_case
+from tests.support.cases import make_case
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,7 @@ from audit.models import AuditEvent
 from scanner.celery import app
 from tests.support.environment import free_port
 from tests.support.waiting import serving, wait_for
-from tests.test_stack import status
-from tests.web.conftest import screenshot, sign_in_browser
+from tests.support.web import screenshot, sign_in_browser, status
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

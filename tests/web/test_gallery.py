@@ -18,7 +18,7 @@ from gallery.cursors import CursorError
 from gallery.selectors import GalleryFilters, gallery_page
 from jobs.models import FileInstance, JobImage
 from jobs.samples import write_photo
-from tests.web.conftest import make_case, store_ml_results
+from tests.support.cases import make_case, store_ml_results
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,9 @@ from playwright.sync_api import expect
 from jobs.lifecycle import job_start
 from jobs.models import Job, StageProgress
 from jobs.services import job_create
+from tests.support.cases import make_case
 from tests.support.waiting import wait_for
-from tests.web.conftest import make_case, screenshot, sign_in_browser
+from tests.support.web import screenshot, sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

@@ -13,7 +13,6 @@ from celery import signature
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import OperationalError
 from django.urls import reverse
@@ -29,25 +28,10 @@ from jobs.progress.publisher import ProgressPublisher, job_group
 from jobs.progress.snapshot import job_progress_snapshot, progress_event
 from jobs.samples import make_sample_tree
 from jobs.services import job_create, job_share, job_unshare
-from scanner.asgi import application
-from tests.web.conftest import make_case, session_key
+from tests.support.cases import make_case
+from tests.support.sockets import connect, headers_for
 
 pytestmark = [pytest.mark.integration]
-
-
-def headers_for(user, *, origin: bytes = b"http://localhost", host: bytes = b"localhost") -> list[tuple[bytes, bytes]]:
-    """What a signed-in browser sends with its handshake: the page's origin, the server's host and the session
-    cookie; by default those of a page of this site."""
-    headers = [(b"origin", origin), (b"host", host)]
-    if user is not None:
-        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key(user)}".encode()))
-    return headers
-
-
-async def connect(path: str, headers: list[tuple[bytes, bytes]]) -> tuple[WebsocketCommunicator, bool]:
-    communicator = WebsocketCommunicator(application, path, headers=headers)
-    connected, _ = await communicator.connect(timeout=10)
-    return communicator, connected
 
 
 def run(coroutine_function, *args):

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from jobs.samples import exif_bytes, write_photo
 from jobs.services import job_share
-from tests.web.conftest import session_key
+from tests.support.web import session_key
 
 EXAMINERS = 10
 # Requests one examiner's browser has in flight at once (browsers open up to six connections per host).

@@ -16,8 +16,8 @@ from api.models import QueuePause
 from api.services import api_token_create
 from jobs.models import FileInstance, Job
 from jobs.services import job_create
+from tests.support.cases import make_case
 from tests.support.processes import child_run
-from tests.web.conftest import make_case
 
 ROOT = Path(__file__).resolve().parents[2]
 

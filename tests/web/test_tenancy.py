@@ -10,8 +10,8 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from content.models import Face
 from jobs.models import FileInstance, Job, JobImage, JobShare, StageProgress
+from tests.support.cases import store_ml_results
 from tests.support.waiting import wait_for
-from tests.web.conftest import store_ml_results
 
 pytestmark = pytest.mark.integration
 

@@ -1,12 +1,38 @@
-"""Helpers of the gRPC tests that other test modules use too (the Procfile stack test)."""
+"""The gRPC server as the tests see it (where it listens, the CA that signed its certificate), clients for its
+users, and what a call ends with."""
 
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from api.client import channel_open
+from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
+
+
+@dataclass(frozen=True)
+class GrpcServer:
+    target: str
+    ca: bytes
+    sources_root: Path
+    log: Path
+
+    def channel(self, token: str = "") -> grpc.Channel:
+        return channel_open(target=self.target, token=token, ca=self.ca)
+
+
+@dataclass(frozen=True)
+class Client:
+    """A user, their token, and stubs that call as them."""
+
+    user: object
+    token: str
+    jobs: jobs_pb2_grpc.JobServiceStub
+    workers: workers_pb2_grpc.WorkerServiceStub
 
 
 def self_signed_cert(folder: Path, name: str = "localhost") -> tuple[Path, Path]:
@@ -34,3 +60,14 @@ def grpc_serving(target: str, *, ca: bytes | None = None) -> bool:
         except grpc.RpcError:
             return False
     return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def rpc_error(call, *args, **kwargs) -> grpc.RpcError:
+    """The error a call ends with (consuming a stream); fails the test if it succeeds."""
+    try:
+        result = call(*args, **kwargs)
+        if hasattr(result, "__iter__") and not hasattr(result, "ListFields"):
+            list(result)
+    except grpc.RpcError as exc:
+        return exc
+    raise AssertionError(f"{call} succeeded")

@@ -2,7 +2,7 @@
 graphs, random-weight open_clip checkpoints) and evidence pictures whose faces are where the tests say.
 
 The synthetic detector sees a face in every 32x32 cell of its 640x640 input that is white (see
-tests.synthetic_models). A 1280x960 picture is decoded at half size for detection, so a white 64x64 square at
+tests.support.synthetic_models). A 1280x960 picture is decoded at half size for detection, so a white 64x64 square at
 a multiple of 64 in the picture is one face whose box is exactly that square.
 """
 
@@ -18,9 +18,10 @@ from evidence.images import open_image, read_info
 from evidence.opening import open_evidence
 from extractors.base import ExtractorContext, ImageRef
 from jobs.samples import exif_bytes
-from tests.synthetic_models import TINY_CLIP, write_faces_pack, write_open_clip
+from tests.support.environment import REPO
+from tests.support.synthetic_models import TINY_CLIP, write_faces_pack, write_open_clip
 
-VOCABULARY = Path(__file__).resolve().parent.parent / "extractors" / "vocabulary.txt"
+VOCABULARY = REPO / "extractors" / "vocabulary.txt"
 CLIP_CHECKPOINT = "open_clip/tiny/open_clip_model.safetensors"
 FACE = 64  # side of a face square, in picture pixels
 # The orientation -> transpose that turns an upright picture into the pixels a camera stores with that tag
