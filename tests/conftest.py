@@ -1,20 +1,27 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures shared by the whole suite, among them the evidence trees with every kind of bad input (built by
+tests/support/evidence_trees.py), a way to run code as an unprivileged user (root reads everything, so permission
+tests drop root in a subprocess) and the independent reference the EXIF tests compare against (Debian's
+exiftool)."""
 
 from __future__ import annotations
 
+import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from extractors.registry import reset_registry
 from tests.support.environment import APP_ROLE_PASSWORD, REPO, app_role_url
-from tests.support.processes import child_run, leftovers_clear, run_database, run_marker
+from tests.support.evidence_trees import Expected, build_hostile_tree, build_long_paths, source_folder
+from tests.support.processes import Unprivileged, child_run, leftovers_clear, run_database, run_marker
 from tests.support.workers import WorkerPool
 
 
@@ -197,3 +204,55 @@ def ml_workers(workers, worker_env, tmp_path, settings) -> Iterator:
     pool.stop_all()
     for queue in ML_QUEUES:
         app.control.add_consumer(queue, destination=others, reply=True)
+
+
+@pytest.fixture
+def evidence_folder() -> Iterator[Path]:
+    with source_folder("evidence-") as root:
+        yield root
+
+
+@pytest.fixture(scope="session")
+def hostile_source() -> Iterator[tuple[Path, dict[bytes, Expected]]]:
+    """One hostile evidence tree for the whole session; no test may change it (the read-only test makes its own)."""
+    with source_folder("hostile-") as root:
+        yield root, build_hostile_tree(root)
+
+
+@pytest.fixture(scope="session")
+def long_path_source() -> Iterator[tuple[Path, dict[bytes, Expected]]]:
+    with source_folder("long-paths-") as root:
+        yield root, build_long_paths(root)
+
+
+@pytest.fixture(scope="session")
+def nobody() -> Unprivileged:
+    """User `nobody`, running this virtualenv's interpreter when it can reach it. A virtualenv made from an
+    interpreter under a private home (pyenv's under /root) cannot be started by anyone else; the system's Python of
+    the same version is used then, with the virtualenv's packages on its path."""
+    assert os.geteuid() == 0, "permission tests start as root and drop to nobody"
+    entry = pwd.getpwnam("nobody")
+    ids = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    try:
+        subprocess.run([sys.executable, "-c", ""], check=True, **ids)
+        return Unprivileged(entry.pw_uid, entry.pw_gid, sys.executable, {})
+    except PermissionError:
+        pass
+    system = shutil.which(f"python{sys.version_info.major}.{sys.version_info.minor}", path="/usr/local/bin:/usr/bin")
+    assert system, f"nobody cannot start {sys.executable}, and there is no system Python of the same version"
+    user = Unprivileged(entry.pw_uid, entry.pw_gid, system, {"PYTHONPATH": sysconfig.get_paths()["purelib"]})
+    user.run(["-c", "import django, PIL, magic"], env=dict(os.environ), check=True, cwd=REPO)
+    return user
+
+
+@pytest.fixture(scope="session")
+def exiftool() -> Callable[..., dict[str, dict]]:
+    """Read files with Debian's exiftool (numeric values, group-qualified names): tag -> value, per path."""
+    binary = shutil.which("exiftool")
+    assert binary, "exiftool is missing: apt-get install -y libimage-exiftool-perl"
+
+    def read(*paths: Path) -> dict[str, dict]:
+        out = subprocess.run([binary, "-j", "-n", "-G", "-a", *map(str, paths)], capture_output=True, check=True)
+        return {Path(record["SourceFile"]).name: record for record in json.loads(out.stdout)}
+
+    return read

@@ -1,4 +1,4 @@
-"""Birth times: read where the file system records them (tests/jobs/test_discovery.py checks them against
+"""Birth times: read where the file system records them (tests/evidence/test_probe.py checks them against
 coreutils' stat over a walk), unknown, never an error, where they cannot be read."""
 
 from __future__ import annotations

@@ -162,7 +162,7 @@ def test_export_notes_an_extension_that_names_another_type_either_way_and_carrie
         ctime = datetime.fromtimestamp(os.lstat(evidence_folder / path).st_ctime_ns / 1e9, tz=UTC)
         assert datetime.fromisoformat(record["ctime"]) == ctime
         born = FileInstance.objects.get(job=job, path=path).btime
-        assert born is not None  # this file system records birth times (test_discovery)
+        assert born is not None  # this file system records birth times (tests/evidence/test_probe.py)
         assert record["btime"] == born.isoformat()
 
 

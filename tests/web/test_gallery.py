@@ -296,7 +296,7 @@ def test_the_panel_shows_each_paths_file_times_with_their_zone(scan, examiner, c
     instance = FileInstance.objects.get(job=job, path="screenshots/screen.png")
     panel = client_for(examiner).get(reverse("jobs:image", args=[job.pk, instance.image_id])).text
     times = re.sub(r"<[^>]+>", "", re.search(r'data-testid="file-times">(.*?)</span> <a ', panel, re.S)[1])
-    assert instance.btime is not None  # the test folders' file system records birth times (see test_discovery)
+    assert instance.btime is not None  # the test folders record birth times (tests/evidence/test_probe.py)
     modified, changed, born = (t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S") for t in (
         instance.mtime, instance.ctime, instance.btime))  # fmt: skip
     assert times == f"modified {modified} +00:00 (UTC) · changed {changed} +00:00 (UTC) · created {born} +00:00 (UTC)"
