@@ -8,7 +8,7 @@ and one on `jobs` for the chord bodies, results upserted into PostgreSQL, progre
 
 Run: `python -m benchmarks.pipeline` (part of `make bench`). Uses its own database (BENCH_PIPELINE_DATABASE_URL,
 default postgres://postgres@127.0.0.1:5432/scanner_bench_pipeline) and broker, which it empties
-(BENCH_PIPELINE_BROKER_URL, default Redis DB 2); writes bench-results/canvas.md. BENCH_PIPELINE_IMAGES (default
+(BENCH_PIPELINE_BROKER_URL, default Redis DB 2); writes bench-results/pipeline.md. BENCH_PIPELINE_IMAGES (default
 2,000) makes a quick smoke run smaller; the goals are meant for the full size.
 """
 
@@ -29,7 +29,7 @@ DATABASE_URL = os.environ.get(
 )
 BROKER_URL = os.environ.get("BENCH_PIPELINE_BROKER_URL", "redis://127.0.0.1:6379/2")
 BATCH_SIZES = (1, 16, 64, 256)
-RESULTS = REPO / "bench-results" / "canvas.md"
+RESULTS = REPO / "bench-results" / "pipeline.md"
 
 os.environ.update(
     DJANGO_SETTINGS_MODULE="scanner.settings.distributed",
