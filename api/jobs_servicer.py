@@ -274,8 +274,11 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
         except KeyError as exc:  # an unknown stage
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, str(exc).strip("\"'")) from None
-        if request.start:
-            job_start(job=job)
+        if request.start and job_start(job=job).result is StartOutcome.Result.SOURCE_MISSING:
+            # The folder went away between its check and the start (an unmounted share): the job stays created.
+            raise ApiError(
+                grpc.StatusCode.FAILED_PRECONDITION, f"job {job.pk} was created, but its source folder is missing"
+            )
         return job_message(job, user)
 
     def CancelJob(self, request: pb.CancelJobRequest, context) -> pb.Job:

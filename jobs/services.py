@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef
 from audit.services import audit_record, user_label
 from content.models import Image
 from jobs.config import JobConfig
-from jobs.lifecycle import job_cancel, job_start
+from jobs.lifecycle import StartOutcome, job_cancel, job_start
 from jobs.models import FileInstance, Job, JobImage, JobShare, StageProgress
 from jobs.progress.publisher import access_revoked, progress_changed
 from jobs.selectors import source_list
@@ -121,7 +121,8 @@ def job_rerun(*, job: Job, within: Path | None = None) -> Job:
         why = str(exc).strip("'\"")  # a KeyError's text comes in quotes
         raise RerunRefused(f"the source cannot be scanned again: {why}") from exc
     rerun.refresh_from_db()
-    job_start(job=rerun)
+    if job_start(job=rerun).result is StartOutcome.Result.SOURCE_MISSING:  # gone since job_create checked it
+        raise RerunRefused(f"job {rerun.pk} was created, but its source folder is missing: start it once it is back")
     return rerun
 
 

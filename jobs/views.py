@@ -77,9 +77,9 @@ def job_new(request: HttpRequest) -> HttpResponse:
         except SourceError as exc:
             form.add_error("source", str(exc))
         else:
-            if "start" in request.POST:
-                job_start(job=job)
             messages.success(request, f"Job “{job.name}” created.")
+            if "start" in request.POST:
+                _started(request, job)
             return redirect("jobs:detail", job_id=job.pk)
     return render(request, "jobs/new.html", {"form": form, "sources_root": settings.SOURCES_ROOT})
 
@@ -143,6 +143,12 @@ def job_progress(request: HttpRequest, job_id: int) -> JsonResponse:
 @require_POST
 def job_start_view(request: HttpRequest, job_id: int) -> HttpResponse:
     job = job_or_404(request, job_id, JobAction.CHANGE)
+    _started(request, job)
+    return redirect("jobs:detail", job_id=job.pk)
+
+
+def _started(request: HttpRequest, job: Job) -> None:
+    """Start the job and tell the user what that came to."""
     outcome = job_start(job=job)
     if outcome.started:
         messages.success(request, "Scan queued: it starts as soon as a worker is free.")
@@ -150,7 +156,6 @@ def job_start_view(request: HttpRequest, job_id: int) -> HttpResponse:
         messages.error(request, "The job cannot start: its source folder is missing or not a folder.")
     else:
         messages.error(request, f"The job cannot start: it is {job.status}.")
-    return redirect("jobs:detail", job_id=job.pk)
 
 
 @require_POST

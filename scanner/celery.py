@@ -21,7 +21,7 @@ if not os.environ.get("DJANGO_SETTINGS_MODULE"):
 
 app = Celery("scanner")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["jobs"])
+# The tasks (jobs.pipeline.tasks) register when Django loads the jobs app (JobsConfig.ready), in every process.
 # Every worker sweeps for work the broker lost (jobs.pipeline.recovery). The step is named, not imported: this module is
 # imported with the settings, before Django can load the jobs' models, and a worker resolves its steps' names once
 # Django is set up.

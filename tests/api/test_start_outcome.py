@@ -3,15 +3,21 @@ outcome for the same job; each adapter only words it (a message on the page, a r
 
 from __future__ import annotations
 
+import io
 import shutil
 
 import grpc
 import pytest
 from django.contrib.messages import get_messages
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from api import auth, jobs_servicer
+from api.errors import ApiError
 from audit.models import AuditEvent
 from imagescanner.v1 import jobs_pb2 as pb
+from jobs import views
+from jobs.management.commands import scan
 from jobs.models import Job
 from jobs.services import job_create
 
@@ -76,3 +82,57 @@ def test_the_web_and_the_api_refuse_to_start_an_ended_job(grpc_server, alice, cl
     )
     assert Job.objects.get(pk=job.pk).status == status
     assert started(job) == [AuditEvent.Outcome.FAILED]  # the API records each call it refuses with an error
+
+
+@pytest.fixture
+def vanishing(mocker):
+    """job_create as the adapters call it, after which the source folder goes away (an unmounted share): the race
+    between checking a folder and starting its job."""
+
+    def patch(module) -> None:
+        def create(**kwargs) -> Job:
+            job = job_create(**kwargs)
+            shutil.rmtree(job.source_path)
+            return job
+
+        mocker.patch.object(module, "job_create", side_effect=create, autospec=True)
+
+    return patch
+
+
+def test_a_source_gone_between_creating_and_starting_its_job_is_said_by_every_adapter(
+    grpc_server, alice, client, vanishing, settings
+):
+    settings.SOURCES_ROOT = grpc_server.sources_root  # the web form's, as the API server's
+    for module in (views, jobs_servicer, scan):
+        vanishing(module)
+    for name in ("web", "api", "cli"):
+        (grpc_server.sources_root / name).mkdir()
+    client.force_login(alice.user)
+
+    response = client.post(reverse("jobs:new"), {"name": "web", "source": "web", "stages": ["exif"], "start": "1"})
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Job “web” created.",
+        "The job cannot start: its source folder is missing or not a folder.",
+    ]
+    # The API's adapter in this process (the race cannot be staged inside the server's), as the server calls it.
+    caller = auth._caller.set(alice.user)
+    try:
+        with pytest.raises(ApiError) as refused:
+            jobs_servicer.JobServicer().CreateJob(
+                pb.CreateJobRequest(name="api", source="api", stages=["exif"], start=True), context=None
+            )
+    finally:
+        auth._caller.reset(caller)
+    api_job = Job.objects.get(name="api")
+    assert (refused.value.code, refused.value.message) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        f"job {api_job.pk} was created, but its source folder is missing",
+    )
+    with pytest.raises(CommandError, match=r"^job \d+ cannot start: source missing$"):  # not a wait for ever
+        call_command(
+            "scan", str(grpc_server.sources_root / "cli"), "--owner", alice.user.username, stdout=io.StringIO()
+        )
+
+    assert set(Job.objects.values_list("name", "status")) == {(n, Job.Status.CREATED) for n in ("web", "api", "cli")}
+    assert not AuditEvent.objects.filter(action="job.start").exists()

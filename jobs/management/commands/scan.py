@@ -18,7 +18,7 @@ from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.migrations.executor import MigrationExecutor
 
 from audit.services import acting_as, cli_actor
-from jobs.lifecycle import job_cancel, job_fail, job_start
+from jobs.lifecycle import StartOutcome, job_cancel, job_fail, job_start
 from jobs.models import FileInstance, Job
 from jobs.progress.publisher import progress_flush
 from jobs.progress.snapshot import job_progress_snapshot
@@ -82,11 +82,14 @@ class Command(BaseCommand):
 
         view = ProgressView(self.stdout, tty=self.stdout.isatty(), job_id=job.pk, source=job.source_path)
         crashed: list[BaseException] = []
+        refused: list[StartOutcome] = []
 
         def start() -> None:
             # In the embedded configuration the whole canvas runs here, in-process; otherwise this only queues it.
             try:
-                job_start(job=job)
+                outcome = job_start(job=job)
+                if not outcome.started:  # the source folder went away since it was checked: the job stays created
+                    refused.append(outcome)
             except BaseException as exc:  # noqa: BLE001 - reported below, and the job marked failed
                 crashed.append(exc)
                 job_fail(job_id=job.pk, error=f"{type(exc).__name__}: {exc}")
@@ -105,7 +108,7 @@ class Command(BaseCommand):
                     snapshot = job_progress_snapshot(job_id=job.pk)
                     view.update(snapshot)
                     waits = self._waits(job, waits)
-                    if snapshot["status"] in Job.FINAL and not runner.is_alive():
+                    if (snapshot["status"] in Job.FINAL or refused) and not runner.is_alive():
                         break
                     runner.join(timeout=options["poll"])
         except KeyboardInterrupt:
@@ -118,6 +121,8 @@ class Command(BaseCommand):
         self._summary(snapshot, time.monotonic() - started)
         if crashed:
             raise CommandError(f"job {job.pk} failed: {crashed[0]}")
+        if refused:
+            raise CommandError(f"job {job.pk} cannot start: {refused[0].result}")
         if snapshot["status"] != Job.Status.COMPLETED:
             raise CommandError(f"job {job.pk} {snapshot['status']}: {snapshot['error']}")
 
