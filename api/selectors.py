@@ -106,7 +106,7 @@ def job_image_records(*, job: Job, image_ids: list[int], exif_tags: bool = False
         .annotate(n=Count("id"))
         .values_list("image_id", "n")
     )
-    exif_rows = ExifData.objects.filter(image_id__in=ids, result__extractor_version=versions.get("exif", ""))
+    exif_rows = ExifData.objects.filter(image_id__in=ids, result__extractor_version=job.run_config.version("exif"))
     exif = {row.image_id: row for row in (exif_rows if exif_tags else exif_rows.defer("tags"))}
     faces: dict[int, list[Face]] = {}
     if "faces" in versions:

@@ -6,7 +6,8 @@
 
 Each transition is one conditional UPDATE from the states the job may leave, so that of two callers racing for the
 same change exactly one makes it, with the transition's audit record and its progress mark (jobs.progress.publisher)
-in the same place. Each returns whether the change happened; nothing else writes `Job.status`."""
+in the same place. Each returns whether the change happened; nothing else in the application writes
+`Job.status` (the benchmarks set up rows directly)."""
 
 from __future__ import annotations
 

@@ -49,7 +49,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
     """One record per file instance, in path order, with the image facts and EXIF summary (the CLI contract)."""
     exif_fields = ("gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original")
     versions = job.run_config.versions
-    exif = ExifData.objects.filter(result__extractor_version=versions.get("exif", ""))
+    exif = ExifData.objects.filter(result__extractor_version=job.run_config.version("exif"))
     rows: QuerySet = FileInstance.objects.filter(job=job).select_related("image").order_by("path", "id")
     batch: list[FileInstance] = []
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 )
 def test_an_old_admin_address_leads_for_good_to_the_content_app(admin_client, old, new):
     response = admin_client.get(old)
-    assert response.status_code == 301
+    assert response.status_code == 308
     assert response["Location"] == new
 
 
@@ -28,5 +28,5 @@ def test_an_old_admin_address_leads_for_good_to_the_content_app(admin_client, ol
 def test_the_content_models_are_listed_under_the_content_app(admin_client, model):
     assert admin_client.get(f"/admin/content/{model}/").status_code == 200
     assert admin_client.get(f"/admin/gallery/{model}/", follow=True).redirect_chain == [
-        (f"/admin/content/{model}/", 301)
+        (f"/admin/content/{model}/", 308)
     ]
