@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from benchmarks import grpcstreams, jobrows
+from benchmarks.environment import distributed_environment
 from benchmarks.grpcstreams import FILE_MIB, FILE_RUNS, IMAGE_MIB, IMAGE_RUNS, MANY_IMAGES
 from benchmarks.jobrows import DEPTHS, IMAGES
 
@@ -36,14 +37,8 @@ PAGE = 100
 REPEATS = 9
 RESULTS = REPO / "bench-results" / "grpc.md"
 
-os.environ.update(
-    DJANGO_SETTINGS_MODULE="scanner.settings.distributed",
-    DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "benchmark-only"),
-    DATABASE_URL=DATABASE_URL,
-    CELERY_BROKER_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3"),
-    REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3"),
-    LOG_LEVEL="ERROR",
-)
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
+distributed_environment(database_url=DATABASE_URL, broker_url=REDIS, REDIS_URL=REDIS, log_level="ERROR")
 
 
 def _free_port() -> int:

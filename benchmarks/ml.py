@@ -42,6 +42,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from PIL import Image, ImageDraw, ImageOps
 
+from benchmarks.environment import distributed_environment
 from extractors.faces import _ALIGN_SHARE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -207,12 +208,10 @@ def discovered_in_django(database: str, source: Path, count: int, **settings: st
     """Set Django up on `database` (migrated) with the distributed settings plus `settings`, run discovery once over
     `source`, which holds `count` images, and return the job, its image ids and the images' paths in id order (the
     order a stage reads them, so the bare loops read them so too)."""
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="scanner.settings.distributed",
-        DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "benchmark-only"),
-        DATABASE_URL=database,
-        CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL", "memory://"),
-        LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),
+    distributed_environment(
+        database_url=database,
+        broker_url=os.environ.get("CELERY_BROKER_URL", "memory://"),
+        log_level=os.environ.get("LOG_LEVEL", "WARNING"),
         **settings,
     )
     if not os.environ.get("REDIS_URL"):

@@ -21,6 +21,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from benchmarks.environment import distributed_environment
+
 REPO = Path(__file__).resolve().parent.parent
 IMAGES = int(os.environ.get("BENCH_PIPELINE_IMAGES", "2000"))
 DATA = Path(os.environ.get("BENCH_DATA_DIR", "/work/bench-data")) / f"pipeline-{IMAGES}"
@@ -31,16 +33,13 @@ BROKER_URL = os.environ.get("BENCH_PIPELINE_BROKER_URL", "redis://127.0.0.1:6379
 BATCH_SIZES = (1, 16, 64, 256)
 RESULTS = REPO / "bench-results" / "pipeline.md"
 
-os.environ.update(
-    DJANGO_SETTINGS_MODULE="scanner.settings.distributed",
-    DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "benchmark-only"),
-    DATABASE_URL=DATABASE_URL,
-    CELERY_BROKER_URL=BROKER_URL,
+distributed_environment(
+    database_url=DATABASE_URL,
+    broker_url=BROKER_URL,
     CELERY_RESULT_BACKEND=BROKER_URL,
     # Workers publish progress events to the channel layer, as they do in production.
     REDIS_URL=BROKER_URL,
     SCAN_STAGES="exif",
-    LOG_LEVEL="WARNING",
 )
 
 

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from benchmarks import jobrows
+from benchmarks.environment import distributed_environment
 from benchmarks.jobrows import DEPTHS, IMAGES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,14 +33,12 @@ THUMBNAILS = 200
 REPEATS = 7
 RESULTS = REPO / "bench-results" / "web.md"
 
-os.environ.update(
-    DJANGO_SETTINGS_MODULE="scanner.settings.distributed",
-    DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "benchmark-only"),
-    DATABASE_URL=DATABASE_URL,
-    CELERY_BROKER_URL="redis://127.0.0.1:6379/3",
+distributed_environment(
+    database_url=DATABASE_URL,
+    broker_url="redis://127.0.0.1:6379/3",
     REDIS_URL="redis://127.0.0.1:6379/3",
     DJANGO_SECURE_SSL_REDIRECT="false",
-    LOG_LEVEL="ERROR",
+    log_level="ERROR",
 )
 
 
