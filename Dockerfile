@@ -6,8 +6,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=scanner.
 RUN apt-get update && apt-get install -y --no-install-recommends libmagic1 && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY requirements/ requirements/
+# The gpu image: onnxruntime-gpu in place of the onnxruntime that insightface pulls in (requirements/gpu.txt says why).
 RUN pip install --no-cache-dir -r requirements/base.txt \
-    && if [ "$REQUIREMENTS" != base ]; then pip install --no-cache-dir -r requirements/$REQUIREMENTS.txt; fi
+    && if [ "$REQUIREMENTS" != base ]; then pip install --no-cache-dir -r requirements/$REQUIREMENTS.txt; fi \
+    && if [ "$REQUIREMENTS" = gpu ]; then pip uninstall -y onnxruntime \
+        && pip install --no-cache-dir --force-reinstall --no-deps "$(grep '^onnxruntime-gpu==' requirements/gpu.txt)"; fi
 COPY . .
 RUN useradd --system --home /app scanner && mkdir -p var && chown scanner var
 USER scanner

@@ -22,6 +22,7 @@ from audit.services import audit_record, user_label
 from jobs.access import verified_address_owners
 from jobs.models import Job, JobShare
 from jobs.progress.publisher import access_revoked
+from jobs.services import job_owner_set
 
 logger = logging.getLogger(__name__)
 
@@ -104,13 +105,10 @@ def user_delete(*, user: AbstractUser, by: AbstractUser) -> int:
     _check(user=user, by=by)
     user_id, label = user.pk, user_label(user)
     with transaction.atomic():
-        owned = list(Job.objects.filter(owner=user).values_list("pk", "name"))
         shared = list(JobShare.objects.filter(user=user).values_list("job_id", flat=True))
-        moved = Job.objects.filter(owner=user).update(owner=by)
-        user.delete()
         # Each job's own history says what became of it.
-        for job_id, name in owned:
-            audit_record("job.owner", job_id=job_id, target=name, detail=f"{label} deleted: now {user_label(by)}'s")
+        moved = sum(job_owner_set(job=job, owner=by, why=f"{label} deleted") for job in Job.objects.filter(owner=user))
+        user.delete()
         for job_id in shared:
             audit_record("job.unshare", job_id=job_id, target=label, detail="the account was deleted")
         audit_record("user.delete", target=label, jobs_transferred=moved)

@@ -1,11 +1,13 @@
-"""The staff's users page (list, invite, deactivate / reactivate, delete), and the email page of allauth with the
-rule that only a verified address is ever primary."""
+"""The staff's users page (list, invite, deactivate / reactivate, delete), the email page of allauth with the
+rule that only a verified address is ever primary, and its sign-in page that offers sign-up only while it is open."""
 
 from __future__ import annotations
 
 import functools
 
+from allauth.account.adapter import get_adapter
 from allauth.account.views import EmailView as AllauthEmailView
+from allauth.account.views import LoginView as AllauthLoginView
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -119,3 +121,14 @@ class EmailView(AllauthEmailView):
             messages.error(request, "Only a verified address can be your primary address: follow the link sent to it.")
             return redirect("account_email")
         return super().post(request, *args, **kwargs)
+
+
+class LoginView(AllauthLoginView):
+    """allauth's sign-in page, without its link to sign up where the adapter keeps sign-up closed: allauth offers the
+    link whatever the adapter says, and it leads to a page that only says sign-up is closed."""
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        if not get_adapter(self.request).is_open_for_signup(self.request):
+            context["signup_url"] = None
+        return context

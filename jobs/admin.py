@@ -1,15 +1,37 @@
-"""Admin for the job models. What a scan recorded is evidence: shown, never edited or added by hand. A share removed
-here is removed by the service (`job_unshare`): audited, and the user's open sockets on the job close."""
+"""Admin for the job models. What a scan recorded is evidence: shown, never edited or added by hand. A job's owner
+and its shares change here through the services (`job_owner_set`, `job_share`, `job_unshare`): audited as in the app,
+and whoever loses access has their open sockets on the job close."""
 
+from django import forms
 from django.contrib import admin
 
 from content.admin import ReadOnlyAdmin
 from jobs.models import BatchStage, FileInstance, Job, JobImage, JobShare, ScanBatch, StageClaim, StageProgress
-from jobs.services import job_unshare
+from jobs.services import job_owner_set, job_share, job_unshare
+
+
+class JobShareForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        job, user = cleaned.get("job") or getattr(self.instance, "job", None), cleaned.get("user")
+        if job is not None and user is not None and user.pk == job.owner_id:
+            raise forms.ValidationError("The owner already has every right on the job.")
+        return cleaned
+
+
+def _share_save(share: JobShare) -> None:
+    """Save a share added or edited here through the services: a share given to another user or job is removed
+    from the one that had it (who loses access) and made for the other."""
+    was = JobShare.objects.filter(pk=share.pk).select_related("job").first() if share.pk else None
+    if was is not None and (was.job_id, was.user_id) != (share.job_id, share.user_id):
+        job_unshare(job=was.job, user_id=was.user_id)
+    saved = job_share(job=share.job, user=share.user, role=share.role)
+    share.pk = saved.pk
 
 
 class JobShareInline(admin.TabularInline):
     model = JobShare
+    form = JobShareForm
     extra = 0
     autocomplete_fields = ["user"]
 
@@ -26,6 +48,12 @@ class JobAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # jobs are created on a validated source, from the web app or the CLI
 
+    def save_model(self, request, obj, form, change) -> None:
+        if "owner" in form.changed_data:
+            job_owner_set(job=obj, owner=obj.owner)
+        # Only what was edited: the rest of the row is the scan's, which workers may be changing meanwhile.
+        obj.save(update_fields=[name for name in ("name", "description") if name in form.changed_data])
+
     def save_formset(self, request, form, formset, change) -> None:
         if formset.model is not JobShare:
             super().save_formset(request, form, formset, change)
@@ -34,7 +62,7 @@ class JobAdmin(admin.ModelAdmin):
         for share in formset.deleted_objects:
             job_unshare(job=share.job, user_id=share.user_id)
         for share in [*formset.new_objects, *(share for share, _ in formset.changed_objects)]:
-            share.save()
+            _share_save(share)
 
 
 @admin.register(FileInstance)
@@ -55,6 +83,10 @@ class JobShareAdmin(admin.ModelAdmin):
     list_display = ["id", "job", "user", "role", "created_at"]
     list_filter = ["role"]
     autocomplete_fields = ["user"]
+    form = JobShareForm
+
+    def save_model(self, request, obj, form, change) -> None:
+        _share_save(obj)
 
     def delete_model(self, request, obj) -> None:
         job_unshare(job=obj.job, user_id=obj.user_id)

@@ -1,4 +1,5 @@
-"""Job writes: create, rerun, delete, share. Starting and ending a job are status changes: jobs.lifecycle."""
+"""Job writes: create, rerun, delete, share, give to another owner. Starting and ending a job are status changes:
+jobs.lifecycle."""
 
 from __future__ import annotations
 
@@ -142,6 +143,25 @@ def job_delete(*, job: Job) -> int:
         audit_record("job.delete", job_id=job_id, target=name, images_removed=removed.get("content.Image", 0))
         progress_changed(job_id)
     return removed.get("content.Image", 0)
+
+
+def job_owner_set(*, job: Job, owner: AbstractBaseUser | None, why: str = "") -> bool:
+    """Give the job to another owner (None: to nobody; staff still see it). The previous owner loses the rights
+    they had by owning it: their open sockets check access again once this commits. Audited as `job.owner` with
+    `why` (default: whose it was). Returns whether the owner changed."""
+    with transaction.atomic():
+        before = Job.objects.select_for_update(of=("self",)).select_related("owner").get(pk=job.pk).owner
+        job.owner = owner
+        if getattr(before, "pk", None) == getattr(owner, "pk", None):
+            return False
+        Job.objects.filter(pk=job.pk).update(owner=owner)
+        was = why or (f"{user_label(before)}'s" if before else "nobody's")
+        now = f"{user_label(owner)}'s" if owner else "nobody's"
+        audit_record("job.owner", job_id=job.pk, target=job.name, detail=f"{was}: now {now}")
+        if before:
+            access_revoked(before.pk)
+    logger.info("job %s: owner now user %s", job.pk, getattr(owner, "pk", None))
+    return True
 
 
 def job_share(*, job: Job, user: AbstractBaseUser, role: str) -> JobShare:

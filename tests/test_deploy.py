@@ -1,10 +1,12 @@
 """The deployment files: docker-compose.yml validates offline and demands every secret; the Procfile of `make up`
-runs every process type."""
+runs every process type; the GPU requirements provide what the ML stages need."""
 
+import re
 import shlex
 import subprocess
 import tempfile
 
+import pytest
 import yaml
 
 from tests.support.environment import REPO
@@ -183,3 +185,31 @@ def test_procfile_flower_refuses_to_start_without_a_login():
     )
     assert result.returncode != 0
     assert "set FLOWER_BASIC_AUTH" in result.stderr
+
+
+def _pins(name: str) -> dict[str, str]:
+    """What requirements/`name` pins, with the files it includes (-r): normalised package name -> version."""
+    pins = {}
+    for line in (REPO / "requirements" / name).read_text().splitlines():
+        line = line.partition("#")[0].strip()
+        if line.startswith("-r "):
+            pins.update(_pins(line.removeprefix("-r ").strip()))
+        elif line:
+            pinned = re.fullmatch(r"([A-Za-z0-9._-]+)(?:\[[^]]*\])?==(\S+)", line)
+            assert pinned, f"requirements/{name}: {line!r} is not pinned"
+            pins[re.sub(r"[-_.]+", "-", pinned[1].lower())] = pinned[2]
+    return pins
+
+
+@pytest.mark.parametrize("needs", ["faces.txt", "ml.txt"])
+def test_the_gpu_requirements_provide_every_package_the_ml_stages_need(needs):
+    """A GPU worker (faces and classify) is installed from gpu.txt alone: every package of faces.txt and ml.txt is
+    there at the same pin, or its -gpu build (which installs the same module) in its place."""
+    gpu = _pins("gpu.txt")
+    for package, version in _pins(needs).items():
+        if package in gpu:
+            assert gpu[package] == version, f"{package}: {needs} pins {version}, gpu.txt {gpu[package]}"
+        else:
+            assert f"{package}-gpu" in gpu, f"gpu.txt lacks {package} (requirements/{needs})"
+    # The CPU and GPU builds of one runtime cannot share a venv: gpu.txt names one of them.
+    assert not [package for package in gpu if f"{package}-gpu" in gpu]

@@ -63,7 +63,10 @@ class _AccessConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_discard(group, self.channel_name)
 
     async def access_revoke(self, message: RevokeMessage) -> None:
-        await self.recheck()
+        # A revocation queued before an earlier one closed the socket (one change can revoke a user's access to
+        # several jobs) finds it in no group: it is closed already, and closing again would send a second close.
+        if self.groups:
+            await self.recheck()
 
     async def job_progress(self, message: GroupMessage) -> None:
         if time.monotonic() - self.checked_at > ACCESS_CHECK_MAX_AGE:

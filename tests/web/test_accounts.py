@@ -97,6 +97,16 @@ def test_sign_up_is_closed_by_default(client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("open_", [False, True])
+def test_sign_in_page_offers_sign_up_only_while_it_is_open(client, settings, open_):
+    settings.ACCOUNT_SIGNUP_ENABLED = open_
+    page = client.get(reverse("account_login"))
+    assert page.status_code == 200
+    assert (f'href="{reverse("account_signup")}' in page.text) is open_
+    assert ("sign up" in page.text) is open_
+
+
+@pytest.mark.django_db
 def test_sign_in_is_rate_limited(client, examiner):
     for _ in range(5):
         response = client.post(reverse("account_login"), {"login": examiner.email, "password": "wrong password"})

@@ -8,8 +8,12 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from audit.services import user_label
 from content.models import Face
+from jobs import services
 from jobs.models import FileInstance, Job, JobImage, JobShare, StageProgress
+from jobs.samples import make_sample_tree
+from jobs.services import job_create, job_share
 from tests.support.cases import store_ml_results
 from tests.support.waiting import wait_for
 
@@ -217,3 +221,71 @@ def test_a_face_crop_is_served_only_through_a_job_the_user_may_see(scan, examine
     # Naming his own job does not open a face of content his job never found.
     assert bob.get(reverse("jobs:face_crop", args=[bobs.pk, face.pk])).status_code == 404
     assert alice.get(reverse("jobs:face_crop", args=[alices.pk, face.pk + 1000])).status_code == 404
+
+
+def _admin_job_form(job: Job, share: JobShare, **changes) -> dict:
+    """What the Django admin's job form posts for `job` with its one share, with `changes` (a key of `shares-0-`
+    for the share's row)."""
+    fields = {
+        "name": job.name, "description": job.description, "owner": job.owner_id,
+        "shares-TOTAL_FORMS": "1", "shares-INITIAL_FORMS": "1", "shares-MIN_NUM_FORMS": "0",
+        "shares-MAX_NUM_FORMS": "1000", "shares-0-id": share.pk, "shares-0-job": job.pk,
+        "shares-0-user": share.user_id, "shares-0-role": share.role,
+    }  # fmt: skip
+    fields.update(changes)
+    return fields
+
+
+@pytest.mark.parametrize("change", ["owner", "share deleted", "share moved", "share deleted on its page"])
+def test_access_lost_in_the_django_admin_is_revoked_and_audited_as_the_services_do(
+    db, evidence_dir, examiner, other, make_user, client_for, mocker, change
+):
+    """A job given to another owner, or a share removed or given to another user, in the Django admin: whoever lost
+    access has their open sockets told (`access_revoked`), and the audit log says it as the services say it."""
+    make_sample_tree(evidence_dir)
+    job = job_create(name="case", source_path=evidence_dir, owner=examiner)
+    share = job_share(job=job, user=other, role="reviewer")
+    carol = make_user("carol@example.org")
+    boss = make_user("boss@example.org", staff=True, superuser=True)
+    admin = client_for(boss)
+    revoked = mocker.patch.object(services, "access_revoked", autospec=True)
+    before = AuditEvent.objects.order_by("pk").values_list("pk", flat=True).last() or 0
+
+    if change == "share deleted on its page":
+        response = admin.post(reverse("admin:jobs_jobshare_delete", args=[share.pk]), {"post": "yes"})
+    else:
+        form = {
+            "owner": {"owner": carol.pk},
+            "share deleted": {"shares-0-DELETE": "on"},
+            "share moved": {"shares-0-user": carol.pk},
+        }[change]
+        response = admin.post(reverse("admin:jobs_job_change", args=[job.pk]), _admin_job_form(job, share, **form))
+    assert response.status_code == 302, response.content.decode()[-3000:]
+
+    lost, audited = {
+        "owner": (examiner, [("job.owner", "case", f"{user_label(examiner)}'s: now {user_label(carol)}'s")]),
+        "share deleted": (other, [("job.unshare", f"user {other.pk}", "")]),
+        "share deleted on its page": (other, [("job.unshare", f"user {other.pk}", "")]),
+        "share moved": (other, [("job.unshare", f"user {other.pk}", ""), ("job.share", user_label(carol), "")]),
+    }[change]
+    revoked.assert_called_once_with(lost.pk)
+    # The admin's own record of the change (admin.*) comes beside them.
+    events = AuditEvent.objects.filter(pk__gt=before, action__startswith="job.").order_by("pk")
+    assert [(e.action, e.target, e.detail) for e in events] == audited
+    assert {(e.job_id, e.user_id) for e in events} == {(job.pk, boss.pk)}
+    job.refresh_from_db()
+    assert job.owner_id == (carol.pk if change == "owner" else examiner.pk)
+    shared_with = {"owner": {other.pk}, "share moved": {carol.pk}}.get(change, set())
+    assert set(JobShare.objects.filter(job=job).values_list("user_id", flat=True)) == shared_with
+
+
+@pytest.mark.django_db
+def test_the_django_admin_does_not_share_a_job_with_its_owner(evidence_dir, examiner, make_user, client_for):
+    """As the job page refuses it (`job_share`), and a form error rather than a failure."""
+    make_sample_tree(evidence_dir)
+    job = job_create(name="case", source_path=evidence_dir, owner=examiner)
+    admin = client_for(make_user("boss@example.org", staff=True, superuser=True))
+    page = admin.post(reverse("admin:jobs_jobshare_add"), {"job": job.pk, "user": examiner.pk, "role": "reviewer"})
+    assert page.status_code == 200
+    assert "The owner already has every right on the job." in page.text
+    assert not JobShare.objects.exists()
