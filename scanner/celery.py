@@ -12,7 +12,6 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from extractors.registry import get_registry
-from scanner import result_backend
 
 if not os.environ.get("DJANGO_SETTINGS_MODULE"):
     raise RuntimeError(
@@ -23,7 +22,8 @@ if not os.environ.get("DJANGO_SETTINGS_MODULE"):
 app = Celery("scanner")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Results kept in Redis go through scanner.result_backend: a worker sending tasks never subscribes to their results.
-app.loader.override_backends = result_backend.ALIASES
+# Named, not imported, so that a configuration without Redis (the embedded one) never imports redis-py.
+app.loader.override_backends = dict.fromkeys(("redis", "rediss"), "scanner.result_backend:SendingRedisBackend")
 # The tasks (jobs.pipeline.tasks) register when Django loads the jobs app (JobsConfig.ready), in every process.
 # Every worker sweeps for work the broker lost (jobs.pipeline.recovery). The step is named, not imported: this module is
 # imported with the settings, before Django can load the jobs' models, and a worker resolves its steps' names once

@@ -24,7 +24,3 @@ class SendingRedisBackend(RedisBackend):
         if task_join_will_block():  # in a worker: nobody here will wait for it
             return result
         return super().add_pending_result(result, weak=weak, start_drainer=start_drainer)
-
-
-# The result backend URL schemes that select it (scanner.celery names them to Celery's backend lookup).
-ALIASES = dict.fromkeys(("redis", "rediss"), f"{__name__}:{SendingRedisBackend.__qualname__}")
