@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from audit.services import acting_as, cli_actor
@@ -59,7 +59,7 @@ class Command(BaseCommand):
         # The operator at the command line acts; the owner is whom the job is for (it is in the job's record).
         with acting_as(cli_actor()):
             try:
-                self._scan(owner, self._case(owner, options), options)
+                self._scan(owner, options)
             finally:
                 progress_flush()  # the browsers watching the job get what this process changed last
 
@@ -86,18 +86,19 @@ class Command(BaseCommand):
         except CaseRefused as exc:
             raise CommandError(str(exc)) from None
 
-    def _scan(self, owner: Any, case: Case | None, options: dict[str, Any]) -> None:
+    def _scan(self, owner: Any, options: dict[str, Any]) -> None:
         stages = [s for s in options["stages"].split(",") if s] if options["stages"] is not None else None
         try:
-            job = job_create(
-                name=options["name"],
-                source_path=options["path"],
-                owner=owner,
-                description=options["description"],
-                stages=stages,
-                case=case,
-                exhibit=options["exhibit"],
-            )
+            with transaction.atomic():  # a new case is made with its first job, or not at all
+                job = job_create(
+                    name=options["name"],
+                    source_path=options["path"],
+                    owner=owner,
+                    description=options["description"],
+                    stages=stages,
+                    case=self._case(owner, options),
+                    exhibit=options["exhibit"],
+                )
         except CaseRefusedForJob as exc:
             raise CommandError(str(exc)) from None
         except (SourceError, KeyError) as exc:
