@@ -73,6 +73,8 @@ def test_scan_into_a_case_made_when_new_used_when_it_exists_refused_for_an_outsi
     gone = manage(worker_env, "scan", str(evidence_folder / "nothing-here"), "--case", "2024-099")
     assert gone.returncode != 0
     assert not Case.objects.filter(reference="2024-099").exists()
+    too_long = manage(worker_env, "scan", laptop, "--case", "2024-017", "--exhibit", "x" * 101)
+    assert too_long.stderr.strip().splitlines() == ["CommandError: an exhibit reference has at most 100 characters"]
     # A reference of that form is not one a new case can take.
     taken = manage(worker_env, "scan", laptop, "--case", f"job-{alone.pk + 1}")
     assert taken.returncode != 0

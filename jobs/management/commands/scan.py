@@ -88,6 +88,8 @@ class Command(BaseCommand):
 
     def _scan(self, owner: Any, options: dict[str, Any]) -> None:
         stages = [s for s in options["stages"].split(",") if s] if options["stages"] is not None else None
+        if len(options["exhibit"]) > (longest := Job._meta.get_field("exhibit").max_length):
+            raise CommandError(f"an exhibit reference has at most {longest} characters")
         try:
             with transaction.atomic():  # a new case is made with its first job, or not at all
                 job = job_create(
