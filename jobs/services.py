@@ -89,6 +89,9 @@ def job_create(
 def _job_create(
     *, name: str, description: str, owner, source: Path, config: JobConfig, case: Case | None, exhibit: str
 ) -> Job:
+    """The job's row (in `case`, or in a case of its own), its progress rows and its record; the caller checked who
+    may add it (job_create) or that it may be scanned again (job_rerun)."""
+
     def make(in_case: Case) -> Job:
         return Job.objects.create(
             name=name,
