@@ -19,8 +19,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from audit.services import audit_record, user_label
+from cases.selectors import case_memberships
 from jobs.access import verified_address_owners
-from jobs.models import Job, JobShare
+from jobs.models import Job
 from jobs.progress.publisher import access_revoked
 from jobs.services import job_owner_set
 
@@ -100,12 +101,16 @@ def user_save(*, user: AbstractUser) -> None:
 
 def user_delete(*, user: AbstractUser, by: AbstractUser) -> int:
     """Delete an account. Evidence results are never lost with it: the jobs it owned pass to the staff member who
-    deletes it (who can share or delete them afterwards), and the shares it held are removed; its open
+    deletes it (who can share or delete them afterwards), and its memberships of cases are removed; its open
     live-progress sockets close once this commits. Returns the number of jobs transferred."""
     _check(user=user, by=by)
     user_id, label = user.pk, user_label(user)
     with transaction.atomic():
-        shared = list(JobShare.objects.filter(user=user).values_list("job_id", flat=True))
+        # The jobs shared with it: those of its cases that it does not own. Its memberships go with the account.
+        cases = case_memberships(user=user).values("case_id")
+        shared = list(
+            Job.objects.filter(case__in=cases).exclude(owner=user).order_by("pk").values_list("pk", flat=True)
+        )
         # Each job's own history says what became of it.
         moved = sum(job_owner_set(job=job, owner=by, why=f"{label} deleted") for job in Job.objects.filter(owner=user))
         user.delete()

@@ -296,7 +296,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         return job_message(rerun, current_user())
 
     def DeleteJob(self, request: pb.DeleteJobRequest, context) -> pb.DeleteJobResponse:
-        job = _job(request.job_id, JobAction.CHANGE)
+        job = _job(request.job_id, JobAction.DELETE)
         if job.status in Job.ACTIVE:
             raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"job {job.pk} is {job.status}: cancel it first")
         return pb.DeleteJobResponse(images_removed=job_delete(job=job))

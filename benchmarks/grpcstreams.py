@@ -29,6 +29,7 @@ import os
 import shutil
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from benchmarks import proctree
@@ -93,6 +94,13 @@ def _streamed(channel, file_id: int, chunk: int, sha256: str, rehash: bool, stub
     return elapsed
 
 
+def _case(owner):
+    """A case of the benchmark's own, the owner its lead."""
+    from cases.services import case_create
+
+    return case_create(reference=f"bench-{uuid.uuid4().hex}", title="benchmark", owner=owner)
+
+
 def evidence_file(owner, root: Path):
     from jobs.models import FileInstance, Job
 
@@ -108,7 +116,9 @@ def evidence_file(owner, root: Path):
         out.flush()
         os.fsync(out.fileno())  # clean pages: the "from disk" rows can drop them from the page cache
     st = path.stat()
-    job = Job.objects.create(name="files", owner=owner, source_path=str(source), status=Job.Status.COMPLETED)
+    job = Job.objects.create(
+        name="files", owner=owner, case=_case(owner), source_path=str(source), status=Job.Status.COMPLETED
+    )
     return FileInstance.objects.create(
         job=job, path="disk.img", path_digest=hashlib.sha256(b"disk.img").hexdigest(), kind="file", size=st.st_size,
         inode=st.st_ino, mime="application/octet-stream", status="skipped", sha256=digest.hexdigest(),
@@ -249,7 +259,9 @@ def image_job(owner, root: Path):
 
     source = root / "images"
     source.mkdir()
-    job = Job.objects.create(name="images", owner=owner, source_path=str(source), status=Job.Status.COMPLETED)
+    job = Job.objects.create(
+        name="images", owner=owner, case=_case(owner), source_path=str(source), status=Job.Status.COMPLETED
+    )
     paths = []
     for n in range(MANY_IMAGES):
         data = os.urandom(IMAGE_MIB << 20)

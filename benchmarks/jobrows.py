@@ -6,6 +6,7 @@ Django is set up by the benchmark once its database is made, so the models are i
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import UTC, datetime
 
 IMAGES = 50_000
@@ -29,12 +30,15 @@ def job_rows_create(owner, *, images: int):
     tables analysed, as autovacuum would soon after a bulk load (plans need row counts)."""
     from django.db import connection
 
+    from cases.services import case_create
     from content.models import ExifData, Image, StageResult
     from extractors.registry import get_registry
     from jobs.models import FileInstance, Job, JobImage, StageProgress
 
     version = get_registry().versions()["exif"]
+    case = case_create(reference=f"bench-{uuid.uuid4().hex}", title="bench", owner=owner)
     job = Job.objects.create(
+        case=case,
         name="bench", owner=owner, source_path="/nonexistent", status=Job.Status.COMPLETED,
         config={"stages": ["exif"], "versions": {"exif": version}}, files_seen=images, images=images,
         distinct_images=images, discovery_finished=True,

@@ -21,6 +21,7 @@ import os
 import statistics
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from benchmarks import jobrows
@@ -109,12 +110,15 @@ def _thumbnail_job(owner, root: Path):
     """THUMBNAILS real JPEGs with EXIF, recorded as one job's images."""
     from PIL import Image as PILImage
 
+    from cases.services import case_create
     from content.models import Image
     from extractors.registry import get_registry
     from jobs.models import FileInstance, Job, JobImage
     from jobs.samples import exif_bytes, write_photo
 
+    case = case_create(reference=f"bench-{uuid.uuid4().hex}", title="thumbs", owner=owner)
     job = Job.objects.create(
+        case=case,
         name="thumbs", owner=owner, source_path=str(root), status=Job.Status.COMPLETED,
         config={"stages": ["exif"], "versions": get_registry().versions()},
     )  # fmt: skip

@@ -1,5 +1,6 @@
-"""Who may see or change a job: the roles a user has on it (owner, staff, a share), what each role may do, and the
-jobs a user may see. The one place for tenancy: views, consumers, the API and forms ask here, never decide."""
+"""Who may see or change a job: the role a user has on it (staff, or their role in the job's case), what each role
+may do, and the jobs a user may see. The one place for tenancy: views, consumers, the API and forms ask here, never
+decide."""
 
 from __future__ import annotations
 
@@ -8,20 +9,23 @@ import enum
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
-from jobs.models import Job, JobShare
+from cases.models import CaseMember
+from cases.selectors import case_role
+from jobs.models import Job
 
 User = AbstractBaseUser | AnonymousUser
 
 
 class JobAction(enum.StrEnum):
-    """What a user wants to do with a job. Owner and staff may do everything; a share grants VIEW (reviewer) or
-    VIEW and CHANGE (full); only the owner and staff decide who a job is shared with."""
+    """What a user wants to do with a job. Staff and the lead of the job's case may do everything; an examiner may
+    VIEW and CHANGE, a reviewer only VIEW; only the lead and staff decide who is a member (share) or delete a job."""
 
     VIEW = "view"
-    CHANGE = "change"  # start, cancel, delete
+    CHANGE = "change"  # start, cancel, rerun
     SHARE = "share"
+    DELETE = "delete"
 
 
 def verified_address_owners(*, email: str) -> QuerySet[AbstractBaseUser]:
@@ -37,35 +41,34 @@ def share_recipient(*, email: str) -> AbstractBaseUser | None:
     return users[0] if len(users) == 1 else None
 
 
+ROLE_ACTIONS: dict[str, frozenset[JobAction]] = {
+    "staff": frozenset(JobAction),
+    CaseMember.Role.LEAD: frozenset(JobAction),
+    CaseMember.Role.EXAMINER: frozenset({JobAction.VIEW, JobAction.CHANGE}),
+    CaseMember.Role.REVIEWER: frozenset({JobAction.VIEW}),
+}
+
+
 def _role(job: Job, user: User) -> str | None:
     if not user.is_authenticated or not user.is_active:
         return None
     if user.is_staff:
         return "staff"
-    if job.owner_id == user.pk:
-        return "owner"
-    return JobShare.objects.filter(job=job, user=user).values_list("role", flat=True).first()
+    return case_role(case_id=job.case_id, user=user)
 
 
 def job_permissions(*, job: Job, user: User) -> frozenset[JobAction]:
-    role = _role(job, user)
-    if role in ("staff", "owner"):
-        return frozenset(JobAction)
-    if role == JobShare.Role.FULL:
-        return frozenset({JobAction.VIEW, JobAction.CHANGE})
-    if role == JobShare.Role.REVIEWER:
-        return frozenset({JobAction.VIEW})
-    return frozenset()
+    return ROLE_ACTIONS.get(_role(job, user) or "", frozenset())
 
 
 def job_list_for_user(*, user: User) -> QuerySet[Job]:
-    """The jobs a user may see: their own, the ones shared with them; staff see every job."""
+    """The jobs a user may see: those of the cases they are a member of; staff see every job."""
     if not user.is_authenticated or not user.is_active:
         return Job.objects.none()
-    jobs = Job.objects.select_related("owner")
+    jobs = Job.objects.select_related("owner", "case")
     if user.is_staff:
         return jobs
-    return jobs.filter(Q(owner=user) | Exists(JobShare.objects.filter(job=OuterRef("pk"), user=user)))
+    return jobs.filter(Exists(CaseMember.objects.filter(case=OuterRef("case_id"), user=user)))
 
 
 def job_get_for_user(*, user: User, job_id: int, action: JobAction = JobAction.VIEW) -> Job:

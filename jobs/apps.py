@@ -15,3 +15,6 @@ class JobsConfig(AppConfig):
         # Register the tasks with the Celery app in every process (web, CLI, workers): canvases name tasks by
         # string, and a registered task is what lets the embedded configuration run them in-process.
         from jobs.pipeline import tasks  # noqa: F401
+
+        # A membership of a case removed or lowered closes what the user may no longer follow.
+        from jobs.progress import publisher  # noqa: F401

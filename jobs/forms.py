@@ -6,9 +6,10 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from cases.models import Case
+from cases.selectors import cases_for_work
 from extractors.registry import get_registry
 from jobs.access import share_recipient
-from jobs.models import JobShare
 from jobs.selectors import source_list
 
 
@@ -17,9 +18,18 @@ class JobCreateForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     source = forms.ChoiceField(help_text="A top-level folder of the evidence root.")
     stages = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple, help_text="Analysis stages to run.")
+    case = forms.ModelChoiceField(
+        queryset=Case.objects.none(),
+        required=False,
+        empty_label="a case of its own",
+        help_text="A case you lead or examine in; by default the job gets a case of its own.",
+    )
+    exhibit = forms.CharField(max_length=100, required=False, help_text="The exhibit the source is, in the case.")
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["case"].queryset = cases_for_work(user=user)
+        self.fields["case"].label_from_instance = lambda case: f"{case.reference} {case.title}"
         self.fields["source"].choices = [(name, name) for name in source_list()]
         names = get_registry().names()
         self.fields["stages"].choices = [(name, name) for name in names]
@@ -31,7 +41,9 @@ class ShareForm(forms.Form):
         label="Share with (email)",
         widget=forms.EmailInput(attrs={"placeholder": "email of a colleague\u2019s account"}),
     )
-    role = forms.ChoiceField(choices=JobShare.Role.choices, initial=JobShare.Role.REVIEWER)
+    role = forms.ChoiceField(
+        choices=[("reviewer", "reviewer (read-only)"), ("full", "full (start, cancel, rerun)")], initial="reviewer"
+    )
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"]

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Left
 
+from cases.models import Case
 from content.models import Image
 from jobs.config import JobConfig
 
@@ -27,6 +28,10 @@ class Job(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
+    # The case the job belongs to: its members are who may see and work on it.
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="jobs")
+    # What the source is in the case (the exhibit's reference: "EX-3 phone"), where the lab gives one.
+    exhibit = models.CharField(max_length=100, blank=True)
     # The folder scanned, as an absolute path on the worker hosts (where the evidence share is mounted).
     source_path = models.TextField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.CREATED, db_index=True)
@@ -144,26 +149,6 @@ class FileInstance(models.Model):
     def exact_path(path: str, path_bytes: bytes | memoryview | None) -> bytes:
         """The exact relative path from the two stored columns (for rows read with values_list)."""
         return bytes(path_bytes) if path_bytes is not None else path.encode()
-
-
-class JobShare(models.Model):
-    """A job shared with another user. The owner and staff need no share."""
-
-    class Role(models.TextChoices):
-        REVIEWER = "reviewer", "reviewer (read-only)"
-        FULL = "full", "full (start, cancel, delete)"
-
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="shares")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="job_shares")
-    role = models.CharField(max_length=8, choices=Role.choices, default=Role.REVIEWER)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["job", "user"], name="job_share_once")]
-        ordering = ["id"]
-
-    def __str__(self) -> str:
-        return f"job {self.job_id} shared with user {self.user_id} ({self.role})"
 
 
 class JobImage(models.Model):

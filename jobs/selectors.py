@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 
+from cases.models import Case
 from content.models import ExifData
 from content.selectors import image_ml_summaries
 from jobs.models import FileInstance, Job
@@ -41,7 +42,7 @@ def source_label(job: Job) -> str:
 EXPORT_FIELDS = [
     "path", "status", "error", "note", "size", "mtime", "md5", "sha1", "sha256", "mime", "format", "width", "height",
     "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original", "faces", "tags", "ctime",
-    "btime",
+    "btime", "case",
 ]  # fmt: skip
 
 
@@ -49,6 +50,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
     """One record per file instance, in path order, with the image facts and EXIF summary (the CLI contract)."""
     exif_fields = ("gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original")
     versions = job.run_config.versions
+    case = Case.objects.filter(pk=job.case_id).values_list("reference", flat=True).first()
     exif = ExifData.objects.filter(result__extractor_version=job.run_config.version("exif"))
     rows: QuerySet = FileInstance.objects.filter(job=job).select_related("image").order_by("path", "id")
     batch: list[FileInstance] = []
@@ -83,6 +85,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 **ml.get(instance.image_id, {"faces": None, "tags": None}),
                 "ctime": instance.ctime.isoformat() if instance.ctime else None,
                 "btime": instance.btime.isoformat() if instance.btime else None,
+                "case": case,
             }
 
     for instance in rows.iterator(chunk_size=2000):

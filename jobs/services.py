@@ -1,4 +1,5 @@
-"""Job writes: create, rerun, delete, share, give to another owner. Starting and ending a job are status changes:
+"""Job writes: create (in a case, or in a case of its own), rerun, delete, share (membership of the job's case), give to
+another owner. Starting and ending a job are status changes:
 jobs.lifecycle."""
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from audit.services import audit_record, user_label
+from cases.models import Case, CaseMember
+from cases.selectors import WORKING_ROLES, case_role
+from cases.services import case_member_remove, case_member_set, case_of_its_own, own_case_reference
 from content.models import Image
 from jobs.config import JobConfig
 from jobs.lifecycle import StartOutcome, job_cancel, job_start
-from jobs.models import FileInstance, Job, JobImage, JobShare, StageProgress
-from jobs.progress.publisher import access_revoked, progress_changed
+from jobs.models import FileInstance, Job, JobImage, StageProgress
+from jobs.progress.publisher import progress_changed
 from jobs.selectors import source_list
 
 logger = logging.getLogger(__name__)
@@ -54,6 +58,10 @@ def source_named(name: str) -> Path:
     return source_resolve(settings.SOURCES_ROOT / name, within=settings.SOURCES_ROOT)
 
 
+class CaseRefusedForJob(ValueError):
+    """The job's creator may not add jobs to the case named (only its lead and examiners may)."""
+
+
 def job_create(
     *,
     name: str,
@@ -62,17 +70,41 @@ def job_create(
     description: str = "",
     stages: Sequence[str] | None = None,
     within: Path | None = None,
+    case: Case | None = None,
+    exhibit: str = "",
 ) -> Job:
+    """A new job on a source folder. With no case, in a case of its own ("job-<id>", the owner its lead); in `case`,
+    if its owner is the case's lead or an examiner there (CaseRefusedForJob otherwise; no owner: the operator of
+    the installation, at the command line)."""
     config = JobConfig.from_settings(stages)  # unknown stage names fail here, before anything is stored
     source = source_resolve(source_path, within=within)
-    with transaction.atomic():
-        job = Job.objects.create(
-            name=name or source.name,
+    if case is not None and owner is not None and case_role(case_id=case.pk, user=owner) not in WORKING_ROLES:
+        raise CaseRefusedForJob(f"only the lead and the examiners of case {case.reference} may add jobs to it")
+    return _job_create(
+        name=name or source.name, description=description, owner=owner, source=source, config=config, case=case,
+        exhibit=exhibit,
+    )  # fmt: skip
+
+
+def _job_create(
+    *, name: str, description: str, owner, source: Path, config: JobConfig, case: Case | None, exhibit: str
+) -> Job:
+    """The job's row (in `case`, or in a case of its own), its progress rows and its record; the caller checked who
+    may add it (job_create) or that it may be scanned again (job_rerun)."""
+
+    def make(in_case: Case) -> Job:
+        return Job.objects.create(
+            name=name,
             description=description,
             owner=owner,
             source_path=str(source),
             config=config.to_stored(),
+            case=in_case,
+            exhibit=exhibit,
         )
+
+    with transaction.atomic():
+        job = make(case) if case is not None else case_of_its_own(title=name, owner=owner, make=make)[1]
         StageProgress.objects.bulk_create([StageProgress(job=job, stage=stage) for stage in config.stages])
         audit_record(
             "job.create",
@@ -81,6 +113,7 @@ def job_create(
             source=str(source),
             stages=list(config.stages),
             owner=user_label(owner) if owner else "",
+            case=job.case.reference,
         )
     logger.info("job %s: created on %s with stages %s", job.pk, source, ", ".join(config.stages))
     return job
@@ -91,7 +124,8 @@ class RerunRefused(ValueError):
 
 
 def job_rerun(*, job: Job, within: Path | None = None) -> Job:
-    """Scan an ended job's source again: a new job with the same stages, owner and shares, started at once. Content
+    """Scan an ended job's source again: a new job in the same case, with the same stages, owner and exhibit, started
+    at once. Content
     the same extractor versions analysed before is linked, not analysed again; the new job takes today's settings (a
     newer model analyses everything again), and the old one keeps its record. The source is resolved again, as for a
     new job: with `within`, it must still lie inside that folder once links are resolved. RerunRefused, with the
@@ -101,13 +135,14 @@ def job_rerun(*, job: Job, within: Path | None = None) -> Job:
         raise RerunRefused(f"job {job.pk} is {job.status}: it can be scanned again once it has ended")
     try:
         with transaction.atomic():
-            rerun = job_create(
+            rerun = _job_create(
                 name=job.name,
                 description=job.description,
-                source_path=job.source_path,
+                source=source_resolve(job.source_path, within=within),
                 owner=job.owner,
-                stages=job.run_config.stages,
-                within=within,
+                config=JobConfig.from_settings(job.run_config.stages),
+                case=job.case,
+                exhibit=job.exhibit,
             )
             if rerun.source_path != job.source_path:  # a folder on its path became a link since
                 # Named within `within` where there is one, like every SourceError: no server path.
@@ -115,8 +150,6 @@ def job_rerun(*, job: Job, within: Path | None = None) -> Job:
                             for p in (job.source_path, rerun.source_path))  # fmt: skip
                 raise SourceError(f"{was} now leads to {now}")
             Job.objects.filter(pk=rerun.pk).update(rerun_of=job)
-            shares = [JobShare(job=rerun, user_id=s.user_id, role=s.role) for s in job.shares.all()]
-            JobShare.objects.bulk_create(shares)
             audit_record("job.rerun", job_id=rerun.pk, target=rerun.name, rerun_of=job.pk)
     except (SourceError, KeyError) as exc:  # KeyError: a stage no longer installed
         why = str(exc).strip("'\"")  # a KeyError's text comes in quotes
@@ -146,9 +179,10 @@ def job_delete(*, job: Job) -> int:
 
 
 def job_owner_set(*, job: Job, owner: AbstractBaseUser | None, why: str = "") -> bool:
-    """Give the job to another owner (None: to nobody; staff still see it). The previous owner loses the rights
-    they had by owning it: their open sockets check access again once this commits. Audited as `job.owner` with
-    `why` (default: whose it was). Returns whether the owner changed."""
+    """Give the job to another owner (None: to nobody; staff still see it), who becomes lead of its case. The previous
+    owner loses the lead they had by owning it (unless they own another job of the case): their open sockets check
+    access again once this commits. Audited as `job.owner` with `why` (default: whose it was). Returns whether the
+    owner changed."""
     with transaction.atomic():
         before = Job.objects.select_for_update(of=("self",)).select_related("owner").get(pk=job.pk).owner
         job.owner = owner
@@ -158,28 +192,42 @@ def job_owner_set(*, job: Job, owner: AbstractBaseUser | None, why: str = "") ->
         was = why or (f"{user_label(before)}'s" if before else "nobody's")
         now = f"{user_label(owner)}'s" if owner else "nobody's"
         audit_record("job.owner", job_id=job.pk, target=job.name, detail=f"{was}: now {now}")
-        if before:
-            access_revoked(before.pk)
+        case = Case.objects.get(pk=job.case_id)
+        if case.reference == own_case_reference(job.pk):  # the job's own case is its owner's
+            Case.objects.filter(pk=case.pk).update(owner=owner)
+        if owner is not None:
+            case_member_set(case=case, user=owner, role=CaseMember.Role.LEAD)
+        # The previous owner was lead by owning the job: no longer, unless they own another job of the case.
+        if before and not case.jobs.filter(owner=before).exists():
+            case_member_remove(case=case, user_id=before.pk, why=f"{user_label(before)}: no longer owns job {job.pk}")
     logger.info("job %s: owner now user %s", job.pk, getattr(owner, "pk", None))
     return True
 
 
-def job_share(*, job: Job, user: AbstractBaseUser, role: str) -> JobShare:
-    """Share the job with a user, or change the role they have. Sharing with the owner changes nothing."""
+# The words of the job page (and the earlier shares) for roles in the job's case.
+SHARE_ROLES = {"full": CaseMember.Role.EXAMINER, "reviewer": CaseMember.Role.REVIEWER}
+MEMBER_SHARE_ROLES = {CaseMember.Role.EXAMINER: "full", CaseMember.Role.REVIEWER: "reviewer"}
+
+
+def job_share(*, job: Job, user: AbstractBaseUser, role: str) -> CaseMember:
+    """Share the job with a user: make them a member of the job's case with the role (full: examiner, reviewer:
+    reviewer), or change the role they have. Sharing with the owner changes nothing."""
     if user.pk == job.owner_id:
         raise ValueError("the owner already has every right on the job")
     with transaction.atomic():
-        share, _ = JobShare.objects.update_or_create(job=job, user=user, defaults={"role": JobShare.Role(role)})
+        member = case_member_set(case=job.case, user=user, role=SHARE_ROLES[str(role)])
         audit_record("job.share", job_id=job.pk, target=user_label(user), role=str(role))
     logger.info("job %s: shared with user %s as %s", job.pk, user.pk, role)
-    return share
+    return member
 
 
 def job_unshare(*, job: Job, user_id: int) -> bool:
-    """Remove the user's share of the job; their open sockets on it close once this commits."""
+    """Remove the user from the job's case (the owner stays its lead); their open sockets on it close once this
+    commits."""
+    if user_id == job.owner_id:
+        return False
     with transaction.atomic():
-        removed, _ = JobShare.objects.filter(job=job, user_id=user_id).delete()
+        removed = case_member_remove(case=job.case, user_id=user_id)
         if removed:
             audit_record("job.unshare", job_id=job.pk, target=f"user {user_id}")
-            access_revoked(user_id)
-    return bool(removed)
+    return removed

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from audit.models import AuditEvent
 from audit.selectors import AUDIT_FIELDS, audit_events_for_export, audit_events_for_job
 from audit.services import audit_record
+from cases.selectors import case_members
 from content.models import StageResult
 from jobs.access import JobAction, job_get_for_user, job_list_for_user, job_permissions
 from jobs.forms import JobCreateForm, ShareForm
@@ -25,6 +26,7 @@ from jobs.progress.snapshot import job_progress_snapshot, progress_event
 from jobs.progress.waiting import job_waits
 from jobs.selectors import source_label
 from jobs.services import (
+    CaseRefusedForJob,
     RerunRefused,
     SourceError,
     job_create,
@@ -62,7 +64,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def job_new(request: HttpRequest) -> HttpResponse:
-    form = JobCreateForm(request.POST or None)
+    form = JobCreateForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -73,9 +75,13 @@ def job_new(request: HttpRequest) -> HttpResponse:
                 owner=request.user,
                 stages=data["stages"],
                 within=settings.SOURCES_ROOT,
+                case=data["case"],
+                exhibit=data["exhibit"],
             )
         except SourceError as exc:
             form.add_error("source", str(exc))
+        except CaseRefusedForJob as exc:
+            form.add_error("case", str(exc))
         else:
             messages.success(request, f"Job “{job.name}” created.")
             if "start" in request.POST:
@@ -113,7 +119,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
             "can": {action.value: True for action in can},
             "errors": errors,
             "stage_failures": [f for f in stage_failures if versions.get(f.stage) == f.extractor_version],
-            "shares": job.shares.select_related("user"),
+            "shares": case_members(case_id=job.case_id).exclude(user_id=job.owner_id),
             "share_form": ShareForm(),
             # Who did what to the job, for those who decide who may see it (owner and staff).
             "history": audit_events_for_job(job_id=job.pk) if JobAction.SHARE in can else None,
@@ -183,7 +189,7 @@ def job_cancel_view(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def job_delete_view(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = job_or_404(request, job_id, JobAction.CHANGE)
+    job = job_or_404(request, job_id, JobAction.DELETE)
     if request.method == "POST":
         if job.status in Job.ACTIVE:
             messages.error(request, "Cancel the job before deleting it.")

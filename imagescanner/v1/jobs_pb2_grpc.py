@@ -155,9 +155,9 @@ class JobServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RerunJob(self, request, context):
-        """Scan an ended job's source again: a new job with the same stages, owner and shares, started at once (the web
-        app's "Scan again"). What the same extractor versions found before is linked, not analysed again. Returns the
-        new job; FAILED_PRECONDITION while the job runs, or when its source is gone.
+        """Scan an ended job's source again: a new job in the same case, with the same stages and owner, started at once
+        (the web app's "Scan again"). What the same extractor versions found before is linked, not analysed again.
+        Returns the new job; FAILED_PRECONDITION while the job runs, or when its source is gone.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -18,7 +18,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.dispatch import receiver
 
+from cases.signals import membership_lost
 from jobs.models import Job
 from jobs.progress.snapshot import ProgressEvent, progress_event
 
@@ -59,6 +61,11 @@ def access_revoked(user_id: int) -> None:
             logger.error("user %s: open sockets not told that access was revoked", user_id, exc_info=True)
 
     transaction.on_commit(send)
+
+
+@receiver(membership_lost)
+def _membership_lost(sender, *, user_id: int, **kwargs) -> None:
+    access_revoked(user_id)
 
 
 class ProgressPublisher:

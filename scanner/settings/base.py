@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "revproxy",
     "accounts",
     "content",
+    "cases",
     "jobs",
     "gallery",
     "api",

@@ -16,8 +16,8 @@ from audit.models import AuditEvent
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
 from imagescanner.v1 import workers_pb2 as wpb
-from jobs.models import FileInstance, Job, JobImage, JobShare
-from jobs.services import job_create
+from jobs.models import FileInstance, Job, JobImage
+from jobs.services import job_create, job_share
 from tests.support.grpc import grpc_serving, rpc_error
 from tests.support.jobs import finished, photos
 
@@ -149,7 +149,7 @@ def test_another_users_job_and_files_are_not_found(grpc_server, alice, bob, work
     assert Job.objects.filter(pk=job.pk, status=Job.Status.COMPLETED).exists()
 
     # Shared read-only: bob sees it now, but may not change it.
-    JobShare.objects.create(job=job, user=bob.user, role=JobShare.Role.REVIEWER)
+    job_share(job=job, user=bob.user, role="reviewer")
     assert bob.jobs.GetJob(pb.GetJobRequest(job_id=job.pk)).permissions == ["view"]
     assert len(list(bob.jobs.StreamFile(pb.StreamFileRequest(image_id=image_id)))) >= 3
     for call, request in calls[1:4]:

@@ -64,7 +64,7 @@ def test_create_job_takes_a_source_name_and_refuses_every_way_out(grpc_server, a
         pb.JOB_STATUS_CREATED,
         alice.user.email,
     )
-    assert list(job.permissions) == ["change", "share", "view"]
+    assert list(job.permissions) == ["change", "delete", "share", "view"]
     stored = Job.objects.get(pk=job.id)
     assert stored.owner == alice.user
     assert stored.source_path == os.path.realpath(root / "case-1")

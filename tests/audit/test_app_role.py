@@ -14,7 +14,9 @@ from psycopg import errors
 
 from audit.models import AuditEvent
 from audit.services import SYSTEM, acting_as
-from jobs.models import Job, JobShare
+from cases.models import Case, CaseMember
+from cases.services import case_create, case_member_remove, case_member_set
+from jobs.models import Job
 from jobs.services import job_create, job_delete, job_share, job_unshare
 from tests.support.environment import APP_ROLE_PASSWORD, app_role_url
 
@@ -126,7 +128,15 @@ def test_the_app_role_adds_to_the_audit_log_reads_it_and_does_its_normal_work(dj
         job_unshare(job=job, user_id=reviewer.pk)  # a DELETE
         Job.objects.filter(pk=job_id).update(description="seized laptop")
         job_delete(job=job)
+        named = case_create(reference="2024-017", title="a named case", owner=owner)
+        case_member_set(case=named, user=reviewer, role="examiner")
+        case_member_remove(case=named, user_id=reviewer.pk)
     assert not Job.objects.exists()
-    assert not JobShare.objects.exists()
+    # The job's own case stays with its lead (the case's record), the share it had is gone.
+    assert set(CaseMember.objects.values_list("case__reference", "user_id", "role")) == {
+        (f"job-{job_id}", owner.pk, "lead"),
+        ("2024-017", owner.pk, "lead"),
+    }
+    assert Case.objects.count() == 2
     actions = list(AuditEvent.objects.filter(job_id=job_id).order_by("id").values_list("action", flat=True))
     assert actions == ["job.create", "job.share", "job.share", "job.unshare", "job.delete"]

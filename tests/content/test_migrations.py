@@ -30,6 +30,7 @@ MOVED = {
 # The models that refer to Image: their foreign keys now lead to content.Image.
 REFERRING = [("jobs", "Job"), ("jobs", "ScanBatch"), ("jobs", "FileInstance"), ("jobs", "JobImage"),
              ("jobs", "StageClaim")]  # fmt: skip
+LATER_FIELDS = {"case_id", "exhibit"}
 WHEN = datetime(2026, 11, 30, 5, 6, 7, tzinfo=UTC)
 
 
@@ -114,7 +115,11 @@ def test_rows_written_before_the_move_read_back_through_the_moved_models(before_
     for (app, name), model in MOVED.items():
         assert _rows(model) == written[app, name], name
     for app, name in REFERRING:
-        assert _rows(current_apps.get_model(app, name)) == written[app, name], name
+        # Less the fields later migrations added (a job's case: tests/cases/test_migrations.py).
+        rows = [
+            {k: v for k, v in row.items() if k not in LATER_FIELDS} for row in _rows(current_apps.get_model(app, name))
+        ]
+        assert rows == written[app, name], name
     image = Image.objects.get()
     assert image.job_images.get().job.name == "before the move"
     assert image.instances.get().path == "photos/IMG_0001.jpg"

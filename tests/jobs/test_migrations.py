@@ -7,6 +7,7 @@ import importlib
 
 from django.apps import apps
 
+from cases.services import case_create
 from jobs.models import FileInstance, Job
 
 paths_shown_one_to_one = importlib.import_module("jobs.migrations.0009_paths_shown_one_to_one")
@@ -14,7 +15,9 @@ paths_shown_one_to_one = importlib.import_module("jobs.migrations.0009_paths_sho
 
 def test_paths_recorded_before_the_one_to_one_rule_are_shown_by_it(db, django_user_model):
     owner = django_user_model.objects.create_user(username="examiner", email="examiner@lab.example")
-    job = Job.objects.create(name="before", owner=owner, source_path="/evidence")
+    job = Job.objects.create(
+        name="before", owner=owner, source_path="/evidence", case=case_create(reference="2024-017", title="t")
+    )
     # (path, path_bytes) as the earlier rule recorded them -> as the migration leaves them.
     rows = {
         ("photos/IMG_0001.jpg", None): ("photos/IMG_0001.jpg", None),

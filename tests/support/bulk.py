@@ -20,10 +20,16 @@ def every_kind_of_column_is_written_as_bulk_create_writes_it(owner) -> None:
     embedded process)."""
     from datetime import UTC, datetime
 
+    from cases.services import case_create
     from content.models import StageResult
     from jobs.models import FileInstance, Job
 
-    jobs = [Job.objects.create(name=name, owner=owner, source_path="/evidence") for name in ("copy", "django")]
+    jobs = [
+        Job.objects.create(
+            name=name, owner=owner, source_path="/evidence", case=case_create(reference=name, title=name, owner=owner)
+        )
+        for name in ("copy", "django")
+    ]
     bulk_insert(Image, [image(1)])
     picture = Image.objects.get()
     when = datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=UTC)

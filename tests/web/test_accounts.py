@@ -16,7 +16,8 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from audit.services import user_label
-from jobs.models import Job, JobShare
+from cases.models import CaseMember
+from jobs.models import Job
 from jobs.services import job_create, job_share
 from tests.support.cases import make_case
 from tests.support.web import PASSWORD
@@ -203,12 +204,17 @@ def test_deleting_a_user_hands_their_jobs_to_the_staff_member(examiner, other, m
     assert not get_user_model().objects.filter(pk=examiner.pk).exists()
     assert Job.objects.get(pk=owned.pk).owner == lead  # nothing found by the job is lost
     assert Job.objects.get(pk=shared.pk).owner == other
-    assert not JobShare.objects.exists()
+    # Her memberships went with her; the job she owned is the staff member's, who leads its case now.
+    assert set(CaseMember.objects.values_list("case__jobs", "user", "role")) == {
+        (owned.pk, lead.pk, "lead"), (shared.pk, other.pk, "lead")
+    }  # fmt: skip
     # Each job's history says so, as done by the staff member.
     said = AuditEvent.objects.filter(user_id=lead.pk).exclude(action="sign-in").order_by("id")
     alice, now = f"user {examiner.pk} (alice@example.org)", f"user {lead.pk} (lead@example.org)"
     assert [(e.action, e.job_id, e.detail) for e in said] == [
         ("job.owner", owned.pk, f"{alice} deleted: now {now}'s"),
+        ("case.member.set", None, f"{now}: lead"),
+        ("case.member.remove", None, f"{alice}: no longer owns job {owned.pk}"),
         ("job.unshare", shared.pk, "the account was deleted"),
         ("user.delete", None, ""),
     ]

@@ -82,13 +82,21 @@ def test_job_actions_and_evidence_handed_out_are_recorded_as_their_users(
     assert alice.get(reverse("jobs:original", args=[job.pk, instance.pk])).status_code == 200
     alice.post(reverse("jobs:share", args=[job.pk]), {"email": other.email, "role": "reviewer"})
 
-    signed_in, created, downloaded, shared = AuditEvent.objects.filter(user_id=examiner.pk).order_by("id")
+    mine = AuditEvent.objects.filter(user_id=examiner.pk).order_by("id")
+    # The case of its own the job got, and the share as the membership of that case it is.
+    reference = f"job-{job.pk}"
+    assert [(e.action, e.target, e.detail) for e in mine.filter(action__startswith="case.")] == [
+        ("case.create", reference, ""),
+        ("case.member.set", reference, f"user {other.pk} ({other.email}): reviewer"),
+    ]
+    signed_in, created, downloaded, shared = mine.exclude(action__startswith="case.")
     assert signed_in.action == "sign-in"
     assert (created.via, created.action, created.job_id, created.client) == ("web", "job.create", job.pk, "127.0.0.1")
     assert created.data == {
         "source": str(sources_root / "case"),
         "stages": ["exif"],
         "owner": f"user {examiner.pk} ({examiner.email})",
+        "case": f"job-{job.pk}",
     }
     assert (downloaded.action, downloaded.job_id, downloaded.target) == ("file.download", job.pk, "notes.txt")
     assert downloaded.data == {"file_id": instance.pk, "size": st.st_size, "sha256": instance.sha256}
@@ -103,9 +111,9 @@ def test_job_actions_and_evidence_handed_out_are_recorded_as_their_users(
     assert bob.post(reverse("jobs:delete", args=[job.pk])).status_code == 403
     assert events(user_id=other.pk) == [
         ("web", other.email, "sign-in", "ok"),
-        ("web", other.email, "job.change", "refused"),
+        ("web", other.email, "job.delete", "refused"),
     ]
-    assert AuditEvent.objects.get(user_id=other.pk, action="job.change").detail == "you may not change this job"
+    assert AuditEvent.objects.get(user_id=other.pk, action="job.delete").detail == "you may not delete this job"
     assert bob.get(reverse("jobs:detail", args=[job.pk + 1000])).status_code == 404
     assert alice.get(reverse("jobs:original", args=[job.pk, instance.pk + 1000])).status_code == 404
     probed = AuditEvent.objects.get(user_id=examiner.pk, outcome="refused")
@@ -114,7 +122,7 @@ def test_job_actions_and_evidence_handed_out_are_recorded_as_their_users(
 
     # The job page shows its history to those who decide who may see the job (alice), not to a reviewer (bob).
     history = alice.get(reverse("jobs:detail", args=[job.pk])).text.split("<h2>History</h2>")[1]
-    for line in ("job.create", "file.download", "notes.txt", "job.share", "job.change", "you may not change this job"):
+    for line in ("job.create", "file.download", "notes.txt", "job.share", "job.delete", "you may not delete this job"):
         assert line in history
     assert "<h2>History</h2>" not in bob.get(reverse("jobs:detail", args=[job.pk])).text
     # The whole log, as CSV, for alice; not for bob, and his attempt is recorded too. A cell a spreadsheet would run
@@ -127,7 +135,7 @@ def test_job_actions_and_evidence_handed_out_are_recorded_as_their_users(
         ("job.create", "ok"),
         ("file.download", "ok"),
         ("job.share", "ok"),
-        ("job.change", "refused"),
+        ("job.delete", "refused"),
         ("file.view", "refused"),
         ("file.view", "ok"),
     ]
@@ -234,15 +242,16 @@ def test_manage_py_audit_exports_the_log_oldest_first_and_records_that(evidence_
     saved = tmp_path / "audit.csv"
     call_command("audit", "--format", "csv", "-o", str(saved), "--since", "2000-01-01", stderr=io.StringIO())
     rows = list(csv.DictReader(saved.open(encoding="utf-8", newline="")))
-    assert [row["target"] for row in rows] == ["case 9", "a\nb.jpg", "elsewhere.jpg", ""]  # the first export too
-    assert json.loads(rows[1]["data"]) == {"file_id": 7, "sha256": "ab" * 32}
+    # The case the job got, the job, the first export too.
+    assert [row["target"] for row in rows] == [f"job-{job.pk}", "case 9", "a\nb.jpg", "elsewhere.jpg", ""]
+    assert json.loads(rows[2]["data"]) == {"file_id": 7, "sha256": "ab" * 32}
     later = io.StringIO()
     call_command("audit", "--since", "2999-01-01T00:00", stdout=later)
     assert later.getvalue() == ""
     exports = AuditEvent.objects.filter(action="audit.export").order_by("id")
     assert [(e.via, e.job_id, e.data["records"]) for e in exports] == [
         ("cli", job.pk, 2),
-        ("cli", None, 4),
+        ("cli", None, 5),
         ("cli", None, 0),
     ]
     with pytest.raises(CommandError, match="not a date"):

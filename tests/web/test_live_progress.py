@@ -19,9 +19,10 @@ from django.urls import reverse
 
 from accounts.services import user_delete, user_set_active
 from audit.models import AuditEvent
+from cases.models import CaseMember
 from jobs import canvas
 from jobs.lifecycle import job_start
-from jobs.models import Job, JobShare, StageProgress
+from jobs.models import Job, StageProgress
 from jobs.pipeline import scanning
 from jobs.progress import consumers
 from jobs.progress.publisher import ProgressPublisher, job_group
@@ -227,24 +228,26 @@ def test_a_user_changed_in_the_django_admin_loses_their_sockets_too(idle_job, ma
         assert theirs_job.owner_id == boss.pk
 
 
-@pytest.mark.parametrize("page", ["share", "job"])
-def test_a_share_removed_in_the_django_admin_closes_the_user_s_socket(idle_job, other, make_user, client_for, page):
-    """A share deleted on its own admin page, or from the job's inline list of shares, is removed as the job page
-    removes it: audited, and the user's open socket on the job closes."""
+@pytest.mark.parametrize("page", ["member", "case"])
+def test_a_membership_removed_in_the_django_admin_closes_the_user_s_socket(
+    idle_job, other, make_user, client_for, page
+):
+    """A membership of the job's case deleted on its own admin page, or from the case's inline list of members, is
+    removed as the job page removes it: audited, and the user's open socket on the job closes."""
     share = job_share(job=idle_job, user=other, role="reviewer")
     admin, theirs = client_for(make_user("boss@example.org", staff=True, superuser=True)), headers_for(other)
 
     def remove() -> None:
-        if page == "share":
-            response = admin.post(reverse("admin:jobs_jobshare_delete", args=[share.pk]), {"post": "yes"})
+        if page == "member":
+            response = admin.post(reverse("admin:cases_casemember_delete", args=[share.pk]), {"post": "yes"})
         else:
             response = admin.post(
-                reverse("admin:jobs_job_change", args=[idle_job.pk]),
+                reverse("admin:cases_case_change", args=[idle_job.case_id]),
                 {
-                    "name": idle_job.name, "description": "", "owner": idle_job.owner_id,
-                    "shares-TOTAL_FORMS": "1", "shares-INITIAL_FORMS": "1", "shares-MIN_NUM_FORMS": "0",
-                    "shares-MAX_NUM_FORMS": "1000", "shares-0-id": share.pk, "shares-0-job": idle_job.pk,
-                    "shares-0-user": other.pk, "shares-0-role": "reviewer", "shares-0-DELETE": "on",
+                    "title": idle_job.case.title, "description": "",
+                    "members-TOTAL_FORMS": "1", "members-INITIAL_FORMS": "1", "members-MIN_NUM_FORMS": "0",
+                    "members-MAX_NUM_FORMS": "1000", "members-0-id": share.pk, "members-0-case": idle_job.case_id,
+                    "members-0-user": other.pk, "members-0-role": "reviewer", "members-0-DELETE": "on",
                 },
             )  # fmt: skip
         assert response.status_code == 302, response.content.decode()[-3000:]
@@ -257,8 +260,8 @@ def test_a_share_removed_in_the_django_admin_closes_the_user_s_socket(idle_job, 
         await _closed_and_deaf(communicator, idle_job.pk)
 
     run(scenario)
-    assert not JobShare.objects.filter(pk=share.pk).exists()
-    assert AuditEvent.objects.filter(action="job.unshare", job_id=idle_job.pk).count() == 1
+    assert not CaseMember.objects.filter(pk=share.pk).exists()
+    assert AuditEvent.objects.filter(action="case.member.remove", target=idle_job.case.reference).count() == 1
 
 
 def test_the_jobs_list_socket_follows_only_jobs_the_user_may_see(idle_job, other, examiner, evidence_dir):

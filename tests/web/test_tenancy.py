@@ -9,9 +9,10 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from audit.services import user_label
+from cases.models import CaseMember
 from content.models import Face
-from jobs import services
-from jobs.models import FileInstance, Job, JobImage, JobShare, StageProgress
+from jobs.models import FileInstance, Job, JobImage, StageProgress
+from jobs.progress import publisher
 from jobs.samples import make_sample_tree
 from jobs.services import job_create, job_share
 from tests.support.cases import store_ml_results
@@ -66,7 +67,7 @@ def test_another_user_gets_404_on_everything_of_a_job(scan, examiner, other, cli
     assert f'data-job="{job.pk}"' not in bob.get(reverse("jobs:list")).text
     assert f'data-job="{job.pk}"' in alice.get(reverse("jobs:list")).text
     assert Job.objects.filter(pk=job.pk, status=Job.Status.COMPLETED).exists()
-    assert not JobShare.objects.exists()
+    assert list(CaseMember.objects.values_list("user", "role")) == [(examiner.pk, "lead")]
 
 
 def test_an_image_is_served_only_through_a_job_that_found_it(scan, examiner, other, client_for, sources_root):
@@ -89,7 +90,9 @@ def test_an_image_is_served_only_through_a_job_that_found_it(scan, examiner, oth
     assert bob.get(reverse("jobs:original", args=[bobs.pk, alice_file.pk])).status_code == 404
 
 
-def test_a_reviewer_reads_but_cannot_change_and_a_full_share_can(scan, examiner, other, make_user, client_for):
+def test_a_reviewer_reads_but_cannot_change_a_full_share_changes_and_only_the_lead_deletes(
+    scan, examiner, other, make_user, client_for
+):
     job = scan(examiner)
     urls = job_urls(job)
     carol = make_user("carol@example.org")
@@ -99,7 +102,11 @@ def test_a_reviewer_reads_but_cannot_change_and_a_full_share_can(scan, examiner,
         == 302
     )
     assert alice.post(reverse("jobs:share", args=[job.pk]), {"email": carol.email, "role": "full"}).status_code == 302
-    assert JobShare.objects.get(job=job, user=other).role == "reviewer"
+    # A share is a membership of the job's case: full is an examiner.
+    members = CaseMember.objects.filter(case=job.case)
+    assert set(members.values_list("user", "role")) == {
+        (examiner.pk, "lead"), (other.pk, "reviewer"), (carol.pk, "examiner")
+    }  # fmt: skip
 
     bob = client_for(other)
     for url in urls["get"]:
@@ -112,17 +119,19 @@ def test_a_reviewer_reads_but_cannot_change_and_a_full_share_can(scan, examiner,
 
     carol_client = client_for(carol)
     assert carol_client.post(urls["share"][0], {"email": "bob@example.org", "role": "full"}).status_code == 403
-    assert carol_client.post(reverse("jobs:delete", args=[job.pk])).status_code == 302
+    assert carol_client.get(reverse("jobs:detail", args=[job.pk])).status_code == 200
+    assert carol_client.post(reverse("jobs:delete", args=[job.pk])).status_code == 403
+    assert alice.post(reverse("jobs:delete", args=[job.pk])).status_code == 302
     assert not Job.objects.filter(pk=job.pk).exists()
 
 
-def test_scanning_again_keeps_the_owner_and_shares_and_links_what_was_analysed(
+def test_scanning_again_keeps_the_owner_and_case_and_links_what_was_analysed(
     scan, examiner, other, make_user, client_for, tmp_path
 ):
     job = scan(examiner)
     carol = make_user("carol@example.org")
-    JobShare.objects.create(job=job, user=other, role="reviewer")
-    JobShare.objects.create(job=job, user=carol, role="full")
+    job_share(job=job, user=other, role="reviewer")
+    job_share(job=job, user=carol, role="full")
     assert client_for(other).post(reverse("jobs:rerun", args=[job.pk])).status_code == 403
 
     response = client_for(carol).post(reverse("jobs:rerun", args=[job.pk]))
@@ -136,7 +145,7 @@ def test_scanning_again_keeps_the_owner_and_shares_and_links_what_was_analysed(
         job.name,
         job.run_config.stages,
     )
-    assert set(rerun.shares.values_list("user", "role")) == {(other.pk, "reviewer"), (carol.pk, "full")}
+    assert rerun.case_id == job.case_id  # its members with it
     assert rerun.distinct_images == job.distinct_images
     exif = StageProgress.objects.get(job=rerun, stage="exif")
     assert exif.reused == exif.total == job.distinct_images  # linked, not analysed again
@@ -196,7 +205,7 @@ def test_the_panel_counts_only_the_other_jobs_the_user_may_see(scan, examiner, o
     assert alice.get(panel).status_code == 200
     assert "also found by" not in alice.get(panel).text  # Bob's job is not disclosed to Alice
     assert "also found by 1 other job." in staff.get(panel).text
-    JobShare.objects.create(job=bobs, user=examiner, role=JobShare.Role.REVIEWER)
+    job_share(job=bobs, user=examiner, role="reviewer")
     assert "also found by 1 other job." in alice.get(panel).text
 
 
@@ -223,69 +232,84 @@ def test_a_face_crop_is_served_only_through_a_job_the_user_may_see(scan, examine
     assert alice.get(reverse("jobs:face_crop", args=[alices.pk, face.pk + 1000])).status_code == 404
 
 
-def _admin_job_form(job: Job, share: JobShare, **changes) -> dict:
-    """What the Django admin's job form posts for `job` with its one share, with `changes` (a key of `shares-0-`
-    for the share's row)."""
+def _admin_case_form(member: CaseMember, **changes) -> dict:
+    """What the Django admin's case form posts for the case of `member`, with that one membership shown (`changes`:
+    a key of `members-0-` for its row)."""
+    case = member.case
     fields = {
-        "name": job.name, "description": job.description, "owner": job.owner_id,
-        "shares-TOTAL_FORMS": "1", "shares-INITIAL_FORMS": "1", "shares-MIN_NUM_FORMS": "0",
-        "shares-MAX_NUM_FORMS": "1000", "shares-0-id": share.pk, "shares-0-job": job.pk,
-        "shares-0-user": share.user_id, "shares-0-role": share.role,
+        "title": case.title, "description": case.description,
+        "members-TOTAL_FORMS": "1", "members-INITIAL_FORMS": "1", "members-MIN_NUM_FORMS": "0",
+        "members-MAX_NUM_FORMS": "1000", "members-0-id": member.pk, "members-0-case": case.pk,
+        "members-0-user": member.user_id, "members-0-role": member.role,
     }  # fmt: skip
     fields.update(changes)
     return fields
 
 
-@pytest.mark.parametrize("change", ["owner", "share deleted", "share moved", "share deleted on its page"])
+@pytest.mark.parametrize("change", ["owner", "member deleted", "member moved", "member deleted on its page"])
 def test_access_lost_in_the_django_admin_is_revoked_and_audited_as_the_services_do(
     db, evidence_dir, examiner, other, make_user, client_for, mocker, change
 ):
-    """A job given to another owner, or a share removed or given to another user, in the Django admin: whoever lost
-    access has their open sockets told (`access_revoked`), and the audit log says it as the services say it."""
+    """A job given to another owner, or a membership of its case removed or given to another user, in the Django
+    admin: whoever lost access has their open sockets told (`access_revoked`), and the audit log says it as the
+    services say it."""
     make_sample_tree(evidence_dir)
     job = job_create(name="case", source_path=evidence_dir, owner=examiner)
-    share = job_share(job=job, user=other, role="reviewer")
+    member = job_share(job=job, user=other, role="reviewer")
     carol = make_user("carol@example.org")
     boss = make_user("boss@example.org", staff=True, superuser=True)
     admin = client_for(boss)
-    revoked = mocker.patch.object(services, "access_revoked", autospec=True)
+    revoked = mocker.patch.object(publisher, "access_revoked", autospec=True)
     before = AuditEvent.objects.order_by("pk").values_list("pk", flat=True).last() or 0
 
-    if change == "share deleted on its page":
-        response = admin.post(reverse("admin:jobs_jobshare_delete", args=[share.pk]), {"post": "yes"})
+    if change == "owner":
+        form = {"name": job.name, "description": job.description, "exhibit": "", "owner": carol.pk}
+        response = admin.post(reverse("admin:jobs_job_change", args=[job.pk]), form)
+    elif change == "member deleted on its page":
+        response = admin.post(reverse("admin:cases_casemember_delete", args=[member.pk]), {"post": "yes"})
     else:
-        form = {
-            "owner": {"owner": carol.pk},
-            "share deleted": {"shares-0-DELETE": "on"},
-            "share moved": {"shares-0-user": carol.pk},
-        }[change]
-        response = admin.post(reverse("admin:jobs_job_change", args=[job.pk]), _admin_job_form(job, share, **form))
+        form = {"member deleted": {"members-0-DELETE": "on"}, "member moved": {"members-0-user": carol.pk}}[change]
+        response = admin.post(reverse("admin:cases_case_change", args=[job.case_id]), _admin_case_form(member, **form))
     assert response.status_code == 302, response.content.decode()[-3000:]
 
+    reference = f"job-{job.pk}"
     lost, audited = {
-        "owner": (examiner, [("job.owner", "case", f"{user_label(examiner)}'s: now {user_label(carol)}'s")]),
-        "share deleted": (other, [("job.unshare", f"user {other.pk}", "")]),
-        "share deleted on its page": (other, [("job.unshare", f"user {other.pk}", "")]),
-        "share moved": (other, [("job.unshare", f"user {other.pk}", ""), ("job.share", user_label(carol), "")]),
-    }[change]
+        "owner": (examiner, [
+            ("job.owner", "case", f"{user_label(examiner)}'s: now {user_label(carol)}'s"),
+            ("case.member.set", reference, f"{user_label(carol)}: lead"),
+            ("case.member.remove", reference, f"{user_label(examiner)}: no longer owns job {job.pk}"),
+        ]),
+        "member deleted": (other, [("case.member.remove", reference, f"user {other.pk}")]),
+        "member deleted on its page": (other, [("case.member.remove", reference, f"user {other.pk}")]),
+        "member moved": (other, [
+            ("case.member.remove", reference, f"user {other.pk}"),
+            ("case.member.set", reference, f"{user_label(carol)}: reviewer"),
+        ]),
+    }[change]  # fmt: skip
     revoked.assert_called_once_with(lost.pk)
     # The admin's own record of the change (admin.*) comes beside them.
-    events = AuditEvent.objects.filter(pk__gt=before, action__startswith="job.").order_by("pk")
+    events = AuditEvent.objects.filter(pk__gt=before).exclude(action__startswith="admin.").order_by("pk")
     assert [(e.action, e.target, e.detail) for e in events] == audited
-    assert {(e.job_id, e.user_id) for e in events} == {(job.pk, boss.pk)}
+    assert {e.user_id for e in events} == {boss.pk}
     job.refresh_from_db()
     assert job.owner_id == (carol.pk if change == "owner" else examiner.pk)
-    shared_with = {"owner": {other.pk}, "share moved": {carol.pk}}.get(change, set())
-    assert set(JobShare.objects.filter(job=job).values_list("user_id", flat=True)) == shared_with
+    members = {
+        "owner": {(carol.pk, "lead"), (other.pk, "reviewer")},
+        "member moved": {(examiner.pk, "lead"), (carol.pk, "reviewer")},
+    }.get(change, {(examiner.pk, "lead")})
+    assert set(CaseMember.objects.filter(case=job.case).values_list("user_id", "role")) == members
 
 
 @pytest.mark.django_db
-def test_the_django_admin_does_not_share_a_job_with_its_owner(evidence_dir, examiner, make_user, client_for):
-    """As the job page refuses it (`job_share`), and a form error rather than a failure."""
-    make_sample_tree(evidence_dir)
-    job = job_create(name="case", source_path=evidence_dir, owner=examiner)
+def test_the_django_admin_keeps_the_references_of_cases_of_their_own(make_user, client_for):
+    """A case made in the admin cannot take the "job-<id>" form that names the case of a single job."""
     admin = client_for(make_user("boss@example.org", staff=True, superuser=True))
-    page = admin.post(reverse("admin:jobs_jobshare_add"), {"job": job.pk, "user": examiner.pk, "role": "reviewer"})
+    form = {"reference": "job-12", "title": "t", "description": "",
+            "members-TOTAL_FORMS": "0", "members-INITIAL_FORMS": "0", "members-MIN_NUM_FORMS": "0",
+            "members-MAX_NUM_FORMS": "1000"}  # fmt: skip
+    page = admin.post(reverse("admin:cases_case_add"), form)
     assert page.status_code == 200
-    assert "The owner already has every right on the job." in page.text
-    assert not JobShare.objects.exists()
+    assert "This form of reference names the case of a single job." in page.text
+    form["reference"] = "2024-017"
+    assert admin.post(reverse("admin:cases_case_add"), form).status_code == 302
+    assert AuditEvent.objects.filter(action="case.create", target="2024-017").exists()

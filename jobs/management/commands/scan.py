@@ -1,4 +1,6 @@
-"""`manage.py scan PATH`: run a whole job on a folder, following its progress until it ends."""
+"""`manage.py scan PATH [--name] [--owner] [--case REF [--exhibit EX]]`: run a whole job on a folder, following its
+progress until it ends. With --case the job is one of the case REF (made, with the owner as lead, when new; where it
+exists, the owner must be its lead or an examiner); without, a case of its own."""
 
 from __future__ import annotations
 
@@ -14,10 +16,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from audit.services import acting_as, cli_actor
+from cases.models import Case
+from cases.selectors import case_by_reference
+from cases.services import CaseRefused, case_create
 from jobs.lifecycle import StartOutcome, job_cancel, job_fail, job_start
 from jobs.models import FileInstance, Job
 from jobs.progress.publisher import progress_flush
@@ -25,7 +30,7 @@ from jobs.progress.snapshot import job_progress_snapshot
 from jobs.progress.terminal import ProgressView
 from jobs.progress.waiting import job_waits
 from jobs.search import job_faces_found
-from jobs.services import SourceError, job_create
+from jobs.services import CaseRefusedForJob, SourceError, job_create
 
 
 class Command(BaseCommand):
@@ -36,6 +41,8 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="job name (default: the folder's name)")
         parser.add_argument("--owner", default=None, help="username of the job's owner")
         parser.add_argument("--description", default="")
+        parser.add_argument("--case", default=None, help="case reference (e.g. 2024-017): made when new")
+        parser.add_argument("--exhibit", default="", help="the exhibit the folder is, in the case")
         parser.add_argument(
             "--stages", default=None, help="comma-separated stages to run (default: SCAN_STAGES, e.g. exif,faces)"
         )
@@ -67,16 +74,35 @@ class Command(BaseCommand):
         self.stdout.write("migrating the embedded database (first run or after an upgrade)")
         call_command("migrate", database=DEFAULT_DB_ALIAS, verbosity=0, interactive=False)
 
+    def _case(self, owner: Any, options: dict[str, Any]) -> Case | None:
+        """The case named by --case, made (the owner its lead) when there is none of that reference yet."""
+        if options["case"] is None:
+            return None
+        case = case_by_reference(reference=options["case"])
+        if case is not None:
+            return case
+        try:
+            return case_create(reference=options["case"], title=options["case"], owner=owner)
+        except CaseRefused as exc:
+            raise CommandError(str(exc)) from None
+
     def _scan(self, owner: Any, options: dict[str, Any]) -> None:
         stages = [s for s in options["stages"].split(",") if s] if options["stages"] is not None else None
+        if len(options["exhibit"]) > (longest := Job._meta.get_field("exhibit").max_length):
+            raise CommandError(f"an exhibit reference has at most {longest} characters")
         try:
-            job = job_create(
-                name=options["name"],
-                source_path=options["path"],
-                owner=owner,
-                description=options["description"],
-                stages=stages,
-            )
+            with transaction.atomic():  # a new case is made with its first job, or not at all
+                job = job_create(
+                    name=options["name"],
+                    source_path=options["path"],
+                    owner=owner,
+                    description=options["description"],
+                    stages=stages,
+                    case=self._case(owner, options),
+                    exhibit=options["exhibit"],
+                )
+        except CaseRefusedForJob as exc:
+            raise CommandError(str(exc)) from None
         except (SourceError, KeyError) as exc:
             raise CommandError(str(exc).strip("'\"")) from None
 

@@ -1,0 +1,35 @@
+"""Case reads: a user's role in a case, the cases a user may add jobs to, a case by its reference."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from cases.models import Case, CaseMember
+
+# The roles that may add jobs to a case and start, cancel or rerun them.
+WORKING_ROLES = (CaseMember.Role.LEAD, CaseMember.Role.EXAMINER)
+
+
+def case_role(*, case_id: int, user: AbstractBaseUser | AnonymousUser) -> str | None:
+    """The user's role in the case, or None."""
+    if not user.is_authenticated:
+        return None
+    return CaseMember.objects.filter(case_id=case_id, user=user).values_list("role", flat=True).first()
+
+
+def case_memberships(*, user: AbstractBaseUser) -> QuerySet[CaseMember]:
+    return CaseMember.objects.filter(user=user)
+
+
+def cases_for_work(*, user: AbstractBaseUser) -> QuerySet[Case]:
+    """The cases in which the user is lead or examiner: the ones they may add jobs to."""
+    return Case.objects.filter(members__user=user, members__role__in=WORKING_ROLES).order_by("reference")
+
+
+def case_by_reference(*, reference: str) -> Case | None:
+    return Case.objects.filter(reference=reference.strip()).first()
+
+
+def case_members(*, case_id: int) -> QuerySet[CaseMember]:
+    return CaseMember.objects.filter(case_id=case_id).select_related("user")

@@ -1,0 +1,98 @@
+"""Case writes: create a case, set or remove a member's role. Audited as `case.create`, `case.member.set`,
+`case.member.remove`; a membership removed or lowered is announced (`cases.signals.membership_lost`), so that open
+sockets check access again once the change commits."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from audit.services import audit_record, user_label
+from cases.models import ROLE_RANK, Case, CaseMember
+from cases.signals import membership_lost
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# "job-<id>" names the case made for one job alone (jobs that came before cases, and jobs made with no case).
+OWN_CASE_REFERENCE = re.compile(r"job-\d+")
+
+
+class CaseRefused(ValueError):
+    """The case cannot be made or changed so; the text says why."""
+
+
+def own_case_reference(job_id: int) -> str:
+    return f"job-{job_id}"
+
+
+def case_create(*, reference: str, title: str, description: str = "", owner: AbstractBaseUser | None = None) -> Case:
+    """A new case, its owner (if any) its lead. CaseRefused for an empty reference, one in use, or one of the
+    form that names a single job's case."""
+    reference = reference.strip()
+    if not reference or len(reference) > Case._meta.get_field("reference").max_length:
+        raise CaseRefused("a case reference has 1 to 64 characters")
+    if OWN_CASE_REFERENCE.fullmatch(reference):
+        raise CaseRefused(f"{reference!r} names the case of a single job: choose another reference")
+    with transaction.atomic():
+        if Case.objects.filter(reference=reference).exists():
+            raise CaseRefused(f"case {reference} exists already")
+        case = Case.objects.create(reference=reference, title=title or reference, description=description, owner=owner)
+        _created(case)
+    return case
+
+
+def case_of_its_own(*, title: str, owner: AbstractBaseUser | None, make: Callable[[Case], T]) -> tuple[Case, T]:
+    """A case for one new job, made by `make(case)`, its reference "job-<the job's id>", the owner its lead."""
+    with transaction.atomic():
+        case = Case.objects.create(reference=f"new-{uuid.uuid4().hex}", title=title, owner=owner)
+        made = make(case)
+        case.reference = own_case_reference(made.pk)
+        case.save(update_fields=["reference"])
+        _created(case)
+    return case, made
+
+
+def _created(case: Case) -> None:
+    if case.owner is not None:
+        CaseMember.objects.create(case=case, user=case.owner, role=CaseMember.Role.LEAD)
+    audit_record(
+        "case.create",
+        target=case.reference,
+        title=case.title,
+        owner=user_label(case.owner) if case.owner else "",
+    )
+    logger.info("case %s: created as %s", case.pk, case.reference)
+
+
+def case_member_set(*, case: Case, user: AbstractBaseUser, role: str) -> CaseMember:
+    """Make the user a member of the case with `role`, or change the role they have. A lowered role is announced."""
+    role = CaseMember.Role(role)
+    with transaction.atomic():
+        before = (
+            CaseMember.objects.select_for_update().filter(case=case, user=user).values_list("role", flat=True).first()
+        )
+        member, _ = CaseMember.objects.update_or_create(case=case, user=user, defaults={"role": role})
+        if before != role:
+            audit_record("case.member.set", target=case.reference, detail=f"{user_label(user)}: {role}",
+                         was=before or "")  # fmt: skip
+        if before is not None and ROLE_RANK[CaseMember.Role(before)] > ROLE_RANK[role]:
+            membership_lost.send(sender=CaseMember, user_id=user.pk)
+    return member
+
+
+def case_member_remove(*, case: Case, user_id: int, why: str = "") -> bool:
+    """Remove the user from the case. Returns whether they were a member."""
+    with transaction.atomic():
+        removed, _ = CaseMember.objects.filter(case=case, user_id=user_id).delete()
+        if removed:
+            audit_record("case.member.remove", target=case.reference, detail=why or f"user {user_id}")
+            membership_lost.send(sender=CaseMember, user_id=user_id)
+    return bool(removed)
