@@ -179,10 +179,10 @@ def job_delete(*, job: Job) -> int:
 
 
 def job_owner_set(*, job: Job, owner: AbstractBaseUser | None, why: str = "") -> bool:
-    """Give the job to another owner (None: to nobody; staff still see it), who becomes lead of its case. The previous
-    owner loses the lead they had by owning it (unless they own another job of the case): their open sockets check
-    access again once this commits. Audited as `job.owner` with `why` (default: whose it was). Returns whether the
-    owner changed."""
+    """Give the job to another owner (None: to nobody; staff still see it). In the job's own case the new owner
+    becomes its lead and the previous one loses the lead they had by owning it (unless they own another job of the
+    case): their open sockets check access again once this commits. In a case of the lab's, memberships stay.
+    Audited as `job.owner` with `why` (default: whose it was). Returns whether the owner changed."""
     with transaction.atomic():
         before = Job.objects.select_for_update(of=("self",)).select_related("owner").get(pk=job.pk).owner
         job.owner = owner
@@ -193,13 +193,15 @@ def job_owner_set(*, job: Job, owner: AbstractBaseUser | None, why: str = "") ->
         now = f"{user_label(owner)}'s" if owner else "nobody's"
         audit_record("job.owner", job_id=job.pk, target=job.name, detail=f"{was}: now {now}")
         case = Case.objects.get(pk=job.case_id)
-        if case.reference == own_case_reference(job.pk):  # the job's own case is its owner's
+        # The job's own case is its owner's: the new owner leads it, the previous one leaves it (unless they own
+        # another job of it). In a case of the lab's, owning a job gives no right: memberships stay as they are.
+        if case.reference == own_case_reference(job.pk):
             Case.objects.filter(pk=case.pk).update(owner=owner)
-        if owner is not None:
-            case_member_set(case=case, user=owner, role=CaseMember.Role.LEAD)
-        # The previous owner was lead by owning the job: no longer, unless they own another job of the case.
-        if before and not case.jobs.filter(owner=before).exists():
-            case_member_remove(case=case, user_id=before.pk, why=f"{user_label(before)}: no longer owns job {job.pk}")
+            if owner is not None:
+                case_member_set(case=case, user=owner, role=CaseMember.Role.LEAD)
+            if before and not case.jobs.filter(owner=before).exists():
+                why = f"{user_label(before)}: no longer owns job {job.pk}"
+                case_member_remove(case=case, user_id=before.pk, why=why)
     logger.info("job %s: owner now user %s", job.pk, getattr(owner, "pk", None))
     return True
 

@@ -13,6 +13,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from django.urls import reverse
+
+from jobs.models import FileInstance, Job, JobImage
 from tests.support.environment import REPO
 from tests.support.processes import child_process
 from tests.support.waiting import wait_for
@@ -102,3 +105,34 @@ def sign_in_browser(context, server: AsgiServer, user) -> None:
             }
         ]
     )
+
+
+def job_urls(job: Job) -> dict[str, list[str]]:
+    """Every route that shows or changes something of the job, by method."""
+    image_id = JobImage.objects.filter(job=job).values_list("image_id", flat=True).first()
+    image_file = FileInstance.objects.filter(job=job, status="image").first()
+    error_file = FileInstance.objects.filter(job=job, status="error").first()
+    j = job.pk
+    get = [
+        reverse("jobs:detail", args=[j]),
+        reverse("jobs:progress", args=[j]),
+        reverse("jobs:gallery", args=[j]),
+        reverse("jobs:gallery_more", args=[j]) + "?sort=size",
+        reverse("jobs:gallery_options", args=[j]),
+        reverse("jobs:map", args=[j]),
+        reverse("jobs:map_points", args=[j]),
+        reverse("jobs:image", args=[j, image_id]),
+        reverse("jobs:thumb", args=[j, image_id]),
+        reverse("jobs:preview", args=[j, image_id]),
+        reverse("jobs:original", args=[j, image_file.pk]),
+        reverse("jobs:original", args=[j, image_file.pk]) + "?download=1",
+        reverse("jobs:original", args=[j, error_file.pk]) + "?download=1",
+    ]
+    change = [
+        reverse("jobs:start", args=[j]),
+        reverse("jobs:cancel", args=[j]),
+        reverse("jobs:rerun", args=[j]),
+        reverse("jobs:delete", args=[j]),
+    ]
+    share = [reverse("jobs:share", args=[j]), reverse("jobs:unshare", args=[j, job.owner_id])]
+    return {"get": get, "change": change, "share": share}

@@ -12,9 +12,9 @@ from cases.models import CaseMember
 from cases.services import case_create, case_member_set
 from jobs.models import Job
 from jobs.progress import publisher
-from jobs.services import CaseRefusedForJob, job_create, job_share, job_unshare
+from jobs.services import CaseRefusedForJob, job_create, job_owner_set, job_share, job_unshare
 from tests.support.cases import make_case
-from tests.web.test_tenancy import job_urls
+from tests.support.web import job_urls
 
 pytestmark = pytest.mark.integration
 
@@ -132,3 +132,19 @@ def test_lowering_or_removing_a_membership_revokes_and_sharing_keeps_its_words(t
     shared = AuditEvent.objects.filter(action__in=["job.share", "job.unshare"]).order_by("id")
     actions = shared.values_list("action", "job_id")
     assert list(actions) == [("job.share", job.pk), ("job.share", job.pk), ("job.unshare", job.pk)]
+
+
+@pytest.mark.django_db
+def test_giving_a_job_to_another_owner_changes_roles_in_its_own_case_only(team, sources_root):
+    make_case(sources_root / "phone")
+    case = case_create(reference="2024-017", title="Op. Example", owner=team["lead"])
+    case_member_set(case=case, user=team["reviewer"], role="reviewer")
+    in_case = job_create(name="phone", source_path=sources_root / "phone", owner=team["lead"], case=case)
+    own = job_create(name="own", source_path=sources_root / "phone", owner=team["lead"])
+
+    # In the lab's case, owning a job gives no right: the reviewer stays a reviewer, the lead stays lead.
+    assert job_owner_set(job=in_case, owner=team["reviewer"])
+    assert dict(case.members.values_list("user", "role")) == {team["lead"].pk: "lead", team["reviewer"].pk: "reviewer"}
+    # The job's own case is its owner's: the lead goes with the job.
+    assert job_owner_set(job=own, owner=team["reviewer"])
+    assert list(own.case.members.values_list("user", "role")) == [(team["reviewer"].pk, "lead")]
