@@ -1,5 +1,5 @@
 """The cases admin goes through the case services: an edit or a deletion is audited, each member removed with it as
-any removal is, and a change that would leave a case with no lead is a form error."""
+any removal is, and a change that would leave a case with no lead is a form error (in the jobs admin too)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from cases.models import Case, CaseMember
 from cases.services import case_create, case_member_set
+from jobs.models import Job
+from jobs.services import job_create
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +79,14 @@ def test_a_deleted_case_removes_each_member_on_the_record(admin_client, case):
         ("case.member.remove", "2024-9", "the case was deleted"),
         ("case.delete", "2024-9", ""),
     ]
+
+
+def test_a_job_alone_in_its_case_is_not_given_to_nobody(admin_client, tmp_path):
+    alice = get_user_model().objects.create_user(username="alice", email="alice@example.org")
+    job = job_create(name="phone", source_path=tmp_path, owner=alice, stages=[])
+    form = {"name": job.name, "description": "", "exhibit": "", "owner": ""}
+    refused = admin_client.post(reverse("admin:jobs_job_change", args=[job.pk]), form)
+    assert refused.status_code == 200
+    assert "The job&#x27;s own case needs a lead" in refused.text
+    assert Job.objects.get(pk=job.pk).owner == alice
+    assert list(job.case.members.values_list("user", "role")) == [(alice.pk, "lead")]
