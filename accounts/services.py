@@ -19,7 +19,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from audit.services import audit_record, user_label
+from cases.models import CaseMember
 from cases.selectors import case_memberships
+from cases.services import case_member_remove, case_member_set
 from jobs.access import verified_address_owners
 from jobs.models import Job
 from jobs.progress.publisher import access_revoked
@@ -101,8 +103,9 @@ def user_save(*, user: AbstractUser) -> None:
 
 def user_delete(*, user: AbstractUser, by: AbstractUser) -> int:
     """Delete an account. Evidence results are never lost with it: the jobs it owned pass to the staff member who
-    deletes it (who can share or delete them afterwards), and its memberships of cases are removed; its open
-    live-progress sockets close once this commits. Returns the number of jobs transferred."""
+    deletes it (who can share or delete them afterwards), so does the lead of each case it was the last lead of, and
+    its memberships of cases are removed (`case.member.remove`, once per case); its open live-progress sockets close
+    once this commits. Returns the number of jobs transferred."""
     _check(user=user, by=by)
     user_id, label = user.pk, user_label(user)
     with transaction.atomic():
@@ -113,6 +116,12 @@ def user_delete(*, user: AbstractUser, by: AbstractUser) -> int:
         )
         # Each job's own history says what became of it.
         moved = sum(job_owner_set(job=job, owner=by, why=f"{label} deleted") for job in Job.objects.filter(owner=user))
+        # A case it was the last lead of passes to the staff member too, as its jobs did: a case keeps a lead.
+        for member in case_memberships(user=user).select_related("case").order_by("case_id"):
+            other_leads = member.case.members.filter(role=CaseMember.Role.LEAD).exclude(user=user)
+            if member.role == CaseMember.Role.LEAD and not other_leads.exists():
+                case_member_set(case=member.case, user=by, role=CaseMember.Role.LEAD)
+            case_member_remove(case=member.case, user_id=user.pk, why=f"{label}: account deleted")
         user.delete()
         for job_id in shared:
             audit_record("job.unshare", job_id=job_id, target=label, detail="the account was deleted")

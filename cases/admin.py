@@ -1,12 +1,22 @@
-"""Admin for cases. A case is made and its members change here through the services (`case_create`,
-`case_member_set`, `case_member_remove`): audited as in the app, and whoever loses access has their open sockets
-check it again."""
+"""Admin for cases. A case is made, edited and deleted, and its members change, here through the services
+(`case_create`, `case_update`, `case_delete`, `case_member_set`, `case_member_remove`): audited as in the app, and
+whoever loses access has their open sockets check it again. A change that would leave a case with no lead is a form
+error."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from cases.models import Case, CaseMember
-from cases.services import OWN_CASE_REFERENCE, case_create, case_member_remove, case_member_set
+from cases.models import OWN_CASE_REFERENCE, Case, CaseMember
+from cases.services import (
+    CaseRefused,
+    case_create,
+    case_delete,
+    case_member_remove,
+    case_member_set,
+    case_update,
+)
+
+NO_LEAD = "A case must keep a lead: make another member lead first."
 
 
 class CaseForm(forms.ModelForm):
@@ -17,19 +27,36 @@ class CaseForm(forms.ModelForm):
         return reference
 
 
+class CaseMemberFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        """A case that has a lead keeps one: the memberships as they will be, once saved (those posted, and those
+        not), still name a lead."""
+        super().clean()
+        if self.instance.pk is None:
+            return
+        leads = self.instance.members.filter(role=CaseMember.Role.LEAD)
+        posted = [form for form in self.forms if form.instance.pk or form.has_changed()]
+        if not leads.exists() or leads.exclude(pk__in=[form.instance.pk for form in posted]).exists():
+            return
+        kept = [form.cleaned_data for form in posted if form.cleaned_data and not form.cleaned_data.get("DELETE")]
+        if not any(data.get("role") == CaseMember.Role.LEAD for data in kept):
+            raise forms.ValidationError(NO_LEAD)
+
+
 class CaseMemberInline(admin.TabularInline):
     model = CaseMember
+    formset = CaseMemberFormSet
     extra = 0
     autocomplete_fields = ["user"]
 
 
 def _member_save(member: CaseMember) -> None:
     """Save a membership added or edited here: one moved to another user or case is removed from the one that had
-    it (who loses access) and made for the other."""
+    it (who loses access) once made for the other (a lead moved keeps the case led)."""
     was = CaseMember.objects.filter(pk=member.pk).select_related("case").first() if member.pk else None
+    member.pk = case_member_set(case=member.case, user=member.user, role=member.role).pk
     if was is not None and (was.case_id, was.user_id) != (member.case_id, member.user_id):
         case_member_remove(case=was.case, user_id=was.user_id)
-    member.pk = case_member_set(case=member.case, user=member.user, role=member.role).pk
 
 
 @admin.register(Case)
@@ -44,16 +71,40 @@ class CaseAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         if change:
-            obj.save(update_fields=[name for name in ("title", "description") if name in form.changed_data])
+            case_update(case=obj, fields=form.changed_data)
             return
         obj.pk = case_create(reference=obj.reference, title=obj.title, description=obj.description, owner=obj.owner).pk
 
     def save_formset(self, request, form, formset, change) -> None:
         formset.save(commit=False)
+        # New leads first and removals last, so that the case has a lead at every step.
+        changed = [*formset.new_objects, *(member for member, _ in formset.changed_objects)]
+        for member in sorted(changed, key=lambda member: member.role != CaseMember.Role.LEAD):
+            _member_save(member)
         for member in formset.deleted_objects:
             case_member_remove(case=member.case, user_id=member.user_id)
-        for member in [*formset.new_objects, *(member for member, _ in formset.changed_objects)]:
-            _member_save(member)
+
+    def delete_model(self, request, obj) -> None:
+        case_delete(case=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for case in queryset:
+            case_delete(case=case)
+
+
+class CaseMemberForm(forms.ModelForm):
+    def clean(self) -> dict:
+        """The case's last lead is not lowered, nor moved to another case or user."""
+        data = super().clean()
+        was = CaseMember.objects.filter(pk=self.instance.pk).first() if self.instance.pk else None
+        if (
+            was is not None
+            and was.role == CaseMember.Role.LEAD
+            and (data.get("role"), data.get("case"), data.get("user")) != (was.role, was.case, was.user)
+            and not was.case.members.filter(role=CaseMember.Role.LEAD).exclude(pk=was.pk).exists()
+        ):
+            raise forms.ValidationError(NO_LEAD)
+        return data
 
 
 @admin.register(CaseMember)
@@ -61,12 +112,16 @@ class CaseMemberAdmin(admin.ModelAdmin):
     list_display = ["id", "case", "user", "role", "created_at"]
     list_filter = ["role"]
     autocomplete_fields = ["user"]
+    form = CaseMemberForm
 
     def save_model(self, request, obj, form, change) -> None:
         _member_save(obj)
 
     def delete_model(self, request, obj) -> None:
-        case_member_remove(case=obj.case, user_id=obj.user_id)
+        try:
+            case_member_remove(case=obj.case, user_id=obj.user_id)
+        except CaseRefused as exc:
+            self.message_user(request, str(exc), messages.ERROR)
 
     def delete_queryset(self, request, queryset) -> None:
         for member in queryset:

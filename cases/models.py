@@ -1,8 +1,14 @@
 """Cases: the unit of access. A case holds the jobs of one investigation (one per source or exhibit); its members, with
 their roles, are who may see and work on them."""
 
+import re
+
 from django.conf import settings
 from django.db import models
+
+# "job-<id>" names the case made for one job alone (jobs that came before cases, and jobs made with no case), which
+# holds that job and its reruns only.
+OWN_CASE_REFERENCE = re.compile(r"job-\d+")
 
 
 class Case(models.Model):

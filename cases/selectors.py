@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
-from cases.models import Case, CaseMember
+from cases.models import OWN_CASE_REFERENCE, Case, CaseMember
 
 # The roles that may add jobs to a case and start, cancel or rerun them.
 WORKING_ROLES = (CaseMember.Role.LEAD, CaseMember.Role.EXAMINER)
@@ -23,8 +23,10 @@ def case_memberships(*, user: AbstractBaseUser) -> QuerySet[CaseMember]:
 
 
 def cases_for_work(*, user: AbstractBaseUser) -> QuerySet[Case]:
-    """The cases in which the user is lead or examiner: the ones they may add jobs to."""
-    return Case.objects.filter(members__user=user, members__role__in=WORKING_ROLES).order_by("reference")
+    """The cases in which the user is lead or examiner: the ones they may add jobs to. A single job's own case is
+    not one of them: only its reruns join it."""
+    cases = Case.objects.filter(members__user=user, members__role__in=WORKING_ROLES)
+    return cases.exclude(reference__regex=rf"^{OWN_CASE_REFERENCE.pattern}$").order_by("reference")
 
 
 def case_by_reference(*, reference: str) -> Case | None:

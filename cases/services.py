@@ -1,28 +1,25 @@
-"""Case writes: create a case, set or remove a member's role. Audited as `case.create`, `case.member.set`,
-`case.member.remove`; a membership removed or lowered is announced (`cases.signals.membership_lost`), so that open
+"""Case writes: create a case, change its title and description, set or remove a member's role, delete it. Audited
+as `case.create`, `case.update`, `case.member.set`, `case.member.remove`, `case.delete`. A case that has a lead keeps
+one (CaseRefused); a membership removed or lowered is announced (`cases.signals.membership_lost`), so that open
 sockets check access again once the change commits."""
 
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from audit.services import audit_record, user_label
-from cases.models import ROLE_RANK, Case, CaseMember
+from cases.models import OWN_CASE_REFERENCE, ROLE_RANK, Case, CaseMember
 from cases.signals import membership_lost
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-# "job-<id>" names the case made for one job alone (jobs that came before cases, and jobs made with no case).
-OWN_CASE_REFERENCE = re.compile(r"job-\d+")
 
 
 class CaseRefused(ValueError):
@@ -44,7 +41,13 @@ def case_create(*, reference: str, title: str, description: str = "", owner: Abs
     with transaction.atomic():
         if Case.objects.filter(reference=reference).exists():
             raise CaseRefused(f"case {reference} exists already")
-        case = Case.objects.create(reference=reference, title=title or reference, description=description, owner=owner)
+        try:
+            with transaction.atomic():  # made at the same time by another: a savepoint, so the caller can go on
+                case = Case.objects.create(
+                    reference=reference, title=title or reference, description=description, owner=owner
+                )
+        except IntegrityError:
+            raise CaseRefused(f"case {reference} exists already: it was made meanwhile") from None
         _created(case)
     return case
 
@@ -72,13 +75,25 @@ def _created(case: Case) -> None:
     logger.info("case %s: created as %s", case.pk, case.reference)
 
 
+def case_locked(*, case_id: int) -> Case:
+    """The case, its row locked until the transaction ends: whoever changes its members or adds a job to it takes
+    this lock first, so that a check made under it (who leads, who may add jobs) still holds at commit."""
+    return Case.objects.select_for_update().get(pk=case_id)
+
+
+def _leads_left(case_id: int, *, without: int) -> bool:
+    return CaseMember.objects.filter(case_id=case_id, role=CaseMember.Role.LEAD).exclude(user_id=without).exists()
+
+
 def case_member_set(*, case: Case, user: AbstractBaseUser, role: str) -> CaseMember:
-    """Make the user a member of the case with `role`, or change the role they have. A lowered role is announced."""
+    """Make the user a member of the case with `role`, or change the role they have. A lowered role is announced.
+    CaseRefused when it would lower the case's last lead."""
     role = CaseMember.Role(role)
     with transaction.atomic():
-        before = (
-            CaseMember.objects.select_for_update().filter(case=case, user=user).values_list("role", flat=True).first()
-        )
+        case_locked(case_id=case.pk)
+        before = CaseMember.objects.filter(case=case, user=user).values_list("role", flat=True).first()
+        if before == CaseMember.Role.LEAD and role != before and not _leads_left(case.pk, without=user.pk):
+            raise CaseRefused(f"case {case.reference} must keep a lead: make another member lead first")
         member, _ = CaseMember.objects.update_or_create(case=case, user=user, defaults={"role": role})
         if before != role:
             audit_record("case.member.set", target=case.reference, detail=f"{user_label(user)}: {role}",
@@ -89,10 +104,40 @@ def case_member_set(*, case: Case, user: AbstractBaseUser, role: str) -> CaseMem
 
 
 def case_member_remove(*, case: Case, user_id: int, why: str = "") -> bool:
-    """Remove the user from the case. Returns whether they were a member."""
+    """Remove the user from the case. Returns whether they were a member. CaseRefused when they are its last lead."""
     with transaction.atomic():
-        removed, _ = CaseMember.objects.filter(case=case, user_id=user_id).delete()
-        if removed:
-            audit_record("case.member.remove", target=case.reference, detail=why or f"user {user_id}")
-            membership_lost.send(sender=CaseMember, user_id=user_id)
+        case_locked(case_id=case.pk)
+        role = CaseMember.objects.filter(case=case, user_id=user_id).values_list("role", flat=True).first()
+        if role == CaseMember.Role.LEAD and not _leads_left(case.pk, without=user_id):
+            raise CaseRefused(f"case {case.reference} must keep a lead: make another member lead first")
+        return _member_remove(case, user_id, why)
+
+
+def _member_remove(case: Case, user_id: int, why: str) -> bool:
+    removed, _ = CaseMember.objects.filter(case=case, user_id=user_id).delete()
+    if removed:
+        audit_record("case.member.remove", target=case.reference, detail=why or f"user {user_id}")
+        membership_lost.send(sender=CaseMember, user_id=user_id)
     return bool(removed)
+
+
+def case_update(*, case: Case, fields: list[str]) -> None:
+    """Save the case's title and description (those of `fields` that changed), audited as `case.update`."""
+    fields = [name for name in ("title", "description") if name in fields]
+    if not fields:
+        return
+    with transaction.atomic():
+        case.save(update_fields=fields)
+        audit_record("case.update", target=case.reference, detail=", ".join(fields))
+
+
+def case_delete(*, case: Case) -> None:
+    """Delete a case that holds no job (Case.jobs protects the rest): each member is removed first, audited and
+    announced as any removal is (the lead too: nothing is left to lead), then the case, audited as `case.delete`."""
+    with transaction.atomic():
+        case_locked(case_id=case.pk)
+        for user_id in CaseMember.objects.filter(case=case).values_list("user_id", flat=True):
+            _member_remove(case, user_id, "the case was deleted")
+        reference = case.reference
+        case.delete()
+        audit_record("case.delete", target=reference)

@@ -2,15 +2,35 @@
 changes here through `job_owner_set`: audited as in the app, and whoever loses access has their open sockets on the
 job close. Who else may see a job is its case's members (cases.admin)."""
 
+from django import forms
 from django.contrib import admin
 
+from cases.models import OWN_CASE_REFERENCE
 from content.admin import ReadOnlyAdmin
 from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch, StageClaim, StageProgress
 from jobs.services import job_owner_set
 
 
+class JobForm(forms.ModelForm):
+    def clean_owner(self):
+        """A single job's own case is led by the owner it was made for: the job passes to someone, not to nobody,
+        while that owner leads it alone (job_owner_set would leave the case with no lead)."""
+        owner, job = self.cleaned_data["owner"], self.instance
+        case = job.case
+        if (
+            owner is None
+            and job.owner_id is not None
+            and OWN_CASE_REFERENCE.fullmatch(case.reference)
+            and case.owner_id == job.owner_id
+            and not case.jobs.filter(owner_id=job.owner_id).exclude(pk=job.pk).exists()
+        ):
+            raise forms.ValidationError("The job's own case needs a lead: give the job to another user.")
+        return owner
+
+
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
+    form = JobForm
     list_display = ["id", "name", "case", "exhibit", "owner", "status", "files_seen", "images", "errors", "created_at"]
     list_filter = ["status"]
     search_fields = ["name", "description", "source_path", "case__reference", "exhibit"]

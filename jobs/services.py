@@ -15,9 +15,14 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from audit.services import audit_record, user_label
-from cases.models import Case, CaseMember
+from cases.models import OWN_CASE_REFERENCE, Case, CaseMember
 from cases.selectors import WORKING_ROLES, case_role
-from cases.services import case_member_remove, case_member_set, case_of_its_own, own_case_reference
+from cases.services import (
+    case_locked,
+    case_member_remove,
+    case_member_set,
+    case_of_its_own,
+)
 from content.models import Image
 from jobs.config import JobConfig
 from jobs.lifecycle import StartOutcome, job_cancel, job_start
@@ -75,15 +80,22 @@ def job_create(
 ) -> Job:
     """A new job on a source folder. With no case, in a case of its own ("job-<id>", the owner its lead); in `case`,
     if its owner is the case's lead or an examiner there (CaseRefusedForJob otherwise; no owner: the operator of
-    the installation, at the command line)."""
+    the installation, at the command line). A single job's own case takes no other job (CaseRefusedForJob): only
+    job_rerun adds to it."""
     config = JobConfig.from_settings(stages)  # unknown stage names fail here, before anything is stored
     source = source_resolve(source_path, within=within)
-    if case is not None and owner is not None and case_role(case_id=case.pk, user=owner) not in WORKING_ROLES:
-        raise CaseRefusedForJob(f"only the lead and the examiners of case {case.reference} may add jobs to it")
-    return _job_create(
-        name=name or source.name, description=description, owner=owner, source=source, config=config, case=case,
-        exhibit=exhibit,
-    )  # fmt: skip
+    if case is not None and OWN_CASE_REFERENCE.fullmatch(case.reference):
+        raise CaseRefusedForJob(f"case {case.reference} is a single job's own: only its reruns join it")
+    with transaction.atomic():
+        # Under the case's lock: a member removed meanwhile waits for this job, or this job sees them gone.
+        if case is not None:
+            case = case_locked(case_id=case.pk)
+        if case is not None and owner is not None and case_role(case_id=case.pk, user=owner) not in WORKING_ROLES:
+            raise CaseRefusedForJob(f"only the lead and the examiners of case {case.reference} may add jobs to it")
+        return _job_create(
+            name=name or source.name, description=description, owner=owner, source=source, config=config, case=case,
+            exhibit=exhibit,
+        )  # fmt: skip
 
 
 def _job_create(
@@ -104,6 +116,8 @@ def _job_create(
         )
 
     with transaction.atomic():
+        if case is not None:
+            case_locked(case_id=case.pk)  # held by job_create already; job_rerun takes it here
         job = make(case) if case is not None else case_of_its_own(title=name, owner=owner, make=make)[1]
         StageProgress.objects.bulk_create([StageProgress(job=job, stage=stage) for stage in config.stages])
         audit_record(
@@ -193,9 +207,10 @@ def job_owner_set(*, job: Job, owner: AbstractBaseUser | None, why: str = "") ->
         now = f"{user_label(owner)}'s" if owner else "nobody's"
         audit_record("job.owner", job_id=job.pk, target=job.name, detail=f"{was}: now {now}")
         case = Case.objects.get(pk=job.case_id)
-        # The job's own case is its owner's: the new owner leads it, the previous one leaves it (unless they own
-        # another job of it). In a case of the lab's, owning a job gives no right: memberships stay as they are.
-        if case.reference == own_case_reference(job.pk):
+        # A single job's case (the job and its reruns) that the previous owner owned is its owner's: the new owner
+        # owns and leads it, the previous one leaves it (unless they own another job of it). In a case of the lab's,
+        # owning a job gives no right: memberships stay as they are.
+        if OWN_CASE_REFERENCE.fullmatch(case.reference) and before is not None and case.owner_id == before.pk:
             Case.objects.filter(pk=case.pk).update(owner=owner)
             if owner is not None:
                 case_member_set(case=case, user=owner, role=CaseMember.Role.LEAD)
@@ -211,12 +226,29 @@ SHARE_ROLES = {"full": CaseMember.Role.EXAMINER, "reviewer": CaseMember.Role.REV
 MEMBER_SHARE_ROLES = {CaseMember.Role.EXAMINER: "full", CaseMember.Role.REVIEWER: "reviewer"}
 
 
+class ShareRefused(ValueError):
+    """The job page's sharing manages examiners and reviewers only: not the owner of a single job's own case, nor a
+    lead (leads change in the cases admin)."""
+
+
+def _share_checked(job: Job, user_id: int) -> bool:
+    """Under the case's lock: whether the user is the owner of the job's own case (who has every right there and
+    whom sharing leaves as they are); ShareRefused when they lead the job's case."""
+    case = case_locked(case_id=job.case_id)
+    if OWN_CASE_REFERENCE.fullmatch(case.reference) and user_id == job.owner_id:
+        return True
+    if CaseMember.objects.filter(case=case, user_id=user_id, role=CaseMember.Role.LEAD).exists():
+        raise ShareRefused(f"they lead case {case.reference}: a lead is changed in the cases admin")
+    return False
+
+
 def job_share(*, job: Job, user: AbstractBaseUser, role: str) -> CaseMember:
     """Share the job with a user: make them a member of the job's case with the role (full: examiner, reviewer:
-    reviewer), or change the role they have. Sharing with the owner changes nothing."""
-    if user.pk == job.owner_id:
-        raise ValueError("the owner already has every right on the job")
+    reviewer), or change the role they have. ShareRefused for the owner of a single job's own case (they have
+    every right on it) and for a lead of the job's case."""
     with transaction.atomic():
+        if _share_checked(job, user.pk):
+            raise ShareRefused("the owner already has every right on the job")
         member = case_member_set(case=job.case, user=user, role=SHARE_ROLES[str(role)])
         audit_record("job.share", job_id=job.pk, target=user_label(user), role=str(role))
     logger.info("job %s: shared with user %s as %s", job.pk, user.pk, role)
@@ -224,11 +256,12 @@ def job_share(*, job: Job, user: AbstractBaseUser, role: str) -> CaseMember:
 
 
 def job_unshare(*, job: Job, user_id: int) -> bool:
-    """Remove the user from the job's case (the owner stays its lead); their open sockets on it close once this
-    commits."""
-    if user_id == job.owner_id:
-        return False
+    """Remove the user from the job's case; their open sockets on it close once this commits. Returns whether they
+    were a member; the owner of a single job's own case stays its lead (False). ShareRefused for a lead of the job's
+    case."""
     with transaction.atomic():
+        if _share_checked(job, user_id):
+            return False
         removed = case_member_remove(case=job.case, user_id=user_id)
         if removed:
             audit_record("job.unshare", job_id=job.pk, target=f"user {user_id}")

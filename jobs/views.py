@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from audit.models import AuditEvent
 from audit.selectors import AUDIT_FIELDS, audit_events_for_export, audit_events_for_job
 from audit.services import audit_record
+from cases.models import OWN_CASE_REFERENCE
 from cases.selectors import case_members
 from content.models import StageResult
 from jobs.access import JobAction, job_get_for_user, job_list_for_user, job_permissions
@@ -28,6 +29,7 @@ from jobs.selectors import source_label
 from jobs.services import (
     CaseRefusedForJob,
     RerunRefused,
+    ShareRefused,
     SourceError,
     job_create,
     job_delete,
@@ -119,7 +121,10 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
             "can": {action.value: True for action in can},
             "errors": errors,
             "stage_failures": [f for f in stage_failures if versions.get(f.stage) == f.extractor_version],
-            "shares": case_members(case_id=job.case_id).exclude(user_id=job.owner_id),
+            # The case's members; in a single job's own case, less its owner (who has every right there).
+            "shares": case_members(case_id=job.case_id).exclude(
+                user_id=job.owner_id if OWN_CASE_REFERENCE.fullmatch(job.case.reference) else None
+            ),
             "share_form": ShareForm(),
             # Who did what to the job, for those who decide who may see it (owner and staff).
             "history": audit_events_for_job(job_id=job.pk) if JobAction.SHARE in can else None,
@@ -221,6 +226,9 @@ def job_share_view(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_POST
 def job_unshare_view(request: HttpRequest, job_id: int, user_id: int) -> HttpResponse:
     job = job_or_404(request, job_id, JobAction.SHARE)
-    if job_unshare(job=job, user_id=user_id):
-        messages.success(request, "Share removed.")
+    try:
+        if job_unshare(job=job, user_id=user_id):
+            messages.success(request, "Share removed.")
+    except ShareRefused as exc:
+        messages.error(request, str(exc))
     return redirect("jobs:detail", job_id=job.pk)

@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from cases.services import case_member_set
+from api.jobs_servicer import job_message
+from api.selectors import job_page_for_user
+from cases.services import case_create, case_member_set
 from imagescanner.v1 import jobs_pb2 as pb
+from jobs.access import job_list_for_user
 from jobs.models import Job
 from jobs.services import job_create
 from tests.support.grpc import rpc_error
@@ -61,3 +67,28 @@ def test_each_role_of_the_case_over_grpc(grpc_server, client_as, workers):
     assert finished(Job.objects.get(pk=rerun.id)).status == Job.Status.COMPLETED
     lead.jobs.DeleteJob(pb.DeleteJobRequest(job_id=rerun.id))
     assert not Job.objects.filter(pk=rerun.id).exists()
+
+
+@pytest.mark.django_db
+def test_a_list_of_jobs_asks_for_the_roles_once_whatever_its_length(tmp_path):
+    users = get_user_model().objects
+    alice = users.create_user(username="alice", email="alice@example.org")
+    bob = users.create_user(username="bob", email="bob@example.org")
+    case = case_create(reference="2024-017", title="Op. Example", owner=alice)
+    case_member_set(case=case, user=bob, role="reviewer")
+
+    def listed(count: int) -> tuple[int, list[list[str]]]:
+        while Job.objects.count() < count:  # half in the lab's case, half in cases of their own
+            owner, in_case = (alice, case) if Job.objects.count() % 2 else (bob, None)
+            job_create(name="phone", source_path=tmp_path, owner=owner, stages=[], case=in_case)
+        with CaptureQueriesContext(connection) as queries:  # as ListJobs and ListActiveJobs build their answers
+            page = job_page_for_user(user=bob, order="newest", after=None, limit=50).jobs
+            permissions = [list(job_message(job, bob).permissions) for job in page]
+            active = job_list_for_user(user=bob).prefetch_related("stage_progress")
+            permissions += [list(job_message(job, bob).permissions) for job in active]
+        return len(queries), permissions
+
+    few, _ = listed(2)
+    many, seen = listed(8)
+    assert many == few
+    assert sorted(map(tuple, seen)) == sorted([("change", "delete", "share", "view")] * 8 + [("view",)] * 8)

@@ -69,6 +69,12 @@ def test_scan_into_a_case_made_when_new_used_when_it_exists_refused_for_an_outsi
     alone = Job.objects.get(name="alone")
     assert alone.case.reference == f"job-{alone.pk}"
     assert list(alone.case.members.values_list("user", "role")) == [(carol.pk, "lead")]
+    # A single job's own case takes its reruns only, even from its lead.
+    own = manage(worker_env, "scan", laptop, "--owner", "carol", "--case", alone.case.reference)
+    assert own.stderr.strip().splitlines() == [
+        f"CommandError: case job-{alone.pk} is a single job's own: only its reruns join it"
+    ]
+    assert Job.objects.filter(case=alone.case).count() == 1
     # A new case is made with its first job or not at all.
     gone = manage(worker_env, "scan", str(evidence_folder / "nothing-here"), "--case", "2024-099")
     assert gone.returncode != 0

@@ -91,16 +91,17 @@ def page(browser):
 
 @pytest.fixture
 def scan(workers, transactional_db, sources_root):
-    """Scan a case folder under SOURCES_ROOT with the real pipeline and return the finished job."""
+    """Scan a case folder under SOURCES_ROOT with the real pipeline (in `case`, or in a case of its own) and return
+    the finished job."""
     from jobs.lifecycle import job_start
     from jobs.models import Job
     from jobs.services import job_create
 
-    def run(owner, *, name: str = "case", extra: int = 0) -> Job:
+    def run(owner, *, name: str = "case", extra: int = 0, case=None) -> Job:
         folder = sources_root / name
         if not folder.exists():
             make_case(folder, extra=extra)
-        job = job_create(name=name, source_path=folder, owner=owner, within=sources_root)
+        job = job_create(name=name, source_path=folder, owner=owner, within=sources_root, case=case)
         job_start(job=job)
         wait_for(lambda: Job.objects.filter(pk=job.pk, status__in=Job.FINAL).exists(), timeout=120, message="the scan")
         job.refresh_from_db()

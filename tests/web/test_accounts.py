@@ -17,6 +17,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from audit.services import user_label
 from cases.models import CaseMember
+from cases.services import case_create, case_member_set
 from jobs.models import Job
 from jobs.services import job_create, job_share
 from tests.support.cases import make_case
@@ -190,6 +191,27 @@ def test_staff_deactivate_a_user_who_then_cannot_sign_in(examiner, make_user, cl
 
 
 @pytest.mark.django_db
+def test_deleting_the_last_lead_of_a_case_hands_the_lead_to_the_staff_member(examiner, other, make_user, client_for):
+    lead = make_user("lead@example.org", staff=True)
+    led = case_create(reference="2024-017", title="Op. Example", owner=examiner)
+    case_member_set(case=led, user=other, role="examiner")
+    shared = case_create(reference="2024-018", title="Op. Other", owner=other)
+    case_member_set(case=shared, user=examiner, role="lead")
+
+    assert client_for(lead).post(reverse("accounts:delete", args=[examiner.pk])).status_code == 302
+    assert not get_user_model().objects.filter(pk=examiner.pk).exists()
+    assert dict(led.members.values_list("user", "role")) == {lead.pk: "lead", other.pk: "examiner"}
+    assert dict(shared.members.values_list("user", "role")) == {other.pk: "lead"}  # bob leads it still
+    alice = f"user {examiner.pk} (alice@example.org)"
+    said = AuditEvent.objects.filter(action__startswith="case.member", user_id=lead.pk).order_by("id")
+    assert [(e.action, e.target, e.detail) for e in said] == [
+        ("case.member.set", "2024-017", f"user {lead.pk} (lead@example.org): lead"),
+        ("case.member.remove", "2024-017", f"{alice}: account deleted"),
+        ("case.member.remove", "2024-018", f"{alice}: account deleted"),
+    ]
+
+
+@pytest.mark.django_db
 def test_deleting_a_user_hands_their_jobs_to_the_staff_member(examiner, other, make_user, client_for, sources_root):
     make_case(sources_root / "case")
     lead = make_user("lead@example.org", staff=True)
@@ -215,6 +237,7 @@ def test_deleting_a_user_hands_their_jobs_to_the_staff_member(examiner, other, m
         ("job.owner", owned.pk, f"{alice} deleted: now {now}'s"),
         ("case.member.set", None, f"{now}: lead"),
         ("case.member.remove", None, f"{alice}: no longer owns job {owned.pk}"),
+        ("case.member.remove", None, f"{alice}: account deleted"),
         ("job.unshare", shared.pk, "the account was deleted"),
         ("user.delete", None, ""),
     ]

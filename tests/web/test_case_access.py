@@ -32,7 +32,7 @@ def team(make_user, examiner, other):
 
 
 def test_each_role_of_the_case_gets_its_rights_on_every_job_of_it(scan, team, client_for, sources_root):
-    job = scan(team["lead"])
+    job = scan(team["lead"], case=case_create(reference="2024-017", title="Op. Example", owner=team["lead"]))
     case_member_set(case=job.case, user=team["examiner"], role="examiner")
     case_member_set(case=job.case, user=team["reviewer"], role="reviewer")
     # The examiner adds the laptop to the case: every member sees it, as they see the first job.
@@ -148,3 +148,28 @@ def test_giving_a_job_to_another_owner_changes_roles_in_its_own_case_only(team, 
     # The job's own case is its owner's: the lead goes with the job.
     assert job_owner_set(job=own, owner=team["reviewer"])
     assert list(own.case.members.values_list("user", "role")) == [(team["reviewer"].pk, "lead")]
+
+
+@pytest.mark.django_db
+def test_the_job_page_shares_with_examiners_and_reviewers_only(team, client_for, sources_root):
+    make_case(sources_root / "phone")
+    case = case_create(reference="2024-017", title="Op. Example", owner=team["lead"])
+    case_member_set(case=case, user=team["reviewer"], role="lead")  # carol leads it too
+    case_member_set(case=case, user=team["examiner"], role="examiner")
+    job = job_create(name="phone", source_path=sources_root / "phone", owner=team["examiner"], case=case)
+    lead = client_for(team["lead"])
+
+    page = lead.get(reverse("jobs:detail", args=[job.pk])).text
+    assert "bob@example.org" in page  # the owner is a member like any other in a case of the lab's
+    assert reverse("jobs:unshare", args=[job.pk, team["examiner"].pk]) in page
+    assert reverse("jobs:unshare", args=[job.pk, team["reviewer"].pk]) not in page  # carol leads
+    share = {"email": "carol@example.org", "role": "reviewer"}
+    for url, data in [(reverse("jobs:share", args=[job.pk]), share),
+                      (reverse("jobs:unshare", args=[job.pk, team["reviewer"].pk]), {})]:  # fmt: skip
+        refused = lead.post(url, data, follow=True)
+        assert "they lead case 2024-017: a lead is changed in the cases admin" in refused.text
+    assert dict(case.members.values_list("user", "role")) == {
+        team["lead"].pk: "lead", team["reviewer"].pk: "lead", team["examiner"].pk: "examiner"
+    }  # fmt: skip
+    assert lead.post(reverse("jobs:unshare", args=[job.pk, team["examiner"].pk])).status_code == 302
+    assert not case.members.filter(user=team["examiner"]).exists()
