@@ -61,19 +61,21 @@ def _member_save(member: CaseMember) -> None:
 
 @admin.register(Case)
 class CaseAdmin(admin.ModelAdmin):
-    list_display = ["id", "reference", "title", "owner", "created_at"]
+    list_display = ["id", "reference", "title", "owner", "scheme", "created_at"]
     search_fields = ["reference", "title", "description"]
     form = CaseForm
     inlines = [CaseMemberInline]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["reference", "owner", "created_at"] if obj is not None else ["created_at"]
+        return ["reference", "owner", "scheme", "created_at"] if obj is not None else ["created_at"]
 
     def save_model(self, request, obj, form, change) -> None:
         if change:
             case_update(case=obj, fields=form.changed_data)
             return
-        obj.pk = case_create(reference=obj.reference, title=obj.title, description=obj.description, owner=obj.owner).pk
+        obj.pk = case_create(
+            reference=obj.reference, title=obj.title, description=obj.description, owner=obj.owner, scheme=obj.scheme
+        ).pk
 
     def save_formset(self, request, form, formset, change) -> None:
         formset.save(commit=False)

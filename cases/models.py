@@ -11,6 +11,49 @@ from django.db import models
 OWN_CASE_REFERENCE = re.compile(r"job-\d+")
 
 
+class CategoryScheme(models.Model):
+    """The categories the images of a case are put in: chosen when the case is made, defined by staff. Three come
+    built in (cases.schemes) and cannot be changed."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    built_in = models.BooleanField(default=False, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Category(models.Model):
+    """One category of a scheme. `code` is what the export, the API and the CLI write ("1", "A", "pertinent"); `key`
+    the key that sets it in review mode. A category that `needs_confirmation` is only proposed until a second member
+    confirms it (four eyes); one that is `sensitive` is blurred for everyone until revealed."""
+
+    scheme = models.ForeignKey(CategoryScheme, on_delete=models.CASCADE, related_name="categories")
+    code = models.CharField(max_length=32)
+    label = models.CharField(max_length=100)
+    key = models.CharField(max_length=1, blank=True, help_text="the key that sets it in review mode (0-9, a letter)")
+    needs_confirmation = models.BooleanField(default=False)
+    sensitive = models.BooleanField(default=False)
+    # "Uncategorised": setting it takes an image's category away (it stays in the history).
+    clears = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["scheme", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["scheme", "code"], name="category_code_once"),
+            models.UniqueConstraint(fields=["scheme", "key"], condition=~models.Q(key=""), name="category_key_once"),
+        ]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.label}"
+
+
 class Case(models.Model):
     # What the lab calls the case ("2024-017"). A case made for one job alone is "job-<the job's id>".
     reference = models.CharField(max_length=64, unique=True)
@@ -19,6 +62,8 @@ class Case(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="cases_owned"
     )
+    # Chosen when the case is made; a case's categories are those of its scheme.
+    scheme = models.ForeignKey(CategoryScheme, on_delete=models.PROTECT, related_name="cases")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

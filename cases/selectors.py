@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
-from cases.models import OWN_CASE_REFERENCE, Case, CaseMember
+from cases.models import OWN_CASE_REFERENCE, Case, CaseMember, Category
 
 # The roles that may add jobs to a case and start, cancel or rerun them.
 WORKING_ROLES = (CaseMember.Role.LEAD, CaseMember.Role.EXAMINER)
@@ -35,3 +35,8 @@ def case_by_reference(*, reference: str) -> Case | None:
 
 def case_members(*, case_id: int) -> QuerySet[CaseMember]:
     return CaseMember.objects.filter(case_id=case_id).select_related("user")
+
+
+def case_categories(*, case: Case) -> list[Category]:
+    """The categories of the case's scheme, in their order."""
+    return list(Category.objects.filter(scheme_id=case.scheme_id))

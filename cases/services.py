@@ -14,7 +14,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from audit.services import audit_record, user_label
-from cases.models import OWN_CASE_REFERENCE, ROLE_RANK, Case, CaseMember
+from cases.models import OWN_CASE_REFERENCE, ROLE_RANK, Case, CaseMember, Category, CategoryScheme
+from cases.schemes import GENERAL, schemes_built_in
 from cases.signals import membership_lost
 
 logger = logging.getLogger(__name__)
@@ -30,9 +31,25 @@ def own_case_reference(job_id: int) -> str:
     return f"job-{job_id}"
 
 
-def case_create(*, reference: str, title: str, description: str = "", owner: AbstractBaseUser | None = None) -> Case:
-    """A new case, its owner (if any) its lead. CaseRefused for an empty reference, one in use, or one of the
-    form that names a single job's case."""
+def scheme_default() -> CategoryScheme:
+    """The scheme of a case made with none named: the built-in general one."""
+    scheme = CategoryScheme.objects.filter(name=GENERAL, built_in=True).first()
+    if scheme is None:
+        schemes_built_in(CategoryScheme, Category)
+        scheme = CategoryScheme.objects.get(name=GENERAL, built_in=True)
+    return scheme
+
+
+def case_create(
+    *,
+    reference: str,
+    title: str,
+    description: str = "",
+    owner: AbstractBaseUser | None = None,
+    scheme: CategoryScheme | None = None,
+) -> Case:
+    """A new case, its owner (if any) its lead, its categories those of `scheme` (default: the general scheme).
+    CaseRefused for an empty reference, one in use, or one of the form that names a single job's case."""
     reference = reference.strip()
     if not reference or len(reference) > Case._meta.get_field("reference").max_length:
         raise CaseRefused("a case reference has 1 to 64 characters")
@@ -44,7 +61,11 @@ def case_create(*, reference: str, title: str, description: str = "", owner: Abs
         try:
             with transaction.atomic():  # made at the same time by another: a savepoint, so the caller can go on
                 case = Case.objects.create(
-                    reference=reference, title=title or reference, description=description, owner=owner
+                    reference=reference,
+                    title=title or reference,
+                    description=description,
+                    owner=owner,
+                    scheme=scheme or scheme_default(),
                 )
         except IntegrityError:
             raise CaseRefused(f"case {reference} exists already: it was made meanwhile") from None
@@ -55,7 +76,9 @@ def case_create(*, reference: str, title: str, description: str = "", owner: Abs
 def case_of_its_own(*, title: str, owner: AbstractBaseUser | None, make: Callable[[Case], T]) -> tuple[Case, T]:
     """A case for one new job, made by `make(case)`, its reference "job-<the job's id>", the owner its lead."""
     with transaction.atomic():
-        case = Case.objects.create(reference=f"new-{uuid.uuid4().hex}", title=title, owner=owner)
+        case = Case.objects.create(
+            reference=f"new-{uuid.uuid4().hex}", title=title, owner=owner, scheme=scheme_default()
+        )
         made = make(case)
         case.reference = own_case_reference(made.pk)
         case.save(update_fields=["reference"])

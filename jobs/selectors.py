@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from cases.models import Case
 from content.models import ExifData
 from content.selectors import image_ml_summaries
-from jobs.models import FileInstance, Job
+from jobs.models import FileInstance, Job, JobImage
 
 
 def source_list() -> list[str]:
@@ -94,3 +94,9 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
             yield from emit(batch)
             batch = []
     yield from emit(batch)
+
+
+def case_image_ids(*, case_id: int) -> QuerySet:
+    """The ids of the distinct images the jobs of the case found: what review decisions may be made about (review
+    services and selectors take images the caller checked against this)."""
+    return JobImage.objects.filter(job__case_id=case_id).values("image_id").distinct()

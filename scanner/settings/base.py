@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "accounts",
     "content",
     "cases",
+    "review",
     "jobs",
     "gallery",
     "api",

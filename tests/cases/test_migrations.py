@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from cases.models import Case, CaseMember
+from cases.services import scheme_default
 from jobs.models import Job
 
 # The last migrations before cases.
@@ -60,6 +61,7 @@ def test_every_job_gets_a_case_of_its_own_with_its_owner_as_lead_and_its_shares_
         assert (job.case.reference, job.case.title, job.case.owner_id) == (f"job-{job_id}", title, owner)
         assert job.case.created_at == job.created_at
         assert job.exhibit == ""
+        assert job.case.scheme.name == "General"
         assert set(CaseMember.objects.filter(case=job.case).values_list("user_id", "role")) == members
     # The shares' table is gone: nothing reads it any more.
     assert "jobs_jobshare" not in connection.introspection.table_names()
@@ -70,7 +72,7 @@ def test_the_migration_goes_back_to_shares(before_cases):
     _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
     users = Case._meta.get_field("owner").related_model.objects
     alice, bob = users.create(username="alice"), users.create(username="bob")
-    case = Case.objects.create(reference="job-1", title="phone", owner=alice)
+    case = Case.objects.create(reference="job-1", title="phone", owner=alice, scheme=scheme_default())
     job = Job.objects.create(name="phone", owner=alice, source_path="/evidence/phone", case=case)
     CaseMember.objects.create(case=case, user=alice, role="lead")
     CaseMember.objects.create(case=case, user=bob, role="examiner")

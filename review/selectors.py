@@ -1,0 +1,175 @@
+"""Review reads: a user's role for review, the decisions about images of a case, an image's history and notes, the
+counters, the disputes and proposals waiting, and the filters the gallery narrows by.
+
+The caller has checked that the user may see the case (jobs.access) and names images the case's jobs found."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from cases.models import Case, Category
+from cases.selectors import case_role
+from review.models import Bookmark, Categorisation, CategoryChange, Note, ReviewMark, ViewerSetting
+
+# The window the review rate is measured over.
+RATE_WINDOW = dt.timedelta(hours=1)
+
+
+def review_role(*, case: Case, user: AbstractBaseUser | AnonymousUser) -> str | None:
+    """ "staff", the user's role in the case, or None."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_staff:
+        return "staff"
+    return case_role(case_id=case.pk, user=user)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the case records about one image."""
+
+    code: str = ""
+    label: str = ""
+    status: str = ""
+    disputed: bool = False
+    sensitive: bool = False
+    set_by: str = ""
+    confirmed_by: str = ""
+    bookmarked: bool = False  # by the user asking
+    bookmarks: int = 0
+    notes: int = 0
+    reviewed: bool = False  # by anyone
+
+
+def decisions(*, case: Case, image_ids: Iterable[int], user: AbstractBaseUser) -> dict[int, Decision]:
+    """The decisions about the images (those with none are left out), in four queries whatever their number."""
+    ids = list(image_ids)
+    found: dict[int, dict] = {}
+    rows = Categorisation.objects.filter(case=case, image_id__in=ids).select_related(
+        "category", "set_by", "confirmed_by"
+    )
+    for row in rows:
+        found[row.image_id] = {
+            "code": row.category.code, "label": row.category.label, "status": row.status, "disputed": row.disputed,
+            "sensitive": row.category.sensitive, "set_by": _name(row.set_by), "confirmed_by": _name(row.confirmed_by),
+        }  # fmt: skip
+    marks = Bookmark.objects.filter(case=case, image_id__in=ids).values("image_id")
+    for row in marks.annotate(n=Count("id"), mine=Count("id", filter=Q(user=user))):
+        found.setdefault(row["image_id"], {}).update(bookmarks=row["n"], bookmarked=row["mine"] > 0)
+    for row in Note.objects.filter(case=case, image_id__in=ids).values("image_id").annotate(n=Count("id")):
+        found.setdefault(row["image_id"], {})["notes"] = row["n"]
+    for image_id in (
+        ReviewMark.objects.filter(case=case, image_id__in=ids).values_list("image_id", flat=True).distinct()
+    ):
+        found.setdefault(image_id, {})["reviewed"] = True
+    return {image_id: Decision(**values) for image_id, values in found.items()}
+
+
+def _name(user: AbstractBaseUser | None) -> str:
+    if user is None:
+        return ""
+    return getattr(user, "email", "") or user.get_username()
+
+
+def category_history(*, case: Case, image_id: int) -> QuerySet[CategoryChange]:
+    """Every change of the image's category in the case, oldest first."""
+    return CategoryChange.objects.filter(case=case, image_id=image_id).select_related("before", "after").order_by("id")
+
+
+def image_notes(*, case: Case, image_id: int) -> QuerySet[Note]:
+    return Note.objects.filter(case=case, image_id=image_id).order_by("id")
+
+
+@dataclass(frozen=True)
+class MemberCount:
+    label: str
+    reviewed: int
+    last_hour: int
+
+
+@dataclass(frozen=True)
+class Counters:
+    """Reviewed / total for the case, per member, and the rate (images first reviewed per hour, over the last
+    hour)."""
+
+    reviewed: int
+    total: int
+    last_hour: int
+    members: list[MemberCount] = field(default_factory=list)
+
+
+def review_counters(*, case: Case, image_ids: QuerySet) -> Counters:
+    """The counters over the case's images (`image_ids`: a query of their ids, from the jobs layer)."""
+    since = timezone.now() - RATE_WINDOW
+    marks = ReviewMark.objects.filter(case=case, image_id__in=image_ids)
+    reviewed = marks.values("image_id").distinct().count()
+    first = marks.values("image_id").annotate(first=Min("at")).filter(first__gte=since).count()
+    members = [
+        MemberCount(label=_name_of(row), reviewed=row["n"], last_hour=row["recent"])
+        for row in marks.values("user__email", "user__username")
+        .annotate(n=Count("id"), recent=Count("id", filter=Q(at__gte=since)))
+        .order_by("-n")
+    ]
+    return Counters(reviewed=reviewed, total=image_ids.count(), last_hour=first, members=members)
+
+
+def _name_of(row: dict) -> str:
+    return row["user__email"] or row["user__username"] or "(account deleted)"
+
+
+def disputes(*, case: Case) -> QuerySet[Categorisation]:
+    """The images members disagree about, for the lead to settle."""
+    return Categorisation.objects.filter(case=case, disputed=True).select_related("category", "set_by", "image")
+
+
+def proposals_waiting(*, case: Case) -> QuerySet[Categorisation]:
+    """The categories proposed and not yet confirmed."""
+    return Categorisation.objects.filter(case=case, status=Categorisation.Status.PROPOSED).select_related(
+        "category", "set_by", "image"
+    )
+
+
+# The values of the gallery's review filter besides a category's code.
+UNCATEGORISED = "none"
+PROPOSED = "proposed"
+DISPUTED = "disputed"
+
+
+def review_filter(*, case: Case, user: AbstractBaseUser, category: str = "", bookmarked: bool = False,
+                  noted: bool = False, reviewed: str = "") -> Q:  # fmt: skip
+    """A condition on rows with an `image` field: images of the case in `category` (a code of its scheme,
+    UNCATEGORISED, PROPOSED or DISPUTED), bookmarked by the user, with notes, reviewed ("yes") or not ("no")."""
+    ref = OuterRef("image")
+    q = Q()
+    decided = Categorisation.objects.filter(case=case, image=ref)
+    if category == UNCATEGORISED:
+        q &= ~Exists(decided)
+    elif category == PROPOSED:
+        q &= Exists(decided.filter(status=Categorisation.Status.PROPOSED))
+    elif category == DISPUTED:
+        q &= Exists(decided.filter(disputed=True))
+    elif category:
+        q &= Exists(decided.filter(category__code=category, category__scheme_id=case.scheme_id))
+    if bookmarked:
+        q &= Exists(Bookmark.objects.filter(case=case, image=ref, user=user))
+    if noted:
+        q &= Exists(Note.objects.filter(case=case, image=ref))
+    if reviewed in ("yes", "no"):
+        mark = Exists(ReviewMark.objects.filter(case=case, image=ref))
+        q &= mark if reviewed == "yes" else ~mark
+    return q
+
+
+def sensitive_categories(*, case: Case) -> QuerySet[Category]:
+    return Category.objects.filter(scheme_id=case.scheme_id, sensitive=True)
+
+
+def viewer_setting(*, user: AbstractBaseUser) -> ViewerSetting:
+    """The user's exposure reduction (unsaved and off when they never set it)."""
+    return ViewerSetting.objects.filter(user=user).first() or ViewerSetting(user=user)

@@ -1,0 +1,276 @@
+"""Review writes: categorise, confirm, bookmark, note, mark reviewed, and a user's viewer setting.
+
+Each takes a case and the images (by id) the caller has checked belong to it (the jobs layer knows which do), and
+the acting user, whose role in the case decides: the lead, examiners and staff write; a reviewer only reads
+(ReviewRefused). Every write and every refusal is in the audit log (`review.*`, target the case's reference); every
+category change is also in the image's history (CategoryChange). Writes to one case take the case's row lock, so that
+two members categorising the same image at once are applied one after the other, each change recorded with what it
+replaced. Once committed, a change is announced (`review.signals.review_changed`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from audit.services import audit_record, user_name
+from cases.models import Case, CaseMember, Category
+from cases.services import case_locked
+from review.models import Bookmark, Categorisation, CategoryChange, Note, ReviewMark, ViewerSetting
+from review.selectors import review_role
+from review.signals import review_changed
+
+# Image ids named in one `review_changed`; more changed at once are announced without their ids.
+ANNOUNCE_MAX = 500
+# The longest note (characters).
+NOTE_MAX = 10_000
+
+WRITING_ROLES = frozenset({"staff", CaseMember.Role.LEAD, CaseMember.Role.EXAMINER})
+
+
+class ReviewRefused(PermissionError):
+    """The user may not make this change; the text says why."""
+
+
+class CategoryUnknown(ValueError):
+    """No category of the case's scheme has this code."""
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    """What a categorisation or confirmation did: images changed, of them proposed (awaiting confirmation) and
+    confirmed; images left as they were; images refused (a proposal the user made themselves cannot be confirmed
+    by them)."""
+
+    changed: int = 0
+    proposed: int = 0
+    confirmed: int = 0
+    unchanged: int = 0
+    refused: int = 0
+
+
+def _refuse(action: str, case: Case, why: str, **data) -> ReviewRefused:
+    audit_record(action, outcome=AuditEvent.Outcome.REFUSED, target=case.reference, detail=why, **data)
+    return ReviewRefused(why)
+
+
+def _writer(action: str, case: Case, user: AbstractBaseUser) -> str:
+    role = review_role(case=case, user=user)
+    if role not in WRITING_ROLES:
+        raise _refuse(action, case, "a reviewer (read-only) may not change what the case records")
+    return role
+
+
+def _announce(case: Case, image_ids: Sequence[int], what: str) -> None:
+    ids = list(image_ids) if len(image_ids) <= ANNOUNCE_MAX else []
+    transaction.on_commit(lambda: review_changed.send(sender=Case, case_id=case.pk, image_ids=ids, what=what))
+
+
+def category_in_scheme(*, case: Case, code: str) -> Category:
+    """The category of the case's scheme with this code (CategoryUnknown otherwise)."""
+    category = Category.objects.filter(scheme_id=case.scheme_id, code=code).first()
+    if category is None:
+        raise CategoryUnknown(f"the case's scheme has no category {code!r}")
+    return category
+
+
+def _unique(image_ids: Iterable[int]) -> list[int]:
+    return sorted(set(image_ids))
+
+
+def category_set(*, case: Case, user: AbstractBaseUser, code: str, image_ids: Iterable[int]) -> ReviewOutcome:
+    """Put the images in the category `code` of the case's scheme (its "clears" category takes their category
+    away). One that needs confirmation is proposed; an image already in the category is left as it is. Putting
+    another category over a proposed or confirmed one another member set leaves the image disputed, unless the
+    case's lead (or staff) does it: the lead settles disputes."""
+    ids = _unique(image_ids)
+    try:
+        category = category_in_scheme(case=case, code=code)
+    except CategoryUnknown as exc:
+        audit_record("review.category.set", outcome=AuditEvent.Outcome.REFUSED, target=case.reference,
+                     detail=str(exc), images=len(ids))  # fmt: skip
+        raise
+    with transaction.atomic():
+        role = _writer("review.category.set", case, user)
+        case_locked(case_id=case.pk)
+        now = timezone.now()
+        current = {
+            row.image_id: row
+            for row in Categorisation.objects.filter(case=case, image_id__in=ids).select_related("category")
+        }
+        status = Categorisation.Status.PROPOSED if category.needs_confirmation else Categorisation.Status.SET
+        settles = role in ("staff", CaseMember.Role.LEAD)
+        history, upserts, cleared = [], [], []
+        for image_id in ids:
+            before = current.get(image_id)
+            if (before.category_id if before else None) == (None if category.clears else category.pk):
+                continue
+            history.append(
+                CategoryChange(
+                    case=case,
+                    image_id=image_id,
+                    at=now,
+                    user=user,
+                    user_label=user_name(user),
+                    action=CategoryChange.Action.CLEAR if category.clears else CategoryChange.Action.SET,
+                    before_id=before.category_id if before else None,
+                    before_status=before.status if before else "",
+                    after_id=None if category.clears else category.pk,
+                    after_status="" if category.clears else status,
+                )
+            )
+            if category.clears:
+                cleared.append(image_id)
+                continue
+            overrides = (
+                before is not None and before.status != Categorisation.Status.SET and before.set_by_id != user.pk
+            )
+            upserts.append(
+                Categorisation(
+                    case=case,
+                    image_id=image_id,
+                    category=category,
+                    status=status,
+                    set_by=user,
+                    set_at=now,
+                    disputed=False if settles else (overrides or (before is not None and before.disputed)),
+                )
+            )
+        Categorisation.objects.filter(case=case, image_id__in=cleared).delete()
+        Categorisation.objects.bulk_create(
+            upserts,
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["case", "image"],
+            update_fields=["category", "status", "set_by", "set_at", "confirmed_by", "confirmed_at", "disputed"],
+        )
+        CategoryChange.objects.bulk_create(history, batch_size=2000)
+        _marked(case, user, ids, now)
+        outcome = ReviewOutcome(
+            changed=len(history),
+            proposed=len(upserts) if category.needs_confirmation else 0,
+            unchanged=len(ids) - len(history),
+        )
+        audit_record(
+            "review.category.set", target=case.reference, detail=f"{category.code}: {outcome.changed} images",
+            images=len(ids), changed=outcome.changed, proposed=outcome.proposed,
+        )  # fmt: skip
+        _announce(case, [change.image_id for change in history], "category")
+    return outcome
+
+
+def category_confirm(*, case: Case, user: AbstractBaseUser, image_ids: Iterable[int]) -> ReviewOutcome:
+    """Confirm the proposed categories of the images: a second member's agreement (four eyes). The member who
+    proposed a category may not confirm it (refused, and audited, for each such image); an image with no
+    proposal is left as it is. A proposal whose proposer's account is gone may be confirmed by any member."""
+    ids = _unique(image_ids)
+    with transaction.atomic():
+        _writer("review.category.confirm", case, user)
+        case_locked(case_id=case.pk)
+        now = timezone.now()
+        proposed = list(
+            Categorisation.objects.filter(case=case, image_id__in=ids, status=Categorisation.Status.PROPOSED)
+        )
+        own = [row for row in proposed if row.set_by_id == user.pk]
+        others = [row for row in proposed if row.set_by_id != user.pk]
+        Categorisation.objects.filter(pk__in=[row.pk for row in others]).update(
+            status=Categorisation.Status.CONFIRMED, confirmed_by=user, confirmed_at=now
+        )
+        CategoryChange.objects.bulk_create(
+            [
+                CategoryChange(
+                    case=case,
+                    image_id=row.image_id,
+                    at=now,
+                    user=user,
+                    user_label=user_name(user),
+                    action=CategoryChange.Action.CONFIRM,
+                    before_id=row.category_id,
+                    before_status=row.status,
+                    after_id=row.category_id,
+                    after_status=Categorisation.Status.CONFIRMED,
+                )
+                for row in others
+            ],
+            batch_size=2000,
+        )
+        _marked(case, user, [row.image_id for row in others], now)
+        outcome = ReviewOutcome(
+            changed=len(others), confirmed=len(others), unchanged=len(ids) - len(proposed), refused=len(own)
+        )
+        if others:
+            audit_record("review.category.confirm", target=case.reference, detail=f"{len(others)} images",
+                         images=len(ids), confirmed=len(others))  # fmt: skip
+        _announce(case, [row.image_id for row in others], "category")
+    if own:  # recorded outside the transaction's fate: a refusal is kept even if nothing else is
+        audit_record(
+            "review.category.confirm", outcome=AuditEvent.Outcome.REFUSED, target=case.reference,
+            detail="the member who proposed a category may not confirm it", images=len(own),
+        )  # fmt: skip
+    return outcome
+
+
+def _marked(case: Case, user: AbstractBaseUser, image_ids: Sequence[int], now) -> None:
+    ReviewMark.objects.bulk_create(
+        [ReviewMark(case=case, image_id=image_id, user=user, at=now) for image_id in image_ids],
+        batch_size=2000,
+        ignore_conflicts=True,
+    )
+
+
+def reviewed_mark(*, case: Case, user: AbstractBaseUser, image_ids: Iterable[int]) -> int:
+    """Mark the images as looked at by the user ("mark page reviewed"). Returns how many were not yet."""
+    ids = _unique(image_ids)
+    with transaction.atomic():
+        _writer("review.reviewed", case, user)
+        before = ReviewMark.objects.filter(case=case, user=user, image_id__in=ids).count()
+        _marked(case, user, ids, timezone.now())
+        audit_record("review.reviewed", target=case.reference, detail=f"{len(ids)} images", images=len(ids))
+        _announce(case, ids, "reviewed")
+    return len(ids) - before
+
+
+def bookmark_set(*, case: Case, user: AbstractBaseUser, image_ids: Iterable[int], on: bool) -> int:
+    """Set (on) or take away the user's bookmark on the images. Returns how many changed."""
+    ids = _unique(image_ids)
+    with transaction.atomic():
+        _writer("review.bookmark", case, user)
+        if on:
+            have = set(
+                Bookmark.objects.filter(case=case, user=user, image_id__in=ids).values_list("image_id", flat=True)
+            )
+            Bookmark.objects.bulk_create(
+                [Bookmark(case=case, user=user, image_id=i) for i in ids if i not in have], ignore_conflicts=True
+            )
+            changed = len(ids) - len(have)
+        else:
+            changed, _ = Bookmark.objects.filter(case=case, user=user, image_id__in=ids).delete()
+        audit_record("review.bookmark", target=case.reference, detail=f"{'set' if on else 'removed'}: {changed} images",
+                     images=len(ids))  # fmt: skip
+        _announce(case, ids, "bookmark")
+    return changed
+
+
+def note_add(*, case: Case, user: AbstractBaseUser, image_id: int, text: str) -> Note:
+    """Add a note on an image. ValueError for an empty note or one over NOTE_MAX characters."""
+    text = text.strip()
+    if not text or len(text) > NOTE_MAX:
+        raise ValueError(f"a note has 1 to {NOTE_MAX} characters")
+    with transaction.atomic():
+        _writer("review.note", case, user)
+        note = Note.objects.create(case=case, image_id=image_id, author=user, author_label=user_name(user), text=text)
+        audit_record("review.note", target=case.reference, detail=f"image {image_id}", note_id=note.pk)
+        _announce(case, [image_id], "note")
+    return note
+
+
+def viewer_setting_set(*, user: AbstractBaseUser, blur: bool, grey: bool) -> ViewerSetting:
+    """The user's exposure reduction: pictures blurred and/or grey until revealed one at a time."""
+    setting, _ = ViewerSetting.objects.update_or_create(user=user, defaults={"blur": blur, "grey": grey})
+    audit_record("review.viewer_setting", detail=f"blur={'on' if blur else 'off'}, grey={'on' if grey else 'off'}")
+    return setting
