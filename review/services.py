@@ -10,7 +10,8 @@ replaced. Once committed, a change is announced (`review.signals.review_changed`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -54,16 +55,20 @@ class ReviewOutcome:
     refused: int = 0
 
 
-def _refuse(action: str, case: Case, why: str, **data) -> ReviewRefused:
-    audit_record(action, outcome=AuditEvent.Outcome.REFUSED, target=case.reference, detail=why, **data)
-    return ReviewRefused(why)
-
-
-def _writer(action: str, case: Case, user: AbstractBaseUser) -> str:
-    role = review_role(case=case, user=user)
-    if role not in WRITING_ROLES:
-        raise _refuse(action, case, "a reviewer (read-only) may not change what the case records")
-    return role
+@contextmanager
+def _writing(action: str, case: Case, user: AbstractBaseUser) -> Iterator[str]:
+    """A write to the case, under its row lock, by a user whose role may write (yields it). A refusal is recorded
+    once the transaction it would have written in is rolled back."""
+    try:
+        with transaction.atomic():
+            case_locked(case_id=case.pk)
+            role = review_role(case=case, user=user)
+            if role not in WRITING_ROLES:
+                raise ReviewRefused("only the case's lead and examiners may change what it records")
+            yield role
+    except ReviewRefused as exc:
+        audit_record(action, outcome=AuditEvent.Outcome.REFUSED, target=case.reference, detail=str(exc))
+        raise
 
 
 def _announce(case: Case, image_ids: Sequence[int], what: str) -> None:
@@ -95,9 +100,7 @@ def category_set(*, case: Case, user: AbstractBaseUser, code: str, image_ids: It
         audit_record("review.category.set", outcome=AuditEvent.Outcome.REFUSED, target=case.reference,
                      detail=str(exc), images=len(ids))  # fmt: skip
         raise
-    with transaction.atomic():
-        role = _writer("review.category.set", case, user)
-        case_locked(case_id=case.pk)
+    with _writing("review.category.set", case, user) as role:
         now = timezone.now()
         current = {
             row.image_id: row
@@ -169,9 +172,7 @@ def category_confirm(*, case: Case, user: AbstractBaseUser, image_ids: Iterable[
     proposed a category may not confirm it (refused, and audited, for each such image); an image with no
     proposal is left as it is. A proposal whose proposer's account is gone may be confirmed by any member."""
     ids = _unique(image_ids)
-    with transaction.atomic():
-        _writer("review.category.confirm", case, user)
-        case_locked(case_id=case.pk)
+    with _writing("review.category.confirm", case, user):
         now = timezone.now()
         proposed = list(
             Categorisation.objects.filter(case=case, image_id__in=ids, status=Categorisation.Status.PROPOSED)
@@ -226,8 +227,7 @@ def _marked(case: Case, user: AbstractBaseUser, image_ids: Sequence[int], now) -
 def reviewed_mark(*, case: Case, user: AbstractBaseUser, image_ids: Iterable[int]) -> int:
     """Mark the images as looked at by the user ("mark page reviewed"). Returns how many were not yet."""
     ids = _unique(image_ids)
-    with transaction.atomic():
-        _writer("review.reviewed", case, user)
+    with _writing("review.reviewed", case, user):
         before = ReviewMark.objects.filter(case=case, user=user, image_id__in=ids).count()
         _marked(case, user, ids, timezone.now())
         audit_record("review.reviewed", target=case.reference, detail=f"{len(ids)} images", images=len(ids))
@@ -238,8 +238,7 @@ def reviewed_mark(*, case: Case, user: AbstractBaseUser, image_ids: Iterable[int
 def bookmark_set(*, case: Case, user: AbstractBaseUser, image_ids: Iterable[int], on: bool) -> int:
     """Set (on) or take away the user's bookmark on the images. Returns how many changed."""
     ids = _unique(image_ids)
-    with transaction.atomic():
-        _writer("review.bookmark", case, user)
+    with _writing("review.bookmark", case, user):
         if on:
             have = set(
                 Bookmark.objects.filter(case=case, user=user, image_id__in=ids).values_list("image_id", flat=True)
@@ -261,8 +260,7 @@ def note_add(*, case: Case, user: AbstractBaseUser, image_id: int, text: str) ->
     text = text.strip()
     if not text or len(text) > NOTE_MAX:
         raise ValueError(f"a note has 1 to {NOTE_MAX} characters")
-    with transaction.atomic():
-        _writer("review.note", case, user)
+    with _writing("review.note", case, user):
         note = Note.objects.create(case=case, image_id=image_id, author=user, author_label=user_name(user), text=text)
         audit_record("review.note", target=case.reference, detail=f"image {image_id}", note_id=note.pk)
         _announce(case, [image_id], "note")
