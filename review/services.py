@@ -22,6 +22,7 @@ from audit.models import AuditEvent
 from audit.services import audit_record, user_name
 from cases.models import Case, CaseMember, Category
 from cases.services import case_locked
+from database.bulk import bulk_insert
 from review.models import Bookmark, Categorisation, CategoryChange, Note, ReviewMark, ViewerSetting
 from review.selectors import review_role
 from review.signals import review_changed
@@ -76,6 +77,11 @@ def _announce(case: Case, image_ids: Sequence[int], what: str) -> None:
     transaction.on_commit(lambda: review_changed.send(sender=Case, case_id=case.pk, image_ids=ids, what=what))
 
 
+def category_status(category: Category) -> str:
+    """The status a category has when set: proposed where it needs a second member's confirmation."""
+    return Categorisation.Status.PROPOSED if category.needs_confirmation else Categorisation.Status.SET
+
+
 def category_in_scheme(*, case: Case, code: str) -> Category:
     """The category of the case's scheme with this code (CategoryUnknown otherwise)."""
     category = Category.objects.filter(scheme_id=case.scheme_id, code=code).first()
@@ -102,68 +108,60 @@ def category_set(*, case: Case, user: AbstractBaseUser, code: str, image_ids: It
         raise
     with _writing("review.category.set", case, user) as role:
         now = timezone.now()
+        # (category, status, set by, disputed) of each image that has a category: tuples, not instances, and the
+        # rows written as mappings (database.bulk): ten thousand images at once stay well under two seconds.
         current = {
-            row.image_id: row
-            for row in Categorisation.objects.filter(case=case, image_id__in=ids).select_related("category")
+            row[0]: row[1:]
+            for row in Categorisation.objects.filter(case=case, image_id__in=ids).values_list(
+                "image_id", "category_id", "status", "set_by_id", "disputed"
+            )
         }
-        status = Categorisation.Status.PROPOSED if category.needs_confirmation else Categorisation.Status.SET
+        after = None if category.clears else category.pk
+        status = "" if category.clears else category_status(category)
         settles = role in ("staff", CaseMember.Role.LEAD)
-        history, upserts, cleared = [], [], []
+        action = CategoryChange.Action.CLEAR if category.clears else CategoryChange.Action.SET
+        history, rows = [], []
         for image_id in ids:
-            before = current.get(image_id)
-            if (before.category_id if before else None) == (None if category.clears else category.pk):
+            before_id, before_status, before_by, before_disputed = current.get(image_id, (None, "", None, False))
+            if before_id == after:
                 continue
             history.append(
-                CategoryChange(
-                    case=case,
-                    image_id=image_id,
-                    at=now,
-                    user=user,
-                    user_label=user_name(user),
-                    action=CategoryChange.Action.CLEAR if category.clears else CategoryChange.Action.SET,
-                    before_id=before.category_id if before else None,
-                    before_status=before.status if before else "",
-                    after_id=None if category.clears else category.pk,
-                    after_status="" if category.clears else status,
-                )
+                {
+                    "case_id": case.pk,
+                    "image_id": image_id,
+                    "at": now,
+                    "user_id": user.pk,
+                    "user_label": user_name(user),
+                    "action": action,
+                    "before_id": before_id,
+                    "before_status": before_status,
+                    "after_id": after,
+                    "after_status": status,
+                }
             )
             if category.clears:
-                cleared.append(image_id)
                 continue
-            overrides = (
-                before is not None and before.status != Categorisation.Status.SET and before.set_by_id != user.pk
-            )
-            upserts.append(
-                Categorisation(
-                    case=case,
-                    image_id=image_id,
-                    category=category,
-                    status=status,
-                    set_by=user,
-                    set_at=now,
-                    disputed=False if settles else (overrides or (before is not None and before.disputed)),
-                )
-            )
-        Categorisation.objects.filter(case=case, image_id__in=cleared).delete()
-        Categorisation.objects.bulk_create(
-            upserts,
-            batch_size=2000,
-            update_conflicts=True,
-            unique_fields=["case", "image"],
-            update_fields=["category", "status", "set_by", "set_at", "confirmed_by", "confirmed_at", "disputed"],
-        )
-        CategoryChange.objects.bulk_create(history, batch_size=2000)
+            # Another member's category that needed confirmation, put aside: a dispute, until the lead decides.
+            overrides = before_status not in ("", Categorisation.Status.SET) and before_by != user.pk
+            rows.append(
+                {"case_id": case.pk, "image_id": image_id, "category_id": category.pk, "status": status,
+                 "set_by_id": user.pk, "set_at": now, "disputed": not settles and (overrides or before_disputed)}
+            )  # fmt: skip
+        changed = [change["image_id"] for change in history]
+        Categorisation.objects.filter(case=case, image_id__in=[i for i in changed if i in current]).delete()
+        bulk_insert(Categorisation, rows)
+        bulk_insert(CategoryChange, history)
         _marked(case, user, ids, now)
         outcome = ReviewOutcome(
             changed=len(history),
-            proposed=len(upserts) if category.needs_confirmation else 0,
+            proposed=len(rows) if category.needs_confirmation else 0,
             unchanged=len(ids) - len(history),
         )
         audit_record(
             "review.category.set", target=case.reference, detail=f"{category.code}: {outcome.changed} images",
             images=len(ids), changed=outcome.changed, proposed=outcome.proposed,
         )  # fmt: skip
-        _announce(case, [change.image_id for change in history], "category")
+        _announce(case, changed, "category")
     return outcome
 
 
@@ -182,24 +180,16 @@ def category_confirm(*, case: Case, user: AbstractBaseUser, image_ids: Iterable[
         Categorisation.objects.filter(pk__in=[row.pk for row in others]).update(
             status=Categorisation.Status.CONFIRMED, confirmed_by=user, confirmed_at=now
         )
-        CategoryChange.objects.bulk_create(
+        bulk_insert(
+            CategoryChange,
             [
-                CategoryChange(
-                    case=case,
-                    image_id=row.image_id,
-                    at=now,
-                    user=user,
-                    user_label=user_name(user),
-                    action=CategoryChange.Action.CONFIRM,
-                    before_id=row.category_id,
-                    before_status=row.status,
-                    after_id=row.category_id,
-                    after_status=Categorisation.Status.CONFIRMED,
-                )
+                {"case_id": case.pk, "image_id": row.image_id, "at": now, "user_id": user.pk,
+                 "user_label": user_name(user), "action": CategoryChange.Action.CONFIRM, "before_id": row.category_id,
+                 "before_status": row.status, "after_id": row.category_id,
+                 "after_status": Categorisation.Status.CONFIRMED}
                 for row in others
             ],
-            batch_size=2000,
-        )
+        )  # fmt: skip
         _marked(case, user, [row.image_id for row in others], now)
         outcome = ReviewOutcome(
             changed=len(others), confirmed=len(others), unchanged=len(ids) - len(proposed), refused=len(own)
@@ -217,11 +207,7 @@ def category_confirm(*, case: Case, user: AbstractBaseUser, image_ids: Iterable[
 
 
 def _marked(case: Case, user: AbstractBaseUser, image_ids: Sequence[int], now) -> None:
-    ReviewMark.objects.bulk_create(
-        [ReviewMark(case=case, image_id=image_id, user=user, at=now) for image_id in image_ids],
-        batch_size=2000,
-        ignore_conflicts=True,
-    )
+    bulk_insert(ReviewMark, [{"case_id": case.pk, "image_id": i, "user_id": user.pk, "at": now} for i in image_ids])
 
 
 def reviewed_mark(*, case: Case, user: AbstractBaseUser, image_ids: Iterable[int]) -> int:
