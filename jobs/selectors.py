@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from cases.models import Case
-from content.models import ExifData
+from content.models import ExifData, Image
 from content.selectors import image_ml_summaries
 from jobs.models import FileInstance, Job, JobImage
+from review.selectors import recorded_about
 
 
 def source_list() -> list[str]:
@@ -100,3 +101,11 @@ def case_image_ids(*, case_id: int) -> QuerySet:
     """The ids of the distinct images the jobs of the case found: what review decisions may be made about (review
     services and selectors take images the caller checked against this)."""
     return JobImage.objects.filter(job__case_id=case_id).values("image_id").distinct()
+
+
+def images_removed_with(*, job_id: int, image_ids: Iterable[int] | None = None) -> QuerySet[Image]:
+    """The images that go when the job goes (of `image_ids`, those it found, once it is gone): those no file of
+    another job holds and no case records a decision about (review.selectors.recorded_about)."""
+    ids = JobImage.objects.filter(job_id=job_id).values("image_id") if image_ids is None else image_ids
+    elsewhere = FileInstance.objects.filter(image=OuterRef("pk")).exclude(job_id=job_id)
+    return Image.objects.filter(pk__in=ids).exclude(Exists(elsewhere)).exclude(recorded_about())

@@ -12,7 +12,6 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 
 from audit.services import audit_record, user_label
 from cases.models import OWN_CASE_REFERENCE, Case, CaseMember
@@ -23,12 +22,11 @@ from cases.services import (
     case_member_set,
     case_of_its_own,
 )
-from content.models import Image
 from jobs.config import JobConfig
 from jobs.lifecycle import StartOutcome, job_cancel, job_start
-from jobs.models import FileInstance, Job, JobImage, StageProgress
+from jobs.models import Job, JobImage, StageProgress
 from jobs.progress.publisher import progress_changed
-from jobs.selectors import source_list
+from jobs.selectors import images_removed_with, source_list
 
 logger = logging.getLogger(__name__)
 
@@ -176,16 +174,14 @@ def job_rerun(*, job: Job, within: Path | None = None) -> Job:
 
 def job_delete(*, job: Job) -> int:
     """Delete a job with its file instances and progress, and the images (with their results) that no other job
-    references. A running job is cancelled first: its queued work then finds nothing to do. Returns the number
-    of images removed."""
+    references and no case records a decision about (jobs.selectors.images_removed_with). A running job is
+    cancelled first: its queued work then finds nothing to do. Returns the number of images removed."""
     job_cancel(job=job)
     job_id, name = job.pk, job.name
     with transaction.atomic():
         image_ids = list(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
         job.delete()
-        orphans = Image.objects.filter(pk__in=image_ids).exclude(
-            Exists(FileInstance.objects.filter(image=OuterRef("pk")))
-        )
+        orphans = images_removed_with(job_id=job_id, image_ids=image_ids)
         _, removed = orphans.delete()
         audit_record("job.delete", job_id=job_id, target=name, images_removed=removed.get("content.Image", 0))
         progress_changed(job_id)

@@ -25,7 +25,7 @@ from jobs.lifecycle import StartOutcome, job_cancel, job_start
 from jobs.models import FileInstance, Job, JobImage
 from jobs.progress.snapshot import job_progress_snapshot, progress_event
 from jobs.progress.waiting import job_waits
-from jobs.selectors import source_label
+from jobs.selectors import images_removed_with, source_label
 from jobs.services import (
     CaseRefusedForJob,
     RerunRefused,
@@ -203,8 +203,8 @@ def job_delete_view(request: HttpRequest, job_id: int) -> HttpResponse:
         removed = job_delete(job=job)
         messages.success(request, f"Job “{name}” deleted, with {removed} images no other job holds.")
         return redirect("jobs:list")
-    orphans = JobImage.objects.filter(job=job).exclude(image__in=JobImage.objects.exclude(job=job).values("image"))
-    return render(request, "jobs/delete.html", {"job": job, "source": source_label(job), "orphans": orphans.count()})
+    orphans = images_removed_with(job_id=job.pk).count()
+    return render(request, "jobs/delete.html", {"job": job, "source": source_label(job), "orphans": orphans})
 
 
 @require_POST

@@ -173,3 +173,16 @@ def sensitive_categories(*, case: Case) -> QuerySet[Category]:
 def viewer_setting(*, user: AbstractBaseUser) -> ViewerSetting:
     """The user's exposure reduction (unsaved and off when they never set it)."""
     return ViewerSetting.objects.filter(user=user).first() or ViewerSetting(user=user)
+
+
+def recorded_about() -> Q:
+    """A condition on images (rows of content.Image): some case records a decision about it (a category or its
+    history, a bookmark, a note, a review mark). Such an image outlives the jobs that found it: what was decided is
+    kept, and shown again when its content is found again."""
+    ref = OuterRef("pk")
+    return (
+        Exists(CategoryChange.objects.filter(image=ref))
+        | Exists(Bookmark.objects.filter(image=ref))
+        | Exists(Note.objects.filter(image=ref))
+        | Exists(ReviewMark.objects.filter(image=ref))
+    )

@@ -4,6 +4,7 @@ members categorising the same image at once, applied one after the other."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
 import pytest
@@ -15,6 +16,8 @@ from cases.models import CategoryScheme
 from cases.schemes import PROJECT_VIC
 from cases.services import case_create, case_locked, case_member_set
 from content.models import Image
+from jobs.models import FileInstance, Job, JobImage
+from jobs.services import job_delete
 from review.models import Categorisation, CategoryChange, ReviewMark
 from review.selectors import decisions, review_counters, review_filter
 from review.services import (
@@ -220,3 +223,23 @@ def test_two_members_at_once_are_applied_one_after_the_other(team, images):
     assert not errors
     assert history(case, images[0]) == [("set", None, "4", "ann@example.org"), ("set", "4", "5", "bob@example.org")]
     assert state(case, images[0]) == ("5", "set", False)
+
+
+@pytest.mark.django_db
+def test_deleting_a_job_keeps_what_the_case_decided_about_its_images(team, images):
+    """A category outlives the job that found the image: the content stays, with its decisions, for the day it is
+    found again; an image nobody decided anything about goes with the job, as before."""
+    case, m = team
+    job = Job.objects.create(case=case, name="phone", owner=m["lead"], source_path="/evidence/phone")
+    for n, image_id in enumerate(images[:2]):
+        path = f"DCIM/{n}.jpg"
+        FileInstance.objects.create(
+            job=job, path=path, path_digest=hashlib.sha256(path.encode()).hexdigest(), kind="file", size=1,
+            status="image", image_id=image_id,
+        )  # fmt: skip
+        JobImage.objects.create(job=job, image_id=image_id)
+    category_set(case=case, user=m["ann"], code="4", image_ids=[images[0]])
+
+    assert job_delete(job=job) == 1
+    assert set(Image.objects.filter(pk__in=images[:2]).values_list("pk", flat=True)) == {images[0]}
+    assert state(case, images[0]) == ("4", "set", False)
