@@ -25,6 +25,12 @@ NO_LEAD = "A case must keep a lead: make another member lead first."
 
 
 class CaseForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "scheme" in self.fields:  # a new case: the general scheme unless another is chosen
+            self.fields["scheme"].required = False
+            self.fields["scheme"].help_text = "Chosen once; by default the general scheme."
+
     def clean_reference(self) -> str:
         reference = self.cleaned_data["reference"].strip()
         if OWN_CASE_REFERENCE.fullmatch(reference):
@@ -79,7 +85,11 @@ class CaseAdmin(admin.ModelAdmin):
             case_update(case=obj, fields=form.changed_data)
             return
         obj.pk = case_create(
-            reference=obj.reference, title=obj.title, description=obj.description, owner=obj.owner, scheme=obj.scheme
+            reference=obj.reference,
+            title=obj.title,
+            description=obj.description,
+            owner=obj.owner,
+            scheme=form.cleaned_data.get("scheme"),
         ).pk
 
     def save_formset(self, request, form, formset, change) -> None:
