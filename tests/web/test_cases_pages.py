@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from audit.models import AuditEvent
 from cases.models import Case, CaseMember, CategoryScheme
@@ -16,6 +17,7 @@ from content.models import Image
 from jobs.models import Job, JobImage
 from review.services import category_set, reviewed_mark
 from tests.support.bulk import image
+from tests.support.web import screenshot, sign_in_browser
 
 pytestmark = pytest.mark.django_db
 
@@ -270,3 +272,28 @@ def test_a_post_without_the_csrf_token_is_refused(case, team):
     assert client.post(reverse("casework:new"), {"reference": "2025-9", "title": "x"}).status_code == 403
     case.refresh_from_db()
     assert case.title == "Op. Example"
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_a_lead_makes_a_case_and_adds_a_member_in_the_browser(asgi_server, team, transactional_db, page):
+    server = asgi_server()
+    sign_in_browser(page.context, server, team["lead"])
+    page.goto(f"{server.url}/jobs/")
+    page.get_by_role("link", name="Cases", exact=True).click()
+    page.get_by_test_id("new-case").click()
+    page.fill("input[name=reference]", "2025-042")
+    page.fill("input[name=title]", "Op. Harbour")
+    page.select_option("select[name=scheme]", label=PROJECT_VIC)
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator("h1")).to_have_text("Op. Harbour")
+    expect(page.get_by_test_id("categories")).to_contain_text("Child abuse material")
+    expect(page.get_by_test_id("no-jobs")).to_be_visible()
+    form = page.get_by_test_id("member-form")
+    form.locator("input[name=email]").fill("carol@example.org")
+    form.locator("select[name=role]").select_option("examiner")
+    form.get_by_role("button", name="Add").click()
+    expect(page.locator(f'tr[data-member="{team["reviewer"].pk}"] select')).to_have_value("examiner")
+    page.locator(f'tr[data-member="{team["lead"].pk}"]').get_by_role("button", name="remove").click()
+    expect(page.get_by_test_id("member-error")).to_contain_text("must keep a lead")
+    screenshot(page, "case-page")
