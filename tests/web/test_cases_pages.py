@@ -297,3 +297,13 @@ def test_a_lead_makes_a_case_and_adds_a_member_in_the_browser(asgi_server, team,
     page.locator(f'tr[data-member="{team["lead"].pk}"]').get_by_role("button", name="remove").click()
     expect(page.get_by_test_id("member-error")).to_contain_text("must keep a lead")
     screenshot(page, "case-page")
+
+
+@pytest.mark.parametrize("item_id", [0, 2**31, 2**63, 10**30])
+def test_case_urls_take_any_id(case, team, client_for, item_id):
+    lead = client_for(team["lead"])
+    assert lead.get(reverse("casework:detail", args=[item_id])).status_code == 404
+    assert lead.post(reverse("casework:edit", args=[item_id]), POSTED).status_code == 404
+    for name in ("member_role", "member_delete"):
+        assert lead.post(reverse(f"casework:{name}", args=[case.pk, item_id]), POSTED).status_code == 404
+    assert lead.get(reverse("casework:list"), {"page": str(item_id), "single": "x"}).status_code == 200
