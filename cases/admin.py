@@ -1,12 +1,17 @@
-"""Admin for cases. A case is made, edited and deleted, and its members change, here through the services
-(`case_create`, `case_update`, `case_delete`, `case_member_set`, `case_member_remove`): audited as in the app, and
-whoever loses access has their open sockets check it again. A change that would leave a case with no lead is a form
-error."""
+"""Admin for cases and category schemes. A case is made, edited and deleted, and its members change, here through
+the services (`case_create`, `case_update`, `case_delete`, `case_member_set`, `case_member_remove`): audited as in the
+app, and whoever loses access has their open sockets check it again. A change that would leave a case with no lead is
+a form error.
+
+Staff define category schemes here: a built-in scheme is shown read-only, a custom one is edited with its categories
+inline; a scheme (or category) that a case uses is not deleted (the admin lists what protects it). Each change to a
+scheme is in the audit log (`scheme.create`, `scheme.update`, `scheme.delete`)."""
 
 from django import forms
 from django.contrib import admin, messages
 
-from cases.models import OWN_CASE_REFERENCE, Case, CaseMember
+from audit.services import audit_record
+from cases.models import OWN_CASE_REFERENCE, Case, CaseMember, Category, CategoryScheme
 from cases.services import (
     CaseRefused,
     case_create,
@@ -20,6 +25,12 @@ NO_LEAD = "A case must keep a lead: make another member lead first."
 
 
 class CaseForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "scheme" in self.fields:  # a new case: the general scheme unless another is chosen
+            self.fields["scheme"].required = False
+            self.fields["scheme"].help_text = "Chosen once; by default the general scheme."
+
     def clean_reference(self) -> str:
         reference = self.cleaned_data["reference"].strip()
         if OWN_CASE_REFERENCE.fullmatch(reference):
@@ -74,7 +85,11 @@ class CaseAdmin(admin.ModelAdmin):
             case_update(case=obj, fields=form.changed_data)
             return
         obj.pk = case_create(
-            reference=obj.reference, title=obj.title, description=obj.description, owner=obj.owner, scheme=obj.scheme
+            reference=obj.reference,
+            title=obj.title,
+            description=obj.description,
+            owner=obj.owner,
+            scheme=form.cleaned_data.get("scheme"),
         ).pk
 
     def save_formset(self, request, form, formset, change) -> None:
@@ -128,3 +143,70 @@ class CaseMemberAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for member in queryset:
             self.delete_model(request, member)
+
+
+def _built_in(scheme: CategoryScheme | None) -> bool:
+    return scheme is not None and scheme.built_in
+
+
+class CategoryFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        """A key sets one category of a scheme only (category_key_once, which holds for keys given only and so is
+        not checked among the forms of a formset by Django)."""
+        super().clean()
+        kept = [form.cleaned_data for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")]
+        keys = [data["key"] for data in kept if data.get("key")]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        if twice:
+            raise forms.ValidationError(f"A key sets one category only: {', '.join(twice)} is given to several.")
+
+
+class CategoryInline(admin.TabularInline):
+    model = Category
+    formset = CategoryFormSet
+    extra = 0
+    fields = ["position", "code", "label", "key", "needs_confirmation", "sensitive", "clears"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return not _built_in(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return not _built_in(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return not _built_in(obj) and super().has_delete_permission(request, obj)
+
+
+@admin.register(CategoryScheme)
+class CategorySchemeAdmin(admin.ModelAdmin):
+    list_display = ["name", "built_in", "created_at"]
+    search_fields = ["name"]
+    readonly_fields = ["built_in", "created_at"]
+    inlines = [CategoryInline]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return not _built_in(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return not _built_in(obj) and super().has_delete_permission(request, obj)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        changed = list(form.changed_data)
+        for formset in formsets:
+            changed += [f"category {category.code} added" for category in formset.new_objects]
+            changed += [f"category {category.code} changed" for category, _ in formset.changed_objects]
+            changed += [f"category {category.code} deleted" for category in formset.deleted_objects]
+        if change and not changed:
+            return
+        action = "scheme.update" if change else "scheme.create"
+        audit_record(action, target=form.instance.name, detail=", ".join(changed))
+
+    def delete_model(self, request, obj) -> None:
+        name = obj.name
+        super().delete_model(request, obj)
+        audit_record("scheme.delete", target=name)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for scheme in queryset.exclude(built_in=True):
+            self.delete_model(request, scheme)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, QuerySet
 
 from cases.models import Case
 from content.models import ExifData, Image
 from content.selectors import image_ml_summaries
 from jobs.models import FileInstance, Job, JobImage
+from review.models import ReviewMark
 from review.selectors import recorded_about
 
 
@@ -109,3 +111,48 @@ def images_removed_with(*, job_id: int, image_ids: Iterable[int] | None = None) 
     ids = JobImage.objects.filter(job_id=job_id).values("image_id") if image_ids is None else image_ids
     elsewhere = FileInstance.objects.filter(image=OuterRef("pk")).exclude(job_id=job_id)
     return Image.objects.filter(pk__in=ids).exclude(Exists(elsewhere)).exclude(recorded_about())
+
+
+def case_jobs(*, case_id: int) -> QuerySet[Job]:
+    """The jobs of the case, oldest first."""
+    return Job.objects.filter(case_id=case_id).select_related("owner").order_by("id")
+
+
+@dataclass(frozen=True)
+class CaseTotals:
+    """A case's jobs, the distinct images they found, and how many of those a member reviewed."""
+
+    jobs: int = 0
+    images: int = 0
+    reviewed: int = 0
+
+
+def case_totals(*, case_ids: Iterable[int]) -> dict[int, CaseTotals]:
+    """The totals of each case, in three queries whatever their number (for a list of cases)."""
+    ids = list(case_ids)
+    jobs = dict(
+        Job.objects.filter(case_id__in=ids).values("case_id").annotate(n=Count("id")).values_list("case_id", "n")
+    )
+    images = dict(
+        JobImage.objects.filter(job__case_id__in=ids)
+        .values("job__case_id")
+        .annotate(n=Count("image_id", distinct=True))
+        .values_list("job__case_id", "n")
+    )
+    found = JobImage.objects.filter(job__case_id=OuterRef("case_id"), image_id=OuterRef("image_id"))
+    reviewed = dict(
+        ReviewMark.objects.filter(Exists(found), case_id__in=ids)
+        .values("case_id")
+        .annotate(n=Count("image_id", distinct=True))
+        .values_list("case_id", "n")
+    )
+    return {
+        case_id: CaseTotals(jobs=jobs.get(case_id, 0), images=images.get(case_id, 0), reviewed=reviewed.get(case_id, 0))
+        for case_id in ids
+    }
+
+
+def case_image_jobs(*, case_id: int, image_ids: Iterable[int]) -> dict[int, int]:
+    """For each image, a job of the case that found it (the first): where the case's pages link to show it."""
+    rows = JobImage.objects.filter(job__case_id=case_id, image_id__in=list(image_ids))
+    return dict(rows.values("image_id").annotate(job=Min("job_id")).values_list("image_id", "job"))

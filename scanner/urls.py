@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 
 from accounts.views import EmailView, LoginView
 from api.flower import FlowerProxy
+from casework import urls as casework_urls
 from gallery import urls as gallery_urls
 from jobs import urls as jobs_urls
 
@@ -17,6 +18,7 @@ urlpatterns = [
     path("accounts/login/", LoginView.as_view(), name="account_login"),
     path("accounts/", include("allauth.urls")),
     path("jobs/", include(([*jobs_urls.urlpatterns, *gallery_urls.urlpatterns], "jobs"))),
+    path("cases/", include(casework_urls)),
     path("users/", include("accounts.urls")),
     path("tokens/", include("api.urls")),
     path("admin/gallery/", include("content.urls")),

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "review",
     "jobs",
     "gallery",
+    "casework",
     "api",
     "audit",
 ]
