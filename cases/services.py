@@ -31,12 +31,13 @@ def own_case_reference(job_id: int) -> str:
     return f"job-{job_id}"
 
 
-def scheme_default() -> CategoryScheme:
-    """The scheme of a case made with none named: the built-in general one."""
-    scheme = CategoryScheme.objects.filter(name=GENERAL, built_in=True).first()
+def scheme_built_in(name: str = GENERAL) -> CategoryScheme:
+    """The built-in scheme `name` (cases.schemes); by default the general one, which a case made with none named
+    gets. A database emptied since its migration (`manage.py flush`) gets the built-in schemes back."""
+    scheme = CategoryScheme.objects.filter(name=name, built_in=True).first()
     if scheme is None:
         schemes_built_in(CategoryScheme, Category)
-        scheme = CategoryScheme.objects.get(name=GENERAL, built_in=True)
+        scheme = CategoryScheme.objects.get(name=name, built_in=True)
     return scheme
 
 
@@ -65,7 +66,7 @@ def case_create(
                     title=title or reference,
                     description=description,
                     owner=owner,
-                    scheme=scheme or scheme_default(),
+                    scheme=scheme or scheme_built_in(),
                 )
         except IntegrityError:
             raise CaseRefused(f"case {reference} exists already: it was made meanwhile") from None
@@ -77,7 +78,7 @@ def case_of_its_own(*, title: str, owner: AbstractBaseUser | None, make: Callabl
     """A case for one new job, made by `make(case)`, its reference "job-<the job's id>", the owner its lead."""
     with transaction.atomic():
         case = Case.objects.create(
-            reference=f"new-{uuid.uuid4().hex}", title=title, owner=owner, scheme=scheme_default()
+            reference=f"new-{uuid.uuid4().hex}", title=title, owner=owner, scheme=scheme_built_in()
         )
         made = make(case)
         case.reference = own_case_reference(made.pk)
