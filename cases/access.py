@@ -32,6 +32,16 @@ ROLE_ACTIONS: dict[str, frozenset[CaseAction]] = {
 }
 
 
+def case_role_of(*, case_id: int, user: User) -> str | None:
+    """A user's standing in a case: "staff" for staff, else their role in it; None for anyone else, and for a user
+    signed out or deactivated. The one rule jobs.access and review.services read roles by."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_staff:
+        return "staff"
+    return CaseMember.objects.filter(case_id=case_id, user=user).values_list("role", flat=True).first()
+
+
 def case_list_for_user(*, user: User, single_job: bool = True) -> QuerySet[Case]:
     """The cases a user may see, each with the user's own role in it (`viewer_role`: None for staff who are not a
     member); staff see every case. Without `single_job`, less the cases made for one job alone ("job-<id>")."""

@@ -11,8 +11,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
 
+from cases.access import case_role_of
 from cases.models import CaseMember
-from cases.selectors import case_role
 from jobs.models import Job
 
 User = AbstractBaseUser | AnonymousUser
@@ -50,13 +50,9 @@ ROLE_ACTIONS: dict[str, frozenset[JobAction]] = {
 
 
 def _role(job: Job, user: User) -> str | None:
-    if not user.is_authenticated or not user.is_active:
-        return None
-    if user.is_staff:
-        return "staff"
-    if getattr(job, "viewer_id", None) == user.pk:  # listed for this user: the role came with the row
-        return job.viewer_role
-    return case_role(case_id=job.case_id, user=user)
+    if getattr(job, "viewer_id", None) == user.pk and user.is_active and not user.is_staff:
+        return job.viewer_role  # listed for this user: the role came with the row
+    return case_role_of(case_id=job.case_id, user=user)
 
 
 def job_permissions(*, job: Job, user: User) -> frozenset[JobAction]:

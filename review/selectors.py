@@ -1,4 +1,4 @@
-"""Review reads: a user's role for review, the decisions about images of a case, an image's history and notes, the
+"""Review reads: the decisions about images of a case, an image's history and notes, the
 counters, the disputes and proposals waiting, and the filters the gallery narrows by.
 
 The caller has checked that the user may see the case (jobs.access) and names images the case's jobs found."""
@@ -9,25 +9,15 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from cases.models import Case, Category
-from cases.selectors import case_role
 from review.models import Bookmark, Categorisation, CategoryChange, Note, ReviewMark, ViewerSetting
 
 # The window the review rate is measured over.
 RATE_WINDOW = dt.timedelta(hours=1)
-
-
-def review_role(*, case: Case, user: AbstractBaseUser | AnonymousUser) -> str | None:
-    """ "staff", the user's role in the case, or None."""
-    if not user.is_authenticated or not user.is_active:
-        return None
-    if user.is_staff:
-        return "staff"
-    return case_role(case_id=case.pk, user=user)
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import audit_record, user_name
+from cases.access import case_role_of
 from cases.models import Case, CaseMember, Category
 from cases.services import case_locked
 from database.bulk import bulk_insert
 from review.models import Bookmark, Categorisation, CategoryChange, Note, ReviewMark, ViewerSetting
-from review.selectors import review_role
 from review.signals import review_changed
 
 # Image ids named in one `review_changed`; more changed at once are announced without their ids.
@@ -63,7 +63,7 @@ def _writing(action: str, case: Case, user: AbstractBaseUser) -> Iterator[str]:
     try:
         with transaction.atomic():
             case_locked(case_id=case.pk)
-            role = review_role(case=case, user=user)
+            role = case_role_of(case_id=case.pk, user=user)
             if role not in WRITING_ROLES:
                 raise ReviewRefused("only the case's lead and examiners may change what it records")
             yield role
