@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Count, F, Max, QuerySet, Value
-from django.db.models.functions import Concat, Reverse, Right, StrIndex, Substr
+from django.db.models.functions import Concat, Left, Reverse, Right, StrIndex, Substr
 
 from jobs.models import FileInstance, Job
 
@@ -46,12 +46,17 @@ def _prefix(folder: str) -> str:
 
 
 def _under(rows: QuerySet[FileInstance], folder: str) -> QuerySet[FileInstance]:
-    """The rows whose path is below `folder`. The condition on sort_path lets the gallery's path index find them
-    (Django escapes LIKE's % and _ in the folder's name)."""
+    """The rows whose path is below `folder`. The LIKE on sort_path is what an index can find them by (Django escapes
+    LIKE's % and _ in the folder's name); the comparison of the path's start is the exact one (SQLite's LIKE ignores
+    letter case)."""
     if not folder:
         return rows
     prefix = _prefix(folder)
-    return rows.filter(sort_path__startswith=prefix[:_SORT_PATH_CHARS], path__startswith=prefix)
+    return (
+        rows.filter(sort_path__startswith=prefix[:_SORT_PATH_CHARS])
+        .alias(_start=Left("path", len(prefix)))
+        .filter(_start=prefix)
+    )
 
 
 def _rest_slash(folder: str) -> StrIndex:

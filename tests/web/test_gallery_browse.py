@@ -137,6 +137,7 @@ def test_the_folder_filter_selects_the_folder_with_or_without_its_subfolders(job
     assert [i.path for i in walk(job, filters=GalleryFilters(subfolders=False))] == ["top.jpg"]
     # A folder is a whole name: "camera" is no folder, and the % and _ in a name match only themselves.
     assert walk(job, filters=GalleryFilters(folder="camera")) == []
+    assert walk(job, filters=GalleryFilters(folder="Camera-0")) == []  # letter case counts in a folder's name
     assert [i.path for i in walk(job, filters=GalleryFilters(folder="odd/100%_off"))] == ["odd/100%_off/a.jpg"]
     assert [i.path for i in walk(job, filters=GalleryFilters(folder="odd/100_"))] == []
 
