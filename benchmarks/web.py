@@ -93,6 +93,34 @@ def _time_pages(client, job) -> list[tuple[str, str, float, float, int]]:
     return rows
 
 
+def _time_browsing(client, job) -> list[tuple[str, float, float, int]]:
+    """First pages the other way round and by folder or file name, and levels of the folder tree: (what, median ms,
+    max ms, tiles or folders)."""
+    from django.urls import reverse
+
+    more, folders = reverse("jobs:gallery_more", args=[job.pk]), reverse("jobs:gallery_folders", args=[job.pk])
+    asks = [
+        ("first page, size largest first", f"{more}?sort=-size"),
+        ("first page, date taken newest first", f"{more}?sort=-taken"),
+        ("first page, one folder of 97", f"{more}?folder=Users/suspect/Pictures/42"),
+        ("first page, one folder of 97, path Z to A", f"{more}?folder=Users/suspect/Pictures/42&sort=-path"),
+        ("first page, file name holds img_0012", f"{more}?name=img_0012"),
+        ("folder tree, top level", f"{folders}?parent="),
+        ("folder tree, the level of 97 folders", f"{folders}?parent=Users/suspect/Pictures"),
+    ]
+    rows = []
+    for what, url in asks:
+        times = []
+        for _ in range(REPEATS):
+            started = time.perf_counter()
+            response = client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.status_code
+        found = len(response.json()["folders"]) if "tree" in what else response.content.count(b'class="tile"')
+        rows.append((what, statistics.median(times), max(times), found))
+    return rows
+
+
 def _time_whole_page(client, job) -> tuple[tuple[float, float], tuple[float, float]]:
     from django.urls import reverse
 
@@ -187,6 +215,7 @@ def main() -> None:
     job = jobrows.job_rows_create(owner, images=IMAGES)
     populated = time.perf_counter() - started
     pages = _time_pages(client, job)
+    browsing = _time_browsing(client, job)
     whole, options = _time_whole_page(client, job)
 
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
@@ -207,6 +236,10 @@ def main() -> None:
             f"| {sort} | {depth} | {median:.1f} | {worst:.1f} | {tiles} |"
             for sort, depth, median, worst, tiles in pages
         ],
+        "",
+        "| browsing | median ms | max ms | tiles or folders |",
+        "|---|---|---|---|",
+        *[f"| {what} | {median:.1f} | {worst:.1f} | {found} |" for what, median, worst, found in browsing],
         "",
         "| whole gallery page (toolbar, first tiles) | median ms | max ms |",
         "|---|---|---|",

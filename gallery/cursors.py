@@ -26,20 +26,29 @@ def storable(text: str) -> bool:
     return "\x00" not in text
 
 
-def cursor_encode(values: Sequence[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(values), separators=(",", ":")).encode()).decode().rstrip("=")
+# A cursor's first value: which way the sort it was written for runs.
+_DIRECTIONS = {False: "+", True: "-"}
 
 
-def cursor_decode(cursor: str, sort: str) -> list[Any]:
-    """The key a cursor of `sort` holds. CursorError for anything cursor_encode did not write: not base64 or JSON,
-    nested too deep for the parser, of another shape, or with values the database cannot compare (text with NUL or a
-    lone surrogate, an integer out of range)."""
+def cursor_encode(values: Sequence[Any], *, descending: bool = False) -> str:
+    payload = [_DIRECTIONS[descending], *values]
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def cursor_decode(cursor: str, sort: str, *, descending: bool = False) -> list[Any]:
+    """The key a cursor of `sort`, run the way `descending` says, holds. CursorError for anything cursor_encode did
+    not write for that sort and direction: not base64 or JSON, nested too deep for the parser, of another shape or
+    direction, or with values the database cannot compare (text with NUL or a lone surrogate, an integer out of
+    range)."""
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, RecursionError) as exc:
         raise CursorError("bad cursor") from exc
+    if not isinstance(values, list) or not values or values[0] != _DIRECTIONS[descending]:
+        raise CursorError("bad cursor")
+    values = values[1:]
     shapes = {"path": (str, int), "size": (int, int), "taken": (str, str, int)}
-    if not isinstance(values, list) or len(values) != len(shapes[sort]):
+    if len(values) != len(shapes[sort]):
         raise CursorError("bad cursor")
     if not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, shapes[sort], strict=True)):
         raise CursorError("bad cursor")

@@ -3,9 +3,13 @@
 Every function takes a job the caller has already checked access to (jobs.access.job_get_for_user) and only
 returns images that job found.
 
-Pages are keyset-paginated: a cursor names the last row shown, and the next page starts strictly after it, so a page
-costs the same at any depth and the last, partial page is always returned. Each image appears once, at its first
-path (the smallest path of the job that holds its content).
+Pages are keyset-paginated: a cursor names the last row shown (and which way the sort runs), and the next page
+starts strictly after it, so a page costs the same at any depth and the last, partial page is always returned. Each
+image appears once, at its first path (the smallest path of the job that holds its content); with a folder or file
+name filter, at its first path that the filter matches.
+
+Every sort runs both ways ("size" smallest first, "-size" largest first). The date-taken order puts the images
+without a date last either way: first those whose EXIF has no date, then those with no EXIF result at all.
 """
 
 from __future__ import annotations
@@ -25,10 +29,16 @@ from django.db.models.fields.tuple_lookups import Tuple
 from content.models import Classification, ExifData, Face, Image, StageResult
 from evidence.display import display_text
 from gallery.cursors import CursorError, cursor_decode, cursor_encode, storable
+from gallery.folders import paths_matching
 from jobs.access import job_list_for_user
 from jobs.models import FileInstance, Job, JobImage
 
-SORTS = {"path": "path", "taken": "date taken", "size": "size"}
+# The gallery's sorts, each both ways: the `sort` that gallery_page takes, and what the gallery calls it.
+SORT_ORDERS = {
+    "path": "path, A to Z", "-path": "path, Z to A",
+    "taken": "date taken, oldest first", "-taken": "date taken, newest first",
+    "size": "size, smallest first", "-size": "size, largest first",
+}  # fmt: skip
 
 
 class FilterError(ValueError):
@@ -50,11 +60,23 @@ class GalleryFilters:
     tag: str = ""
     # Found at a path whose extension names another type than the content (evidence.filetypes).
     extension_mismatch: bool = False
+    # Found in this folder of the source (as shown, "" for the source itself), and with `subfolders` below it too.
+    folder: str = ""
+    subfolders: bool = True
+    # Found at a path whose file name holds this text, in any letter case (in the folder, when one is chosen).
+    name: str = ""
 
     def __post_init__(self) -> None:
-        for name in ("mime", "camera", "tag"):
+        for name in ("mime", "camera", "tag", "folder", "name"):
             if not storable(getattr(self, name)):
                 raise FilterError(f"the {name} filter holds a character no stored value has")
+        if "/" in self.name:
+            raise FilterError("a file name holds no /")
+
+    @property
+    def by_path(self) -> bool:
+        """Whether the filters choose among the paths of an image (folder, file name)."""
+        return bool(self.folder or not self.subfolders or self.name)
 
     @property
     def active(self) -> bool:
@@ -105,17 +127,31 @@ def _exif(job: Job) -> QuerySet[ExifData]:
     return ExifData.objects.filter(result__extractor_version=_exif_version(job))
 
 
-def _first_instances(job: Job) -> QuerySet[FileInstance]:
-    """One file instance per distinct image: the one at the image's smallest path in this job."""
-    earlier = FileInstance.objects.filter(job=job, status=FileInstance.Status.IMAGE, image=OuterRef("image")).filter(
-        Q(path__lt=OuterRef("path")) | Q(path=OuterRef("path"), id__lt=OuterRef("id"))
+def _paths(job: Job, filters: GalleryFilters) -> QuerySet[FileInstance]:
+    """The image file instances of the job that the folder and file name filters match."""
+    rows = FileInstance.objects.filter(job=job, status=FileInstance.Status.IMAGE)
+    if not filters.by_path:
+        return rows
+    folder = filters.folder if filters.folder or not filters.subfolders else None
+    return paths_matching(rows, folder=folder, subfolders=filters.subfolders, name=filters.name)
+
+
+def _first_instances(job: Job, filters: GalleryFilters | None = None) -> QuerySet[FileInstance]:
+    """One file instance per distinct image: the one at the image's smallest path in this job (of the paths the
+    folder and file name filters match)."""
+    filters = filters or GalleryFilters()
+    earlier = _paths(job, filters).filter(
+        Q(path__lt=OuterRef("path")) | Q(path=OuterRef("path"), id__lt=OuterRef("id")), image=OuterRef("image")
     )
-    return FileInstance.objects.filter(job=job, status=FileInstance.Status.IMAGE).exclude(Exists(earlier))
+    return _paths(job, filters).exclude(Exists(earlier))
 
 
 def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters) -> QuerySet:
-    """`rows` (of any model with an `image` field) narrowed by the filters."""
+    """`rows` (of any model with an `image` field) narrowed by the filters. FileInstance rows are those of
+    _first_instances(job, filters), which the folder and file name filters have chosen already."""
     ref = OuterRef("image")
+    if filters.by_path and rows.model is not FileInstance:
+        rows = rows.filter(Exists(_paths(job, filters).filter(image=ref)))
     if filters.gps:
         rows = rows.filter(Exists(_exif(job).filter(image=ref, gps_lat__isnull=False, gps_lon__isnull=False)))
     if filters.camera:
@@ -191,23 +227,30 @@ def _items(job: Job, rows: list[FileInstance]) -> list[GalleryItem]:
 def gallery_page(
     *, job: Job, sort: str = "path", filters: GalleryFilters | None = None, cursor: str | None = None, limit: int = 80
 ) -> GalleryPage:
-    """One page of the job's images in `sort` order, starting after `cursor` (None: the first page). The page's
-    `next_cursor` is None exactly when it is the last page. Raises CursorError for a cursor not written here."""
+    """One page of the job's images in `sort` order (a key of SORT_ORDERS), starting after `cursor` (None: the first
+    page). The page's `next_cursor` is None exactly when it is the last page. Raises CursorError for a cursor not
+    written here, or written for another sort or the other direction."""
     filters = filters or GalleryFilters()
-    if sort == "taken":
-        return _taken_page(job, filters, cursor, limit)
-    if sort not in SORTS:
+    if sort not in SORT_ORDERS:
         raise CursorError(f"unknown sort {sort!r}")
-    rows = _filtered(job, _first_instances(job), filters)
+    descending = sort.startswith("-")
+    sort = sort.removeprefix("-")
+    after = cursor_decode(cursor, sort, descending=descending) if cursor else None
+    if sort == "taken":
+        return _taken_page(job, filters, after, limit, descending)
+    rows = _filtered(job, _first_instances(job, filters), filters)
     key = ("sort_path", "id") if sort == "path" else ("size", "id")
-    if cursor:
-        rows = rows.alias(_key=Tuple(*(F(k) for k in key))).filter(_key__gt=_row(cursor_decode(cursor, sort)))
-    found = list(rows.order_by(*key).only("id", "image_id", "path", "sort_path", "size")[: limit + 1])
+    if after:
+        keyset = Tuple(*(F(k) for k in key))
+        rows = rows.alias(_key=keyset).filter(**{"_key__lt" if descending else "_key__gt": _row(after)})
+    order = [f"-{k}" if descending else k for k in key]
+    found = list(rows.order_by(*order).only("id", "image_id", "path", "sort_path", "size")[: limit + 1])
     more = len(found) > limit
     found = found[:limit]
     last = found[-1] if found else None
     return GalleryPage(
-        items=_items(job, found), next_cursor=cursor_encode([getattr(last, k) for k in key]) if more and last else None
+        items=_items(job, found),
+        next_cursor=cursor_encode([getattr(last, k) for k in key], descending=descending) if more and last else None,
     )
 
 
@@ -216,8 +259,8 @@ def gallery_count(*, job: Job, filters: GalleryFilters) -> int:
     return _filtered(job, JobImage.objects.filter(job=job), filters).count()
 
 
-# The parts of the date-taken order, in order: images with a date, images whose EXIF has no date, images with no
-# EXIF result at all (the stage failed on them, or has not reached them yet).
+# The parts of the date-taken order, in order (both ways): images with a date, images whose EXIF has no date, images
+# with no EXIF result at all (the stage failed on them, or has not reached them yet).
 _TAKEN_PARTS = ("d", "e", "n")
 
 
@@ -228,39 +271,41 @@ def _every_image_has_exif(job: Job) -> bool:
     return progress is not None and progress == job.distinct_images and job.discovery_finished
 
 
-def _taken_part(job: Job, filters: GalleryFilters, part: str, after_date: str, after_id: int) -> QuerySet:
-    """(date, image id) rows of one part of the date-taken order, after the given key, in order."""
+def _taken_part(
+    job: Job, filters: GalleryFilters, part: str, after: tuple[str, int] | None, descending: bool
+) -> QuerySet:
+    """(date, image id) rows of one part of the date-taken order, after the given key (None: from the part's
+    start), in order."""
     in_job = Exists(JobImage.objects.filter(job=job, image=OuterRef("image")))
+    beyond = "lt" if descending else "gt"
+    sign = "-" if descending else ""
     if part == "d":
         rows = _exif(job).filter(in_job).exclude(datetime_original="")
-        if after_date:
+        if after:
             rows = (
-                rows.filter(datetime_original__gte=after_date)
+                rows.filter(**{f"datetime_original__{beyond}e": after[0]})
                 .alias(_key=Tuple(F("datetime_original"), F("image_id")))
-                .filter(_key__gt=_row([after_date, after_id]))
+                .filter(**{f"_key__{beyond}": _row(after)})
             )
-        rows = rows.order_by("datetime_original", "image_id")
+        rows = rows.order_by(f"{sign}datetime_original", f"{sign}image_id")
     elif part == "e":
         # Ordered by the (constant) date too, so that the date index finds the few rows without one.
-        rows = (
-            _exif(job)
-            .filter(in_job, datetime_original="", image_id__gt=after_id)
-            .order_by("datetime_original", "image_id")
-        )
+        rows = _exif(job).filter(in_job, datetime_original="")
+        if after:
+            rows = rows.filter(**{f"image_id__{beyond}": after[1]})
+        rows = rows.order_by(f"{sign}datetime_original", f"{sign}image_id")
     else:
-        rows = (
-            JobImage.objects.filter(job=job, image_id__gt=after_id)
-            .exclude(Exists(_exif(job).filter(image=OuterRef("image"))))
-            .annotate(datetime_original=Value(""))
-            .order_by("image_id")
-        )
+        rows = JobImage.objects.filter(job=job).exclude(Exists(_exif(job).filter(image=OuterRef("image"))))
+        if after:
+            rows = rows.filter(**{f"image_id__{beyond}": after[1]})
+        rows = rows.annotate(datetime_original=Value("")).order_by(f"{sign}image_id")
     return _filtered(job, rows, filters).values_list("datetime_original", "image_id")
 
 
-def _taken_page(job: Job, filters: GalleryFilters, cursor: str | None, limit: int) -> GalleryPage:
-    """Date-taken order: images with a date (by date, then id), then those without one (by id). The cursor says
-    which part it is in: [part, date, id]."""
-    part, after_date, after_id = cursor_decode(cursor, "taken") if cursor else ["d", "", 0]
+def _taken_page(job: Job, filters: GalleryFilters, after: list | None, limit: int, descending: bool) -> GalleryPage:
+    """Date-taken order: images with a date (by date, then id), then those without one (by id), each part the same
+    way round. The cursor says which part it is in: [part, date, id]."""
+    part, bound = (after[0], (after[1], after[2])) if after else ("d", None)
     if part not in _TAKEN_PARTS:
         raise CursorError("bad cursor")
     picked: list[tuple[str, str, int]] = []
@@ -269,14 +314,16 @@ def _taken_page(job: Job, filters: GalleryFilters, cursor: str | None, limit: in
             break
         if current == "n" and _every_image_has_exif(job):
             break  # nothing can be in the last part; saves a walk over every image of the job
-        rows = _taken_part(job, filters, current, after_date, after_id)[: limit + 1 - len(picked)]
+        rows = _taken_part(job, filters, current, bound, descending)[: limit + 1 - len(picked)]
         picked += [(current, date, image_id) for date, image_id in rows]
-        after_date, after_id = "", 0
+        bound = None
     more = len(picked) > limit
     picked = picked[:limit]
-    firsts = {r.image_id: r for r in _first_instances(job).filter(image_id__in=[i for _, _, i in picked])}
+    firsts = {r.image_id: r for r in _first_instances(job, filters).filter(image_id__in=[i for _, _, i in picked])}
     rows = [firsts[i] for _, _, i in picked if i in firsts]
-    return GalleryPage(items=_items(job, rows), next_cursor=cursor_encode(list(picked[-1])) if more else None)
+    return GalleryPage(
+        items=_items(job, rows), next_cursor=cursor_encode(list(picked[-1]), descending=descending) if more else None
+    )
 
 
 @dataclass(frozen=True)

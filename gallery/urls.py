@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:job_id>/gallery/", views.gallery, name="gallery"),
     path("<int:job_id>/gallery/more", views.gallery_more, name="gallery_more"),
     path("<int:job_id>/gallery/options", views.gallery_options, name="gallery_options"),
+    path("<int:job_id>/gallery/folders", views.gallery_folders, name="gallery_folders"),
     path("<int:job_id>/map/", views.job_map, name="map"),
     path("<int:job_id>/map/points", views.job_map_points, name="map_points"),
     path("<int:job_id>/images/<int:image_id>/", views.image_panel, name="image"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
+from dataclasses import asdict
 from typing import NoReturn
 from urllib.parse import urlencode
 
@@ -22,9 +23,10 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from content.models import Face, Image
 from extractors.classify import vocabulary_read
-from gallery.cursors import CursorError
+from gallery.cursors import CursorError, storable
+from gallery.folders import folder_level
 from gallery.selectors import (
-    SORTS,
+    SORT_ORDERS,
     FilterError,
     GalleryFilters,
     gallery_count,
@@ -42,7 +44,10 @@ from jobs.views import job_or_404
 
 # The stages whose results the gallery's filters and panel show.
 GALLERY_STAGES = ("exif", "faces", "classify")
-FILTER_FIELDS = ("gps", "faces", "tag", "errors", "duplicates", "type", "camera", "from", "to", "mismatch")
+FILTER_FIELDS = (
+    "gps", "faces", "tag", "errors", "duplicates", "type", "camera", "from", "to", "mismatch",
+    "folder", "direct", "name",
+)  # fmt: skip
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -72,6 +77,9 @@ def _filters(request: HttpRequest, job: Job) -> GalleryFilters:
             faces=q.get("faces") == "1",
             tag=q.get("tag", "").strip(),
             extension_mismatch=q.get("mismatch") == "1",
+            folder=q.get("folder", "").strip("/"),
+            subfolders=q.get("direct") != "1",
+            name=q.get("name", "").strip(),
         )
     except FilterError as exc:
         _malformed(job, str(exc))
@@ -79,7 +87,7 @@ def _filters(request: HttpRequest, job: Job) -> GalleryFilters:
 
 def _sort(request: HttpRequest) -> str:
     sort = request.GET.get("sort", "path")
-    return sort if sort in SORTS else "path"
+    return sort if sort in SORT_ORDERS else "path"
 
 
 def _query(request: HttpRequest) -> str:
@@ -118,7 +126,7 @@ def gallery(request: HttpRequest, job_id: int) -> HttpResponse:
             "page": _page(request, job),
             "query": _query(request),
             "sort": _sort(request),
-            "sorts": SORTS,
+            "sorts": SORT_ORDERS,
             "filters": filters,
             "params": request.GET,
             "tags": _vocabulary_labels(),
@@ -134,6 +142,25 @@ def gallery_options(request: HttpRequest, job_id: int) -> JsonResponse:
     every image of the job, which the gallery page itself must not wait for)."""
     job = job_or_404(request, job_id)
     return JsonResponse(gallery_filter_options(job=job))
+
+
+@require_GET
+def gallery_folders(request: HttpRequest, job_id: int) -> JsonResponse:
+    """One level of the folder tree: the folders in `parent` ("" for the source) that hold images, with their counts,
+    a page at a time (`after`: the last folder name of the page before)."""
+    job = job_or_404(request, job_id)
+    parent, after = request.GET.get("parent", "").strip("/"), request.GET.get("after", "")
+    if not (storable(parent) and storable(after)):
+        _malformed(job, "a folder holds a character no stored path has")
+    level = folder_level(job=job, parent=parent, after=after)
+    return JsonResponse(
+        {
+            "parent": parent,
+            "images_here": level.images_here,
+            "folders": [asdict(folder) for folder in level.folders],
+            "next_after": level.next_after,
+        }
+    )
 
 
 @require_GET

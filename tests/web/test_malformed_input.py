@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from audit.models import AuditEvent
-from gallery.selectors import SORTS
+from gallery.selectors import SORT_ORDERS
 from jobs.models import Job
 
 pytestmark = pytest.mark.integration
@@ -24,8 +24,14 @@ FUZZ = settings(
     # One scanned job for every example: the examples only read it, or are refused.
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-GALLERY_PARAMETERS = ("cursor", "sort", "gps", "faces", "tag", "errors", "duplicates", "type", "camera", "from", "to")
-JOB_PAGES = ("detail", "progress", "history", "gallery", "gallery_more", "gallery_options", "map", "map_points")
+GALLERY_PARAMETERS = (
+    "cursor", "sort", "gps", "faces", "tag", "errors", "duplicates", "type", "camera", "from", "to", "folder", "direct",
+    "name", "parent", "after",
+)  # fmt: skip
+JOB_PAGES = (
+    "detail", "progress", "history", "gallery", "gallery_more", "gallery_options", "gallery_folders",
+    "map", "map_points",
+)  # fmt: skip
 JOB_ITEMS = ("image", "thumb", "preview", "original", "face_crop")
 JOB_CHANGES = ("start", "cancel", "rerun", "delete", "share")
 
@@ -46,7 +52,7 @@ values = st.one_of(
     st.binary(max_size=40),  # any bytes, sent percent-encoded
     st.text(max_size=40).map(lambda t: t.encode("utf-8", "surrogatepass")),
     (json_values | keys).map(_cursor).map(str.encode),
-    st.sampled_from([*SORTS, "1", "0"]).map(str.encode),
+    st.sampled_from([*SORT_ORDERS, "1", "0"]).map(str.encode),
 )
 
 
@@ -63,11 +69,12 @@ def job(scan, examiner) -> Job:
 @example(query={"sort": b"taken", "cursor": _cursor(["d", "\x00", 1]).encode()})
 @example(query={"sort": b"size", "cursor": _cursor([2**70, 1]).encode()})
 @example(query={"camera": b"\x00", "type": b"\x00", "tag": b"\x00"})
+@example(query={"folder": b"%_", "name": b"a/b", "parent": b"\x00", "sort": b"-taken"})
 @example(query={"to": b"9999-12-31", "sort": b"taken"})
 def test_the_gallery_takes_any_parameters(client_for, examiner, job, query):
     alice = client_for(examiner)
     encoded = "&".join(f"{name}={quote_from_bytes(value)}" for name, value in query.items())
-    for page in ("jobs:gallery", "jobs:gallery_more"):
+    for page in ("jobs:gallery", "jobs:gallery_more", "jobs:gallery_folders"):
         response = alice.get(f"{reverse(page, args=[job.pk])}?{encoded}")
         assert response.status_code in (200, 400), (query, response.status_code)
 
