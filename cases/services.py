@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 
 from audit.services import audit_record, user_label
 from cases.models import OWN_CASE_REFERENCE, ROLE_RANK, Case, CaseMember, Category, CategoryScheme
-from cases.schemes import GENERAL, schemes_built_in
+from cases.schemes import BUILT_IN_SCHEMES, GENERAL, schemes_built_in
 from cases.signals import membership_lost
 
 logger = logging.getLogger(__name__)
@@ -38,6 +38,15 @@ def scheme_default() -> CategoryScheme:
         schemes_built_in(CategoryScheme, Category)
         scheme = CategoryScheme.objects.get(name=GENERAL, built_in=True)
     return scheme
+
+
+def scheme_named(*, name: str) -> CategoryScheme | None:
+    """The scheme called `name`, or None. A built-in one the database lacks (emptied since it was migrated) is made
+    again, as scheme_default makes the general one."""
+    name = name.strip()
+    if name in BUILT_IN_SCHEMES and not CategoryScheme.objects.filter(name=name).exists():
+        schemes_built_in(CategoryScheme, Category)
+    return CategoryScheme.objects.filter(name=name).first()
 
 
 def case_create(

@@ -11,9 +11,10 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
 
-from cases.models import CaseMember
+from cases.models import Case, CaseMember
 from cases.selectors import case_role
 from jobs.models import Job
+from review.selectors import review_role
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -85,3 +86,25 @@ def job_get_for_user(*, user: User, job_id: int, action: JobAction = JobAction.V
     if action not in job_permissions(job=job, user=user):
         raise PermissionDenied(f"you may not {action} this job")
     return job
+
+
+def case_list_for_user(*, user: User) -> QuerySet[Case]:
+    """The cases a user may see: those they are a member of; staff see every case."""
+    if not user.is_authenticated or not user.is_active:
+        return Case.objects.none()
+    cases = Case.objects.select_related("owner", "scheme")
+    return cases if user.is_staff else cases.filter(members__user=user)
+
+
+def case_get_for_user(
+    *, user: User, case_id: int | None = None, reference: str = "", action: JobAction = JobAction.VIEW
+) -> tuple[Case, str]:
+    """The case (by id, or else by reference) and the user's role in it ("staff" or their role), if the user may
+    see it. Raises Case.DoesNotExist when they may not (so that its existence is not disclosed) and PermissionDenied
+    when they may see it but not do `action` with it (SHARE: decide who is a member, as for its jobs)."""
+    cases = case_list_for_user(user=user)
+    case = cases.get(pk=case_id) if case_id is not None else cases.get(reference=reference.strip())
+    role = review_role(case=case, user=user) or ""
+    if action not in ROLE_ACTIONS.get(role, frozenset()):
+        raise PermissionDenied(f"you may not {action} case {case.reference}")
+    return case, role
