@@ -35,6 +35,8 @@ def case_of_request(key: pb.CaseKey, action: JobAction = JobAction.VIEW) -> tupl
     if which is None or (which == "reference" and not key.reference.strip()):
         raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "name a case: its id or its reference")
     named = key.id if which == "id" else key.reference.strip()
+    if "\x00" in key.reference:  # no reference holds one (the database could not even compare it)
+        raise ApiError(grpc.StatusCode.NOT_FOUND, f"no case {named!r}")
     try:
         if which == "id":
             return case_get_for_user(user=current_user(), case_id=key.id, action=action)
@@ -84,7 +86,7 @@ def _member_named(request: pb.SetCaseMemberRequest) -> AbstractBaseUser:
     the same for both, so that a request cannot tell which accounts exist)."""
     which = request.WhichOneof("user")
     if which == "email":
-        user = share_recipient(email=request.email.strip())
+        user = None if "\x00" in request.email else share_recipient(email=request.email.strip())
     elif which == "user_id":
         user = get_user_model().objects.filter(pk=request.user_id, is_active=True).first()
     else:
@@ -110,8 +112,8 @@ class CaseServicer(cases_pb2_grpc.CaseServiceServicer):
         user = current_user()
         if len(request.title) > Case._meta.get_field("title").max_length:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "title is longer than 200 characters")
-        if "\x00" in request.reference + request.title + request.description:
-            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "reference, title and description cannot hold NUL")
+        if "\x00" in request.reference + request.title + request.description + request.scheme:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "no field of a case can hold NUL characters")
         scheme = None
         if request.scheme.strip():
             scheme = scheme_named(name=request.scheme)

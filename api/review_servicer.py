@@ -113,7 +113,7 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
 
     def SetCategory(self, request: pb.SetCategoryRequest, context) -> pb.ReviewOutcome:
         case, _ = case_of_request(request.case)
-        if not request.category.strip():
+        if not request.category.strip() or "\x00" in request.category:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "name a category: a code of the case's scheme")
         images = _images(case, request.images)
         try:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import grpc
 import pytest
 from allauth.account.models import EmailAddress
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from audit.models import AuditEvent
 from cases.models import Case
@@ -19,7 +21,7 @@ from tests.support.bulk import image
 from tests.support.grpc import rpc_error
 from tests.support.review import images_in_case
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 LAB = cpb.CaseKey(reference="2024-017")
 
@@ -194,3 +196,52 @@ def test_categories_over_grpc_keep_four_eyes_the_reviewer_read_only_and_other_ca
         ("set", "", "1", "proposed", "alice@example.org"),
         ("confirm", "1", "1", "confirmed", "bob@example.org"),
     ]
+
+
+REFUSED = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED}
+# Text a protobuf string can carry (valid UTF-8: no lone surrogates), NUL and every other character included.
+text = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+int64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+
+
+def _answered(call, request) -> None:
+    """Fails the test when `call` ends with any code but OK and the refusals (UNKNOWN: a fault of the server's)."""
+    code, details = grpc.StatusCode.OK, ""
+    try:
+        call(request, timeout=30)
+    except grpc.RpcError as exc:
+        code, details = exc.code(), exc.details()
+    assert code in {grpc.StatusCode.OK, *REFUSED}, (request, code, details)
+
+
+@pytest.fixture
+def led(alice) -> None:
+    alice.cases.CreateCase(cpb.CreateCaseRequest(reference="2024-017"))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(words=st.lists(text, min_size=6, max_size=6), number=int64)
+@example(words=["\x00", "2024-017\x00", "\x00@example.org", "\x00", "A" * 65, "\u202e"], number=2**63 - 1)
+def test_malformed_text_and_ids_are_refused_as_the_clients_fault(alice, led, words, number):
+    reference, other, email, code, digest, scheme = words
+    for key in (cpb.CaseKey(reference=reference), cpb.CaseKey(id=number), LAB):
+        for call, request in [
+            (alice.cases.GetCase, cpb.GetCaseRequest(case=key)),
+            (alice.cases.SetCaseMember, cpb.SetCaseMemberRequest(case=key, email=email, role=cpb.CASE_ROLE_REVIEWER)),
+            (alice.cases.SetCaseMember, cpb.SetCaseMemberRequest(case=key, user_id=number, role=number % 2**31)),
+            (alice.cases.RemoveCaseMember, cpb.RemoveCaseMemberRequest(case=key, user_id=number)),
+            (alice.review.ListDecisions, rpb.ListDecisionsRequest(case=key, page_token=other, page_size=number % 999)),
+            (alice.review.SetCategory, rpb.SetCategoryRequest(case=key, category=code, images={"sha256": [digest]})),
+            (
+                alice.review.SetCategory,
+                rpb.SetCategoryRequest(case=key, category="pertinent", images={"image_ids": [number]}),
+            ),
+            (alice.review.ConfirmCategory, rpb.ConfirmCategoryRequest(case=key, images={"sha256": [digest, other]})),
+            (alice.review.GetCategoryHistory, rpb.GetCategoryHistoryRequest(case=key, sha256=digest)),
+        ]:
+            _answered(call, request)
+    for request in (
+        cpb.CreateCaseRequest(reference=reference, title=other, scheme=scheme),
+        cpb.CreateCaseRequest(reference=f"{reference}-x", description=other, scheme="General"),
+    ):
+        _answered(alice.cases.CreateCase, request)
