@@ -13,12 +13,14 @@ import sys
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
 from cases.services import case_create, case_member_set, scheme_named
-from jobs.selectors import EXPORT_FIELDS
+from jobs.selectors import EXPORT_FIELDS, file_instances_for_export
 from review.models import Categorisation
-from review.services import bookmark_set, note_add
+from review.services import bookmark_set, category_set, note_add
 from tests.support.bulk import image
 from tests.support.environment import REPO
 from tests.support.processes import child_run
@@ -161,3 +163,27 @@ def test_list_and_export_carry_the_categories_bookmarks_and_notes(lab, worker_en
     Categorisation.objects.filter(case=case, image=pictures[1]).update(disputed=True)
     again = {r["path"]: r for r in map(json.loads, manage(worker_env, "export", str(job.pk)).stdout.splitlines())}
     assert again["img-2.jpg"]["category_status"] == "proposed, disputed"
+
+
+@pytest.mark.django_db
+def test_the_export_reads_the_review_fields_in_the_same_queries_whatever_the_number_of_images(tmp_path):
+    users = get_user_model().objects
+    alice, bob = (users.create_user(username=n, email=f"{n}@lab.example") for n in ("alice", "bob"))
+    case = case_create(reference="2024-017", title="Op. Example", owner=alice)
+    case_member_set(case=case, user=bob, role="examiner")
+
+    def queries(count: int) -> int:
+        job, pictures = images_in_case(case=case, owner=alice, source=tmp_path, numbers=range(100 * count, 101 * count))
+        ids = [p.pk for p in pictures]
+        category_set(case=case, user=alice, code="pertinent", image_ids=ids)
+        bookmark_set(case=case, user=bob, image_ids=ids, on=True)
+        for image_id in ids:
+            note_add(case=case, user=bob, image_id=image_id, text="seen")
+        with CaptureQueriesContext(connection) as captured:
+            records = list(file_instances_for_export(job=job))
+        assert {(r["category"], r["bookmarks"], len(r["notes"])) for r in records} == {
+            ("pertinent", "bob@lab.example", 1)
+        }
+        return len(captured)
+
+    assert queries(2) == queries(9)
