@@ -55,6 +55,11 @@ AUDITED = {
     "ResumeQueue": "queue.resume",
     "DrainWorker": "worker.drain",
     "SetConcurrency": "worker.concurrency",
+    "CreateCase": "case.create",
+    "SetCaseMember": "case.member.set",
+    "RemoveCaseMember": "case.member.remove",
+    "SetCategory": "review.category.set",
+    "ConfirmCategory": "review.category.confirm",
 }
 REFUSALS = (
     grpc.StatusCode.UNAUTHENTICATED,
@@ -181,6 +186,8 @@ def _served(context: grpc.ServicerContext, method: str, request: Any) -> Iterato
         try:
             yield
         except ApiError as exc:
+            if exc.recorded:
+                context.abort(exc.code, exc.message)
             _abort(context, method, request, exc.code, exc.message, actor)
         except ObjectDoesNotExist as exc:
             _abort(context, method, request, grpc.StatusCode.NOT_FOUND, str(exc) or "not found", actor)

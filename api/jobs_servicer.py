@@ -65,7 +65,7 @@ def _page_size(requested: int, default: int) -> int:
     return requested or default
 
 
-def _timestamp(value: datetime | None) -> Timestamp | None:
+def timestamp_message(value: datetime | None) -> Timestamp | None:
     if value is None:
         return None
     stamp = Timestamp()
@@ -109,9 +109,9 @@ def job_message(job: Job, user) -> pb.Job:
         bytes_seen=job.bytes_seen,
         discovery_finished=job.discovery_finished,
         stages=_stages(progress),
-        create_time=_timestamp(job.created_at),
-        start_time=_timestamp(job.started_at),
-        finish_time=_timestamp(job.finished_at),
+        create_time=timestamp_message(job.created_at),
+        start_time=timestamp_message(job.started_at),
+        finish_time=timestamp_message(job.finished_at),
         permissions=sorted(job_permissions(job=job, user=user)),
         rerun_of=job.rerun_of_id or 0,
     )

@@ -54,9 +54,10 @@ def actor_for(
     return Actor(via, user_id=user.pk, username=user_name(user), client=client, credential=credential)
 
 
-def cli_actor() -> Actor:
-    """A management command's actor: the operating-system user running it (no account signs in at the CLI)."""
-    return actor_for(None, via=AuditEvent.Via.CLI, client=f"os user {getpass.getuser()}")
+def cli_actor(user: AbstractBaseUser | None = None) -> Actor:
+    """A management command's actor: the operating-system user running it (no account signs in at the CLI), acting
+    as the account `user` where the command names one (`--as`)."""
+    return actor_for(user, via=AuditEvent.Via.CLI, client=f"os user {getpass.getuser()}")
 
 
 def actor_set(actor: Actor) -> Actor:

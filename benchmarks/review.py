@@ -63,7 +63,7 @@ def main() -> None:
     from django.urls import reverse
 
     from cases.schemes import PROJECT_VIC
-    from cases.services import case_member_set, scheme_built_in
+    from cases.services import case_member_set, scheme_named
     from jobs.models import JobImage
     from review.services import category_confirm, category_set
 
@@ -73,7 +73,7 @@ def main() -> None:
     examiner = users.create_user(username="ex", email="ex@example.org", password="x" * 20)
     job = jobrows.job_rows_create(lead, images=IMAGES)
     case = job.case
-    case.scheme = scheme_built_in(PROJECT_VIC)
+    case.scheme = scheme_named(name=PROJECT_VIC)
     case.save(update_fields=["scheme"])
     case_member_set(case=case, user=examiner, role="examiner")
     ids = list(JobImage.objects.filter(job=job).order_by("image_id").values_list("image_id", flat=True))

@@ -63,10 +63,14 @@ def case_permissions(*, case: Case, user: User) -> frozenset[CaseAction]:
     return ROLE_ACTIONS.get("staff" if user.is_staff else case.viewer_role or "", frozenset())
 
 
-def case_get_for_user(*, user: User, case_id: int, action: CaseAction = CaseAction.VIEW) -> Case:
-    """The case, if the user may see it. Raises Case.DoesNotExist when they may not see it (so that its existence is
-    not disclosed) and PermissionDenied when they may see it but not do `action`."""
-    case = case_list_for_user(user=user).get(pk=case_id)
+def case_get_for_user(
+    *, user: User, case_id: int | None = None, reference: str = "", action: CaseAction = CaseAction.VIEW
+) -> Case:
+    """The case (by id, or else by reference), if the user may see it. Raises Case.DoesNotExist when they may not
+    see it (so that its existence is not disclosed) and PermissionDenied when they may see it but not do
+    `action`."""
+    cases = case_list_for_user(user=user)
+    case = cases.get(pk=case_id) if case_id is not None else cases.get(reference=reference.strip())
     if action not in case_permissions(case=case, user=user):
-        raise PermissionDenied(f"you may not {action} this case")
+        raise PermissionDenied(f"you may not {action} case {case.reference}")
     return case

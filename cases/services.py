@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 
 from audit.services import audit_record, user_label
 from cases.models import OWN_CASE_REFERENCE, ROLE_RANK, Case, CaseMember, Category, CategoryScheme
-from cases.schemes import GENERAL, schemes_built_in
+from cases.schemes import BUILT_IN_SCHEMES, GENERAL, schemes_built_in
 from cases.signals import membership_lost
 
 logger = logging.getLogger(__name__)
@@ -31,14 +31,14 @@ def own_case_reference(job_id: int) -> str:
     return f"job-{job_id}"
 
 
-def scheme_built_in(name: str = GENERAL) -> CategoryScheme:
-    """The built-in scheme `name` (cases.schemes); by default the general one, which a case made with none named
-    gets. A database emptied since its migration (`manage.py flush`) gets the built-in schemes back."""
-    scheme = CategoryScheme.objects.filter(name=name, built_in=True).first()
-    if scheme is None:
+def scheme_named(*, name: str = GENERAL) -> CategoryScheme | None:
+    """The scheme called `name` (by default the general one, which a case made with none named gets), or None. A
+    built-in one (cases.schemes) the database lacks, emptied since it was migrated (`manage.py flush`), is made
+    again."""
+    name = name.strip()
+    if name in BUILT_IN_SCHEMES and not CategoryScheme.objects.filter(name=name).exists():
         schemes_built_in(CategoryScheme, Category)
-        scheme = CategoryScheme.objects.get(name=name, built_in=True)
-    return scheme
+    return CategoryScheme.objects.filter(name=name).first()
 
 
 def case_create(
@@ -66,7 +66,7 @@ def case_create(
                     title=title or reference,
                     description=description,
                     owner=owner,
-                    scheme=scheme or scheme_built_in(),
+                    scheme=scheme or scheme_named(),
                 )
         except IntegrityError:
             raise CaseRefused(f"case {reference} exists already: it was made meanwhile") from None
@@ -77,9 +77,7 @@ def case_create(
 def case_of_its_own(*, title: str, owner: AbstractBaseUser | None, make: Callable[[Case], T]) -> tuple[Case, T]:
     """A case for one new job, made by `make(case)`, its reference "job-<the job's id>", the owner its lead."""
     with transaction.atomic():
-        case = Case.objects.create(
-            reference=f"new-{uuid.uuid4().hex}", title=title, owner=owner, scheme=scheme_built_in()
-        )
+        case = Case.objects.create(reference=f"new-{uuid.uuid4().hex}", title=title, owner=owner, scheme=scheme_named())
         made = make(case)
         case.reference = own_case_reference(made.pk)
         case.save(update_fields=["reference"])

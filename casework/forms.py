@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from cases.models import Case, CaseMember, CategoryScheme
-from cases.services import scheme_built_in
+from cases.services import scheme_named
 from jobs.access import share_recipient
 
 NO_ACCOUNT = "No active account has this verified email address."
@@ -27,7 +27,7 @@ class CaseCreateForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["scheme"].queryset = CategoryScheme.objects.all()
         if not self.is_bound:
-            self.fields["scheme"].initial = scheme_built_in().pk
+            self.fields["scheme"].initial = scheme_named().pk
 
 
 class CaseEditForm(forms.ModelForm):

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, Min, OuterRef, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 
 from cases.models import Case
 from content.models import ExifData, Image
 from content.selectors import image_ml_summaries
 from jobs.models import FileInstance, Job, JobImage
 from review.models import ReviewMark
-from review.selectors import recorded_about
+from review.selectors import image_reviews, recorded_about
 
 
 def source_list() -> list[str]:
@@ -45,7 +46,7 @@ def source_label(job: Job) -> str:
 EXPORT_FIELDS = [
     "path", "status", "error", "note", "size", "mtime", "md5", "sha1", "sha256", "mime", "format", "width", "height",
     "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original", "faces", "tags", "ctime",
-    "btime", "case",
+    "btime", "case", "category", "category_by", "bookmarks", "notes", "category_status",
 ]  # fmt: skip
 
 
@@ -66,6 +67,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
             )
         }
         ml = image_ml_summaries(image_ids={i.image_id for i in instances if i.image_id}, versions=versions)
+        reviews = image_reviews(case_id=job.case_id, image_ids={i.image_id for i in instances if i.image_id})
         for instance in instances:
             image = instance.image
             facts = found.get(instance.image_id, {})
@@ -89,6 +91,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 "ctime": instance.ctime.isoformat() if instance.ctime else None,
                 "btime": instance.btime.isoformat() if instance.btime else None,
                 "case": case,
+                **_review_fields(reviews.get(instance.image_id)),
             }
 
     for instance in rows.iterator(chunk_size=2000):
@@ -97,6 +100,21 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
             yield from emit(batch)
             batch = []
     yield from emit(batch)
+
+
+def _review_fields(review) -> dict[str, Any]:
+    """The export's review fields of an image (review.selectors.ImageReview; None: nothing recorded)."""
+    if review is None:
+        return {"category": "", "category_by": "", "bookmarks": "", "notes": [], "category_status": ""}
+    by = review.set_by + (f" (confirmed by {review.confirmed_by})" if review.confirmed_by else "")
+    status = review.status + (", disputed" if review.disputed else "")
+    return {
+        "category": review.category,
+        "category_by": by,
+        "bookmarks": "; ".join(review.bookmarked_by),
+        "notes": [{"by": n.by, "at": n.at.isoformat(), "text": n.text} for n in review.notes],
+        "category_status": status,
+    }
 
 
 def case_image_ids(*, case_id: int) -> QuerySet:
@@ -156,3 +174,33 @@ def case_image_jobs(*, case_id: int, image_ids: Iterable[int]) -> dict[int, int]
     """For each image, a job of the case that found it (the first): where the case's pages link to show it."""
     rows = JobImage.objects.filter(job__case_id=case_id, image_id__in=list(image_ids))
     return dict(rows.values("image_id").annotate(job=Min("job_id")).values_list("image_id", "job"))
+
+
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def case_images_by_sha256(*, case_id: int, sha256s: Iterable[str]) -> dict[str, int]:
+    """SHA-256 (lower-case hex) -> image id, for those of `sha256s` (hex, either case) that are images the case's
+    jobs found: a SHA-256 left out is no image of the case, whether or not another case holds it. ValueError for a
+    text that is not a SHA-256."""
+    wanted = {digest.strip().lower() for digest in sha256s}
+    for digest in wanted:
+        if not SHA256_HEX.fullmatch(digest):
+            raise ValueError(f"not a SHA-256 (64 hexadecimal digits): {digest[:80]!r}")
+    rows = JobImage.objects.filter(job__case_id=case_id, image__sha256__in=wanted)
+    return dict(rows.values_list("image__sha256", "image_id").distinct())
+
+
+def case_images_by_id(*, case_id: int, image_ids: Iterable[int]) -> dict[int, str]:
+    """Image id -> SHA-256, for those of `image_ids` that are images the case's jobs found."""
+    rows = JobImage.objects.filter(job__case_id=case_id, image_id__in=set(image_ids))
+    return dict(rows.values_list("image_id", "image__sha256").distinct())
+
+
+def case_images_page(*, case_id: int, after: int = 0, limit: int, where: Q | None = None) -> list[tuple[int, str]]:
+    """(image id, SHA-256) of the case's images by image id, `limit` of them after `after`; `where`: a condition
+    on rows with an `image` field (review.selectors.review_filter, review_decided)."""
+    rows = JobImage.objects.filter(job__case_id=case_id, image_id__gt=after)
+    if where is not None:
+        rows = rows.filter(where)
+    return list(rows.values_list("image_id", "image__sha256").distinct().order_by("image_id")[:limit])

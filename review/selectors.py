@@ -61,6 +61,66 @@ def decisions(*, case: Case, image_ids: Iterable[int], user: AbstractBaseUser) -
     return {image_id: Decision(**values) for image_id, values in found.items()}
 
 
+@dataclass(frozen=True)
+class NoteText:
+    by: str
+    at: dt.datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class ImageReview:
+    """What the case records about one image, written out in full (the export, the command line): who bookmarked
+    it and every note, oldest first."""
+
+    category: str = ""
+    status: str = ""
+    disputed: bool = False
+    set_by: str = ""
+    confirmed_by: str = ""
+    bookmarked_by: tuple[str, ...] = ()
+    notes: tuple[NoteText, ...] = ()
+
+
+def image_reviews(*, case_id: int, image_ids: Iterable[int]) -> dict[int, ImageReview]:
+    """The reviews of the images (those with nothing recorded are left out), in three queries whatever their
+    number."""
+    ids = list(image_ids)
+    found: dict[int, dict] = {}
+    rows = Categorisation.objects.filter(case_id=case_id, image_id__in=ids).select_related(
+        "category", "set_by", "confirmed_by"
+    )
+    for row in rows:
+        found[row.image_id] = {
+            "category": row.category.code, "status": row.status, "disputed": row.disputed,
+            "set_by": _name(row.set_by) or DELETED, "confirmed_by": _name(row.confirmed_by),
+        }  # fmt: skip
+        if row.confirmed_at and row.confirmed_by is None:
+            found[row.image_id]["confirmed_by"] = DELETED
+    marks = Bookmark.objects.filter(case_id=case_id, image_id__in=ids).select_related("user").order_by("id")
+    for mark in marks:
+        entry = found.setdefault(mark.image_id, {})
+        entry["bookmarked_by"] = (*entry.get("bookmarked_by", ()), _name(mark.user))
+    for note in Note.objects.filter(case_id=case_id, image_id__in=ids).order_by("id"):
+        entry = found.setdefault(note.image_id, {})
+        entry["notes"] = (*entry.get("notes", ()), NoteText(by=note.author_label, at=note.created_at, text=note.text))
+    return {image_id: ImageReview(**values) for image_id, values in found.items()}
+
+
+def review_decided(*, case: Case) -> Q:
+    """A condition on rows with an `image` field: images of the case with a category, a bookmark or a note."""
+    ref = OuterRef("image")
+    return (
+        Exists(Categorisation.objects.filter(case=case, image=ref))
+        | Exists(Bookmark.objects.filter(case=case, image=ref))
+        | Exists(Note.objects.filter(case=case, image=ref))
+    )
+
+
+# How a member whose account is gone is named.
+DELETED = "(account deleted)"
+
+
 def _name(user: AbstractBaseUser | None) -> str:
     if user is None:
         return ""
@@ -110,7 +170,7 @@ def review_counters(*, case: Case, image_ids: QuerySet) -> Counters:
 
 
 def _name_of(row: dict) -> str:
-    return row["user__email"] or row["user__username"] or "(account deleted)"
+    return row["user__email"] or row["user__username"] or DELETED
 
 
 def disputes(*, case: Case) -> QuerySet[Categorisation]:

@@ -64,8 +64,10 @@ def _writing(action: str, case: Case, user: AbstractBaseUser) -> Iterator[str]:
         with transaction.atomic():
             case_locked(case_id=case.pk)
             role = case_role_of(case_id=case.pk, user=user)
+            if role == CaseMember.Role.REVIEWER:
+                raise ReviewRefused("a reviewer (read-only) may not change what the case records")
             if role not in WRITING_ROLES:
-                raise ReviewRefused("only the case's lead and examiners may change what it records")
+                raise ReviewRefused(f"{user_name(user)} is no member of case {case.reference}")
             yield role
     except ReviewRefused as exc:
         audit_record(action, outcome=AuditEvent.Outcome.REFUSED, target=case.reference, detail=str(exc))

@@ -15,7 +15,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from api.services import api_token_create
-from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
+from imagescanner.v1 import cases_pb2_grpc, jobs_pb2_grpc, review_pb2_grpc, workers_pb2_grpc
 from tests.support.environment import free_port
 from tests.support.grpc import Client, GrpcServer, grpc_serving, self_signed_cert
 from tests.support.waiting import serving
@@ -64,7 +64,14 @@ def client_as(grpc_server, transactional_db):
         _, token = api_token_create(user=user, name="test")
         channel = grpc_server.channel(token)
         channels.append(channel)
-        return Client(user, token, jobs_pb2_grpc.JobServiceStub(channel), workers_pb2_grpc.WorkerServiceStub(channel))
+        return Client(
+            user,
+            token,
+            jobs_pb2_grpc.JobServiceStub(channel),
+            workers_pb2_grpc.WorkerServiceStub(channel),
+            cases_pb2_grpc.CaseServiceStub(channel),
+            review_pb2_grpc.ReviewServiceStub(channel),
+        )
 
     yield make
     for channel in channels:

@@ -80,6 +80,8 @@ def test_health_answers_without_a_token_and_reflection_needs_one(grpc_server, al
     assert set(services(grpc_server.channel(alice.token))) == {
         "imagescanner.v1.JobService",
         "imagescanner.v1.WorkerService",
+        "imagescanner.v1.CaseService",
+        "imagescanner.v1.ReviewService",
         "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",
     }

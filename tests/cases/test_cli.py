@@ -87,15 +87,15 @@ def test_scan_into_a_case_made_when_new_used_when_it_exists_refused_for_an_outsi
     assert "names the case of a single job" in taken.stderr
 
 
-def test_export_carries_the_case_as_its_last_field(transactional_db, workers, worker_env, evidence_folder):
+def test_export_carries_the_case_after_the_file_times(transactional_db, workers, worker_env, evidence_folder):
     photos(evidence_folder, range(2))
     assert manage(worker_env, "scan", str(evidence_folder), "--name", "phone", "--case", "2024-018").returncode == 0
     job = Job.objects.get(name="phone")
-    assert EXPORT_FIELDS[-1] == "case"  # fields are only ever added
+    assert EXPORT_FIELDS[21:24] == ["ctime", "btime", "case"]  # fields are only ever added: these keep their place
     records = [json.loads(line) for line in manage(worker_env, "export", str(job.pk)).stdout.splitlines()]
     assert len(records) == 2
     assert {r["case"] for r in records} == {"2024-018"}
     exported = manage(worker_env, "export", str(job.pk), "--format", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(exported, newline="")))
-    assert list(rows[0])[-1] == "case"
+    assert list(rows[0]) == EXPORT_FIELDS
     assert {row["case"] for row in rows} == {"2024-018"}

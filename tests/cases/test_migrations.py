@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from cases.models import Case, CaseMember
-from cases.services import scheme_built_in
+from cases.services import scheme_named
 from jobs.models import Job
 
 # The last migrations before cases.
@@ -72,7 +72,7 @@ def test_the_migration_goes_back_to_shares(before_cases):
     _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
     users = Case._meta.get_field("owner").related_model.objects
     alice, bob = users.create(username="alice"), users.create(username="bob")
-    case = Case.objects.create(reference="job-1", title="phone", owner=alice, scheme=scheme_built_in())
+    case = Case.objects.create(reference="job-1", title="phone", owner=alice, scheme=scheme_named())
     job = Job.objects.create(name="phone", owner=alice, source_path="/evidence/phone", case=case)
     CaseMember.objects.create(case=case, user=alice, role="lead")
     CaseMember.objects.create(case=case, user=bob, role="examiner")

@@ -9,7 +9,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from cases.models import Category, CategoryScheme
 from cases.schemes import PROJECT_VIC
-from cases.services import case_create, scheme_built_in
+from cases.services import case_create, scheme_named
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def scheme_form(name: str, categories: list[tuple[str, str, str]], *, initial: i
 
 
 def test_a_built_in_scheme_is_read_only(admin_client):
-    scheme = scheme_built_in(PROJECT_VIC)
+    scheme = scheme_named(name=PROJECT_VIC)
     before = list(scheme.categories.values_list("code", "label", "key", "needs_confirmation", "sensitive"))
     url = reverse("admin:cases_categoryscheme_change", args=[scheme.pk])
     page = admin_client.get(url)

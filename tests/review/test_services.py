@@ -13,7 +13,7 @@ from django.db import connection, transaction
 
 from audit.models import AuditEvent
 from cases.schemes import PROJECT_VIC
-from cases.services import case_create, case_locked, case_member_set, scheme_built_in
+from cases.services import case_create, case_locked, case_member_set, scheme_named
 from content.models import Image
 from jobs.models import FileInstance, Job, JobImage
 from jobs.services import job_delete
@@ -40,7 +40,7 @@ def user(name: str):
 def team():
     """A Project VIC case: a lead, two examiners and a reviewer."""
     lead = user("lead")
-    case = case_create(reference="2024-017", title="t", owner=lead, scheme=scheme_built_in(PROJECT_VIC))
+    case = case_create(reference="2024-017", title="t", owner=lead, scheme=scheme_named(name=PROJECT_VIC))
     members = {"lead": lead}
     for name, role in (("ann", "examiner"), ("bob", "examiner"), ("rev", "reviewer")):
         members[name] = user(name)

@@ -11,7 +11,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from api.client import channel_open
-from imagescanner.v1 import jobs_pb2_grpc, workers_pb2_grpc
+from imagescanner.v1 import cases_pb2_grpc, jobs_pb2_grpc, review_pb2_grpc, workers_pb2_grpc
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class Client:
     token: str
     jobs: jobs_pb2_grpc.JobServiceStub
     workers: workers_pb2_grpc.WorkerServiceStub
+    cases: cases_pb2_grpc.CaseServiceStub
+    review: review_pb2_grpc.ReviewServiceStub
 
 
 def self_signed_cert(folder: Path, name: str = "localhost") -> tuple[Path, Path]:

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from audit.models import AuditEvent
 from cases.models import Case, CaseMember, CategoryScheme
 from cases.schemes import PROJECT_VIC
-from cases.services import case_create, case_member_set, case_of_its_own, scheme_built_in
+from cases.services import case_create, case_member_set, case_of_its_own, scheme_named
 from content.models import Image
 from jobs.models import Job, JobImage
 from review.services import category_set, reviewed_mark
@@ -38,7 +38,7 @@ def team(make_user, examiner, other):
 def case(team) -> Case:
     """Case 2024-017 (Project VIC categories) with its three members and no job."""
     case = case_create(reference="2024-017", title="Op. Example", owner=team["lead"],
-                       scheme=scheme_built_in(PROJECT_VIC))  # fmt: skip
+                       scheme=scheme_named(name=PROJECT_VIC))  # fmt: skip
     case_member_set(case=case, user=team["examiner"], role="examiner")
     case_member_set(case=case, user=team["reviewer"], role="reviewer")
     return case
@@ -175,7 +175,7 @@ def test_any_user_makes_a_case_with_a_scheme_and_leads_it(team, client_for):
     assert form.status_code == 200
     for scheme in CategoryScheme.objects.all():
         assert scheme.name in form.text
-    scheme = scheme_built_in(PROJECT_VIC)
+    scheme = scheme_named(name=PROJECT_VIC)
     made = client.post(reverse("casework:new"), {"reference": " 2025-001 ", "title": "Op. <b>Bold</b>",
                                                  "description": "two phones", "scheme": scheme.pk})  # fmt: skip
     case = Case.objects.get(reference="2025-001")
