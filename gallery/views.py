@@ -23,6 +23,7 @@ from audit.services import audit_record
 from content.models import Face, Image
 from extractors.classify import vocabulary_read
 from gallery.cursors import CursorError
+from gallery.review_selectors import counters_json, may_write, panel_review, scheme_categories, tile_decisions
 from gallery.selectors import (
     SORTS,
     FilterError,
@@ -39,10 +40,12 @@ from jobs.models import FileInstance, Job, JobImage
 from jobs.progress.snapshot import job_stage_gaps
 from jobs.selectors import source_label
 from jobs.views import job_or_404
+from review.selectors import viewer_setting
 
 # The stages whose results the gallery's filters and panel show.
 GALLERY_STAGES = ("exif", "faces", "classify")
 FILTER_FIELDS = ("gps", "faces", "tag", "errors", "duplicates", "type", "camera", "from", "to", "mismatch")
+REVIEW_FILTER_FIELDS = ("category", "bookmarked", "noted", "reviewed")
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -72,6 +75,11 @@ def _filters(request: HttpRequest, job: Job) -> GalleryFilters:
             faces=q.get("faces") == "1",
             tag=q.get("tag", "").strip(),
             extension_mismatch=q.get("mismatch") == "1",
+            category=q.get("category", "").strip(),
+            bookmarked=q.get("bookmarked") == "1",
+            noted=q.get("noted") == "1",
+            reviewed=q.get("reviewed", ""),
+            user=request.user,
         )
     except FilterError as exc:
         _malformed(job, str(exc))
@@ -84,7 +92,7 @@ def _sort(request: HttpRequest) -> str:
 
 def _query(request: HttpRequest) -> str:
     """The gallery's sort and filters, to carry into the next page's URL."""
-    keep = {k: request.GET[k] for k in ("sort", *FILTER_FIELDS) if request.GET.get(k)}
+    keep = {k: request.GET[k] for k in ("sort", *FILTER_FIELDS, *REVIEW_FILTER_FIELDS) if request.GET.get(k)}
     return urlencode(keep)
 
 
@@ -106,16 +114,21 @@ def gallery(request: HttpRequest, job_id: int) -> HttpResponse:
     job = job_or_404(request, job_id)
     filters = _filters(request, job)
     gaps = job_stage_gaps(job=job, stages=GALLERY_STAGES)
+    page = _page(request, job)
     return render(
         request,
         "gallery/gallery.html",
         {
+            **_tiles_review(request, job, page),
+            "categories": scheme_categories(job=job),
+            "may_write": may_write(job=job, user=request.user),
+            "counters": counters_json(job=job, user=request.user),
             "job": job,
             "gaps": gaps,
             "unanswered": [gaps[stage] for stage in sorted(filters.stages_read) if stage in gaps],
             "count": gallery_count(job=job, filters=filters) if filters.active else job.distinct_images,
             "source": source_label(job),
-            "page": _page(request, job),
+            "page": page,
             "query": _query(request),
             "sort": _sort(request),
             "sorts": SORTS,
@@ -140,7 +153,21 @@ def gallery_options(request: HttpRequest, job_id: int) -> JsonResponse:
 def gallery_more(request: HttpRequest, job_id: int) -> HttpResponse:
     """The next page of tiles, as an HTML fragment the infinite scroll appends."""
     job = job_or_404(request, job_id)
-    return render(request, "gallery/_tiles.html", {"job": job, "page": _page(request, job), "query": _query(request)})
+    page = _page(request, job)
+    return render(
+        request,
+        "gallery/_tiles.html",
+        {"job": job, "page": page, "query": _query(request), **_tiles_review(request, job, page)},
+    )
+
+
+def _tiles_review(request: HttpRequest, job: Job, page) -> dict:
+    """What the tiles show of review: each image's decision, and the user's exposure reduction."""
+    ids = [item.image_id for item in page.items]
+    return {
+        "decisions": tile_decisions(job=job, user=request.user, image_ids=ids),
+        "viewer": viewer_setting(user=request.user),
+    }
 
 
 def _vocabulary_labels() -> list[str]:
@@ -172,6 +199,8 @@ def image_panel(request: HttpRequest, job_id: int, image_id: int) -> HttpRespons
             "job": job,
             "gaps": job_stage_gaps(job=job, stages=GALLERY_STAGES),
             "facts": facts,
+            "review": panel_review(job=job, user=request.user, image_id=image_id),
+            "viewer": viewer_setting(user=request.user),
             "image": facts.image,
             "exif": facts.exif,
             "map_tiles": settings.MAP_TILE_URL,

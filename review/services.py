@@ -95,8 +95,8 @@ def category_set(*, case: Case, user: AbstractBaseUser, code: str, image_ids: It
         audit_record("review.category.set", outcome=AuditEvent.Outcome.REFUSED, target=case.reference,
                      detail=str(exc), images=len(ids))  # fmt: skip
         raise
+    role = _writer("review.category.set", case, user)  # before the transaction, whose rollback would drop the refusal
     with transaction.atomic():
-        role = _writer("review.category.set", case, user)
         case_locked(case_id=case.pk)
         now = timezone.now()
         current = {
@@ -169,8 +169,8 @@ def category_confirm(*, case: Case, user: AbstractBaseUser, image_ids: Iterable[
     proposed a category may not confirm it (refused, and audited, for each such image); an image with no
     proposal is left as it is. A proposal whose proposer's account is gone may be confirmed by any member."""
     ids = _unique(image_ids)
+    _writer("review.category.confirm", case, user)
     with transaction.atomic():
-        _writer("review.category.confirm", case, user)
         case_locked(case_id=case.pk)
         now = timezone.now()
         proposed = list(
@@ -226,8 +226,8 @@ def _marked(case: Case, user: AbstractBaseUser, image_ids: Sequence[int], now) -
 def reviewed_mark(*, case: Case, user: AbstractBaseUser, image_ids: Iterable[int]) -> int:
     """Mark the images as looked at by the user ("mark page reviewed"). Returns how many were not yet."""
     ids = _unique(image_ids)
+    _writer("review.reviewed", case, user)
     with transaction.atomic():
-        _writer("review.reviewed", case, user)
         before = ReviewMark.objects.filter(case=case, user=user, image_id__in=ids).count()
         _marked(case, user, ids, timezone.now())
         audit_record("review.reviewed", target=case.reference, detail=f"{len(ids)} images", images=len(ids))
@@ -238,8 +238,8 @@ def reviewed_mark(*, case: Case, user: AbstractBaseUser, image_ids: Iterable[int
 def bookmark_set(*, case: Case, user: AbstractBaseUser, image_ids: Iterable[int], on: bool) -> int:
     """Set (on) or take away the user's bookmark on the images. Returns how many changed."""
     ids = _unique(image_ids)
+    _writer("review.bookmark", case, user)
     with transaction.atomic():
-        _writer("review.bookmark", case, user)
         if on:
             have = set(
                 Bookmark.objects.filter(case=case, user=user, image_id__in=ids).values_list("image_id", flat=True)
@@ -261,8 +261,8 @@ def note_add(*, case: Case, user: AbstractBaseUser, image_id: int, text: str) ->
     text = text.strip()
     if not text or len(text) > NOTE_MAX:
         raise ValueError(f"a note has 1 to {NOTE_MAX} characters")
+    _writer("review.note", case, user)
     with transaction.atomic():
-        _writer("review.note", case, user)
         note = Note.objects.create(case=case, image_id=image_id, author=user, author_label=user_name(user), text=text)
         audit_record("review.note", target=case.reference, detail=f"image {image_id}", note_id=note.pk)
         _announce(case, [image_id], "note")
