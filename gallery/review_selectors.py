@@ -29,6 +29,11 @@ def scheme_categories(*, job: Job) -> QuerySet[Category]:
     return Category.objects.filter(scheme_id=job.case.scheme_id).order_by("position", "id")
 
 
+def categories_json(*, job: Job) -> list[dict]:
+    """The categories of the case's scheme as the review keys read them."""
+    return list(scheme_categories(job=job).values("code", "label", "key", "needs_confirmation", "sensitive", "clears"))
+
+
 def tile_decisions(*, job: Job, user: AbstractBaseUser, image_ids: Iterable[int]) -> dict[int, Decision]:
     return decisions(case=job.case, image_ids=image_ids, user=user)
 

@@ -23,7 +23,14 @@ from audit.services import audit_record
 from content.models import Face, Image
 from extractors.classify import vocabulary_read
 from gallery.cursors import CursorError
-from gallery.review_selectors import counters_json, may_write, panel_review, scheme_categories, tile_decisions
+from gallery.review_selectors import (
+    categories_json,
+    counters_json,
+    may_write,
+    panel_review,
+    scheme_categories,
+    tile_decisions,
+)
 from gallery.selectors import (
     SORTS,
     FilterError,
@@ -121,6 +128,7 @@ def gallery(request: HttpRequest, job_id: int) -> HttpResponse:
         {
             **_tiles_review(request, job, page),
             "categories": scheme_categories(job=job),
+            "categories_json": categories_json(job=job),
             "may_write": may_write(job=job, user=request.user),
             "counters": counters_json(job=job, user=request.user),
             "job": job,
