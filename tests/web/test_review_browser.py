@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from jobs.models import JobImage
 from jobs.services import job_share
-from review.models import Categorisation, ReviewMark
+from review.models import Categorisation, Note, ReviewMark
 from tests.support.web import screenshot, sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -61,6 +61,21 @@ def test_the_viewer_categorises_by_key_steps_through_pages_and_a_reload_keeps_it
     expect(page.get_by_test_id("viewer-decision")).to_contain_text("not-pertinent")
     page.keyboard.press("ArrowLeft")
     expect(page.get_by_test_id("viewer-position")).to_have_text(f"6 of {job.distinct_images}")
+    # The group key, then a category key: the category for the image's whole duplicate group.
+    page.keyboard.press("g")
+    expect(page.get_by_test_id("viewer-message")).to_contain_text("whole duplicate group")
+    page.keyboard.press("3")
+    expect(page.get_by_test_id("viewer-decision")).to_contain_text("second-look")
+    page.keyboard.press("b")
+    expect(page.get_by_test_id("viewer-decision")).to_contain_text("★ bookmarked")
+    page.keyboard.press("n")
+    expect(page.get_by_test_id("viewer-note")).to_be_focused()
+    page.keyboard.type("Seen on the desktop too")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("viewer-message")).to_have_text("Note added")
+    sixth = int(re.search(r"/images/(\d+)/preview", page.locator("#viewer-image").get_attribute("src"))[1])
+    assert categorised(job, "second-look") == {sixth}
+    assert Note.objects.get(case=job.case).image_id == sixth
 
     page.keyboard.press("?")
     expect(page.get_by_test_id("key-help")).to_be_visible()
@@ -76,7 +91,7 @@ def test_the_viewer_categorises_by_key_steps_through_pages_and_a_reload_keeps_it
     expect(page.locator(f'#grid .tile[data-image="{first}"] [data-testid="badge"]')).to_have_text("pertinent")
     seventh_id = int(re.search(r"/images/(\d+)/preview", seventh)[1])
     assert categorised(job, "not-pertinent") == {seventh_id}
-    expect(page.get_by_test_id("counters")).to_contain_text("Reviewed 2 /")
+    expect(page.get_by_test_id("counters")).to_contain_text("Reviewed 3 /")
 
 
 def test_range_selection_bulk_categories_all_matching_and_the_veil(asgi_server, scan, examiner, page):
