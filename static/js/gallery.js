@@ -143,6 +143,7 @@ async function openPanel(imageId) {
   panel.hidden = false;
   panel.dataset.image = imageId;
   placeBoxes(panel);
+  panel.dispatchEvent(new CustomEvent("gallery:panel"));
   history.replaceState(null, "", `#image-${imageId}`);
   showPane(localStorage.getItem("gallery.pane") || "info");
 }

@@ -97,6 +97,11 @@ function paint(decisions) {
 
 function showCounters(c) {
   for (const key of ["reviewed", "total", "mine", "rate"]) bar.querySelector(`[data-counter="${key}"]`).textContent = c[key];
+  bar.querySelector("[data-counter-members]").replaceChildren(...c.members.map((m) => {
+    const line = document.createElement("li");
+    line.textContent = `${m.label}: ${m.reviewed} (${m.last_hour} in the last hour)`;
+    return line;
+  }));
 }
 
 // Read again the decisions of images on the page (all loaded tiles when `ids` is empty), and the counters.
@@ -214,12 +219,18 @@ for (const box of [document.getElementById("veil-blur"), document.getElementById
 
 export function reveal(id) {
   tileOf(id)?.classList.add("revealed");
-  document.querySelector(`#panel .preview-frame`)?.classList.add("revealed");
+  const panel = document.getElementById("panel");
+  if (panel.dataset.image === String(id)) panel.querySelector(".preview-frame")?.classList.add("revealed");
 }
 
 export function setupReview({ panel, refreshPanel }) {
   // Tiles of a page loaded later: selected when all that match are.
   document.getElementById("grid").addEventListener("gallery:tiles", drawSelection);
+
+  // A picture revealed stays revealed when the panel shows it (again).
+  panel.addEventListener("gallery:panel", () => {
+    if (tileOf(panel.dataset.image)?.classList.contains("revealed")) reveal(panel.dataset.image);
+  });
 
   // The panel's review actions act on the image it shows, then show it again.
   async function act(name, data) {

@@ -192,6 +192,8 @@ function onKey(event) {
     if (event.key === "Enter" && !event.target.closest?.("button, a:not(.tile)")) {
       event.preventDefault();
       open(selectedImage());
+    } else if (event.key === "r" && selectedImage()) {
+      reveal(selectedImage());
     }
     return;
   }

@@ -23,6 +23,25 @@ def open_gallery(page, server, user, job) -> None:
     expect(page.get_by_test_id("live")).to_have_attribute("data-state", "open")
 
 
+def hold_pages(page):
+    """Hold back the gallery's further pages until the returned function is called."""
+    held, released = [], []
+
+    def hold(route) -> None:
+        if released:
+            route.continue_()
+        else:
+            held.append(route)
+
+    def release() -> None:
+        released.append(True)
+        for route in held:
+            route.continue_()
+
+    page.route(re.compile(r"/gallery/more\?"), hold)
+    return release
+
+
 def categorised(job, code: str) -> set[int]:
     return set(Categorisation.objects.filter(case=job.case, category__code=code).values_list("image_id", flat=True))
 
@@ -30,6 +49,7 @@ def categorised(job, code: str) -> set[int]:
 def test_the_viewer_categorises_by_key_steps_through_pages_and_a_reload_keeps_it(asgi_server, scan, examiner, page):
     job = scan(examiner, extra=6)
     server = asgi_server(GALLERY_PAGE_SIZE="5")
+    release = hold_pages(page)
     open_gallery(page, server, examiner, job)
     tiles = page.locator("#grid .tile")
     first = tiles.nth(0).get_attribute("data-image")
@@ -52,10 +72,16 @@ def test_the_viewer_categorises_by_key_steps_through_pages_and_a_reload_keeps_it
     expect(page.locator(f'#grid .tile[data-image="{first}"] [data-testid="badge"]')).to_have_text("pertinent")
     assert categorised(job, "pertinent") == {int(first)}
 
-    # Past the five tiles loaded, the next page comes in.
-    for position in range(2, 8):
+    # Past the five tiles loaded, the viewer waits for the next page and goes on.
+    for position in range(2, 6):
         page.keyboard.press("ArrowRight")
         expect(page.get_by_test_id("viewer-position")).to_have_text(f"{position} of {job.distinct_images}")
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#grid .tile")).to_have_count(5)
+    release()
+    expect(page.get_by_test_id("viewer-position")).to_have_text(f"6 of {job.distinct_images}")
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_test_id("viewer-position")).to_have_text(f"7 of {job.distinct_images}")
     seventh = page.locator("#viewer-image").get_attribute("src")
     page.keyboard.press("2")
     expect(page.get_by_test_id("viewer-decision")).to_contain_text("not-pertinent")
@@ -98,9 +124,11 @@ def test_range_selection_bulk_categories_all_matching_and_the_veil(asgi_server, 
     job = scan(examiner, extra=8)
     total = job.distinct_images
     server = asgi_server(GALLERY_PAGE_SIZE="5")
+    release = hold_pages(page)  # only the first page is loaded while the selection is made
     open_gallery(page, server, examiner, job)
     tiles = page.locator("#grid .tile")
     expect(tiles).to_have_count(5)
+    assert total > 5
     tiles.nth(0).click()
     tiles.nth(3).click(modifiers=["Shift"])
     tiles.nth(2).click(modifiers=["Control"])  # out again
@@ -118,9 +146,14 @@ def test_range_selection_bulk_categories_all_matching_and_the_veil(asgi_server, 
     page.get_by_test_id("bulk-not-pertinent").click()
     expect(tiles.nth(4).get_by_test_id("badge")).to_have_text("not-pertinent")
     assert categorised(job, "not-pertinent") == set(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
+    # The pages loaded now show it, selected with the rest.
+    release()
+    expect(tiles.nth(5).get_by_test_id("badge")).to_have_text("not-pertinent")
+    expect(tiles.nth(5)).to_have_class(re.compile(r"\bpicked\b"))
     expect(page.get_by_test_id("counters")).to_contain_text(f"Reviewed {total} / {total}")
     page.get_by_test_id("mark-page").click()
     expect(page.get_by_test_id("counters")).to_contain_text(f"mine {total}")
+    expect(page.get_by_test_id("members")).to_have_text(f"alice@example.org: {total} ({total} in the last hour)")
     assert ReviewMark.objects.filter(case=job.case, user=examiner).count() == total
 
     # The veil: set for the user, drawn by the server on the next load (nothing shows unveiled first), lifted one
@@ -131,6 +164,14 @@ def test_range_selection_bulk_categories_all_matching_and_the_veil(asgi_server, 
     expect(page.get_by_test_id("veil-blur")).to_be_checked()
     expect(tiles.nth(0)).to_have_class(re.compile(r"\bveiled\b"))
     assert "blur" in tiles.nth(0).locator("img").evaluate("img => getComputedStyle(img).filter")
+    # In the panel, a click on the picture reveals it, there and on its tile.
+    tiles.nth(1).click()
+    expect(page.get_by_test_id("review")).to_have_attribute("data-image", tiles.nth(1).get_attribute("data-image"))
+    frame = page.get_by_test_id("preview-frame")
+    expect(frame).to_have_class(re.compile(r"\bveiled\b"))
+    frame.click()
+    expect(frame).to_have_class(re.compile(r"\brevealed\b"))
+    expect(tiles.nth(1)).to_have_class(re.compile(r"\brevealed\b"))
     tiles.nth(0).click()
     page.keyboard.press("Enter")
     stage = page.get_by_test_id("viewer-stage")
@@ -139,6 +180,8 @@ def test_range_selection_bulk_categories_all_matching_and_the_veil(asgi_server, 
     page.keyboard.press("r")
     expect(stage).to_have_class(re.compile(r"\brevealed\b"))
     assert page.locator("#viewer-image").evaluate("img => getComputedStyle(img).filter") == "none"
+    page.keyboard.press("ArrowRight")  # revealed in the panel
+    expect(stage).to_have_class(re.compile(r"\brevealed\b"))
     page.keyboard.press("ArrowRight")
     expect(stage).not_to_have_class(re.compile(r"\brevealed\b"))
     screenshot(page, "31-review-veiled")
