@@ -91,6 +91,14 @@ def test_four_eyes_over_the_web(reviewed_job, examiner, other, client_for):
     assert "confirmed by bob@example.org" in panel
     assert "1 (proposed) → 1 (confirmed)" in panel
 
+    # Another member's category over a proposal: disputed, for the lead to settle.
+    second = image_ids(job)[1]
+    post(alice, job, "categorise", ids=str(second), code="1")
+    disputed = post(bob, job, "categorise", ids=str(second), code="2").json()
+    assert disputed["decisions"][str(second)]["disputed"] is True
+    assert alice.get(reverse("jobs:gallery", args=[job.pk]) + "?category=disputed").context["count"] == 1
+    assert "2?!</span>" in alice.get(reverse("jobs:gallery", args=[job.pk])).content.decode()
+
 
 def test_a_reviewer_is_refused_and_audited_and_a_non_member_sees_nothing(reviewed_job, examiner, make_user, client_for):
     job = reviewed_job

@@ -67,6 +67,21 @@ def test_the_viewer_categorises_by_key_steps_through_pages_and_a_reload_keeps_it
         arg=ahead,
     )
 
+    # A picture loaded ahead is shown at once: from the key to the picture drawn.
+    shown_after = page.evaluate(
+        """() => new Promise((done) => {
+            const picture = document.getElementById("viewer-image");
+            const start = performance.now();
+            window.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowRight" }));
+            const drawn = () => picture.decode().then(() => done(performance.now() - start));
+            if (picture.complete) drawn(); else picture.addEventListener("load", drawn, { once: true });
+        })"""
+    )
+    assert shown_after < 100, shown_after
+    expect(page.get_by_test_id("viewer-position")).to_have_text(f"2 of {job.distinct_images}")
+    page.keyboard.press("ArrowLeft")
+    expect(page.get_by_test_id("viewer-position")).to_have_text(f"1 of {job.distinct_images}")
+
     page.keyboard.press("1")  # the general scheme's "Pertinent"
     expect(page.get_by_test_id("viewer-decision")).to_contain_text("pertinent Pertinent · set")
     expect(page.locator(f'#grid .tile[data-image="{first}"] [data-testid="badge"]')).to_have_text("pertinent")
