@@ -37,6 +37,6 @@ def case_members(*, case_id: int) -> QuerySet[CaseMember]:
     return CaseMember.objects.filter(case_id=case_id).select_related("user")
 
 
-def case_categories(*, case: Case) -> list[Category]:
+def case_categories(*, case: Case) -> QuerySet[Category]:
     """The categories of the case's scheme, in their order."""
-    return list(Category.objects.filter(scheme_id=case.scheme_id))
+    return Category.objects.filter(scheme_id=case.scheme_id).order_by("position", "id")

@@ -32,6 +32,7 @@ from gallery.cursors import CursorError, cursor_decode, cursor_encode, storable
 from gallery.folders import paths_matching
 from jobs.access import job_list_for_user
 from jobs.models import FileInstance, Job, JobImage
+from review.selectors import review_filter
 
 # The gallery's sorts, each both ways: the `sort` that gallery_page takes, and what the gallery calls it.
 SORT_ORDERS = {
@@ -65,9 +66,19 @@ class GalleryFilters:
     subfolders: bool = True
     # Found at a path whose file name holds this text, in any letter case (in the folder, when one is chosen).
     name: str = ""
+    # What the case's members decided (review.selectors.review_filter): a category code, "none", "proposed" or
+    # "disputed"; bookmarked by `user`; with notes; reviewed "yes" or "no".
+    category: str = ""
+    bookmarked: bool = False
+    noted: bool = False
+    reviewed: str = ""
+    # Whose bookmarks `bookmarked` reads: who is asking, not a filter of its own.
+    user: Any = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("mime", "camera", "tag", "folder", "name"):
+        if self.reviewed not in ("", "yes", "no"):
+            raise FilterError("the reviewed filter is yes or no")
+        for name in ("mime", "camera", "tag", "folder", "name", "category"):
             if not storable(getattr(self, name)):
                 raise FilterError(f"the {name} filter holds a character no stored value has")
         if "/" in self.name:
@@ -186,6 +197,11 @@ def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters) -> QuerySet:
         rows = rows.filter(Exists(Image.objects.filter(pk=ref, mime=filters.mime)))
     if filters.extension_mismatch:
         rows = rows.filter(Exists(FileInstance.objects.filter(job=job, image=ref, extension_mismatch=True)))
+    if filters.category or filters.bookmarked or filters.noted or filters.reviewed:
+        rows = rows.filter(
+            review_filter(case=job.case, user=filters.user, category=filters.category,
+                          bookmarked=filters.bookmarked, noted=filters.noted, reviewed=filters.reviewed)
+        )  # fmt: skip
     return rows
 
 
@@ -257,6 +273,11 @@ def gallery_page(
 def gallery_count(*, job: Job, filters: GalleryFilters) -> int:
     """How many of the job's distinct images pass the filters."""
     return _filtered(job, JobImage.objects.filter(job=job), filters).count()
+
+
+def gallery_image_ids(*, job: Job, filters: GalleryFilters) -> QuerySet:
+    """The ids of every image of the job that passes the filters, unpaged ("all that match" in the gallery)."""
+    return _filtered(job, JobImage.objects.filter(job=job), filters).values_list("image_id", flat=True)
 
 
 # The parts of the date-taken order, in order (both ways): images with a date, images whose EXIF has no date, images

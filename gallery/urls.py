@@ -3,7 +3,7 @@ with the job pages (jobs/urls.py) under /jobs/, in the "jobs" namespace."""
 
 from django.urls import path
 
-from gallery import views
+from gallery import review_views, views
 
 urlpatterns = [
     path("<int:job_id>/gallery/", views.gallery, name="gallery"),
@@ -17,4 +17,12 @@ urlpatterns = [
     path("<int:job_id>/images/<int:image_id>/preview", views.preview, name="preview"),
     path("<int:job_id>/files/<int:file_id>/original", views.original, name="original"),
     path("<int:job_id>/faces/<int:face_id>/crop", views.face_crop, name="face_crop"),
+    path("<int:job_id>/review/categorise", review_views.categorise, name="review_categorise"),
+    path("<int:job_id>/review/confirm", review_views.confirm, name="review_confirm"),
+    path("<int:job_id>/review/bookmark", review_views.bookmark, name="review_bookmark"),
+    path("<int:job_id>/review/note", review_views.note, name="review_note"),
+    path("<int:job_id>/review/reviewed", review_views.mark_reviewed, name="review_reviewed"),
+    path("<int:job_id>/review/viewer", review_views.viewer, name="review_viewer"),
+    path("<int:job_id>/review/decisions", review_views.decisions, name="review_decisions"),
+    path("<int:job_id>/review/group/<int:image_id>", review_views.group, name="review_group"),
 ]

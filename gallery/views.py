@@ -21,10 +21,18 @@ from django.views.decorators.http import require_GET
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from cases.selectors import case_categories
 from content.models import Face, Image
 from extractors.classify import vocabulary_read
 from gallery.cursors import CursorError, storable
 from gallery.folders import folder_level
+from gallery.review_selectors import (
+    categories_json,
+    counters_json,
+    may_write,
+    panel_review,
+    tile_decisions,
+)
 from gallery.selectors import (
     SORT_ORDERS,
     FilterError,
@@ -41,6 +49,7 @@ from jobs.models import FileInstance, Job, JobImage
 from jobs.progress.snapshot import job_stage_gaps
 from jobs.selectors import source_label
 from jobs.views import job_or_404
+from review.selectors import viewer_setting
 
 # The stages whose results the gallery's filters and panel show.
 GALLERY_STAGES = ("exif", "faces", "classify")
@@ -48,6 +57,7 @@ FILTER_FIELDS = (
     "gps", "faces", "tag", "errors", "duplicates", "type", "camera", "from", "to", "mismatch",
     "folder", "direct", "name",
 )  # fmt: skip
+REVIEW_FILTER_FIELDS = ("category", "bookmarked", "noted", "reviewed")
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -80,6 +90,11 @@ def _filters(request: HttpRequest, job: Job) -> GalleryFilters:
             folder=q.get("folder", "").strip("/"),
             subfolders=q.get("direct") != "1",
             name=q.get("name", "").strip(),
+            category=q.get("category", "").strip(),
+            bookmarked=q.get("bookmarked") == "1",
+            noted=q.get("noted") == "1",
+            reviewed=q.get("reviewed", ""),
+            user=request.user,
         )
     except FilterError as exc:
         _malformed(job, str(exc))
@@ -92,7 +107,7 @@ def _sort(request: HttpRequest) -> str:
 
 def _query(request: HttpRequest) -> str:
     """The gallery's sort and filters, to carry into the next page's URL."""
-    keep = {k: request.GET[k] for k in ("sort", *FILTER_FIELDS) if request.GET.get(k)}
+    keep = {k: request.GET[k] for k in ("sort", *FILTER_FIELDS, *REVIEW_FILTER_FIELDS) if request.GET.get(k)}
     return urlencode(keep)
 
 
@@ -114,16 +129,22 @@ def gallery(request: HttpRequest, job_id: int) -> HttpResponse:
     job = job_or_404(request, job_id)
     filters = _filters(request, job)
     gaps = job_stage_gaps(job=job, stages=GALLERY_STAGES)
+    page = _page(request, job)
     return render(
         request,
         "gallery/gallery.html",
         {
+            **_tiles_review(request, job, page),
+            "categories": case_categories(case=job.case),
+            "categories_json": categories_json(job=job),
+            "may_write": may_write(job=job, user=request.user),
+            "counters": counters_json(job=job, user=request.user),
             "job": job,
             "gaps": gaps,
             "unanswered": [gaps[stage] for stage in sorted(filters.stages_read) if stage in gaps],
             "count": gallery_count(job=job, filters=filters) if filters.active else job.distinct_images,
             "source": source_label(job),
-            "page": _page(request, job),
+            "page": page,
             "query": _query(request),
             "sort": _sort(request),
             "sorts": SORT_ORDERS,
@@ -167,7 +188,21 @@ def gallery_folders(request: HttpRequest, job_id: int) -> JsonResponse:
 def gallery_more(request: HttpRequest, job_id: int) -> HttpResponse:
     """The next page of tiles, as an HTML fragment the infinite scroll appends."""
     job = job_or_404(request, job_id)
-    return render(request, "gallery/_tiles.html", {"job": job, "page": _page(request, job), "query": _query(request)})
+    page = _page(request, job)
+    return render(
+        request,
+        "gallery/_tiles.html",
+        {"job": job, "page": page, "query": _query(request), **_tiles_review(request, job, page)},
+    )
+
+
+def _tiles_review(request: HttpRequest, job: Job, page) -> dict:
+    """What the tiles show of review: each image's decision, and the user's exposure reduction."""
+    ids = [item.image_id for item in page.items]
+    return {
+        "decisions": tile_decisions(job=job, user=request.user, image_ids=ids),
+        "viewer": viewer_setting(user=request.user),
+    }
 
 
 def _vocabulary_labels() -> list[str]:
@@ -199,6 +234,8 @@ def image_panel(request: HttpRequest, job_id: int, image_id: int) -> HttpRespons
             "job": job,
             "gaps": job_stage_gaps(job=job, stages=GALLERY_STAGES),
             "facts": facts,
+            "review": panel_review(job=job, user=request.user, image_id=image_id),
+            "viewer": viewer_setting(user=request.user),
             "image": facts.image,
             "exif": facts.exif,
             "map_tiles": settings.MAP_TILE_URL,

@@ -16,5 +16,6 @@ class JobsConfig(AppConfig):
         # string, and a registered task is what lets the embedded configuration run them in-process.
         from jobs.pipeline import tasks  # noqa: F401
 
-        # A membership of a case removed or lowered closes what the user may no longer follow.
+        # A membership of a case removed or lowered closes what the user may no longer follow; a review decision
+        # changed reaches the pages following the case's jobs.
         from jobs.progress import publisher  # noqa: F401

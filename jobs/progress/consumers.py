@@ -22,7 +22,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from jobs.access import job_get_for_user, job_list_for_user
 from jobs.models import Job
-from jobs.progress.publisher import GroupMessage, RevokeMessage, job_group, user_group
+from jobs.progress.publisher import GroupMessage, ReviewMessage, RevokeMessage, job_group, user_group
 from jobs.progress.snapshot import ProgressEvent, progress_event
 from jobs.progress.waiting import consumers, job_waits
 
@@ -78,6 +78,9 @@ class _AccessConsumer(AsyncJsonWebsocketConsumer):
     async def forward(self, event: ProgressEvent) -> None:
         await self.send_json(event)
 
+    async def review_changed(self, message: ReviewMessage) -> None:
+        """Decisions about images of the job's case changed: only a job's own socket (the gallery) forwards it."""
+
     async def revoke(self) -> None:
         for group in list(self.groups):
             await self.unfollow(group)
@@ -111,6 +114,12 @@ class JobProgressConsumer(_AccessConsumer):
         job_id = self.scope["url_route"]["kwargs"]["job_id"]
         if not await database_sync_to_async(_may_view)(self.scope["user"], job_id):
             await self.revoke()
+
+    async def review_changed(self, message: ReviewMessage) -> None:
+        if time.monotonic() - self.checked_at > ACCESS_CHECK_MAX_AGE:
+            await self.recheck()
+        if job_group(message["job"]) in self.groups:
+            await self.send_json(message["event"])
 
     async def forward(self, event: ProgressEvent) -> None:
         await _ask_workers()

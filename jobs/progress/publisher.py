@@ -23,6 +23,7 @@ from django.dispatch import receiver
 from cases.signals import membership_lost
 from jobs.models import Job
 from jobs.progress.snapshot import ProgressEvent, progress_event
+from review.signals import review_changed
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,40 @@ def access_revoked(user_id: int) -> None:
 @receiver(membership_lost)
 def _membership_lost(sender, *, user_id: int, **kwargs) -> None:
     access_revoked(user_id)
+
+
+class ReviewEvent(TypedDict):
+    """What a browser following a job of the case gets when decisions about images of the case changed: `images`
+    (empty when too many changed to name them) and `what` changed ("category", "bookmark", "note", "reviewed")."""
+
+    type: Literal["review"]
+    case: int
+    images: list[int]
+    what: str
+
+
+class ReviewMessage(TypedDict):
+    """What goes through the channel layer to each job group of the case: the consumer's `review_changed` handler
+    forwards `event` (with the job it was sent for)."""
+
+    type: Literal["review.changed"]
+    job: int
+    event: ReviewEvent
+
+
+@receiver(review_changed)
+def _review_changed(sender, *, case_id: int, image_ids: list[int], what: str, **kwargs) -> None:
+    """Sent once the change committed (review.services): every socket following a job of the case hears of it, so
+    each page showing those images reads their decisions again."""
+    event = ReviewEvent(type="review", case=case_id, images=list(image_ids), what=what)
+    try:
+        layer = get_channel_layer()
+        for job_id in Job.objects.filter(case_id=case_id).order_by("pk").values_list("pk", flat=True):
+            async_to_sync(layer.group_send)(
+                job_group(job_id), ReviewMessage(type="review.changed", job=job_id, event=event)
+            )
+    except Exception:  # the change is committed; a page not told shows it on its next reload
+        logger.warning("case %s: review change not sent to open pages", case_id, exc_info=True)
 
 
 class ProgressPublisher:

@@ -1,6 +1,8 @@
 // Gallery: justified rows, size slider, infinite scroll over keyset pages, the side panel and its panes.
 // Leaflet and topojson-client are loaded as classic scripts before this module (window.L, window.topojson).
 import { addBaseMap } from "./basemap.js";
+import { clicked, setupReview } from "./review.js";
+import { setupViewer } from "./viewer.js";
 
 const grid = document.getElementById("grid");
 const scroller = document.getElementById("grid-scroll");
@@ -52,7 +54,7 @@ slider.addEventListener("input", () => setRow(slider.value));
 
 // Infinite scroll. Each fragment ends with a hidden marker naming the next page, or saying there is none.
 let nextUrl = null;
-let loading = false;
+let loading = null;
 let retryDelay = 0; // seconds before a page that failed to load is asked for again
 const nearEnd = new IntersectionObserver((entries) => {
   if (entries.some((e) => e.isIntersecting)) loadMore();
@@ -78,9 +80,13 @@ function takeMarker() {
   }
 }
 
-async function loadMore() {
-  if (loading || !nextUrl) return;
-  loading = true;
+// The page being loaded, for whoever asks while it is on its way (the viewer, stepping past the last tile).
+function loadMore() {
+  if (!loading && nextUrl) loading = fetchMore().finally(() => { loading = null; });
+  return loading || Promise.resolve();
+}
+
+async function fetchMore() {
   try {
     const response = await fetch(nextUrl, { headers: { Accept: "text/html" }, credentials: "same-origin" });
     if (!response.ok) throw new Error(`${response.status}`);
@@ -89,14 +95,13 @@ async function loadMore() {
     grid.insertAdjacentHTML("beforeend", await response.text());
     layout(grid);
     takeMarker();
+    grid.dispatchEvent(new CustomEvent("gallery:tiles"));
     // The new tiles may not fill the screen: keep going while the sentinel is still in view.
     if (nextUrl) watchSentinel();
   } catch (error) {
     retryDelay = Math.min(retryDelay ? 2 * retryDelay : 3, 60);
     sentinel.textContent = `Could not load more images (${error.message}); trying again in ${retryDelay} s.`;
     setTimeout(watchSentinel, retryDelay * 1000);
-  } finally {
-    loading = false;
   }
 }
 
@@ -138,6 +143,7 @@ async function openPanel(imageId) {
   panel.hidden = false;
   panel.dataset.image = imageId;
   placeBoxes(panel);
+  panel.dispatchEvent(new CustomEvent("gallery:panel"));
   history.replaceState(null, "", `#image-${imageId}`);
   showPane(localStorage.getItem("gallery.pane") || "info");
 }
@@ -155,7 +161,26 @@ grid.addEventListener("click", (event) => {
   const tile = event.target.closest(".tile");
   if (!tile) return;
   event.preventDefault();
-  openPanel(tile.dataset.image);
+  if (clicked(event, tile)) openPanel(tile.dataset.image);
+});
+
+// The panel shown again (after a review action, or another member's change to its image).
+function refreshPanel() {
+  if (panel.hidden || !panel.dataset.image) return;
+  const id = panel.dataset.image;
+  const scroll = panel.scrollTop;
+  openImage = null;
+  openPanel(id).then(() => { panel.scrollTop = scroll; });
+}
+
+setupReview({ panel, refreshPanel });
+// Whether stepping past the last tile found more: a page loaded with tiles in it.
+setupViewer({
+  loadMore: async () => {
+    const before = grid.querySelectorAll(".tile").length;
+    await loadMore();
+    return grid.querySelectorAll(".tile").length > before;
+  },
 });
 
 panel.addEventListener("click", (event) => {

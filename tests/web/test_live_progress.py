@@ -19,7 +19,8 @@ from django.urls import reverse
 
 from accounts.services import user_delete, user_set_active
 from audit.models import AuditEvent
-from cases.models import CaseMember
+from cases.models import Case, CaseMember
+from cases.services import case_create
 from jobs import canvas
 from jobs.lifecycle import job_start
 from jobs.models import Job, StageProgress
@@ -29,6 +30,7 @@ from jobs.progress.publisher import ProgressPublisher, job_group
 from jobs.progress.snapshot import job_progress_snapshot, progress_event
 from jobs.samples import make_sample_tree
 from jobs.services import job_create, job_share, job_unshare
+from review.signals import review_changed
 from tests.support.cases import make_case
 from tests.support.sockets import connect, headers_for
 
@@ -489,3 +491,33 @@ def test_a_flushed_publisher_has_sent_every_change_marked_before(idle_job, setti
     received = run(receive_all)
     run(layer.group_discard, job_group(idle_job.pk), channel)
     assert received[-1] == progress_event(job_id=idle_job.pk)
+
+
+def test_a_review_change_reaches_the_sockets_of_every_job_of_the_case_and_no_other(idle_job, examiner, evidence_dir):
+    case = case_create(reference="2024-017", title="Two exhibits", owner=examiner)
+    first = job_create(name="laptop", source_path=evidence_dir, owner=examiner, case=case)
+    second = job_create(name="phone", source_path=evidence_dir, owner=examiner, case=case)
+    mine = headers_for(examiner)
+
+    async def scenario():
+        sockets = []
+        for job in (first, second, idle_job):
+            communicator, connected = await connect(f"/ws/jobs/{job.pk}/", mine)
+            assert connected
+            assert (await communicator.receive_json_from(timeout=10))["type"] == "snapshot"
+            sockets.append(communicator)
+        listing, connected = await connect("/ws/jobs/", mine)
+        assert connected
+        await listing.send_json_to({"watch": {str(first.pk): "created"}})  # as shown: no snapshot
+        await database_sync_to_async(review_changed.send)(
+            sender=Case, case_id=case.pk, image_ids=[7, 9], what="category"
+        )
+        expected = {"type": "review", "case": case.pk, "images": [7, 9], "what": "category"}
+        assert await sockets[0].receive_json_from(timeout=10) == expected
+        assert await sockets[1].receive_json_from(timeout=10) == expected
+        assert await sockets[2].receive_nothing(timeout=0.5)  # a job of another case
+        assert await listing.receive_nothing(timeout=0.5)  # the jobs list shows no decisions
+        for communicator in (*sockets, listing):
+            await communicator.disconnect()
+
+    run(scenario)

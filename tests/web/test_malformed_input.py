@@ -26,8 +26,9 @@ FUZZ = settings(
 )
 GALLERY_PARAMETERS = (
     "cursor", "sort", "gps", "faces", "tag", "errors", "duplicates", "type", "camera", "from", "to", "folder", "direct",
-    "name", "parent", "after",
+    "name", "parent", "after", "category", "bookmarked", "noted", "reviewed",
 )  # fmt: skip
+REVIEW_WRITES = ("review_categorise", "review_confirm", "review_bookmark", "review_note", "review_reviewed")
 JOB_PAGES = (
     "detail", "progress", "history", "gallery", "gallery_more", "gallery_options", "gallery_folders",
     "map", "map_points",
@@ -94,10 +95,30 @@ def test_job_urls_take_any_id(client_for, examiner, job, job_id, item_id):
         assert alice.get(reverse(f"jobs:{name}", args=[job_id])).status_code == 404, (name, job_id)
     for name in JOB_ITEMS:
         assert alice.get(reverse(f"jobs:{name}", args=[job_id, item_id])).status_code == 404, (name, job_id)
-    for name in JOB_CHANGES:
+    for name in JOB_CHANGES + REVIEW_WRITES:
         assert alice.post(reverse(f"jobs:{name}", args=[job_id])).status_code == 404, (name, job_id)
     assert alice.post(reverse("jobs:unshare", args=[job_id, item_id])).status_code == 404
     assert Job.objects.filter(pk=job.pk, status=Job.Status.COMPLETED).exists()
+
+
+@settings(FUZZ, max_examples=30)
+@given(ids=values, code=values, query=st.dictionaries(st.sampled_from(GALLERY_PARAMETERS), values, max_size=3))
+@example(ids=b"1,2,x", code=b"pertinent", query={})
+@example(ids=str(2**70).encode(), code=b"pertinent", query={})
+@example(ids=b"", code=b"pertinent", query={"reviewed": b"maybe"})
+def test_the_review_routes_take_any_ids_and_filters(client_for, examiner, job, ids, code, query):
+    """Never a server error: ids that are not the job's images, malformed ids or filters, unknown categories."""
+    alice = client_for(examiner)
+    encoded = "&".join(f"{name}={quote_from_bytes(value)}" for name, value in query.items())
+    body = f"ids={quote_from_bytes(ids)}&code={quote_from_bytes(code)}&on=1&text=x"
+    for name in REVIEW_WRITES:
+        url = reverse(f"jobs:{name}", args=[job.pk])
+        for form in (body, f"{body}&all=1"):
+            response = alice.post(f"{url}?{encoded}", form, content_type="application/x-www-form-urlencoded")
+            assert response.status_code in ANSWERS, (name, ids, query, response.status_code)
+            assert response["Content-Type"] == "application/json"
+    answer = alice.get(f"{reverse('jobs:review_decisions', args=[job.pk])}?ids={quote_from_bytes(ids)}")
+    assert answer.status_code in ANSWERS
 
 
 def test_malformed_input_is_refused_and_recorded(client_for, examiner, job):
