@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "content",
     "cases",
     "review",
+    "hashsets",
     "jobs",
     "gallery",
     "casework",
