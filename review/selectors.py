@@ -158,15 +158,16 @@ def review_counters(*, case: Case, image_ids: QuerySet) -> Counters:
     """The counters over the case's images (`image_ids`: a query of their ids, from the jobs layer)."""
     since = timezone.now() - RATE_WINDOW
     marks = ReviewMark.objects.filter(case=case, image_id__in=image_ids)
-    reviewed = marks.values("image_id").distinct().count()
-    first = marks.values("image_id").annotate(first=Min("at")).filter(first__gte=since).count()
+    # One pass over the marks for the images (reviewed, and first reviewed within the window), one per member.
+    images = marks.values("image_id").annotate(first_at=Min("at"))
+    found = images.aggregate(reviewed=Count("image_id"), first=Count("image_id", filter=Q(first_at__gte=since)))
     members = [
         MemberCount(label=_name_of(row), reviewed=row["n"], last_hour=row["recent"])
         for row in marks.values("user__email", "user__username")
         .annotate(n=Count("id"), recent=Count("id", filter=Q(at__gte=since)))
         .order_by("-n")
     ]
-    return Counters(reviewed=reviewed, total=image_ids.count(), last_hour=first, members=members)
+    return Counters(reviewed=found["reviewed"], total=image_ids.count(), last_hour=found["first"], members=members)
 
 
 def _name_of(row: dict) -> str:
