@@ -84,14 +84,18 @@ def case_message(case: Case, role: str, *, full: bool = False) -> pb.Case:
     return message
 
 
-def _member_named(request: pb.SetCaseMemberRequest) -> AbstractBaseUser:
-    """The active user a SetCaseMember request names: by an address they verified, or by id (NOT_FOUND otherwise,
-    the same for both, so that a request cannot tell which accounts exist)."""
+def _member_named(request: pb.SetCaseMemberRequest, case: Case) -> AbstractBaseUser:
+    """The active user a SetCaseMember request names: by an address they verified, or by id, which names only a
+    member of the case, except for staff (a lead cannot add accounts by guessing ids and read who they are).
+    NOT_FOUND otherwise, the same for all, so that a request cannot tell which accounts exist."""
     which = request.WhichOneof("user")
     if which == "email":
         user = None if "\x00" in request.email else share_recipient(email=request.email.strip())
     elif which == "user_id":
-        user = get_user_model().objects.filter(pk=request.user_id, is_active=True).first()
+        users = get_user_model().objects.filter(pk=request.user_id, is_active=True)
+        if not current_user().is_staff:
+            users = users.filter(case_memberships__case=case)
+        user = users.first()
     else:
         raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "name the user: an email address or a user id")
     if user is None:
@@ -138,7 +142,7 @@ class CaseServicer(cases_pb2_grpc.CaseServiceServicer):
         case, role = case_of_request(request.case, CaseAction.MANAGE)
         if request.role not in ROLE_NAMES:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "role must be lead, examiner or reviewer")
-        member = _member_named(request)
+        member = _member_named(request, case)
         try:
             case_member_set(case=case, user=member, role=ROLE_NAMES[request.role])
         except CaseRefused as exc:

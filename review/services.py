@@ -86,7 +86,8 @@ def category_status(category: Category) -> str:
 
 def category_in_scheme(*, case: Case, code: str) -> Category:
     """The category of the case's scheme with this code (CategoryUnknown otherwise)."""
-    category = Category.objects.filter(scheme_id=case.scheme_id, code=code).first()
+    # No code holds a NUL (PostgreSQL's text cannot), nor can the database compare one.
+    category = None if "\x00" in code else Category.objects.filter(scheme_id=case.scheme_id, code=code).first()
     if category is None:
         raise CategoryUnknown(f"the case's scheme has no category {code!r}")
     return category
@@ -98,9 +99,12 @@ def _unique(image_ids: Iterable[int]) -> list[int]:
 
 def category_set(*, case: Case, user: AbstractBaseUser, code: str, image_ids: Iterable[int]) -> ReviewOutcome:
     """Put the images in the category `code` of the case's scheme (its "clears" category takes their category
-    away). One that needs confirmation is proposed; an image already in the category is left as it is. Putting
-    another category over a proposed or confirmed one another member set leaves the image disputed, unless the
-    case's lead (or staff) does it: the lead settles disputes."""
+    away). One that needs confirmation is proposed; an image already in the category is left as it is.
+
+    A decision that stands on a second pair of eyes is guarded: a category another member proposed, any confirmed
+    one (its proposer included: another member agreed to it), and a disputed one. A member who puts another category
+    over it leaves the image disputed, and may not take it away (refused, and audited, for each such image); the
+    case's lead (or staff) settles disputes, and may do both."""
     ids = _unique(image_ids)
     try:
         category = category_in_scheme(case=case, code=code)
@@ -118,6 +122,7 @@ def category_set(*, case: Case, user: AbstractBaseUser, code: str, image_ids: It
                 "image_id", "category_id", "status", "set_by_id", "disputed"
             )
         }
+        refused = []
         after = None if category.clears else category.pk
         status = "" if category.clears else category_status(category)
         settles = role in ("staff", CaseMember.Role.LEAD)
@@ -126,6 +131,14 @@ def category_set(*, case: Case, user: AbstractBaseUser, code: str, image_ids: It
         for image_id in ids:
             before_id, before_status, before_by, before_disputed = current.get(image_id, (None, "", None, False))
             if before_id == after:
+                continue
+            guarded = (
+                before_disputed
+                or before_status == Categorisation.Status.CONFIRMED
+                or (before_status == Categorisation.Status.PROPOSED and before_by != user.pk)
+            )
+            if category.clears and guarded and not settles:
+                refused.append(image_id)
                 continue
             history.append(
                 {
@@ -143,11 +156,9 @@ def category_set(*, case: Case, user: AbstractBaseUser, code: str, image_ids: It
             )
             if category.clears:
                 continue
-            # Another member's category that needed confirmation, put aside: a dispute, until the lead decides.
-            overrides = before_status not in ("", Categorisation.Status.SET) and before_by != user.pk
             rows.append(
                 {"case_id": case.pk, "image_id": image_id, "category_id": category.pk, "status": status,
-                 "set_by_id": user.pk, "set_at": now, "disputed": not settles and (overrides or before_disputed)}
+                 "set_by_id": user.pk, "set_at": now, "disputed": guarded and not settles}
             )  # fmt: skip
         changed = [change["image_id"] for change in history]
         Categorisation.objects.filter(case=case, image_id__in=[i for i in changed if i in current]).delete()
@@ -157,13 +168,19 @@ def category_set(*, case: Case, user: AbstractBaseUser, code: str, image_ids: It
         outcome = ReviewOutcome(
             changed=len(history),
             proposed=len(rows) if category.needs_confirmation else 0,
-            unchanged=len(ids) - len(history),
+            unchanged=len(ids) - len(history) - len(refused),
+            refused=len(refused),
         )
         audit_record(
             "review.category.set", target=case.reference, detail=f"{category.code}: {outcome.changed} images",
             images=len(ids), changed=outcome.changed, proposed=outcome.proposed,
         )  # fmt: skip
         _announce(case, changed, "category")
+    if refused:  # recorded outside the transaction's fate, as a refusal always is
+        audit_record(
+            "review.category.set", outcome=AuditEvent.Outcome.REFUSED, target=case.reference, images=len(refused),
+            detail="only the case's lead takes away a category another member proposed or confirmed, or disputes",
+        )  # fmt: skip
     return outcome
 
 
@@ -248,6 +265,8 @@ def note_add(*, case: Case, user: AbstractBaseUser, image_id: int, text: str) ->
     text = text.strip()
     if not text or len(text) > NOTE_MAX:
         raise ValueError(f"a note has 1 to {NOTE_MAX} characters")
+    if "\x00" in text:
+        raise ValueError("a note holds no NUL character")
     with _writing("review.note", case, user):
         note = Note.objects.create(case=case, image_id=image_id, author=user, author_label=user_name(user), text=text)
         audit_record("review.note", target=case.reference, detail=f"image {image_id}", note_id=note.pk)

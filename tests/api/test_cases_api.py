@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from audit.models import AuditEvent
 from cases.models import Case
-from cases.services import case_create
+from cases.services import case_create, case_member_set
 from imagescanner.v1 import cases_pb2 as cpb
 from imagescanner.v1 import review_pb2 as rpb
 from review.models import Categorisation
@@ -55,8 +55,11 @@ def test_case_calls_show_a_case_to_its_members_and_let_its_lead_and_staff_manage
         assert rpc_error(alice.cases.CreateCase, refused).code() == grpc.StatusCode.INVALID_ARGUMENT, refused
     assert Case.objects.count() == 1
 
-    # Members: the lead adds them, by id or by an address the user verified (a claim names nobody).
-    alice.cases.SetCaseMember(cpb.SetCaseMemberRequest(case=LAB, user_id=bob.user.pk, role=cpb.CASE_ROLE_EXAMINER))
+    # Members: the lead adds them by an address the user verified (a claim names nobody); an id names only a member
+    # (or anyone, for staff): a lead does not learn who an account is by guessing its id.
+    by_id = cpb.SetCaseMemberRequest(case=LAB, user_id=bob.user.pk, role=cpb.CASE_ROLE_EXAMINER)
+    assert rpc_error(alice.cases.SetCaseMember, by_id).code() == grpc.StatusCode.NOT_FOUND
+    staff.cases.SetCaseMember(by_id)
     EmailAddress.objects.create(user=carol.user, email="carol@example.org", verified=True, primary=True)
     EmailAddress.objects.create(user=dave.user, email="dave@example.org", verified=False, primary=True)
     unverified = cpb.SetCaseMemberRequest(case=LAB, email="dave@example.org", role=cpb.CASE_ROLE_REVIEWER)
@@ -115,9 +118,9 @@ def test_categories_over_grpc_keep_four_eyes_the_reviewer_read_only_and_other_ca
     alice, bob, carol, dave = (client_as(f"{n}@example.org") for n in ("alice", "bob", "carol", "dave"))
     source = grpc_server.sources_root
     alice.cases.CreateCase(cpb.CreateCaseRequest(reference="2024-017", scheme="Project VIC"))
-    for client, role in ((bob, cpb.CASE_ROLE_EXAMINER), (carol, cpb.CASE_ROLE_REVIEWER)):
-        alice.cases.SetCaseMember(cpb.SetCaseMemberRequest(case=LAB, user_id=client.user.pk, role=role))
     lab = Case.objects.get(reference="2024-017")
+    case_member_set(case=lab, user=bob.user, role="examiner")
+    case_member_set(case=lab, user=carol.user, role="reviewer")
     job, pictures = images_in_case(case=lab, owner=alice.user, source=source, numbers=range(1, 4))
     other = case_create(reference="2024-099", title="another", owner=dave.user)
     images_in_case(case=other, owner=dave.user, source=source, numbers=range(9, 10))

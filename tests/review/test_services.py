@@ -242,3 +242,34 @@ def test_deleting_a_job_keeps_what_the_case_decided_about_its_images(team, image
     assert job_delete(job=job) == 1
     assert set(Image.objects.filter(pk__in=images[:2]).values_list("pk", flat=True)) == {images[0]}
     assert state(case, images[0]) == ("4", "set", False)
+
+
+@pytest.mark.django_db
+def test_a_decision_on_four_eyes_is_neither_overturned_nor_taken_away_by_one_member(team, images):
+    """Once another member confirmed it, even its proposer's change is a dispute; only the lead takes away a
+    category another member proposed or confirmed, or one that is disputed."""
+    case, m = team
+    category_set(case=case, user=m["ann"], code="1", image_ids=images[:3])
+    category_confirm(case=case, user=m["bob"], image_ids=images[:2])
+    category_set(case=case, user=m["ann"], code="5", image_ids=[images[0]])
+    assert state(case, images[0]) == ("5", "set", True)
+
+    cleared = category_set(case=case, user=m["bob"], code="0", image_ids=images[:3])  # "uncategorised"
+    assert (cleared.changed, cleared.refused) == (0, 3)  # disputed, confirmed, another's proposal
+    assert refusals("review.category.set") == [
+        "only the case's lead takes away a category another member proposed or confirmed, or disputes"
+    ]
+    assert state(case, images[1]) == ("1", "confirmed", False)
+    own = category_set(case=case, user=m["ann"], code="0", image_ids=[images[2]])  # her own proposal: hers to drop
+    assert (own.changed, own.refused) == (1, 0)
+    assert category_set(case=case, user=m["lead"], code="0", image_ids=images[:2]).changed == 2
+    assert not Categorisation.objects.filter(case=case).exists()
+
+
+@pytest.mark.django_db
+def test_nul_in_a_code_or_a_note_is_refused_as_bad_input(team, images):
+    case, m = team
+    with pytest.raises(CategoryUnknown):
+        category_set(case=case, user=m["ann"], code="1\x00", image_ids=images)
+    with pytest.raises(ValueError, match="no NUL"):
+        note_add(case=case, user=m["ann"], image_id=images[0], text="a\x00b")

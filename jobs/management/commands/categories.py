@@ -1,11 +1,14 @@
-"""`manage.py categories list|set|confirm --case REF`: the categories of a case's images at the command line.
+"""`manage.py categories list|set --case REF`: the categories of a case's images at the command line.
 
 `list` prints what the case records about its images (those with a category, a bookmark or a note); `set` puts
-images in a category of the case's scheme and `confirm` confirms proposed ones, as the member `--as` names (the
-four-eyes rules and the reviewer's read-only role are that member's), audited as done at the command line by that
-member. Images are named by SHA-256 (arguments, or `--from-file`: one a line, the first word of each, so that
-`sha256sum` output is taken as it is); one the case's jobs did not find is refused, whether or not another case holds
-it."""
+images in a category of the case's scheme as the member `--as` names (by user name or verified address; the
+reviewer's read-only role and the four-eyes rules are that member's), audited as done at the command line by that
+member. Nothing confirms a proposal here: whoever runs a command may name any member, so a second pair of eyes is
+someone signed in (the web app or the gRPC API with their own token).
+
+Images are named by SHA-256 (arguments, or `--from-file`: one a line, the first word of each, so that `sha256sum`
+output is taken as it is); one the case's jobs did not find is refused, whether or not another case holds it. Every
+refusal is on the record."""
 
 from __future__ import annotations
 
@@ -17,13 +20,15 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 
+from audit.models import AuditEvent
 from audit.services import acting_as, audit_record, cli_actor
 from cases.models import Case
 from cases.selectors import case_by_reference
+from jobs.access import verified_address_owners
 from jobs.selectors import case_images_by_sha256, case_images_page
 from records.formats import records_write
 from review.selectors import image_reviews, review_decided
-from review.services import CategoryUnknown, ReviewOutcome, ReviewRefused, category_confirm, category_set
+from review.services import CategoryUnknown, ReviewOutcome, ReviewRefused, category_set
 
 # Images read at a time by `list`.
 BATCH = 2000
@@ -31,12 +36,20 @@ LIST_FIELDS = ["sha256", "image_id", "category", "status", "disputed", "set_by",
                "notes"]  # fmt: skip
 
 
-def _member(name: str) -> AbstractBaseUser:
-    users = list(get_user_model().objects.filter(Q(username=name) | Q(email__iexact=name))[:2])
+def _refused(case: Case | None, why: str, reference: str = "") -> CommandError:
+    audit_record("review.category.set", outcome=AuditEvent.Outcome.REFUSED, actor=cli_actor(),
+                 target=case.reference if case else reference, detail=why)  # fmt: skip
+    return CommandError(why)
+
+
+def _member(case: Case, name: str) -> AbstractBaseUser:
+    """The user `name` names: their user name, or an address they verified (only a verified address names a user)."""
+    named = get_user_model().objects.filter(Q(username=name) | Q(pk__in=verified_address_owners(email=name)))
+    users = list(named.distinct()[:2])
     if len(users) != 1:
-        raise CommandError(f"no single user with username or email {name!r}")
+        raise _refused(case, f"no single user with user name or verified address {name!r}")
     if not users[0].is_active:
-        raise CommandError(f"{name} is deactivated")
+        raise _refused(case, f"{name} is deactivated")
     return users[0]
 
 
@@ -55,7 +68,7 @@ def _digests(options: dict[str, Any]) -> list[str]:
 
 
 class Command(BaseCommand):
-    help = "List, set and confirm the categories of a case's images."
+    help = "List and set the categories of a case's images."
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -63,24 +76,24 @@ class Command(BaseCommand):
         listing.add_argument("--case", required=True, help="case reference (e.g. 2024-017)")
         listing.add_argument("--json", action="store_true", help="JSON lines, with bookmarks and notes in full")
         listing.add_argument("--batch", type=int, default=BATCH, help=argparse.SUPPRESS)
-        for name, text in (("set", "put images in a category"), ("confirm", "confirm proposed categories")):
-            change = actions.add_parser(name, help=text)
-            change.add_argument("--case", required=True, help="case reference (e.g. 2024-017)")
-            if name == "set":
-                change.add_argument("--category", required=True, help="a code of the case's scheme")
-            change.add_argument("--as", dest="member", required=True, help="the member acting: username or email")
-            change.add_argument("--from-file", default=None, help="a file of SHA-256s, one a line")
-            change.add_argument("sha256", nargs="*", help="SHA-256 of an image of the case")
+        change = actions.add_parser("set", help="put images in a category")
+        change.add_argument("--case", required=True, help="case reference (e.g. 2024-017)")
+        change.add_argument("--category", required=True, help="a code of the case's scheme")
+        change.add_argument("--as", dest="member", required=True, help="the member acting: user name or address")
+        change.add_argument("--from-file", default=None, help="a file of SHA-256s, one a line")
+        change.add_argument("sha256", nargs="*", help="SHA-256 of an image of the case")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        case = case_by_reference(reference=options["case"])
+        case = None if "\x00" in options["case"] else case_by_reference(reference=options["case"])
         if case is None:
-            raise CommandError(f"no such case: {options['case']}")
+            if options["action"] == "list":
+                raise CommandError(f"no such case: {options['case']}")
+            raise _refused(None, f"no such case: {options['case']}", reference=options["case"])
         if options["action"] == "list":
             listed = self._list(case, as_json=options["json"], batch=options["batch"])
             audit_record("review.list", actor=cli_actor(), target=case.reference, images=listed)
             return
-        member = _member(options["member"])
+        member = _member(case, options["member"])
         with acting_as(cli_actor(member)):
             self._change(case, member, options)
 
@@ -115,22 +128,20 @@ class Command(BaseCommand):
         try:
             found = case_images_by_sha256(case_id=case.pk, sha256s=digests)
         except ValueError as exc:
-            raise CommandError(str(exc)) from None
+            raise _refused(case, str(exc)) from None
         missing = sorted({d.strip().lower() for d in digests} - set(found))
         if missing:
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-            raise CommandError(f"no image {missing[0]}{more} in case {case.reference}: nothing changed")
+            raise _refused(case, f"no image {missing[0]}{more} in case {case.reference}: nothing changed")
         try:
-            if options["action"] == "set":
-                outcome = category_set(case=case, user=member, code=options["category"], image_ids=found.values())
-            else:
-                outcome = category_confirm(case=case, user=member, image_ids=found.values())
-        except (CategoryUnknown, ReviewRefused) as exc:
+            outcome = category_set(case=case, user=member, code=options["category"], image_ids=found.values())
+        except (CategoryUnknown, ReviewRefused) as exc:  # on the record already
             raise CommandError(str(exc)) from None
         self.stdout.write(self._said(case, outcome))
         if outcome.refused:
             raise CommandError(
-                f"{outcome.refused} of the images were proposed by {options['member']}: another member confirms them"
+                f"{outcome.refused} of the images hold a category another member proposed or confirmed, or that is "
+                "disputed: only the case's lead takes it away"
             )
 
     @staticmethod
