@@ -55,12 +55,16 @@ def source_list(*, user: AbstractBaseUser | AnonymousUser | None, case: Case | N
     return [name for name in folders if name in names]
 
 
-def source_of(path: str | os.PathLike) -> str | None:
-    """The source (top-level folder of SOURCES_ROOT) the folder `path` lies in once links are resolved, or None
-    when it lies outside SOURCES_ROOT (or is the root itself)."""
+def sources_held(path: str | os.PathLike) -> list[str]:
+    """The sources the folder `path` lies in or holds, once links are resolved: the one it lies in, when inside
+    SOURCES_ROOT; every one, when it is SOURCES_ROOT or a folder above it; none, when it lies anywhere else."""
     root = os.path.realpath(settings.SOURCES_ROOT)
     real = os.path.realpath(path)
-    return os.path.relpath(real, root).split(os.sep)[0] if real.startswith(root + os.sep) else None
+    if real.startswith(root + os.sep):
+        return [os.path.relpath(real, root).split(os.sep)[0]]
+    if real == root or root.startswith(real.rstrip(os.sep) + os.sep):
+        return source_folders()
+    return []
 
 
 def source_label(job: Job) -> str:

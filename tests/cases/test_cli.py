@@ -105,8 +105,8 @@ def test_export_carries_the_case_as_its_last_field(transactional_db, workers, wo
 
 def test_scan_for_an_owner_takes_only_the_sources_they_may_scan(transactional_db, workers, worker_env, evidence_folder):
     """With --owner, a folder under SOURCES_ROOT must lie in a source assigned to the case (or, for a case of its
-    own, to a case the owner leads or examines in): else one line, on the record, and nothing made. The operator
-    alone, and any folder outside SOURCES_ROOT, scan as before."""
+    own, to a case the owner leads or examines in), and SOURCES_ROOT itself holds every source: else one line, on
+    the record, and nothing made. The operator alone, and any folder outside SOURCES_ROOT, scan as before."""
     users = get_user_model().objects
     alice, bob, carol = (users.create_user(username=n, email=f"{n}@lab.example") for n in ("alice", "bob", "carol"))
     staff = users.create_user(username="erin", is_staff=True)
@@ -127,6 +127,7 @@ def test_scan_for_an_owner_takes_only_the_sources_they_may_scan(transactional_db
         ((laptop, "--owner", "bob", "--case", "2024-017"), "source 'laptop' is not assigned to case 2024-017"),
         ((laptop, "--owner", "alice", "--case", "2024-099"), "source 'laptop' is not assigned to case 2024-099"),
         ((phone / "a", "--owner", "carol"), "source 'phone' is not assigned to a case they lead or examine in"),
+        ((root, "--owner", "bob"), "it holds source 'laptop', which is not assigned to a case they lead or examine in"),
     ]:
         refused = manage(env, "scan", *map(str, args))
         assert refused.returncode != 0
@@ -138,6 +139,7 @@ def test_scan_for_an_owner_takes_only_the_sources_they_may_scan(transactional_db
         ("cli", "bob", str(laptop)),
         ("cli", "alice", str(laptop)),
         ("cli", "carol", str(phone / "a")),
+        ("cli", "bob", str(root)),
     ]
 
     for args in [(phone, "--owner", "bob", "--case", "2024-017"), (laptop,), (outside, "--owner", "carol")]:

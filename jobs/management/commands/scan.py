@@ -1,8 +1,9 @@
 """`manage.py scan PATH [--name] [--owner] [--case REF [--exhibit EX]]`: run a whole job on a folder, following its
 progress until it ends. With --case the job is one of the case REF (made, with the owner as lead, when new; where it
 exists, the owner must be its lead or an examiner); without, a case of its own. The operator may scan any folder;
-with --owner, a folder inside SOURCES_ROOT must lie in a source the owner may scan into that case
-(jobs.selectors.source_list), else the command refuses, on the record."""
+with --owner, the owner must be one who may scan into that case (jobs.selectors.source_list) the source that a
+folder inside SOURCES_ROOT lies in, or every source of a folder that holds SOURCES_ROOT; else the command refuses,
+on the record."""
 
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ from jobs.progress.snapshot import job_progress_snapshot
 from jobs.progress.terminal import ProgressView
 from jobs.progress.waiting import job_waits
 from jobs.search import job_faces_found
-from jobs.selectors import source_of
-from jobs.services import CaseRefusedForJob, SourceError, job_create, source_named, source_resolve
+from jobs.selectors import source_list, sources_held
+from jobs.services import CaseRefusedForJob, SourceError, job_create, source_resolve
 
 
 class OwnerRefused(Exception):
@@ -95,20 +96,17 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
 
     def _owner_may_scan(self, owner: Any, case: Case | None, path: str) -> None:
-        """OwnerRefused when the folder lies in a source (of SOURCES_ROOT) that the owner may not scan into `case`. A
-        folder outside SOURCES_ROOT is the operator's to name, as it is with no owner."""
+        """OwnerRefused when the folder lies in, or holds, a source (of SOURCES_ROOT) that the owner may not scan
+        into `case`. A folder elsewhere is the operator's to name, as it is with no owner."""
         if owner is None:
             return
-        name = source_of(source_resolve(path))
-        if name is None:
-            return
-        try:
-            source_named(name, user=owner, case=case)
-        except SourceError:
+        held = sources_held(source_resolve(path))
+        allowed = set(source_list(user=owner, case=case)) if held else set()
+        refused = [name for name in held if name not in allowed]
+        if refused:
             where = f"case {case.reference}" if case is not None else "a case they lead or examine in"
-            raise OwnerRefused(
-                f"{owner.get_username()} may not scan {path}: source {name!r} is not assigned to {where}"
-            ) from None
+            what = f"source {refused[0]!r}" if held == refused[:1] else f"it holds source {refused[0]!r}, which"
+            raise OwnerRefused(f"{owner.get_username()} may not scan {path}: {what} is not assigned to {where}")
 
     def _scan(self, owner: Any, options: dict[str, Any]) -> None:
         stages = [s for s in options["stages"].split(",") if s] if options["stages"] is not None else None
