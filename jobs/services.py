@@ -59,8 +59,10 @@ def source_named(name: str, *, user: AbstractBaseUser | AnonymousUser | None, ca
     job in `case` (a top-level, not hidden folder of SOURCES_ROOT that stays inside it, which they may scan), the one
     rule of the web form, the API and the command line. Raises SourceError, naming no server path, for any other
     name ("", ".", "a/b", ".hidden", a path), and in the same words for a source the user may not scan: whether it
-    exists is not disclosed."""
+    exists is not disclosed. One they may scan, but not into `case`, is said to be so."""
     if name not in source_list(user=user, case=case):
+        if case is not None and name in source_list(user=user):
+            raise SourceError(f"source {name!r} is not assigned to case {case.reference}")
         raise SourceError(f"no source {name!r}: choose one of the sources listed")
     return source_resolve(settings.SOURCES_ROOT / name, within=settings.SOURCES_ROOT)
 

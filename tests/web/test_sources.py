@@ -77,7 +77,9 @@ def test_a_reviewer_cannot_start_a_job_on_the_cases_source_as_if_it_did_not_exis
 def test_an_examiner_scans_a_cases_source_into_that_case_only(lab, client_for):
     bob, dave = client_for(lab["bob"]), client_for(lab["dave"])
     # The laptop is the second case's: not into the first case, nor the phone into the second; dave has no phone.
-    assert create(bob, "laptop", lab["first"]).status_code == 200
+    wrong_case = create(bob, "laptop", lab["first"])
+    assert wrong_case.status_code == 200
+    assert "source &#x27;laptop&#x27; is not assigned to case 2024-017" in wrong_case.text  # he may see it is his
     assert create(bob, "phone", lab["second"]).status_code == 200
     assert create(dave, "phone").status_code == 200
     assert create(dave, "phone", lab["second"]).status_code == 200
