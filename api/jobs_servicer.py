@@ -265,7 +265,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             job = job_create(
                 name=request.name,
                 description=request.description,
-                source_path=source_named(request.source.strip()),
+                source_path=source_named(request.source.strip(), user=user),
                 owner=user,
                 stages=list(request.stages) or None,
                 within=settings.SOURCES_ROOT,
@@ -302,7 +302,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         return pb.DeleteJobResponse(images_removed=job_delete(job=job))
 
     def ListSources(self, request, context) -> pb.ListSourcesResponse:
-        return pb.ListSourcesResponse(sources=source_list())
+        return pb.ListSourcesResponse(sources=source_list(user=current_user()))
 
     def StartScan(self, request: pb.StartScanRequest, context) -> pb.StartScanResponse:
         job = _job(request.job_id, JobAction.CHANGE)

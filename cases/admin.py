@@ -1,7 +1,8 @@
 """Admin for cases and category schemes. A case is made, edited and deleted, and its members change, here through
 the services (`case_create`, `case_update`, `case_delete`, `case_member_set`, `case_member_remove`): audited as in the
 app, and whoever loses access has their open sockets check it again. A change that would leave a case with no lead is
-a form error.
+a form error. Staff assign sources to cases on their own page, through `case_source_assign` and
+`case_source_unassign` (audited); an assignment is made or taken back, never changed.
 
 Staff define category schemes here: a built-in scheme is shown read-only, a custom one is edited with its categories
 inline; a scheme (or category) that a case uses is not deleted (the admin lists what protects it). Each change to a
@@ -11,14 +12,17 @@ from django import forms
 from django.contrib import admin, messages
 
 from audit.services import audit_record
-from cases.models import OWN_CASE_REFERENCE, Case, CaseMember, Category, CategoryScheme
+from cases.models import OWN_CASE_REFERENCE, Case, CaseMember, CaseSource, Category, CategoryScheme
 from cases.services import (
     CaseRefused,
     case_create,
     case_delete,
     case_member_remove,
     case_member_set,
+    case_source_assign,
+    case_source_unassign,
     case_update,
+    source_name_checked,
 )
 
 NO_LEAD = "A case must keep a lead: make another member lead first."
@@ -210,3 +214,33 @@ class CategorySchemeAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for scheme in queryset.exclude(built_in=True):
             self.delete_model(request, scheme)
+
+
+class CaseSourceForm(forms.ModelForm):
+    def clean_name(self) -> str:
+        try:
+            return source_name_checked(self.cleaned_data["name"])
+        except CaseRefused as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+@admin.register(CaseSource)
+class CaseSourceAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "case", "assigned_by", "assigned_at"]
+    search_fields = ["name", "case__reference", "case__title"]
+    autocomplete_fields = ["case"]
+    form = CaseSourceForm
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["case", "name", "assigned_by", "assigned_at"] if obj is not None else ["assigned_by", "assigned_at"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            obj.pk = case_source_assign(case=obj.case, name=obj.name, by=request.user).pk
+
+    def delete_model(self, request, obj) -> None:
+        case_source_unassign(case=obj.case, name=obj.name, by=request.user)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for source in queryset.select_related("case"):
+            self.delete_model(request, source)

@@ -95,5 +95,27 @@ class CaseMember(models.Model):
         return f"case {self.case_id}: user {self.user_id} ({self.role})"
 
 
+class CaseSource(models.Model):
+    """A source (a top-level folder of SOURCES_ROOT, by name) that staff assigned to a case: the case's lead and
+    examiners may scan it, into the case or into a case of its own; nobody else is shown it. A folder may be assigned
+    to several cases (one device seized in two investigations, and the cases of their own of the jobs that scanned
+    it before sources were assigned). The name may precede its folder: staff assign a source before the evidence is
+    copied in, and nothing offers it until it is there."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="sources")
+    name = models.CharField(max_length=255, help_text="a top-level folder of the sources folder (SOURCES_ROOT)")
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    assigned_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "name"], name="case_source_once")]
+        ordering = ["name", "case_id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (case {self.case_id})"
+
+
 # What each role may do, from the most to the least: a change to a role further down this list lowers it.
 ROLE_RANK = {CaseMember.Role.LEAD: 3, CaseMember.Role.EXAMINER: 2, CaseMember.Role.REVIEWER: 1}

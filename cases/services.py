@@ -1,7 +1,8 @@
 """Case writes: create a case, change its title and description, set or remove a member's role, delete it. Audited
-as `case.create`, `case.update`, `case.member.set`, `case.member.remove`, `case.delete`. A case that has a lead keeps
-one (CaseRefused); a membership removed or lowered is announced (`cases.signals.membership_lost`), so that open
-sockets check access again once the change commits."""
+as `case.create`, `case.update`, `case.member.set`, `case.member.remove`, `case.delete`; staff assign sources to a
+case and take them back (`case.source.assign`, `case.source.unassign`; refused to anyone else, on the record). A
+case that has a lead keeps one (CaseRefused); a membership removed or lowered is announced
+(`cases.signals.membership_lost`), so that open sockets check access again once the change commits."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from typing import TypeVar
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
+from audit.models import AuditEvent
 from audit.services import audit_record, user_label
-from cases.models import OWN_CASE_REFERENCE, ROLE_RANK, Case, CaseMember, Category, CategoryScheme
+from cases.models import OWN_CASE_REFERENCE, ROLE_RANK, Case, CaseMember, CaseSource, Category, CategoryScheme
 from cases.schemes import BUILT_IN_SCHEMES, GENERAL, schemes_built_in
 from cases.signals import membership_lost
 
@@ -163,3 +165,49 @@ def case_delete(*, case: Case) -> None:
         reference = case.reference
         case.delete()
         audit_record("case.delete", target=reference)
+
+
+def source_name_checked(name: str) -> str:
+    """`name` if it can name a source (a top-level, not hidden folder of SOURCES_ROOT): one folder name, not a path.
+    CaseRefused otherwise."""
+    longest = CaseSource._meta.get_field("name").max_length
+    if not name or len(name) > longest or "/" in name or "\x00" in name or name.startswith("."):
+        raise CaseRefused(f"a source is named by one folder of the sources folder (1 to {longest} characters, no "
+                          "'/', not hidden)")  # fmt: skip
+    return name
+
+
+def _staff_only(action: str, case: Case, name: str, by: AbstractBaseUser) -> None:
+    if not (by.is_active and by.is_staff):
+        audit_record(action, outcome=AuditEvent.Outcome.REFUSED, target=case.reference, detail=name[:255],
+                     why="only staff assign sources to cases")  # fmt: skip
+        raise CaseRefused("only staff assign sources to cases")
+
+
+def case_source_assign(*, case: Case, name: str, by: AbstractBaseUser) -> CaseSource:
+    """Assign the source `name` to the case (staff only, CaseRefused otherwise or for a name that cannot name a
+    source): from now on the case's lead and examiners may scan it. Audited as `case.source.assign`; a source the
+    case has already is returned as it is."""
+    _staff_only("case.source.assign", case, name, by)
+    name = source_name_checked(name)
+    with transaction.atomic():
+        case_locked(case_id=case.pk)
+        source, made = CaseSource.objects.get_or_create(case=case, name=name, defaults={"assigned_by": by})
+        if made:
+            audit_record("case.source.assign", target=case.reference, detail=name, by=user_label(by))
+    if made:
+        logger.info("case %s: source %r assigned", case.pk, name)
+    return source
+
+
+def case_source_unassign(*, case: Case, name: str, by: AbstractBaseUser) -> bool:
+    """Take the source `name` from the case (staff only, CaseRefused otherwise): its members can no longer start a
+    job on it (the jobs made on it stay, and so do their reruns). Audited as `case.source.unassign`. Returns whether
+    the case had it."""
+    _staff_only("case.source.unassign", case, name, by)
+    with transaction.atomic():
+        case_locked(case_id=case.pk)
+        removed, _ = CaseSource.objects.filter(case=case, name=name).delete()
+        if removed:
+            audit_record("case.source.unassign", target=case.reference, detail=name, by=user_label(by))
+    return bool(removed)

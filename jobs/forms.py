@@ -16,7 +16,10 @@ from jobs.selectors import source_list
 class JobCreateForm(forms.Form):
     name = forms.CharField(max_length=200, required=False, help_text="Defaults to the source folder's name.")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    source = forms.ChoiceField(help_text="A top-level folder of the evidence root.")
+    # Any text comes through to jobs.services.source_named, which refuses (on the record) what the user may not scan.
+    source = forms.CharField(
+        max_length=255, widget=forms.Select, help_text="A top-level folder of the evidence root assigned to your case."
+    )
     stages = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple, help_text="Analysis stages to run.")
     case = forms.ModelChoiceField(
         queryset=Case.objects.none(),
@@ -30,7 +33,7 @@ class JobCreateForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["case"].queryset = cases_for_work(user=user)
         self.fields["case"].label_from_instance = lambda case: f"{case.reference} {case.title}"
-        self.fields["source"].choices = [(name, name) for name in source_list()]
+        self.fields["source"].widget.choices = [(name, name) for name in source_list(user=user)]
         names = get_registry().names()
         self.fields["stages"].choices = [(name, name) for name in names]
         self.fields["stages"].initial = [s for s in settings.SCAN_STAGES if s in names] or names

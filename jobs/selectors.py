@@ -1,4 +1,5 @@
-"""Job reads: the sources a job can scan, its progress, its export records. Who may see a job is jobs.access."""
+"""Job reads: the sources a job can scan and who may scan them, its progress, its export records. Who may see a job
+is jobs.access."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 
-from cases.models import Case
+from cases.models import Case, CaseSource
+from cases.selectors import WORKING_ROLES
 from content.models import ExifData, Image
 from content.selectors import image_ml_summaries
 from jobs.models import FileInstance, Job, JobImage
@@ -20,9 +23,9 @@ from review.models import ReviewMark
 from review.selectors import image_reviews, recorded_about
 
 
-def source_list() -> list[str]:
-    """The folders a job can be created on: the top-level folders of SOURCES_ROOT that stay inside it once links
-    are resolved (a link pointing out of the root is not a source)."""
+def source_folders() -> list[str]:
+    """The folders a job can be created on, whoever creates it: the top-level folders of SOURCES_ROOT that stay
+    inside it once links are resolved (a link pointing out of the root is not a source)."""
     root = Path(os.path.realpath(settings.SOURCES_ROOT))
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
@@ -34,6 +37,38 @@ def source_list() -> list[str]:
         if not entry.name.startswith(".") and real.is_dir() and root in real.parents:
             names.append(entry.name)
     return names
+
+
+def source_list(*, user: AbstractBaseUser | AnonymousUser | None, case: Case | None = None) -> list[str]:
+    """The sources `user` may scan (into `case`, where one is named): the one rule of who may start a job on what,
+    which the web form, the API and the command line ask. Staff may scan every source folder, into any case they
+    choose; anyone else only the sources staff assigned to the cases they lead or examine in: for a job in `case`,
+    those assigned to it; for a job in a case of its own (no case), those of any of their cases. A reviewer is
+    offered none. None: the operator at the command line, who may scan any folder."""
+    folders = source_folders()
+    if user is None:
+        return folders
+    if not user.is_authenticated or not user.is_active:
+        return []
+    if user.is_staff:
+        return folders
+    assigned = CaseSource.objects.filter(case__members__user=user, case__members__role__in=WORKING_ROLES)
+    if case is not None:
+        assigned = assigned.filter(case=case)
+    names = set(assigned.values_list("name", flat=True))
+    return [name for name in folders if name in names]
+
+
+def sources_held(path: str | os.PathLike) -> list[str]:
+    """The sources the folder `path` lies in or holds, once links are resolved: the one it lies in, when inside
+    SOURCES_ROOT; every one, when it is SOURCES_ROOT or a folder above it; none, when it lies anywhere else."""
+    root = os.path.realpath(settings.SOURCES_ROOT)
+    real = os.path.realpath(path)
+    if real.startswith(root + os.sep):
+        return [os.path.relpath(real, root).split(os.sep)[0]]
+    if real == root or root.startswith(real.rstrip(os.sep) + os.sep):
+        return source_folders()
+    return []
 
 
 def source_label(job: Job) -> str:

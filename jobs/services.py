@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
 from audit.services import audit_record, user_label
@@ -52,11 +52,15 @@ def source_resolve(path: str | os.PathLike, *, within: Path | None = None) -> Pa
     return real
 
 
-def source_named(name: str) -> Path:
-    """The folder of the source called `name`: exactly one of those jobs.selectors.source_list offers (a top-level,
-    not hidden folder of SOURCES_ROOT that stays inside it), the one rule of the web form and the API. Raises
-    SourceError, naming no server path, for any other name ("", ".", "a/b", ".hidden", a path)."""
-    if name not in source_list():
+def source_named(name: str, *, user: AbstractBaseUser | AnonymousUser | None, case: Case | None = None) -> Path:
+    """The folder of the source called `name`: exactly one of those jobs.selectors.source_list offers `user` for a
+    job in `case` (a top-level, not hidden folder of SOURCES_ROOT that stays inside it, which they may scan), the one
+    rule of the web form, the API and the command line. Raises SourceError, naming no server path, for any other
+    name ("", ".", "a/b", ".hidden", a path), and in the same words for a source the user may not scan: whether it
+    exists is not disclosed. One they may scan, but not into `case`, is said to be so."""
+    if name not in source_list(user=user, case=case):
+        if case is not None and name in source_list(user=user):
+            raise SourceError(f"source {name!r} is not assigned to case {case.reference}")
         raise SourceError(f"no source {name!r}: choose one of the sources listed")
     return source_resolve(settings.SOURCES_ROOT / name, within=settings.SOURCES_ROOT)
 

@@ -73,17 +73,18 @@ def job_new(request: HttpRequest) -> HttpResponse:
             job = job_create(
                 name=data["name"],
                 description=data["description"],
-                source_path=source_named(data["source"]),
+                source_path=source_named(data["source"], user=request.user, case=data["case"]),
                 owner=request.user,
                 stages=data["stages"],
                 within=settings.SOURCES_ROOT,
                 case=data["case"],
                 exhibit=data["exhibit"],
             )
-        except SourceError as exc:
-            form.add_error("source", str(exc))
-        except CaseRefusedForJob as exc:
-            form.add_error("case", str(exc))
+        except (SourceError, CaseRefusedForJob) as exc:
+            case = data["case"].reference if data["case"] else ""
+            audit_record("job.create", outcome=AuditEvent.Outcome.REFUSED, detail=str(exc), source=data["source"],
+                         case=case)  # fmt: skip
+            form.add_error("case" if isinstance(exc, CaseRefusedForJob) else "source", str(exc))
         else:
             messages.success(request, f"Job “{job.name}” created.")
             if "start" in request.POST:

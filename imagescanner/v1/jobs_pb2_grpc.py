@@ -121,7 +121,9 @@ class JobServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateJob(self, request, context):
-        """A new job on a source (a folder under the server's SOURCES_ROOT, by name; never an absolute path).
+        """A new job, in a case of its own, on a source (a folder under the server's SOURCES_ROOT, by name; never an
+        absolute path) that ListSources offers the caller: INVALID_ARGUMENT for any other, in the same words whether it
+        exists or not.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -142,7 +144,8 @@ class JobServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListSources(self, request, context):
-        """The folders under SOURCES_ROOT a job can be created on.
+        """The folders under SOURCES_ROOT the caller may create a job on: for staff every one, for anyone else those that
+        staff assigned to the cases they lead or examine in.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -218,7 +218,8 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Evidence, models and derived files -----------------------------------------------------------------
-# Folders under SOURCES_ROOT are the sources a job can be created on from the web app. The CLI may scan any folder.
+# Folders under SOURCES_ROOT are the sources a job can be created on from the web app and the API (each user is
+# offered those assigned to their cases). The CLI may scan any folder.
 SOURCES_ROOT = Path(env("SOURCES_ROOT", default=str(VAR_DIR / "sources")))
 MODELS_ROOT = Path(env("MODELS_ROOT", default=str(VAR_DIR / "models")))
 

@@ -22,6 +22,7 @@ from jobs.services import job_create
 from tests.support.environment import REPO
 from tests.support.jobs import finished, photos
 from tests.support.processes import child_run
+from tests.support.sources import sources_assigned
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -48,6 +49,7 @@ def ctl(grpc_server, worker_env, tmp_path):
 
 def test_ctl_lists_jobs_fetches_files_and_controls_workers(ctl, grpc_server, alice, operator, workers, tmp_path):
     photos(grpc_server.sources_root / "ctl-case", range(3))
+    sources_assigned(alice.user, "ctl-case")
     created = ctl(alice.token, "create", "ctl-case", "--name", "From ctl", "--stages", "exif", "--start")
     assert created.returncode == 0, created.stderr
     job = Job.objects.get(name="From ctl")

@@ -27,6 +27,7 @@ from jobs.samples import make_sample_tree, write_photo
 from jobs.services import job_create
 from tests.support.grpc import rpc_error
 from tests.support.jobs import finished, photos
+from tests.support.sources import sources_assigned
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -37,6 +38,7 @@ def test_create_job_takes_a_source_name_and_refuses_every_way_out(grpc_server, a
     outside = tmp_path / "outside"
     outside.mkdir()
     (root / "escape").symlink_to(outside)
+    sources_assigned(alice.user, "case-1", "escape", ".hidden", "missing")  # assigned, still no way out
     assert "case-1" in alice.jobs.ListSources(pb.ListSourcesRequest()).sources
     assert "escape" not in alice.jobs.ListSources(pb.ListSourcesRequest()).sources
 
@@ -72,6 +74,7 @@ def test_create_job_takes_a_source_name_and_refuses_every_way_out(grpc_server, a
 
 def test_a_job_created_and_started_over_grpc_completes_and_its_progress_streams(grpc_server, alice, workers):
     photos(grpc_server.sources_root / "case-2", range(20))
+    sources_assigned(alice.user, "case-2")
     job = alice.jobs.CreateJob(pb.CreateJobRequest(source="case-2", stages=["exif"], start=True))
     assert job.status == pb.JOB_STATUS_QUEUED
     updates = list(alice.jobs.WatchJobProgress(pb.WatchJobProgressRequest(job_id=job.id), timeout=120))
@@ -111,6 +114,7 @@ def test_start_scan_reports_started_queued_running_and_missing_sources(grpc_serv
     root = grpc_server.sources_root
     for name in ("a", "b", "gone"):
         photos(root / name, range(2), folder=name)
+    sources_assigned(alice.user, "a", "b", "gone")
     first, second, gone = (
         alice.jobs.CreateJob(pb.CreateJobRequest(source=name, stages=["exif"])) for name in ("a", "b", "gone")
     )

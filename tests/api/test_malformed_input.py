@@ -14,6 +14,7 @@ from imagescanner.v1 import jobs_pb2 as pb
 from jobs.models import Job
 from tests.support.grpc import rpc_error
 from tests.support.jobs import photos
+from tests.support.sources import sources_assigned
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -33,6 +34,7 @@ int32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)
 @pytest.fixture
 def job(grpc_server, alice) -> pb.Job:
     photos(grpc_server.sources_root / "fuzz", range(1))
+    sources_assigned(alice.user, "fuzz")
     return alice.jobs.CreateJob(pb.CreateJobRequest(source="fuzz"))
 
 

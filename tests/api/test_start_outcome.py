@@ -20,6 +20,7 @@ from jobs import views
 from jobs.management.commands import scan
 from jobs.models import Job
 from jobs.services import job_create
+from tests.support.sources import sources_assigned
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -108,6 +109,7 @@ def test_a_source_gone_between_creating_and_starting_its_job_is_said_by_every_ad
         vanishing(module)
     for name in ("web", "api", "cli"):
         (grpc_server.sources_root / name).mkdir()
+    sources_assigned(alice.user, "web", "api", "cli")
     client.force_login(alice.user)
 
     response = client.post(reverse("jobs:new"), {"name": "web", "source": "web", "stages": ["exif"], "start": "1"})

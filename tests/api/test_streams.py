@@ -21,6 +21,7 @@ from imagescanner.v1 import jobs_pb2_grpc
 from jobs.services import job_create
 from tests.support.grpc import rpc_error
 from tests.support.jobs import photos
+from tests.support.sources import sources_assigned
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -53,6 +54,8 @@ def test_one_users_streams_cannot_hold_every_thread(grpc_server, client_as):
     assert PER_USER < IN_ALL < THREADS
     alice, bob, carol = (client_as(f"{name}@example.org") for name in ("alice", "bob", "carol"))
     photos(grpc_server.sources_root / "never-started", range(1))
+    for client in (alice, bob, carol):
+        sources_assigned(client.user, "never-started")
     job = alice.jobs.CreateJob(pb.CreateJobRequest(source="never-started"))
     bob_job = bob.jobs.CreateJob(pb.CreateJobRequest(source="never-started"))
     health = health_pb2_grpc.HealthStub(grpc_server.channel())

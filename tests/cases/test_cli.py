@@ -8,12 +8,14 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 
+from audit.models import AuditEvent
 from cases.models import Case, CaseMember
-from cases.services import case_member_set
+from cases.services import case_create, case_member_set, case_source_assign
 from jobs.models import Job
 from jobs.selectors import EXPORT_FIELDS
 from tests.support.environment import REPO
@@ -99,3 +101,51 @@ def test_export_carries_the_case_after_the_file_times(transactional_db, workers,
     rows = list(csv.DictReader(io.StringIO(exported, newline="")))
     assert list(rows[0]) == EXPORT_FIELDS
     assert {row["case"] for row in rows} == {"2024-018"}
+
+
+def test_scan_for_an_owner_takes_only_the_sources_they_may_scan(transactional_db, workers, worker_env, evidence_folder):
+    """With --owner, a folder under SOURCES_ROOT must lie in a source assigned to the case (or, for a case of its
+    own, to a case the owner leads or examines in), and SOURCES_ROOT itself holds every source: else one line, on
+    the record, and nothing made. The operator alone, and any folder outside SOURCES_ROOT, scan as before."""
+    users = get_user_model().objects
+    alice, bob, carol = (users.create_user(username=n, email=f"{n}@lab.example") for n in ("alice", "bob", "carol"))
+    staff = users.create_user(username="erin", is_staff=True)
+    root = evidence_folder
+    env = {**worker_env, "SOURCES_ROOT": str(root)}
+    photos(root, range(2), folder="phone")
+    photos(root, range(2, 4), folder="laptop")
+    outside = root.parent / "elsewhere"
+    photos(outside, range(4, 5))
+    case = case_create(reference="2024-017", title="Op. Example", owner=alice)
+    case_member_set(case=case, user=bob, role="examiner")
+    case_member_set(case=case, user=carol, role="reviewer")
+    case_source_assign(case=case, name="phone", by=staff)
+    phone, laptop = root / "phone", root / "laptop"
+    (phone / "a").mkdir()
+
+    for args, why in [
+        ((laptop, "--owner", "bob", "--case", "2024-017"), "source 'laptop' is not assigned to case 2024-017"),
+        ((laptop, "--owner", "alice", "--case", "2024-099"), "source 'laptop' is not assigned to case 2024-099"),
+        ((phone / "a", "--owner", "carol"), "source 'phone' is not assigned to a case they lead or examine in"),
+        ((root, "--owner", "bob"), "it holds source 'laptop', which is not assigned to a case they lead or examine in"),
+    ]:
+        refused = manage(env, "scan", *map(str, args))
+        assert refused.returncode != 0
+        assert refused.stderr.strip().splitlines() == [f"CommandError: {args[2]} may not scan {args[0]}: {why}"]
+    assert not Job.objects.exists()
+    assert not Case.objects.filter(reference="2024-099").exists()  # made with its first job, or not at all
+    records = AuditEvent.objects.filter(action="job.create", outcome="refused").order_by("id")
+    assert [(e.via, e.data["owner"], e.data["source"]) for e in records] == [
+        ("cli", "bob", str(laptop)),
+        ("cli", "alice", str(laptop)),
+        ("cli", "carol", str(phone / "a")),
+        ("cli", "bob", str(root)),
+    ]
+
+    for args in [(phone, "--owner", "bob", "--case", "2024-017"), (laptop,), (outside, "--owner", "carol")]:
+        done = manage(env, "scan", *map(str, args), "--stages", "exif")
+        assert done.returncode == 0, done.stderr
+    made = {Path(job.source_path).name: (job.case.reference, job.owner) for job in Job.objects.select_related("case")}
+    assert made["phone"] == ("2024-017", bob)
+    assert made["laptop"][1] is None
+    assert made["elsewhere"][1] == carol

@@ -1,9 +1,12 @@
 """The move of access to cases: jobs and shares written before it come out each job in a case of its own ("job-<id>",
-its title the job's name), the job's owner its lead, each share a member (full: examiner, reviewer: reviewer)."""
+its title the job's name), the job's owner its lead, each share a member (full: examiner, reviewer: reviewer). Then
+sources assigned to cases: each case keeps the sources its jobs scanned."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.apps.registry import Apps
@@ -11,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from cases.models import Case, CaseMember
+from cases.models import Case, CaseMember, CaseSource
 from cases.services import scheme_named
 from jobs.models import Job
 
@@ -81,3 +84,44 @@ def test_the_migration_goes_back_to_shares(before_cases):
     assert list(old.get_model("jobs", "JobShare").objects.values_list("job_id", "user_id", "role")) == [
         (job.pk, bob.pk, "full")
     ]
+
+
+# The last migrations before sources were assigned to cases.
+BEFORE_SOURCES = [("jobs", "0013_job_case_required_no_shares"), ("cases", "0003_case_scheme_required")]
+
+
+@pytest.fixture
+def before_sources(transactional_db) -> Iterator[Apps]:
+    executor = _migrate(BEFORE_SOURCES)
+    try:
+        yield executor.loader.project_state(BEFORE_SOURCES).apps
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+def test_each_case_is_assigned_the_sources_its_jobs_scanned(before_sources, settings, tmp_path):
+    """The members who could start a job on a source before keep it, in the case that holds their jobs: each case
+    gets the top-level folder of SOURCES_ROOT each of its jobs scanned; a folder outside SOURCES_ROOT (the command
+    line's), the root itself and a hidden folder are no sources."""
+    root = Path(os.path.realpath(tmp_path)) / "sources"
+    settings.SOURCES_ROOT = root
+    old = before_sources
+    cases, jobs = old.get_model("cases", "Case").objects, old.get_model("jobs", "Job").objects
+    scheme = old.get_model("cases", "CategoryScheme").objects.create(name="General")
+    lab, own, other = (cases.create(reference=r, title=r, scheme=scheme) for r in ("2024-017", "job-3", "2024-018"))
+    for case, path in [
+        (lab, root / "phone"),
+        (lab, root / "phone"),  # scanned again
+        (lab, root / "laptop" / "users" / "bob"),  # a folder inside a source: the source
+        (own, root / "phone"),  # another case scanned it too: both keep it
+        (own, Path("/mnt/usb")),
+        (other, root),
+        (other, root / ".snapshots" / "phone"),
+        (other, Path(f"{root}-old") / "tablet"),  # beside the root, not in it
+    ]:
+        jobs.create(name=path.name, source_path=str(path), case=case)
+
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+    assigned = CaseSource.objects.values_list("case__reference", "name", "assigned_by")
+    assert sorted(assigned) == [("2024-017", "laptop", None), ("2024-017", "phone", None), ("job-3", "phone", None)]

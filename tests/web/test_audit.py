@@ -28,6 +28,7 @@ from jobs.pipeline.scanning import scan_job
 from jobs.samples import write_photo
 from jobs.services import job_create
 from tests.support.cases import make_case
+from tests.support.sources import sources_assigned
 from tests.support.web import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +70,7 @@ def test_job_actions_and_evidence_handed_out_are_recorded_as_their_users(
     examiner, other, client_for, sources_root, settings
 ):
     make_case(sources_root / "case")
+    sources_assigned(examiner, "case")
     alice = client_for(examiner)
     response = alice.post(reverse("jobs:new"), {"name": "case 7", "source": "case", "stages": ["exif"]})
     job = Job.objects.get(name="case 7")

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db.models import F
 from playwright.sync_api import expect
 
@@ -18,6 +19,7 @@ from jobs.samples import exif_bytes, write_photo
 from tests.support.cases import make_case
 from tests.support.images import jpeg_bytes
 from tests.support.ml import classify_env, face_picture, write_picture
+from tests.support.sources import sources_assigned
 from tests.support.waiting import wait_for
 from tests.support.web import PASSWORD, screenshot, sign_in_browser
 
@@ -99,6 +101,8 @@ def test_examiner_signs_up_scans_a_case_and_reviews_it(
     ).url
 
     sign_up(page, base, mail)
+    # Staff assign the case's folder to a case the examiner leads: a source nobody assigned them is not offered.
+    sources_assigned(get_user_model().objects.get(email=EMAIL), "case-2024-117")
     screenshot(page, "03-jobs-empty")
     sign_out_and_in(page, base)
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from cases.models import CaseMember
-from cases.services import case_create, case_member_set
+from cases.services import case_create, case_member_set, case_source_assign
 from jobs.models import Job
 from jobs.progress import publisher
 from jobs.services import CaseRefusedForJob, job_create, job_owner_set, job_share, job_unshare
@@ -97,6 +97,7 @@ def test_a_job_is_added_to_a_case_by_its_lead_or_an_examiner_only(team, client_f
     assert not Job.objects.exists()
 
     # The job form offers the cases the user leads or examines in; the reviewer's form offers none.
+    case_source_assign(case=case, name="phone", by=team["staff"])
     form = {"name": "phone", "source": "phone", "stages": ["exif"], "case": case.pk, "exhibit": "EX-1 phone"}
     assert "2024-017 Op. Example" in client_for(team["examiner"]).get(reverse("jobs:new")).text
     assert "2024-017" not in client_for(team["reviewer"]).get(reverse("jobs:new")).text
@@ -106,12 +107,14 @@ def test_a_job_is_added_to_a_case_by_its_lead_or_an_examiner_only(team, client_f
     assert client_for(team["examiner"]).post(reverse("jobs:new"), form).status_code == 302
     job = Job.objects.get()
     assert (job.case, job.exhibit, job.owner) == (case, "EX-1 phone", team["examiner"])
-    # With no case chosen, the job gets one of its own, its creator the lead.
+    # With no case chosen, the job gets one of its own, its creator the lead: on a source of a case they examine in,
+    # not on one of a case they only review.
     del form["case"]
-    assert client_for(team["reviewer"]).post(reverse("jobs:new"), form).status_code == 302
-    own = Job.objects.get(owner=team["reviewer"])
+    assert client_for(team["reviewer"]).post(reverse("jobs:new"), form).status_code == 200
+    assert client_for(team["examiner"]).post(reverse("jobs:new"), form).status_code == 302
+    own = Job.objects.exclude(case=case).get(owner=team["examiner"])
     assert own.case.reference == f"job-{own.pk}"
-    assert list(own.case.members.values_list("user", "role")) == [(team["reviewer"].pk, "lead")]
+    assert list(own.case.members.values_list("user", "role")) == [(team["examiner"].pk, "lead")]
 
 
 @pytest.mark.django_db

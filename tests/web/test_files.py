@@ -15,6 +15,7 @@ from PIL import Image as PILImage
 from jobs.models import FileInstance, Job, JobImage
 from jobs.services import SourceError, job_create
 from tests.support.cases import make_case
+from tests.support.sources import sources_assigned
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +42,7 @@ def test_a_job_source_cannot_leave_the_sources_root(examiner, client_for, source
     outside.mkdir()
     (sources_root / "escape").symlink_to(outside)  # a link in the root pointing out of it
     (sources_root / "case" / "up").symlink_to(outside)
+    sources_assigned(examiner, "case", "escape")
     alice = client_for(examiner)
 
     form = alice.get(reverse("jobs:new")).text

@@ -113,7 +113,7 @@ class Command(BaseCommand):
         listing.add_argument("--limit", type=int, default=50)
         for name in ("job", "watch", "start", "cancel", "rerun", "delete"):
             sub.add_parser(name, help=f"{name} a job").add_argument("job_id", type=int)
-        sub.add_parser("sources", help="folders a job can be created on")
+        sub.add_parser("sources", help="folders you may create a job on")
         create = sub.add_parser("create", help="create a job on a source")
         create.add_argument("source")
         create.add_argument("--name", default="")

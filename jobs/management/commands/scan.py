@@ -1,6 +1,9 @@
 """`manage.py scan PATH [--name] [--owner] [--case REF [--exhibit EX]]`: run a whole job on a folder, following its
 progress until it ends. With --case the job is one of the case REF (made, with the owner as lead, when new; where it
-exists, the owner must be its lead or an examiner); without, a case of its own."""
+exists, the owner must be its lead or an examiner); without, a case of its own. The operator may scan any folder;
+with --owner, the owner must be one who may scan into that case (jobs.selectors.source_list) the source that a
+folder inside SOURCES_ROOT lies in, or every source of a folder that holds SOURCES_ROOT; else the command refuses,
+on the record."""
 
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
-from audit.services import acting_as, cli_actor
+from audit.models import AuditEvent
+from audit.services import acting_as, audit_record, cli_actor
 from cases.models import Case
 from cases.selectors import case_by_reference
 from cases.services import CaseRefused, case_create
@@ -30,7 +34,12 @@ from jobs.progress.snapshot import job_progress_snapshot
 from jobs.progress.terminal import ProgressView
 from jobs.progress.waiting import job_waits
 from jobs.search import job_faces_found
-from jobs.services import CaseRefusedForJob, SourceError, job_create
+from jobs.selectors import source_list, sources_held
+from jobs.services import CaseRefusedForJob, SourceError, job_create, source_resolve
+
+
+class OwnerRefused(Exception):
+    """The job's owner may not scan the folder named, into the case named."""
 
 
 class Command(BaseCommand):
@@ -86,22 +95,39 @@ class Command(BaseCommand):
         except CaseRefused as exc:
             raise CommandError(str(exc)) from None
 
+    def _owner_may_scan(self, owner: Any, case: Case | None, path: str) -> None:
+        """OwnerRefused when the folder lies in, or holds, a source (of SOURCES_ROOT) that the owner may not scan
+        into `case`. A folder elsewhere is the operator's to name, as it is with no owner."""
+        if owner is None:
+            return
+        held = sources_held(source_resolve(path))
+        allowed = set(source_list(user=owner, case=case)) if held else set()
+        refused = [name for name in held if name not in allowed]
+        if refused:
+            where = f"case {case.reference}" if case is not None else "a case they lead or examine in"
+            what = f"source {refused[0]!r}" if held == refused[:1] else f"it holds source {refused[0]!r}, which"
+            raise OwnerRefused(f"{owner.get_username()} may not scan {path}: {what} is not assigned to {where}")
+
     def _scan(self, owner: Any, options: dict[str, Any]) -> None:
         stages = [s for s in options["stages"].split(",") if s] if options["stages"] is not None else None
         if len(options["exhibit"]) > (longest := Job._meta.get_field("exhibit").max_length):
             raise CommandError(f"an exhibit reference has at most {longest} characters")
         try:
             with transaction.atomic():  # a new case is made with its first job, or not at all
+                case = self._case(owner, options)
+                self._owner_may_scan(owner, case, options["path"])
                 job = job_create(
                     name=options["name"],
                     source_path=options["path"],
                     owner=owner,
                     description=options["description"],
                     stages=stages,
-                    case=self._case(owner, options),
+                    case=case,
                     exhibit=options["exhibit"],
                 )
-        except CaseRefusedForJob as exc:
+        except (OwnerRefused, CaseRefusedForJob) as exc:  # recorded once the new case, if any, is rolled back
+            audit_record("job.create", outcome=AuditEvent.Outcome.REFUSED, detail=str(exc), source=options["path"],
+                         owner=options["owner"] or "", case=options["case"] or "")  # fmt: skip
             raise CommandError(str(exc)) from None
         except (SourceError, KeyError) as exc:
             raise CommandError(str(exc).strip("'\"")) from None
