@@ -21,6 +21,8 @@ from api.filestream import FileChunks
 from api.pagetokens import PageTokenError, page_token_decode, page_token_encode
 from api.selectors import ImageRecord, job_image_records, job_page_for_user
 from audit.services import audit_record
+from cases.access import case_get_for_user
+from cases.models import Case
 from gallery.cursors import CursorError
 from gallery.selectors import FilterError, GalleryFilters, gallery_page
 from imagescanner.v1 import jobs_pb2 as pb
@@ -32,7 +34,16 @@ from jobs.models import FileInstance, Job
 from jobs.progress.snapshot import job_progress_snapshot
 from jobs.progress.waiting import job_waits
 from jobs.selectors import source_label, source_list
-from jobs.services import RerunRefused, SourceError, job_create, job_delete, job_rerun, source_named
+from jobs.services import (
+    CaseRefusedForJob,
+    RerunRefused,
+    SourceError,
+    job_create,
+    job_delete,
+    job_rerun,
+    source_case,
+    source_named,
+)
 
 STATUSES = {
     Job.Status.CREATED: pb.JOB_STATUS_CREATED,
@@ -228,6 +239,17 @@ def _image_filters(f: pb.ImageFilter) -> GalleryFilters:
         raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
 
 
+def _case_named(reference: str, user) -> Case | None:
+    """The case a CreateJob request names by reference (None: none named); NOT_FOUND for one the caller may not
+    see, so that its existence is not disclosed."""
+    if not reference.strip():
+        return None
+    try:
+        return case_get_for_user(user=user, reference=reference)
+    except Case.DoesNotExist:
+        raise ApiError(grpc.StatusCode.NOT_FOUND, f"no case {reference.strip()}") from None
+
+
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def ListJobs(self, request: pb.ListJobsRequest, context: grpc.ServicerContext) -> pb.ListJobsResponse:
         user = current_user()
@@ -259,19 +281,29 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         user = current_user()
         if len(request.name) > 200:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "name is longer than 200 characters")
-        if "\x00" in request.name + request.description:  # what the web form's fields refuse too
-            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "name and description cannot hold NUL characters")
+        if "\x00" in request.name + request.description + request.case + request.exhibit:  # as the web form refuses
+            raise ApiError(
+                grpc.StatusCode.INVALID_ARGUMENT, "name, description, case and exhibit hold no NUL characters"
+            )
+        if len(request.exhibit.strip()) > Job._meta.get_field("exhibit").max_length:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "exhibit is longer than 100 characters")
         try:
+            source = request.source.strip()
+            case = source_case(source, user=user, case=_case_named(request.case, user))
             job = job_create(
                 name=request.name,
                 description=request.description,
-                source_path=source_named(request.source.strip(), user=user),
+                source_path=source_named(source, user=user, case=case),
                 owner=user,
                 stages=list(request.stages) or None,
                 within=settings.SOURCES_ROOT,
+                case=case,
+                exhibit=request.exhibit.strip(),
             )
         except SourceError as exc:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+        except CaseRefusedForJob as exc:
+            raise ApiError(grpc.StatusCode.PERMISSION_DENIED, str(exc)) from None
         except KeyError as exc:  # an unknown stage
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, str(exc).strip("\"'")) from None
         if request.start and job_start(job=job).result is StartOutcome.Result.SOURCE_MISSING:

@@ -14,8 +14,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
 from audit.services import audit_record, user_label
-from cases.models import OWN_CASE_REFERENCE, Case, CaseMember
-from cases.selectors import WORKING_ROLES, case_role
+from cases.models import OWN_CASE_REFERENCE, Case, CaseMember, CaseSource
+from cases.selectors import WORKING_ROLES, case_role, cases_for_work
 from cases.services import (
     case_locked,
     case_member_remove,
@@ -63,6 +63,28 @@ def source_named(name: str, *, user: AbstractBaseUser | AnonymousUser | None, ca
             raise SourceError(f"source {name!r} is not assigned to case {case.reference}")
         raise SourceError(f"no source {name!r}: choose one of the sources listed")
     return source_resolve(settings.SOURCES_ROOT / name, within=settings.SOURCES_ROOT)
+
+
+def source_case(name: str, *, user: AbstractBaseUser | AnonymousUser | None, case: Case | None = None) -> Case | None:
+    """The case a job on the source `name` goes in: `case` where one is named; else, for anyone but staff and the
+    operator at the command line, the one case they lead or examine in that holds the source. A job on a case's
+    evidence stays in that case: made in a case of its own, it would give its maker the rights of a lead (download,
+    share) over evidence they only examine. SourceError when the source is in several of their cases (name one).
+    None (a case of the job's own) for staff, for the operator, and for a source that only cases of single jobs the
+    user leads hold (jobs made before cases, whose evidence they lead already)."""
+    if case is not None or user is None or user.is_staff:
+        return case
+    if name not in source_list(user=user):
+        raise SourceError(f"no source {name!r}: choose one of the sources listed")
+    holding = list(cases_for_work(user=user).filter(sources__name=name).distinct()[:2])
+    if len(holding) > 1:
+        raise SourceError(f"source {name!r} is in several of your cases: name the case")
+    if holding:
+        return holding[0]
+    led = CaseSource.objects.filter(name=name, case__members__user=user, case__members__role=CaseMember.Role.LEAD)
+    if not led.exists():
+        raise SourceError(f"no source {name!r}: choose one of the sources listed")
+    return None
 
 
 class CaseRefusedForJob(ValueError):

@@ -36,6 +36,7 @@ from jobs.services import (
     job_rerun,
     job_share,
     job_unshare,
+    source_case,
     source_named,
 )
 from records.formats import records_write
@@ -70,14 +71,15 @@ def job_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
+            case = source_case(data["source"], user=request.user, case=data["case"])
             job = job_create(
                 name=data["name"],
                 description=data["description"],
-                source_path=source_named(data["source"], user=request.user, case=data["case"]),
+                source_path=source_named(data["source"], user=request.user, case=case),
                 owner=request.user,
                 stages=data["stages"],
                 within=settings.SOURCES_ROOT,
-                case=data["case"],
+                case=case,
                 exhibit=data["exhibit"],
             )
         except (SourceError, CaseRefusedForJob) as exc:

@@ -152,18 +152,22 @@ class GetJobRequest(_message.Message):
     def __init__(self, job_id: _Optional[int] = ...) -> None: ...
 
 class CreateJobRequest(_message.Message):
-    __slots__ = ("name", "description", "source", "stages", "start")
+    __slots__ = ("name", "description", "source", "stages", "start", "case", "exhibit")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     STAGES_FIELD_NUMBER: _ClassVar[int]
     START_FIELD_NUMBER: _ClassVar[int]
+    CASE_FIELD_NUMBER: _ClassVar[int]
+    EXHIBIT_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     source: str
     stages: _containers.RepeatedScalarFieldContainer[str]
     start: bool
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., source: _Optional[str] = ..., stages: _Optional[_Iterable[str]] = ..., start: _Optional[bool] = ...) -> None: ...
+    case: str
+    exhibit: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., source: _Optional[str] = ..., stages: _Optional[_Iterable[str]] = ..., start: _Optional[bool] = ..., case: _Optional[str] = ..., exhibit: _Optional[str] = ...) -> None: ...
 
 class CancelJobRequest(_message.Message):
     __slots__ = ("job_id",)

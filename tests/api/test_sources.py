@@ -9,6 +9,7 @@ import pytest
 from audit.models import AuditEvent
 from cases.services import case_create, case_member_set, case_source_assign
 from imagescanner.v1 import jobs_pb2 as pb
+from jobs.access import JobAction, job_permissions
 from jobs.models import Job
 from tests.support.grpc import rpc_error
 
@@ -48,6 +49,20 @@ def test_a_reviewer_is_neither_offered_the_cases_sources_nor_may_scan_them(grpc_
         (examiner.user.pk, "grpc-laptop"),
     ]
 
-    job = examiner.jobs.CreateJob(pb.CreateJobRequest(source="grpc-phone", stages=["exif"]))
-    assert Job.objects.get(pk=job.id).case.reference == f"job-{job.id}"  # over gRPC, a case of its own
+    # A job on a case's evidence stays in that case: its maker keeps the rights they have there (an examiner's),
+    # where a case of its own would make them its lead, free to download and share what they only examine.
+    job = examiner.jobs.CreateJob(pb.CreateJobRequest(source="grpc-phone", stages=["exif"], exhibit="EX-1"))
+    made = Job.objects.get(pk=job.id)
+    assert (made.case, made.exhibit) == (first, "EX-1")
+    assert job_permissions(job=made, user=examiner.user) == {JobAction.VIEW, JobAction.CHANGE}
+    # The case by reference: one the caller may not see is not found; a source in several cases needs it.
+    hidden = pb.CreateJobRequest(source="grpc-phone", stages=["exif"], case="2024-018")
+    assert rpc_error(examiner.jobs.CreateJob, hidden).code() == grpc.StatusCode.NOT_FOUND
+    third = case_create(reference="2024-019", title="Op. Third", owner=lead.user)
+    case_member_set(case=third, user=examiner.user, role="examiner")
+    case_source_assign(case=third, name="grpc-phone", by=staff.user)
+    error = rpc_error(examiner.jobs.CreateJob, pb.CreateJobRequest(source="grpc-phone", stages=["exif"]))
+    assert error.details() == "source 'grpc-phone' is in several of your cases: name the case"
+    named = examiner.jobs.CreateJob(pb.CreateJobRequest(source="grpc-phone", stages=["exif"], case="2024-019"))
+    assert Job.objects.get(pk=named.id).case == third
     assert staff.jobs.CreateJob(pb.CreateJobRequest(source="grpc-laptop", stages=["exif"])).source == "grpc-laptop"

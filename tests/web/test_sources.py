@@ -93,10 +93,11 @@ def test_an_examiner_scans_a_cases_source_into_that_case_only(lab, client_for):
     ])  # fmt: skip
 
     assert create(bob, "laptop", lab["second"]).status_code == 302
-    assert create(bob, "phone").status_code == 302  # a case of its own, on a source of a case he examines in
+    # No case chosen: the job goes in the case that holds the source, never in a case of its own (which would make
+    # him its lead, free to download and share evidence he only examines).
+    assert create(bob, "phone").status_code == 302
     made = {job.source_path.rsplit("/", 1)[-1]: job.case.reference for job in Job.objects.select_related("case")}
-    assert made["laptop"] == "2024-018"
-    assert made["phone"].startswith("job-")
+    assert made == {"laptop": "2024-018", "phone": "2024-017"}
 
 
 def test_staff_scan_any_source_into_a_case_of_their_own_or_one_they_work_in(lab, client_for):
