@@ -1,13 +1,16 @@
-"""What the page benchmarks (benchmarks.web, benchmarks.grpc) page through: a database of their own, and in it a
-completed job of many images as rows only, bulk-created directly (no files are needed to page through them).
+"""What the page benchmarks (benchmarks.web, benchmarks.grpc, benchmarks.review) page through: a database of their
+own, and in it a completed job of many images as rows only, bulk-created directly (no files are needed to page
+through them); and, for what serves pictures (benchmarks.web, benchmarks.viewer), a job of real photos.
 
 Django is set up by the benchmark once its database is made, so the models are imported where they are used."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 IMAGES = 50_000
 # How far into the job each timed page starts, as a share of its images.
@@ -85,4 +88,47 @@ def job_rows_create(owner, *, images: int):
         )  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
+    return job
+
+
+def photo_job_create(owner, root: Path, *, photos: int):
+    """A completed job of `photos` real JPEGs (1600x1200, camera-like, with EXIF, every fifth turned by it) written
+    under `root` and recorded as its images, as a scan would (what the thumbnail and viewer benchmarks serve)."""
+    from PIL import Image as PILImage
+
+    from cases.services import case_create
+    from content.models import Image
+    from extractors.registry import get_registry
+    from jobs.models import FileInstance, Job, JobImage
+    from jobs.samples import exif_bytes, write_photo
+
+    case = case_create(reference=f"bench-{uuid.uuid4().hex}", title="thumbs", owner=owner)
+    job = Job.objects.create(
+        case=case,
+        name="thumbs", owner=owner, source_path=str(root), status=Job.Status.COMPLETED,
+        config={"stages": ["exif"], "versions": get_registry().versions()},
+    )  # fmt: skip
+    for n in range(photos):
+        path = write_photo(
+            root / f"DCIM/IMG_{n:04d}.jpg", width=1600, height=1200, seed=n,
+            exif=exif_bytes(make="Canon", model="EOS 80D", orientation=6 if n % 5 == 0 else 1),
+        )  # fmt: skip
+        data = path.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        turned = n % 5 == 0
+        with PILImage.open(io.BytesIO(data)) as img:
+            width, height = img.size
+        image = Image.objects.create(
+            sha256=sha, md5=hashlib.md5(data).hexdigest(), sha1=hashlib.sha1(data).hexdigest(), size=len(data),
+            mime="image/jpeg", format="JPEG", raw_width=width, raw_height=height,
+            width=height if turned else width, height=width if turned else height, orientation=6 if turned else 1,
+            mode="RGB", bit_depth=8,
+        )  # fmt: skip
+        st = path.stat()
+        relative = str(path.relative_to(root))
+        FileInstance.objects.create(
+            job=job, path=relative, path_digest=hashlib.sha256(relative.encode()).hexdigest(), kind="file",
+            size=st.st_size, inode=st.st_ino, status="image", mime="image/jpeg", sha256=sha, image=image,
+        )  # fmt: skip
+        JobImage.objects.create(job=job, image=image)
     return job

@@ -15,13 +15,10 @@ postgres://postgres@127.0.0.1:5432/scanner_bench_web), recreated on every run; w
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from benchmarks import jobrows
@@ -134,48 +131,6 @@ def _time_whole_page(client, job) -> tuple[tuple[float, float], tuple[float, flo
     return (statistics.median(page), max(page)), (options[0], options[1])
 
 
-def _thumbnail_job(owner, root: Path):
-    """THUMBNAILS real JPEGs with EXIF, recorded as one job's images."""
-    from PIL import Image as PILImage
-
-    from cases.services import case_create
-    from content.models import Image
-    from extractors.registry import get_registry
-    from jobs.models import FileInstance, Job, JobImage
-    from jobs.samples import exif_bytes, write_photo
-
-    case = case_create(reference=f"bench-{uuid.uuid4().hex}", title="thumbs", owner=owner)
-    job = Job.objects.create(
-        case=case,
-        name="thumbs", owner=owner, source_path=str(root), status=Job.Status.COMPLETED,
-        config={"stages": ["exif"], "versions": get_registry().versions()},
-    )  # fmt: skip
-    for n in range(THUMBNAILS):
-        path = write_photo(
-            root / f"DCIM/IMG_{n:04d}.jpg", width=1600, height=1200, seed=n,
-            exif=exif_bytes(make="Canon", model="EOS 80D", orientation=6 if n % 5 == 0 else 1),
-        )  # fmt: skip
-        data = path.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        turned = n % 5 == 0
-        with PILImage.open(io.BytesIO(data)) as img:
-            width, height = img.size
-        image = Image.objects.create(
-            sha256=sha, md5=hashlib.md5(data).hexdigest(), sha1=hashlib.sha1(data).hexdigest(), size=len(data),
-            mime="image/jpeg", format="JPEG", raw_width=width, raw_height=height,
-            width=height if turned else width, height=width if turned else height, orientation=6 if turned else 1,
-            mode="RGB", bit_depth=8,
-        )  # fmt: skip
-        st = path.stat()
-        relative = str(path.relative_to(root))
-        FileInstance.objects.create(
-            job=job, path=relative, path_digest=hashlib.sha256(relative.encode()).hexdigest(), kind="file",
-            size=st.st_size, inode=st.st_ino, status="image", mime="image/jpeg", sha256=sha, image=image,
-        )  # fmt: skip
-        JobImage.objects.create(job=job, image=image)
-    return job
-
-
 def _time_thumbnails(client, job) -> tuple[float, float]:
     from django.urls import reverse
 
@@ -220,7 +175,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
         settings.THUMBNAILS_ROOT = Path(tmp) / "thumbnails"
-        thumbs_job = _thumbnail_job(owner, Path(tmp) / "evidence")
+        thumbs_job = jobrows.photo_job_create(owner, Path(tmp) / "evidence", photos=THUMBNAILS)
         first, cached = _time_thumbnails(client, thumbs_job)
 
     lines = [
