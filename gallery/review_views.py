@@ -73,7 +73,13 @@ def _named_ids(job: Job, action: str, values: list[str]) -> list[int]:
         raise _malformed(job, action, "ids: an image id out of range")
     found = JobImage.objects.filter(job=job, image_id__in=ids).count()
     if found != len(ids):
-        audit_record(action, outcome=AuditEvent.Outcome.REFUSED, job_id=job.pk, detail="an image the job did not find")
+        audit_record(
+            action,
+            outcome=AuditEvent.Outcome.REFUSED,
+            job_id=job.pk,
+            target=job.case.reference,
+            detail="an image the job did not find",
+        )
         raise Http404("This job has no such image.")
     return ids
 
