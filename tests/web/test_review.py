@@ -231,3 +231,17 @@ def test_an_image_the_job_did_not_find_is_refused_with_the_case_named(reviewed_j
     assert sorted(refused.values_list("action", "target")) == [
         ("job.view", job.case.reference), ("review.bookmark", job.case.reference)
     ]  # fmt: skip
+
+
+def test_the_decisions_route_leaves_the_counters_out_when_asked(reviewed_job, examiner, client_for):
+    """A page reading its images in several batches asks for the counters with the last one only."""
+    job = reviewed_job
+    a, b, *_ = image_ids(job)
+    client = client_for(examiner)
+    body = client.get(url(job, "decisions", f"ids={a},{b}&counters=0")).json()
+    assert set(body["decisions"]) == {str(a), str(b)}
+    assert "counters" not in body
+    assert "counters" in client.get(url(job, "decisions", f"ids={a}&counters=1")).json()
+    malformed = client.get(url(job, "decisions", f"ids={a}&counters=maybe"))
+    assert malformed.status_code == 400
+    assert AuditEvent.objects.filter(action="job.view", outcome="refused", detail="counters: 1 or 0").exists()
