@@ -42,6 +42,12 @@ def case_role_of(*, case_id: int, user: User) -> str | None:
     return CaseMember.objects.filter(case_id=case_id, user=user).values_list("role", flat=True).first()
 
 
+def case_allows(*, case_id: int, user: User, action: CaseAction) -> bool:
+    """Whether the user may do `action` with the case by their standing in it now (read again by a service under the
+    case's lock, so that a role lowered meanwhile counts)."""
+    return action in ROLE_ACTIONS.get(case_role_of(case_id=case_id, user=user) or "", frozenset())
+
+
 def case_list_for_user(*, user: User, single_job: bool = True) -> QuerySet[Case]:
     """The cases a user may see, each with the user's own role in it (`viewer_role`: None for staff who are not a
     member); staff see every case. Without `single_job`, less the cases made for one job alone ("job-<id>")."""

@@ -4,11 +4,16 @@ their roles, are who may see and work on them."""
 import re
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 # "job-<id>" names the case made for one job alone (jobs that came before cases, and jobs made with no case), which
 # holds that job and its reruns only.
 OWN_CASE_REFERENCE = re.compile(r"job-\d+")
+
+# The one-character keys review mode (static/js/viewer.js, its KEYS and onKey) acts on itself, in either case: a
+# category's key is none of them, or the viewer's action would win over the category.
+VIEWER_KEYS = frozenset("gbcnr ?")
 
 
 class CategoryScheme(models.Model):
@@ -52,6 +57,15 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.label}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.key and self.key.lower() in VIEWER_KEYS:
+            shown = "space" if self.key == " " else self.key
+            taken = ", ".join("space" if key == " " else key for key in sorted(VIEWER_KEYS))
+            raise ValidationError(
+                {"key": f"Review mode uses the key {shown} itself ({taken}): choose another key for this category."}
+            )
 
 
 class Case(models.Model):

@@ -1,14 +1,16 @@
 """Case writes: create a case, change its title and description, set or remove a member's role, delete it. Audited
 as `case.create`, `case.update`, `case.member.set`, `case.member.remove`, `case.delete`; staff assign sources to a
 case and take them back (`case.source.assign`, `case.source.unassign`; refused to anyone else, on the record). A
-case that has a lead keeps one (CaseRefused); a membership removed or lowered is announced
+case that has a lead keeps one (CaseRefused). A change made on a user's behalf (`by`) checks, under the case's row
+lock, that they may still manage the case (CaseManageRefused, audited). A membership removed or lowered is announced
 (`cases.signals.membership_lost`), so that open sockets check access again once the change commits."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -16,6 +18,7 @@ from django.db import IntegrityError, transaction
 
 from audit.models import AuditEvent
 from audit.services import audit_record, user_label
+from cases.access import CaseAction, case_allows
 from cases.models import OWN_CASE_REFERENCE, ROLE_RANK, Case, CaseMember, CaseSource, Category, CategoryScheme
 from cases.schemes import BUILT_IN_SCHEMES, GENERAL, schemes_built_in
 from cases.signals import membership_lost
@@ -27,6 +30,11 @@ T = TypeVar("T")
 
 class CaseRefused(ValueError):
     """The case cannot be made or changed so; the text says why."""
+
+
+class CaseManageRefused(CaseRefused):
+    """The acting user may not (or, checked under the case's lock, no longer) manage the case. Recorded in the audit
+    log already."""
 
 
 def own_case_reference(job_id: int) -> str:
@@ -105,16 +113,31 @@ def case_locked(*, case_id: int) -> Case:
     return Case.objects.select_for_update().get(pk=case_id)
 
 
+@contextmanager
+def _managing(action: str, case: Case, by: AbstractBaseUser | None) -> Iterator[None]:
+    """A change to the case under its row lock; when made by a user (`by`), one who may manage the case as the lock
+    is taken (a lead lowered meanwhile may not). Their refusal is recorded once the transaction is rolled back."""
+    try:
+        with transaction.atomic():
+            case_locked(case_id=case.pk)
+            if by is not None and not case_allows(case_id=case.pk, user=by, action=CaseAction.MANAGE):
+                raise CaseManageRefused(f"{user_label(by)} may not manage case {case.reference}")
+            yield
+    except CaseManageRefused as exc:
+        audit_record(action, outcome=AuditEvent.Outcome.REFUSED, target=case.reference, detail=str(exc))
+        raise
+
+
 def _leads_left(case_id: int, *, without: int) -> bool:
     return CaseMember.objects.filter(case_id=case_id, role=CaseMember.Role.LEAD).exclude(user_id=without).exists()
 
 
-def case_member_set(*, case: Case, user: AbstractBaseUser, role: str) -> CaseMember:
+def case_member_set(*, case: Case, user: AbstractBaseUser, role: str, by: AbstractBaseUser | None = None) -> CaseMember:
     """Make the user a member of the case with `role`, or change the role they have. A lowered role is announced.
-    CaseRefused when it would lower the case's last lead."""
+    CaseRefused when it would lower the case's last lead; CaseManageRefused when `by` (the acting user, if given)
+    may not manage the case."""
     role = CaseMember.Role(role)
-    with transaction.atomic():
-        case_locked(case_id=case.pk)
+    with _managing("case.member.set", case, by):
         before = CaseMember.objects.filter(case=case, user=user).values_list("role", flat=True).first()
         if before == CaseMember.Role.LEAD and role != before and not _leads_left(case.pk, without=user.pk):
             raise CaseRefused(f"case {case.reference} must keep a lead: make another member lead first")
@@ -127,10 +150,10 @@ def case_member_set(*, case: Case, user: AbstractBaseUser, role: str) -> CaseMem
     return member
 
 
-def case_member_remove(*, case: Case, user_id: int, why: str = "") -> bool:
-    """Remove the user from the case. Returns whether they were a member. CaseRefused when they are its last lead."""
-    with transaction.atomic():
-        case_locked(case_id=case.pk)
+def case_member_remove(*, case: Case, user_id: int, why: str = "", by: AbstractBaseUser | None = None) -> bool:
+    """Remove the user from the case. Returns whether they were a member. CaseRefused when they are its last lead;
+    CaseManageRefused when `by` (the acting user, if given) may not manage the case."""
+    with _managing("case.member.remove", case, by):
         role = CaseMember.objects.filter(case=case, user_id=user_id).values_list("role", flat=True).first()
         if role == CaseMember.Role.LEAD and not _leads_left(case.pk, without=user_id):
             raise CaseRefused(f"case {case.reference} must keep a lead: make another member lead first")
@@ -145,12 +168,13 @@ def _member_remove(case: Case, user_id: int, why: str) -> bool:
     return bool(removed)
 
 
-def case_update(*, case: Case, fields: list[str]) -> None:
-    """Save the case's title and description (those of `fields` that changed), audited as `case.update`."""
+def case_update(*, case: Case, fields: list[str], by: AbstractBaseUser | None = None) -> None:
+    """Save the case's title and description (those of `fields` that changed), audited as `case.update`.
+    CaseManageRefused when `by` (the acting user, if given) may not manage the case."""
     fields = [name for name in ("title", "description") if name in fields]
     if not fields:
         return
-    with transaction.atomic():
+    with _managing("case.update", case, by):
         case.save(update_fields=fields)
         audit_record("case.update", target=case.reference, detail=", ".join(fields))
 

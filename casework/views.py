@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -20,8 +21,15 @@ from audit.services import audit_record
 from cases.access import CaseAction, case_get_for_user, case_list_for_user, case_permissions
 from cases.models import Case
 from cases.selectors import case_categories, case_members
-from cases.services import CaseRefused, case_create, case_member_remove, case_member_set, case_update
-from casework.forms import NO_ACCOUNT, CaseCreateForm, CaseEditForm, MemberForm, MemberRoleForm
+from cases.services import (
+    CaseManageRefused,
+    CaseRefused,
+    case_create,
+    case_member_remove,
+    case_member_set,
+    case_update,
+)
+from casework.forms import CaseCreateForm, CaseEditForm, MemberForm, MemberRoleForm
 from jobs.selectors import case_image_ids, case_image_jobs, case_jobs, case_totals
 from review.selectors import disputes, proposals_waiting, review_counters
 
@@ -45,6 +53,12 @@ def case_or_404(request: HttpRequest, case_id: int, action: CaseAction = CaseAct
 
 def _refused(action: str, case: Case, why: str) -> None:
     audit_record(action, outcome=AuditEvent.Outcome.REFUSED, target=case.reference, detail=why)
+
+
+def _form_refusal(form: Form) -> str:
+    """Why a member form was refused, in the form's own words: the fields at fault and their errors (an unknown
+    address reads as an unverified one or an inactive account's: casework.forms.NO_ACCOUNT)."""
+    return "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
 
 
 @require_GET
@@ -129,7 +143,10 @@ def case_edit(request: HttpRequest, case_id: int) -> HttpResponse:
     form = CaseEditForm(request.POST, instance=case)
     if not form.is_valid():
         return _detail(request, case_or_404(request, case_id), edit_form=form)
-    case_update(case=case, fields=form.changed_data)
+    try:
+        case_update(case=case, fields=form.changed_data, by=request.user)
+    except CaseManageRefused as exc:
+        raise PermissionDenied(str(exc)) from None
     messages.success(request, "Case saved.")
     return redirect("casework:detail", case_id=case.pk)
 
@@ -141,11 +158,12 @@ def case_member_add(request: HttpRequest, case_id: int) -> HttpResponse:
     case = case_or_404(request, case_id, CaseAction.MANAGE, audited="case.member.set")
     form = MemberForm(request.POST)
     if not form.is_valid():
-        if NO_ACCOUNT in form.errors.get("email", []):
-            _refused("case.member.set", case, NO_ACCOUNT)
+        _refused("case.member.set", case, _form_refusal(form))
         return _detail(request, case, member_form=form)
     try:
-        case_member_set(case=case, user=form.user, role=form.cleaned_data["role"])
+        case_member_set(case=case, user=form.user, role=form.cleaned_data["role"], by=request.user)
+    except CaseManageRefused as exc:
+        raise PermissionDenied(str(exc)) from None
     except CaseRefused as exc:
         _refused("case.member.set", case, str(exc))
         form.add_error(None, str(exc))
@@ -154,9 +172,10 @@ def case_member_add(request: HttpRequest, case_id: int) -> HttpResponse:
     return _after_member_change(request, case)
 
 
-def _member_or_404(case: Case, user_id: int):
+def _member_or_404(case: Case, user_id: int, action: str):
     member = case_members(case_id=case.pk).filter(user_id=user_id).first()
     if member is None:
+        _refused(action, case, f"user {user_id} is no member of the case")
         raise Http404("The case has no such member.")
     return member
 
@@ -164,12 +183,15 @@ def _member_or_404(case: Case, user_id: int):
 @require_POST
 def case_member_role(request: HttpRequest, case_id: int, user_id: int) -> HttpResponse:
     case = case_or_404(request, case_id, CaseAction.MANAGE, audited="case.member.set")
-    member = _member_or_404(case, user_id)
+    member = _member_or_404(case, user_id, "case.member.set")
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
+        _refused("case.member.set", case, _form_refusal(form))
         return _detail(request, case, member_error="Choose one of the roles offered.")
     try:
-        case_member_set(case=case, user=member.user, role=form.cleaned_data["role"])
+        case_member_set(case=case, user=member.user, role=form.cleaned_data["role"], by=request.user)
+    except CaseManageRefused as exc:
+        raise PermissionDenied(str(exc)) from None
     except CaseRefused as exc:
         _refused("case.member.set", case, str(exc))
         return _detail(request, case, member_error=str(exc))
@@ -180,9 +202,11 @@ def case_member_role(request: HttpRequest, case_id: int, user_id: int) -> HttpRe
 @require_POST
 def case_member_delete(request: HttpRequest, case_id: int, user_id: int) -> HttpResponse:
     case = case_or_404(request, case_id, CaseAction.MANAGE, audited="case.member.remove")
-    member = _member_or_404(case, user_id)
+    member = _member_or_404(case, user_id, "case.member.remove")
     try:
-        case_member_remove(case=case, user_id=member.user_id)
+        case_member_remove(case=case, user_id=member.user_id, by=request.user)
+    except CaseManageRefused as exc:
+        raise PermissionDenied(str(exc)) from None
     except CaseRefused as exc:
         _refused("case.member.remove", case, str(exc))
         return _detail(request, case, member_error=str(exc))

@@ -73,7 +73,13 @@ def _named_ids(job: Job, action: str, values: list[str]) -> list[int]:
         raise _malformed(job, action, "ids: an image id out of range")
     found = JobImage.objects.filter(job=job, image_id__in=ids).count()
     if found != len(ids):
-        audit_record(action, outcome=AuditEvent.Outcome.REFUSED, job_id=job.pk, detail="an image the job did not find")
+        audit_record(
+            action,
+            outcome=AuditEvent.Outcome.REFUSED,
+            job_id=job.pk,
+            target=job.case.reference,
+            detail="an image the job did not find",
+        )
         raise Http404("This job has no such image.")
     return ids
 
@@ -85,17 +91,15 @@ def _chosen(request: HttpRequest, job: Job, action: str) -> tuple[list[int], boo
     return _named_ids(job, action, request.POST.getlist("ids")), True
 
 
-def _answer(request: HttpRequest, job: Job, ids: list[int], named: bool, **done) -> JsonResponse:
+def _answer(
+    request: HttpRequest, job: Job, ids: list[int], named: bool, *, counters: bool = True, **done
+) -> JsonResponse:
     shown = ids[:MAX_DECISIONS] if named else []
     found = tile_decisions(job=job, user=request.user, image_ids=shown)
-    return JsonResponse(
-        {
-            **done,
-            "images": len(ids),
-            "decisions": {str(i): decision_json(found.get(i)) for i in shown},
-            "counters": counters_json(job=job, user=request.user),
-        }
-    )
+    answer = {**done, "images": len(ids), "decisions": {str(i): decision_json(found.get(i)) for i in shown}}
+    if counters:
+        answer["counters"] = counters_json(job=job, user=request.user)
+    return JsonResponse(answer)
 
 
 @require_POST
@@ -170,13 +174,17 @@ def viewer(request: HttpRequest, job_id: int) -> JsonResponse:
 @require_GET
 @_json
 def decisions(request: HttpRequest, job_id: int) -> JsonResponse:
-    """The decisions about the images named (`ids`, at most MAX_DECISIONS) and the counters: what a page showing
+    """The decisions about the images named (`ids`, at most MAX_DECISIONS) and the counters (not with `counters=0`:
+    a page reading more images than one answer holds asks for them with its last batch only): what a page showing
     them reads again when the case's decisions change."""
     job = job_or_404(request, job_id)
     ids = _named_ids(job, "job.view", request.GET.getlist("ids"))
     if len(ids) > MAX_DECISIONS:
         raise _malformed(job, "job.view", f"ids: at most {MAX_DECISIONS} images")
-    return _answer(request, job, ids, True)
+    counters = request.GET.get("counters", "1")
+    if counters not in ("0", "1"):
+        raise _malformed(job, "job.view", "counters: 1 or 0")
+    return _answer(request, job, ids, True, counters=counters == "1")
 
 
 @require_GET

@@ -104,15 +104,38 @@ function showCounters(c) {
   }));
 }
 
-// Read again the decisions of images on the page (all loaded tiles when `ids` is empty), and the counters.
+// Read again the decisions of images on the page (all loaded tiles when `ids` is empty), and the counters: once, with
+// the last batch of decisions (the others ask the server not to count).
 async function refresh(ids) {
   const shown = new Set(tiles().map((t) => t.dataset.image));
   const wanted = ids.length ? ids.map(String).filter((i) => shown.has(i)) : [...shown];
   // None of them shown: the counters still changed, and come with the decisions of any one image.
   if (!wanted.length && shown.size) wanted.push(shown.values().next().value);
   for (let i = 0; i < wanted.length; i += DECISIONS_MAX) {
-    await request("decisions", { ids: wanted.slice(i, i + DECISIONS_MAX), method: "GET" });
+    const last = i + DECISIONS_MAX >= wanted.length;
+    await request("decisions", { ids: wanted.slice(i, i + DECISIONS_MAX), data: last ? {} : { counters: "0" }, method: "GET" });
   }
+}
+
+// Review events arriving within COALESCE_MS of the first are read in one refresh (then `after(ids)`: the ids read
+// again, empty for every image shown); refreshes run one at a time.
+const COALESCE_MS = 300;
+
+function coalesced(after) {
+  let waiting = null; // the image ids of the events waiting (null: none waits; "all": every image shown)
+  let running = Promise.resolve();
+  return (ids) => {
+    if (waiting === null) {
+      waiting = new Set();
+      setTimeout(() => {
+        const batch = waiting === "all" ? [] : [...waiting];
+        waiting = null;
+        running = running.then(() => refresh(batch)).then(() => after(batch), () => {});
+      }, COALESCE_MS);
+    }
+    if (!ids.length) waiting = "all";
+    else if (waiting !== "all") for (const id of ids) waiting.add(String(id));
+  };
 }
 
 // Selection.
@@ -260,14 +283,15 @@ export function setupReview({ panel, refreshPanel }) {
 
   // Another member's change (or this user's, on another page): read the decisions of the images shown again.
   let opened = false;
+  const refreshSoon = coalesced((ids) => {
+    if (!panel.hidden && (!ids.length || ids.includes(panel.dataset.image))) refreshPanel();
+  });
   new LiveSocket(`/ws/jobs/${bar.dataset.job}/`, {
     indicator: bar.querySelector(".live"),
     // After a reconnect, what changed meanwhile is unknown: every image shown is read again.
-    onOpen: () => { if (opened) refresh([]); opened = true; },
-    onMessage: async (event) => {
-      if (event.type !== "review") return;
-      await refresh(event.images);
-      if (!panel.hidden && (!event.images.length || event.images.map(String).includes(panel.dataset.image))) refreshPanel();
+    onOpen: () => { if (opened) refreshSoon([]); opened = true; },
+    onMessage: (event) => {
+      if (event.type === "review") refreshSoon(event.images);
     },
   }).open();
 }

@@ -94,3 +94,14 @@ def test_a_scheme_no_case_uses_is_deleted_on_the_record(admin_client):
     )
     assert not CategoryScheme.objects.filter(pk=scheme.pk).exists()
     assert AuditEvent.objects.get(action="scheme.delete").target == "Trial"
+
+
+@pytest.mark.parametrize("key", ["g", "B", "c", "N", "r", "?"])
+def test_a_key_review_mode_uses_itself_is_no_category_key(admin_client, key):
+    """The viewer acts on g, b, c, n, r, space and ? itself (either case): a category given one would never be set."""
+    add = reverse("admin:cases_categoryscheme_add")
+    refused = admin_client.post(add, scheme_form("Keys", [("none", "Uncategorised", "0"), ("weapon", "Weapon", key)]))
+    assert refused.status_code == 200
+    assert f"Review mode uses the key {key} itself (space, ?, b, c, g, n, r)" in refused.text
+    assert not CategoryScheme.objects.filter(name="Keys").exists()
+    assert not Category.objects.filter(code="weapon").exists()

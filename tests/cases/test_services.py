@@ -14,12 +14,20 @@ from django.db import connection, transaction
 from audit.models import AuditEvent
 from cases.models import Case
 from cases.selectors import cases_for_work
-from cases.services import CaseRefused, case_create, case_member_remove, case_member_set
+from cases.services import (
+    CaseManageRefused,
+    CaseRefused,
+    case_create,
+    case_member_remove,
+    case_member_set,
+    case_update,
+)
 from jobs import services
 from jobs.access import JobAction, job_permissions
 from jobs.lifecycle import StartOutcome
 from jobs.models import Job
 from jobs.services import CaseRefusedForJob, ShareRefused, job_create, job_owner_set, job_rerun, job_share, job_unshare
+from tests.support.locking import while_held
 
 
 def user(name: str):
@@ -178,3 +186,47 @@ def test_a_case_made_meanwhile_under_the_same_reference_is_a_clear_refusal():
     thread.join(10)
     assert not errors, errors
     assert AuditEvent.objects.filter(action="case.create").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("change", ["add a lead", "remove a member", "rename"])
+def test_a_lead_lowered_while_they_change_the_case_changes_nothing(change):
+    """Bob, a lead, changes the case while Alice makes him an examiner: his change waits for hers and, once it
+    commits, is refused (he may no longer manage the case) and recorded as a refusal."""
+    alice, bob, carol, dave = user("alice"), user("bob"), user("carol"), user("dave")
+    case = case_create(reference="2024-5", title="t", owner=alice)
+    case_member_set(case=case, user=bob, role="lead")
+    case_member_set(case=case, user=carol, role="examiner")
+    changes = {
+        "add a lead": lambda: case_member_set(case=case, user=dave, role="lead", by=bob),
+        "remove a member": lambda: case_member_remove(case=case, user_id=carol.pk, by=bob),
+        "rename": lambda: case_update(case=Case(pk=case.pk, reference=case.reference, title="Mine"), fields=["title"],
+                                      by=bob),
+    }  # fmt: skip
+    before = AuditEvent.objects.filter(outcome="ok").count()
+
+    with pytest.raises(CaseManageRefused, match="may not manage case 2024-5"):
+        while_held(lambda: case_member_set(case=case, user=bob, role="examiner", by=alice), changes[change])
+
+    assert roles(case) == {"alice": "lead", "bob": "examiner", "carol": "examiner"}
+    assert Case.objects.get(pk=case.pk).title == "t"
+    assert AuditEvent.objects.filter(outcome="ok").count() == before + 1  # Alice's change alone
+    action = {"add a lead": "case.member.set", "remove a member": "case.member.remove", "rename": "case.update"}[change]
+    refused = AuditEvent.objects.get(outcome="refused")
+    assert (refused.action, refused.target) == (action, "2024-5")
+
+
+@pytest.mark.django_db
+def test_a_change_by_a_lead_or_staff_is_made_and_by_anyone_else_refused():
+    alice, bob, erin = user("alice"), user("bob"), user("erin")
+    erin.is_staff = True
+    erin.save(update_fields=["is_staff"])
+    case = case_create(reference="2024-6", title="t", owner=alice)
+    case_member_set(case=case, user=bob, role="examiner", by=alice)
+    with pytest.raises(CaseManageRefused):
+        case_member_set(case=case, user=bob, role="lead", by=bob)
+    case_member_set(case=case, user=bob, role="reviewer", by=erin)
+    assert roles(case) == {"alice": "lead", "bob": "reviewer"}
+    assert list(AuditEvent.objects.filter(outcome="refused").values_list("action", "target")) == [
+        ("case.member.set", "2024-6")
+    ]  # fmt: skip

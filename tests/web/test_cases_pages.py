@@ -17,6 +17,7 @@ from content.models import Image
 from jobs.models import Job, JobImage
 from review.services import category_set, reviewed_mark
 from tests.support.bulk import image
+from tests.support.locking import while_held
 from tests.support.web import screenshot, sign_in_browser
 
 pytestmark = pytest.mark.django_db
@@ -148,6 +149,55 @@ def test_the_lead_adds_changes_and_removes_members_by_their_verified_address(cas
     assert list(changes.order_by("id").values_list("action", flat=True)) == [
         "case.member.set", "case.member.set", "case.member.remove"
     ]  # fmt: skip
+
+
+def test_a_rejected_member_form_is_on_the_record_and_tells_no_address_apart(case, team, client_for, make_user):
+    """Each member form refused is recorded with what was wrong; an address nobody has reads as one not verified."""
+    lead = client_for(team["lead"])
+    make_user("frank@example.org").emailaddress_set.update(verified=False)
+    add = reverse("casework:member_add", args=[case.pk])
+    for data in (
+        {"email": "nobody@example.org", "role": "examiner"},
+        {"email": "frank@example.org", "role": "examiner"},
+        {"email": "dave@example.org", "role": "owner"},
+        {"email": "not an address", "role": "examiner"},
+    ):
+        assert lead.post(add, data).status_code == 200, data
+    bob_role = reverse("casework:member_role", args=[case.pk, team["examiner"].pk])
+    assert "Choose one of the roles offered." in lead.post(bob_role, {"role": "owner"}).text
+    dave_role = reverse("casework:member_role", args=[case.pk, team["outsider"].pk])
+    assert lead.post(dave_role, {"role": "lead"}).status_code == 404
+
+    refused = AuditEvent.objects.filter(user_id=team["lead"].pk, outcome="refused").order_by("id")
+    assert set(refused.values_list("target", flat=True)) == {"2024-017"}
+    assert list(refused.values_list("action", "detail")) == [
+        ("case.member.set", "email: No active account has this verified email address."),
+        ("case.member.set", "email: No active account has this verified email address."),
+        ("case.member.set", "role: Select a valid choice. owner is not one of the available choices."),
+        ("case.member.set", "email: Enter a valid email address."),
+        ("case.member.set", "role: Select a valid choice. owner is not one of the available choices."),
+        ("case.member.set", f"user {team['outsider'].pk} is no member of the case"),
+    ]
+    assert set(case.members.values_list("user__email", flat=True)) == {
+        "alice@example.org", "bob@example.org", "carol@example.org"
+    }  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lead_lowered_meanwhile_is_refused_by_the_page(case, team, client_for):
+    """Bob leads too and adds a lead while Alice makes him an examiner: his request passed the page's check, waits
+    for Alice's change, and is then refused (403, on the record) rather than made."""
+    case_member_set(case=case, user=team["examiner"], role="lead")
+    bob = client_for(team["examiner"])
+    add = reverse("casework:member_add", args=[case.pk])
+    answer = while_held(
+        lambda: case_member_set(case=case, user=team["examiner"], role="examiner", by=team["lead"]),
+        lambda: bob.post(add, {"email": "dave@example.org", "role": "lead"}),
+    )
+    assert answer.status_code == 403
+    assert not case.members.filter(user=team["outsider"]).exists()
+    assert case.members.get(user=team["examiner"]).role == "examiner"
+    assert refusals(team["examiner"]) == ["case.member.set"]
 
 
 def test_the_last_lead_is_neither_lowered_nor_removed(case, team, client_for):

@@ -218,3 +218,30 @@ def test_the_decisions_route_answers_for_the_images_named(reviewed_job, examiner
     assert group["images"] == [a]
     assert group["jobs"] == 1
     assert group["paths"] >= 1
+
+
+def test_an_image_the_job_did_not_find_is_refused_with_the_case_named(reviewed_job, examiner, scan, client_for):
+    job = reviewed_job
+    client = client_for(examiner)
+    elsewhere = scan(examiner, name="elsewhere", extra=1)
+    foreign = sorted(set(image_ids(elsewhere)) - set(image_ids(job)))[0]
+    assert post(client, job, "bookmark", ids=str(foreign), on="1").status_code == 404
+    assert client.get(url(job, "decisions", f"ids={foreign}")).status_code == 404
+    refused = AuditEvent.objects.filter(outcome="refused", detail="an image the job did not find")
+    assert sorted(refused.values_list("action", "target")) == [
+        ("job.view", job.case.reference), ("review.bookmark", job.case.reference)
+    ]  # fmt: skip
+
+
+def test_the_decisions_route_leaves_the_counters_out_when_asked(reviewed_job, examiner, client_for):
+    """A page reading its images in several batches asks for the counters with the last one only."""
+    job = reviewed_job
+    a, b, *_ = image_ids(job)
+    client = client_for(examiner)
+    body = client.get(url(job, "decisions", f"ids={a},{b}&counters=0")).json()
+    assert set(body["decisions"]) == {str(a), str(b)}
+    assert "counters" not in body
+    assert "counters" in client.get(url(job, "decisions", f"ids={a}&counters=1")).json()
+    malformed = client.get(url(job, "decisions", f"ids={a}&counters=maybe"))
+    assert malformed.status_code == 400
+    assert AuditEvent.objects.filter(action="job.view", outcome="refused", detail="counters: 1 or 0").exists()

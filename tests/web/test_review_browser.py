@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from jobs.models import JobImage
 from jobs.services import job_share
 from review.models import Categorisation, Note, ReviewMark
+from tests.support.waiting import wait_for
 from tests.support.web import screenshot, sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -249,3 +250,42 @@ def test_two_examiners_see_each_others_changes_live(asgi_server, scan, examiner,
     finally:
         bob_context.close()
     assert not violations, violations
+
+
+def test_a_burst_of_changes_is_read_again_in_one_request(asgi_server, scan, examiner, page):
+    """Changes announced close together (a member going quickly through the pictures) are read again at once: one
+    request of the decisions, with the counters, for the whole burst. The page's clock is held, so the burst falls
+    within its coalescing time however slowly the announcements arrive."""
+    job = scan(examiner)
+    server = asgi_server()
+    page.clock.install()
+    announced: list[str] = []
+    reads: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: announced.append(frame)))
+    page.on("request", lambda request: reads.append(request.url) if "/review/decisions?" in request.url else None)
+    open_gallery(page, server, examiner, job)
+    images = [int(page.locator("#grid .tile").nth(i).get_attribute("data-image")) for i in range(3)]
+
+    # Three changes of the user's own, made outside the page's review code (as from another page of theirs).
+    page.evaluate(
+        """async (images) => {
+          const bar = document.getElementById("review");
+          const url = bar.dataset.url.replace(/decisions$/, "categorise");
+          const headers = { "X-CSRFToken": bar.dataset.csrf };
+          for (const ids of images) {
+            const body = new URLSearchParams({ ids, code: "pertinent" });
+            await fetch(url, { method: "POST", credentials: "same-origin", headers, body });
+          }
+        }""",
+        [str(image) for image in images],
+    )
+    wait_for(
+        lambda: page.evaluate("0") or sum('"review"' in str(frame) for frame in announced) >= 3,
+        message="the three changes announced",
+    )
+    page.clock.run_for(1000)
+    for image in images:
+        expect(page.locator(f'#grid .tile[data-image="{image}"]').get_by_test_id("badge")).to_have_text("pertinent")
+    expect(page.get_by_test_id("counters")).to_contain_text("Reviewed 3 /")
+    assert len(reads) == 1, reads
+    assert "counters=" not in reads[0]
