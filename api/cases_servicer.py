@@ -14,7 +14,14 @@ from api.jobs_servicer import timestamp_message
 from cases.access import CaseAction, case_get_for_user, case_list_for_user, case_role_of
 from cases.models import Case, CaseMember, Category
 from cases.selectors import case_categories, case_members
-from cases.services import CaseRefused, case_create, case_member_remove, case_member_set, scheme_named
+from cases.services import (
+    CaseManageRefused,
+    CaseRefused,
+    case_create,
+    case_member_remove,
+    case_member_set,
+    scheme_named,
+)
 from imagescanner.v1 import cases_pb2 as pb
 from imagescanner.v1 import cases_pb2_grpc
 from jobs.access import share_recipient
@@ -144,7 +151,9 @@ class CaseServicer(cases_pb2_grpc.CaseServiceServicer):
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "role must be lead, examiner or reviewer")
         member = _member_named(request, case)
         try:
-            case_member_set(case=case, user=member, role=ROLE_NAMES[request.role])
+            case_member_set(case=case, user=member, role=ROLE_NAMES[request.role], by=current_user())
+        except CaseManageRefused as exc:
+            raise ApiError(grpc.StatusCode.PERMISSION_DENIED, str(exc), recorded=True) from None
         except CaseRefused as exc:
             raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
         return case_message(case, self._role_after(case, role), full=True)
@@ -152,7 +161,9 @@ class CaseServicer(cases_pb2_grpc.CaseServiceServicer):
     def RemoveCaseMember(self, request: pb.RemoveCaseMemberRequest, context) -> pb.Case:
         case, role = case_of_request(request.case, CaseAction.MANAGE)
         try:
-            removed = case_member_remove(case=case, user_id=request.user_id)
+            removed = case_member_remove(case=case, user_id=request.user_id, by=current_user())
+        except CaseManageRefused as exc:
+            raise ApiError(grpc.StatusCode.PERMISSION_DENIED, str(exc), recorded=True) from None
         except CaseRefused as exc:
             raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
         if not removed:

@@ -13,10 +13,12 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
+from audit.models import AuditEvent
 from audit.services import audit_record, user_label
 from cases.models import OWN_CASE_REFERENCE, Case, CaseMember, CaseSource
 from cases.selectors import WORKING_ROLES, case_role, cases_for_work
 from cases.services import (
+    CaseManageRefused,
     case_locked,
     case_member_remove,
     case_member_set,
@@ -264,27 +266,36 @@ def _share_checked(job: Job, user_id: int) -> bool:
     return False
 
 
-def job_share(*, job: Job, user: AbstractBaseUser, role: str) -> CaseMember:
+def job_share(*, job: Job, user: AbstractBaseUser, role: str, by: AbstractBaseUser | None = None) -> CaseMember:
     """Share the job with a user: make them a member of the job's case with the role (full: examiner, reviewer:
     reviewer), or change the role they have. ShareRefused for the owner of a single job's own case (they have
-    every right on it) and for a lead of the job's case."""
-    with transaction.atomic():
-        if _share_checked(job, user.pk):
-            raise ShareRefused("the owner already has every right on the job")
-        member = case_member_set(case=job.case, user=user, role=SHARE_ROLES[str(role)])
-        audit_record("job.share", job_id=job.pk, target=user_label(user), role=str(role))
+    every right on it) and for a lead of the job's case; CaseManageRefused (on the record) when `by`, who shares,
+    may no longer manage the case (checked under its lock)."""
+    try:
+        with transaction.atomic():
+            if _share_checked(job, user.pk):
+                raise ShareRefused("the owner already has every right on the job")
+            member = case_member_set(case=job.case, user=user, role=SHARE_ROLES[str(role)], by=by)
+            audit_record("job.share", job_id=job.pk, target=user_label(user), role=str(role))
+    except CaseManageRefused as exc:
+        audit_record("job.share", outcome=AuditEvent.Outcome.REFUSED, job_id=job.pk, detail=str(exc))
+        raise
     logger.info("job %s: shared with user %s as %s", job.pk, user.pk, role)
     return member
 
 
-def job_unshare(*, job: Job, user_id: int) -> bool:
+def job_unshare(*, job: Job, user_id: int, by: AbstractBaseUser | None = None) -> bool:
     """Remove the user from the job's case; their open sockets on it close once this commits. Returns whether they
     were a member; the owner of a single job's own case stays its lead (False). ShareRefused for a lead of the job's
-    case."""
-    with transaction.atomic():
-        if _share_checked(job, user_id):
-            return False
-        removed = case_member_remove(case=job.case, user_id=user_id)
-        if removed:
-            audit_record("job.unshare", job_id=job.pk, target=f"user {user_id}")
+    case; CaseManageRefused (on the record) when `by` may no longer manage the case."""
+    try:
+        with transaction.atomic():
+            if _share_checked(job, user_id):
+                return False
+            removed = case_member_remove(case=job.case, user_id=user_id, by=by)
+            if removed:
+                audit_record("job.unshare", job_id=job.pk, target=f"user {user_id}")
+    except CaseManageRefused as exc:
+        audit_record("job.unshare", outcome=AuditEvent.Outcome.REFUSED, job_id=job.pk, detail=str(exc))
+        raise
     return removed

@@ -29,7 +29,6 @@ from jobs.selectors import images_removed_with, source_label
 from jobs.services import (
     CaseRefusedForJob,
     RerunRefused,
-    ShareRefused,
     SourceError,
     job_create,
     job_delete,
@@ -216,7 +215,7 @@ def job_share_view(request: HttpRequest, job_id: int) -> HttpResponse:
     form = ShareForm(request.POST)
     if form.is_valid():
         try:
-            job_share(job=job, user=form.user, role=form.cleaned_data["role"])
+            job_share(job=job, user=form.user, role=form.cleaned_data["role"], by=request.user)
         except ValueError as exc:
             messages.error(request, str(exc))
         else:
@@ -230,8 +229,8 @@ def job_share_view(request: HttpRequest, job_id: int) -> HttpResponse:
 def job_unshare_view(request: HttpRequest, job_id: int, user_id: int) -> HttpResponse:
     job = job_or_404(request, job_id, JobAction.SHARE)
     try:
-        if job_unshare(job=job, user_id=user_id):
+        if job_unshare(job=job, user_id=user_id, by=request.user):
             messages.success(request, "Share removed.")
-    except ShareRefused as exc:
+    except ValueError as exc:  # ShareRefused, CaseRefused
         messages.error(request, str(exc))
     return redirect("jobs:detail", job_id=job.pk)

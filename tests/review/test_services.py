@@ -5,11 +5,9 @@ members categorising the same image at once, applied one after the other."""
 from __future__ import annotations
 
 import hashlib
-import threading
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
 
 from audit.models import AuditEvent
 from cases.schemes import PROJECT_VIC
@@ -29,7 +27,7 @@ from review.services import (
     reviewed_mark,
 )
 from tests.support.bulk import image
-from tests.support.waiting import wait_for
+from tests.support.locking import while_held
 
 
 def user(name: str):
@@ -190,36 +188,12 @@ def test_two_members_at_once_are_applied_one_after_the_other(team, images):
     """Bob's change waits for the case's lock while Ann's is open; once hers commits, his is recorded with hers as
     what it replaced."""
     case, m = team
-    started = threading.Event()
-    errors = []
 
-    def bob():
-        try:
-            started.set()
-            category_set(case=case, user=m["bob"], code="5", image_ids=[images[0]])
-        except Exception as exc:  # noqa: BLE001 - reported by the test
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    with transaction.atomic():
+    def ann() -> None:
         case_locked(case_id=case.pk)
         category_set(case=case, user=m["ann"], code="4", image_ids=[images[0]])
-        thread = threading.Thread(target=bob)
-        thread.start()
-        started.wait()
-        with connection.cursor() as cursor:  # Bob's transaction waits on the case's row lock
-            wait_for(
-                lambda: (
-                    cursor.execute(
-                        "select count(*) from pg_locks where not granted and locktype in ('transactionid', 'tuple')"
-                    )
-                    or cursor.fetchone()[0]
-                ),
-                message="the second change to wait for the first",
-            )
-    thread.join(timeout=60)
-    assert not errors
+
+    while_held(ann, lambda: category_set(case=case, user=m["bob"], code="5", image_ids=[images[0]]))
     assert history(case, images[0]) == [("set", None, "4", "ann@example.org"), ("set", "4", "5", "bob@example.org")]
     assert state(case, images[0]) == ("5", "set", False)
 
