@@ -38,11 +38,19 @@ from evidence.exifblock import Groups
 from evidence.images import open_image, read_exif
 from evidence.jpeg import jpeg_metadata
 from evidence.opening import EvidenceError, open_evidence
-from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, Provenance
+from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, Provenance, effective_version
 from extractors.credentials import c2pa_version, read_credentials
 from extractors.exif import block_groups, pillow_groups, summarise
 from extractors.xmp import exiftool_version, read_xmp_iptc
 
+# Every flag's code, and what the gallery's filter calls it.
+FLAG_CODES = {
+    "thumbnail-differs": "EXIF thumbnail differs", "orientation-disagrees": "orientation disagrees with thumbnail",
+    "editing-software": "editing software", "gps-time-differs": "time taken far from GPS time",
+    "taken-after-modified": "taken after file modified", "edit-history": "XMP edit history",
+    "content-credentials": "C2PA content credentials", "content-credentials-invalid": "C2PA credentials invalid",
+    "ai-generated": "AI-generated (C2PA)", "ai-edited": "AI-edited (C2PA)",
+}  # fmt: skip
 EDITORS = (
     "Photoshop", "GIMP", "Lightroom", "Snapseed", "PicsArt", "Affinity", "Paint.NET", "Pixelmator", "Photopea",
     "Capture One", "Luminar", "Darktable", "RawTherapee", "Krita", "Corel", "PaintShop", "Fotor", "Canva",
@@ -270,7 +278,7 @@ class ForensicExtractor:
     def load(self) -> Provenance:
         return Provenance(
             stage=self.name,
-            version=self.version,
+            version=effective_version(type(self), self.context.params),
             model_name=f"exiftool {exiftool_version()}, {c2pa_version()}, pdqhash",
             params={key: self.params[key] for key in self.result_params},
         )
