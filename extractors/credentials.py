@@ -94,3 +94,5 @@ def read_credentials(fp: BinaryIO, mime: str) -> dict[str, Any]:
         if type(exc).__name__.endswith("NotSupported"):
             return {}
         return {"state": "unreadable", "error": str(exc)[:500]}
+    except ValueError as exc:  # a manifest store whose JSON does not parse
+        return {"state": "unreadable", "error": str(exc)[:500]}

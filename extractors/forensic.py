@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from PIL import Image
 
 from evidence.exifblock import Groups
 from evidence.images import open_image, read_exif
-from evidence.jpeg import jpeg_metadata
+from evidence.jpeg import jpeg_metadata, jpeg_xmp_or_iptc
 from evidence.opening import EvidenceError, open_evidence
 from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, Provenance, effective_version
 from extractors.credentials import c2pa_version, read_credentials
@@ -289,11 +290,12 @@ class ForensicExtractor:
     def _one(self, ref: ImageRef) -> ItemResult:
         try:
             with open_evidence(ref.path) as fp:
-                return ItemResult(ref.image_id, Outcome.DONE, data=self._analyse(fp, ref.mime))
+                return ItemResult(ref.image_id, Outcome.DONE, data=self._analyse(fp, ref))
         except EvidenceError as exc:
             return ItemResult(ref.image_id, Outcome.FAILED, error=str(exc))
 
-    def _analyse(self, fp: BinaryIO, mime: str) -> ForensicResult:
+    def _analyse(self, fp: BinaryIO, ref: ImageRef) -> ForensicResult:
+        mime = ref.mime
         warnings: list[str] = []
         flags: list[dict[str, Any]] = []
         tolerance = dt.timedelta(minutes=float(self.params["clock_tolerance_minutes"]))
@@ -316,7 +318,11 @@ class ForensicExtractor:
                 warnings.append(f"EXIF thumbnail unreadable: {exc}")
         if exif.gps_datetime and (late := gps_time_check(exif.datetime_original, exif.gps_datetime, tolerance)):
             flags.append(late)
-        xmp, iptc, complaint = read_xmp_iptc(fp)
+        xmp, iptc, complaint = {}, {}, ""
+        if mime != "image/jpeg" or jpeg_xmp_or_iptc(fp) is not False:  # exiftool costs a process per file
+            # exiftool reads from a descriptor of its own (it moves the offset under `fp`'s buffer), of the same file.
+            with open_evidence(ref.path, expect=os.fstat(fp.fileno())) as own:
+                xmp, iptc, complaint = read_xmp_iptc(own)
         if complaint:
             warnings.append(complaint)
         creator = (xmp.get("XMP-xmp") or {}).get("CreatorTool")

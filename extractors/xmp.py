@@ -10,6 +10,7 @@ surrogates) becomes {"hex": ...}; long text and lists are cut.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from typing import Any, BinaryIO
@@ -53,9 +54,10 @@ def _safe(value: Any, depth: int = 0) -> Any:
 
 def read_xmp_iptc(fp: BinaryIO) -> tuple[dict[str, dict[str, Any]], dict[str, Any], str]:
     """(XMP by group -> tag -> value, IPTC tag -> value, a warning or ""), read from the open file `fp` (from its
-    start). Never raises for what the file holds: exiftool's complaints become the warning."""
+    start). exiftool reads `fp`'s descriptor itself and moves its offset: `fp` is not read from again. Never raises
+    for what the file holds: exiftool's complaints become the warning."""
     binary = shutil.which("exiftool") or "exiftool"
-    fp.seek(0)
+    os.lseek(fp.fileno(), 0, os.SEEK_SET)
     try:
         out = subprocess.run([binary, *_ARGS], stdin=fp, capture_output=True, timeout=TIMEOUT, check=False)
         records = json.loads(out.stdout or b"[{}]")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
 
-from extractors.base import ExtractorContext, ImageRef, Outcome
+from extractors.base import ExtractorContext, ImageRef, Outcome, StageUnavailable
 from extractors.forensic import ForensicExtractor, ForensicResult, taken_after_modified
 from jobs.samples import write_photo
 from tests.support.forensic import camera_photo, painted_over, signed, signing_chain, tampered, with_xmp
@@ -184,3 +185,24 @@ def test_an_unreadable_thumbnail_is_a_warning_not_a_failure(forensic, tmp_path):
     result = analyse(forensic, tmp_path / "broken.jpg")
     assert result.thumbnail_distance is None
     assert any(w.startswith("EXIF thumbnail unreadable") for w in result.warnings)
+
+
+def test_without_exiftool_the_stage_is_unavailable_with_the_fix(tmp_path, mocker):
+    import shutil
+
+    mocker.patch.object(shutil, "which", autospec=True, return_value=None)
+    with pytest.raises(StageUnavailable) as raised:
+        ForensicExtractor(ExtractorContext(models_root=tmp_path)).load()
+    assert raised.value.fix == "apt-get install -y libimage-exiftool-perl"
+
+
+def test_hostile_images_are_results_not_crashes(forensic, hostile_source):
+    """Every file of the hostile tree that discovery types as an image (damaged EXIF, cut-off data, bidi names...)
+    gets one result, whatever it holds."""
+    root, expected = hostile_source
+    images = sorted((name, e.mime) for name, e in expected.items() if e.status == "image")
+    assert images
+    refs = [ImageRef(n, os.path.join(bytes(root), name), mime) for n, (name, mime) in enumerate(images)]
+    results = forensic.run(refs)
+    assert sorted(r.image_id for r in results) == list(range(len(refs)))
+    assert {r.outcome for r in results} <= {Outcome.DONE, Outcome.FAILED}
