@@ -272,7 +272,8 @@ class ForensicExtractor:
 
     @classmethod
     def resolved_params(cls, params: Mapping[str, Any]) -> dict[str, Any]:
-        resolved = {**params, **{key: params.get(key) or value for key, value in DEFAULTS.items()}}
+        unset = (None, "", [], ())
+        resolved = {**params, **{key: value for key, value in DEFAULTS.items() if params.get(key) in unset}}
         resolved["editors"] = list(resolved["editors"])
         return resolved
 
@@ -312,10 +313,8 @@ class ForensicExtractor:
             try:
                 distance, found = self._compare(fp, mime, thumbnail)
                 flags += found
-            except EvidenceError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a damaged thumbnail is a finding, not a crash
-                warnings.append(f"EXIF thumbnail unreadable: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a damaged thumbnail or picture: the other checks still run
+                warnings.append(f"picture not compared with its EXIF thumbnail: {exc}")
         if exif.gps_datetime and (late := gps_time_check(exif.datetime_original, exif.gps_datetime, tolerance)):
             flags.append(late)
         xmp, iptc, complaint = {}, {}, ""
@@ -347,7 +346,7 @@ class ForensicExtractor:
             return (raw if isinstance(raw, bytes) else None), pillow_groups(read_exif(img, fp))[0]
 
     def _compare(self, fp: BinaryIO, mime: str, thumbnail: bytes) -> tuple[int, list[dict[str, Any]]]:
-        with Image.open(io.BytesIO(thumbnail), formats=("JPEG",)) as small:
+        with open_image(io.BytesIO(thumbnail), mime="image/jpeg", max_pixels=self.context.max_image_pixels) as small:
             small.load()
             fp.seek(0)
             with open_image(fp, mime=mime, max_pixels=self.context.max_image_pixels) as img:

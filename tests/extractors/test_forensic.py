@@ -184,7 +184,7 @@ def test_an_unreadable_thumbnail_is_a_warning_not_a_failure(forensic, tmp_path):
     (tmp_path / "broken.jpg").write_bytes(bytes(data))
     result = analyse(forensic, tmp_path / "broken.jpg")
     assert result.thumbnail_distance is None
-    assert any(w.startswith("EXIF thumbnail unreadable") for w in result.warnings)
+    assert any(w.startswith("picture not compared with its EXIF thumbnail: ") for w in result.warnings)
 
 
 def test_without_exiftool_the_stage_is_unavailable_with_the_fix(tmp_path, mocker):
