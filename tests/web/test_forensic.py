@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from content.models import ForensicFlags, StageResult
 from gallery.selectors import GalleryFilters, gallery_count, gallery_image_ids
@@ -14,6 +15,7 @@ from jobs.models import FileInstance
 from jobs.samples import write_photo
 from jobs.selectors import file_instances_for_export
 from tests.support.forensic import camera_photo, painted_over, signed, signing_chain, with_xmp
+from tests.support.web import sign_in_browser
 
 pytestmark = pytest.mark.integration
 
@@ -125,3 +127,25 @@ def test_the_export_has_each_files_flags(forensic_job):
         "future.jpg": "taken-after-modified",
     }
     assert list(records["camera.jpg"])[-1] == "flags"
+
+
+@pytest.mark.browser
+def test_the_forensic_pane_and_the_flag_filter_in_a_browser(forensic_job, asgi_server, examiner, page):
+    server = asgi_server()
+    sign_in_browser(page.context, server, examiner)
+    page.goto(f"{server.url}/jobs/{forensic_job.pk}/gallery/")
+    page.get_by_test_id("flag").select_option("thumbnail-differs")
+    page.get_by_role("button", name="Apply").click()
+    edited = FileInstance.objects.get(job=forensic_job, path="edited.jpg").image_id
+    tiles = page.locator("#grid .tile")
+    expect(tiles).to_have_count(1)
+    expect(page.get_by_test_id("count")).to_contain_text("1 of 5 distinct images")
+    tiles.first.click()
+    panel = page.get_by_test_id("panel")
+    expect(panel.get_by_test_id("pane-info")).to_be_visible()
+    assert tiles.first.get_attribute("data-image") == str(edited)
+    expect(panel.get_by_test_id("flag-count")).to_have_text("1")
+    panel.get_by_role("tab", name=re.compile("Forensic")).click()
+    flags = panel.get_by_test_id("pane-forensic")
+    expect(flags).to_be_visible()
+    expect(flags.locator('[data-flag="thumbnail-differs"]')).to_contain_text("the EXIF thumbnail differs")
