@@ -3,7 +3,8 @@
 FROM python:3.11-slim-bookworm
 ARG REQUIREMENTS=ml
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=scanner.settings.distributed
-RUN apt-get update && apt-get install -y --no-install-recommends libmagic1 && rm -rf /var/lib/apt/lists/*
+# exiftool: the forensic stage reads XMP and IPTC with it (README "Forensic checks").
+RUN apt-get update && apt-get install -y --no-install-recommends libmagic1 libimage-exiftool-perl && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY requirements/ requirements/
 # The gpu image: onnxruntime-gpu in place of the onnxruntime that insightface pulls in (requirements/gpu.txt says why).

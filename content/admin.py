@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from content.models import Classification, ExifData, Face, Image, StageResult
+from content.models import Classification, ExifData, Face, ForensicFlags, Image, StageResult
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -47,3 +47,8 @@ class FaceAdmin(ReadOnlyAdmin):
 class ClassificationAdmin(ReadOnlyAdmin):
     list_display = ["id", "image", "caption"]
     exclude = ["embedding"]
+
+
+@admin.register(ForensicFlags)
+class ForensicFlagsAdmin(ReadOnlyAdmin):
+    list_display = ["id", "image", "taken", "thumbnail_distance"]

@@ -149,3 +149,29 @@ class Classification(models.Model):
 
     def __str__(self) -> str:
         return f"classification of image {self.image_id}"
+
+
+class ForensicFlags(models.Model):
+    """What the forensic stage found in an image: signs of editing after capture, each flag with the reason it was
+    raised (extractors/forensic.py says what each means), and the XMP, IPTC and C2PA content credentials read. The
+    exiftool and c2pa-python versions and the thresholds are on `result`."""
+
+    result = models.OneToOneField(StageResult, on_delete=models.CASCADE, related_name="forensic")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="forensic_flags")
+    flags = models.JSONField(default=list, blank=True, help_text='[{"code": ..., "why": ..., ...}, ...]')
+    taken = models.CharField(
+        max_length=40, blank=True, help_text="DateTimeOriginal, ISO 8601 camera local time, with offset when known"
+    )
+    thumbnail_distance = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="PDQ bits (of 256) between the EXIF thumbnail and the image"
+    )
+    xmp = models.JSONField(default=dict, blank=True, help_text="XMP by group and tag, as exiftool reads it")
+    iptc = models.JSONField(default=dict, blank=True, help_text="IPTC by tag, as exiftool reads it")
+    c2pa = models.JSONField(default=dict, blank=True, help_text="C2PA content credentials summarised; {} for none")
+    warnings = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name_plural = "forensic flags"
+
+    def __str__(self) -> str:
+        return f"forensic flags of image {self.image_id}"

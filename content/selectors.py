@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Count
 
-from content.models import Classification, StageResult
+from content.models import Classification, ForensicFlags, StageResult
 
 
 def image_ml_summaries(*, image_ids: Iterable[int], versions: Mapping[str, str]) -> dict[int, dict[str, Any]]:
@@ -35,3 +35,13 @@ def image_ml_summaries(*, image_ids: Iterable[int], versions: Mapping[str, str])
         for image_id, image_tags in tags:
             summaries[image_id]["tags"] = "; ".join(tag["label"] for tag in image_tags)
     return summaries
+
+
+def image_forensic_flags(*, image_ids: Iterable[int], version: str) -> dict[int, tuple[list[dict[str, Any]], str]]:
+    """image id -> (the forensic stage's flags, the DateTimeOriginal it read) from that stage version; an image
+    without a result of it is left out ("not analysed", never "no flags")."""
+    ids = list(image_ids)
+    if not ids or not version:
+        return {}
+    rows = ForensicFlags.objects.filter(image_id__in=ids, result__extractor_version=version)
+    return {image_id: (flags, taken) for image_id, flags, taken in rows.values_list("image_id", "flags", "taken")}

@@ -6,12 +6,13 @@ from collections.abc import Callable, Sequence
 
 from django.db import transaction
 
-from content.models import Classification, ExifData, Face, StageResult
+from content.models import Classification, ExifData, Face, ForensicFlags, StageResult
 from database.bulk import Row, bulk_insert
 from extractors.base import ItemResult, Outcome, Provenance
 from extractors.classify import ClassifyResult
 from extractors.exif import ExifResult
 from extractors.faces import FacesResult
+from extractors.forensic import ForensicResult
 
 
 def _exif_rows(result_id: int, item: ItemResult) -> list[Row]:
@@ -71,11 +72,29 @@ def _classification_rows(result_id: int, item: ItemResult) -> list[Row]:
     ]
 
 
+def _forensic_rows(result_id: int, item: ItemResult) -> list[Row]:
+    data: ForensicResult = item.data
+    return [
+        {
+            "result_id": result_id,
+            "image_id": item.image_id,
+            "flags": list(data.flags),
+            "taken": data.taken,
+            "thumbnail_distance": data.thumbnail_distance,
+            "xmp": data.xmp,
+            "iptc": data.iptc,
+            "c2pa": data.c2pa,
+            "warnings": list(data.warnings),
+        }
+    ]
+
+
 # stage -> (result model, function building its rows for one DONE item). A new stage adds one line here.
 RESULT_ROWS: dict[str, tuple[type, Callable[[int, ItemResult], list[Row]]]] = {
     "exif": (ExifData, _exif_rows),
     "faces": (Face, _face_rows),
     "classify": (Classification, _classification_rows),
+    "forensic": (ForensicFlags, _forensic_rows),
 }
 
 

@@ -48,6 +48,28 @@ def jpeg_metadata(fp: BinaryIO) -> JpegMetadata | None:
     return JpegMetadata(exif=data, xmp_orientation=_xmp_orientation(xmp))
 
 
+_XMP_EXTENSION_PREFIX = b"http://ns.adobe.com/xmp/extension/\x00"
+_PHOTOSHOP_PREFIX = b"Photoshop 3.0\x00"
+
+
+def jpeg_xmp_or_iptc(fp: BinaryIO) -> bool | None:
+    """Whether a JPEG's segments before its image data hold an XMP packet (APP1) or Photoshop resources (APP13,
+    where IPTC lives): a reader of those need not be started for a JPEG without them. None when the segments
+    cannot be walked."""
+    fp.seek(0)
+    if fp.read(2) != b"\xff\xd8":
+        return None
+    for kind, offset, length in _jpeg_segments(fp):
+        if kind in (0xDA, 0xD9):
+            return False
+        if kind in (0xE1, 0xED):
+            fp.seek(offset)
+            head = fp.read(min(length, len(_XMP_EXTENSION_PREFIX)))
+            if head.startswith((_XMP_PREFIX, _XMP_EXTENSION_PREFIX, _PHOTOSHOP_PREFIX)):
+                return True
+    return None
+
+
 def _app1(segment: bytes, exif: bytes | None, xmp: bytes | None) -> tuple[bytes | None, bytes | None]:
     """The EXIF block and XMP packet so far, after one more APP1 segment, by Pillow's rules: "Exif" segments are
     joined (the later ones without their header), the last XMP packet counts."""

@@ -30,6 +30,7 @@ from content.models import Classification, ExifData, Face, Image, StageResult
 from evidence.display import display_text
 from gallery.cursors import CursorError, cursor_decode, cursor_encode, storable
 from gallery.folders import paths_matching
+from gallery.forensic import flag_choices, flag_filter
 from jobs.access import job_list_for_user
 from jobs.models import FileInstance, Job, JobImage
 from review.selectors import review_filter
@@ -72,6 +73,8 @@ class GalleryFilters:
     bookmarked: bool = False
     noted: bool = False
     reviewed: str = ""
+    # Raised by the forensic stage: a flag code (extractors.forensic.FLAG_CODES), or "any" (gallery.forensic).
+    flag: str = ""
     # Whose bookmarks `bookmarked` reads: who is asking, not a filter of its own.
     user: Any = field(default=None, compare=False)
 
@@ -83,6 +86,8 @@ class GalleryFilters:
                 raise FilterError(f"the {name} filter holds a character no stored value has")
         if "/" in self.name:
             raise FilterError("a file name holds no /")
+        if self.flag and self.flag not in dict(flag_choices()):
+            raise FilterError("no forensic flag has that code")
 
     @property
     def by_path(self) -> bool:
@@ -102,6 +107,7 @@ class GalleryFilters:
 
 _FILTER_STAGES = {
     "gps": "exif", "camera": "exif", "taken_from": "exif", "taken_to": "exif", "faces": "faces", "tag": "classify",
+    "flag": "forensic",
 }  # fmt: skip
 
 
@@ -195,6 +201,8 @@ def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters) -> QuerySet:
         rows = rows.filter(Exists(tagged.filter(image=ref)))
     if filters.mime:
         rows = rows.filter(Exists(Image.objects.filter(pk=ref, mime=filters.mime)))
+    if filters.flag:
+        rows = rows.filter(flag_filter(job=job, flag=filters.flag))
     if filters.extension_mismatch:
         rows = rows.filter(Exists(FileInstance.objects.filter(job=job, image=ref, extension_mismatch=True)))
     if filters.category or filters.bookmarked or filters.noted or filters.reviewed:

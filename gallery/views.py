@@ -26,6 +26,7 @@ from content.models import Face, Image
 from extractors.classify import vocabulary_read
 from gallery.cursors import CursorError, storable
 from gallery.folders import folder_level
+from gallery.forensic import flag_choices, forensic_panel
 from gallery.review_selectors import (
     categories_json,
     counters_json,
@@ -52,10 +53,10 @@ from jobs.views import job_or_404
 from review.selectors import viewer_setting
 
 # The stages whose results the gallery's filters and panel show.
-GALLERY_STAGES = ("exif", "faces", "classify")
+GALLERY_STAGES = ("exif", "faces", "classify", "forensic")
 FILTER_FIELDS = (
     "gps", "faces", "tag", "errors", "duplicates", "type", "camera", "from", "to", "mismatch",
-    "folder", "direct", "name",
+    "folder", "direct", "name", "flag",
 )  # fmt: skip
 REVIEW_FILTER_FIELDS = ("category", "bookmarked", "noted", "reviewed")
 
@@ -94,6 +95,7 @@ def _filters(request: HttpRequest, job: Job) -> GalleryFilters:
             bookmarked=q.get("bookmarked") == "1",
             noted=q.get("noted") == "1",
             reviewed=q.get("reviewed", ""),
+            flag=q.get("flag", ""),
             user=request.user,
         )
     except FilterError as exc:
@@ -151,6 +153,7 @@ def gallery(request: HttpRequest, job_id: int) -> HttpResponse:
             "filters": filters,
             "params": request.GET,
             "tags": _vocabulary_labels(),
+            "flag_choices": flag_choices(),
             "map_tiles": settings.MAP_TILE_URL,
             "map_attribution": settings.MAP_TILE_ATTRIBUTION,
         },
@@ -238,6 +241,7 @@ def image_panel(request: HttpRequest, job_id: int, image_id: int) -> HttpRespons
             "viewer": viewer_setting(user=request.user),
             "image": facts.image,
             "exif": facts.exif,
+            "forensic": forensic_panel(job=job, image_id=image_id, instances=facts.instances),
             "map_tiles": settings.MAP_TILE_URL,
             "map_attribution": settings.MAP_TILE_ATTRIBUTION,
         },

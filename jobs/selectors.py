@@ -3,6 +3,7 @@ is jobs.access."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -17,7 +18,8 @@ from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from cases.models import Case, CaseSource
 from cases.selectors import WORKING_ROLES
 from content.models import ExifData, Image
-from content.selectors import image_ml_summaries
+from content.selectors import image_forensic_flags, image_ml_summaries
+from extractors.forensic import DEFAULTS, taken_after_modified
 from jobs.models import FileInstance, Job, JobImage
 from review.models import ReviewMark
 from review.selectors import image_reviews, recorded_about
@@ -81,8 +83,23 @@ def source_label(job: Job) -> str:
 EXPORT_FIELDS = [
     "path", "status", "error", "note", "size", "mtime", "md5", "sha1", "sha256", "mime", "format", "width", "height",
     "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original", "faces", "tags", "ctime",
-    "btime", "case", "category", "category_by", "bookmarks", "notes", "category_status",
+    "btime", "case", "category", "category_by", "bookmarks", "notes", "category_status", "flags",
 ]  # fmt: skip
+
+
+def forensic_clock_tolerance(job: Job) -> dt.timedelta:
+    """How far a time taken may be after a file's modification time before it is flagged, as the job froze it."""
+    frozen = job.run_config.params.get("forensic", {}).get("clock_tolerance_minutes")
+    return dt.timedelta(minutes=float(frozen or DEFAULTS["clock_tolerance_minutes"]))
+
+
+def file_forensic_flags(*, taken: str, instance: FileInstance, tolerance: dt.timedelta) -> list[dict[str, Any]]:
+    """The forensic flags of one file (extractors.forensic: `taken-after-modified`) of an image whose
+    DateTimeOriginal the forensic stage read as `taken`."""
+    if not taken or instance.mtime is None:
+        return []
+    found = taken_after_modified(taken, instance.mtime, tolerance)
+    return [found] if found else []
 
 
 def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
@@ -93,6 +110,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
     exif = ExifData.objects.filter(result__extractor_version=job.run_config.version("exif"))
     rows: QuerySet = FileInstance.objects.filter(job=job).select_related("image").order_by("path", "id")
     batch: list[FileInstance] = []
+    tolerance = forensic_clock_tolerance(job)
 
     def emit(instances: list[FileInstance]) -> Iterator[dict[str, Any]]:
         found = {
@@ -103,6 +121,9 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
         }
         ml = image_ml_summaries(image_ids={i.image_id for i in instances if i.image_id}, versions=versions)
         reviews = image_reviews(case_id=job.case_id, image_ids={i.image_id for i in instances if i.image_id})
+        flagged = image_forensic_flags(
+            image_ids={i.image_id for i in instances if i.image_id}, version=versions.get("forensic", "")
+        )
         for instance in instances:
             image = instance.image
             facts = found.get(instance.image_id, {})
@@ -127,6 +148,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 "btime": instance.btime.isoformat() if instance.btime else None,
                 "case": case,
                 **_review_fields(reviews.get(instance.image_id)),
+                "flags": _flag_codes(flagged.get(instance.image_id), instance, tolerance),
             }
 
     for instance in rows.iterator(chunk_size=2000):
@@ -135,6 +157,16 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
             yield from emit(batch)
             batch = []
     yield from emit(batch)
+
+
+def _flag_codes(found: tuple[list[dict], str] | None, instance: FileInstance, tolerance: dt.timedelta) -> str | None:
+    """The export's `flags` of a file: its content's forensic flags and its own, codes joined; None when the
+    forensic stage has no result for its content."""
+    if found is None:
+        return None
+    flags, taken = found
+    flags = [*flags, *file_forensic_flags(taken=taken, instance=instance, tolerance=tolerance)]
+    return "; ".join(flag["code"] for flag in flags)
 
 
 def _review_fields(review) -> dict[str, Any]:

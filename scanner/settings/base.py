@@ -326,6 +326,16 @@ STAGE_PARAMS["classify"] = {
     "caption_tokens": CLASSIFY_CAPTION_TOKENS,
 }
 
+# forensic: signs of editing after capture (extractors/forensic.py; README "Forensic checks"). Unset, each takes
+# the stage's default (and is frozen with each job): the PDQ distance (bits of 256) above which the EXIF thumbnail
+# shows another picture (48), how far DateTimeOriginal may be from the GPS time or the file's modification time
+# (30 minutes), and the image editors named in Software or CreatorTool (Photoshop, GIMP, Lightroom, Snapseed...).
+STAGE_PARAMS["forensic"] = {
+    "thumbnail_threshold": env.int("FORENSIC_THUMBNAIL_THRESHOLD", default=None),
+    "clock_tolerance_minutes": env.float("FORENSIC_CLOCK_TOLERANCE_MINUTES", default=None),
+    "editors": env.list("FORENSIC_EDITORS", default=[]),
+}
+
 # --- Celery (https://docs.celeryq.dev/en/stable/userguide/configuration.html) ----------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="cache+memory://")

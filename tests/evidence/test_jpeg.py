@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from evidence.images import ImageInfo, open_image, read_info
-from evidence.jpeg import jpeg_info
+from evidence.jpeg import jpeg_info, jpeg_xmp_or_iptc
 from evidence.opening import EvidenceError
 from evidence.verification import verify_image
 from jobs.samples import exif_bytes, picture
@@ -191,3 +191,19 @@ def test_pillow_still_decides_when_every_pixel_is_checked(tmp_path):
     assert quick.info == full.info
     with Image.open(tmp_path / "photo.jpg") as img:
         assert img.size == (quick.info.width, quick.info.height)
+
+
+def _with_segment(jpeg: bytes, marker: int, payload: bytes) -> bytes:
+    return jpeg[:2] + struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload + jpeg[2:]
+
+
+def test_jpeg_xmp_or_iptc_says_whether_a_reader_of_them_is_needed():
+    buffer = io.BytesIO()
+    picture(64, 48, 1).save(buffer, "JPEG", exif=exif_bytes(make="Canon"))
+    plain = buffer.getvalue()
+    assert jpeg_xmp_or_iptc(io.BytesIO(plain)) is False
+    assert jpeg_xmp_or_iptc(io.BytesIO(_with_segment(plain, 0xE1, _XMP))) is True
+    assert jpeg_xmp_or_iptc(io.BytesIO(_with_segment(plain, 0xED, b"Photoshop 3.0\x008BIM"))) is True
+    assert jpeg_xmp_or_iptc(io.BytesIO(_with_segment(plain, 0xED, b"Other\x00"))) is False
+    assert jpeg_xmp_or_iptc(io.BytesIO(plain[:40])) is None  # cut off before its image data
+    assert jpeg_xmp_or_iptc(io.BytesIO(b"GIF89a")) is None
