@@ -90,19 +90,19 @@ class _Text:
             return value
 
 
-def _value(text: _Text, key: str) -> Generator[Item, None, Any]:
+def _value(text: _Text, key: str, source: Source) -> Generator[Item, None, Any]:
     first = text.peek()
     if first == "{":
-        return (yield from _object(text))
+        return (yield from _object(text, source))
     if first == "[":
         if key.lower() in _STREAMED_ARRAYS:
-            yield from _streamed(text)
+            yield from _streamed(text, source)
             return _STREAMED
-        return (yield from _array(text))
+        return (yield from _array(text, source))
     return text.scalar()
 
 
-def _object(text: _Text) -> Generator[Item, None, dict]:
+def _object(text: _Text, source: Source) -> Generator[Item, None, dict]:
     text.take("{")
     members: dict[str, Any] = {}
     if text.peek() == "}":
@@ -113,24 +113,24 @@ def _object(text: _Text) -> Generator[Item, None, dict]:
         if not isinstance(key, str):
             raise FormatError(f"line {text.line()}: a member name that is not a string")
         text.take(":")
-        members[key] = yield from _value(text, key)
+        members[key] = yield from _value(text, key, source)
         if text.take(",}") == "}":
             return members
 
 
-def _array(text: _Text) -> Generator[Item, None, list]:
+def _array(text: _Text, source: Source) -> Generator[Item, None, list]:
     text.take("[")
     values: list[Any] = []
     if text.peek() == "]":
         text.pos += 1
         return values
     while True:
-        values.append((yield from _value(text, "")))
+        values.append((yield from _value(text, "", source)))
         if text.take(",]") == "]":
             return values
 
 
-def _streamed(text: _Text) -> Generator[Item, None, None]:
+def _streamed(text: _Text, source: Source) -> Generator[Item, None, None]:
     """A `Media` or `value` array: each medium in it gives its entries and is dropped."""
     text.take("[")
     if text.peek() == "]":
@@ -139,17 +139,24 @@ def _streamed(text: _Text) -> Generator[Item, None, None]:
     while True:
         text.peek()
         line = text.line()
-        element = yield from _value(text, "")
+        element = yield from _value(text, "", source)
         if isinstance(element, dict):
-            yield from _medium(line, element)
+            yield from _medium(line, element, source)
         if text.take(",]") == "]":
             return
 
 
-def _medium(line: int, medium: dict[str, Any]) -> Iterator[Item]:
+def _version(source: Source, holder: dict[str, Any]) -> None:
+    version = holder.get("Version") or holder.get("version")
+    if isinstance(version, str | int | float) and not source.version:
+        source.version = str(version)[:100]
+
+
+def _medium(line: int, medium: dict[str, Any], source: Source) -> Iterator[Item]:
     hashes = {_HASH_KEYS[key.lower()]: value for key, value in medium.items() if key.lower() in _HASH_KEYS}
     if any(value is _STREAMED for value in medium.values()):
-        return  # a VICS 1.x case: its media were read from its Media array
+        _version(source, medium)  # a VICS 1.x case (its media were read from its Media array) names the version
+        return
     if not any(isinstance(value, str) and value.strip() for value in hashes.values()):
         yield Malformed(line, "a medium with no MD5, SHA1 or SHA256")
         return
@@ -170,11 +177,9 @@ def read_vics(raw: HashingReader, source: Source) -> Iterator[Item]:
     text = _Text(raw)
     if text.peek() != "{":
         raise FormatError("not a JSON object")
-    document = yield from _object(text)
+    document = yield from _object(text, source)
     if text.peek():
         raise FormatError(f"line {text.line()}: more after the end of the JSON document")
     context = document.get("@odata.context") or document.get("odata.metadata") or ""
     source.notes["odata"] = str(context)[:500]
-    version = document.get("Version") or document.get("version")
-    if isinstance(version, str | int | float):
-        source.version = str(version)[:100]
+    _version(source, document)

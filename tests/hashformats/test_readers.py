@@ -14,7 +14,7 @@ from tests.support import hashsets as build
 ROWS = build.digests(5)
 
 
-def _read(path: Path, format: str | None = None) -> tuple[str, list[Entry], list[Malformed], str, str]:  # noqa: A002
+def _read(path: Path, format: str | None = None) -> tuple[str, list[Entry], list[Malformed], str, str]:
     with read(path, format) as reading:
         items = list(reading.items)
         sha256 = reading.sha256()
@@ -37,7 +37,8 @@ def test_nsrl_rds_v3_gives_each_distinct_hash_once_with_the_release(tmp_path: Pa
     format_, entries, malformed, sha256, version = _read(path)
     assert format_ == "nsrl-rds"
     assert sorted(_pairs(entries)) == sorted(
-        _expected("md5", "sha1", "sha256") | {(a, f"{i:0{n}x}") for i in range(2) for a, n in (("sha1", 40), ("sha256", 64))}
+        _expected("md5", "sha1", "sha256")
+        | {(a, f"{i:0{n}x}") for i in range(2) for a, n in (("sha1", 40), ("sha256", 64))}
     )
     assert len(entries) == len(_pairs(entries))  # each file was listed under two names
     assert [m.reason for m in malformed] == ["MD5: not a hexadecimal hash"] * 2
