@@ -17,7 +17,7 @@ from hashformats.base import (
     Source,
     digest_algorithm,
 )
-from hashformats.detect import FORMATS, detect, read
+from hashformats.detect import FORMATS, Reading, detect, read
 
 __all__ = [
     "ALGORITHMS",
@@ -28,6 +28,7 @@ __all__ = [
     "HashingReader",
     "Item",
     "Malformed",
+    "Reading",
     "Source",
     "detect",
     "digest_algorithm",

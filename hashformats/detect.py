@@ -73,6 +73,10 @@ class Reading:
     _hashing: HashingReader | None
     _path: Path
 
+    def position(self) -> int | None:
+        """Bytes of the file read so far (None for a database, read by rows)."""
+        return self._hashing.bytes_read if self._hashing is not None else None
+
     def sha256(self) -> str:
         """The whole file's SHA-256 (for a text format, taken as it was read: call once the items are read)."""
         if self._hashing is not None:
