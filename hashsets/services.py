@@ -191,11 +191,13 @@ def _begin(
 
 def _fill(hash_set: HashSet, reading: Reading, progress: Progress | None) -> ImportReport:
     rows: list[dict] = []
-    entries = malformed = 0
+    entries = malformed = last_malformed = 0
     kept: list[Malformed] = []
     for item in reading.items:
         if isinstance(item, Malformed):
-            malformed += 1
+            # A line may be malformed in several ways (two bad hashes): it counts once, each is reported.
+            malformed += item.line != last_malformed
+            last_malformed = item.line
             if len(kept) < MALFORMED_KEPT:
                 kept.append(item)
             continue
