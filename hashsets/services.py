@@ -118,7 +118,7 @@ def hash_set_import(
 ) -> ImportReport:
     """Import the hash list at `path` (of `format`, default: as its content says) as the set `name`. `source_name`:
     the file's name as its owner knows it (an upload's), default the path's. Raises HashSetRefused."""
-    name = name.strip()
+    name, source_name = name.strip(), source_name or path.name
     if not name or len(name) > HashSet._meta.get_field("name").max_length:
         raise _refuse("a hash set needs a name of 1 to 200 characters", name[:200])
     if kind not in HashSet.Kind.values:
@@ -144,7 +144,7 @@ def hash_set_import(
                 category=category,
                 user=user,
                 fmt=reading.format,
-                source_name=source_name or path.name,
+                source_name=source_name,
             )
             try:
                 return _fill(hash_set, reading, progress)
@@ -162,9 +162,9 @@ def hash_set_import(
                 )
                 raise
     except FormatError as error:
-        raise _refuse(f"{path.name}: {error}", name) from error
+        raise _refuse(f"{source_name}: {error}", name) from error
     except OSError as error:
-        raise _refuse(f"cannot read {path.name}: {error.strerror or error}", name) from error
+        raise _refuse(f"cannot read {source_name}: {error.strerror or error}", name) from error
 
 
 def _begin(
