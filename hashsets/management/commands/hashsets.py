@@ -41,7 +41,7 @@ class _Progress:
                 BarColumn(),
                 DownloadColumn(),
                 TimeRemainingColumn(),
-                console=Console(file=command.stdout._out, force_terminal=True),
+                console=Console(file=command.stdout, force_terminal=True),
             )
             self.task = self.bar.add_task("import", total=size, entries=0)
 
