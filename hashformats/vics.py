@@ -20,6 +20,9 @@ from hashformats.base import Entry, FormatError, HashingReader, Item, Malformed,
 
 # The largest single value (a medium, a string) held while it is parsed, in characters.
 MAX_VALUE = 16 * 1024 * 1024
+# An element of a streamed array up to this size is parsed whole by the json module (the common case: a medium),
+# a larger one (a VICS 1.x case holding its Media) member by member.
+WHOLE = 1024 * 1024
 _STREAMED_ARRAYS = {"media", "value"}
 _HASH_KEYS = {"md5": "md5", "sha1": "sha1", "sha256": "sha256"}
 _KEPT = ("MediaID", "MediaSize", "PhotoDNA")
@@ -35,17 +38,22 @@ class _Text:
         self._json = json.JSONDecoder()
         self.buf = ""
         self.pos = 0
-        self._line = 1  # the line of buf[0]
+        self._line = 1  # the line of buf[_counted]
+        self._counted = 0
         self._eof = False
 
     def line(self) -> int:
-        return self._line + self.buf.count("\n", 0, self.pos)
+        """The line of the position (counted on from where it was last asked: positions only move forward)."""
+        self._line += self.buf.count("\n", self._counted, self.pos)
+        self._counted = self.pos
+        return self._line
 
     def _more(self) -> bool:
         if self._eof:
             return False
         data = self._raw.read(1 << 16)
-        self._line += self.buf.count("\n", 0, self.pos)
+        self.line()  # what is dropped from the buffer is counted first
+        self._counted = 0
         try:
             text = self._decoder.decode(data, final=not data)
         except UnicodeDecodeError as error:
@@ -72,6 +80,21 @@ class _Text:
             raise FormatError(f"line {self.line()}: expected {' or '.join(expected)}, found {found or 'the end'}")
         self.pos += 1
         return found
+
+    def whole(self) -> dict | None:
+        """The object at the position, parsed whole, if it ends within WHOLE characters and holds no array to be
+        streamed; else None, the position unchanged."""
+        while True:
+            try:
+                value, end = self._json.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError:
+                if len(self.buf) - self.pos > WHOLE or not self._more():
+                    return None
+                continue
+            if not isinstance(value, dict) or any(key.lower() in _STREAMED_ARRAYS for key in value):
+                return None
+            self.pos = end
+            return value
 
     def scalar(self) -> Any:
         """A string, number, true, false or null."""
@@ -137,9 +160,11 @@ def _streamed(text: _Text, source: Source) -> Generator[Item, None, None]:
         text.pos += 1
         return
     while True:
-        text.peek()
+        first = text.peek()
         line = text.line()
-        element = yield from _value(text, "", source)
+        element = text.whole() if first == "{" else None
+        if element is None:
+            element = yield from _value(text, "", source)
         if isinstance(element, dict):
             yield from _medium(line, element, source)
         if text.take(",]") == "]":
