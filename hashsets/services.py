@@ -182,10 +182,12 @@ def _begin(
                 source_format=fmt,
                 imported_by=user,
             )
+            if _postgresql():
+                # Taken before the set is seen by anyone (a session's lock outlives the transaction): no other
+                # import takes it for a left-over one.
+                _lock("pg_advisory_lock", hash_set.pk)
     except IntegrityError:
         raise _refuse(f"a hash set named {name!r} exists: delete it first or choose another name", name) from None
-    if _postgresql():
-        _lock("pg_advisory_lock", hash_set.pk)
     return hash_set
 
 

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from audit.models import AuditEvent
+from hashsets import services
 from hashsets.models import HashSet
 from tests.support import hashsets as build
 
@@ -67,4 +68,14 @@ def test_errors_are_one_line(tmp_path: Path, args: tuple[str, ...], message: str
         _run(*(arg.replace("{notes}", str(notes)) for arg in args))
     assert str(raised.value).startswith(message)
     assert "\n" not in str(raised.value)
+    assert not HashSet.objects.exists()
+
+
+def test_ctrl_c_removes_the_set_and_says_so(tmp_path: Path, monkeypatch) -> None:
+    def interrupted(model, rows):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(services, "bulk_insert", interrupted)
+    with pytest.raises(CommandError, match="interrupted: the set and its entries were removed"):
+        _run("import", str(build.plain(tmp_path, ROWS)), "--name", "Own", "--kind", "alert")
     assert not HashSet.objects.exists()

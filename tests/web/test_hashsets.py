@@ -84,3 +84,13 @@ def test_anyone_but_staff_gets_404_and_is_audited(examiner, client_for, tmp_path
         (a, examiner.email) for a in ("hashset.list", "hashset.import", "hashset.enable", "hashset.delete")
     ]
     assert "Hash sets" not in client.get(reverse("jobs:list")).text
+
+
+def test_the_admin_lists_the_sets_read_only(make_user, client_for) -> None:
+    hash_set = HashSet.objects.create(name="Listed", kind="known-good", status="ready")
+    client = client_for(make_user("root@example.org", staff=True, superuser=True))
+    assert "Hash sets" in client.get(reverse("jobs:list")).text
+    assert "Listed" in client.get(reverse("admin:hashsets_hashset_changelist")).text
+    assert client.get(reverse("admin:hashsets_hashset_add")).status_code == 403
+    assert client.post(reverse("admin:hashsets_hashset_delete", args=[hash_set.pk]), {"post": "yes"}).status_code == 403
+    assert HashSet.objects.filter(pk=hash_set.pk).exists()
