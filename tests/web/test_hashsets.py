@@ -94,3 +94,9 @@ def test_the_admin_lists_the_sets_read_only(make_user, client_for) -> None:
     assert client.get(reverse("admin:hashsets_hashset_add")).status_code == 403
     assert client.post(reverse("admin:hashsets_hashset_delete", args=[hash_set.pk]), {"post": "yes"}).status_code == 403
     assert HashSet.objects.filter(pk=hash_set.pk).exists()
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(client) -> None:
+    for response in (client.get(reverse("hashsets:list")), client.post(reverse("hashsets:import"))):
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
