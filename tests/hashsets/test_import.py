@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -107,6 +108,25 @@ def test_an_interrupted_import_leaves_no_set_and_no_entries(
     assert not HashEntry.objects.exists()
     assert announced == []
     assert AuditEvent.objects.get(action="hashset.import").outcome == "failed"
+
+
+def test_ctrl_c_in_the_middle_of_a_copy_leaves_nothing_and_the_next_import_works(tmp_path, monkeypatch, small_batches):
+    real, written = psycopg.Copy.write_row, []
+
+    def write_row(self, row):
+        written.append(row)
+        if len(written) == 17:  # two batches committed, the third half sent
+            raise KeyboardInterrupt
+        return real(self, row)
+
+    monkeypatch.setattr(psycopg.Copy, "write_row", write_row)
+    with pytest.raises(KeyboardInterrupt):
+        hash_set_import(path=build.plain(tmp_path, ROWS), name="Half", kind="alert")
+    assert not HashSet.objects.exists()
+    assert not HashEntry.objects.exists()
+    monkeypatch.setattr(psycopg.Copy, "write_row", real)
+    hash_set_import(path=build.plain(tmp_path, ROWS), name="Half", kind="alert")
+    assert HashSet.objects.get().entries == len(ROWS)
 
 
 def test_broken_json_removes_the_set_and_is_refused(tmp_path: Path, small_batches) -> None:
