@@ -26,6 +26,8 @@ WHOLE = 1024 * 1024
 _STREAMED_ARRAYS = {"media", "value"}
 _HASH_KEYS = {"md5": "md5", "sha1": "sha1", "sha256": "sha256"}
 _KEPT = ("MediaID", "MediaSize", "PhotoDNA")
+# The longest text kept of those (a PhotoDNA hash is 144 bytes, 192 characters of base64).
+MAX_KEPT = 1024
 _STREAMED = object()  # stands for an array that was streamed, in the object holding it
 
 
@@ -187,7 +189,16 @@ def _medium(line: int, medium: dict[str, Any], source: Source) -> Iterator[Item]
         return
     category = medium.get("Category")
     category = "" if category is None or isinstance(category, dict | list) else str(category)[:32]
-    extra = {key: medium[key] for key in _KEPT if medium.get(key) is not None} or None
+    extra = {}
+    for key in _KEPT:
+        value = medium.get(key)
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            continue
+        if isinstance(value, str) and len(value) > MAX_KEPT:
+            yield Malformed(line, f"{key} longer than {MAX_KEPT} characters: not kept")
+            continue
+        extra[key] = value
+    extra = extra or None
     for algorithm, value in hashes.items():
         if value is None or value == "":
             continue

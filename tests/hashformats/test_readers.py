@@ -77,6 +77,16 @@ def test_vics_keeps_category_and_media_data(tmp_path: Path, version: str) -> Non
     assert source_version == ("1.3" if version == "1" else "")
 
 
+def test_a_medium_on_a_huge_line_gives_its_hashes_without_the_huge_value(tmp_path: Path) -> None:
+    huge = {"MediaID": 7, "MD5": ROWS[1][0], "PhotoDNA": build.huge_line()}
+    path = build.vics(tmp_path, ROWS[:1], version="2", bad=[huge])
+    _, entries, malformed, _, _ = _read(path)
+    assert _pairs(entries) == {("md5", ROWS[0][0]), ("sha1", ROWS[0][1]), ("md5", ROWS[1][0])}
+    assert entries[-1].extra == {"MediaID": 7}
+    assert [m.reason for m in malformed] == ["PhotoDNA longer than 1024 characters: not kept"]
+    assert '"PhotoDNA": "AAAA' in path.read_text().splitlines()[malformed[0].line + 2]
+
+
 def test_caid_is_read_as_vics_is(tmp_path: Path) -> None:
     format_, entries, malformed, _, _ = _read(build.caid(tmp_path, ROWS))
     assert format_ == "caid"
