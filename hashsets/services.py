@@ -65,7 +65,8 @@ def _target(hash_set: HashSet) -> str:
 
 
 def _changed(hash_set_id: int) -> None:
-    transaction.on_commit(lambda: hash_sets_changed.send(sender=HashSet, hash_set_id=hash_set_id))
+    # robust: a listener that fails is logged; it never undoes (or, for an import, removes) the change it heard of.
+    transaction.on_commit(lambda: hash_sets_changed.send(sender=HashSet, hash_set_id=hash_set_id), robust=True)
 
 
 def _postgresql() -> bool:

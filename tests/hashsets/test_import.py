@@ -61,6 +61,19 @@ def test_an_nsrl_import_records_source_version_and_counts(tmp_path: Path, announ
     assert event.data["malformed_lines"][0] == [26, "MD5: not a hexadecimal hash"]
 
 
+def test_a_listener_that_fails_does_not_undo_the_import(tmp_path: Path) -> None:
+    def failing(sender, hash_set_id, **kwargs):
+        raise RuntimeError("matching is down")
+
+    hash_sets_changed.connect(failing)
+    try:
+        hash_set_import(path=build.plain(tmp_path, ROWS), name="Own", kind="alert")
+    finally:
+        hash_sets_changed.disconnect(failing)
+    assert HashSet.objects.get().status == "ready"
+    assert HashEntry.objects.count() == len(ROWS)
+
+
 def test_vics_entries_keep_category_and_data(tmp_path: Path) -> None:
     hash_set_import(path=build.vics(tmp_path, ROWS, version="2"), name="VIC", kind="known-bad", category="CAT1")
     entry = HashEntry.objects.get(digest=ROWS[0][1])
