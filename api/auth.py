@@ -60,6 +60,10 @@ AUDITED = {
     "RemoveCaseMember": "case.member.remove",
     "SetCategory": "review.category.set",
     "ConfirmCategory": "review.category.confirm",
+    "ImportHashSet": "hashset.import",
+    "EnableHashSet": "hashset.enable",
+    "DisableHashSet": "hashset.disable",
+    "DeleteHashSet": "hashset.delete",
 }
 REFUSALS = (
     grpc.StatusCode.UNAUTHENTICATED,

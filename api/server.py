@@ -1,6 +1,6 @@
-"""The gRPC server: JobService, WorkerService, CaseService and ReviewService behind the token interceptor, the
-standard health service and server reflection. TLS from a certificate and key on disk; without them only local
-(loopback) connections, and only when asked for."""
+"""The gRPC server: JobService, WorkerService, CaseService, ReviewService and HashSetService behind the token
+interceptor, the standard health service and server reflection. TLS from a certificate and key on disk; without them
+only local (loopback) connections, and only when asked for."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from api.auth import AuthInterceptor
 from api.cases_servicer import CaseServicer
 from api.filestream import StreamFileSerializer, heap_keep_large_buffers
+from api.hashsets_servicer import HashSetServicer
 from api.jobs_servicer import JobServicer
 from api.review_servicer import ReviewServicer
 from api.streams import StreamSlots
@@ -23,6 +24,8 @@ from api.workers_servicer import WorkerServicer
 from imagescanner.v1 import (
     cases_pb2,
     cases_pb2_grpc,
+    hashsets_pb2,
+    hashsets_pb2_grpc,
     jobs_pb2,
     jobs_pb2_grpc,
     review_pb2,
@@ -38,6 +41,7 @@ SERVICES = (
     workers_pb2.DESCRIPTOR.services_by_name["WorkerService"].full_name,
     cases_pb2.DESCRIPTOR.services_by_name["CaseService"].full_name,
     review_pb2.DESCRIPTOR.services_by_name["ReviewService"].full_name,
+    hashsets_pb2.DESCRIPTOR.services_by_name["HashSetService"].full_name,
 )
 
 
@@ -86,6 +90,7 @@ def server_build(
     workers_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(), server)
     cases_pb2_grpc.add_CaseServiceServicer_to_server(CaseServicer(), server)
     review_pb2_grpc.add_ReviewServiceServicer_to_server(ReviewServicer(), server)
+    hashsets_pb2_grpc.add_HashSetServiceServicer_to_server(HashSetServicer(), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

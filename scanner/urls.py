@@ -20,6 +20,7 @@ urlpatterns = [
     path("jobs/", include(([*jobs_urls.urlpatterns, *gallery_urls.urlpatterns], "jobs"))),
     path("cases/", include(casework_urls)),
     path("users/", include("accounts.urls")),
+    path("hashsets/", include("accounts.hashsets_urls")),
     path("tokens/", include("api.urls")),
     path("admin/gallery/", include("content.urls")),
     path("admin/", admin.site.urls),

@@ -410,6 +410,8 @@ GRPC_MAX_WORKERS = env.int("GRPC_MAX_WORKERS", default=16)
 # health check) and per user; one more is refused with RESOURCE_EXHAUSTED (api/streams.py, docs/grpc.md).
 GRPC_MAX_STREAMS = env.int("GRPC_MAX_STREAMS", default=12)
 GRPC_STREAMS_PER_USER = env.int("GRPC_STREAMS_PER_USER", default=8)
+# The largest hash list ImportHashSet takes (bytes): written to a temporary file as it arrives, then imported.
+HASHSET_UPLOAD_MAX_BYTES = env.int("HASHSET_UPLOAD_MAX_BYTES", default=32 * 1024**3)
 # Bytes per StreamFile message (a client may ask for 4 KiB to 3 MiB). The largest that fits gRPC's default 4 MiB
 # message limit: per byte, fewer messages cost both ends less CPU (docs/grpc.md).
 GRPC_STREAM_CHUNK_BYTES = env.int("GRPC_STREAM_CHUNK_BYTES", default=3 * 1024 * 1024)
