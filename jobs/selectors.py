@@ -15,7 +15,8 @@ from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from cases.models import Case
 from content.models import ExifData, Image
 from content.selectors import image_ml_summaries
-from jobs.models import FileInstance, Job, JobImage
+from hashsets.models import HashSet
+from jobs.models import FileInstance, HashMatch, Job, JobImage
 from review.models import ReviewMark
 from review.selectors import image_reviews, recorded_about
 
@@ -204,3 +205,28 @@ def case_images_page(*, case_id: int, after: int = 0, limit: int, where: Q | Non
     if where is not None:
         rows = rows.filter(where)
     return list(rows.values_list("image_id", "image__sha256").distinct().order_by("image_id")[:limit])
+
+
+# The kinds of set whose matches the job and case pages count, in the order they show them.
+HASH_MATCH_KINDS = (HashSet.Kind.KNOWN_BAD, HashSet.Kind.ALERT, HashSet.Kind.KNOWN_GOOD)
+
+
+def hash_match_counts(*, jobs: QuerySet[Job]) -> dict[str, int]:
+    """How many files of the jobs a set of each kind matched (a file two sets of a kind matched counts once)."""
+    rows = (
+        HashMatch.objects.filter(job__in=jobs)
+        .values("hash_set__kind")
+        .annotate(n=Count("file_instance_id", distinct=True))
+        .values_list("hash_set__kind", "n")
+    )
+    found = dict(rows)
+    return {str(kind): found.get(kind, 0) for kind in HASH_MATCH_KINDS}
+
+
+def hash_matches_by_file(*, file_ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+    """(set name, set kind) of the sets that matched each file, by name."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    rows = HashMatch.objects.filter(file_instance_id__in=list(file_ids)).order_by("file_instance_id", "hash_set__name")
+    for file_id, name, kind in rows.values_list("file_instance_id", "hash_set__name", "hash_set__kind"):
+        found.setdefault(file_id, []).append((name, kind))
+    return found
