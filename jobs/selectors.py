@@ -47,7 +47,7 @@ def source_label(job: Job) -> str:
 EXPORT_FIELDS = [
     "path", "status", "error", "note", "size", "mtime", "md5", "sha1", "sha256", "mime", "format", "width", "height",
     "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original", "faces", "tags", "ctime",
-    "btime", "case", "category", "category_by", "bookmarks", "notes", "category_status",
+    "btime", "case", "category", "category_by", "bookmarks", "notes", "category_status", "hashset_matches",
 ]  # fmt: skip
 
 
@@ -69,6 +69,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
         }
         ml = image_ml_summaries(image_ids={i.image_id for i in instances if i.image_id}, versions=versions)
         reviews = image_reviews(case_id=job.case_id, image_ids={i.image_id for i in instances if i.image_id})
+        sets = hash_matches_by_file(file_ids=[i.pk for i in instances])
         for instance in instances:
             image = instance.image
             facts = found.get(instance.image_id, {})
@@ -93,6 +94,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 "btime": instance.btime.isoformat() if instance.btime else None,
                 "case": case,
                 **_review_fields(reviews.get(instance.image_id)),
+                "hashset_matches": "; ".join(f"{name} ({kind})" for name, kind in sets.get(instance.pk, [])),
             }
 
     for instance in rows.iterator(chunk_size=2000):
@@ -212,7 +214,8 @@ HASH_MATCH_KINDS = (HashSet.Kind.KNOWN_BAD, HashSet.Kind.ALERT, HashSet.Kind.KNO
 
 
 def hash_match_counts(*, jobs: QuerySet[Job]) -> dict[str, int]:
-    """How many files of the jobs a set of each kind matched (a file two sets of a kind matched counts once)."""
+    """How many files of the jobs a set of each kind matched (a file two sets of a kind matched counts once), by kind
+    with "_" for "-" (known_bad, alert, known_good: names a template and a script can read)."""
     rows = (
         HashMatch.objects.filter(job__in=jobs)
         .values("hash_set__kind")
@@ -220,7 +223,7 @@ def hash_match_counts(*, jobs: QuerySet[Job]) -> dict[str, int]:
         .values_list("hash_set__kind", "n")
     )
     found = dict(rows)
-    return {str(kind): found.get(kind, 0) for kind in HASH_MATCH_KINDS}
+    return {kind.replace("-", "_"): found.get(kind, 0) for kind in HASH_MATCH_KINDS}
 
 
 def hash_matches_by_file(*, file_ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:

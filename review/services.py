@@ -25,6 +25,7 @@ from cases.models import Case, CaseMember, Category
 from cases.services import case_locked
 from database.bulk import bulk_insert
 from review.models import Bookmark, Categorisation, CategoryChange, Note, ReviewMark, ViewerSetting
+from review.selectors import HASH_SET_PROPOSER
 from review.signals import review_changed
 
 # Image ids named in one `review_changed`; more changed at once are announced without their ids.
@@ -176,7 +177,7 @@ def category_propose_by_hash_set(*, case: Case, set_name: str, code: str, image_
     category = Category.objects.filter(scheme_id=case.scheme_id, code=code, clears=False).first()
     if category is None or not ids:
         return 0
-    label = f"hash set {set_name}"
+    label = f"{HASH_SET_PROPOSER}{set_name}"
     with transaction.atomic():
         case_locked(case_id=case.pk)
         decided = set(Categorisation.objects.filter(case=case, image_id__in=ids).values_list("image_id", flat=True))

@@ -71,7 +71,7 @@ def test_a_set_ready_before_the_scan_matches_every_kind_of_file_by_each_algorith
         "img_00002.jpg": {("NSRL", 2)},
         "notes.txt": {("Lab alerts", 3)},
     }
-    assert job_progress_snapshot(job_id=job.pk)["hash_matches"] == {"known-bad": 2, "alert": 2, "known-good": 1}
+    assert job_progress_snapshot(job_id=job.pk)["hash_matches"] == {"known_bad": 2, "alert": 2, "known_good": 1}
     # The set's category, proposed in the case for the two known-bad images, by no member.
     proposals = Categorisation.objects.filter(case=vic_case)
     assert {(c.image_id, c.category.code, c.status, c.set_by_id) for c in proposals} == {
@@ -115,7 +115,7 @@ def test_a_set_imported_after_the_scan_matches_without_the_evidence_and_disablin
 
     hash_sets_changed.send(sender=HashSet, hash_set_id=hashes.pk)
 
-    event = async_to_sync(_event_with)(channel, "known-bad", 2)
+    event = async_to_sync(_event_with)(channel, "known_bad", 2)
     assert event["job"] == job.pk
     assert matched(job) == {"img_00000.jpg": {("VICS-2025", 3)}, "img_00002.jpg": {("VICS-2025", 1)}}
     assert Categorisation.objects.filter(case=vic_case, category__code="2", status="proposed").count() == 2
@@ -125,7 +125,7 @@ def test_a_set_imported_after_the_scan_matches_without_the_evidence_and_disablin
     HashSet.objects.filter(pk=hashes.pk).update(enabled=False)
     hash_sets_changed.send(sender=HashSet, hash_set_id=hashes.pk)
 
-    async_to_sync(_event_with)(channel, "known-bad", 0)
+    async_to_sync(_event_with)(channel, "known_bad", 0)
     assert not HashMatch.objects.filter(job=job).exists()
     assert AuditEvent.objects.filter(action="hashset.unmatch", job_id=job.pk).get().data["removed"] == 2
     async_to_sync(layer.group_discard)(job_group(job.pk), channel)
