@@ -6,6 +6,9 @@ the acting user, whose role in the case decides: the lead, examiners and staff w
 category change is also in the image's history (CategoryChange). Writes to one case take the case's row lock, so that
 two members categorising the same image at once are applied one after the other, each change recorded with what it
 replaced. Once committed, a change is announced (`review.signals.review_changed`).
+
+A hash set that matched an image proposes its category too (`category_propose_by_hash_set`): no member is acting
+then, so the proposal has no proposer and any member may confirm it.
 """
 
 from __future__ import annotations

@@ -123,7 +123,8 @@ def _commit_batch(job: Job, probes: list[Probe], lease: str, after: bytes | None
     bulk_insert(FileInstance, instances)
     if hash_sets_active():
         digests = [row["path_digest"] for row in instances]
-        hash_matches_for_job(job, FileInstance.objects.filter(job=job, path_digest__in=digests).values("id"))
+        written = FileInstance.objects.filter(job=job, path_digest__in=digests).values_list("id", flat=True)
+        hash_matches_for_job(job, list(written))  # ids, not a subquery: the join then starts from these rows
 
     in_batch = set(image_ids.values())
     known = set(JobImage.objects.filter(job=job, image_id__any=in_batch).values_list("image_id", flat=True))
