@@ -294,7 +294,9 @@ class HashMatch(models.Model):
     found while the scan runs, and again over every job when a set is imported, enabled or disabled. `category` is
     the entry's own category code, else the set's ("" where neither has one)."""
 
-    file_instance = models.ForeignKey(FileInstance, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # A file instance goes only with its job, whose deletion takes its matches first (`job`): DO_NOTHING here keeps
+    # the file instances' own deletion one statement, not a read of every row to cascade from it.
+    file_instance = models.ForeignKey(FileInstance, on_delete=models.DO_NOTHING, related_name="+", db_index=False)
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+", db_index=False)  # hash_match_job_set
     hash_set = models.ForeignKey(HashSet, on_delete=models.CASCADE, related_name="+", db_index=False)
     algorithm = models.PositiveSmallIntegerField(choices=HashEntry.Algorithm.choices)

@@ -20,7 +20,7 @@ from jobs.lifecycle import job_start
 from jobs.models import FileInstance, HashMatch, Job
 from jobs.progress.publisher import job_group
 from jobs.progress.snapshot import job_progress_snapshot
-from jobs.services import job_create
+from jobs.services import job_create, job_delete
 from review.models import Categorisation, CategoryChange
 from tests.support.hashsets import hash_set
 from tests.support.jobs import finished, photos
@@ -84,6 +84,9 @@ def test_a_set_ready_before_the_scan_matches_every_kind_of_file_by_each_algorith
     assert audit.count() == 1
     assert audit.get().data["sets"] == {"Lab alerts": 2, "NSRL": 1, "VICS-2024": 2}
     assert AuditEvent.objects.filter(action="review.category.propose", target=vic_case.reference).count() == 1
+
+    job_delete(job=job)  # the matches go with the job
+    assert not HashMatch.objects.exists()
 
 
 async def _event_with(channel: str, kind: str, count: int) -> dict:
