@@ -6,9 +6,12 @@ the job and case pages, and the export's `hashset_matches`."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connections
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from cases.schemes import PROJECT_VIC
 from cases.services import case_create, scheme_named
@@ -21,6 +24,7 @@ from review.models import Categorisation, CategoryChange
 from tests.support.cases import make_case
 from tests.support.hashsets import hash_set
 from tests.support.waiting import wait_for
+from tests.support.web import sign_in_browser
 
 pytestmark = pytest.mark.integration
 
@@ -117,3 +121,45 @@ def test_a_set_never_overrides_a_member_s_category(scan, sources_root, examiner,
     assert (kept.category.code, kept.set_by_id) == ("5", examiner.pk)
     assert not CategoryChange.objects.filter(case=vic_case, image_id=mine, user__isnull=True).exists()
     assert Categorisation.objects.get(case=vic_case, image_id=other_image).category.code == "2"
+
+
+def test_in_the_browser_a_matched_tile_stays_marked_and_veiled(
+    asgi_server, scan, sources_root, examiner, vic_case, client_for, page
+):
+    folder = sources_root / "case"
+    make_case(folder)
+    hash_set("Lab alerts", HashSet.Kind.ALERT, {folder / BAD: "md5"})
+    job = scan(examiner, case=vic_case)
+    bad = image_of(job, BAD)
+    server = asgi_server()
+    sign_in_browser(page.context, server, examiner)
+    page.goto(f"{server.url}/jobs/{job.pk}/gallery/")
+    tile = page.locator(f'.tile[data-image="{bad}"]')
+    expect(tile).to_have_class(re.compile(r"\bveiled\b"))
+    expect(tile.get_by_test_id("hashmatch-mark")).to_be_visible()
+
+    # The user's blur switched on and off again: the matched picture stays veiled, and only it.
+    page.get_by_test_id("veil-blur").check()
+    expect(page.locator(".tile.veiled")).to_have_count(page.locator(".tile").count())
+    page.get_by_test_id("veil-blur").uncheck()
+    expect(page.locator(".tile.veiled")).to_have_count(1)
+    expect(tile).to_have_class(re.compile(r"\bveiled\b"))
+
+    # A category set meanwhile (by another page) is painted on the tile: the hash-set mark and the veil stay.
+    expect(page.locator("#review .live")).to_have_attribute("data-state", "open")
+    alice = client_for(examiner)
+
+    def categorise() -> int:
+        try:
+            return alice.post(
+                reverse("jobs:review_categorise", args=[job.pk]), {"ids": str(bad), "code": "5"}
+            ).status_code
+        finally:
+            connections.close_all()
+
+    # On a thread of its own: this one runs Playwright's event loop, where the change could not be announced.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(categorise).result() == 200
+    expect(tile.get_by_test_id("badge")).to_have_text("5")
+    expect(tile.get_by_test_id("hashmatch-mark")).to_be_visible()
+    expect(tile).to_have_class(re.compile(r"\bveiled\b"))
