@@ -30,7 +30,7 @@ from content.models import Classification, ExifData, Face, Image, StageResult
 from evidence.display import display_text
 from gallery.cursors import CursorError, cursor_decode, cursor_encode, storable
 from gallery.folders import paths_matching
-from gallery.hashmatches import KNOWN_GOOD_CHOICES, hash_matched
+from gallery.hashmatches import KNOWN_GOOD_CHOICES, hash_matched, known_good_found
 from hashsets.models import HashSet
 from jobs.access import job_list_for_user
 from jobs.hashmatching import FLAGGING_KINDS
@@ -206,7 +206,8 @@ def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters) -> QuerySet:
         rows = rows.filter(Exists(Image.objects.filter(pk=ref, mime=filters.mime)))
     if filters.extension_mismatch:
         rows = rows.filter(Exists(FileInstance.objects.filter(job=job, image=ref, extension_mismatch=True)))
-    if filters.known_good != "shown":
+    # Hiding costs a look-up per image: only asked of a job that has known-good matches at all.
+    if filters.known_good == "only" or (filters.known_good == "hidden" and known_good_found(job=job)):
         good = hash_matched(job, ref, [HashSet.Kind.KNOWN_GOOD]) & ~hash_matched(job, ref, FLAGGING_KINDS)
         rows = rows.exclude(good) if filters.known_good == "hidden" else rows.filter(good)
     if filters.hash_flagged:
