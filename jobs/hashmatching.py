@@ -167,13 +167,14 @@ def hash_matches_refresh(hash_set_id: int) -> None:
             added = hash_matches_for_job(job, hash_set_id=hash_set_id)
             hash_matches_audit(job, added, reason="set imported or enabled")
         return
+    name = HashSet.objects.filter(pk=hash_set_id).values_list("name", flat=True).first() or f"set {hash_set_id}"
     with transaction.atomic():
         matches = HashMatch.objects.filter(hash_set_id=hash_set_id)
         by_job = dict(matches.values("job_id").annotate(n=Count("id")).values_list("job_id", "n"))
         matches.delete()
         for job_id, n in sorted(by_job.items()):
             audit_record(
-                "hashset.unmatch", job_id=job_id, target=f"hash set {hash_set_id}",
+                "hashset.unmatch", job_id=job_id, target=f"hash set {name}",
                 detail=f"the set was disabled or removed: {n} matches removed", removed=n,
             )  # fmt: skip
             progress_changed(job_id)
