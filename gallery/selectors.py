@@ -31,7 +31,10 @@ from evidence.display import display_text
 from gallery.cursors import CursorError, cursor_decode, cursor_encode, storable
 from gallery.folders import paths_matching
 from gallery.forensic import flag_choices, flag_filter
+from gallery.hashmatches import KNOWN_GOOD_CHOICES, hash_matched, known_good_found
+from hashsets.models import HashSet
 from jobs.access import job_list_for_user
+from jobs.hashmatching import FLAGGING_KINDS
 from jobs.models import FileInstance, Job, JobImage
 from review.selectors import review_filter
 
@@ -75,12 +78,18 @@ class GalleryFilters:
     reviewed: str = ""
     # Raised by the forensic stage: a flag code (extractors.forensic.FLAG_CODES), or "any" (gallery.forensic).
     flag: str = ""
+    # Images a known-good hash set matched (and no known-bad or alert one): "hidden" (by default), "shown" or "only".
+    known_good: str = "hidden"
+    # Only images a known-bad or alert hash set matched.
+    hash_flagged: bool = False
     # Whose bookmarks `bookmarked` reads: who is asking, not a filter of its own.
     user: Any = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.reviewed not in ("", "yes", "no"):
             raise FilterError("the reviewed filter is yes or no")
+        if self.known_good not in KNOWN_GOOD_CHOICES:
+            raise FilterError("the known-good filter is hidden, shown or only")
         for name in ("mime", "camera", "tag", "folder", "name", "category"):
             if not storable(getattr(self, name)):
                 raise FilterError(f"the {name} filter holds a character no stored value has")
@@ -205,6 +214,12 @@ def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters) -> QuerySet:
         rows = rows.filter(flag_filter(job=job, flag=filters.flag))
     if filters.extension_mismatch:
         rows = rows.filter(Exists(FileInstance.objects.filter(job=job, image=ref, extension_mismatch=True)))
+    # Hiding costs a look-up per image: only asked of a job that has known-good matches at all.
+    if filters.known_good == "only" or (filters.known_good == "hidden" and known_good_found(job=job)):
+        good = hash_matched(job, ref, [HashSet.Kind.KNOWN_GOOD]) & ~hash_matched(job, ref, FLAGGING_KINDS)
+        rows = rows.exclude(good) if filters.known_good == "hidden" else rows.filter(good)
+    if filters.hash_flagged:
+        rows = rows.filter(hash_matched(job, ref, FLAGGING_KINDS))
     if filters.category or filters.bookmarked or filters.noted or filters.reviewed:
         rows = rows.filter(
             review_filter(case=job.case, user=filters.user, category=filters.category,

@@ -27,6 +27,7 @@ from extractors.classify import vocabulary_read
 from gallery.cursors import CursorError, storable
 from gallery.folders import folder_level
 from gallery.forensic import flag_choices, forensic_panel
+from gallery.hashmatches import hash_flagged_images, image_hash_matches, known_good_found
 from gallery.review_selectors import (
     categories_json,
     counters_json,
@@ -46,6 +47,7 @@ from gallery.selectors import (
 )
 from gallery.thumbnails import PictureError, picture_get
 from jobs.evidence_files import EvidenceUnavailable, open_file_instance
+from jobs.hashmatching import FLAGGING_KINDS
 from jobs.models import FileInstance, Job, JobImage
 from jobs.progress.snapshot import job_stage_gaps
 from jobs.selectors import source_label
@@ -56,7 +58,7 @@ from review.selectors import viewer_setting
 GALLERY_STAGES = ("exif", "faces", "classify", "forensic")
 FILTER_FIELDS = (
     "gps", "faces", "tag", "errors", "duplicates", "type", "camera", "from", "to", "mismatch",
-    "folder", "direct", "name", "flag",
+    "folder", "direct", "name", "flag", "known_good", "hashmatch",
 )  # fmt: skip
 REVIEW_FILTER_FIELDS = ("category", "bookmarked", "noted", "reviewed")
 
@@ -96,6 +98,8 @@ def _filters(request: HttpRequest, job: Job) -> GalleryFilters:
             noted=q.get("noted") == "1",
             reviewed=q.get("reviewed", ""),
             flag=q.get("flag", ""),
+            known_good=q.get("known_good") or "hidden",
+            hash_flagged=q.get("hashmatch") == "1",
             user=request.user,
         )
     except FilterError as exc:
@@ -132,6 +136,7 @@ def gallery(request: HttpRequest, job_id: int) -> HttpResponse:
     filters = _filters(request, job)
     gaps = job_stage_gaps(job=job, stages=GALLERY_STAGES)
     page = _page(request, job)
+    hides = filters.known_good == "hidden" and known_good_found(job=job)
     return render(
         request,
         "gallery/gallery.html",
@@ -144,7 +149,8 @@ def gallery(request: HttpRequest, job_id: int) -> HttpResponse:
             "job": job,
             "gaps": gaps,
             "unanswered": [gaps[stage] for stage in sorted(filters.stages_read) if stage in gaps],
-            "count": gallery_count(job=job, filters=filters) if filters.active else job.distinct_images,
+            "count": gallery_count(job=job, filters=filters) if filters.active or hides else job.distinct_images,
+            "hides_known_good": hides,
             "source": source_label(job),
             "page": page,
             "query": _query(request),
@@ -200,10 +206,12 @@ def gallery_more(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 def _tiles_review(request: HttpRequest, job: Job, page) -> dict:
-    """What the tiles show of review: each image's decision, and the user's exposure reduction."""
+    """What the tiles show of review: each image's decision, the images a known-bad or alert hash set matched
+    (badged, and veiled for everyone), and the user's exposure reduction."""
     ids = [item.image_id for item in page.items]
     return {
         "decisions": tile_decisions(job=job, user=request.user, image_ids=ids),
+        "flagged": hash_flagged_images(job=job, image_ids=ids),
         "viewer": viewer_setting(user=request.user),
     }
 
@@ -230,6 +238,7 @@ def image_panel(request: HttpRequest, job_id: int, image_id: int) -> HttpRespons
         facts = image_facts(job=job, image_id=image_id, user=request.user)
     except Image.DoesNotExist:
         raise Http404("This job has no such image.") from None
+    matches = image_hash_matches(job=job, image_id=image_id)
     return render(
         request,
         "gallery/_panel.html",
@@ -238,6 +247,8 @@ def image_panel(request: HttpRequest, job_id: int, image_id: int) -> HttpRespons
             "gaps": job_stage_gaps(job=job, stages=GALLERY_STAGES),
             "facts": facts,
             "review": panel_review(job=job, user=request.user, image_id=image_id),
+            "hash_matches": matches,
+            "hash_flagged": any(kind in FLAGGING_KINDS for _, kind, _ in matches),
             "viewer": viewer_setting(user=request.user),
             "image": facts.image,
             "exif": facts.exif,

@@ -10,6 +10,7 @@ from celery.canvas import Signature
 SCAN_TASK = "jobs.tasks.scan_source"
 STAGE_TASK = "jobs.tasks.run_stage"
 BATCH_FINISH_TASK = "jobs.tasks.batch_finish"
+HASH_SETS_TASK = "jobs.tasks.hash_sets_rematch"
 
 
 def scan_signature(job_id: int, lease: str) -> Signature:
@@ -21,3 +22,8 @@ def batch_canvas(*, batch_id: int, stages: Sequence[str]) -> Signature:
     """A chord: one task per stage over the batch, then the batch is recorded done."""
     header = [signature(STAGE_TASK, args=(batch_id, stage), immutable=True) for stage in stages]
     return chord(header, signature(BATCH_FINISH_TASK, args=(batch_id,), immutable=True))
+
+
+def hash_sets_signature(hash_set_id: int) -> Signature:
+    """Match every job again against a set that changed (jobs.hashmatching.hash_matches_refresh)."""
+    return signature(HASH_SETS_TASK, args=(hash_set_id,), immutable=True)

@@ -7,6 +7,7 @@ from django.db.models.functions import Left
 
 from cases.models import Case
 from content.models import Image
+from hashsets.models import HashEntry, HashSet
 from jobs.config import JobConfig
 
 
@@ -286,3 +287,31 @@ class StageClaim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stage} v{self.extractor_version} image {self.image_id} by batch {self.batch_id}"
+
+
+class HashMatch(models.Model):
+    """A file instance whose MD5, SHA-1 or SHA-256 is an entry of a READY, enabled hash set (jobs.hashmatching):
+    found while the scan runs, and again over every job when a set is imported, enabled or disabled. `category` is
+    the entry's own category code, else the set's ("" where neither has one)."""
+
+    # A file instance goes only with its job, whose deletion takes its matches first (`job`): DO_NOTHING here keeps
+    # the file instances' own deletion one statement, not a read of every row to cascade from it.
+    file_instance = models.ForeignKey(FileInstance, on_delete=models.DO_NOTHING, related_name="+", db_index=False)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+", db_index=False)  # hash_match_job_set
+    hash_set = models.ForeignKey(HashSet, on_delete=models.CASCADE, related_name="+", db_index=False)
+    algorithm = models.PositiveSmallIntegerField(choices=HashEntry.Algorithm.choices)
+    category = models.CharField(max_length=32, blank=True)
+    matched_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["file_instance", "hash_set"], name="hash_match_once"),
+        ]
+        indexes = [
+            models.Index(fields=["job", "hash_set"], name="hash_match_job_set"),
+            models.Index(fields=["hash_set"], name="hash_match_set"),
+        ]
+        verbose_name_plural = "hash matches"
+
+    def __str__(self) -> str:
+        return f"file {self.file_instance_id} in set {self.hash_set_id}"

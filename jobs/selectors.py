@@ -20,7 +20,8 @@ from cases.selectors import WORKING_ROLES
 from content.models import ExifData, Image
 from content.selectors import image_forensic_flags, image_ml_summaries
 from extractors.forensic import DEFAULTS, taken_after_modified
-from jobs.models import FileInstance, Job, JobImage
+from hashsets.models import HashSet
+from jobs.models import FileInstance, HashMatch, Job, JobImage
 from review.models import ReviewMark
 from review.selectors import image_reviews, recorded_about
 
@@ -83,7 +84,7 @@ def source_label(job: Job) -> str:
 EXPORT_FIELDS = [
     "path", "status", "error", "note", "size", "mtime", "md5", "sha1", "sha256", "mime", "format", "width", "height",
     "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original", "faces", "tags", "ctime",
-    "btime", "case", "category", "category_by", "bookmarks", "notes", "category_status", "flags",
+    "btime", "case", "category", "category_by", "bookmarks", "notes", "category_status", "hashset_matches", "flags",
 ]  # fmt: skip
 
 
@@ -124,6 +125,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
         flagged = image_forensic_flags(
             image_ids={i.image_id for i in instances if i.image_id}, version=versions.get("forensic", "")
         )
+        sets = hash_matches_by_file(file_ids=[i.pk for i in instances])
         for instance in instances:
             image = instance.image
             facts = found.get(instance.image_id, {})
@@ -148,6 +150,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 "btime": instance.btime.isoformat() if instance.btime else None,
                 "case": case,
                 **_review_fields(reviews.get(instance.image_id)),
+                "hashset_matches": "; ".join(f"{name} ({kind})" for name, kind in sets.get(instance.pk, [])),
                 "flags": _flag_codes(flagged.get(instance.image_id), instance, tolerance),
             }
 
@@ -271,3 +274,29 @@ def case_images_page(*, case_id: int, after: int = 0, limit: int, where: Q | Non
     if where is not None:
         rows = rows.filter(where)
     return list(rows.values_list("image_id", "image__sha256").distinct().order_by("image_id")[:limit])
+
+
+# The kinds of set whose matches the job and case pages count, in the order they show them.
+HASH_MATCH_KINDS = (HashSet.Kind.KNOWN_BAD, HashSet.Kind.ALERT, HashSet.Kind.KNOWN_GOOD)
+
+
+def hash_match_counts(*, jobs: QuerySet[Job]) -> dict[str, int]:
+    """How many files of the jobs a set of each kind matched (a file two sets of a kind matched counts once), by kind
+    with "_" for "-" (known_bad, alert, known_good: names a template and a script can read)."""
+    rows = (
+        HashMatch.objects.filter(job__in=jobs)
+        .values("hash_set__kind")
+        .annotate(n=Count("file_instance_id", distinct=True))
+        .values_list("hash_set__kind", "n")
+    )
+    found = dict(rows)
+    return {kind.replace("-", "_"): found.get(kind, 0) for kind in HASH_MATCH_KINDS}
+
+
+def hash_matches_by_file(*, file_ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+    """(set name, set kind) of the sets that matched each file, by name."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    rows = HashMatch.objects.filter(file_instance_id__in=list(file_ids)).order_by("file_instance_id", "hash_set__name")
+    for file_id, name, kind in rows.values_list("file_instance_id", "hash_set__name", "hash_set__kind"):
+        found.setdefault(file_id, []).append((name, kind))
+    return found

@@ -37,17 +37,35 @@ class Decision:
     reviewed: bool = False  # by anyone
 
 
+# How the history names a hash set that proposed a category (review.services.category_propose_by_hash_set): a
+# proposal no member made.
+HASH_SET_PROPOSER = "hash set "
+
+
+def _proposers(case_id: int, rows: Iterable[Categorisation]) -> dict[int, str]:
+    """Image id -> the hash set ("hash set <name>") that proposed the category of each row no member set."""
+    unnamed = [row.image_id for row in rows if row.set_by_id is None]
+    if not unnamed:
+        return {}
+    changes = CategoryChange.objects.filter(
+        case_id=case_id, image_id__in=unnamed, user__isnull=True, user_label__startswith=HASH_SET_PROPOSER
+    )
+    return dict(changes.order_by("id").values_list("image_id", "user_label"))
+
+
 def decisions(*, case: Case, image_ids: Iterable[int], user: AbstractBaseUser) -> dict[int, Decision]:
     """The decisions about the images (those with none are left out), in four queries whatever their number."""
     ids = list(image_ids)
     found: dict[int, dict] = {}
-    rows = Categorisation.objects.filter(case=case, image_id__in=ids).select_related(
-        "category", "set_by", "confirmed_by"
+    rows = list(
+        Categorisation.objects.filter(case=case, image_id__in=ids).select_related("category", "set_by", "confirmed_by")
     )
+    proposers = _proposers(case.pk, rows)
     for row in rows:
         found[row.image_id] = {
             "code": row.category.code, "label": row.category.label, "status": row.status, "disputed": row.disputed,
-            "sensitive": row.category.sensitive, "set_by": _name(row.set_by), "confirmed_by": _name(row.confirmed_by),
+            "sensitive": row.category.sensitive, "set_by": _name(row.set_by) or proposers.get(row.image_id, ""),
+            "confirmed_by": _name(row.confirmed_by),
         }  # fmt: skip
     marks = Bookmark.objects.filter(case=case, image_id__in=ids).values("image_id")
     for row in marks.annotate(n=Count("id"), mine=Count("id", filter=Q(user=user))):
@@ -87,13 +105,17 @@ def image_reviews(*, case_id: int, image_ids: Iterable[int]) -> dict[int, ImageR
     number."""
     ids = list(image_ids)
     found: dict[int, dict] = {}
-    rows = Categorisation.objects.filter(case_id=case_id, image_id__in=ids).select_related(
-        "category", "set_by", "confirmed_by"
+    rows = list(
+        Categorisation.objects.filter(case_id=case_id, image_id__in=ids).select_related(
+            "category", "set_by", "confirmed_by"
+        )
     )
+    proposers = _proposers(case_id, rows)
     for row in rows:
         found[row.image_id] = {
             "category": row.category.code, "status": row.status, "disputed": row.disputed,
-            "set_by": _name(row.set_by) or DELETED, "confirmed_by": _name(row.confirmed_by),
+            "set_by": _name(row.set_by) or proposers.get(row.image_id, DELETED),
+            "confirmed_by": _name(row.confirmed_by),
         }  # fmt: skip
         if row.confirmed_at and row.confirmed_by is None:
             found[row.image_id]["confirmed_by"] = DELETED

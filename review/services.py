@@ -6,6 +6,9 @@ the acting user, whose role in the case decides: the lead, examiners and staff w
 category change is also in the image's history (CategoryChange). Writes to one case take the case's row lock, so that
 two members categorising the same image at once are applied one after the other, each change recorded with what it
 replaced. Once committed, a change is announced (`review.signals.review_changed`).
+
+A hash set that matched an image proposes its category too (`category_propose_by_hash_set`): no member is acting
+then, so the proposal has no proposer and any member may confirm it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from cases.models import Case, CaseMember, Category
 from cases.services import case_locked
 from database.bulk import bulk_insert
 from review.models import Bookmark, Categorisation, CategoryChange, Note, ReviewMark, ViewerSetting
+from review.selectors import HASH_SET_PROPOSER
 from review.signals import review_changed
 
 # Image ids named in one `review_changed`; more changed at once are announced without their ids.
@@ -182,6 +186,42 @@ def category_set(*, case: Case, user: AbstractBaseUser, code: str, image_ids: It
             detail="only the case's lead takes away a category another member proposed or confirmed, or disputes",
         )  # fmt: skip
     return outcome
+
+
+def category_propose_by_hash_set(*, case: Case, set_name: str, code: str, image_ids: Iterable[int]) -> int:
+    """Propose the category `code` for the images on behalf of the hash set `set_name` that matched them: a proposal
+    no member made (any member may confirm it), in the history as "hash set <name>". Only where the case's scheme has
+    the code (never its "clears" category), and only for images no one categorised in the case yet (no category, no
+    history): a hash set never overrides a member's decision, nor one taken away. Returns how many were proposed."""
+    ids = _unique(image_ids)
+    category = Category.objects.filter(scheme_id=case.scheme_id, code=code, clears=False).first()
+    if category is None or not ids:
+        return 0
+    label = f"{HASH_SET_PROPOSER}{set_name}"
+    with transaction.atomic():
+        case_locked(case_id=case.pk)
+        decided = set(Categorisation.objects.filter(case=case, image_id__in=ids).values_list("image_id", flat=True))
+        decided |= set(CategoryChange.objects.filter(case=case, image_id__in=ids).values_list("image_id", flat=True))
+        todo = [i for i in ids if i not in decided]
+        if not todo:
+            return 0
+        now = timezone.now()
+        status = Categorisation.Status.PROPOSED
+        bulk_insert(
+            Categorisation,
+            [{"case_id": case.pk, "image_id": i, "category_id": category.pk, "status": status, "set_by_id": None,
+              "set_at": now, "disputed": False} for i in todo],
+        )  # fmt: skip
+        bulk_insert(
+            CategoryChange,
+            [{"case_id": case.pk, "image_id": i, "at": now, "user_id": None, "user_label": label[:254],
+              "action": CategoryChange.Action.SET, "before_id": None, "before_status": "", "after_id": category.pk,
+              "after_status": status} for i in todo],
+        )  # fmt: skip
+        audit_record("review.category.propose", target=case.reference, detail=f"{code}: {len(todo)} images, by {label}",
+                     images=len(todo), hash_set=set_name)  # fmt: skip
+        _announce(case, todo, "category")
+    return len(todo)
 
 
 def category_confirm(*, case: Case, user: AbstractBaseUser, image_ids: Iterable[int]) -> ReviewOutcome:

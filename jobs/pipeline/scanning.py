@@ -22,6 +22,7 @@ from evidence.display import display_path
 from evidence.probe import Probe, Status, probe_all
 from evidence.walk import walk
 from jobs import canvas
+from jobs.hashmatching import hash_matches_discovery_end, hash_matches_for_job, hash_sets_active
 from jobs.lifecycle import job_extract_begin, job_fail, job_scan_begin, job_try_complete
 from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch
 from jobs.pipeline import inprocess
@@ -118,7 +119,12 @@ def _commit_batch(job: Job, probes: list[Probe], lease: str, after: bytes | None
     if image_probes:
         bulk_insert(Image, [_image(p) for p in image_probes.values()])
     image_ids = dict(Image.objects.filter(sha256__any=list(image_probes)).values_list("sha256", "id"))
-    bulk_insert(FileInstance, [_file_instance(job, p, image_ids) for p in probes])
+    instances = [_file_instance(job, p, image_ids) for p in probes]
+    bulk_insert(FileInstance, instances)
+    if hash_sets_active():
+        digests = [row["path_digest"] for row in instances]
+        written = FileInstance.objects.filter(job=job, path_digest__in=digests).values_list("id", flat=True)
+        hash_matches_for_job(job, list(written))  # ids, not a subquery: the join then starts from these rows
 
     in_batch = set(image_ids.values())
     known = set(JobImage.objects.filter(job=job, image_id__any=in_batch).values_list("image_id", flat=True))
@@ -248,6 +254,7 @@ def scan_job(*, job_id: int, slice_seconds: float, lease: str = "") -> None:
                     return
     if not flush():
         return
+    hash_matches_discovery_end(job)
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job_id)  # held while the job may complete (job_try_complete)
         if not job_extract_begin(job=job, lease=lease):

@@ -13,9 +13,11 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.dispatch import receiver
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
-from jobs import canvas, lifecycle
+from hashsets.signals import hash_sets_changed
+from jobs import canvas, hashmatching, lifecycle
 from jobs.pipeline import scanning, stages
 
 logger = logging.getLogger(__name__)
@@ -96,3 +98,24 @@ def run_stage(self, batch_id: int, stage: str) -> dict[str, int]:
 @shared_task(name=canvas.BATCH_FINISH_TASK, acks_late=True, reject_on_worker_lost=True)
 def batch_finish(batch_id: int) -> None:
     stages.batch_finish(batch_id=batch_id)
+
+
+@shared_task(name=canvas.HASH_SETS_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
+def hash_sets_rematch(self, hash_set_id: int) -> None:
+    """Every job matched again against a set that changed. Run again whole on a transient fault: each job's matching
+    skips what is recorded already."""
+    try:
+        hashmatching.hash_matches_refresh(hash_set_id)
+    except Exception as exc:
+        if is_transient(exc) and self.request.retries < self.max_retries:
+            raise self.retry(exc=exc, countdown=5 * 2**self.request.retries) from exc
+        raise
+
+
+@receiver(hash_sets_changed)
+def _hash_sets_changed(sender, *, hash_set_id: int, **kwargs) -> None:
+    """Sent once a set's change committed: its matching over every job (heavy: a join per job) goes to the jobs
+    queue. In the embedded configuration (eager tasks) it runs here, in the process that changed the set, before
+    the change's sender goes on."""
+    hashmatching.hash_sets_forget()
+    canvas.hash_sets_signature(hash_set_id).apply_async()

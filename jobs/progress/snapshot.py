@@ -14,6 +14,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from jobs.models import BatchStage, FileInstance, Job
+from jobs.selectors import hash_match_counts
 
 NEWEST_ERRORS = 5
 RATE_WINDOW = timedelta(seconds=60)
@@ -64,6 +65,8 @@ class ProgressEvent(TypedDict):
     elapsed_seconds: NotRequired[float]
     stages: NotRequired[list[StageState]]
     newest_errors: NotRequired[list[FileError]]
+    # Files a hash set matched, by the set's kind (jobs.selectors.HASH_MATCH_KINDS).
+    hash_matches: NotRequired[dict[str, int]]
     # What the active job waits for that no worker will bring (jobs.progress.waiting). Added by the web process, which
     # asks the broker, to what it sends a browser.
     waiting: NotRequired[list[str]]
@@ -89,6 +92,7 @@ def job_progress(*, job: Job) -> dict[str, Any]:
         "current_path": job.current_path,
         "discovery_finished": job.discovery_finished,
         "error": job.error,
+        "hash_matches": hash_match_counts(jobs=Job.objects.filter(pk=job.pk)),
         "stages": [
             {
                 "stage": p.stage,
@@ -179,4 +183,5 @@ def progress_event(*, job_id: int, kind: Literal["snapshot", "progress"] = "prog
         elapsed_seconds=round(elapsed, 1),
         stages=stages,
         newest_errors=[FileError(path=e["path"], error=e["error"]) for e in newest],
+        hash_matches=s["hash_matches"],
     )

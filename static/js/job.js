@@ -92,6 +92,12 @@ function draw(s) {
   field("bytes_seen").textContent = sizeText(s.bytes_seen);
   field("files_per_second").textContent = Math.round(s.files_per_second);
   field("current_path").textContent = s.current_path;
+  for (const [kind, count] of Object.entries(s.hash_matches || {})) {
+    const el = field(`hash_${kind}`);
+    if (!el) continue;
+    el.textContent = count;
+    if (kind !== "known_good") el.classList.toggle("bad", count > 0);
+  }
   drawTypes(s.image_types);
   drawNewestErrors(s.newest_errors);
   drawWaiting(s.waiting);

@@ -44,17 +44,23 @@ export function categoryForKey(key) {
 export const veil = {
   blur: bar.dataset.blur === "1",
   grey: bar.dataset.grey === "1",
-  // Whether a picture with this decision is shown veiled (sensitive categories are, for everyone).
+  // Whether a picture is shown veiled: a tile marked sensitive (its category) or hash-matched (a known-bad or alert
+  // hash set holds it) is, for everyone.
+  forTile(tile) {
+    return tile.hasAttribute("data-sensitive") || tile.hasAttribute("data-hashmatch");
+  },
   classes(el, sensitive) {
     el.classList.toggle("veiled", veil.blur || sensitive);
     el.classList.toggle("greyed", veil.grey);
   },
 };
 
-function badge(d) {
+function badge(d, tile) {
   const marks = document.createElement("span");
   marks.className = "tile-marks";
   marks.dataset.testid = "tile-marks";
+  const hashMark = tile.querySelector('[data-testid="hashmatch-mark"]');
+  if (hashMark) marks.append(hashMark);
   if (d.code) {
     const b = document.createElement("span");
     b.className = "badge";
@@ -89,8 +95,8 @@ function paint(decisions) {
     tile.toggleAttribute("data-reviewed", d.reviewed);
     tile.dataset.label = d.label;
     tile.dataset.setBy = d.set_by;
-    veil.classes(tile, d.sensitive);
-    tile.querySelector(".tile-marks")?.replaceWith(badge(d));
+    veil.classes(tile, veil.forTile(tile));
+    tile.querySelector(".tile-marks")?.replaceWith(badge(d, tile));
   }
   document.dispatchEvent(new CustomEvent("review:painted", { detail: decisions }));
 }
@@ -235,7 +241,7 @@ for (const box of [document.getElementById("veil-blur"), document.getElementById
   box.addEventListener("change", async () => {
     veil.blur = document.getElementById("veil-blur").checked;
     veil.grey = document.getElementById("veil-grey").checked;
-    for (const tile of tiles()) veil.classes(tile, tile.hasAttribute("data-sensitive"));
+    for (const tile of tiles()) veil.classes(tile, veil.forTile(tile));
     await request("viewer", { data: { blur: veil.blur ? "1" : "0", grey: veil.grey ? "1" : "0" } });
   });
 }

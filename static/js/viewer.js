@@ -65,7 +65,7 @@ function draw() {
   let text = d.code ? `${d.code} ${label} · ${d.status}${tile.hasAttribute("data-disputed") ? ", disputed" : ""}` : "not categorised";
   if (tile.hasAttribute("data-bookmarked")) text += " · ★ bookmarked";
   field("decision").textContent = text;
-  veil.classes(stage, tile.hasAttribute("data-sensitive"));
+  veil.classes(stage, veil.forTile(tile));
   stage.classList.toggle("revealed", tile.classList.contains("revealed"));
 }
 
