@@ -213,6 +213,7 @@ def _fill(hash_set: HashSet, reading: Reading, progress: Progress | None) -> Imp
                 progress(entries, reading.position())
     bulk_insert(HashEntry, rows)
     entries += len(rows)
+    _statistics()
     sha256 = reading.sha256()
     with transaction.atomic():
         hash_set.status = HashSet.Status.READY
@@ -238,6 +239,15 @@ def _fill(hash_set: HashSet, reading: Reading, progress: Progress | None) -> Imp
     if progress:
         progress(entries, reading.position())
     return ImportReport(hash_set, kept)
+
+
+def _statistics() -> None:
+    """Fresh planner statistics for the entries, before the matching that a ready set starts reads them: right
+    after a bulk load, PostgreSQL may otherwise scan every entry for each job instead of using the digest index. A
+    role that does not own the table is skipped with a warning, not refused."""
+    if _postgresql():
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(f"ANALYZE {HashEntry._meta.db_table}")
 
 
 def _row(hash_set_id: int, entry: Entry) -> dict:
