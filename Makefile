@@ -85,6 +85,7 @@ bench: $(VENV)/.dev static
 	$(PY) -m benchmarks.grpc
 	$(PY) -m benchmarks.review
 	$(PY) -m benchmarks.viewer
+	$(PY) -m benchmarks.hashsets
 
 # The distributed stack on this machine: web (daphne), one worker per queue, Flower, the gRPC API; local PostgreSQL
 # and Redis. The app's own database role is made when missing; migrations run as the tables' owner and grant it its
