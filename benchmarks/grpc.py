@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from benchmarks import grpcstreams, jobrows
-from benchmarks.environment import distributed_environment
+from benchmarks.environment import distributed_environment, results_write
 from benchmarks.grpcstreams import FILE_MIB, FILE_RUNS, IMAGE_MIB, IMAGE_RUNS, MANY_IMAGES
 from benchmarks.jobrows import DEPTHS, IMAGES
 
@@ -210,10 +210,7 @@ def main() -> None:
         *[f"| {name} | {rate:.0f} | {ratio:.2f} | {ms:.1f} |" for name, rate, ratio, ms in images],
         "",
     ]
-    text = "\n".join(lines)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(text)
-    print(text)
+    results_write(RESULTS, lines)
 
 
 if __name__ == "__main__":

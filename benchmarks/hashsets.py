@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from benchmarks import datasets, jobrows
+from benchmarks.environment import results_write
 
 REPO = Path(__file__).resolve().parent.parent
 DATABASE_URL = os.environ.get(
@@ -137,10 +138,7 @@ def main() -> None:
         f"| throughput with the set / without | {ratio:.2f}x | >= 0.95x |",
         "",
     ]
-    text = "\n".join(lines)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(text)
-    print(text)
+    results_write(RESULTS, lines)
 
 
 if __name__ == "__main__":

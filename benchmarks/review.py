@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from benchmarks import jobrows
-from benchmarks.environment import distributed_environment
+from benchmarks.environment import results_write, web_environment
 from benchmarks.jobrows import IMAGES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,13 +27,7 @@ SELECTED = 10_000
 REPEATS = 7
 RESULTS = REPO / "bench-results" / "review.md"
 
-distributed_environment(
-    database_url=DATABASE_URL,
-    broker_url="redis://127.0.0.1:6379/3",
-    REDIS_URL="redis://127.0.0.1:6379/3",
-    DJANGO_SECURE_SSL_REDIRECT="false",
-    log_level="ERROR",
-)
+web_environment(database_url=DATABASE_URL)
 
 
 def _timed(work) -> tuple[float, object]:
@@ -137,10 +131,7 @@ def main() -> None:
         *[f"| {what} | {ms:.1f} | {ms / pages[0][1]:.2f} | {tiles} |" for what, ms, tiles in pages],
         "",
     ]
-    text = "\n".join(lines)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(text)
-    print(text)
+    results_write(RESULTS, lines)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from benchmarks import jobrows
-from benchmarks.environment import distributed_environment
+from benchmarks.environment import results_write, web_environment
 
 REPO = Path(__file__).resolve().parent.parent
 DATABASE_URL = os.environ.get("BENCH_VIEWER_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/scanner_bench_viewer")
@@ -29,13 +29,7 @@ PHOTOS = 60
 STEPS = 40
 RESULTS = REPO / "bench-results" / "viewer.md"
 
-distributed_environment(
-    database_url=DATABASE_URL,
-    broker_url="redis://127.0.0.1:6379/3",
-    REDIS_URL="redis://127.0.0.1:6379/3",
-    DJANGO_SECURE_SSL_REDIRECT="false",
-    log_level="ERROR",
-)
+web_environment(database_url=DATABASE_URL)
 
 # From the key to the picture decoded, in the page: what the examiner waits for.
 STEP = """(key) => new Promise((done) => {
@@ -137,10 +131,7 @@ def main() -> None:
         f"| not held by the browser: request and decode (baseline) | {statistics.median(cold):.1f} | {max(cold):.1f} |",
         "",
     ]
-    text = "\n".join(lines)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(text)
-    print(text)
+    results_write(RESULTS, lines)
 
 
 if __name__ == "__main__":

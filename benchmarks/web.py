@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from benchmarks import jobrows
-from benchmarks.environment import distributed_environment
+from benchmarks.environment import results_write, web_environment
 from benchmarks.jobrows import DEPTHS, IMAGES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,13 +31,7 @@ THUMBNAILS = 200
 REPEATS = 7
 RESULTS = REPO / "bench-results" / "web.md"
 
-distributed_environment(
-    database_url=DATABASE_URL,
-    broker_url="redis://127.0.0.1:6379/3",
-    REDIS_URL="redis://127.0.0.1:6379/3",
-    DJANGO_SECURE_SSL_REDIRECT="false",
-    log_level="ERROR",
-)
+web_environment(database_url=DATABASE_URL)
 
 
 def _cursor_at(job, sort: str, position: int) -> str | None:
@@ -211,10 +205,7 @@ def main() -> None:
         f"| cached (access check, file from THUMBNAILS_ROOT) | {cached:.1f} |",
         "",
     ]
-    text = "\n".join(lines)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(text)
-    print(text)
+    results_write(RESULTS, lines)
 
 
 if __name__ == "__main__":
