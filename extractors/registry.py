@@ -17,6 +17,7 @@ BUILTIN_EXTRACTORS: tuple[str, ...] = (
     "extractors.exif:ExifExtractor",
     "extractors.faces:FacesExtractor",
     "extractors.classify:ClassifyExtractor",
+    "extractors.pdq:PdqExtractor",
 )
 
 
