@@ -68,7 +68,8 @@ CONCURRENCY = {
 
 
 APP_SERVICES = (
-    "web", "worker-jobs", "worker-exif", "worker-faces", "worker-classify", "worker-pdq", "worker-gpu", "flower", "grpc",
+    "web", "worker-jobs", "worker-exif", "worker-faces", "worker-classify", "worker-pdq", "worker-gpu", "flower",
+    "grpc",
 )  # fmt: skip
 
 
