@@ -22,7 +22,15 @@ import numpy as np
 from PIL import Image
 
 from evidence.opening import EvidenceError
-from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, Provenance, StageUnavailable
+from extractors.base import (
+    ExtractorContext,
+    ImageRef,
+    ItemResult,
+    Outcome,
+    Provenance,
+    StageUnavailable,
+    effective_version,
+)
 from extractors.batching import prefetched
 from extractors.decoding import decode_oriented, to_rgb
 
@@ -102,7 +110,7 @@ class PdqExtractor:
         params = self.resolved_params(self.context.params)
         return Provenance(
             stage=self.name,
-            version=self.version,
+            version=effective_version(type(self), params),
             model_name=f"pdqhash {pdqhash.__version__}",
             params={"distance": params["distance"], "quality": params["quality"], "decode_long_side": DECODE_LONG_SIDE},
         )

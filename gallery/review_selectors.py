@@ -15,6 +15,7 @@ from cases.models import Category
 from cases.selectors import case_categories
 from jobs.models import FileInstance, Job, JobImage
 from jobs.selectors import case_image_ids
+from jobs.similar import job_groups
 from review.models import CategoryChange, Note
 from review.selectors import Decision, category_history, decisions, image_notes, review_counters
 from review.services import WRITING_ROLES
@@ -62,9 +63,10 @@ def _label(user: AbstractBaseUser) -> str:
 
 @dataclass(frozen=True)
 class ReviewGroup:
-    """The images a category given "to the group" goes to, and what they cover in the case. Today the group is the
-    exact-duplicate group, which is the content itself (decisions are held per content): one image, found at
-    `paths` paths by `jobs` jobs of the case. A near-duplicate group widens `images`."""
+    """The images a category given "to the group" goes to, and what they cover in the case: the image's
+    near-duplicate group in the job (jobs.similar; just the image when it has none), its images found at `paths`
+    paths by `jobs` jobs of the case. Exact duplicates are one image (decisions are held per content), so a group of
+    one still covers every path of that content."""
 
     images: list[int]
     paths: int
@@ -72,11 +74,14 @@ class ReviewGroup:
 
 
 def review_group(*, job: Job, image_id: int) -> ReviewGroup:
-    in_case = FileInstance.objects.filter(job__case_id=job.case_id, image_id=image_id, status=FileInstance.Status.IMAGE)
+    images = job_groups(job=job).members(image_id)
+    in_case = FileInstance.objects.filter(
+        job__case_id=job.case_id, image_id__in=images, status=FileInstance.Status.IMAGE
+    )
     return ReviewGroup(
-        images=[image_id],
+        images=images,
         paths=in_case.count(),
-        jobs=JobImage.objects.filter(job__case_id=job.case_id, image_id=image_id).count(),
+        jobs=JobImage.objects.filter(job__case_id=job.case_id, image_id__in=images).values("job_id").distinct().count(),
     )
 
 

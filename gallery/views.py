@@ -43,6 +43,7 @@ from gallery.selectors import (
     gps_points,
     image_facts,
 )
+from gallery.similar import stack_sizes
 from gallery.thumbnails import PictureError, picture_get
 from jobs.evidence_files import EvidenceUnavailable, open_file_instance
 from jobs.models import FileInstance, Job, JobImage
@@ -52,10 +53,10 @@ from jobs.views import job_or_404
 from review.selectors import viewer_setting
 
 # The stages whose results the gallery's filters and panel show.
-GALLERY_STAGES = ("exif", "faces", "classify")
+GALLERY_STAGES = ("exif", "faces", "classify", "pdq")
 FILTER_FIELDS = (
     "gps", "faces", "tag", "errors", "duplicates", "type", "camera", "from", "to", "mismatch",
-    "folder", "direct", "name",
+    "folder", "direct", "name", "near", "stack",
 )  # fmt: skip
 REVIEW_FILTER_FIELDS = ("category", "bookmarked", "noted", "reviewed")
 
@@ -94,6 +95,8 @@ def _filters(request: HttpRequest, job: Job) -> GalleryFilters:
             bookmarked=q.get("bookmarked") == "1",
             noted=q.get("noted") == "1",
             reviewed=q.get("reviewed", ""),
+            near=q.get("near") == "1",
+            stack=q.get("stack") == "1",
             user=request.user,
         )
     except FilterError as exc:
@@ -197,11 +200,13 @@ def gallery_more(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 def _tiles_review(request: HttpRequest, job: Job, page) -> dict:
-    """What the tiles show of review: each image's decision, and the user's exposure reduction."""
+    """What the tiles show of review: each image's decision, and the user's exposure reduction; with stacking, how
+    many images each stacked tile stands for."""
     ids = [item.image_id for item in page.items]
     return {
         "decisions": tile_decisions(job=job, user=request.user, image_ids=ids),
         "viewer": viewer_setting(user=request.user),
+        "stacks": stack_sizes(job=job, image_ids=ids) if request.GET.get("stack") == "1" else {},
     }
 
 

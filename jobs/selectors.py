@@ -13,9 +13,10 @@ from django.conf import settings
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 
 from cases.models import Case
-from content.models import ExifData, Image
+from content.models import ExifData, Image, PdqHash
 from content.selectors import image_ml_summaries
 from jobs.models import FileInstance, Job, JobImage
+from jobs.similar import STAGE, JobGroups, job_groups
 from review.models import ReviewMark
 from review.selectors import image_reviews, recorded_about
 
@@ -46,7 +47,8 @@ def source_label(job: Job) -> str:
 EXPORT_FIELDS = [
     "path", "status", "error", "note", "size", "mtime", "md5", "sha1", "sha256", "mime", "format", "width", "height",
     "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original", "faces", "tags", "ctime",
-    "btime", "case", "category", "category_by", "bookmarks", "notes", "category_status",
+    "btime", "case", "category", "category_by", "bookmarks", "notes", "category_status", "pdq", "pdq_quality",
+    "near_duplicates",
 ]  # fmt: skip
 
 
@@ -56,6 +58,8 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
     versions = job.run_config.versions
     case = Case.objects.filter(pk=job.case_id).values_list("reference", flat=True).first()
     exif = ExifData.objects.filter(result__extractor_version=job.run_config.version("exif"))
+    pdq = PdqHash.objects.filter(result__extractor_version=job.run_config.version(STAGE))
+    groups = job_groups(job=job)
     rows: QuerySet = FileInstance.objects.filter(job=job).select_related("image").order_by("path", "id")
     batch: list[FileInstance] = []
 
@@ -68,6 +72,12 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
         }
         ml = image_ml_summaries(image_ids={i.image_id for i in instances if i.image_id}, versions=versions)
         reviews = image_reviews(case_id=job.case_id, image_ids={i.image_id for i in instances if i.image_id})
+        hashes = {
+            image_id: (found, quality)
+            for image_id, found, quality in pdq.filter(
+                image_id__in=[i.image_id for i in instances if i.image_id]
+            ).values_list("image_id", "hash", "quality")
+        }
         for instance in instances:
             image = instance.image
             facts = found.get(instance.image_id, {})
@@ -92,6 +102,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 "btime": instance.btime.isoformat() if instance.btime else None,
                 "case": case,
                 **_review_fields(reviews.get(instance.image_id)),
+                **_pdq_fields(hashes.get(instance.image_id), groups, instance.image_id),
             }
 
     for instance in rows.iterator(chunk_size=2000):
@@ -100,6 +111,14 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
             yield from emit(batch)
             batch = []
     yield from emit(batch)
+
+
+def _pdq_fields(found: tuple[str, int] | None, groups: JobGroups, image_id: int | None) -> dict[str, Any]:
+    """The export's PDQ fields: the hash and its quality (None: not hashed) and `near_duplicates`, how many other
+    images of the job lie within the job's PDQ distance of it (directly; None: not hashed)."""
+    if found is None:
+        return {"pdq": None, "pdq_quality": None, "near_duplicates": None}
+    return {"pdq": found[0], "pdq_quality": found[1], "near_duplicates": len(groups.neighbours.get(image_id, ()))}
 
 
 def _review_fields(review) -> dict[str, Any]:

@@ -4,7 +4,6 @@ the generated camera photos stay apart; the index finds exactly what a scan of e
 
 from __future__ import annotations
 
-import io
 import itertools
 from pathlib import Path
 
@@ -15,40 +14,10 @@ from PIL import Image
 from extractors.base import ExtractorContext, ImageRef, Outcome
 from extractors.pdq import DIHEDRAL, HASH_BYTES, PdqExtractor, hamming, pdq_dihedral, pdq_of
 from extractors.pdqindex import NearIndex, codes_from_dihedral, codes_from_hex, near_pairs, union_groups
-from jobs.samples import PACKAGED_PHOTOS, PACKAGED_PHOTOS_WITHOUT_PEOPLE, packaged_photo, picture
+from jobs.samples import picture
+from tests.support.pdq import PHOTOS, VARIANTS, real_photo
 
 DISTANCE, QUALITY = 31, 50
-PHOTOS = {**PACKAGED_PHOTOS, **PACKAGED_PHOTOS_WITHOUT_PEOPLE}
-
-
-def _photo(name: str) -> Image.Image:
-    path = packaged_photo(*PHOTOS[name])
-    assert path is not None, f"{name} ships with an installed package (requirements)"
-    return Image.open(path).convert("RGB")
-
-
-def _jpeg(img: Image.Image, quality: int) -> Image.Image:
-    buffer = io.BytesIO()
-    img.save(buffer, "JPEG", quality=quality)
-    return Image.open(io.BytesIO(buffer.getvalue()))
-
-
-def _crop(img: Image.Image, area: float) -> Image.Image:
-    """The middle of the image, `area` of it taken away evenly from the four edges."""
-    keep = (1 - area) ** 0.5
-    w, h = img.size
-    dx, dy = round(w * (1 - keep) / 2), round(h * (1 - keep) / 2)
-    return img.crop((dx, dy, w - dx, h - dy))
-
-
-VARIANTS = {
-    "25 %": lambda img: img.resize((img.width // 4, img.height // 4), Image.Resampling.LANCZOS),
-    "JPEG quality 20": lambda img: _jpeg(img, 20),
-    "turned 90°": lambda img: img.transpose(Image.Transpose.ROTATE_90),
-    "turned 270°": lambda img: img.transpose(Image.Transpose.ROTATE_270),
-    "mirrored": lambda img: img.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
-    "5 % of its area cropped": lambda img: _crop(img, 0.05),
-}
 
 
 def _run(paths: list[Path], orientations: dict[int, int] | None = None) -> list:
@@ -67,7 +36,7 @@ def _dihedral_distance(original, copy_hash: str) -> int:
 
 @pytest.mark.parametrize("name", ["people/astronaut.png", "objects/coffee.png", "objects/cat.png"])
 def test_copies_of_a_real_photo_stay_near_duplicates(name, tmp_path):
-    img = _photo(name)
+    img = real_photo(name)
     img.save(tmp_path / "original.png")
     [original] = _run([tmp_path / "original.png"])
     assert original.outcome is Outcome.DONE
@@ -87,7 +56,7 @@ def test_copies_of_a_real_photo_stay_near_duplicates(name, tmp_path):
 def test_unrelated_photos_stay_apart():
     """The packaged photographs and the camera-like photos the samples and benchmarks generate: no pair within the
     distance, in any rotation or mirroring."""
-    images = [_photo(name) for name in PHOTOS] + [picture(640, 480, seed) for seed in range(30)]
+    images = [real_photo(name) for name in PHOTOS] + [picture(640, 480, seed) for seed in range(30)]
     results = [pdq_dihedral(img) for img in images]
     a, b, _ = near_pairs(codes_from_dihedral([r.dihedral for r in results]), DISTANCE)
     assert list(zip(a.tolist(), b.tolist(), strict=True)) == []
