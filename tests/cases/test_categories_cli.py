@@ -137,7 +137,7 @@ def test_list_and_export_carry_the_categories_bookmarks_and_notes(lab, worker_en
     ]  # fmt: skip
 
     # The export: the review fields follow "case", in this order.
-    assert EXPORT_FIELDS[23:] == ["case", "category", "category_by", "bookmarks", "notes", "category_status"]
+    assert EXPORT_FIELDS[23:29] == ["case", "category", "category_by", "bookmarks", "notes", "category_status"]
     exported = [json.loads(line) for line in manage(worker_env, "export", str(job.pk)).stdout.splitlines()]
     by_path = {r["path"]: r for r in exported}
     review = ("category", "category_by", "category_status", "bookmarks")
