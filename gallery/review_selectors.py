@@ -63,26 +63,26 @@ def _label(user: AbstractBaseUser) -> str:
 
 @dataclass(frozen=True)
 class ReviewGroup:
-    """The images a category given "to the group" goes to, and what they cover in the case: the image's
-    near-duplicate group in the job (jobs.similar; just the image when it has none), its images found at `paths`
-    paths by `jobs` jobs of the case. Exact duplicates are one image (decisions are held per content), so a group of
-    one still covers every path of that content."""
+    """The images a category goes to, and what they cover in the case: found at `paths` paths by `jobs` jobs of it.
+    Exact duplicates are one image (decisions are held per content), so one image covers every path of its
+    content; the viewer's group (`review_group`) is the image's near-duplicate group in the job (jobs.similar)."""
 
     images: list[int]
     paths: int
     jobs: int
 
 
-def review_group(*, job: Job, image_id: int) -> ReviewGroup:
-    images = job_groups(job=job).members(image_id)
+def _covered(job: Job, images: list[int]) -> ReviewGroup:
     in_case = FileInstance.objects.filter(
         job__case_id=job.case_id, image_id__in=images, status=FileInstance.Status.IMAGE
     )
-    return ReviewGroup(
-        images=images,
-        paths=in_case.count(),
-        jobs=JobImage.objects.filter(job__case_id=job.case_id, image_id__in=images).values("job_id").distinct().count(),
-    )
+    jobs = JobImage.objects.filter(job__case_id=job.case_id, image_id__in=images).values("job_id").distinct()
+    return ReviewGroup(images=images, paths=in_case.count(), jobs=jobs.count())
+
+
+def review_group(*, job: Job, image_id: int) -> ReviewGroup:
+    """The image's near-duplicate group (the viewer's `g`)."""
+    return _covered(job, job_groups(job=job).members(image_id))
 
 
 @dataclass(frozen=True)
@@ -108,5 +108,5 @@ def panel_review(*, job: Job, user: AbstractBaseUser, image_id: int) -> PanelRev
         categories=list(case_categories(case=job.case)),
         may_write=writer,
         may_confirm=writer and decision.status == "proposed" and decision.set_by != _label(user),
-        group=review_group(job=job, image_id=image_id),
+        group=_covered(job, [image_id]),  # the panel's buttons categorise the image: its content, every path
     )
