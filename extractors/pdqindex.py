@@ -2,7 +2,7 @@
 IndexBinaryMultiHash).
 
 The 256 bits are cut into 16 substrings of 16 bits, each with a hash table. Two hashes at most `distance` apart
-differ in at most distance // 16 bits of one of the substrings at least (pigeonhole), so looking up every substring
+differ in at most distance // 16 bits in at least one of the substrings (pigeonhole), so looking up every substring
 of a query with up to that many bits flipped finds every hash within `distance`: the search is exact, and each
 candidate's full distance is checked. At a million hashes a query visits a few thousand candidates instead of a
 million.
@@ -64,8 +64,7 @@ class NearIndex:
 def nearest_by_image(index: NearIndex, dihedral: bytes, distance: int) -> dict[int, int]:
     """position -> the smallest distance between one of an image's 8 dihedral hashes and the hash there, for every
     position within `distance`."""
-    rows, positions, distances = index.within(codes_from_dihedral([dihedral]), distance)
-    del rows
+    _rows, positions, distances = index.within(codes_from_dihedral([dihedral]), distance)
     best: dict[int, int] = {}
     for position, found in zip(positions.tolist(), distances.tolist(), strict=True):
         if found < best.get(position, distance + 1):
