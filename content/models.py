@@ -175,3 +175,24 @@ class ForensicFlags(models.Model):
 
     def __str__(self) -> str:
         return f"forensic flags of image {self.image_id}"
+
+
+class PdqHash(models.Model):
+    """The PDQ hash of an image (extractors.pdq). The thresholds its job finds near-duplicates with and the pdqhash
+    version are on `result`."""
+
+    result = models.OneToOneField(StageResult, on_delete=models.CASCADE, related_name="pdq")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="pdq_hashes")
+    hash = models.CharField(max_length=64, help_text="256 bits in hex, most significant first (Meta's order)")
+    quality = models.PositiveSmallIntegerField(help_text="0-100; below the job's quality threshold it matches nothing")
+    dihedral = models.BinaryField(
+        help_text="the hashes of the 8 rotations and mirrorings, 32 bytes each, PDQ's order (the first is `hash`)"
+    )
+
+    class Meta:
+        db_table = "content_pdqhash"
+        verbose_name = "PDQ hash"
+        indexes = [models.Index(fields=["hash"], name="pdq_hash")]
+
+    def __str__(self) -> str:
+        return f"PDQ {self.hash[:12]} of image {self.image_id}"

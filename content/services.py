@@ -6,13 +6,14 @@ from collections.abc import Callable, Sequence
 
 from django.db import transaction
 
-from content.models import Classification, ExifData, Face, ForensicFlags, StageResult
+from content.models import Classification, ExifData, Face, ForensicFlags, PdqHash, StageResult
 from database.bulk import Row, bulk_insert
 from extractors.base import ItemResult, Outcome, Provenance
 from extractors.classify import ClassifyResult
 from extractors.exif import ExifResult
 from extractors.faces import FacesResult
 from extractors.forensic import ForensicResult
+from extractors.pdq import PdqResult
 
 
 def _exif_rows(result_id: int, item: ItemResult) -> list[Row]:
@@ -89,11 +90,25 @@ def _forensic_rows(result_id: int, item: ItemResult) -> list[Row]:
     ]
 
 
+def _pdq_rows(result_id: int, item: ItemResult) -> list[Row]:
+    data: PdqResult = item.data
+    return [
+        {
+            "result_id": result_id,
+            "image_id": item.image_id,
+            "hash": data.hash,
+            "quality": data.quality,
+            "dihedral": data.dihedral,
+        }
+    ]
+
+
 # stage -> (result model, function building its rows for one DONE item). A new stage adds one line here.
 RESULT_ROWS: dict[str, tuple[type, Callable[[int, ItemResult], list[Row]]]] = {
     "exif": (ExifData, _exif_rows),
     "faces": (Face, _face_rows),
     "classify": (Classification, _classification_rows),
+    "pdq": (PdqHash, _pdq_rows),
     "forensic": (ForensicFlags, _forensic_rows),
 }
 

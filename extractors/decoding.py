@@ -49,7 +49,7 @@ def _draft_request(raw_size: tuple[int, int], *, long_side: int | None, short_si
     return max(1, math.ceil(width * factor)), max(1, math.ceil(height * factor))
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
+def to_rgb(img: Image.Image) -> Image.Image:
     if img.mode == "RGB":
         return img
     if img.mode.startswith("I;16") or img.mode in ("I", "F"):
@@ -88,7 +88,7 @@ def decode_oriented(
                     # last decoded row or column is partial.
                     scale = raw_size[0] / drafted[1][2]
             img.load()
-            pixels = _to_rgb(img)
+            pixels = to_rgb(img)
     except EvidenceError:
         raise
     except Image.DecompressionBombError as exc:

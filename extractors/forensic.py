@@ -31,8 +31,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-import numpy as np
-import pdqhash
 from PIL import Image
 
 from evidence.exifblock import Groups
@@ -42,6 +40,7 @@ from evidence.opening import EvidenceError, open_evidence
 from extractors.base import ExtractorContext, ImageRef, ItemResult, Outcome, Provenance, effective_version
 from extractors.credentials import c2pa_version, read_credentials
 from extractors.exif import block_groups, pillow_groups, summarise
+from extractors.pdq import HASH_BYTES, hamming, pdq_dihedral
 from extractors.xmp import exiftool_version, read_xmp_iptc
 
 # Every flag's code, and what the gallery's filter calls it.
@@ -79,16 +78,6 @@ class ForensicResult:
     warnings: tuple[str, ...] = ()
 
 
-def pdq_bits(picture: Image.Image) -> np.ndarray:
-    """The PDQ hash of a picture as 256 bits."""
-    return pdqhash.compute(np.asarray(picture.convert("RGB")))[0]
-
-
-def _pdq_variants(picture: Image.Image) -> list[np.ndarray]:
-    """The PDQ hashes of a picture's eight rotations and mirrorings."""
-    return list(pdqhash.compute_dihedral(np.asarray(picture.convert("RGB")))[0])
-
-
 def _aspect(size: tuple[int, int]) -> str:
     """ "landscape", "portrait" or "" (within 10% of square: no shape to disagree with)."""
     width, height = size
@@ -124,9 +113,10 @@ def thumbnail_checks(
             f"({stored[0]}x{stored[1]}) as stored: the picture was turned after the thumbnail was made",
             thumbnail=list(thumbnail.size), picture=list(stored),
         ))  # fmt: skip
-    bits = pdq_bits(picture)
-    candidates = _pdq_variants(thumbnail) if turned else [pdq_bits(thumbnail)]
-    distance = min(int(np.count_nonzero(bits != other)) for other in candidates)
+    mine, theirs = pdq_dihedral(picture).hash, pdq_dihedral(thumbnail)
+    dihedral = theirs.dihedral
+    candidates = [dihedral[i : i + HASH_BYTES].hex() for i in range(0, len(dihedral), HASH_BYTES)]
+    distance = min(hamming(mine, other) for other in (candidates if turned else candidates[:1]))
     if distance > threshold:
         flags.append(flag(
             "thumbnail-differs",

@@ -18,6 +18,7 @@ BUILTIN_EXTRACTORS: tuple[str, ...] = (
     "extractors.faces:FacesExtractor",
     "extractors.classify:ClassifyExtractor",
     "extractors.forensic:ForensicExtractor",
+    "extractors.pdq:PdqExtractor",
 )
 
 

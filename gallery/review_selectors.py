@@ -15,6 +15,7 @@ from cases.models import Category
 from cases.selectors import case_categories
 from jobs.models import FileInstance, Job, JobImage
 from jobs.selectors import case_image_ids
+from jobs.similar import job_groups
 from review.models import CategoryChange, Note
 from review.selectors import Decision, category_history, decisions, image_notes, review_counters
 from review.services import WRITING_ROLES
@@ -62,22 +63,26 @@ def _label(user: AbstractBaseUser) -> str:
 
 @dataclass(frozen=True)
 class ReviewGroup:
-    """The images a category given "to the group" goes to, and what they cover in the case. Today the group is the
-    exact-duplicate group, which is the content itself (decisions are held per content): one image, found at
-    `paths` paths by `jobs` jobs of the case. A near-duplicate group widens `images`."""
+    """The images a category goes to, and what they cover in the case: found at `paths` paths by `jobs` jobs of it.
+    Exact duplicates are one image (decisions are held per content), so one image covers every path of its
+    content; the viewer's group (`review_group`) is the image's near-duplicate group in the job (jobs.similar)."""
 
     images: list[int]
     paths: int
     jobs: int
 
 
-def review_group(*, job: Job, image_id: int) -> ReviewGroup:
-    in_case = FileInstance.objects.filter(job__case_id=job.case_id, image_id=image_id, status=FileInstance.Status.IMAGE)
-    return ReviewGroup(
-        images=[image_id],
-        paths=in_case.count(),
-        jobs=JobImage.objects.filter(job__case_id=job.case_id, image_id=image_id).count(),
+def _covered(job: Job, images: list[int]) -> ReviewGroup:
+    in_case = FileInstance.objects.filter(
+        job__case_id=job.case_id, image_id__in=images, status=FileInstance.Status.IMAGE
     )
+    jobs = JobImage.objects.filter(job__case_id=job.case_id, image_id__in=images).values("job_id").distinct()
+    return ReviewGroup(images=images, paths=in_case.count(), jobs=jobs.count())
+
+
+def review_group(*, job: Job, image_id: int) -> ReviewGroup:
+    """The image's near-duplicate group (the viewer's `g`)."""
+    return _covered(job, job_groups(job=job).members(image_id))
 
 
 @dataclass(frozen=True)
@@ -103,5 +108,5 @@ def panel_review(*, job: Job, user: AbstractBaseUser, image_id: int) -> PanelRev
         categories=list(case_categories(case=job.case)),
         may_write=writer,
         may_confirm=writer and decision.status == "proposed" and decision.set_by != _label(user),
-        group=review_group(job=job, image_id=image_id),
+        group=_covered(job, [image_id]),  # the panel's buttons categorise the image: its content, every path
     )

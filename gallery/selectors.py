@@ -36,6 +36,7 @@ from hashsets.models import HashSet
 from jobs.access import job_list_for_user
 from jobs.hashmatching import FLAGGING_KINDS
 from jobs.models import FileInstance, Job, JobImage
+from jobs.similar import job_groups
 from review.selectors import review_filter
 
 # The gallery's sorts, each both ways: the `sort` that gallery_page takes, and what the gallery calls it.
@@ -82,6 +83,10 @@ class GalleryFilters:
     known_good: str = "hidden"
     # Only images a known-bad or alert hash set matched.
     hash_flagged: bool = False
+    # With at least one near-duplicate in the job (jobs.similar: PDQ); `stack`: one tile per near-duplicate group
+    # (its key image, the group's smallest image id), the others left out.
+    near: bool = False
+    stack: bool = False
     # Whose bookmarks `bookmarked` reads: who is asking, not a filter of its own.
     user: Any = field(default=None, compare=False)
 
@@ -117,6 +122,7 @@ class GalleryFilters:
 _FILTER_STAGES = {
     "gps": "exif", "camera": "exif", "taken_from": "exif", "taken_to": "exif", "faces": "faces", "tag": "classify",
     "flag": "forensic",
+    "near": "pdq",
 }  # fmt: skip
 
 
@@ -208,6 +214,10 @@ def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters) -> QuerySet:
         else:  # SQLite (the embedded configuration) has no JSON containment; the stored text is Django's json.dumps
             tagged = classified.filter(tags__icontains=json.dumps({"label": filters.tag})[1:-1])
         rows = rows.filter(Exists(tagged.filter(image=ref)))
+    if filters.near:
+        rows = rows.filter(image_id__any=list(job_groups(job=job).group))
+    if filters.stack:
+        rows = rows.exclude(image_id__any=[i for i, key in job_groups(job=job).group.items() if i != key])
     if filters.mime:
         rows = rows.filter(Exists(Image.objects.filter(pk=ref, mime=filters.mime)))
     if filters.flag:

@@ -3,7 +3,7 @@ with the job pages (jobs/urls.py) under /jobs/, in the "jobs" namespace."""
 
 from django.urls import path
 
-from gallery import review_views, views
+from gallery import review_views, similar, views
 
 urlpatterns = [
     path("<int:job_id>/gallery/", views.gallery, name="gallery"),
@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:job_id>/map/", views.job_map, name="map"),
     path("<int:job_id>/map/points", views.job_map_points, name="map_points"),
     path("<int:job_id>/images/<int:image_id>/", views.image_panel, name="image"),
+    path("<int:job_id>/images/<int:image_id>/similar", similar.similar_pane, name="image_similar"),
     path("<int:job_id>/images/<int:image_id>/thumb", views.thumbnail, name="thumb"),
     path("<int:job_id>/images/<int:image_id>/preview", views.preview, name="preview"),
     path("<int:job_id>/files/<int:file_id>/original", views.original, name="original"),

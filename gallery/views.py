@@ -45,6 +45,7 @@ from gallery.selectors import (
     gps_points,
     image_facts,
 )
+from gallery.similar import stack_sizes
 from gallery.thumbnails import PictureError, picture_get
 from jobs.evidence_files import EvidenceUnavailable, open_file_instance
 from jobs.hashmatching import FLAGGING_KINDS
@@ -55,10 +56,10 @@ from jobs.views import job_or_404
 from review.selectors import viewer_setting
 
 # The stages whose results the gallery's filters and panel show.
-GALLERY_STAGES = ("exif", "faces", "classify", "forensic")
+GALLERY_STAGES = ("exif", "faces", "classify", "forensic", "pdq")
 FILTER_FIELDS = (
     "gps", "faces", "tag", "errors", "duplicates", "type", "camera", "from", "to", "mismatch",
-    "folder", "direct", "name", "flag", "known_good", "hashmatch",
+    "folder", "direct", "name", "flag", "known_good", "hashmatch", "near", "stack",
 )  # fmt: skip
 REVIEW_FILTER_FIELDS = ("category", "bookmarked", "noted", "reviewed")
 
@@ -100,6 +101,8 @@ def _filters(request: HttpRequest, job: Job) -> GalleryFilters:
             flag=q.get("flag", ""),
             known_good=q.get("known_good") or "hidden",
             hash_flagged=q.get("hashmatch") == "1",
+            near=q.get("near") == "1",
+            stack=q.get("stack") == "1",
             user=request.user,
         )
     except FilterError as exc:
@@ -207,12 +210,14 @@ def gallery_more(request: HttpRequest, job_id: int) -> HttpResponse:
 
 def _tiles_review(request: HttpRequest, job: Job, page) -> dict:
     """What the tiles show of review: each image's decision, the images a known-bad or alert hash set matched
-    (badged, and veiled for everyone), and the user's exposure reduction."""
+    (badged, and veiled for everyone), and the user's exposure reduction; with stacking, how many images each stacked
+    tile stands for."""
     ids = [item.image_id for item in page.items]
     return {
         "decisions": tile_decisions(job=job, user=request.user, image_ids=ids),
         "flagged": hash_flagged_images(job=job, image_ids=ids),
         "viewer": viewer_setting(user=request.user),
+        "stacks": stack_sizes(job=job, image_ids=ids) if request.GET.get("stack") == "1" else {},
     }
 
 

@@ -17,11 +17,12 @@ from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 
 from cases.models import Case, CaseSource
 from cases.selectors import WORKING_ROLES
-from content.models import ExifData, Image
+from content.models import ExifData, Image, PdqHash
 from content.selectors import image_forensic_flags, image_ml_summaries
 from extractors.forensic import DEFAULTS, taken_after_modified
 from hashsets.models import HashSet
 from jobs.models import FileInstance, HashMatch, Job, JobImage
+from jobs.similar import STAGE, JobGroups, job_groups
 from review.models import ReviewMark
 from review.selectors import image_reviews, recorded_about
 
@@ -84,7 +85,8 @@ def source_label(job: Job) -> str:
 EXPORT_FIELDS = [
     "path", "status", "error", "note", "size", "mtime", "md5", "sha1", "sha256", "mime", "format", "width", "height",
     "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original", "faces", "tags", "ctime",
-    "btime", "case", "category", "category_by", "bookmarks", "notes", "category_status", "hashset_matches", "flags",
+    "btime", "case", "category", "category_by", "bookmarks", "notes", "category_status", "hashset_matches", "pdq",
+    "pdq_quality", "near_duplicates", "flags",
 ]  # fmt: skip
 
 
@@ -109,6 +111,8 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
     versions = job.run_config.versions
     case = Case.objects.filter(pk=job.case_id).values_list("reference", flat=True).first()
     exif = ExifData.objects.filter(result__extractor_version=job.run_config.version("exif"))
+    pdq = PdqHash.objects.filter(result__extractor_version=job.run_config.version(STAGE))
+    groups = job_groups(job=job)
     rows: QuerySet = FileInstance.objects.filter(job=job).select_related("image").order_by("path", "id")
     batch: list[FileInstance] = []
     tolerance = forensic_clock_tolerance(job)
@@ -126,6 +130,12 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
             image_ids={i.image_id for i in instances if i.image_id}, version=versions.get("forensic", "")
         )
         sets = hash_matches_by_file(file_ids=[i.pk for i in instances])
+        hashes = {
+            image_id: (digest, quality)
+            for image_id, digest, quality in pdq.filter(
+                image_id__in=[i.image_id for i in instances if i.image_id]
+            ).values_list("image_id", "hash", "quality")
+        }
         for instance in instances:
             image = instance.image
             facts = found.get(instance.image_id, {})
@@ -151,6 +161,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 "case": case,
                 **_review_fields(reviews.get(instance.image_id)),
                 "hashset_matches": "; ".join(f"{name} ({kind})" for name, kind in sets.get(instance.pk, [])),
+                **_pdq_fields(hashes.get(instance.image_id), groups, instance.image_id),
                 "flags": _flag_codes(flagged.get(instance.image_id), instance, tolerance),
             }
 
@@ -170,6 +181,14 @@ def _flag_codes(found: tuple[list[dict], str] | None, instance: FileInstance, to
     flags, taken = found
     flags = [*flags, *file_forensic_flags(taken=taken, instance=instance, tolerance=tolerance)]
     return "; ".join(flag["code"] for flag in flags)
+
+
+def _pdq_fields(found: tuple[str, int] | None, groups: JobGroups, image_id: int | None) -> dict[str, Any]:
+    """The export's PDQ fields: the hash and its quality (None: not hashed) and `near_duplicates`, how many other
+    images of the job lie within the job's PDQ distance of it (directly; None: not hashed)."""
+    if found is None:
+        return {"pdq": None, "pdq_quality": None, "near_duplicates": None}
+    return {"pdq": found[0], "pdq_quality": found[1], "near_duplicates": len(groups.neighbours.get(image_id, ()))}
 
 
 def _review_fields(review) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def test_compose_file_is_valid_and_defines_every_process():
     config = yaml.safe_load(compose("config", env=SECRETS).stdout)
     assert set(config["services"]) == {
         "postgres", "app-role", "migrate", "redis", "web", "worker-jobs", "worker-exif", "worker-faces",
-        "worker-classify", "worker-gpu", "flower", "grpc",
+        "worker-classify", "worker-pdq", "worker-gpu", "flower", "grpc",
     }  # fmt: skip
     gpu = config["services"]["worker-gpu"]
     assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
@@ -46,7 +46,7 @@ def test_compose_file_is_valid_and_defines_every_process():
     grpc = config["services"]["grpc"]
     assert grpc["environment"]["GRPC_TLS_KEY"] == "/run/secrets/grpc_tls_key"
     assert config["secrets"]["grpc_tls_key"]["file"] == "/srv/tls/grpc.key"
-    for name in ("web", "worker-exif", "worker-faces", "flower", "grpc"):
+    for name in ("web", "worker-exif", "worker-faces", "worker-pdq", "flower", "grpc"):
         assert any(v.endswith(":/evidence:ro") for v in _volumes(config["services"][name]))
     # Flower is reached through the web app (its /flower/, staff only, audited); its own port only from the host.
     flower, web = config["services"]["flower"], config["services"]["web"]
@@ -62,11 +62,15 @@ CONCURRENCY = {
     "worker-exif": "WORKER_EXIF_CONCURRENCY",
     "worker-faces": "WORKER_FACES_CONCURRENCY",
     "worker-classify": "WORKER_CLASSIFY_CONCURRENCY",
+    "worker-pdq": "WORKER_PDQ_CONCURRENCY",
     "worker-gpu": "WORKER_GPU_CONCURRENCY",
 }
 
 
-APP_SERVICES = ("web", "worker-jobs", "worker-exif", "worker-faces", "worker-classify", "worker-gpu", "flower", "grpc")
+APP_SERVICES = (
+    "web", "worker-jobs", "worker-exif", "worker-faces", "worker-classify", "worker-pdq", "worker-gpu", "flower",
+    "grpc",
+)  # fmt: skip
 
 
 def test_compose_runs_the_app_as_its_own_role_and_migrates_as_the_owner():
@@ -170,9 +174,11 @@ def test_compose_refuses_to_run_without_each_secret():
 
 def test_procfile_starts_web_a_worker_per_queue_flower_and_grpc():
     lines = dict(line.split(":", 1) for line in (REPO / "Procfile").read_text().splitlines() if line and line[0] != "#")
-    assert set(lines) >= {"web", "worker-jobs", "worker-exif", "worker-faces", "worker-classify", "flower", "grpc"}
+    assert set(lines) >= {
+        "web", "worker-jobs", "worker-exif", "worker-faces", "worker-classify", "worker-pdq", "flower", "grpc",
+    }  # fmt: skip
     assert "manage.py grpcserver" in lines["grpc"]
-    for queue in ("jobs", "exif", "faces", "classify"):
+    for queue in ("jobs", "exif", "faces", "classify", "pdq"):
         assert f"-Q {queue} " in lines[f"worker-{queue}"]
         assert f" -c ${{{CONCURRENCY[f'worker-{queue}']}:-" in lines[f"worker-{queue}"]
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('content', '0002_content_types_from_gallery'),
+        ('content', '0003_pdq_hash'),
     ]
 
     operations = [

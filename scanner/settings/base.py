@@ -336,6 +336,16 @@ STAGE_PARAMS["forensic"] = {
     "editors": env.list("FORENSIC_EDITORS", default=[]),
 }
 
+# --- pdq: perceptual hashes and near-duplicates -----------------------------------------------------------
+# Two images are near-duplicates when their PDQ hashes (https://github.com/facebook/ThreatExchange/tree/main/pdq)
+# are at most PDQ_DISTANCE bits apart (of 256) and both have a quality of at least PDQ_QUALITY (0-100): Meta's
+# recommended 31 and 50. Both are frozen with each job.
+STAGE_PARAMS["pdq"] = {
+    "distance": env.int("PDQ_DISTANCE", default=31),
+    "quality": env.int("PDQ_QUALITY", default=50),
+    "decode_threads": env.int("PDQ_DECODE_THREADS", default=2),
+}
+
 # --- Celery (https://docs.celeryq.dev/en/stable/userguide/configuration.html) ----------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="cache+memory://")

@@ -47,9 +47,9 @@ function preload(from) {
   }
 }
 
-// The images a category given "to the group" goes to, and what the group covers. Today that is the group of exact
-// duplicates, which is the image's content itself (decisions are held per content); once near-duplicate groups
-// exist, the server's answer here widens to them and nothing else changes.
+// The images a category given "to the group" goes to, and what the group covers: the image's near-duplicate group
+// in the job (PDQ), or the image alone; each image stands for all its exact duplicates (decisions are held per
+// content).
 function group(id) {
   if (!groups.has(id)) groups.set(id, request(`group/${id}`, { method: "GET" }));
   return groups.get(id);
@@ -82,7 +82,8 @@ function show(id) {
   field("group").textContent = "";
   group(current).then((g) => {
     if (current !== String(id)) return;
-    field("group").textContent = `Exact duplicates: ${g.paths} path${g.paths === 1 ? "" : "s"} in ${g.jobs} job${g.jobs === 1 ? "" : "s"} of the case`;
+    const where = `${g.paths} path${g.paths === 1 ? "" : "s"} in ${g.jobs} job${g.jobs === 1 ? "" : "s"} of the case`;
+    field("group").textContent = g.images.length > 1 ? `Near-duplicate group: ${g.images.length} images at ${where}` : `Exact duplicates: ${where}`;
   }).catch(() => {});
   if (tiles().length - i < NEAR_END) more();
 }
@@ -153,7 +154,7 @@ function close() {
 const KEYS = {
   ArrowRight: () => step(1),
   ArrowLeft: () => step(-1),
-  g: () => { groupMode = true; say("g: the next category key applies to the whole duplicate group"); },
+  g: () => { groupMode = true; say("g: the next category key applies to the whole duplicate group (near-duplicates included)"); },
   b: () => {
     const on = tileOf(current)?.hasAttribute("data-bookmarked") ? "0" : "1";
     write("bookmark", [current], { on }, on === "1" ? "Bookmarked" : "Bookmark removed");

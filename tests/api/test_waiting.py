@@ -30,7 +30,7 @@ def test_a_stage_whose_queue_no_worker_consumes_is_named(
     for seed in range(6):
         write_photo(evidence_dir / f"img_{seed}.jpg", width=32, height=24, seed=seed)
     client.force_login(alice.user)
-    # The session's workers consume jobs, exif, faces and classify: from now on, not faces. Nobody consumes probe.
+    # The session's workers consume jobs, exif, faces, classify and pdq: from now on, not faces. Nobody consumes probe.
     session_workers = list(workers.processes)
     app.control.cancel_consumer("faces", destination=session_workers, reply=True)
     log = tmp_path / "scan.log"

@@ -9,6 +9,7 @@ import pytest
 from jobs.config import JobConfig, extractor_context
 from jobs.models import Job
 from jobs.services import job_create
+from jobs.similar import Thresholds, thresholds
 
 STORED = {
     "stages": ["exif", "faces"],
@@ -98,3 +99,16 @@ def test_the_extractor_context_takes_the_frozen_params_over_the_hosts(settings):
     # Without a job, the host's settings alone.
     host = extractor_context("faces")
     assert (host.params["det_threshold"], host.max_image_pixels) == (0.5, 2000)
+
+
+def test_a_job_freezes_its_near_duplicate_thresholds(db, settings, tmp_path):
+    settings.STAGE_PARAMS = {**settings.STAGE_PARAMS, "pdq": {"distance": 20, "decode_threads": 4}}
+    job = job_create(name="pdq", source_path=tmp_path, stages=["pdq"])
+    assert job.run_config.params["pdq"] == {"distance": 20, "quality": 50}  # the threads are the host's own
+    settings.STAGE_PARAMS = {**settings.STAGE_PARAMS, "pdq": {"distance": 31}}
+    later = job_create(name="pdq again", source_path=tmp_path, stages=["pdq"])
+    job.refresh_from_db()
+    assert thresholds(job) == Thresholds(20, 50)
+    assert thresholds(later) == Thresholds(31, 50)
+    # Other thresholds, other results: content is hashed again for a job that finds near-duplicates otherwise.
+    assert job.run_config.version("pdq") != later.run_config.version("pdq")

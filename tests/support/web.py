@@ -126,6 +126,7 @@ def job_urls(job: Job) -> dict[str, list[str]]:
         reverse("jobs:preview", args=[j, image_id]),
         reverse("jobs:review_decisions", args=[j]) + f"?ids={image_id}",
         reverse("jobs:review_group", args=[j, image_id]),
+        reverse("jobs:image_similar", args=[j, image_id]),
         reverse("jobs:original", args=[j, image_file.pk]),
         reverse("jobs:original", args=[j, image_file.pk]) + "?download=1",
         reverse("jobs:original", args=[j, error_file.pk]) + "?download=1",

@@ -24,7 +24,7 @@ class WorkerPool:
         self.processes: dict[str, subprocess.Popen] = {}
 
     def start(
-        self, name: str, queues: str = "jobs,exif,faces,classify", concurrency: int = 2, env: dict | None = None
+        self, name: str, queues: str = "jobs,exif,faces,classify,pdq", concurrency: int = 2, env: dict | None = None
     ) -> str:
         """Start a worker and wait until it answers a ping. `env` adds to (or overrides) the session environment,
         e.g. another broker or a stage parameter."""

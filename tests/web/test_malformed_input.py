@@ -26,14 +26,14 @@ FUZZ = settings(
 )
 GALLERY_PARAMETERS = (
     "cursor", "sort", "gps", "faces", "tag", "errors", "duplicates", "type", "camera", "from", "to", "folder", "direct",
-    "name", "parent", "after", "category", "bookmarked", "noted", "reviewed",
+    "name", "parent", "after", "category", "bookmarked", "noted", "reviewed", "near", "stack",
 )  # fmt: skip
 REVIEW_WRITES = ("review_categorise", "review_confirm", "review_bookmark", "review_note", "review_reviewed")
 JOB_PAGES = (
     "detail", "progress", "history", "gallery", "gallery_more", "gallery_options", "gallery_folders",
     "map", "map_points",
 )  # fmt: skip
-JOB_ITEMS = ("image", "thumb", "preview", "original", "face_crop")
+JOB_ITEMS = ("image", "image_similar", "thumb", "preview", "original", "face_crop")
 JOB_CHANGES = ("start", "cancel", "rerun", "delete", "share")
 
 
