@@ -17,6 +17,7 @@ ALGORITHM_NAMES = {
     HashEntry.Algorithm.MD5: "MD5",
     HashEntry.Algorithm.SHA1: "SHA-1",
     HashEntry.Algorithm.SHA256: "SHA-256",
+    HashEntry.Algorithm.PDQ: "PDQ",
 }
 
 
@@ -32,7 +33,8 @@ def known_good_found(*, job: Job) -> bool:
 
 
 def hash_flagged_images(*, job: Job, image_ids: Sequence[int]) -> set[int]:
-    """Of `image_ids`, those a known-bad or alert set matched a file of in the job: badged, and veiled for everyone."""
+    """Of `image_ids`, those a flagging set (known-bad, alert, PDQ) matched a file of in the job: badged, and veiled
+    for everyone."""
     matches = HashMatch.objects.filter(
         job=job, hash_set__kind__in=FLAGGING_KINDS, file_instance__image_id__in=image_ids
     )

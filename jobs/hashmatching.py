@@ -6,9 +6,9 @@ READY, enabled sets on equal digest and algorithm, which skips the matches alrea
 runs (on each committed batch, jobs.pipeline.scanning, and once over the whole job when discovery ends, for batches
 committed while this process still believed no set was there) and again over every job when a set changes
 (`hash_matches_refresh`, run on the jobs queue when `hash_sets_changed` is sent: jobs.pipeline.tasks). PDQ sets
-are matched by distance elsewhere, not here.
+are matched by distance in jobs.pdqmatching; their matches are removed here like any set's.
 
-A known-bad or alert match proposes the set's (or the entry's) category in the job's case for the image
+A known-bad, alert or PDQ match proposes the set's (or the entry's) category in the job's case for the image
 (review.services.category_propose_by_hash_set), and every new match reaches the pages following the job."""
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ from review.services import category_propose_by_hash_set
 MATCHED_COLUMNS = {
     HashEntry.Algorithm.MD5: "md5", HashEntry.Algorithm.SHA1: "sha1", HashEntry.Algorithm.SHA256: "sha256",
 }  # fmt: skip
-# Kinds whose matches are findings: proposed in the case, veiled and marked in the gallery.
-FLAGGING_KINDS = (HashSet.Kind.KNOWN_BAD, HashSet.Kind.ALERT)
+# Kinds whose matches are findings: proposed in the case, veiled and marked in the gallery. A PDQ set lists known
+# images (jobs.pdqmatching): its matches are findings too.
+FLAGGING_KINDS = (HashSet.Kind.KNOWN_BAD, HashSet.Kind.ALERT, HashSet.Kind.PDQ)
 # How long a process trusts its answer to "is any set ready to match?" (`hash_sets_active`).
 ACTIVE_SETS_SECONDS = 10.0
 
@@ -107,14 +108,15 @@ def hash_matches_for_job(
             cursor.execute(sql, params)
             found = cursor.fetchall()
         if found:
-            _propose(job, found)
+            hash_matches_propose(job, found)
             progress_changed(job.pk)
     return Counter(set_id for _, set_id, _ in found)
 
 
-def _propose(job: Job, found: list[tuple[int, int, str]]) -> None:
-    """Propose the category of each new known-bad or alert match with one, for the image the file is, in the job's
-    case: by set and category, the first set (by name) first."""
+def hash_matches_propose(job: Job, found: list[tuple[int, int, str]]) -> None:
+    """Propose the category of each new match of a flagging set (FLAGGING_KINDS) with one (`found`: file instance,
+    set id, category), for the image the file is, in the job's case: by set and category, the first set (by name)
+    first."""
     sets = HashSet.objects.filter(pk__in={s for _, s, _ in found}, kind__in=FLAGGING_KINDS)
     flagging = dict(sets.values_list("pk", "name"))
     wanted = [(f, s, c) for f, s, c in found if s in flagging and c]
@@ -160,12 +162,16 @@ def hash_matches_discovery_end(job: Job) -> None:
 def hash_matches_refresh(hash_set_id: int) -> None:
     """A set changed (hashsets.signals.hash_sets_changed): a set that is READY and enabled is matched against every
     job, each in a transaction of its own; the matches of a set that is disabled, importing again or gone are
-    removed. Either way, the jobs whose matches changed are told, and the change is audited per job."""
+    removed. Either way, the jobs whose matches changed are told, and the change is audited per job. A PDQ set that is
+    READY and enabled is left to jobs.pdqmatching.pdq_matches_refresh."""
     hash_sets_forget()
     if matchable_sets().filter(pk=hash_set_id).exists():
         for job in Job.objects.select_related("case").order_by("pk").iterator():
             added = hash_matches_for_job(job, hash_set_id=hash_set_id)
             hash_matches_audit(job, added, reason="set imported or enabled")
+        return
+    pdq_ready = HashSet.objects.filter(pk=hash_set_id, kind=HashSet.Kind.PDQ, status=HashSet.Status.READY, enabled=True)
+    if pdq_ready.exists():
         return
     name = HashSet.objects.filter(pk=hash_set_id).values_list("name", flat=True).first() or f"set {hash_set_id}"
     with transaction.atomic():

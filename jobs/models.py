@@ -290,9 +290,10 @@ class StageClaim(models.Model):
 
 
 class HashMatch(models.Model):
-    """A file instance whose MD5, SHA-1 or SHA-256 is an entry of a READY, enabled hash set (jobs.hashmatching):
-    found while the scan runs, and again over every job when a set is imported, enabled or disabled. `category` is
-    the entry's own category code, else the set's ("" where neither has one)."""
+    """A file instance whose MD5, SHA-1 or SHA-256 is an entry of a READY, enabled hash set (jobs.hashmatching), or
+    an image whose PDQ hash lies near an entry of a PDQ set (jobs.pdqmatching): found while the scan runs, and again
+    over every job when a set is imported, enabled or disabled. `category` is the entry's own category code, else the
+    set's ("" where neither has one); `distance`, of a PDQ match only, the smallest Hamming distance found."""
 
     # A file instance goes only with its job, whose deletion takes its matches first (`job`): DO_NOTHING here keeps
     # the file instances' own deletion one statement, not a read of every row to cascade from it.
@@ -301,6 +302,7 @@ class HashMatch(models.Model):
     hash_set = models.ForeignKey(HashSet, on_delete=models.CASCADE, related_name="+", db_index=False)
     algorithm = models.PositiveSmallIntegerField(choices=HashEntry.Algorithm.choices)
     category = models.CharField(max_length=32, blank=True)
+    distance = models.PositiveSmallIntegerField(null=True, blank=True)
     matched_at = models.DateTimeField()
 
     class Meta:

@@ -160,7 +160,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 "btime": instance.btime.isoformat() if instance.btime else None,
                 "case": case,
                 **_review_fields(reviews.get(instance.image_id)),
-                "hashset_matches": "; ".join(f"{name} ({kind})" for name, kind in sets.get(instance.pk, [])),
+                "hashset_matches": "; ".join(sets.get(instance.pk, [])),
                 **_pdq_fields(hashes.get(instance.image_id), groups, instance.image_id),
                 "flags": _flag_codes(flagged.get(instance.image_id), instance, tolerance),
             }
@@ -296,12 +296,12 @@ def case_images_page(*, case_id: int, after: int = 0, limit: int, where: Q | Non
 
 
 # The kinds of set whose matches the job and case pages count, in the order they show them.
-HASH_MATCH_KINDS = (HashSet.Kind.KNOWN_BAD, HashSet.Kind.ALERT, HashSet.Kind.KNOWN_GOOD)
+HASH_MATCH_KINDS = (HashSet.Kind.KNOWN_BAD, HashSet.Kind.ALERT, HashSet.Kind.PDQ, HashSet.Kind.KNOWN_GOOD)
 
 
 def hash_match_counts(*, jobs: QuerySet[Job]) -> dict[str, int]:
     """How many files of the jobs a set of each kind matched (a file two sets of a kind matched counts once), by kind
-    with "_" for "-" (known_bad, alert, known_good: names a template and a script can read)."""
+    with "_" for "-" (known_bad, alert, pdq, known_good: names a template and a script can read)."""
     rows = (
         HashMatch.objects.filter(job__in=jobs)
         .values("hash_set__kind")
@@ -312,10 +312,14 @@ def hash_match_counts(*, jobs: QuerySet[Job]) -> dict[str, int]:
     return {kind.replace("-", "_"): found.get(kind, 0) for kind in HASH_MATCH_KINDS}
 
 
-def hash_matches_by_file(*, file_ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
-    """(set name, set kind) of the sets that matched each file, by name."""
-    found: dict[int, list[tuple[str, str]]] = {}
+def hash_matches_by_file(*, file_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The sets that matched each file, by name, as the export writes them: "name (kind)", and a PDQ set's distance
+    ("name (pdq, distance 12)")."""
+    found: dict[int, list[str]] = {}
     rows = HashMatch.objects.filter(file_instance_id__in=list(file_ids)).order_by("file_instance_id", "hash_set__name")
-    for file_id, name, kind in rows.values_list("file_instance_id", "hash_set__name", "hash_set__kind"):
-        found.setdefault(file_id, []).append((name, kind))
+    fields = ("file_instance_id", "hash_set__name", "hash_set__kind", "distance")
+    for file_id, name, kind, distance in rows.values_list(*fields):
+        found.setdefault(file_id, []).append(
+            f"{name} ({kind})" if distance is None else f"{name} ({kind}, distance {distance})"
+        )
     return found

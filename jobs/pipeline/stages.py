@@ -20,7 +20,9 @@ from extractors.registry import get_registry
 from jobs.config import extractor_context
 from jobs.lifecycle import job_try_complete
 from jobs.models import BatchStage, FileInstance, Job, ScanBatch, StageClaim, StageProgress
+from jobs.pdqmatching import pdq_matches_for_batch, pdq_matches_job_end
 from jobs.progress.publisher import progress_changed
+from jobs.similar import STAGE as PDQ_STAGE
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +185,8 @@ def stage_batch_run(*, batch_id: int, stage: str, wait_for_others: bool = True) 
         prior = prior_results([i for i in ids if i not in ours], stage=stage, version=version)
     counts = prior.counts + Counter(str(item.outcome) for item in results)
     reused = _reused(list(prior.statuses), stage, version, job.pk) if prior.statuses else 0
+    if stage == PDQ_STAGE:
+        pdq_matches_for_batch(job, ids)
     batch_stage_finish(batch, stage, counts, reused=reused)
     logger.debug("job %s: batch %s %s finished: %s", job.pk, batch.seq, stage, dict(counts))
     return dict(counts)
@@ -214,4 +218,6 @@ def batch_finish(*, batch_id: int) -> None:
         if job is None:
             return
         ScanBatch.objects.filter(pk=batch_id, finished=False).update(finished=True, finished_at=timezone.now())
-        job_try_complete(job)
+        completed = job_try_complete(job)
+    if completed:
+        pdq_matches_job_end(job)

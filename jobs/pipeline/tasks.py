@@ -17,7 +17,7 @@ from django.dispatch import receiver
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from hashsets.signals import hash_sets_changed
-from jobs import canvas, hashmatching, lifecycle
+from jobs import canvas, hashmatching, lifecycle, pdqmatching
 from jobs.pipeline import scanning, stages
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ def hash_sets_rematch(self, hash_set_id: int) -> None:
     skips what is recorded already."""
     try:
         hashmatching.hash_matches_refresh(hash_set_id)
+        pdqmatching.pdq_matches_refresh(hash_set_id)
     except Exception as exc:
         if is_transient(exc) and self.request.retries < self.max_retries:
             raise self.retry(exc=exc, countdown=5 * 2**self.request.retries) from exc
@@ -118,4 +119,5 @@ def _hash_sets_changed(sender, *, hash_set_id: int, **kwargs) -> None:
     queue. In the embedded configuration (eager tasks) it runs here, in the process that changed the set, before
     the change's sender goes on."""
     hashmatching.hash_sets_forget()
+    pdqmatching.pdq_sets_forget()
     canvas.hash_sets_signature(hash_set_id).apply_async()
