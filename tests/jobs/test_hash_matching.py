@@ -71,7 +71,8 @@ def test_a_set_ready_before_the_scan_matches_every_kind_of_file_by_each_algorith
         "img_00002.jpg": {("NSRL", 2)},
         "notes.txt": {("Lab alerts", 3)},
     }
-    assert job_progress_snapshot(job_id=job.pk)["hash_matches"] == {"known_bad": 2, "alert": 2, "known_good": 1}
+    counts = {"known_bad": 2, "alert": 2, "pdq": 0, "known_good": 1}
+    assert job_progress_snapshot(job_id=job.pk)["hash_matches"] == counts
     # The set's category, proposed in the case for the two known-bad images, by no member.
     proposals = Categorisation.objects.filter(case=vic_case)
     assert {(c.image_id, c.category.code, c.status, c.set_by_id) for c in proposals} == {
