@@ -15,15 +15,16 @@ Each set's entries go into a faiss multi-hash index (extractors.pdqindex), built
 set's id and entry count stay the same, so a set of a million entries answers a batch in milliseconds after its
 first build.
 
-Matching runs when the pdq stage saved a batch's results (jobs.pipeline.stages), once more over the whole job when it
-completes (for batches matched while this process still believed no set was there), and over every job when a set
+Matching runs when the pdq stage saved a batch's results (jobs.pipeline.stages), and over every job when a set
 becomes READY and enabled (`pdq_matches_refresh`, beside jobs.hashmatching.hash_matches_refresh, which removes the
-matches of a set disabled or gone)."""
+matches of a set disabled or gone). A batch asks the database whether a PDQ set is there, unlike the scan's batches
+(jobs.hashmatching.hash_sets_active): an indexed query on a small table is nothing beside hashing a batch of images,
+and an answer kept in the process would miss the batches hashed in the moments after a set changed, which only a
+second search of every image of the job would find again."""
 
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from django.utils import timezone
 from content.models import PdqHash
 from extractors.pdqindex import NearIndex, codes_from_dihedral, codes_from_hex
 from hashsets.models import HashEntry, HashSet
-from jobs.hashmatching import ACTIVE_SETS_SECONDS, hash_matches_audit, hash_matches_propose
+from jobs.hashmatching import hash_matches_audit, hash_matches_propose
 from jobs.models import FileInstance, HashMatch, Job
 from jobs.progress.publisher import progress_changed
 from jobs.similar import STAGE, thresholds
@@ -47,29 +48,10 @@ DIHEDRAL_ROWS = 8
 # An entry without a quality of its own counts as this (not held back by the job's threshold).
 UNSTATED_QUALITY = 100
 
-_active: tuple[float, bool] | None = None
-
 
 def pdq_sets() -> QuerySet[HashSet]:
     """The PDQ sets images are matched against."""
     return HashSet.objects.filter(status=HashSet.Status.READY, enabled=True, kind=HashSet.Kind.PDQ)
-
-
-def pdq_sets_active() -> bool:
-    """Whether any PDQ set is ready to match, as this process saw it at most ACTIVE_SETS_SECONDS ago: the pdq stage
-    asks once per batch, and a lab with no PDQ set pays a clock read. A batch matched on a stale answer is matched
-    when its job completes (`pdq_matches_job_end`), or by the refresh the set's change sends."""
-    global _active
-    now = time.monotonic()
-    if _active is None or now - _active[0] >= ACTIVE_SETS_SECONDS:
-        _active = (now, pdq_sets().exists())
-    return _active[1]
-
-
-def pdq_sets_forget() -> None:
-    """A set changed: the next `pdq_sets_active` asks the database again."""
-    global _active
-    _active = None
 
 
 @dataclass(frozen=True)
@@ -214,23 +196,14 @@ def pdq_matches_for_job(
 def pdq_matches_for_batch(job: Job, image_ids: list[int]) -> None:
     """The pdq stage saved the results of a batch's images: match them, if a PDQ set is there, and audit what was
     found."""
-    if not pdq_sets_active():
-        return
-    hash_matches_audit(job, pdq_matches_for_job(job, image_ids), reason="scan")
-
-
-def pdq_matches_job_end(job: Job) -> None:
-    """The job completed: match what its batches did not (sets that became ready meanwhile, or seen late)."""
-    if not job.run_config.version(STAGE) or not pdq_sets().exists():  # asked afresh
-        return
-    hash_matches_audit(job, pdq_matches_for_job(job), reason="scan")
+    if pdq_sets().exists():
+        hash_matches_audit(job, pdq_matches_for_job(job, image_ids), reason="scan")
 
 
 def pdq_matches_refresh(hash_set_id: int) -> None:
     """A set changed (hashsets.signals.hash_sets_changed): a PDQ set that is READY and enabled is matched against
     every job that ran the pdq stage, each in a transaction of its own, and audited per job. The matches of a set
     disabled or gone are removed by jobs.hashmatching.hash_matches_refresh."""
-    pdq_sets_forget()
     if not pdq_sets().filter(pk=hash_set_id).exists():
         pdq_indexes_forget(keep=pdq_sets().values_list("pk", flat=True))
         return

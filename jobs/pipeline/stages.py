@@ -20,7 +20,7 @@ from extractors.registry import get_registry
 from jobs.config import extractor_context
 from jobs.lifecycle import job_try_complete
 from jobs.models import BatchStage, FileInstance, Job, ScanBatch, StageClaim, StageProgress
-from jobs.pdqmatching import pdq_matches_for_batch, pdq_matches_job_end
+from jobs.pdqmatching import pdq_matches_for_batch
 from jobs.progress.publisher import progress_changed
 from jobs.similar import STAGE as PDQ_STAGE
 
@@ -218,6 +218,4 @@ def batch_finish(*, batch_id: int) -> None:
         if job is None:
             return
         ScanBatch.objects.filter(pk=batch_id, finished=False).update(finished=True, finished_at=timezone.now())
-        completed = job_try_complete(job)
-    if completed:
-        pdq_matches_job_end(job)
+        job_try_complete(job)

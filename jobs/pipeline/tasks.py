@@ -119,5 +119,4 @@ def _hash_sets_changed(sender, *, hash_set_id: int, **kwargs) -> None:
     queue. In the embedded configuration (eager tasks) it runs here, in the process that changed the set, before
     the change's sender goes on."""
     hashmatching.hash_sets_forget()
-    pdqmatching.pdq_sets_forget()
     canvas.hash_sets_signature(hash_set_id).apply_async()

@@ -96,6 +96,8 @@ def test_a_pdq_set_matches_a_transformed_copy_by_distance(scan, sources_root, tm
     assert "veiled" in tiles[image]
     assert "data-hashmatch" not in tiles[unrelated]
     assert "veiled" not in tiles[unrelated]
+    flagged = alice.get(reverse("jobs:gallery", args=[job.pk]) + "?hashmatch=1").content.decode()
+    assert sorted(int(i) for i in re.findall(r'<a class="tile[^>]*data-image="(\d+)"', flagged)) == [image]
     panel = alice.get(reverse("jobs:image", args=[job.pk, image])).content.decode()
     assert re.search(r"<strong>VICS-PDQ</strong> <span class=\"chip bad\">pdq</span> <span[^>]*>by PDQ", panel)
     detail = alice.get(reverse("jobs:detail", args=[job.pk])).content.decode()
