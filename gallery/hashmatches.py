@@ -42,11 +42,15 @@ def hash_flagged_images(*, job: Job, image_ids: Sequence[int]) -> set[int]:
 
 
 def image_hash_matches(*, job: Job, image_id: int) -> list[tuple[str, str, str]]:
-    """(set name, kind, algorithm) of each set that matched a file of the job that is the image, by name."""
+    """(set name, kind, how it matched) of each set that matched a file of the job that is the image, by name: the
+    algorithm, and a PDQ match's distance ("PDQ, distance 12")."""
     rows = (
         HashMatch.objects.filter(job=job, file_instance__image_id=image_id)
-        .order_by("hash_set__name", "algorithm")
-        .values_list("hash_set__name", "hash_set__kind", "algorithm")
+        .order_by("hash_set__name", "algorithm", "distance")
+        .values_list("hash_set__name", "hash_set__kind", "algorithm", "distance")
         .distinct()
     )
-    return [(name, kind, ALGORITHM_NAMES[algorithm]) for name, kind, algorithm in rows]
+    return [
+        (name, kind, ALGORITHM_NAMES[algorithm] + ("" if distance is None else f", distance {distance}"))
+        for name, kind, algorithm, distance in rows
+    ]

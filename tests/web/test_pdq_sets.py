@@ -99,7 +99,8 @@ def test_a_pdq_set_matches_a_transformed_copy_by_distance(scan, sources_root, tm
     flagged = alice.get(reverse("jobs:gallery", args=[job.pk]) + "?hashmatch=1").content.decode()
     assert sorted(int(i) for i in re.findall(r'<a class="tile[^>]*data-image="(\d+)"', flagged)) == [image]
     panel = alice.get(reverse("jobs:image", args=[job.pk, image])).content.decode()
-    assert re.search(r"<strong>VICS-PDQ</strong> <span class=\"chip bad\">pdq</span> <span[^>]*>by PDQ", panel)
+    named = r"<strong>VICS-PDQ</strong> <span class=\"chip bad\">pdq</span> <span[^>]*>by PDQ, distance (\d+)<"
+    assert [int(d) for d in re.findall(named, panel)] == [distance]
     detail = alice.get(reverse("jobs:detail", args=[job.pk])).content.decode()
     assert re.search(r'data-field="hash_pdq">2<', detail)
 
