@@ -21,6 +21,7 @@ from content.models import Classification, Face
 from evidence.filetypes import sniff
 from evidence.images import MIME_FORMATS
 from extractors.registry import get_registry
+from jobs.access import User, job_list_for_user
 from jobs.config import extractor_context
 from jobs.faceindex import EXACT_BELOW, face_index_current
 from jobs.models import FileInstance, Job, JobImage
@@ -46,6 +47,13 @@ def scope_faces(jobs: Sequence[Job]) -> QuerySet[Face]:
     for version, job_ids in by_version.items():
         found |= Q(result__extractor_version=version, image__job_images__job__in=job_ids)
     return Face.objects.filter(found, result__stage="faces").distinct()
+
+
+def face_search_jobs(*, user: User, job: Job, everywhere: bool = False) -> list[Job]:
+    """The jobs a face search from `job` covers: the jobs of its case that `user` may see, or with `everywhere`
+    every job they may see (jobs.access decides)."""
+    visible = job_list_for_user(user=user)
+    return list(visible if everywhere else visible.filter(case_id=job.case_id))
 
 
 def job_faces_found(*, job: Job) -> int:
