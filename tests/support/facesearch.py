@@ -40,16 +40,16 @@ def write_face_case(folder: Path) -> None:
     photo("objects/coffee.png").save(folder / "coffee.png")
 
 
-def store_real_faces(job) -> None:
-    """Run the faces stage in this process, with this host's face pack (settings.MODELS_ROOT), over the job's
-    images, and store what it finds at the version the job froze."""
+def store_real_faces(job, stage: str = "faces") -> None:
+    """Run a stage (the faces stage) in this process, with this host's models (settings.MODELS_ROOT), over the
+    job's images, and store what it finds at the version the job froze."""
     from content.services import stage_results_save
     from extractors.registry import get_registry
     from jobs.config import extractor_context
     from jobs.models import JobImage
     from jobs.pipeline.stages import _image_refs
 
-    extractor, provenance = get_registry().loaded("faces", extractor_context("faces", job.run_config))
-    assert provenance.version == job.run_config.version("faces")
+    extractor, provenance = get_registry().loaded(stage, extractor_context(stage, job.run_config))
+    assert provenance.version == job.run_config.version(stage)
     image_ids = list(JobImage.objects.filter(job=job).order_by("image_id").values_list("image_id", flat=True))
     stage_results_save(provenance=provenance, results=extractor.run(_image_refs(job, image_ids)))

@@ -3,10 +3,12 @@ real default face pack (YuNet + SFace) on real photographs and augmented copies 
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from PIL import Image as Picture
 
@@ -165,4 +167,36 @@ def test_a_reference_photo_is_searched_with_and_never_kept(face_case, examiner, 
     assert list((tmp_path / "uploads").iterdir()) == []
     searches = AuditEvent.objects.filter(action="faces.search")
     assert searches.filter(outcome="ok").count() == 3  # two searches and the photo without a face
+    assert searches.filter(outcome="refused").count() == 3
+
+
+def test_manage_py_faces_search_ranks_from_a_face_id_or_a_photo(face_case, tmp_path):
+    job = face_case
+    [astronaut] = _faces_of(job, "astronaut.png")
+    same = {f.pk for name in ("astronaut-mirrored.png", "astronaut-darker.jpg") for f in _faces_of(job, name)}
+
+    def run(*args: str) -> list[str]:
+        out = io.StringIO()
+        call_command("faces", "search", *args, stdout=out)
+        return out.getvalue().splitlines()
+
+    lines = run(str(astronaut.pk), "--case", str(job.case_id))
+    assert {int(re.search(r"face (\d+) ", line)[1]) for line in lines} == same
+    assert all(line.endswith(f"job {job.pk})  same person") for line in lines)
+    assert len(run(str(astronaut.pk), "--job", str(job.pk), "--all", "--top", "5")) == 5
+    reference = tmp_path / "reference.jpg"
+    reference.write_bytes(jpeg(photo("people/astronaut.png")))
+    assert len(run(str(reference), "--job", str(job.pk))) == 3  # the photo itself is in the job
+    people = tmp_path / "people.jpg"
+    people.write_bytes(jpeg(photo("people/six-people.jpg")))
+    with pytest.raises(CommandError, match=r"the photo has 6 faces; choose one with --choose N \(1: "):
+        run(str(people))
+    assert len(run(str(people), "--choose", "2")) == 2
+    (tmp_path / "coffee.jpg").write_bytes(jpeg(photo("objects/coffee.png")))
+    with pytest.raises(CommandError, match="no face found in the reference photo"):
+        run(str(tmp_path / "coffee.jpg"))
+    with pytest.raises(CommandError, match="no such face: 999999999"):
+        run("999999999")
+    searches = AuditEvent.objects.filter(action="faces.search", via="cli")
+    assert searches.filter(outcome="ok").count() == 4
     assert searches.filter(outcome="refused").count() == 3

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audit.models import AuditEvent
 from audit.services import audit_record, cli_actor
 from content.models import Face
 from extractors.base import StageUnavailable
@@ -38,7 +39,11 @@ class Command(BaseCommand):
         jobs = list(jobs)
         if not jobs:
             raise CommandError("no such job or case (or no jobs yet)")
-        query = self._query(options["face"], options["choose"])
+        try:
+            query = self._query(options["face"], options["choose"])
+        except CommandError as exc:
+            audit_record("faces.search", outcome=AuditEvent.Outcome.REFUSED, actor=cli_actor(), detail=str(exc))
+            raise
         matches = faces_like(jobs=jobs, query=query, limit=options["top"], matches_only=not options["all"])
         audit_record(
             "faces.search", actor=cli_actor(), target=str(query.face_id or "reference photo"),
