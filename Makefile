@@ -81,6 +81,7 @@ bench: $(VENV)/.dev static
 	$(PY) -m benchmarks.progress
 	$(PY) -m benchmarks.ml
 	$(PY) -m benchmarks.faces
+	$(PY) -m benchmarks.facesearch
 	$(PY) -m benchmarks.web
 	$(PY) -m benchmarks.grpc
 	$(PY) -m benchmarks.review

@@ -7,9 +7,9 @@ highest face id indexed and how many faces the index holds). Brought up to date 
 higher id are added; when the database holds another number of faces up to that id (a face deleted, or one
 committed late with a lower id), the index is rebuilt. Below EXACT_BELOW faces the index is exact (inner product
 over every vector: faster than any approximate index at that size); at and above it, an inverted-file index
-(IVFFlat, about 4 * sqrt(n) lists, trained on the vectors at its building; rebuilt when the faces have doubled
-since) searched with NPROBE lists. Memory: the vectors themselves (4 bytes per dimension: 512 MB per million
-128-d SFace faces, 2 GB per million 512-d ArcFace faces) plus 8 bytes of id per face.
+(IVFFlat, sqrt(n) lists, trained on 40 vectors per list at its building; rebuilt when the faces have doubled since)
+searched with NPROBE lists. Memory: the vectors themselves (4 bytes per dimension: 512 MB per million 128-d SFace
+faces, 2 GB per million 512-d ArcFace faces) plus 8 bytes of id per face (benchmarks.facesearch measures it).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from django.db.models import QuerySet
 from content.models import Face
 
 EXACT_BELOW = 50_000
-NPROBE = 32
+NPROBE = 128  # lists searched: recall of the exact ten nearest about 0.9 (benchmarks.facesearch, a million faces)
 _CHUNK = 8192
 _lock = threading.Lock()
 _cache: dict[str, FaceIndex] = {}
@@ -71,10 +71,10 @@ def build_index(vectors: Any, ids: Any) -> Any:
     if n < EXACT_BELOW:
         index = faiss.IndexIDMap(faiss.IndexFlatIP(dim))
     else:
-        lists = int(4 * math.sqrt(n))
+        lists = int(math.sqrt(n))
         coarse = faiss.IndexFlatIP(dim)
         inverted = faiss.IndexIVFFlat(coarse, dim, lists, faiss.METRIC_INNER_PRODUCT)
-        inverted.train(vectors[:: max(1, n // (lists * 64))])
+        inverted.train(vectors[:: max(1, n // (lists * 40))])
         inverted.nprobe = NPROBE
         index = faiss.IndexIDMap(inverted)
     if n:
