@@ -154,8 +154,8 @@ def face_index_current(*, recogniser_sha256: str, dim: int) -> FaceIndex:
         for ids, vectors in _rows(faces.filter(pk__gt=current.last_id)):
             current.index.add_with_ids(vectors, ids)
             current.last_id, changed = int(ids[-1]), True
-        outgrown = current.size >= EXACT_BELOW and current.size >= 2 * max(current.trained_at, EXACT_BELOW // 2)
-        if outgrown:
+        exact = current.trained_at < EXACT_BELOW  # built as an exact index
+        if current.size >= (EXACT_BELOW if exact else 2 * current.trained_at):
             current, changed = _rebuilt(recogniser_sha256, dim), True
         if changed:
             _save(current)
