@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from PIL import Image as Picture
+from playwright.sync_api import expect
 
 from audit.models import AuditEvent
 from cases.models import CaseMember
@@ -18,6 +19,7 @@ from content.models import Face, Image, StageResult
 from jobs import faceindex, search
 from jobs.search import FaceQuery, faces_like
 from tests.support.facesearch import jpeg, photo, store_real_faces, write_face_case
+from tests.support.web import sign_in_browser
 
 pytestmark = pytest.mark.integration
 
@@ -200,3 +202,27 @@ def test_manage_py_faces_search_ranks_from_a_face_id_or_a_photo(face_case, tmp_p
     searches = AuditEvent.objects.filter(action="faces.search", via="cli")
     assert searches.filter(outcome="ok").count() == 4
     assert searches.filter(outcome="refused").count() == 3
+
+
+@pytest.mark.browser
+def test_in_the_browser_a_photo_with_several_faces_asks_which_one_and_keeps_the_photo(
+    face_case, asgi_server, examiner, page, real_models, tmp_path
+):
+    job = face_case
+    [astronaut] = _faces_of(job, "astronaut.png")
+    server = asgi_server(MODELS_ROOT=str(real_models), FACE_INDEX_ROOT=str(tmp_path / "web-indexes"))
+    sign_in_browser(page.context, server, examiner)
+    page.goto(f"{server.url}/jobs/{job.pk}/faces/search?face={astronaut.pk}")
+    expect(page.get_by_test_id("facesearch-match")).to_have_count(2)
+    page.get_by_test_id("everywhere").check()
+    expect(page).to_have_url(re.compile(r"everywhere=1"))
+    expect(page.get_by_test_id("facesearch-match")).to_have_count(2)
+
+    people = tmp_path / "people.jpg"
+    people.write_bytes(jpeg(photo("people/six-people.jpg")))
+    page.get_by_test_id("reference-photo").set_input_files(str(people))
+    page.get_by_test_id("reference-form").get_by_role("button", name="Search with this photo").click()
+    expect(page.get_by_test_id("choose-face")).to_have_count(6)
+    page.get_by_test_id("choose-face").nth(2).click()
+    expect(page.get_by_test_id("choose-face")).to_have_count(0)
+    expect(page.get_by_test_id("facesearch-match")).to_have_count(2)  # the person, and their mirror image
