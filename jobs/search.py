@@ -96,14 +96,18 @@ def faces_like(
     import numpy as np
 
     jobs = list(jobs)
-    thresholds = {job.pk: float(job.run_config.params.get("faces", {}).get("match_threshold", 1.0)) for job in jobs}
-    if not thresholds:
+    if not jobs:
         return []
+    # The threshold each job froze at its creation; a job from before thresholds were frozen uses the one recorded
+    # with each face's result.
+    thresholds = {job.pk: job.run_config.params.get("faces", {}).get("match_threshold") for job in jobs}
     vector = np.frombuffer(query.embedding, dtype="<f4")
     faces = scope_faces(jobs).filter(result__params__recogniser_sha256=query.recogniser_sha256)
     if query.face_id is not None:
         faces = faces.exclude(pk=query.face_id)
-    floor = min(thresholds.values()) if matches_only else -2.0
+    floor = -2.0
+    if matches_only and None not in thresholds.values():
+        floor = min(float(value) for value in thresholds.values())
     if faces.count() < EXACT_BELOW:
         scored = _scored_exactly(faces, vector)
     else:
@@ -141,18 +145,21 @@ def _scored_by_index(
         k *= 4
 
 
-def _attributed(jobs: Sequence[Job], thresholds: dict[int, float], scored: list[tuple[float, int]]) -> list[FaceMatch]:
-    """Each scored face with its image and the (lowest-id) job of the scope that found it."""
+def _attributed(
+    jobs: Sequence[Job], thresholds: dict[int, float | None], scored: list[tuple[float, int]]
+) -> list[FaceMatch]:
+    """Each scored face with its image, the (lowest-id) job of the scope that found it, and whether it is the
+    same person by that job's threshold."""
     versions = {job.pk: job.run_config.version("faces") for job in jobs}
     rows = {
-        pk: (image_id, version)
-        for pk, image_id, version in Face.objects.filter(pk__in=[pk for _s, pk in scored]).values_list(
-            "pk", "image_id", "result__extractor_version"
+        pk: (image_id, version, recorded)
+        for pk, image_id, version, recorded in Face.objects.filter(pk__in=[pk for _s, pk in scored]).values_list(
+            "pk", "image_id", "result__extractor_version", "result__params__match_threshold"
         )
     }
     in_jobs: dict[int, list[int]] = {}
     for image_id, job_id in (
-        JobImage.objects.filter(image_id__in={image_id for image_id, _v in rows.values()}, job_id__in=list(versions))
+        JobImage.objects.filter(image_id__in={row[0] for row in rows.values()}, job_id__in=list(versions))
         .order_by("job_id")
         .values_list("image_id", "job_id")
     ):
@@ -161,10 +168,11 @@ def _attributed(jobs: Sequence[Job], thresholds: dict[int, float], scored: list[
     for value, pk in scored:
         if pk not in rows:
             continue  # deleted since it was scored
-        image_id, version = rows[pk]
+        image_id, version, recorded = rows[pk]
         job_id = next((j for j in in_jobs.get(image_id, []) if versions[j] == version), None)
         if job_id is not None:
-            matches.append(FaceMatch(pk, image_id, job_id, round(value, 6), value >= thresholds[job_id]))
+            threshold = float(thresholds[job_id] if thresholds[job_id] is not None else recorded)
+            matches.append(FaceMatch(pk, image_id, job_id, round(value, 6), value >= threshold))
     return matches
 
 
