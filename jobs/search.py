@@ -1,9 +1,10 @@
-"""Searches over what a job's stages found: the faces the faces stage found (how many, and which look like a given
-face), and the images whose classify embedding best matches a sentence.
+"""Searches over what the stages found: faces (how many a job has, and which faces of a scope of jobs look like a
+stored face or like a face in a reference photo), and the images whose classify embedding best matches a sentence.
 
-Every function takes a job the caller has already checked access to (jobs.access.job_get_for_user). Embeddings
-are compared only with embeddings of the very same model file (its SHA-256 is recorded with each stage result):
-two models' embeddings are not comparable, even when they have the same length.
+Every function takes jobs the caller has already checked access to (jobs.access: job_get_for_user, or
+face_search_jobs here, which asks it). Embeddings are compared only with embeddings of the very same model file (its
+SHA-256 is recorded with each stage result): two models' embeddings are not comparable, even when they have the
+same length.
 """
 
 from __future__ import annotations
