@@ -82,6 +82,7 @@ bench: $(VENV)/.dev static
 	$(PY) -m benchmarks.ml
 	$(PY) -m benchmarks.faces
 	$(PY) -m benchmarks.pdq
+	$(PY) -m benchmarks.facesearch
 	$(PY) -m benchmarks.web
 	$(PY) -m benchmarks.grpc
 	$(PY) -m benchmarks.review

@@ -1,6 +1,6 @@
-"""The gRPC server: JobService, WorkerService, CaseService, ReviewService and HashSetService behind the token
-interceptor, the standard health service and server reflection. TLS from a certificate and key on disk; without them
-only local (loopback) connections, and only when asked for."""
+"""The gRPC server: JobService, WorkerService, CaseService, ReviewService, HashSetService and FaceService behind the
+token interceptor, the standard health service and server reflection. TLS from a certificate and key on disk;
+without them only local (loopback) connections, and only when asked for."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from django.conf import settings
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from api.auth import AuthInterceptor
 from api.cases_servicer import CaseServicer
+from api.faces_servicer import FaceServicer
 from api.filestream import StreamFileSerializer, heap_keep_large_buffers
 from api.hashsets_servicer import HashSetServicer
 from api.jobs_servicer import JobServicer
@@ -24,6 +26,8 @@ from api.workers_servicer import WorkerServicer
 from imagescanner.v1 import (
     cases_pb2,
     cases_pb2_grpc,
+    faces_pb2,
+    faces_pb2_grpc,
     hashsets_pb2,
     hashsets_pb2_grpc,
     jobs_pb2,
@@ -42,6 +46,7 @@ SERVICES = (
     cases_pb2.DESCRIPTOR.services_by_name["CaseService"].full_name,
     review_pb2.DESCRIPTOR.services_by_name["ReviewService"].full_name,
     hashsets_pb2.DESCRIPTOR.services_by_name["HashSetService"].full_name,
+    faces_pb2.DESCRIPTOR.services_by_name["FaceService"].full_name,
 )
 
 
@@ -85,12 +90,15 @@ def server_build(
             AuthInterceptor(StreamSlots(total=max_streams, per_user=streams_per_user)),
             StreamFileSerializer(),
         ],
+        # A face search sends its reference photo in one message: room for the largest accepted, and a little more.
+        options=[("grpc.max_receive_message_length", settings.FACE_SEARCH_UPLOAD_MAX + 2**20)],
     )
     jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(), server)
     workers_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(), server)
     cases_pb2_grpc.add_CaseServiceServicer_to_server(CaseServicer(), server)
     review_pb2_grpc.add_ReviewServiceServicer_to_server(ReviewServicer(), server)
     hashsets_pb2_grpc.add_HashSetServiceServicer_to_server(HashSetServicer(), server)
+    faces_pb2_grpc.add_FaceServiceServicer_to_server(FaceServicer(), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

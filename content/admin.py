@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from content.models import Classification, ExifData, Face, ForensicFlags, Image, StageResult
+from content.models import Classification, ExifData, Face, ForensicFlags, Image, PdqHash, StageResult
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -52,3 +52,9 @@ class ClassificationAdmin(ReadOnlyAdmin):
 @admin.register(ForensicFlags)
 class ForensicFlagsAdmin(ReadOnlyAdmin):
     list_display = ["id", "image", "taken", "thumbnail_distance"]
+
+
+@admin.register(PdqHash)
+class PdqHashAdmin(ReadOnlyAdmin):
+    list_display = ["id", "image", "hash", "quality"]
+    exclude = ["dihedral"]

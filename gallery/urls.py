@@ -3,7 +3,7 @@ with the job pages (jobs/urls.py) under /jobs/, in the "jobs" namespace."""
 
 from django.urls import path
 
-from gallery import review_views, similar, views
+from gallery import facesearch, review_views, similar, views
 
 urlpatterns = [
     path("<int:job_id>/gallery/", views.gallery, name="gallery"),
@@ -18,6 +18,8 @@ urlpatterns = [
     path("<int:job_id>/images/<int:image_id>/preview", views.preview, name="preview"),
     path("<int:job_id>/files/<int:file_id>/original", views.original, name="original"),
     path("<int:job_id>/faces/<int:face_id>/crop", views.face_crop, name="face_crop"),
+    path("<int:job_id>/faces/search", facesearch.face_search, name="face_search"),
+    path("<int:job_id>/search", facesearch.word_search, name="word_search"),
     path("<int:job_id>/review/categorise", review_views.categorise, name="review_categorise"),
     path("<int:job_id>/review/confirm", review_views.confirm, name="review_confirm"),
     path("<int:job_id>/review/bookmark", review_views.bookmark, name="review_bookmark"),

@@ -7,7 +7,7 @@ from django.contrib import admin
 
 from cases.models import OWN_CASE_REFERENCE
 from content.admin import ReadOnlyAdmin
-from jobs.models import BatchStage, FileInstance, Job, JobImage, ScanBatch, StageClaim, StageProgress
+from jobs.models import BatchStage, FileInstance, HashMatch, Job, JobImage, ScanBatch, StageClaim, StageProgress
 from jobs.services import job_owner_set
 
 
@@ -58,6 +58,15 @@ class FileInstanceAdmin(ReadOnlyAdmin):
 @admin.register(JobImage)
 class JobImageAdmin(ReadOnlyAdmin):
     list_display = ["id", "job", "image"]
+
+
+@admin.register(HashMatch)
+class HashMatchAdmin(ReadOnlyAdmin):
+    """What the hash sets matched: made by the matching (jobs.hashmatching, jobs.pdqmatching) only."""
+
+    list_display = ["id", "job", "file_instance_id", "hash_set", "algorithm", "distance", "matched_at"]
+    list_filter = ["algorithm"]
+    raw_id_fields = ["job", "file_instance", "hash_set"]
 
 
 @admin.register(StageProgress)

@@ -177,6 +177,11 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 AUDIT_PROXY_HOPS = env.int("AUDIT_PROXY_HOPS", default=0)
 # Derived pictures (WebP thumbnails and previews). Never inside the evidence; safe to delete (they are remade).
 THUMBNAILS_ROOT = Path(env("THUMBNAILS_ROOT", default=str(VAR_DIR / "thumbnails")))
+# The face embedding indexes (jobs.faceindex), one file per recogniser. Never inside the evidence; safe to delete
+# (they are rebuilt from the database on the next face search).
+FACE_INDEX_ROOT = Path(env("FACE_INDEX_ROOT", default=str(VAR_DIR / "indexes" / "faces")))
+# The largest reference photo a face search accepts (bytes); larger uploads are refused with a 400.
+FACE_SEARCH_UPLOAD_MAX = env.int("FACE_SEARCH_UPLOAD_MAX", default=20 * 1024 * 1024)
 GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=80)
 # Map tiles for the location pane and the job map: a lab's own tile server, named here. Unset (the default), the
 # maps draw the country outlines shipped with the app: evidence locations are never sent to a third party.

@@ -15,7 +15,14 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from api.services import api_token_create
-from imagescanner.v1 import cases_pb2_grpc, hashsets_pb2_grpc, jobs_pb2_grpc, review_pb2_grpc, workers_pb2_grpc
+from imagescanner.v1 import (
+    cases_pb2_grpc,
+    faces_pb2_grpc,
+    hashsets_pb2_grpc,
+    jobs_pb2_grpc,
+    review_pb2_grpc,
+    workers_pb2_grpc,
+)
 from tests.support.environment import free_port
 from tests.support.grpc import Client, GrpcServer, grpc_serving, self_signed_cert
 from tests.support.waiting import serving
@@ -35,6 +42,7 @@ def grpc_server(worker_env, tmp_path_factory) -> Iterator[GrpcServer]:
         "GRPC_TLS_CERT": str(cert),
         "GRPC_TLS_KEY": str(key),
         "SOURCES_ROOT": str(sources),
+        "FACE_INDEX_ROOT": str(folder / "indexes"),
         # Short polls keep the streams' tests quick.
         "GRPC_WATCH_INTERVAL": "0.1",
         "GRPC_INSPECT_TIMEOUT": "1.0",
@@ -72,6 +80,7 @@ def client_as(grpc_server, transactional_db):
             cases_pb2_grpc.CaseServiceStub(channel),
             review_pb2_grpc.ReviewServiceStub(channel),
             hashsets_pb2_grpc.HashSetServiceStub(channel),
+            faces_pb2_grpc.FaceServiceStub(channel),
         )
 
     yield make
