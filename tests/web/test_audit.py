@@ -85,10 +85,10 @@ def test_job_actions_and_evidence_handed_out_are_recorded_as_their_users(
     alice.post(reverse("jobs:share", args=[job.pk]), {"email": other.email, "role": "reviewer"})
 
     mine = AuditEvent.objects.filter(user_id=examiner.pk).order_by("id")
-    # The case of its own the job got, and the share as the membership of that case it is.
-    reference = f"job-{job.pk}"
+    # The job went in the case that holds its source; the share is the membership of that case it is.
+    reference = job.case.reference
+    assert reference == f"sources-{examiner.pk}"
     assert [(e.action, e.target, e.detail) for e in mine.filter(action__startswith="case.")] == [
-        ("case.create", reference, ""),
         ("case.member.set", reference, f"user {other.pk} ({other.email}): reviewer"),
     ]
     signed_in, created, downloaded, shared = mine.exclude(action__startswith="case.")
@@ -98,7 +98,7 @@ def test_job_actions_and_evidence_handed_out_are_recorded_as_their_users(
         "source": str(sources_root / "case"),
         "stages": ["exif"],
         "owner": f"user {examiner.pk} ({examiner.email})",
-        "case": f"job-{job.pk}",
+        "case": reference,
     }
     assert (downloaded.action, downloaded.job_id, downloaded.target) == ("file.download", job.pk, "notes.txt")
     assert downloaded.data == {"file_id": instance.pk, "size": st.st_size, "sha256": instance.sha256}
