@@ -17,7 +17,7 @@ from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 
 from cases.models import Case, CaseSource
 from cases.selectors import WORKING_ROLES
-from content.models import ExifData, Image
+from content.models import ExifData, Face, Image
 from content.selectors import image_forensic_flags, image_ml_summaries
 from extractors.forensic import DEFAULTS, taken_after_modified
 from hashsets.models import HashSet
@@ -191,6 +191,11 @@ def case_image_ids(*, case_id: int) -> QuerySet:
     """The ids of the distinct images the jobs of the case found: what review decisions may be made about (review
     services and selectors take images the caller checked against this)."""
     return JobImage.objects.filter(job__case_id=case_id).values("image_id").distinct()
+
+
+def case_faces(*, case_id: int) -> QuerySet[Face]:
+    """The faces found in the images of the case's jobs: what the case's persons are made of."""
+    return Face.objects.filter(image_id__in=JobImage.objects.filter(job__case_id=case_id).values("image_id"))
 
 
 def images_removed_with(*, job_id: int, image_ids: Iterable[int] | None = None) -> QuerySet[Image]:

@@ -20,6 +20,7 @@ from extractors.registry import get_registry
 from jobs.config import extractor_context
 from jobs.lifecycle import job_try_complete
 from jobs.models import BatchStage, FileInstance, Job, ScanBatch, StageClaim, StageProgress
+from jobs.pipeline.persons import persons_queue
 from jobs.progress.publisher import progress_changed
 
 logger = logging.getLogger(__name__)
@@ -184,6 +185,8 @@ def stage_batch_run(*, batch_id: int, stage: str, wait_for_others: bool = True) 
     counts = prior.counts + Counter(str(item.outcome) for item in results)
     reused = _reused(list(prior.statuses), stage, version, job.pk) if prior.statuses else 0
     batch_stage_finish(batch, stage, counts, reused=reused)
+    if stage == "faces" and counts["done"]:
+        persons_queue(case_id=job.case_id)
     logger.debug("job %s: batch %s %s finished: %s", job.pk, batch.seq, stage, dict(counts))
     return dict(counts)
 
