@@ -59,3 +59,9 @@ def persons_by_image(*, case_id: int, image_ids: list[int]) -> dict[int, list[st
     for image_id, person_id, name in rows:
         out.setdefault(image_id, []).append(name or f"person {person_id}")
     return out
+
+
+def person_faces_listing(*, person: Person, limit: int = 10_000) -> list[tuple[int, str, str]]:
+    """(face id, SHA-256 of its image, how it was assigned) of the person's faces, oldest face first."""
+    rows = FaceAssignment.objects.filter(case_id=person.case_id, person=person).order_by("face_id")
+    return list(rows.values_list("face_id", "face__image__sha256", "how")[:limit])

@@ -86,16 +86,16 @@ def person_name(*, case: Case, user: AbstractBaseUser, person_id: int, name: str
 
 
 def person_merge(*, case: Case, user: AbstractBaseUser, into_id: int, other_id: int) -> Person:
-    """Merge the person `other_id` into `into_id`: its faces (as assigned), rejections and history go over, and it
-    is gone. The faces keep how they were assigned; a face rejected from `into_id` that arrives with the merge is
-    no longer rejected from it (the member said it is this person)."""
+    """Merge the person `other_id` into `into_id`: its faces, rejections and history go over, and it is gone. Its
+    faces are then assigned by hand (clustering never takes them apart again); a face rejected from `into_id` that
+    arrives with the merge is no longer rejected from it (the member said it is this person)."""
     with _writing("persons.merge", case, user):
         if into_id == other_id:
             raise ValueError("a person cannot be merged with itself")
         into, other = _person(case, into_id), _person(case, other_id)
         moved = FaceAssignment.objects.filter(case=case, person=other)
         FaceRejection.objects.filter(person=into, face_id__in=moved.values("face_id")).delete()
-        count = moved.update(person=into)
+        count = moved.update(person=into, how=FaceAssignment.How.MANUAL, at=timezone.now(), by=user)
         taken = FaceRejection.objects.filter(person=into).values("face_id")
         FaceRejection.objects.filter(person=other).exclude(face_id__in=taken).update(person=into)
         PersonChange.objects.filter(person=other).update(person=into)
