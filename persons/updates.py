@@ -126,9 +126,16 @@ def persons_recluster(*, case: Case, faces: QuerySet[Face]) -> ClusteringRun:
         kept = Q(name__gt="") | Exists(by_hand) | Exists(by_member)
         keep = set(Person.objects.filter(case=case).filter(kept).values_list("pk", flat=True))
         Person.objects.filter(case=case).exclude(pk__in=keep).delete()
-        for person in Person.objects.filter(pk__in=keep):
+        # Kept persons keep their centroids (what their faces were), so that their faces come back to them.
+        for person_id in keep:
+            count = FaceAssignment.objects.filter(person_id=person_id).count()
+            Person.objects.filter(pk=person_id).update(face_count=count, representative=None)
+    run = persons_update(case=case, faces=faces, full=True)
+    for person in Person.objects.filter(pk__in=keep, representative__isnull=True, face_count__gt=0):
+        with transaction.atomic():
+            case_locked(case_id=case.pk)
             person_refresh(person)
-    return persons_update(case=case, faces=faces, full=True)
+    return run
 
 
 def person_refresh(person: Person) -> None:
