@@ -18,6 +18,7 @@ from api.cases_servicer import CaseServicer
 from api.filestream import StreamFileSerializer, heap_keep_large_buffers
 from api.hashsets_servicer import HashSetServicer
 from api.jobs_servicer import JobServicer
+from api.persons_servicer import PersonServicer
 from api.review_servicer import ReviewServicer
 from api.streams import StreamSlots
 from api.workers_servicer import WorkerServicer
@@ -28,6 +29,8 @@ from imagescanner.v1 import (
     hashsets_pb2_grpc,
     jobs_pb2,
     jobs_pb2_grpc,
+    persons_pb2,
+    persons_pb2_grpc,
     review_pb2,
     review_pb2_grpc,
     workers_pb2,
@@ -42,6 +45,7 @@ SERVICES = (
     cases_pb2.DESCRIPTOR.services_by_name["CaseService"].full_name,
     review_pb2.DESCRIPTOR.services_by_name["ReviewService"].full_name,
     hashsets_pb2.DESCRIPTOR.services_by_name["HashSetService"].full_name,
+    persons_pb2.DESCRIPTOR.services_by_name["PersonService"].full_name,
 )
 
 
@@ -91,6 +95,7 @@ def server_build(
     cases_pb2_grpc.add_CaseServiceServicer_to_server(CaseServicer(), server)
     review_pb2_grpc.add_ReviewServiceServicer_to_server(ReviewServicer(), server)
     hashsets_pb2_grpc.add_HashSetServiceServicer_to_server(HashSetServicer(), server)
+    persons_pb2_grpc.add_PersonServiceServicer_to_server(PersonServicer(), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

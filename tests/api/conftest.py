@@ -15,7 +15,14 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from api.services import api_token_create
-from imagescanner.v1 import cases_pb2_grpc, hashsets_pb2_grpc, jobs_pb2_grpc, review_pb2_grpc, workers_pb2_grpc
+from imagescanner.v1 import (
+    cases_pb2_grpc,
+    hashsets_pb2_grpc,
+    jobs_pb2_grpc,
+    persons_pb2_grpc,
+    review_pb2_grpc,
+    workers_pb2_grpc,
+)
 from tests.support.environment import free_port
 from tests.support.grpc import Client, GrpcServer, grpc_serving, self_signed_cert
 from tests.support.waiting import serving
@@ -72,6 +79,7 @@ def client_as(grpc_server, transactional_db):
             cases_pb2_grpc.CaseServiceStub(channel),
             review_pb2_grpc.ReviewServiceStub(channel),
             hashsets_pb2_grpc.HashSetServiceStub(channel),
+            persons_pb2_grpc.PersonServiceStub(channel),
         )
 
     yield make

@@ -11,7 +11,14 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from api.client import channel_open
-from imagescanner.v1 import cases_pb2_grpc, hashsets_pb2_grpc, jobs_pb2_grpc, review_pb2_grpc, workers_pb2_grpc
+from imagescanner.v1 import (
+    cases_pb2_grpc,
+    hashsets_pb2_grpc,
+    jobs_pb2_grpc,
+    persons_pb2_grpc,
+    review_pb2_grpc,
+    workers_pb2_grpc,
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class Client:
     cases: cases_pb2_grpc.CaseServiceStub
     review: review_pb2_grpc.ReviewServiceStub
     hashsets: hashsets_pb2_grpc.HashSetServiceStub
+    persons: persons_pb2_grpc.PersonServiceStub
 
 
 def self_signed_cert(folder: Path, name: str = "localhost") -> tuple[Path, Path]:
