@@ -22,6 +22,7 @@ from content.selectors import image_forensic_flags, image_ml_summaries
 from extractors.forensic import DEFAULTS, taken_after_modified
 from hashsets.models import HashSet
 from jobs.models import FileInstance, HashMatch, Job, JobImage
+from persons.selectors import persons_by_image
 from review.models import ReviewMark
 from review.selectors import image_reviews, recorded_about
 
@@ -85,6 +86,7 @@ EXPORT_FIELDS = [
     "path", "status", "error", "note", "size", "mtime", "md5", "sha1", "sha256", "mime", "format", "width", "height",
     "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original", "faces", "tags", "ctime",
     "btime", "case", "category", "category_by", "bookmarks", "notes", "category_status", "hashset_matches", "flags",
+    "persons",
 ]  # fmt: skip
 
 
@@ -126,6 +128,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
             image_ids={i.image_id for i in instances if i.image_id}, version=versions.get("forensic", "")
         )
         sets = hash_matches_by_file(file_ids=[i.pk for i in instances])
+        seen = persons_by_image(case_id=job.case_id, image_ids=[i.image_id for i in instances if i.image_id])
         for instance in instances:
             image = instance.image
             facts = found.get(instance.image_id, {})
@@ -152,6 +155,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 **_review_fields(reviews.get(instance.image_id)),
                 "hashset_matches": "; ".join(f"{name} ({kind})" for name, kind in sets.get(instance.pk, [])),
                 "flags": _flag_codes(flagged.get(instance.image_id), instance, tolerance),
+                "persons": "; ".join(seen.get(instance.image_id, [])),
             }
 
     for instance in rows.iterator(chunk_size=2000):
