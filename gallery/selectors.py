@@ -36,6 +36,7 @@ from hashsets.models import HashSet
 from jobs.access import job_list_for_user
 from jobs.hashmatching import FLAGGING_KINDS
 from jobs.models import FileInstance, Job, JobImage
+from persons.selectors import person_image_ids
 from review.selectors import review_filter
 
 # The gallery's sorts, each both ways: the `sort` that gallery_page takes, and what the gallery calls it.
@@ -82,6 +83,8 @@ class GalleryFilters:
     known_good: str = "hidden"
     # Only images a known-bad or alert hash set matched.
     hash_flagged: bool = False
+    # Only images a person of the job's case is seen in (its id; persons.selectors.person_image_ids).
+    person: int = 0
     # Whose bookmarks `bookmarked` reads: who is asking, not a filter of its own.
     user: Any = field(default=None, compare=False)
 
@@ -95,6 +98,8 @@ class GalleryFilters:
                 raise FilterError(f"the {name} filter holds a character no stored value has")
         if "/" in self.name:
             raise FilterError("a file name holds no /")
+        if not 0 <= self.person < 2**63:
+            raise FilterError("no person has that number")
         if self.flag and self.flag not in dict(flag_choices()):
             raise FilterError("no forensic flag has that code")
 
@@ -220,6 +225,8 @@ def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters) -> QuerySet:
         rows = rows.exclude(good) if filters.known_good == "hidden" else rows.filter(good)
     if filters.hash_flagged:
         rows = rows.filter(hash_matched(job, ref, FLAGGING_KINDS))
+    if filters.person:
+        rows = rows.filter(image_id__in=person_image_ids(case_id=job.case_id, person_id=filters.person))
     if filters.category or filters.bookmarked or filters.noted or filters.reviewed:
         rows = rows.filter(
             review_filter(case=job.case, user=filters.user, category=filters.category,
