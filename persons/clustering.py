@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 
 import numpy as np
+from sklearn import config_context
 from sklearn.cluster import DBSCAN
 
 # Rows of faces compared with every centroid at once: BLOCK x persons float32 similarities at most.
 BLOCK = 1024
 NOISE = -1
+# What DBSCAN's neighbour search may hold at once (MB; scikit-learn's default is 1,024).
+WORKING_MEMORY_MB = 64
 
 
 def embeddings(blobs: list[bytes], dim: int | None = None) -> np.ndarray:
@@ -67,7 +70,8 @@ def group(faces: np.ndarray, *, min_faces: int, max_distance: float) -> np.ndarr
     if len(faces) < min_faces:
         return np.full(len(faces), NOISE, dtype=np.int64)
     model = DBSCAN(eps=max_distance, min_samples=min_faces, metric="cosine", algorithm="brute", n_jobs=1)
-    return model.fit_predict(faces).astype(np.int64)
+    with config_context(working_memory=WORKING_MEMORY_MB):
+        return model.fit_predict(faces).astype(np.int64)
 
 
 def centroid(total: np.ndarray) -> np.ndarray:
