@@ -37,7 +37,9 @@ from persons.models import ClusteringRun, FaceAssignment, FaceRejection, Person,
 # New faces clustered per transaction.
 CHUNK = 5000
 # Earlier unattached faces looked at again for each chunk (the newest): they may form a person with new ones.
-NOISE_POOL = 50_000
+NOISE_POOL = 20_000
+# Faces read from the database at once.
+READ = 8192
 CLUSTERING = "clustering"
 # An update queued this long ago and not started is taken for lost, and queued again.
 QUEUED_STALE = 600
@@ -214,19 +216,20 @@ def _chunk(case: Case, config: PersonSettings, face_ids: list[int], totals: _Tot
             members[int(label)].append(ids[rest[position]] if position < len(rest) else pool_ids[position - len(rest)])
     grouped = {face_id for face_ids_ in members.values() for face_id in face_ids_}
     # Faces attached to persons that exist: their means move by what joined them.
+    moved, history = [], []
     for person_id, face_rows in attached.items():
         i = index[person_id]
         count = persons[i][2]
         mean = (means[i] * count + vectors[face_rows].sum(axis=0)) / (count + len(face_rows))
         representative = persons[i][3] or ids[face_rows[int(np.argmax(vectors[face_rows] @ clustering.centroid(mean)))]]
-        Person.objects.filter(pk=person_id).update(
-            centroid=mean.astype("<f4").tobytes(),
-            face_count=count + len(face_rows),
-            representative=representative,
-            updated_at=now,
-        )
+        moved.append(
+            Person(
+                pk=person_id, centroid=mean.astype("<f4").tobytes(), face_count=count + len(face_rows),
+                representative_id=representative, updated_at=now,
+            )
+        )  # fmt: skip
         assignments += [_row(case, ids[r], person_id, now) for r in face_rows]
-        _history(person_id, PersonChange.Action.ATTACHED, len(face_rows), now)
+        history.append(_history(person_id, PersonChange.Action.ATTACHED, len(face_rows), now))
         totals.attached += len(face_rows)
     vector_of = {face_id: vectors[row] for row, face_id in enumerate(ids)}
     for position, face_id in enumerate(pool_ids):
@@ -243,11 +246,13 @@ def _chunk(case: Case, config: PersonSettings, face_ids: list[int], totals: _Tot
             person=person, at=now
         )  # the earlier unattached faces in the group
         assignments += [_row(case, f, person.pk, now) for f in face_ids_ if f in row_of]
-        _history(person.pk, PersonChange.Action.CREATED, len(face_ids_), now)
+        history.append(_history(person.pk, PersonChange.Action.CREATED, len(face_ids_), now))
         totals.persons_created += 1
         totals.grouped += sum(1 for f in face_ids_ if f in row_of)
     assignments += [_row(case, ids[r], None, now) for r in rest if ids[r] not in grouped]
+    Person.objects.bulk_update(moved, ["centroid", "face_count", "representative", "updated_at"], batch_size=1000)
     bulk_insert(FaceAssignment, assignments)
+    bulk_insert(PersonChange, history)
     totals.faces += len(ids)
 
 
@@ -261,7 +266,7 @@ def _noise_near(case: Case, config: PersonSettings, vectors: np.ndarray) -> tupl
     read = 0
     while read < NOISE_POOL:
         block = noise if last is None else noise.filter(face_id__lt=last)
-        rows = list(block.values_list("face_id", "face__embedding")[: clustering.BLOCK])
+        rows = list(block.values_list("face_id", "face__embedding")[:READ])
         if not rows:
             break
         last = rows[-1][0]
@@ -281,5 +286,6 @@ def _row(case: Case, face_id: int, person_id: int | None, now) -> dict:
     return {"case_id": case.pk, "face_id": face_id, "person_id": person_id, "how": how, "at": now, "by_id": None}
 
 
-def _history(person_id: int, action: str, faces: int, now) -> None:
-    PersonChange.objects.create(person_id=person_id, action=action, faces=faces, user_label=CLUSTERING, at=now)
+def _history(person_id: int, action: str, faces: int, now) -> dict:
+    return {"person_id": person_id, "action": action, "faces": faces, "user_label": CLUSTERING, "at": now,
+            "detail": "", "user_id": None}  # fmt: skip
