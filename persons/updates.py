@@ -180,7 +180,10 @@ def _representative(person: Person, mean: np.ndarray) -> int | None:
 
 
 def _chunk(case: Case, config: PersonSettings, face_ids: list[int], totals: _Totals) -> None:
-    rows = list(Face.objects.filter(pk__in=face_ids).order_by("pk").values_list("pk", "embedding"))
+    # Under the case's lock: faces another update took meanwhile (one queued while this one ran) are left to it.
+    seen = FaceAssignment.objects.filter(case=case, face_id=OuterRef("pk"))
+    unseen = Face.objects.filter(pk__in=face_ids).exclude(Exists(seen))
+    rows = list(unseen.order_by("pk").values_list("pk", "embedding"))
     if not rows:
         return
     now = timezone.now()

@@ -227,3 +227,23 @@ def test_faces_of_another_model_are_not_grouped_and_one_update_is_pending_per_ca
     assert persons_update_claim(case_id=case.pk) is False
     persons_run(case_id=case.pk)  # the pending update started: faces found from now on queue the next
     assert persons_update_claim(case_id=case.pk) is True
+
+
+@pytest.mark.django_db
+def test_two_updates_of_one_case_never_take_the_same_faces_twice(team, tmp_path):
+    """An update queued while another ran listed the same new faces before the first committed: under the case's
+    lock, its chunk finds them seen and leaves them."""
+    from django.db import transaction
+
+    from persons.updates import _chunk, _Totals
+
+    case, members = team
+    people = three_people(case, members["lead"], tmp_path)
+    persons_run(case_id=case.pk)
+    before = partition(case)
+    late = _Totals()
+    with transaction.atomic():
+        _chunk(case, person_settings(case_id=case.pk), [f for p in people for f in p], late)
+    assert late.faces == 0
+    assert partition(case) == before
+    assert sorted(Person.objects.filter(case=case).values_list("face_count", flat=True)) == [6, 6, 6]
