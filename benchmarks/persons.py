@@ -54,11 +54,13 @@ def _embeddings(rng: np.random.Generator, people: np.ndarray, count: int) -> np.
     return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype("<f4")
 
 
-def _faces_store(job, vectors: np.ndarray, first: int) -> None:
-    """Images numbered from `first` found by `job`, one face each with the rows of `vectors` as embeddings."""
+def _faces_store(job, vectors: np.ndarray, first: int, *, pending: bool = False) -> None:
+    """Images numbered from `first` found by `job`, one face each with the rows of `vectors` as embeddings (and,
+    `pending`, left for the next update of the case's persons, as a faces batch leaves them)."""
     from content.models import Face, Image, StageResult
     from database.bulk import bulk_insert
     from jobs.models import JobImage
+    from persons.updates import persons_pending_add
 
     step = 5000
     for start in range(0, len(vectors), step):
@@ -85,6 +87,8 @@ def _faces_store(job, vectors: np.ndarray, first: int) -> None:
              "embedding": vectors[n - first].tobytes(), "crop": b""}
             for n in numbers
         ])  # fmt: skip
+        if pending:
+            persons_pending_add(case_id=job.case_id, image_ids=ids.values())
 
 
 def _faces_stage(folder: Path) -> tuple[float, int]:
@@ -164,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     per_batch = max(found, BATCH_PHOTOS)
     times = []
     for b in range(BATCHES):
-        _faces_store(job, _embeddings(rng, people, per_batch), total + b * per_batch)
+        _faces_store(job, _embeddings(rng, people, per_batch), total + b * per_batch, pending=True)
         started = time.perf_counter()
         persons_run(case_id=case.pk)
         times.append(time.perf_counter() - started)

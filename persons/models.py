@@ -30,6 +30,20 @@ class PersonSettings(models.Model):
         return f"case {self.case_id}: min {self.min_faces} faces, max distance {self.max_distance}"
 
 
+class PendingImage(models.Model):
+    """An image of the case whose faces the next update of the case's persons looks at (the faces stage saved them,
+    or reused them, in a batch of one of the case's jobs). Removed once the update that read it finished."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+", db_index=False)  # pending_once
+    image = models.ForeignKey("content.Image", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "image"], name="pending_once")]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} image {self.image_id}: faces to cluster"
+
+
 class Person(models.Model):
     """One person of a case. `centroid` is the mean of its faces' embeddings (float32, compared once normalised),
     `face_count` how many it has, `representative` the face nearest the centroid (shown for the person)."""

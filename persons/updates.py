@@ -18,6 +18,8 @@ every face of the case.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +34,15 @@ from cases.services import case_locked
 from content.models import Face
 from database.bulk import bulk_insert
 from persons import clustering
-from persons.models import ClusteringRun, FaceAssignment, FaceRejection, Person, PersonChange, PersonSettings
+from persons.models import (
+    ClusteringRun,
+    FaceAssignment,
+    FaceRejection,
+    PendingImage,
+    Person,
+    PersonChange,
+    PersonSettings,
+)
 
 # New faces clustered per transaction.
 CHUNK = 5000
@@ -52,6 +62,21 @@ def person_settings(*, case_id: int) -> PersonSettings:
         defaults={"min_faces": settings.PERSONS_MIN_FACES, "max_distance": settings.PERSONS_MAX_DISTANCE},
     )
     return row
+
+
+def persons_pending_add(*, case_id: int, image_ids: Iterable[int]) -> None:
+    """Record images whose faces the next update of the case's persons looks at."""
+    bulk_insert(PendingImage, [{"case_id": case_id, "image_id": i} for i in sorted(set(image_ids))])
+
+
+@contextmanager
+def persons_pending(*, case_id: int) -> Iterator[list[int]]:
+    """The images pending for the case (yielded); those read are no longer pending once the block ends without an
+    error (an update that failed leaves them for the next)."""
+    rows = list(PendingImage.objects.filter(case_id=case_id).values_list("pk", "image_id"))
+    yield [image_id for _, image_id in rows]
+    for start in range(0, len(rows), READ):
+        PendingImage.objects.filter(pk__in=[pk for pk, _ in rows[start : start + READ]]).delete()
 
 
 def persons_update_claim(*, case_id: int) -> bool:

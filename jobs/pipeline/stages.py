@@ -186,7 +186,7 @@ def stage_batch_run(*, batch_id: int, stage: str, wait_for_others: bool = True) 
     reused = _reused(list(prior.statuses), stage, version, job.pk) if prior.statuses else 0
     batch_stage_finish(batch, stage, counts, reused=reused)
     if stage == "faces" and counts["done"]:
-        persons_queue(case_id=job.case_id)
+        persons_queue(case_id=job.case_id, image_ids=ids)
     logger.debug("job %s: batch %s %s finished: %s", job.pk, batch.seq, stage, dict(counts))
     return dict(counts)
 

@@ -71,3 +71,10 @@ def test_list_show_name_merge_and_recluster(transactional_db, worker_env, tmp_pa
     assert again.returncode == 0, again.stderr
     assert set(FaceAssignment.objects.filter(face_id__in=faces).values_list("person_id", flat=True)) == {big}
     assert manage(worker_env, "list", "--case", "2024-404").stderr.strip() == "CommandError: no such case: 2024-404"
+    settings = ("settings", "--case", "2024-017")
+    assert manage(worker_env, *settings).stdout.strip() == "min faces 3, max distance 0.5"
+    assert manage(worker_env, *settings, "--as", "carol", "--min-faces", "4").returncode != 0
+    assert manage(worker_env, *settings, "--as", "alice", "--min-faces", "1").returncode != 0
+    changed = manage(worker_env, *settings, "--as", "alice", "--min-faces", "4")
+    assert changed.stdout.strip() == "min faces 4, max distance 0.5"
+    assert AuditEvent.objects.filter(action="persons.settings", outcome="refused").count() == 2

@@ -19,6 +19,7 @@ from extractors.faces import FacesExtractor
 from jobs.pipeline.persons import persons_run
 from jobs.samples import PACKAGED_PHOTOS, packaged_photo
 from persons.models import FaceAssignment
+from persons.updates import persons_pending_add
 from tests.support.ml import context, evidence_ref, write_picture
 from tests.support.review import images_in_case
 
@@ -64,6 +65,7 @@ def test_copies_of_one_person_are_one_person_and_the_group_photo_six(real_faces,
     results = real_faces.run(refs)
     assert all(r.outcome is Outcome.DONE for r in results)
     stage_results_save(provenance=real_faces.provenance, results=results)
+    persons_pending_add(case_id=case.pk, image_ids=[i.pk for i in images])
     found = {r.image_id: len(r.data.faces) for r in results}
     assert [found[i.pk] for i in images] == [1] * len(astronaut) + [6] * len(group)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from content.models import Face, StageResult
+from persons.updates import persons_pending_add
 from tests.support.review import images_in_case
 
 DIM = 128
@@ -31,7 +32,8 @@ def store_faces(
     *, case, owner, source: Path, vectors: np.ndarray, first: int, model_sha256: str = "a" * 64
 ) -> list[int]:
     """A job of `case` that found images numbered from `first`, one face each with the embedding of its row of
-    `vectors`, found by the model `model_sha256`. Returns the face ids, in the order of the rows."""
+    `vectors`, found by the model `model_sha256`, pending for the case's next update of its persons (as a faces batch
+    leaves them). Returns the face ids, in the order of the rows."""
     _, images = images_in_case(case=case, owner=owner, source=source, numbers=range(first, first + len(vectors)))
     faces = []
     for picture, vector in zip(images, vectors, strict=True):
@@ -45,4 +47,5 @@ def store_faces(
                 embedding=vector.astype("<f4").tobytes(), crop=b"crop",
             ).pk
         )  # fmt: skip
+    persons_pending_add(case_id=case.pk, image_ids=[picture.pk for picture in images])
     return faces

@@ -1,9 +1,11 @@
-"""`manage.py persons list|show|name|merge|recluster --case REF`: the persons of a case at the command line.
+"""`manage.py persons list|show|name|merge|settings|recluster --case REF`: the persons of a case at the command
+line.
 
 `list` prints the case's persons, largest first; `show` one person's faces (by image SHA-256) and history. `name`
 and `merge` act as the member `--as` names (user name or verified address; a reviewer only reads), audited as done
 at the command line by that member. `recluster` clusters every face of the case again under the case's settings,
-keeping every correction members made. Every refusal is on the record."""
+keeping every correction members made. `settings` shows how the case's faces are grouped, and sets it as the
+member `--as` names (the lead). Every refusal is on the record."""
 
 from __future__ import annotations
 
@@ -21,9 +23,11 @@ from cases.selectors import case_by_reference
 from jobs.access import verified_address_owners
 from jobs.pipeline.persons import persons_run
 from persons.selectors import person_faces_listing, person_get, person_history, persons_of_case
-from persons.services import PersonsRefused, PersonUnknown, person_merge, person_name
+from persons.services import PersonsRefused, PersonUnknown, person_merge, person_name, person_settings_set
+from persons.updates import person_settings
 
-WRITES = {"name": "persons.name", "merge": "persons.merge", "recluster": "persons.cluster"}
+WRITES = {"name": "persons.name", "merge": "persons.merge", "recluster": "persons.cluster",
+          "settings": "persons.settings"}  # fmt: skip
 
 
 def _refused(action: str, reference: str, why: str) -> CommandError:
@@ -58,6 +62,11 @@ class Command(BaseCommand):
         naming.add_argument("name")
         merging.add_argument("into", type=int)
         merging.add_argument("other", type=int)
+        grouping = actions.add_parser("settings", help="show or set (lead) the case's minimum faces, maximum distance")
+        grouping.add_argument("--case", required=True, help="case reference (e.g. 2024-017)")
+        grouping.add_argument("--as", dest="member", default=None, help="the lead: user name or address")
+        grouping.add_argument("--min-faces", type=int, default=None, help="faces a new person needs at least")
+        grouping.add_argument("--max-distance", type=float, default=None, help="cosine distance, 0-2")
         again = actions.add_parser("recluster", help="cluster every face of the case again, keeping corrections")
         again.add_argument("--case", required=True, help="case reference (e.g. 2024-017)")
 
@@ -73,6 +82,9 @@ class Command(BaseCommand):
             self._list(case)
         elif action == "show":
             self._show(case, options["person"])
+        elif action == "settings" and options["member"] is None:
+            row = person_settings(case_id=case.pk)
+            self.stdout.write(f"min faces {row.min_faces}, max distance {row.max_distance}")
         elif action == "recluster":
             with acting_as(cli_actor()):
                 run = persons_run(case_id=case.pk, full=True)
@@ -102,7 +114,15 @@ class Command(BaseCommand):
 
     def _change(self, case: Case, member: AbstractBaseUser, action: str, options: dict[str, Any]) -> None:
         try:
-            if action == "name":
+            if action == "settings":
+                current = person_settings(case_id=case.pk)
+                row = person_settings_set(
+                    case=case, user=member,
+                    min_faces=current.min_faces if options["min_faces"] is None else options["min_faces"],
+                    max_distance=current.max_distance if options["max_distance"] is None else options["max_distance"],
+                )  # fmt: skip
+                self.stdout.write(f"min faces {row.min_faces}, max distance {row.max_distance}")
+            elif action == "name":
                 person = person_name(case=case, user=member, person_id=options["person"], name=options["name"])
                 self.stdout.write(f"person {person.pk} named {person.name!r}")
             else:
