@@ -116,10 +116,10 @@ def persons_update(*, case: Case, faces: QuerySet[Face], full: bool = False) -> 
         min_faces=config.min_faces, max_distance=config.max_distance, model_name=config.model_name,
         model_sha256=config.model_sha256, started_at=timezone.now(),
     )  # fmt: skip
-    seen = FaceAssignment.objects.filter(case=case).values("face_id")
+    seen = FaceAssignment.objects.filter(case=case, face_id=OuterRef("pk"))  # by the index assignment_once
     ids = list(
         faces.filter(result__model_sha256=config.model_sha256)
-        .exclude(pk__in=seen)
+        .exclude(Exists(seen))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
@@ -139,7 +139,8 @@ def persons_update(*, case: Case, faces: QuerySet[Face], full: bool = False) -> 
             persons_created=totals.persons_created, min_faces=config.min_faces, max_distance=config.max_distance,
             model_sha256=config.model_sha256,
         )  # fmt: skip
-    run.refresh_from_db()
+    run.faces, run.attached, run.grouped = totals.faces, totals.attached, totals.grouped
+    run.persons_created = totals.persons_created
     return run
 
 
