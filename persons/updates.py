@@ -17,6 +17,7 @@ every face of the case.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -84,7 +85,7 @@ def persons_update_claim(*, case_id: int) -> bool:
     (or, lost, until QUEUED_STALE seconds passed), so that at most one is pending per case."""
     person_settings(case_id=case_id)
     now = timezone.now()
-    stale = now - timezone.timedelta(seconds=QUEUED_STALE)
+    stale = now - dt.timedelta(seconds=QUEUED_STALE)
     return bool(
         PersonSettings.objects.filter(Q(queued_at__isnull=True) | Q(queued_at__lt=stale), case_id=case_id).update(
             queued_at=now
