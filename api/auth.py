@@ -64,6 +64,8 @@ AUDITED = {
     "EnableHashSet": "hashset.enable",
     "DisableHashSet": "hashset.disable",
     "DeleteHashSet": "hashset.delete",
+    "NamePerson": "persons.name",
+    "MergePersons": "persons.merge",
 }
 REFUSALS = (
     grpc.StatusCode.UNAUTHENTICATED,

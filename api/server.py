@@ -20,6 +20,7 @@ from api.faces_servicer import FaceServicer
 from api.filestream import StreamFileSerializer, heap_keep_large_buffers
 from api.hashsets_servicer import HashSetServicer
 from api.jobs_servicer import JobServicer
+from api.persons_servicer import PersonServicer
 from api.review_servicer import ReviewServicer
 from api.streams import StreamSlots
 from api.workers_servicer import WorkerServicer
@@ -32,6 +33,8 @@ from imagescanner.v1 import (
     hashsets_pb2_grpc,
     jobs_pb2,
     jobs_pb2_grpc,
+    persons_pb2,
+    persons_pb2_grpc,
     review_pb2,
     review_pb2_grpc,
     workers_pb2,
@@ -47,6 +50,7 @@ SERVICES = (
     review_pb2.DESCRIPTOR.services_by_name["ReviewService"].full_name,
     hashsets_pb2.DESCRIPTOR.services_by_name["HashSetService"].full_name,
     faces_pb2.DESCRIPTOR.services_by_name["FaceService"].full_name,
+    persons_pb2.DESCRIPTOR.services_by_name["PersonService"].full_name,
 )
 
 
@@ -99,6 +103,7 @@ def server_build(
     review_pb2_grpc.add_ReviewServiceServicer_to_server(ReviewServicer(), server)
     hashsets_pb2_grpc.add_HashSetServiceServicer_to_server(HashSetServicer(), server)
     faces_pb2_grpc.add_FaceServiceServicer_to_server(FaceServicer(), server)
+    persons_pb2_grpc.add_PersonServiceServicer_to_server(PersonServicer(), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

@@ -31,6 +31,7 @@ from cases.services import (
 )
 from casework.forms import CaseCreateForm, CaseEditForm, MemberForm, MemberRoleForm
 from jobs.selectors import case_image_ids, case_image_jobs, case_jobs, case_totals, hash_match_counts
+from persons.selectors import person_strip
 from review.selectors import disputes, proposals_waiting, review_counters
 
 # The most disputes, and proposals waiting, listed on a case's page (the counts say how many there are).
@@ -111,6 +112,7 @@ def _detail(
         "members": case_members(case_id=case.pk).order_by("user__email"),
         "counters": review_counters(case=case, image_ids=case_image_ids(case_id=case.pk)),
         "hash_matches": hash_match_counts(jobs=case_jobs(case_id=case.pk)),
+        "persons": person_strip(case_id=case.pk),
     }
     if CaseAction.MANAGE in can:
         waiting = {

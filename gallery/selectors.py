@@ -37,6 +37,7 @@ from jobs.access import job_list_for_user
 from jobs.hashmatching import FLAGGING_KINDS
 from jobs.models import FileInstance, Job, JobImage
 from jobs.similar import job_groups
+from persons.selectors import person_image_ids
 from review.selectors import review_filter
 
 # The gallery's sorts, each both ways: the `sort` that gallery_page takes, and what the gallery calls it.
@@ -87,6 +88,8 @@ class GalleryFilters:
     # (its key image, the group's smallest image id), the others left out.
     near: bool = False
     stack: bool = False
+    # Only images a person of the job's case is seen in (its id; persons.selectors.person_image_ids).
+    person: int = 0
     # Whose bookmarks `bookmarked` reads: who is asking, not a filter of its own.
     user: Any = field(default=None, compare=False)
 
@@ -100,6 +103,8 @@ class GalleryFilters:
                 raise FilterError(f"the {name} filter holds a character no stored value has")
         if "/" in self.name:
             raise FilterError("a file name holds no /")
+        if not 0 <= self.person < 2**63:
+            raise FilterError("no person has that number")
         if self.flag and self.flag not in dict(flag_choices()):
             raise FilterError("no forensic flag has that code")
 
@@ -230,6 +235,8 @@ def _filtered(job: Job, rows: QuerySet, filters: GalleryFilters) -> QuerySet:
         rows = rows.exclude(good) if filters.known_good == "hidden" else rows.filter(good)
     if filters.hash_flagged:
         rows = rows.filter(hash_matched(job, ref, FLAGGING_KINDS))
+    if filters.person:
+        rows = rows.filter(image_id__in=person_image_ids(case_id=job.case_id, person_id=filters.person))
     if filters.category or filters.bookmarked or filters.noted or filters.reviewed:
         rows = rows.filter(
             review_filter(case=job.case, user=filters.user, category=filters.category,

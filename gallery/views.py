@@ -53,13 +53,14 @@ from jobs.models import FileInstance, Job, JobImage
 from jobs.progress.snapshot import job_stage_gaps
 from jobs.selectors import source_label
 from jobs.views import job_or_404
+from persons.selectors import person_strip
 from review.selectors import viewer_setting
 
 # The stages whose results the gallery's filters and panel show.
 GALLERY_STAGES = ("exif", "faces", "classify", "forensic", "pdq")
 FILTER_FIELDS = (
     "gps", "faces", "tag", "errors", "duplicates", "type", "camera", "from", "to", "mismatch",
-    "folder", "direct", "name", "flag", "known_good", "hashmatch", "near", "stack",
+    "folder", "direct", "name", "flag", "known_good", "hashmatch", "near", "stack", "person",
 )  # fmt: skip
 REVIEW_FILTER_FIELDS = ("category", "bookmarked", "noted", "reviewed")
 
@@ -69,6 +70,15 @@ def _date(value: str | None) -> dt.date | None:
         return dt.date.fromisoformat(value) if value else None
     except ValueError:
         return None
+
+
+def _number(value: str | None) -> int:
+    """A whole number from the query (0 when absent); FilterError for anything else."""
+    if not value:
+        return 0
+    if not value.isascii() or not value.isdigit():
+        raise FilterError(f"{value!r} is no number")
+    return int(value)
 
 
 def _malformed(job: Job, what: str) -> NoReturn:
@@ -103,6 +113,7 @@ def _filters(request: HttpRequest, job: Job) -> GalleryFilters:
             hash_flagged=q.get("hashmatch") == "1",
             near=q.get("near") == "1",
             stack=q.get("stack") == "1",
+            person=_number(q.get("person")),
             user=request.user,
         )
     except FilterError as exc:
@@ -163,6 +174,7 @@ def gallery(request: HttpRequest, job_id: int) -> HttpResponse:
             "params": request.GET,
             "tags": _vocabulary_labels(),
             "flag_choices": flag_choices(),
+            "persons": person_strip(case_id=job.case_id),
             "map_tiles": settings.MAP_TILE_URL,
             "map_attribution": settings.MAP_TILE_ATTRIBUTION,
         },

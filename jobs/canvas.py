@@ -11,6 +11,7 @@ SCAN_TASK = "jobs.tasks.scan_source"
 STAGE_TASK = "jobs.tasks.run_stage"
 BATCH_FINISH_TASK = "jobs.tasks.batch_finish"
 HASH_SETS_TASK = "jobs.tasks.hash_sets_rematch"
+PERSONS_TASK = "jobs.tasks.persons_update"
 
 
 def scan_signature(job_id: int, lease: str) -> Signature:
@@ -27,3 +28,8 @@ def batch_canvas(*, batch_id: int, stages: Sequence[str]) -> Signature:
 def hash_sets_signature(hash_set_id: int) -> Signature:
     """Match every job again against a set that changed (jobs.hashmatching.hash_matches_refresh)."""
     return signature(HASH_SETS_TASK, args=(hash_set_id,), immutable=True)
+
+
+def persons_signature(case_id: int) -> Signature:
+    """An update of a case's persons from the faces found since the last (jobs queue)."""
+    return signature(PERSONS_TASK, args=(case_id,), immutable=True)

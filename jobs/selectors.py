@@ -17,12 +17,13 @@ from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 
 from cases.models import Case, CaseSource
 from cases.selectors import WORKING_ROLES
-from content.models import ExifData, Image, PdqHash
+from content.models import ExifData, Face, Image, PdqHash
 from content.selectors import image_forensic_flags, image_ml_summaries
 from extractors.forensic import DEFAULTS, taken_after_modified
 from hashsets.models import HashSet
 from jobs.models import FileInstance, HashMatch, Job, JobImage
 from jobs.similar import STAGE, JobGroups, job_groups
+from persons.selectors import persons_by_image
 from review.models import ReviewMark
 from review.selectors import image_reviews, recorded_about
 
@@ -86,7 +87,7 @@ EXPORT_FIELDS = [
     "path", "status", "error", "note", "size", "mtime", "md5", "sha1", "sha256", "mime", "format", "width", "height",
     "orientation", "gps_lat", "gps_lon", "camera_make", "camera_model", "datetime_original", "faces", "tags", "ctime",
     "btime", "case", "category", "category_by", "bookmarks", "notes", "category_status", "hashset_matches", "pdq",
-    "pdq_quality", "near_duplicates", "flags",
+    "pdq_quality", "near_duplicates", "flags", "persons",
 ]  # fmt: skip
 
 
@@ -136,6 +137,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 image_id__in=[i.image_id for i in instances if i.image_id]
             ).values_list("image_id", "hash", "quality")
         }
+        seen = persons_by_image(case_id=job.case_id, image_ids=[i.image_id for i in instances if i.image_id])
         for instance in instances:
             image = instance.image
             facts = found.get(instance.image_id, {})
@@ -163,6 +165,7 @@ def file_instances_for_export(*, job: Job) -> Iterator[dict[str, Any]]:
                 "hashset_matches": "; ".join(sets.get(instance.pk, [])),
                 **_pdq_fields(hashes.get(instance.image_id), groups, instance.image_id),
                 "flags": _flag_codes(flagged.get(instance.image_id), instance, tolerance),
+                "persons": "; ".join(seen.get(instance.image_id, [])),
             }
 
     for instance in rows.iterator(chunk_size=2000):
@@ -210,6 +213,11 @@ def case_image_ids(*, case_id: int) -> QuerySet:
     """The ids of the distinct images the jobs of the case found: what review decisions may be made about (review
     services and selectors take images the caller checked against this)."""
     return JobImage.objects.filter(job__case_id=case_id).values("image_id").distinct()
+
+
+def case_faces(*, case_id: int) -> QuerySet[Face]:
+    """The faces found in the images of the case's jobs: what the case's persons are made of."""
+    return Face.objects.filter(image_id__in=JobImage.objects.filter(job__case_id=case_id).values("image_id"))
 
 
 def images_removed_with(*, job_id: int, image_ids: Iterable[int] | None = None) -> QuerySet[Image]:

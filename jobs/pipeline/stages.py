@@ -21,6 +21,7 @@ from jobs.config import extractor_context
 from jobs.lifecycle import job_try_complete
 from jobs.models import BatchStage, FileInstance, Job, ScanBatch, StageClaim, StageProgress
 from jobs.pdqmatching import pdq_matches_for_batch
+from jobs.pipeline.persons import persons_queue
 from jobs.progress.publisher import progress_changed
 from jobs.similar import STAGE as PDQ_STAGE
 
@@ -188,6 +189,8 @@ def stage_batch_run(*, batch_id: int, stage: str, wait_for_others: bool = True) 
     if stage == PDQ_STAGE:
         pdq_matches_for_batch(job, ids)
     batch_stage_finish(batch, stage, counts, reused=reused)
+    if stage == "faces" and counts["done"]:
+        persons_queue(case_id=job.case_id, image_ids=ids)
     logger.debug("job %s: batch %s %s finished: %s", job.pk, batch.seq, stage, dict(counts))
     return dict(counts)
 

@@ -18,7 +18,7 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from hashsets.signals import hash_sets_changed
 from jobs import canvas, hashmatching, lifecycle, pdqmatching
-from jobs.pipeline import scanning, stages
+from jobs.pipeline import persons, scanning, stages
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +107,18 @@ def hash_sets_rematch(self, hash_set_id: int) -> None:
     try:
         hashmatching.hash_matches_refresh(hash_set_id)
         pdqmatching.pdq_matches_refresh(hash_set_id)
+    except Exception as exc:
+        if is_transient(exc) and self.request.retries < self.max_retries:
+            raise self.retry(exc=exc, countdown=5 * 2**self.request.retries) from exc
+        raise
+
+
+@shared_task(name=canvas.PERSONS_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
+def persons_update(self, case_id: int) -> None:
+    """The faces of a case found since the last update, clustered into its persons. Run again on a transient fault:
+    what a chunk committed is seen, and is not clustered twice."""
+    try:
+        persons.persons_run(case_id=case_id)
     except Exception as exc:
         if is_transient(exc) and self.request.retries < self.max_retries:
             raise self.retry(exc=exc, countdown=5 * 2**self.request.retries) from exc

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "content",
     "cases",
     "review",
+    "persons",
     "hashsets",
     "jobs",
     "gallery",
@@ -289,6 +290,11 @@ FACES_DET_SIZE = env.int("FACES_DET_SIZE", default=640)
 FACES_BATCH_SIZE = env.int("FACES_BATCH_SIZE", default=16)
 FACES_CROP_SIZE = env.int("FACES_CROP_SIZE", default=112)  # side of the face thumbnail kept for the web app
 FACES_DECODE_THREADS = env.int("FACES_DECODE_THREADS", default=2)
+# Persons: a case's faces grouped by density (DBSCAN over cosine distance). The defaults for a new case; each case
+# keeps its own (persons.models.PersonSettings). A new person needs PERSONS_MIN_FACES faces at least, and faces of one
+# person lie within PERSONS_MAX_DISTANCE of each other (SFace: a cosine distance of 0.64 and less is a match).
+PERSONS_MIN_FACES = env.int("PERSONS_MIN_FACES", default=3)
+PERSONS_MAX_DISTANCE = env.float("PERSONS_MAX_DISTANCE", default=0.5)
 
 # classify: an open_clip architecture (https://github.com/mlfoundations/open_clip) and its checkpoint, relative
 # to MODELS_ROOT. An open_clip_config.json beside the checkpoint (the layout of open_clip models on Hugging Face)

@@ -20,6 +20,7 @@ from imagescanner.v1 import (
     faces_pb2_grpc,
     hashsets_pb2_grpc,
     jobs_pb2_grpc,
+    persons_pb2_grpc,
     review_pb2_grpc,
     workers_pb2_grpc,
 )
@@ -81,6 +82,7 @@ def client_as(grpc_server, transactional_db):
             review_pb2_grpc.ReviewServiceStub(channel),
             hashsets_pb2_grpc.HashSetServiceStub(channel),
             faces_pb2_grpc.FaceServiceStub(channel),
+            persons_pb2_grpc.PersonServiceStub(channel),
         )
 
     yield make

@@ -16,6 +16,7 @@ from imagescanner.v1 import (
     faces_pb2_grpc,
     hashsets_pb2_grpc,
     jobs_pb2_grpc,
+    persons_pb2_grpc,
     review_pb2_grpc,
     workers_pb2_grpc,
 )
@@ -44,6 +45,7 @@ class Client:
     review: review_pb2_grpc.ReviewServiceStub
     hashsets: hashsets_pb2_grpc.HashSetServiceStub
     faces: faces_pb2_grpc.FaceServiceStub
+    persons: persons_pb2_grpc.PersonServiceStub
 
 
 def self_signed_cert(folder: Path, name: str = "localhost") -> tuple[Path, Path]:

@@ -99,7 +99,7 @@ def test_similar_lists_exact_and_near_duplicates_the_user_may_see(scan, examiner
     assert group["paths"] == 5
 
     rows = {row["path"]: row for row in file_instances_for_export(job=alices)}
-    assert EXPORT_FIELDS[-5:] == ["hashset_matches", "pdq", "pdq_quality", "near_duplicates", "flags"]
+    assert EXPORT_FIELDS[29:34] == ["hashset_matches", "pdq", "pdq_quality", "near_duplicates", "flags"]
     assert list(rows["astronaut.png"]) == EXPORT_FIELDS
     assert rows["astronaut.png"]["pdq"] == PdqHash.objects.get(image_id=original).hash
     assert rows["astronaut.png"]["pdq_quality"] >= 50

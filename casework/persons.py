@@ -1,0 +1,120 @@
+"""A case's person pages: one person's faces and history, with the members' corrections (name, merge into another,
+split faces out, "not this person"), and the face crops the person strips show. Adapters only: the reads are
+persons.selectors, the writes persons.services (audited, refusals included). A user who is not a member of the case
+gets 404 for every page (its existence is not disclosed); a reviewer reads only (403 on a write)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import BadRequest, PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_GET, require_POST
+
+from audit.models import AuditEvent
+from audit.services import audit_record
+from cases.access import case_role_of
+from cases.models import Case
+from casework.views import case_or_404
+from jobs.selectors import case_faces
+from persons.models import Person
+from persons.selectors import person_assignments, person_get, person_history, persons_of_case
+from persons.services import (
+    WRITING_ROLES,
+    PersonsRefused,
+    PersonUnknown,
+    face_reject,
+    person_merge,
+    person_name,
+    person_split,
+)
+
+# Faces shown on a person's page, and persons offered to merge with.
+FACES_SHOWN = 500
+MERGE_CHOICES = 200
+ACTIONS = {"name": "persons.name", "merge": "persons.merge", "split": "persons.split", "reject": "persons.reject"}
+
+
+def _person_or_404(request: HttpRequest, case: Case, person_id: int, action: str = "persons.view") -> Person:
+    person = person_get(case_id=case.pk, person_id=person_id)
+    if person is None:
+        audit_record(action, outcome=AuditEvent.Outcome.REFUSED, target=case.reference,
+                     detail=f"no person {person_id} in the case")  # fmt: skip
+        raise Http404("The case has no such person.")
+    return person
+
+
+@require_GET
+def person_page(request: HttpRequest, case_id: int, person_id: int) -> HttpResponse:
+    case = case_or_404(request, case_id, audited="persons.view")
+    person = _person_or_404(request, case, person_id)
+    may_write = case_role_of(case_id=case.pk, user=request.user) in WRITING_ROLES
+    others = persons_of_case(case_id=case.pk).exclude(pk=person.pk).filter(face_count__gt=0)[:MERGE_CHOICES]
+    return render(
+        request,
+        "casework/person.html",
+        {
+            "case": case,
+            "person": person,
+            "assignments": person_assignments(person=person, limit=FACES_SHOWN),
+            "history": person_history(person=person),
+            "may_write": may_write,
+            "others": others if may_write else [],
+        },
+    )
+
+
+def _ids(values: list[str]) -> list[int]:
+    if not values or not all(v.isascii() and v.isdigit() for v in values):
+        raise BadRequest("choose faces of the person")
+    return [int(v) for v in values]
+
+
+@require_POST
+def person_change(request: HttpRequest, case_id: int, person_id: int) -> HttpResponse:
+    action = request.POST.get("action", "")
+    audited = ACTIONS.get(action, "persons.change")
+    case = case_or_404(request, case_id, audited=audited)
+    person = _person_or_404(request, case, person_id, audited)
+    try:
+        if action == "name":
+            person_name(case=case, user=request.user, person_id=person.pk, name=request.POST.get("name", ""))
+            messages.success(request, "Person named.")
+        elif action == "merge":
+            other = request.POST.get("other", "")
+            if not (other.isascii() and other.isdigit()):
+                raise BadRequest("choose a person to merge")
+            person_merge(case=case, user=request.user, into_id=person.pk, other_id=int(other))
+            messages.success(request, "Persons merged.")
+        elif action == "split":
+            new = person_split(case=case, user=request.user, person_id=person.pk,
+                               face_ids=_ids(request.POST.getlist("faces")))  # fmt: skip
+            messages.success(request, f"Faces split out into person {new.pk}.")
+            return redirect("casework:person", case_id=case.pk, person_id=new.pk)
+        elif action == "reject":
+            count = face_reject(case=case, user=request.user, person_id=person.pk,
+                                face_ids=_ids(request.POST.getlist("faces")))  # fmt: skip
+            messages.success(request, f"{count} faces are not this person.")
+        else:
+            audit_record(audited, outcome=AuditEvent.Outcome.REFUSED, target=case.reference, detail="no such change")
+            raise BadRequest("no such change")
+    except PersonsRefused as exc:  # on the record already
+        raise PermissionDenied(str(exc)) from None
+    except PersonUnknown as exc:
+        raise Http404(str(exc)) from None
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    return redirect("casework:person", case_id=case.pk, person_id=person.pk)
+
+
+@require_GET
+def face_crop(request: HttpRequest, case_id: int, face_id: int) -> HttpResponse:
+    """The small picture of a face of the case (the person strips and pages show them)."""
+    case = case_or_404(request, case_id, audited="persons.view")
+    face = case_faces(case_id=case.pk).filter(pk=face_id).only("crop").first() if face_id < 2**63 else None
+    if face is None or not face.crop:
+        raise Http404("The case has no such face.")
+    response = HttpResponse(bytes(face.crop), content_type="image/jpeg")
+    patch_cache_control(response, private=True, max_age=365 * 24 * 3600, immutable=True)
+    return response
