@@ -48,7 +48,7 @@ def _message(hash_set: HashSet) -> pb.HashSet:
 
 
 def _named(request: pb.HashSetName) -> HashSet:
-    hash_set = hash_set_by_name(request.name)
+    hash_set = None if "\x00" in request.name else hash_set_by_name(request.name)
     if hash_set is None:
         raise ApiError(grpc.StatusCode.NOT_FOUND, "no such hash set")
     return hash_set

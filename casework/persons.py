@@ -18,6 +18,7 @@ from cases.access import case_role_of
 from cases.models import Case
 from casework.views import case_or_404
 from jobs.selectors import case_faces
+from jobs.veils import veils_for
 from persons.models import Person
 from persons.selectors import person_assignments, person_get, person_history, persons_of_case
 from persons.services import (
@@ -51,13 +52,15 @@ def person_page(request: HttpRequest, case_id: int, person_id: int) -> HttpRespo
     person = _person_or_404(request, case, person_id)
     may_write = case_role_of(case_id=case.pk, user=request.user) in WRITING_ROLES
     others = persons_of_case(case_id=case.pk).exclude(pk=person.pk).filter(face_count__gt=0)[:MERGE_CHOICES]
+    assignments = person_assignments(person=person, limit=FACES_SHOWN)
     return render(
         request,
         "casework/person.html",
         {
             "case": case,
             "person": person,
-            "assignments": person_assignments(person=person, limit=FACES_SHOWN),
+            "assignments": assignments,
+            "veils": veils_for(user=request.user, cases=[case.pk], faces=[a.face_id for a in assignments]),
             "history": person_history(person=person),
             "may_write": may_write,
             "others": others if may_write else [],

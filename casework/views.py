@@ -31,6 +31,7 @@ from cases.services import (
 )
 from casework.forms import CaseCreateForm, CaseEditForm, MemberForm, MemberRoleForm
 from jobs.selectors import case_image_ids, case_image_jobs, case_jobs, case_totals, hash_match_counts
+from jobs.veils import veils_for
 from persons.selectors import person_strip
 from review.selectors import disputes, proposals_waiting, review_counters
 
@@ -104,6 +105,9 @@ def _detail(
     member_error: str = "",
 ) -> HttpResponse:
     can = case_permissions(case=case, user=request.user)
+    persons = list(person_strip(case_id=case.pk))
+    faces = [person.representative_id for person in persons if person.representative_id]
+    persons_veils = veils_for(user=request.user, cases=[case.pk], faces=faces)
     context = {
         "case": case,
         "can": {action.value: True for action in can},
@@ -112,7 +116,8 @@ def _detail(
         "members": case_members(case_id=case.pk).order_by("user__email"),
         "counters": review_counters(case=case, image_ids=case_image_ids(case_id=case.pk)),
         "hash_matches": hash_match_counts(jobs=case_jobs(case_id=case.pk)),
-        "persons": person_strip(case_id=case.pk),
+        "persons": persons,
+        "veils": persons_veils,
     }
     if CaseAction.MANAGE in can:
         waiting = {

@@ -17,7 +17,9 @@ import json
 from importlib.metadata import version
 from typing import Any, BinaryIO
 
-import c2pa
+from extractors.xmp import jsonb_value
+
+# c2pa (a native library) is imported where credentials are read, not by every process that loads the registry.
 
 _GENERATED = frozenset(("trainedAlgorithmicMedia", "compositeSynthetic"))
 _EDITED = frozenset(("compositeWithTrainedAlgorithmicMedia",))
@@ -29,7 +31,9 @@ def c2pa_version() -> str:
 
 
 @functools.cache
-def _offline() -> c2pa.Context:
+def _offline() -> Any:
+    import c2pa
+
     settings = c2pa.Settings.from_dict({"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}})
     return c2pa.Context(settings=settings)
 
@@ -64,23 +68,27 @@ def summarise_store(store: dict[str, Any]) -> dict[str, Any]:
         *(_source_types(m) for label, m in manifests.items() if m is not active and isinstance(m, dict))
     )
     ai = "generated" if own & _GENERATED else "edited" if own & _EDITED or ingredients & _GENERATED else ""
-    return {
-        "state": str(store.get("validation_state") or "").lower(),
-        "signer": str(signature.get("common_name") or ""),
-        "issuer": str(signature.get("issuer") or ""),
-        "signed_at": str(signature.get("time") or ""),
-        "generator": generator,
-        "failures": [str(f.get("code", "")) for f in failures[:MAX_FAILURES] if isinstance(f, dict)],
-        "source_types": sorted(own | ingredients),
-        "ai": ai,
-        "manifests": len(manifests),
-    }
+    return jsonb_value(
+        {
+            "state": str(store.get("validation_state") or "").lower(),
+            "signer": str(signature.get("common_name") or ""),
+            "issuer": str(signature.get("issuer") or ""),
+            "signed_at": str(signature.get("time") or ""),
+            "generator": generator,
+            "failures": [str(f.get("code", "")) for f in failures[:MAX_FAILURES] if isinstance(f, dict)],
+            "source_types": sorted(own | ingredients),
+            "ai": ai,
+            "manifests": len(manifests),
+        }
+    )
 
 
 def read_credentials(fp: BinaryIO, mime: str) -> dict[str, Any]:
     """The file's content credentials summarised (`summarise_store`); {} when it has none or the SDK does not read
     its format; {"state": "unreadable", "error": ...} for a manifest store that cannot be read. Never raises for
     what the file holds."""
+    import c2pa
+
     if mime not in c2pa.Reader.get_supported_mime_types():
         return {}
     fp.seek(0)

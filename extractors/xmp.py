@@ -37,8 +37,9 @@ def exiftool_version() -> str:
     return out.stdout.decode("ascii", "replace").strip()
 
 
-def _safe(value: Any, depth: int = 0) -> Any:
-    """A value of exiftool's JSON as something jsonb stores."""
+def jsonb_value(value: Any, depth: int = 0) -> Any:
+    """A value of exiftool's JSON (or any JSON read from a suspect file) as something jsonb stores: text with a NUL
+    or a lone surrogate kept as its bytes in hex."""
     if depth > 8:
         return None
     if isinstance(value, str):
@@ -46,9 +47,9 @@ def _safe(value: Any, depth: int = 0) -> Any:
             return {"hex": value.encode("utf-8", "surrogatepass")[:MAX_TEXT].hex()}
         return value[:MAX_TEXT]
     if isinstance(value, dict):
-        return {str(_safe(k, depth + 1)): _safe(v, depth + 1) for k, v in list(value.items())[:MAX_ITEMS]}
+        return {str(jsonb_value(k, depth + 1)): jsonb_value(v, depth + 1) for k, v in list(value.items())[:MAX_ITEMS]}
     if isinstance(value, list):
-        return [_safe(v, depth + 1) for v in value[:MAX_ITEMS]]
+        return [jsonb_value(v, depth + 1) for v in value[:MAX_ITEMS]]
     return value
 
 
@@ -73,8 +74,8 @@ def read_xmp_iptc(fp: BinaryIO) -> tuple[dict[str, dict[str, Any]], dict[str, An
         if not tag:  # SourceFile
             continue
         if group.startswith("XMP"):
-            xmp.setdefault(group, {})[tag] = _safe(value)
+            xmp.setdefault(group, {})[tag] = jsonb_value(value)
         elif group == "IPTC":
-            iptc[tag] = _safe(value)
-    warning = out.stderr.decode("utf-8", "replace").strip()[:MAX_TEXT] if out.returncode else ""
+            iptc[tag] = jsonb_value(value)
+    warning = out.stderr.decode("utf-8", "replace").replace("\x00", "").strip()[:MAX_TEXT] if out.returncode else ""
     return xmp, iptc, warning

@@ -25,6 +25,7 @@ from jobs.search import (
     reference_faces,
     reference_size_check,
 )
+from jobs.veils import veils_for
 from jobs.views import job_or_404
 
 RESULTS = 60  # faces shown per search
@@ -60,7 +61,8 @@ def _search(request: HttpRequest, job: Job, query: FaceQuery, **context: object)
     )  # fmt: skip
     names = {j.pk: j.name for j in jobs}
     rows = [(match, names[match.job_id]) for match in matches]
-    return _page(request, job, matches=rows, searched=True, **context)
+    veils = veils_for(user=request.user, image_ids=[m.image_id for m in matches], jobs=[m.job_id for m in matches])
+    return _page(request, job, matches=rows, searched=True, veils=veils, **context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -73,7 +75,7 @@ def face_search(request: HttpRequest, job_id: int) -> HttpResponse:
     raw = request.GET.get("face", "")
     if not raw:
         return _page(request, job)
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise BadRequest("face must be a face id")
     face = Face.objects.filter(pk=int(raw), image__job_images__job=job).select_related("result").first()
     if face is None:
@@ -107,7 +109,7 @@ def _reference_search(request: HttpRequest, job: Job) -> HttpResponse:
         return _page(request, job, choices=choices)
     index = 0
     if choice:
-        index = int(choice) if choice.isdigit() and len(choice) < 4 else -1
+        index = int(choice) if choice.isascii() and choice.isdigit() and len(choice) < 4 else -1
     if not 0 <= index < len(found):
         return _refused(request, job, f"Choose a face from 1 to {len(found)}.")
     return _search(request, job, found[index].query)
@@ -124,6 +126,9 @@ def word_search(request: HttpRequest, job_id: int) -> HttpResponse:
     if text:
         try:
             context["hits"] = job_images_by_text(job=job, text=text, limit=WORD_RESULTS)
+            context["veils"] = veils_for(
+                user=request.user, image_ids=[h.image_id for h in context["hits"]], jobs=[job.pk]
+            )
         except StageUnavailable as exc:
             context.update(unavailable=str(exc), fix=exc.fix)
         audit_record("images.search", job_id=job.pk, target=text, results=len(context.get("hits", [])))

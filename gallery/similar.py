@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 from jobs.models import Job, JobImage
 from jobs.progress.snapshot import job_stage_gaps
 from jobs.similar import STAGE, job_groups, similar_for_user
+from jobs.veils import veils_for
 from jobs.views import job_or_404
 
 
@@ -37,6 +38,9 @@ def similar_pane(request: HttpRequest, job_id: int, image_id: int) -> HttpRespon
             "job": job,
             "image_id": image_id,
             "similar": similar,
+            "veils": veils_for(
+                user=request.user, image_ids=[n.image_id for n in similar.near], jobs=[n.job_id for n in similar.near]
+            ),
             "gap": job_stage_gaps(job=job, stages=(STAGE,)).get(STAGE, ""),
         },
     )

@@ -52,6 +52,7 @@ from jobs.hashmatching import FLAGGING_KINDS
 from jobs.models import FileInstance, Job, JobImage
 from jobs.progress.snapshot import job_stage_gaps
 from jobs.selectors import source_label
+from jobs.veils import veils_for
 from jobs.views import job_or_404
 from persons.selectors import person_strip
 from review.selectors import viewer_setting
@@ -151,6 +152,9 @@ def gallery(request: HttpRequest, job_id: int) -> HttpResponse:
     gaps = job_stage_gaps(job=job, stages=GALLERY_STAGES)
     page = _page(request, job)
     hides = filters.known_good == "hidden" and known_good_found(job=job)
+    persons = list(person_strip(case_id=job.case_id))
+    faces = [person.representative_id for person in persons if person.representative_id]
+    persons_veils = veils_for(user=request.user, cases=[job.case_id], faces=faces)
     return render(
         request,
         "gallery/gallery.html",
@@ -174,7 +178,8 @@ def gallery(request: HttpRequest, job_id: int) -> HttpResponse:
             "params": request.GET,
             "tags": _vocabulary_labels(),
             "flag_choices": flag_choices(),
-            "persons": person_strip(case_id=job.case_id),
+            "persons": persons,
+            "veils": persons_veils,
             "map_tiles": settings.MAP_TILE_URL,
             "map_attribution": settings.MAP_TILE_ATTRIBUTION,
         },

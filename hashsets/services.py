@@ -120,6 +120,8 @@ def hash_set_import(
     """Import the hash list at `path` (of `format`, default: as its content says) as the set `name`. `source_name`:
     the file's name as its owner knows it (an upload's), default the path's. Raises HashSetRefused."""
     name, source_name = name.strip(), source_name or path.name
+    if "\x00" in name + category + source_name + (format or ""):  # no stored text holds one (PostgreSQL refuses it)
+        raise _refuse("a name, category, file name or format holds no NUL character", name.replace("\x00", "")[:200])
     if not name or len(name) > HashSet._meta.get_field("name").max_length:
         raise _refuse("a hash set needs a name of 1 to 200 characters", name[:200])
     if kind not in HashSet.Kind.values:

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 
 import numpy as np
-from sklearn import config_context
-from sklearn.cluster import DBSCAN
 
 # Rows of faces compared with every centroid at once: BLOCK x persons float32 similarities at most.
 BLOCK = 1024
@@ -67,6 +65,10 @@ def within(faces: np.ndarray, others: np.ndarray, *, max_distance: float) -> np.
 
 def group(faces: np.ndarray, *, min_faces: int, max_distance: float) -> np.ndarray:
     """DBSCAN labels of the faces (0, 1, ... for each group, NOISE for faces in none)."""
+    # scikit-learn (with scipy) is imported by the clustering itself, not by every process that loads the app.
+    from sklearn import config_context
+    from sklearn.cluster import DBSCAN
+
     if len(faces) < min_faces:
         return np.full(len(faces), NOISE, dtype=np.int64)
     model = DBSCAN(eps=max_distance, min_samples=min_faces, metric="cosine", algorithm="brute", n_jobs=1)

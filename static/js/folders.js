@@ -3,7 +3,7 @@
 // are the suspect's text, already in their display form (escapes for what would not show as itself): they only
 // ever go into textContent, inside a <bdi>.
 const tree = document.getElementById("folders");
-const form = document.querySelector("form.filters");
+const form = document.querySelector('form[data-testid="filters"]');
 
 // The gallery of a folder: the page's own query, with the folder (and "this folder only" from the filter form).
 function folderUrl(path) {

@@ -205,7 +205,7 @@ const linked = /^#image-(\d+)$/.exec(location.hash);
 if (linked) openPanel(linked[1]);
 
 // The type and camera menus are filled the first time one is used: finding the values reads every image.
-const filterForm = document.querySelector("form.filters");
+const filterForm = document.querySelector('form[data-testid="filters"]');
 let optionsLoaded = null;
 
 function loadOptions() {

@@ -37,9 +37,11 @@ class Command(BaseCommand):
         elif options["case"] is not None:
             jobs = jobs.filter(case_id=options["case"])
         jobs = list(jobs)
-        if not jobs:
-            raise CommandError("no such job or case (or no jobs yet)")
         try:
+            if not jobs:
+                raise CommandError("no such job or case (or no jobs yet)")
+            if not 1 <= options["top"] <= 500:
+                raise CommandError("--top takes 1 to 500")
             query = self._query(options["face"], options["choose"])
         except CommandError as exc:
             audit_record("faces.search", outcome=AuditEvent.Outcome.REFUSED, actor=cli_actor(), detail=str(exc))
@@ -59,7 +61,7 @@ class Command(BaseCommand):
             )
 
     def _query(self, face: str, choose: int | None) -> FaceQuery:
-        if face.isdigit():
+        if face.isascii() and face.isdigit():
             try:
                 stored = Face.objects.select_related("result").get(pk=int(face))
             except Face.DoesNotExist:
