@@ -24,7 +24,8 @@ from audit.services import audit_record
 from cases.access import case_get_for_user
 from cases.models import Case
 from gallery.cursors import CursorError
-from gallery.selectors import FilterError, GalleryFilters, gallery_page
+from gallery.filters import FilterError, GalleryFilters
+from gallery.selectors import gallery_page
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import jobs_pb2_grpc
 from jobs.access import JobAction, job_get_for_user, job_list_for_user, job_permissions

@@ -62,7 +62,8 @@ def _time_pages(client, job) -> list[tuple[str, str, float, float, int]]:
                 position //= 4  # a quarter of the images have GPS
             cursor = _cursor_at(job, sort, position) if not filters else None
             if filters and position:
-                from gallery.selectors import GalleryFilters, gallery_page
+                from gallery.filters import GalleryFilters
+                from gallery.selectors import gallery_page
 
                 walked = None
                 while position > 0:  # reach the depth the way the browser does, page by page

@@ -25,6 +25,7 @@ from cases.selectors import case_categories
 from content.models import Face, Image
 from extractors.classify import vocabulary_read
 from gallery.cursors import CursorError, storable
+from gallery.filters import FilterError, GalleryFilters
 from gallery.folders import folder_level
 from gallery.forensic import flag_choices, forensic_panel
 from gallery.hashmatches import hash_flagged_images, image_hash_matches, known_good_found
@@ -37,8 +38,6 @@ from gallery.review_selectors import (
 )
 from gallery.selectors import (
     SORT_ORDERS,
-    FilterError,
-    GalleryFilters,
     gallery_count,
     gallery_filter_options,
     gallery_page,

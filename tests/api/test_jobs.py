@@ -18,7 +18,7 @@ from api.jobs_servicer import _image_filters
 from api.models import ApiToken
 from audit.models import AuditEvent
 from content.models import Image
-from gallery.selectors import GalleryFilters
+from gallery.filters import GalleryFilters
 from imagescanner.v1 import jobs_pb2 as pb
 from imagescanner.v1 import workers_pb2 as wpb
 from jobs.lifecycle import job_start

@@ -10,7 +10,8 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from content.models import ForensicFlags, StageResult
-from gallery.selectors import GalleryFilters, gallery_count, gallery_image_ids
+from gallery.filters import GalleryFilters
+from gallery.selectors import gallery_count, gallery_image_ids
 from jobs.models import FileInstance
 from jobs.samples import write_photo
 from jobs.selectors import file_instances_for_export

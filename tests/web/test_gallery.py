@@ -15,7 +15,8 @@ from content.services import stage_results_save
 from extractors.base import ItemResult, Outcome, Provenance
 from extractors.classify import ClassifyResult, Tag
 from gallery.cursors import CursorError
-from gallery.selectors import GalleryFilters, gallery_page
+from gallery.filters import GalleryFilters
+from gallery.selectors import gallery_page
 from jobs.models import FileInstance, JobImage
 from jobs.samples import write_photo
 from tests.support.cases import make_case, store_ml_results

@@ -16,8 +16,9 @@ from playwright.sync_api import expect
 from audit.models import AuditEvent
 from content.models import ExifData
 from gallery.cursors import CursorError
+from gallery.filters import FilterError, GalleryFilters
 from gallery.folders import folder_level
-from gallery.selectors import SORT_ORDERS, FilterError, GalleryFilters, gallery_count, gallery_page
+from gallery.selectors import SORT_ORDERS, gallery_count, gallery_page
 from jobs.models import FileInstance, JobImage
 from jobs.samples import write_photo
 from tests.support.cases import make_case
