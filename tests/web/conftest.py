@@ -58,6 +58,19 @@ def other(make_user):
 
 
 @pytest.fixture
+def team(make_user, examiner, other):
+    """The members of a case by role (the tests make the case): alice leads, bob examines, carol reviews; dave is in
+    no case; erin is staff."""
+    return {
+        "lead": examiner,
+        "examiner": other,
+        "reviewer": make_user("carol@example.org"),
+        "outsider": make_user("dave@example.org"),
+        "staff": make_user("erin@example.org", staff=True),
+    }
+
+
+@pytest.fixture
 def browser(monkeypatch) -> Iterator:
     """Debian's chromium driven by Playwright (never a downloaded browser)."""
     from playwright.sync_api import sync_playwright

@@ -19,18 +19,6 @@ from tests.support.web import job_urls
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def team(make_user, examiner, other):
-    """alice leads, bob examines, carol reviews; dave is in no case; erin is staff."""
-    return {
-        "lead": examiner,
-        "examiner": other,
-        "reviewer": make_user("carol@example.org"),
-        "outsider": make_user("dave@example.org"),
-        "staff": make_user("erin@example.org", staff=True),
-    }
-
-
 def test_each_role_of_the_case_gets_its_rights_on_every_job_of_it(scan, team, client_for, sources_root):
     job = scan(team["lead"], case=case_create(reference="2024-017", title="Op. Example", owner=team["lead"]))
     case_member_set(case=job.case, user=team["examiner"], role="examiner")

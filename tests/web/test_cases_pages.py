@@ -24,18 +24,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def team(make_user, examiner, other):
-    """alice leads, bob examines, carol reviews; dave is in no case; erin is staff."""
-    return {
-        "lead": examiner,
-        "examiner": other,
-        "reviewer": make_user("carol@example.org"),
-        "outsider": make_user("dave@example.org"),
-        "staff": make_user("erin@example.org", staff=True),
-    }
-
-
-@pytest.fixture
 def case(team) -> Case:
     """Case 2024-017 (Project VIC categories) with its three members and no job."""
     case = case_create(reference="2024-017", title="Op. Example", owner=team["lead"],
