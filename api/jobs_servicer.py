@@ -42,8 +42,7 @@ from jobs.services import (
     job_create,
     job_delete,
     job_rerun,
-    source_case,
-    source_named,
+    job_source,
 )
 
 STATUSES = {
@@ -290,11 +289,11 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "exhibit is longer than 100 characters")
         try:
             source = request.source.strip()
-            case = source_case(source, user=user, case=_case_named(request.case, user))
+            case, source_path = job_source(source, user=user, case=_case_named(request.case, user))
             job = job_create(
                 name=request.name,
                 description=request.description,
-                source_path=source_named(source, user=user, case=case),
+                source_path=source_path,
                 owner=user,
                 stages=list(request.stages) or None,
                 within=settings.SOURCES_ROOT,

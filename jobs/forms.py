@@ -16,7 +16,7 @@ from jobs.selectors import source_list
 class JobCreateForm(forms.Form):
     name = forms.CharField(max_length=200, required=False, help_text="Defaults to the source folder's name.")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    # Any text comes through to jobs.services.source_named, which refuses (on the record) what the user may not scan.
+    # Any text comes through to jobs.services.job_source, which refuses (on the record) what the user may not scan.
     source = forms.CharField(
         max_length=255, widget=forms.Select, help_text="A top-level folder of the evidence root assigned to your case."
     )

@@ -44,13 +44,16 @@ def source_folders() -> list[str]:
     return names
 
 
-def source_list(*, user: AbstractBaseUser | AnonymousUser | None, case: Case | None = None) -> list[str]:
+def source_list(
+    *, user: AbstractBaseUser | AnonymousUser | None, case: Case | None = None, folders: list[str] | None = None
+) -> list[str]:
     """The sources `user` may scan (into `case`, where one is named): the one rule of who may start a job on what,
     which the web form, the API and the command line ask. Staff may scan every source folder, into any case they
     choose; anyone else only the sources staff assigned to the cases they lead or examine in: for a job in `case`,
     those assigned to it; for a job in a case of its own (no case), those of any of their cases. A reviewer is
-    offered none. None: the operator at the command line, who may scan any folder."""
-    folders = source_folders()
+    offered none. None: the operator at the command line, who may scan any folder. `folders`: source_folders(),
+    where the caller listed them already."""
+    folders = source_folders() if folders is None else folders
     if user is None:
         return folders
     if not user.is_authenticated or not user.is_active:

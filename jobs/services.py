@@ -28,7 +28,7 @@ from jobs.config import JobConfig
 from jobs.lifecycle import StartOutcome, job_cancel, job_start
 from jobs.models import Job, JobImage, StageProgress
 from jobs.progress.publisher import progress_changed
-from jobs.selectors import images_removed_with, source_list
+from jobs.selectors import images_removed_with, source_folders, source_list
 
 logger = logging.getLogger(__name__)
 
@@ -54,29 +54,43 @@ def source_resolve(path: str | os.PathLike, *, within: Path | None = None) -> Pa
     return real
 
 
-def source_named(name: str, *, user: AbstractBaseUser | AnonymousUser | None, case: Case | None = None) -> Path:
+def source_named(
+    name: str,
+    *,
+    user: AbstractBaseUser | AnonymousUser | None,
+    case: Case | None = None,
+    folders: list[str] | None = None,
+) -> Path:
     """The folder of the source called `name`: exactly one of those jobs.selectors.source_list offers `user` for a
     job in `case` (a top-level, not hidden folder of SOURCES_ROOT that stays inside it, which they may scan), the one
     rule of the web form, the API and the command line. Raises SourceError, naming no server path, for any other
     name ("", ".", "a/b", ".hidden", a path), and in the same words for a source the user may not scan: whether it
-    exists is not disclosed. One they may scan, but not into `case`, is said to be so."""
-    if name not in source_list(user=user, case=case):
-        if case is not None and name in source_list(user=user):
+    exists is not disclosed. One they may scan, but not into `case`, is said to be so. `folders`: source_folders(),
+    where the caller listed them already."""
+    folders = source_folders() if folders is None else folders
+    if name not in source_list(user=user, case=case, folders=folders):
+        if case is not None and name in source_list(user=user, folders=folders):
             raise SourceError(f"source {name!r} is not assigned to case {case.reference}")
         raise SourceError(f"no source {name!r}: choose one of the sources listed")
     return source_resolve(settings.SOURCES_ROOT / name, within=settings.SOURCES_ROOT)
 
 
-def source_case(name: str, *, user: AbstractBaseUser | AnonymousUser | None, case: Case | None = None) -> Case | None:
+def source_case(
+    name: str,
+    *,
+    user: AbstractBaseUser | AnonymousUser | None,
+    case: Case | None = None,
+    folders: list[str] | None = None,
+) -> Case | None:
     """The case a job on the source `name` goes in: `case` where one is named; else, for anyone but staff and the
     operator at the command line, the one case they lead or examine in that holds the source. A job on a case's
     evidence stays in that case: made in a case of its own, it would give its maker the rights of a lead (download,
     share) over evidence they only examine. SourceError when the source is in several of their cases (name one).
     None (a case of the job's own) for staff, for the operator, and for a source that only cases of single jobs the
-    user leads hold (jobs made before cases, whose evidence they lead already)."""
+    user leads hold (jobs made before cases, whose evidence they lead already). `folders`: as for source_named."""
     if case is not None or user is None or user.is_staff:
         return case
-    if name not in source_list(user=user):
+    if name not in source_list(user=user, folders=folders):
         raise SourceError(f"no source {name!r}: choose one of the sources listed")
     holding = list(cases_for_work(user=user).filter(sources__name=name).distinct()[:2])
     if len(holding) > 1:
@@ -87,6 +101,16 @@ def source_case(name: str, *, user: AbstractBaseUser | AnonymousUser | None, cas
     if not led.exists():
         raise SourceError(f"no source {name!r}: choose one of the sources listed")
     return None
+
+
+def job_source(
+    name: str, *, user: AbstractBaseUser | AnonymousUser | None, case: Case | None = None
+) -> tuple[Case | None, Path]:
+    """The case a new job on the source `name` goes in (source_case) and the source's folder (source_named), from one
+    listing of SOURCES_ROOT."""
+    folders = source_folders()
+    case = source_case(name, user=user, case=case, folders=folders)
+    return case, source_named(name, user=user, case=case, folders=folders)
 
 
 class CaseRefusedForJob(ValueError):

@@ -34,9 +34,8 @@ from jobs.services import (
     job_delete,
     job_rerun,
     job_share,
+    job_source,
     job_unshare,
-    source_case,
-    source_named,
 )
 from records.formats import records_write
 
@@ -70,11 +69,11 @@ def job_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            case = source_case(data["source"], user=request.user, case=data["case"])
+            case, source_path = job_source(data["source"], user=request.user, case=data["case"])
             job = job_create(
                 name=data["name"],
                 description=data["description"],
-                source_path=source_named(data["source"], user=request.user, case=case),
+                source_path=source_path,
                 owner=request.user,
                 stages=data["stages"],
                 within=settings.SOURCES_ROOT,
