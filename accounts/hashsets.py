@@ -57,9 +57,10 @@ class ImportForm(forms.Form):
     format = forms.ChoiceField(choices=[("", "detect from the content"), *((f, f) for f in FORMATS)], required=False)
 
 
-def _hash_set_or_404(hash_set_id: int) -> HashSet:
+def _hash_set_or_404(hash_set_id: int, action: str) -> HashSet:
     hash_set = HashSet.objects.filter(pk=hash_set_id).first()
     if hash_set is None:
+        audit_record(action, outcome=AuditEvent.Outcome.REFUSED, target=str(hash_set_id), detail="no such hash set")
         raise Http404("No such hash set.")
     return hash_set
 
@@ -121,7 +122,7 @@ def hash_set_import_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 @_staff("hashset.enable")
 def hash_set_enabled(request: HttpRequest, hash_set_id: int) -> HttpResponse:
-    hash_set = _hash_set_or_404(hash_set_id)
+    hash_set = _hash_set_or_404(hash_set_id, "hashset.enable")
     enabled = request.POST.get("enabled") == "1"
     hash_set_enable(hash_set=hash_set, enabled=enabled)
     messages.success(request, f"{hash_set.name} {'enabled' if enabled else 'disabled'}.")
@@ -131,7 +132,7 @@ def hash_set_enabled(request: HttpRequest, hash_set_id: int) -> HttpResponse:
 @require_POST
 @_staff("hashset.delete")
 def hash_set_remove(request: HttpRequest, hash_set_id: int) -> HttpResponse:
-    hash_set = _hash_set_or_404(hash_set_id)
+    hash_set = _hash_set_or_404(hash_set_id, "hashset.delete")
     hash_set_delete(hash_set=hash_set)
     messages.success(request, f"{hash_set.name} deleted.")
     return redirect("hashsets:list")

@@ -3,15 +3,15 @@ jobs.similar) in the jobs the user may see, each with its distance and job, link
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from jobs.models import Job, JobImage
+from jobs.models import Job
 from jobs.progress.snapshot import job_stage_gaps
 from jobs.similar import STAGE, job_groups, similar_for_user
 from jobs.veils import veils_for
-from jobs.views import job_or_404
+from jobs.views import image_or_404, job_or_404
 
 
 def stack_sizes(*, job: Job, image_ids: list[int]) -> dict[int, int]:
@@ -28,8 +28,7 @@ def stack_sizes(*, job: Job, image_ids: list[int]) -> dict[int, int]:
 @require_GET
 def similar_pane(request: HttpRequest, job_id: int, image_id: int) -> HttpResponse:
     job = job_or_404(request, job_id)
-    if not JobImage.objects.filter(job=job, image_id=image_id).exists():
-        raise Http404("This job has no such image.")
+    image_or_404(job, image_id, "image.similar")
     similar = similar_for_user(user=request.user, job=job, image_id=image_id)
     return render(
         request,

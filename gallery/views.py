@@ -48,11 +48,11 @@ from gallery.similar import stack_sizes
 from gallery.thumbnails import PictureError, picture_get
 from jobs.evidence_files import EvidenceUnavailable, open_file_instance
 from jobs.hashmatching import FLAGGING_KINDS
-from jobs.models import FileInstance, Job, JobImage
+from jobs.models import FileInstance, Job
 from jobs.progress.snapshot import job_stage_gaps
 from jobs.selectors import source_label
 from jobs.veils import veils_for
-from jobs.views import job_or_404
+from jobs.views import image_or_404, job_or_404
 from persons.selectors import person_strip
 from review.selectors import viewer_setting
 
@@ -245,12 +245,6 @@ def _vocabulary_labels() -> list[str]:
         return []
 
 
-def _image_or_404(job: Job, image_id: int) -> Image:
-    if not JobImage.objects.filter(job=job, image_id=image_id).exists():
-        raise Http404("This job has no such image.")
-    return Image.objects.get(pk=image_id)
-
-
 @require_GET
 def image_panel(request: HttpRequest, job_id: int, image_id: int) -> HttpResponse:
     """The side panel: basic info, EXIF, location and faces of one image."""
@@ -258,6 +252,8 @@ def image_panel(request: HttpRequest, job_id: int, image_id: int) -> HttpRespons
     try:
         facts = image_facts(job=job, image_id=image_id, user=request.user)
     except Image.DoesNotExist:
+        audit_record("image.view", outcome=AuditEvent.Outcome.REFUSED, job_id=job.pk, detail="no such image",
+                     image=image_id)  # fmt: skip
         raise Http404("This job has no such image.") from None
     matches = image_hash_matches(job=job, image_id=image_id)
     return render(
@@ -282,7 +278,7 @@ def image_panel(request: HttpRequest, job_id: int, image_id: int) -> HttpRespons
 
 def _picture(request: HttpRequest, job_id: int, image_id: int, size: str) -> HttpResponse:
     job = job_or_404(request, job_id)
-    image = _image_or_404(job, image_id)
+    image = image_or_404(job, image_id, f"image.{size}")
     etag = f'"{image.sha256}-{size}"'
     if request.headers.get("If-None-Match") == etag:
         response = HttpResponse(status=304)
@@ -355,6 +351,9 @@ def face_crop(request: HttpRequest, job_id: int, face_id: int) -> HttpResponse:
     job = job_or_404(request, job_id)
     face = Face.objects.filter(pk=face_id, image__job_images__job=job).only("crop").first()
     if face is None or not face.crop:
+        audit_record(
+            "face.view", outcome=AuditEvent.Outcome.REFUSED, job_id=job.pk, detail="no such face", face=face_id
+        )
         raise Http404("This job has no such face.")
     response = HttpResponse(bytes(face.crop), content_type="image/jpeg")
     patch_cache_control(response, private=True, max_age=365 * 24 * 3600, immutable=True)

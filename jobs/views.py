@@ -18,7 +18,7 @@ from audit.selectors import AUDIT_FIELDS, audit_events_for_export, audit_events_
 from audit.services import audit_record
 from cases.models import OWN_CASE_REFERENCE
 from cases.selectors import case_members
-from content.models import StageResult
+from content.models import Image, StageResult
 from jobs.access import JobAction, job_get_for_user, job_list_for_user, job_permissions
 from jobs.forms import JobCreateForm, ShareForm
 from jobs.lifecycle import StartOutcome, job_cancel, job_start
@@ -52,6 +52,14 @@ def job_or_404(request: HttpRequest, job_id: int, action: JobAction = JobAction.
     except PermissionDenied as exc:
         audit_record(audited, outcome=AuditEvent.Outcome.REFUSED, job_id=job_id, detail=str(exc))
         raise
+
+
+def image_or_404(job: Job, image_id: int, action: str) -> Image:
+    """The image `image_id` of `job`; a 404, on the record as a refused `action`, when the job has no such image."""
+    if not JobImage.objects.filter(job=job, image_id=image_id).exists():
+        audit_record(action, outcome=AuditEvent.Outcome.REFUSED, job_id=job.pk, detail="no such image", image=image_id)
+        raise Http404("This job has no such image.")
+    return Image.objects.get(pk=image_id)
 
 
 @require_GET

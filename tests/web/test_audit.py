@@ -258,3 +258,27 @@ def test_manage_py_audit_exports_the_log_oldest_first_and_records_that(evidence_
     ]
     with pytest.raises(CommandError, match="not a date"):
         call_command("audit", "--since", "yesterday")
+
+
+def test_asking_for_an_image_face_or_hash_set_that_is_not_there_is_a_recorded_refusal(
+    examiner, make_user, client_for, evidence_dir
+):
+    write_photo(evidence_dir / "a.jpg", width=32, height=24, seed=1)
+    job = job_create(name="refusals", source_path=evidence_dir, owner=examiner, stages=[])
+    scan_job(job_id=job.pk, slice_seconds=60)
+    alice = client_for(examiner)
+    missing = 2**31 - 1
+    for name, args, action in [
+        ("jobs:image", [job.pk, missing], "image.view"),
+        ("jobs:image_similar", [job.pk, missing], "image.similar"),
+        ("jobs:thumb", [job.pk, missing], "image.thumb"),
+        ("jobs:face_crop", [job.pk, missing], "face.view"),
+    ]:
+        assert alice.get(reverse(name, args=args)).status_code == 404, name
+        refusal = AuditEvent.objects.filter(action=action, outcome=AuditEvent.Outcome.REFUSED).get()
+        assert (refusal.user_id, refusal.job_id) == (examiner.pk, job.pk)
+    staff = client_for(make_user("staff@example.org", staff=True))
+    for name, action in [("hashsets:enabled", "hashset.enable"), ("hashsets:delete", "hashset.delete")]:
+        assert staff.post(reverse(name, args=[missing]), {"enabled": "1"}).status_code == 404
+        refusal = AuditEvent.objects.get(action=action, outcome=AuditEvent.Outcome.REFUSED)
+        assert (refusal.target, refusal.detail) == (str(missing), "no such hash set")
