@@ -117,9 +117,10 @@ def lab(workers, transactional_db, sources_root):
 
 
 def tree_state(root: Path) -> dict[str, tuple]:
-    """Content hash, size, mtime and atime of every file under root (opened with O_NOATIME)."""
+    """Every folder under root, and the content hash, size, mtime and atime of every file (read with O_NOATIME)."""
     state = {}
-    for folder, _dirs, files in os.walk(root):
+    for folder, dirs, files in os.walk(root):
+        state |= {os.path.join(folder, name): ("folder",) for name in dirs}
         for name in files:
             path = os.path.join(folder, name)
             st = os.lstat(path)
