@@ -106,7 +106,7 @@ class _Hashing(io.RawIOBase):
 
     def __init__(self, target: BinaryIO) -> None:
         super().__init__()
-        self.target, self.digest, self.size = target, hashlib.sha256(), 0
+        self.target, self.digest = target, hashlib.sha256()
 
     def writable(self) -> bool:
         return True
@@ -115,7 +115,6 @@ class _Hashing(io.RawIOBase):
         view = memoryview(data).cast("B")
         self.target.write(view)
         self.digest.update(view)
-        self.size += len(view)
         return len(view)
 
 

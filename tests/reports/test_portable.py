@@ -41,6 +41,7 @@ from reports.portable import (
 )
 from review.services import bookmark_set, category_set
 from tests.support.waiting import wait_for
+from tests.support.web import screenshot
 
 pytestmark = pytest.mark.integration
 
@@ -252,6 +253,7 @@ def test_index_opened_from_disk_shows_every_image(lab, out_dir, chromium):
     page.goto((out_dir / "all" / "index.html").resolve().as_uri())
     assert page.locator("[data-testid=images] img").count() == 4
     page.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    screenshot(page, "portable-index")
     sensitive = page.locator(f"[data-sha256='{lab['pictures']['sensitive'].sha256}']")
     assert "veiled" in sensitive.get_attribute("class")
     sensitive.get_by_role("button", name="Reveal").click()
