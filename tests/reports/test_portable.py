@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,8 @@ pytestmark = pytest.mark.integration
 
 # A file name a suspect chose: markup, and a right-to-left override that would show "...jpg.exe" as "...exe.gpj".
 HOSTILE = '<img src=x onerror="alert(1)">&\u202egpj.exe.jpg'
+# A file name a spreadsheet would run as a formula.
+FORMULA = '=HYPERLINK("x","open").jpg'
 
 
 @pytest.fixture
@@ -92,6 +95,7 @@ def lab(workers, transactional_db, sources_root):
     phone = sources_root / "phone"
     make_sample_tree(phone)
     write_photo(phone / "chat" / HOSTILE, width=40, height=30, seed=77)
+    write_photo(phone / FORMULA, width=40, height=30, seed=78)
     job = _scan(case, alice, phone)
 
     other = case_create(reference="2024-099", title="Other", owner=dave, scheme=scheme_named(name="Project VIC"))
@@ -177,8 +181,10 @@ def test_the_folder_holds_the_evidence_bytes_the_exports_and_sums_that_verify(la
     assert {row["job"] for row in rows} == {str(job.pk)}
     assert {row["case"] for row in rows} == {"2024-017"}
     assert lab["own"].sha256 not in (folder / "exports" / "files.csv").read_text()
+    assert {row["path"] for row in rows if "HYPERLINK" in row["path"]} == {"'" + FORMULA}  # neutralised
     lines = (folder / "exports" / "files.jsonl").read_text().splitlines()
     assert len(lines) == len(rows)
+    assert FORMULA in {json.loads(line)["path"] for line in lines}  # exact
     assert all(json.loads(line)["job"] == job.pk for line in lines)
     images = [json.loads(line) for line in (folder / "exports" / "images.jsonl").read_text().splitlines()]
     holiday = next(i for i in images if i["sha256"] == pictures["sensitive"].sha256)
@@ -210,6 +216,10 @@ def test_index_shows_hostile_names_escaped_and_refers_to_nothing_outside(lab, ou
     own = re.compile(r"images/[0-9a-f]{64}\.(jpg|png)|SHA256SUMS|README\.txt|exports/\w+\.(csv|jsonl)")
     for reference in re.findall(r'(?:src|href|action)="([^"]*)"', html):
         assert own.fullmatch(reference), reference
+    (policy,) = map(unescape, re.findall(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html))
+    assert "unsafe" not in policy
+    assert re.search(r"script-src 'sha256-[A-Za-z0-9+/=]+'(;|$)", policy)
+    assert re.search(r"style-src 'sha256-[A-Za-z0-9+/=]+'(;|$)", policy)
     assert "http:" not in html
     assert "https:" not in html
     assert "//" not in html.replace("://", "")
