@@ -18,7 +18,13 @@ from audit.services import audit_record
 from cases.models import Case
 from cases.selectors import case_categories
 from casework.views import case_or_404
-from reports.portable import PortableRefused, PortableSelection, portable_case_zip, portable_folder_name
+from reports.portable import (
+    PortableRefused,
+    PortableSelection,
+    portable_case_zip,
+    portable_extra_files,
+    portable_folder_name,
+)
 
 
 class PortableForm(forms.Form):
@@ -47,7 +53,8 @@ def case_portable(request: HttpRequest, case_id: int) -> HttpResponse:
     # Gone from the disk as soon as it is closed: when the download ends, or fails.
     out = tempfile.TemporaryFile(dir=scratch)  # noqa: SIM115 - closed by the response
     try:
-        portable_case_zip(case=case, user=request.user, out=out, selection=selection)
+        extras = portable_extra_files(case=case, user=request.user)
+        portable_case_zip(case=case, user=request.user, out=out, selection=selection, extra_files=extras)
     except PortableRefused as exc:
         out.close()
         raise PermissionDenied(str(exc)) from None

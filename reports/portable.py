@@ -61,6 +61,7 @@ __all__ = [
     "SelectionError",
     "portable_case_write",
     "portable_case_zip",
+    "portable_extra_files",
 ]
 
 User = AbstractBaseUser | AnonymousUser
@@ -202,6 +203,12 @@ class _ZipSink(_Sink):
         with self.archive.open(self._entry(name, compress=False), "w", force_zip64=True) as fp:
             shutil.copyfileobj(staged, fp, CHUNK)
         self.sums[name] = digest
+
+
+def portable_extra_files(*, case: Case, user: User | None) -> list[PortableFile]:
+    """The further files every portable case made from the command line or the case page carries (a report, the
+    interchange exports), each a PortableFile: none so far; the one place that adds them."""
+    return []
 
 
 def _refuse(case: Case, why: str) -> PortableRefused:

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from audit.services import acting_as, cli_actor
 from cases.selectors import case_by_reference
 from jobs.access import verified_address_owners
-from reports.portable import PortableRefused, PortableSelection, portable_case_write
+from reports.portable import PortableRefused, PortableSelection, portable_case_write, portable_extra_files
 
 
 class Command(BaseCommand):
@@ -46,6 +46,7 @@ class Command(BaseCommand):
             try:
                 result = portable_case_write(
                     case=case, user=user, destination=options["output"], selection=selection,
+                    extra_files=portable_extra_files(case=case, user=user),
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
                 )  # fmt: skip
             except PortableRefused as exc:
