@@ -69,6 +69,18 @@ def _audit(scope: ExportScope, fmt: str, **data: Any) -> None:
         audit_record("case.export", target=scope.case.reference, format=fmt, **data)
 
 
+def export_check(*, scope: ExportScope, fmt: str) -> None:
+    """Raise ExportRefused (recorded) when the export cannot be made: an unknown format, or VICS of a case whose
+    scheme has categories that are not numbers. For a caller that opens a file or starts an answer only once it
+    knows the export will be written."""
+    if fmt not in FORMATS:
+        raise ExportRefused(f"no format {fmt!r}: one of {', '.join(FORMATS)}")
+    why = vics_incompatible(scope.case) if fmt == "vics" else ""
+    if why:
+        _audit(scope, fmt, outcome=AuditEvent.Outcome.REFUSED, detail=why)
+        raise ExportRefused(why)
+
+
 def export_write(
     *, scope: ExportScope, fmt: str, out: TextIO, unconfirmed: bool = False, audited: dict[str, Any] | None = None
 ) -> ExportResult:
@@ -76,13 +88,7 @@ def export_write(
     record). VICS holds the images of the scope with a set or confirmed, undisputed category (`unconfirmed`: also
     the proposed and disputed). Raises ExportRefused (recorded) for VICS of a case whose scheme has categories that
     are not numbers."""
-    if fmt not in FORMATS:
-        raise ExportRefused(f"no format {fmt!r}: one of {', '.join(FORMATS)}")
-    if fmt == "vics":
-        why = vics_incompatible(scope.case)
-        if why:
-            _audit(scope, fmt, outcome=AuditEvent.Outcome.REFUSED, detail=why)
-            raise ExportRefused(why)
+    export_check(scope=scope, fmt=fmt)
     sink = _Digesting(out)
     if fmt == "vics":
         count = vics_write(sink, categorised_media(scope, unconfirmed=unconfirmed))

@@ -23,7 +23,10 @@ FACE_MODEL = ("buffalo_l", "c0ffee" + "0" * 58)
 
 
 def stage_results_store(job, picture, *, failed: bool = False) -> None:
-    """What the exif, pdq and faces stages found in `picture` (with `failed`, the exif stage failed on it)."""
+    """What the exif, pdq and faces stages found in `picture` (with `failed`, the exif stage failed on it), unless
+    they have results for it already (the same content, found by another case's job)."""
+    if StageResult.objects.filter(image=picture).exists():
+        return
     if failed:
         StageResult.objects.create(image=picture, stage="exif", extractor_version="3", status="failed",
                                    error="truncated JPEG: end-of-image marker missing")  # fmt: skip

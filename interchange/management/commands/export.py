@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from audit.services import acting_as, audit_record, cli_actor
 from cases.models import Case
 from interchange.selectors import ExportScope
-from interchange.services import ExportRefused, export_write
+from interchange.services import ExportRefused, export_check, export_write
 from jobs.models import Job
 from jobs.selectors import EXPORT_FIELDS, file_instances_for_export
 from records.formats import records_save
@@ -82,14 +82,16 @@ class Command(BaseCommand):
         if options["unconfirmed"] and fmt != "vics":
             raise CommandError("--unconfirmed is for --format vics")
         scope = self._scope(job_id, reference)
-        with acting_as(cli_actor()), _opened(options["output"], self.stdout) as out:
+        with acting_as(cli_actor()):
             try:
+                export_check(scope=scope, fmt=fmt)
+            except ExportRefused as error:
+                raise CommandError(str(error)) from None
+            with _opened(options["output"], self.stdout) as out:
                 result = export_write(
                     scope=scope, fmt=fmt, out=out, unconfirmed=options["unconfirmed"],
                     audited={"output": options["output"]},
                 )  # fmt: skip
-            except ExportRefused as error:
-                raise CommandError(str(error)) from None
         if options["output"] != "-":
             self.stderr.write(f"{result.records} records written to {options['output']} (SHA-256 {result.sha256})")
 
