@@ -30,6 +30,7 @@ from cases.services import (
     case_update,
 )
 from casework.forms import CaseCreateForm, CaseEditForm, MemberForm, MemberRoleForm
+from interchange.selectors import vics_incompatible
 from jobs.selectors import case_image_ids, case_image_jobs, case_jobs, case_totals, hash_match_counts
 from jobs.veils import veils_for
 from persons.selectors import person_strip
@@ -112,6 +113,7 @@ def _detail(
         "case": case,
         "can": {action.value: True for action in can},
         "categories": case_categories(case=case),
+        "vics_refusal": vics_incompatible(case),
         "jobs": case_jobs(case_id=case.pk),
         "members": case_members(case_id=case.pk).order_by("user__email"),
         "counters": review_counters(case=case, image_ids=case_image_ids(case_id=case.pk)),

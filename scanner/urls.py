@@ -17,7 +17,9 @@ urlpatterns = [
     path("accounts/email/", EmailView.as_view(), name="account_email"),
     path("accounts/login/", LoginView.as_view(), name="account_login"),
     path("accounts/", include("allauth.urls")),
-    path("jobs/", include(([*jobs_urls.urlpatterns, *gallery_urls.urlpatterns], "jobs"))),
+    path(
+        "jobs/", include(([*jobs_urls.urlpatterns, *gallery_urls.urlpatterns, *casework_urls.job_urlpatterns], "jobs"))
+    ),
     path("cases/", include(casework_urls)),
     path("users/", include("accounts.urls")),
     path("hashsets/", include("accounts.hashsets_urls")),

@@ -130,6 +130,7 @@ def job_urls(job: Job) -> dict[str, list[str]]:
         reverse("jobs:original", args=[j, image_file.pk]),
         reverse("jobs:original", args=[j, image_file.pk]) + "?download=1",
         reverse("jobs:original", args=[j, error_file.pk]) + "?download=1",
+        reverse("jobs:export", args=[j, "case"]),
     ]
     change = [
         reverse("jobs:start", args=[j]),
