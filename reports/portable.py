@@ -38,6 +38,8 @@ from audit.models import AuditEvent
 from audit.services import audit_record, user_name
 from cases.access import CaseAction, case_allows
 from cases.models import Case
+from interchange.selectors import ExportScope, vics_incompatible
+from interchange.services import export_write
 from jobs.evidence_files import EvidenceUnavailable, open_file_instance
 from jobs.models import Job
 from jobs.selectors import EXPORT_FIELDS, file_instances_for_export
@@ -205,10 +207,27 @@ class _ZipSink(_Sink):
         self.sums[name] = digest
 
 
+def _export_file(name: str, scope: ExportScope, fmt: str) -> PortableFile:
+    def write(out: BinaryIO) -> None:
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+        try:
+            export_write(scope=scope, fmt=fmt, out=text, audited={"portable": True})
+        finally:
+            text.flush()
+            text.detach()
+
+    return PortableFile(name=name, write=write)
+
+
 def portable_extra_files(*, case: Case, user: User | None) -> list[PortableFile]:
-    """The further files every portable case made from the command line or the case page carries (a report, the
-    interchange exports), each a PortableFile: none so far; the one place that adds them."""
-    return []
+    """The further files every portable case made from the command line or the case page carries, each a
+    PortableFile, the one place that adds them: the case's CASE/UCO graph (exports/case.jsonld) and, where its
+    scheme numbers its categories, its categorised media as VICS (exports/vics.json)."""
+    scope = ExportScope(case=case)
+    files = [_export_file("exports/case.jsonld", scope, "case")]
+    if not vics_incompatible(case):
+        files.append(_export_file("exports/vics.json", scope, "vics"))
+    return files
 
 
 def _refuse(case: Case, why: str) -> PortableRefused:

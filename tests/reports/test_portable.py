@@ -338,6 +338,15 @@ def test_the_command_and_its_refusals(lab, out_dir, sources_root, capsys):
     assert printed == [str((out_dir / "cli").resolve()), f"2 images; SHA256SUMS {sums}"]
     event = AuditEvent.objects.get(action="case.portable", outcome="ok")
     assert (event.via, event.user_id, event.data["selection"]["categories"]) == ("cli", lab["alice"].pk, ["3", "5"])
+    # The interchange exports of the whole case come with it, in the sums, each on the record as an export.
+    listed = sha256sum_check(out_dir / "cli")
+    assert {"exports/case.jsonld: OK", "exports/vics.json: OK"} <= set(listed.splitlines())
+    graph = json.loads((out_dir / "cli" / "exports" / "case.jsonld").read_text())
+    assert "@context" in graph
+    vics = json.loads((out_dir / "cli" / "exports" / "vics.json").read_text())
+    assert {medium["SHA256"].lower() for medium in vics["value"]} >= {lab["pictures"]["exemplar"].sha256}
+    exports = AuditEvent.objects.filter(action="case.export", target="2024-017").order_by("id")
+    assert [(e.data["format"], e.data["portable"]) for e in exports] == [("case", True), ("vics", True)]
 
     (out_dir / "full").mkdir()
     (out_dir / "full" / "something").write_text("x")
