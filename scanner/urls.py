@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/login/", LoginView.as_view(), name="account_login"),
     path("accounts/", include("allauth.urls")),
     path("jobs/", include(([*jobs_urls.urlpatterns, *gallery_urls.urlpatterns], "jobs"))),
+    path("jobs/", include("verification.urls")),
     path("cases/", include(casework_urls)),
     path("users/", include("accounts.urls")),
     path("hashsets/", include("accounts.hashsets_urls")),

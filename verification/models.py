@@ -5,6 +5,7 @@ and nothing deletes a run."""
 
 from django.db import models
 
+from audit.models import AuditEvent
 from jobs.models import Job
 
 
@@ -28,7 +29,7 @@ class VerificationRun(models.Model):
     # changes nothing here.
     user_id = models.BigIntegerField(null=True, blank=True)
     username = models.CharField(max_length=254, blank=True)
-    via = models.CharField(max_length=8)
+    via = models.CharField(max_length=8, choices=AuditEvent.Via.choices)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     error = models.TextField(blank=True)
     # What a file's content and metadata were compared on ("sha256", "size", "mtime", ...).

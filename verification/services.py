@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.services import Actor, audit_record
+from audit.services import Actor, audit_record, current_actor
 from jobs.models import Job
 from verification.comparison import COMPARED, compare_source
 from verification.models import VerificationFile, VerificationRun
@@ -27,8 +27,9 @@ VERIFY_TASK = "verification.tasks.verify_run"
 COUNTS = ("verified", "changed_hash", "changed_metadata", "missing", "new", "unreadable")
 
 
-def verification_start(*, job: Job, actor: Actor) -> VerificationRun:
-    """Record a queued run of `job` started by `actor`; audited as `verify.start`."""
+def verification_start(*, job: Job, actor: Actor | None = None) -> VerificationRun:
+    """Record a queued run of `job` started by `actor` (default: whoever is acting); audited as `verify.start`."""
+    actor = actor or current_actor()
     with transaction.atomic():
         run = VerificationRun.objects.create(
             job=job,
@@ -45,7 +46,7 @@ def verification_start(*, job: Job, actor: Actor) -> VerificationRun:
     return run
 
 
-def verification_queue(*, job: Job, actor: Actor) -> VerificationRun:
+def verification_queue(*, job: Job, actor: Actor | None = None) -> VerificationRun:
     """`verification_start`, and the run handed to a worker (the `jobs` queue) once that commits."""
     with transaction.atomic():
         run = verification_start(job=job, actor=actor)
