@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from audit.models import AuditEvent
 from audit.services import actor_for
 from tests.support.verification import scanned_job, snapshot
@@ -98,3 +100,14 @@ def test_runs_are_kept_when_the_job_is_deleted(job, lead):
     run = VerificationRun.objects.get(pk=run.pk)
     assert (run.job_id, run.job_number, run.job_name, run.verified) == (None, job_id, "evidence", job.files_seen)
     assert VerificationFile.objects.filter(run=run).count() == 0  # it had none: everything was verified
+
+
+def test_a_run_cannot_be_deleted(job, lead, evidence_dir):
+    from django.db import DatabaseError, transaction
+
+    (evidence_dir / "notes.txt").unlink()
+    run = _verify(job, lead)
+    for rows in (VerificationFile.objects.filter(run=run), VerificationRun.objects.filter(pk=run.pk)):
+        with pytest.raises(DatabaseError, match="verification runs are kept"), transaction.atomic():
+            rows.delete()
+    assert VerificationFile.objects.filter(run=run, outcome="missing").count() == 1
