@@ -373,6 +373,10 @@ CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=24 * 3600)
 # A stuck decoder must not hold a queue for hours: every task has a hard and a soft limit.
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=25 * 60)
+# A re-verification reads a whole source in one task (verification.tasks), which may take hours: its own limit. Its
+# message is acknowledged when it starts, so the broker's visibility timeout does not bound it; a run that reaches
+# the soft limit ends failed, saying so.
+VERIFY_TIME_LIMIT = env.int("VERIFY_TIME_LIMIT", default=12 * 3600)
 # Discovery runs in slices of at most this many seconds, each re-queueing the next, so that no task outlives the
 # broker's visibility timeout and scans of several jobs share the `jobs` workers.
 SCAN_SLICE_SECONDS = env.float("SCAN_SLICE_SECONDS", default=120.0)

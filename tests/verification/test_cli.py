@@ -78,3 +78,16 @@ def test_a_bad_job_or_a_stranger_is_a_clear_error_and_a_refusal_is_on_the_record
     if job_arg != "abc":
         event = AuditEvent.objects.get(action="verify.start")
         assert (event.outcome, event.via) == ("refused", "cli")
+
+
+class _Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_progress_is_a_bar(job, lead):
+    out = _Terminal()
+    call_command("verify", str(job.pk), "--as", "lead", stdout=out, stderr=StringIO())
+    text = out.getvalue()
+    assert f"{job.files_seen}/{job.files_seen}" in text
+    assert "━" in text
