@@ -13,7 +13,7 @@ from imagescanner.v1 import verification_pb2_grpc
 from verification.access import NotFound, verification_job_for_user, verification_run_for_user
 from verification.models import VerificationFile, VerificationRun
 from verification.selectors import verification_files
-from verification.services import COUNTS, verification_queue
+from verification.services import COUNTS, VerificationRefused, verification_queue
 
 STATUSES = {
     VerificationRun.Status.QUEUED: pb.VERIFICATION_STATUS_QUEUED,
@@ -73,7 +73,10 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
             job = verification_job_for_user(user=current_user(), job_id=request.job_id, action="verify.start")
         except NotFound as exc:
             raise ApiError(grpc.StatusCode.NOT_FOUND, str(exc), recorded=True) from None
-        return verification_message(verification_queue(job=job))
+        try:
+            return verification_message(verification_queue(job=job))
+        except VerificationRefused as exc:
+            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, str(exc), recorded=True) from None
 
     def GetVerification(self, request: pb.GetVerificationRequest, context) -> pb.Verification:
         if not 0 <= request.page_size <= PAGE_MAX:

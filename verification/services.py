@@ -27,9 +27,18 @@ VERIFY_TASK = "verification.tasks.verify_run"
 COUNTS = ("verified", "changed_hash", "changed_metadata", "missing", "new", "unreadable")
 
 
+class VerificationRefused(Exception):
+    """The job cannot be verified now (its manifest is not complete); refusal recorded."""
+
+
 def verification_start(*, job: Job, actor: Actor | None = None) -> VerificationRun:
-    """Record a queued run of `job` started by `actor` (default: whoever is acting); audited as `verify.start`."""
+    """Record a queued run of `job` started by `actor` (default: whoever is acting); audited as `verify.start`.
+    VerificationRefused for a job that has not ended: its manifest is still being written."""
     actor = actor or current_actor()
+    if job.status not in Job.FINAL:
+        why = f"job {job.pk} is {job.status}: only a job that has ended can be verified"
+        audit_record("verify.start", outcome=AuditEvent.Outcome.REFUSED, actor=actor, job_id=job.pk, detail=why)
+        raise VerificationRefused(why)
     with transaction.atomic():
         run = VerificationRun.objects.create(
             job=job,
@@ -47,10 +56,10 @@ def verification_start(*, job: Job, actor: Actor | None = None) -> VerificationR
 
 
 def verification_queue(*, job: Job, actor: Actor | None = None) -> VerificationRun:
-    """`verification_start`, and the run handed to a worker (the `jobs` queue) once that commits."""
-    with transaction.atomic():
-        run = verification_start(job=job, actor=actor)
-        transaction.on_commit(lambda: signature(VERIFY_TASK, args=(run.pk,)).apply_async())
+    """`verification_start`, and the run handed to a worker (the `jobs` queue) once that commits (a refusal is
+    recorded outside any transaction of this one's, so that it stays on the record)."""
+    run = verification_start(job=job, actor=actor)
+    transaction.on_commit(lambda: signature(VERIFY_TASK, args=(run.pk,)).apply_async())
     return run
 
 

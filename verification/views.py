@@ -4,6 +4,7 @@ happens verification.services."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -13,7 +14,7 @@ from jobs.models import Job
 from verification.access import NotFound, verification_job_for_user, verification_run_for_user
 from verification.models import VerificationRun
 from verification.selectors import verification_files, verification_progress, verifications_of_job
-from verification.services import verification_queue
+from verification.services import VerificationRefused, verification_queue
 
 
 def _job_or_404(request: HttpRequest, job_id: int, action: str) -> Job:
@@ -33,7 +34,11 @@ def _run_or_404(request: HttpRequest, run_id: int, action: str) -> VerificationR
 @require_POST
 def verification_start_view(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job_or_404(request, job_id, "verify.start")
-    run = verification_queue(job=job)
+    try:
+        run = verification_queue(job=job)
+    except VerificationRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("jobs:detail", job_id=job.pk)
     return redirect("verification:detail", run_id=run.pk)
 
 

@@ -51,7 +51,7 @@ class VerificationServiceServicer:
 
     def StartVerification(self, request, context):
         """Queue a run over the job's source for a worker; returns it queued. Audited as verify.start, its end as
-        verify.finish with the counts.
+        verify.finish with the counts. FAILED_PRECONDITION for a job that has not ended (its manifest is incomplete).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

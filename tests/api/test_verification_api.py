@@ -8,6 +8,7 @@ import pytest
 
 from audit.models import AuditEvent
 from imagescanner.v1 import verification_pb2 as pb
+from jobs.models import Job
 from tests.support.verification import scanned_job
 from tests.support.waiting import wait_for
 from verification.models import VerificationRun
@@ -55,7 +56,11 @@ def test_a_stranger_is_not_found_for_the_job_and_the_run_and_it_is_on_the_record
         with pytest.raises(grpc.RpcError) as refused:
             call(request)
         assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.SCANNING)
+    with pytest.raises(grpc.RpcError) as refused:
+        alice.verification.StartVerification(pb.StartVerificationRequest(job_id=job.pk))
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert VerificationRun.objects.count() == 1
     refusals = AuditEvent.objects.filter(outcome="refused", via="grpc").values_list("username", "action")
-    assert sorted(refusals) == [("alice@example.org", "verify.view"), ("bob@example.org", "verify.start"),
-                                ("bob@example.org", "verify.view")]  # fmt: skip
+    assert sorted(refusals) == [("alice@example.org", "verify.start"), ("alice@example.org", "verify.view"),
+                                ("bob@example.org", "verify.start"), ("bob@example.org", "verify.view")]  # fmt: skip

@@ -91,3 +91,13 @@ def test_on_a_terminal_the_progress_is_a_bar(job, lead):
     text = out.getvalue()
     assert f"{job.files_seen}/{job.files_seen}" in text
     assert "━" in text
+
+
+def test_a_job_that_has_not_ended_is_refused_on_the_record(job, lead):
+    from jobs.models import Job
+
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.SCANNING)
+    with pytest.raises(CommandError, match=f"job {job.pk} is scanning: only a job that has ended can be verified"):
+        _verify(str(job.pk), "--as", "lead")
+    assert not VerificationRun.objects.exists()
+    assert AuditEvent.objects.filter(action="verify.start", outcome="refused", job_id=job.pk).exists()

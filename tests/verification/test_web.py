@@ -92,3 +92,13 @@ def test_the_run_page_shows_the_counts_and_a_get_cannot_start_a_run(job, lead, c
     assert client.get(reverse("verification:start", args=[job.pk])).status_code == 405
     listing = client.get(reverse("verification:list", args=[job.pk])).content.decode()
     assert reverse("verification:detail", args=[run.pk]) in listing
+
+
+def test_a_job_that_has_not_ended_is_sent_back_to_its_page(job, lead, client):
+    from jobs.models import Job
+
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.EXTRACTING)
+    client.force_login(lead)
+    answer = client.post(reverse("verification:start", args=[job.pk]))
+    assert (answer.status_code, answer["Location"]) == (302, reverse("jobs:detail", args=[job.pk]))
+    assert not VerificationRun.objects.exists()

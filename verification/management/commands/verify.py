@@ -22,7 +22,7 @@ from records.formats import FORMATS, records_save
 from verification.access import NotFound, verification_job_for_user
 from verification.models import VerificationRun
 from verification.selectors import FILE_FIELDS, verification_records
-from verification.services import COUNTS, verification_execute, verification_start
+from verification.services import COUNTS, VerificationRefused, verification_execute, verification_start
 
 PLAIN_INTERVAL = 5.0
 NOT_VERIFIED_STATUS = 2
@@ -49,7 +49,10 @@ class Command(BaseCommand):
                 job = verification_job_for_user(user=member, job_id=job_id, action="verify.start")
             except NotFound as exc:
                 raise CommandError(str(exc)) from None
-            run = verification_start(job=job, actor=actor)
+            try:
+                run = verification_start(job=job, actor=actor)
+            except VerificationRefused as exc:
+                raise CommandError(str(exc)) from None
             self.stdout.write(f"job {job.pk}: verifying {run.expected} entries of {job.source_path}")
             started = time.monotonic()
             run = self._run(run)
