@@ -2,7 +2,7 @@
 
 A source of `--files` files (mostly 4 KB to 256 KB, every 100th 2 MB: the scan reads the large ones a megabyte at a
 time) is scanned once (discovery in this process, no stage), then verified (verification.services: the walk, the
-reads and hashes on SCAN_PROBE_THREADS threads, the manifest looked up a batch at a time, the run's counts written)
+reads and hashes on VERIFY_THREADS threads, the manifest looked up a batch at a time, the run's counts written)
 and hashed by a bare loop: MD5, SHA-1 and SHA-256 with hashlib over the same files in the same order, read as the
 scan reads them (whole up to a megabyte, else a megabyte at a time), on one thread, with no database. The page cache
 is warm for both (each runs once first); best of `--repeat` runs, alternating. Goal: verify >= 0.8x the bare loop.
@@ -78,7 +78,7 @@ def verify_once(job, threads: int) -> None:
     from audit.services import Actor
     from verification.services import verification_execute, verification_start
 
-    settings.SCAN_PROBE_THREADS = threads
+    settings.VERIFY_THREADS = threads
     run = verification_start(job=job, actor=Actor(AuditEvent.Via.CLI, username="benchmark"))
     run = verification_execute(run_id=run.pk)
     assert (run.status, run.verified, run.not_verified) == ("done", job.files_seen, 0), run
@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    threads = settings.SCAN_PROBE_THREADS
+    threads = settings.VERIFY_THREADS
     try:
         with tempfile.TemporaryDirectory(prefix="bench-verify-") as work:
             source = Path(work) / "source"

@@ -109,7 +109,7 @@ def verification_execute(
             on_progress(run)
 
     try:
-        compare_source(run.job, threads=settings.SCAN_PROBE_THREADS, on_batch=on_batch)
+        compare_source(run.job, threads=settings.VERIFY_THREADS, on_batch=on_batch)
     except BaseException as exc:
         _finish(run, status=VerificationRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
