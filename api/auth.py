@@ -50,6 +50,7 @@ AUDITED = {
     "CancelJob": "job.cancel",
     "RerunJob": "job.rerun",
     "DeleteJob": "job.delete",
+    "StartVerification": "verify.start",
     "StreamFile": "file.stream",
     "PauseQueue": "queue.pause",
     "ResumeQueue": "queue.resume",

@@ -1,6 +1,6 @@
-"""The gRPC server: JobService, WorkerService, CaseService, ReviewService, HashSetService and FaceService behind the
-token interceptor, the standard health service and server reflection. TLS from a certificate and key on disk;
-without them only local (loopback) connections, and only when asked for."""
+"""The gRPC server: JobService, WorkerService, CaseService, ReviewService, HashSetService, FaceService, PersonService
+and VerificationService behind the token interceptor, the standard health service and server reflection. TLS from a
+certificate and key on disk; without them only local (loopback) connections, and only when asked for."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from api.jobs_servicer import JobServicer
 from api.persons_servicer import PersonServicer
 from api.review_servicer import ReviewServicer
 from api.streams import StreamSlots
+from api.verification_servicer import VerificationServicer
 from api.workers_servicer import WorkerServicer
 from imagescanner.v1 import (
     cases_pb2,
@@ -37,6 +38,8 @@ from imagescanner.v1 import (
     persons_pb2_grpc,
     review_pb2,
     review_pb2_grpc,
+    verification_pb2,
+    verification_pb2_grpc,
     workers_pb2,
     workers_pb2_grpc,
 )
@@ -51,6 +54,7 @@ SERVICES = (
     hashsets_pb2.DESCRIPTOR.services_by_name["HashSetService"].full_name,
     faces_pb2.DESCRIPTOR.services_by_name["FaceService"].full_name,
     persons_pb2.DESCRIPTOR.services_by_name["PersonService"].full_name,
+    verification_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,
 )
 
 
@@ -104,6 +108,7 @@ def server_build(
     hashsets_pb2_grpc.add_HashSetServiceServicer_to_server(HashSetServicer(), server)
     faces_pb2_grpc.add_FaceServiceServicer_to_server(FaceServicer(), server)
     persons_pb2_grpc.add_PersonServiceServicer_to_server(PersonServicer(), server)
+    verification_pb2_grpc.add_VerificationServiceServicer_to_server(VerificationServicer(), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

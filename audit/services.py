@@ -60,6 +60,11 @@ def cli_actor(user: AbstractBaseUser | None = None) -> Actor:
     return actor_for(user, via=AuditEvent.Via.CLI, client=f"os user {getpass.getuser()}")
 
 
+def current_actor() -> Actor:
+    """Who is acting in this context: what the entry point set, else SYSTEM."""
+    return _actor.get() or SYSTEM
+
+
 def actor_set(actor: Actor) -> Actor:
     """Make `actor` the one acting in this context from now on: for a thread that serves one call at a time and
     sets its caller before anything else runs (the gRPC server's pool threads). Returns it."""
@@ -100,7 +105,7 @@ def audit_record(
 ) -> AuditEvent:
     """Record `action` by `actor` (default: whoever the entry point says is acting). `data`: JSON values. A
     `job_id` no job can have (beyond the database's integers: a hostile URL) is kept in `data`, as text."""
-    actor = actor or _actor.get() or SYSTEM
+    actor = actor or current_actor()
     if job_id is not None and job_id not in JOB_IDS:
         data, job_id = {**data, "job_id": str(job_id)}, None
     return AuditEvent.objects.create(

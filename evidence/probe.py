@@ -2,7 +2,8 @@
 
 `probe` reads one regular file once, hashing it (MD5, SHA-1, SHA-256), typing it by its magic bytes and, for images,
 reading the header and checking the data is complete. `probe_all` probes a walk's entries on threads or in worker
-processes, in their order.
+processes, in their order. `digest` and `digest_all` read and hash a file the same way and do nothing else: what
+re-verifying a job's source compares with what the scan recorded.
 
 Paths are handled as bytes from end to end: evidence file names need not be valid UTF-8.
 """
@@ -222,6 +223,50 @@ def probe(root: bytes, entry: Entry, *, max_pixels: int, full_verify: bool = Fal
     )
 
 
+@pickled_by_position
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """A regular file's content read again: its hashes and size, or why it could not be read (`error`). Other
+    entries are not opened: no hashes."""
+
+    entry: Entry
+    md5: str = ""
+    sha1: str = ""
+    sha256: str = ""
+    size: int = 0
+    error: str = ""
+
+
+def digest(root: bytes, entry: Entry) -> Digest:
+    """Read a regular file once and hash it as `probe` does (the same algorithms, the same reads), with nothing
+    else: no typing, no header. Never raises for anything the evidence contains."""
+    if entry.error:
+        return Digest(entry, error=entry.error)
+    if entry.kind is not Kind.FILE:
+        return Digest(entry)
+    try:
+        fp = open_evidence(join_path(root, entry.relpath), expect=entry.stat)
+    except EvidenceError as exc:
+        return Digest(entry, error=str(exc))
+    with fp:
+        try:
+            _source, _head, digests, size = _read_and_hash(fp, entry.stat.st_size)
+        except OSError as exc:
+            return Digest(entry, error=describe_os_error(exc))
+    return Digest(entry, size=size, **digests)
+
+
+def digest_all(root: bytes, entries: Iterable[Entry], *, threads: int) -> Iterator[Digest]:
+    """`digest` every entry, in their order, on `threads` threads, reading ahead of the caller as `probe_all`
+    does."""
+    if threads <= 1:
+        yield from (digest(root, entry) for entry in entries)
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="digest") as pool:
+        submitted = ((pool.submit(digest, root, entry), entry) for entry in entries)
+        yield from _in_order(submitted, ahead=AHEAD_PER_THREAD * threads, collect=lambda done, _: [done.result()])
+
+
 def probe_all(
     root: bytes, entries: Iterable[Entry], *, threads: int, processes: int = 0, **options: Any
 ) -> Iterator[Probe]:
@@ -244,11 +289,11 @@ def probe_all(
 
 
 def _in_order(
-    submitted: Iterator[tuple[Future, Any]], *, ahead: int, collect: Callable[[Future, Any], list[Probe]]
-) -> Iterator[Probe]:
-    """The probes of `submitted` (future, what it was given) in submission order, keeping `ahead` futures in
-    flight; `collect(future, given)` turns one into its probes. Futures still pending when the caller stops early
-    are cancelled."""
+    submitted: Iterator[tuple[Future, Any]], *, ahead: int, collect: Callable[[Future, Any], list[Any]]
+) -> Iterator[Any]:
+    """The results (probes, digests) of `submitted` (future, what it was given) in submission order, keeping
+    `ahead` futures in flight; `collect(future, given)` turns one into its results. Futures still pending when the
+    caller stops early are cancelled."""
     pending: deque[tuple[Future, Any]] = deque()
     try:
         for item in submitted:

@@ -20,6 +20,7 @@ urlpatterns = [
     path(
         "jobs/", include(([*jobs_urls.urlpatterns, *gallery_urls.urlpatterns, *casework_urls.job_urlpatterns], "jobs"))
     ),
+    path("jobs/", include("verification.urls")),
     path("cases/", include(casework_urls)),
     path("users/", include("accounts.urls")),
     path("hashsets/", include("accounts.hashsets_urls")),

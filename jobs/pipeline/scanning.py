@@ -33,19 +33,20 @@ from jobs.selectors import source_label
 logger = logging.getLogger(__name__)
 
 
-def _stored_path(raw: bytes) -> tuple[str, bytes | None]:
+def stored_path(raw: bytes) -> tuple[str, bytes | None]:
     """The path as shown and, where that is not simply its UTF-8 text, its exact bytes (`FileInstance.raw_path`)."""
     shown = display_path(raw)
     return shown, None if shown.encode() == raw else raw
 
 
-def _timestamp(ns: int | None) -> datetime | None:
+def stored_time(ns: int | None) -> datetime | None:
+    """A file time as a file instance records it (to the microsecond)."""
     return datetime.fromtimestamp(ns / 1e9, tz=UTC) if ns is not None else None
 
 
 def _file_instance(job: Job, probe: Probe, image_ids: dict[str, int]) -> Row:
     entry = probe.entry
-    path, path_bytes = _stored_path(entry.relpath)
+    path, path_bytes = stored_path(entry.relpath)
     st = entry.stat
     return {
         "job_id": job.pk,
@@ -54,9 +55,9 @@ def _file_instance(job: Job, probe: Probe, image_ids: dict[str, int]) -> Row:
         "path_digest": hashlib.sha256(entry.relpath).hexdigest(),
         "kind": str(entry.kind),
         "size": probe.size or (st.st_size if st else 0),
-        "mtime": _timestamp(st.st_mtime_ns) if st else None,
-        "ctime": _timestamp(st.st_ctime_ns) if st else None,
-        "btime": _timestamp(entry.birth_ns),
+        "mtime": stored_time(st.st_mtime_ns) if st else None,
+        "ctime": stored_time(st.st_ctime_ns) if st else None,
+        "btime": stored_time(entry.birth_ns),
         "mode": st.st_mode if st else None,
         "inode": st.st_ino if st else None,
         "mime": probe.mime,

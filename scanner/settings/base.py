@@ -248,6 +248,9 @@ SCAN_PROBE_THREADS = env.int("SCAN_PROBE_THREADS", default=2)
 # in the embedded configuration, the stages') does not wait for the probes' (evidence.probe.probe_all). Not in a
 # Celery worker: its pool's processes may not start processes of their own.
 SCAN_PROBE_PROCESSES = env.int("SCAN_PROBE_PROCESSES", default=0)
+# Files read and hashed at once by a re-verification (verification.comparison). Where the cores are few or busy, one
+# thread keeps closest to a bare hash loop (benchmarks/verify.py); more pay off on idle cores.
+VERIFY_THREADS = env.int("VERIFY_THREADS", default=SCAN_PROBE_THREADS)
 # Images with more pixels than this are recorded as decompression bombs (Pillow's own default limit).
 SCAN_MAX_IMAGE_PIXELS = env.int("SCAN_MAX_IMAGE_PIXELS", default=89_478_485)
 # "structure": check each image's container (JPEG end marker, PNG chunk CRCs) - fast.
@@ -373,6 +376,10 @@ CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=24 * 3600)
 # A stuck decoder must not hold a queue for hours: every task has a hard and a soft limit.
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=25 * 60)
+# A re-verification reads a whole source in one task (verification.tasks), which may take hours: its own limit. Its
+# message is acknowledged when it starts, so the broker's visibility timeout does not bound it; a run that reaches
+# the soft limit ends failed, saying so.
+VERIFY_TIME_LIMIT = env.int("VERIFY_TIME_LIMIT", default=12 * 3600)
 # Discovery runs in slices of at most this many seconds, each re-queueing the next, so that no task outlives the
 # broker's visibility timeout and scans of several jobs share the `jobs` workers.
 SCAN_SLICE_SECONDS = env.float("SCAN_SLICE_SECONDS", default=120.0)

@@ -22,6 +22,7 @@ from imagescanner.v1 import (
     jobs_pb2_grpc,
     persons_pb2_grpc,
     review_pb2_grpc,
+    verification_pb2_grpc,
     workers_pb2_grpc,
 )
 from tests.support.environment import free_port
@@ -83,6 +84,7 @@ def client_as(grpc_server, transactional_db):
             hashsets_pb2_grpc.HashSetServiceStub(channel),
             faces_pb2_grpc.FaceServiceStub(channel),
             persons_pb2_grpc.PersonServiceStub(channel),
+            verification_pb2_grpc.VerificationServiceStub(channel),
         )
 
     yield make

@@ -18,6 +18,7 @@ from imagescanner.v1 import (
     jobs_pb2_grpc,
     persons_pb2_grpc,
     review_pb2_grpc,
+    verification_pb2_grpc,
     workers_pb2_grpc,
 )
 
@@ -46,6 +47,7 @@ class Client:
     hashsets: hashsets_pb2_grpc.HashSetServiceStub
     faces: faces_pb2_grpc.FaceServiceStub
     persons: persons_pb2_grpc.PersonServiceStub
+    verification: verification_pb2_grpc.VerificationServiceStub
 
 
 def self_signed_cert(folder: Path, name: str = "localhost") -> tuple[Path, Path]:

@@ -79,7 +79,7 @@ def test_check_deploy_is_clean_with_the_distributed_settings():
 
 
 def test_every_model_is_in_the_admin():
-    for app in ("content", "jobs", "api"):
+    for app in ("content", "jobs", "api", "verification"):
         for model in apps.get_app_config(app).get_models():
             assert admin.site.is_registered(model), model
 
