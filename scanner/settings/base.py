@@ -248,9 +248,10 @@ SCAN_PROBE_THREADS = env.int("SCAN_PROBE_THREADS", default=2)
 # in the embedded configuration, the stages') does not wait for the probes' (evidence.probe.probe_all). Not in a
 # Celery worker: its pool's processes may not start processes of their own.
 SCAN_PROBE_PROCESSES = env.int("SCAN_PROBE_PROCESSES", default=0)
-# Files read and hashed at once by a re-verification (verification.comparison). Where the cores are few or busy, one
-# thread keeps closest to a bare hash loop (benchmarks/verify.py); more pay off on idle cores.
-VERIFY_THREADS = env.int("VERIFY_THREADS", default=SCAN_PROBE_THREADS)
+# Files read and hashed at once by a re-verification (verification.comparison). One keeps closest to a bare hash loop
+# where the cores are few or busy (benchmarks/verify.py: 0.87x with one thread, 0.75x with two on 2 shared cores);
+# more pay off on a worker host with idle cores and fast storage.
+VERIFY_THREADS = env.int("VERIFY_THREADS", default=1)
 # Images with more pixels than this are recorded as decompression bombs (Pillow's own default limit).
 SCAN_MAX_IMAGE_PIXELS = env.int("SCAN_MAX_IMAGE_PIXELS", default=89_478_485)
 # "structure": check each image's container (JPEG end marker, PNG chunk CRCs) - fast.

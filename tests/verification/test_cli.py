@@ -33,6 +33,15 @@ def test_a_verified_job_exits_zero_with_a_summary(job, lead):
     assert (run.via, run.username, run.status, run.verified) == ("cli", "lead@lab.example", "done", job.files_seen)
 
 
+def test_the_operator_verifies_any_job_without_naming_a_member(job):
+    out = _verify(str(job.pk))
+    assert f"verifying {job.files_seen} entries" in out
+    run = VerificationRun.objects.get(job_number=job.pk)
+    assert (run.via, run.user_id, run.status, run.verified) == ("cli", None, "done", job.files_seen)
+    started = AuditEvent.objects.get(action="verify.start", outcome="ok")
+    assert (started.via, started.user_id, started.job_id) == ("cli", None, job.pk)
+
+
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_entries_not_verified_are_written_and_the_exit_status_says_so(job, lead, evidence_dir, tmp_path, fmt):
     (evidence_dir / "=HYPERLINK(1).txt").write_bytes(b"new")

@@ -1,6 +1,7 @@
-"""`manage.py verify JOB --as MEMBER [-o FILE [--format csv|jsonl] [--raw]]`: read a job's source again and compare
-every entry with the job's manifest, with a progress bar and a summary; the run is kept and audited. Only a member
-of the job's case (or staff) may; a refusal is on the record. Exit status: 0 when every entry is verified, 2 when
+"""`manage.py verify JOB [--as MEMBER] [-o FILE [--format csv|jsonl] [--raw]]`: read a job's source again and compare
+every entry with the job's manifest, with a progress bar and a summary; the run is kept and audited. The operator at
+the command line may verify any job (as `scan` and `export` may read any); `--as` acts as a member of the job's case,
+whose rights are checked, a refusal on the record. Exit status: 0 when every entry is verified, 2 when
 some are not (listed in FILE), 1 on an error or a refusal."""
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("job", help="the job's id")
-        parser.add_argument("--as", dest="member", required=True, help="the member acting: user name or address")
+        parser.add_argument(
+            "--as", dest="member", default=None, help="act as this member of the job's case (user name or address)"
+        )
         parser.add_argument("-o", "--output", default=None, help="write every entry not verified to this file")
         parser.add_argument("--format", choices=FORMATS, default=None, help="of --output (default: by its suffix)")
         parser.add_argument("--raw", action="store_true", help="CSV: values exactly, formulas included (programs)")
@@ -43,7 +46,7 @@ class Command(BaseCommand):
             job_id = int(options["job"])
         except ValueError:
             raise CommandError(f"not a job id: {options['job']!r}") from None
-        member = self._member(options["member"])
+        member = self._member(options["member"]) if options["member"] else None
         with acting_as(cli_actor(member)) as actor:
             try:
                 job = verification_job_for_user(user=member, job_id=job_id, action="verify.start")
