@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from audit.models import AuditEvent
-from cases.models import Case, Category
+from cases.models import ROLE_RANK, Case, Category
 from cases.selectors import case_members
 from content.models import ExifData, ForensicFlags, StageResult
 from jobs.hashmatching import FLAGGING_KINDS
@@ -78,7 +78,9 @@ def people(scope: Scope) -> list[dict[str, Any]]:
             "email": member.user.email, "name": member.user.get_full_name(), "role": member.get_role_display(),
             "categorised": set_by.get(member.user_id, 0), "confirmed": confirmed.get(member.user_id, 0),
         }
-        for member in case_members(case_id=scope.case.pk).order_by("role", "user__email")
+        for member in sorted(
+            case_members(case_id=scope.case.pk), key=lambda m: (-ROLE_RANK.get(m.role, 0), m.user.email)
+        )
     ]  # fmt: skip
 
 
