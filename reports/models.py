@@ -25,6 +25,7 @@ class Report(models.Model):
     reveal = models.BooleanField(default=False, help_text="sensitive and hash-flagged thumbnails left unblurred")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     stage = models.CharField(max_length=32, blank=True, help_text="what the build is at")
+    stage_started_at = models.DateTimeField(null=True, blank=True)
     done = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)

@@ -5,6 +5,7 @@ list what an examiner files (counts in full; long lists of files up to a stated 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import platform
@@ -24,6 +25,7 @@ from jobs.hashmatching import FLAGGING_KINDS
 from jobs.models import FileInstance, HashMatch, Job, JobImage
 from jobs.selectors import source_label
 from persons.models import FaceAssignment, Person
+from reports.models import Report
 from review.models import Categorisation
 
 # The most rows a list of files shows (matched images per set, images with GPS, flagged images, persons).
@@ -296,3 +298,28 @@ def audit_summary(scope: Scope) -> dict[str, Any]:
         "first": events.order_by("at", "id").values_list("at", flat=True).first(),
         "last": events.order_by("-at", "-id").values_list("at", flat=True).first(),
     }
+
+
+def reports_of(*, case: Case, user) -> QuerySet[Report]:
+    """The reports of the case the user asked for, newest first (a user sees their own reports only)."""
+    return Report.objects.filter(case=case, requested_by=user).order_by("-created_at", "-id")
+
+
+def report_of(*, case: Case, user, report_id: int) -> Report | None:
+    if not 0 < report_id < 2**63:
+        return None
+    return reports_of(case=case, user=user).filter(pk=report_id).first()
+
+
+def report_progress(report: Report, *, now: dt.datetime) -> dict[str, Any]:
+    """What the page shows of a report's build: its status, stage, counts, and the seconds its stage still needs
+    at the rate it went so far (None until that can be told)."""
+    eta = None
+    if report.status == Report.Status.BUILDING and report.stage_started_at and 0 < report.done < report.total:
+        elapsed = (now - report.stage_started_at).total_seconds()
+        eta = round(elapsed * (report.total - report.done) / report.done)
+    return {
+        "id": report.pk, "status": report.status, "stage": report.stage, "done": report.done, "total": report.total,
+        "eta_seconds": eta, "sha256": report.sha256, "size": report.size, "error": report.error,
+        "format": report.format,
+    }  # fmt: skip

@@ -135,13 +135,18 @@ def report_request(
 
 
 def _web_progress(report: Report) -> Progress:
-    last = [0.0]
+    """Writes the build's progress to the report's row: each new stage, its end, and otherwise at most every
+    PROGRESS_EVERY seconds (the page reads it from there: reports.selectors.report_progress)."""
+    last = {"at": 0.0, "stage": ""}
 
     def mark(stage: str, done: int, total: int) -> None:
         now = time.monotonic()
-        if now - last[0] < PROGRESS_EVERY and done < total:
+        if stage != last["stage"]:
+            last["stage"] = stage
+            Report.objects.filter(pk=report.pk).update(stage_started_at=timezone.now())
+        elif now - last["at"] < PROGRESS_EVERY and done < total:
             return
-        last[0] = now
+        last["at"] = now
         Report.objects.filter(pk=report.pk).update(stage=stage, done=done, total=total)
 
     return mark
