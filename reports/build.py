@@ -132,7 +132,7 @@ def report_context(
     pictures = _Pictures(scope, veils, progress, sum(n for _, n in counts) + shown_matches)
     context: dict[str, Any] = {
         "case": scope.case,
-        "job": scope.jobs[0] if len(scope.jobs) == 1 and not scope.case.reference.startswith("job-") else None,
+        "job": scope.job,
         "scope_jobs": scope.jobs,
         "sections": {name: SECTIONS[name] for name in sections},
         "requester": requester,

@@ -37,8 +37,11 @@ MANIFEST_FIELDS = ("path", "status", "size", "mtime", "sha256", "error")
 
 @dataclass
 class Scope:
+    """What a report covers: the case, and its jobs (every one, or the one job asked for: `job`)."""
+
     case: Case
     jobs: list[Job]
+    job: Job | None = None
     job_ids: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,7 +54,7 @@ class Scope:
 
 def scope_of(*, case: Case, job: Job | None = None) -> Scope:
     jobs = [job] if job is not None else list(Job.objects.filter(case=case).select_related("owner").order_by("id"))
-    return Scope(case=case, jobs=jobs)
+    return Scope(case=case, jobs=jobs, job=job)
 
 
 def exhibits(scope: Scope) -> list[dict[str, Any]]:

@@ -108,7 +108,7 @@ def report_write(
             raise
     os.replace(tmp.name, target)
     sha256 = hashlib.sha256(data).hexdigest()
-    job = scope.jobs[0] if len(scope.jobs) == 1 else None
+    job = scope.job
     audit_record(
         "report.create", job_id=job.pk if job else None, target=scope.case.reference,
         detail=f"{fmt} report of {'job ' + str(job.pk) if job else 'the case'}: {', '.join(sections)}",
@@ -127,7 +127,7 @@ def report_request(
     if scope.case.pk != case_id:
         raise ReportRefused(f"no job {job_id} in this case")
     report = Report.objects.create(
-        case=scope.case, job=scope.jobs[0] if job_id else None, requested_by=user, sections=list(sections),
+        case=scope.case, job=scope.job, requested_by=user, sections=list(sections),
         format=fmt, reveal=reveal,
     )  # fmt: skip
     transaction.on_commit(lambda: signature(REPORT_TASK, args=(report.pk,), immutable=True).apply_async())

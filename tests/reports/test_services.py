@@ -56,6 +56,7 @@ def test_html_report_holds_every_section_with_its_counts_and_refers_to_nothing_o
         assert title in html
     # Case and exhibits, members and who categorised what.
     assert "2024-017" in html
+    assert "Every job of the case (1)" in html
     assert f"#{reported.job.pk}" in html
     members = html.split('id="people"')[1].split("</table>")[0]
     assert re.search(r"lead@example.org</td><td>Lead</td>\s*<td class=\"n\">1</td><td class=\"n\">1</td>", members)
@@ -135,6 +136,7 @@ def test_pdf_report_text_holds_the_sections_and_counts(reported, team, tmp_path,
     assert target.read_bytes().startswith(b"%PDF-")
     assert written.sha256 == hashlib.sha256(target.read_bytes()).hexdigest()
     text = pdftext(target)
+    assert f"Job #{reported.job.pk} (phone) of the case" in text
     for title in SECTIONS.values():
         assert title in text, title
     manifest = hashlib.sha256(b"".join(manifest_lines(reported.job))).hexdigest()

@@ -30,6 +30,8 @@ from reports.selectors import manifest_lines, scope_of
 from reports.services import ReportRefused, report_scope_for, report_write
 
 PLAIN_INTERVAL = 5.0
+# The build's stages besides its sections (reports.build).
+STAGES = {"reading": "Reading", "thumbnails": "Thumbnails", "html": "Rendering the HTML", "pdf": "Rendering the PDF"}
 
 
 class _Bar:
@@ -56,7 +58,7 @@ class _Bar:
             self.bar.__exit__(*exc)
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        label = SECTIONS.get(stage, stage)
+        label = SECTIONS.get(stage) or STAGES.get(stage, stage)
         if self.bar:
             if stage != self.stage:
                 self.bar.reset(self.task, total=total, description=label)
@@ -141,7 +143,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         digest = hashlib.sha256()
         with open(output, "wb") as out:
-            for line in manifest_lines(scope.jobs[0]):
+            for line in manifest_lines(scope.job):
                 out.write(line)
                 digest.update(line)
         audit_record("job.manifest", job_id=job_id, target=str(output)[:255], sha256=digest.hexdigest())
