@@ -3,8 +3,10 @@
 FROM python:3.11-slim-bookworm
 ARG REQUIREMENTS=ml
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=scanner.settings.distributed
-# exiftool: the forensic stage reads XMP and IPTC with it (README "Forensic checks").
-RUN apt-get update && apt-get install -y --no-install-recommends libmagic1 libimage-exiftool-perl && rm -rf /var/lib/apt/lists/*
+# exiftool: the forensic stage reads XMP and IPTC with it (README "Forensic checks"). Pango (and its fonts): WeasyPrint
+# renders the case report's PDF with it (README "Case report").
+RUN apt-get update && apt-get install -y --no-install-recommends libmagic1 libimage-exiftool-perl libpango-1.0-0 \
+    libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY requirements/ requirements/
 # The gpu image: onnxruntime-gpu in place of the onnxruntime that insightface pulls in (requirements/gpu.txt says why).

@@ -8,6 +8,7 @@ from django import forms
 from cases.models import Case, CaseMember, CategoryScheme
 from cases.services import scheme_named
 from jobs.access import share_recipient
+from reports.build import SECTIONS
 
 NO_ACCOUNT = "No active account has this verified email address."
 
@@ -53,3 +54,20 @@ class MemberForm(forms.Form):
 
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=CaseMember.Role.choices)
+
+
+class ReportForm(forms.Form):
+    """What a case report holds (reports.build.SECTIONS), its format, and its scope: every job of the case, or one."""
+
+    sections = forms.MultipleChoiceField(
+        choices=list(SECTIONS.items()), widget=forms.CheckboxSelectMultiple, initial=list(SECTIONS)
+    )
+    format = forms.ChoiceField(choices=[("html", "HTML (self-contained)"), ("pdf", "PDF")], initial="html")
+    job = forms.TypedChoiceField(coerce=int, empty_value=None, required=False, label="Jobs")
+    reveal = forms.BooleanField(
+        required=False, label="Show sensitive and hash-flagged pictures unblurred (recorded in the audit log)"
+    )
+
+    def __init__(self, *args, jobs=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["job"].choices = [("", "every job of the case")] + [(j.pk, f"#{j.pk} {j.name}") for j in jobs]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from casework import exports, persons, portable, views
+from casework import exports, persons, portable, reports, views
 
 # The case pages; scanner/urls.py serves them under /cases/.
 app_name = "casework"
@@ -17,6 +17,9 @@ urlpatterns = [
     path("<int:case_id>/persons/<int:person_id>/", persons.person_page, name="person"),
     path("<int:case_id>/persons/<int:person_id>/change", persons.person_change, name="person_change"),
     path("<int:case_id>/faces/<int:face_id>/crop", persons.face_crop, name="face_crop"),
+    path("<int:case_id>/reports", reports.report_new, name="report_new"),
+    path("<int:case_id>/reports/<int:report_id>/progress", reports.report_status, name="report_progress"),
+    path("<int:case_id>/reports/<int:report_id>/download", reports.report_download, name="report_download"),
 ]
 
 # The downloads of one job's exports: scanner/urls.py serves them with the job pages, in the "jobs" namespace.

@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.models import AuditEvent
@@ -29,15 +30,18 @@ from cases.services import (
     case_member_set,
     case_update,
 )
-from casework.forms import CaseCreateForm, CaseEditForm, MemberForm, MemberRoleForm
+from casework.forms import CaseCreateForm, CaseEditForm, MemberForm, MemberRoleForm, ReportForm
 from interchange.selectors import vics_incompatible
 from jobs.selectors import case_image_ids, case_image_jobs, case_jobs, case_totals, hash_match_counts
 from jobs.veils import veils_for
 from persons.selectors import person_strip
+from reports.selectors import report_progress, reports_of
 from review.selectors import disputes, proposals_waiting, review_counters
 
 # The most disputes, and proposals waiting, listed on a case's page (the counts say how many there are).
 WAITING_SHOWN = 100
+# The user's own reports of the case listed on its page, newest first.
+REPORTS_SHOWN = 10
 
 
 def case_or_404(request: HttpRequest, case_id: int, action: CaseAction = CaseAction.VIEW, audited: str = "") -> Case:
@@ -106,6 +110,7 @@ def _detail(
     member_error: str = "",
 ) -> HttpResponse:
     can = case_permissions(case=case, user=request.user)
+    now = timezone.now()
     persons = list(person_strip(case_id=case.pk))
     faces = [person.representative_id for person in persons if person.representative_id]
     persons_veils = veils_for(user=request.user, cases=[case.pk], faces=faces)
@@ -120,6 +125,8 @@ def _detail(
         "hash_matches": hash_match_counts(jobs=case_jobs(case_id=case.pk)),
         "persons": persons,
         "veils": persons_veils,
+        "report_form": ReportForm(jobs=case_jobs(case_id=case.pk)),
+        "reports": [report_progress(r, now=now) for r in reports_of(case=case, user=request.user)[:REPORTS_SHOWN]],
     }
     if CaseAction.MANAGE in can:
         waiting = {

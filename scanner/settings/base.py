@@ -181,6 +181,11 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 AUDIT_PROXY_HOPS = env.int("AUDIT_PROXY_HOPS", default=0)
 # Derived pictures (WebP thumbnails and previews). Never inside the evidence; safe to delete (they are remade).
 THUMBNAILS_ROOT = Path(env("THUMBNAILS_ROOT", default=str(VAR_DIR / "thumbnails")))
+# Case reports made from the web app (reports.tasks), one folder per case; downloaded by their requester.
+REPORTS_ROOT = Path(env("REPORTS_ROOT", default=str(VAR_DIR / "reports")))
+# The country outlines a report's map is drawn on (world-atlas TopoJSON, put there by `make static`); where it is
+# missing, the map shows its graticule only.
+REPORT_ATLAS = Path(env("REPORT_ATLAS", default=str(BASE_DIR / "static/vendor/world-atlas/countries-50m.json")))
 # The face embedding indexes (jobs.faceindex), one file per recogniser. Never inside the evidence; safe to delete
 # (they are rebuilt from the database on the next face search).
 FACE_INDEX_ROOT = Path(env("FACE_INDEX_ROOT", default=str(VAR_DIR / "indexes" / "faces")))
@@ -396,8 +401,9 @@ SCAN_STALL_SECONDS = env.float("SCAN_STALL_SECONDS", default=2.0 * CELERY_TASK_T
 QUEUE_CHECK_TIMEOUT = env.float("QUEUE_CHECK_TIMEOUT", default=0.5)
 QUEUE_CHECK_SECONDS = env.float("QUEUE_CHECK_SECONDS", default=10.0)
 # Every task goes to the queue the router picks: scans and batch bookkeeping to `jobs`, each stage to its
-# extractor's queue (or the one SCAN_STAGE_QUEUES names). https://docs.celeryq.dev/en/stable/userguide/routing.html
-CELERY_TASK_ROUTES = ["jobs.pipeline.routing.route_task"]
+# extractor's queue (or the one SCAN_STAGE_QUEUES names); case reports (reports.tasks) to `jobs`.
+# https://docs.celeryq.dev/en/stable/userguide/routing.html
+CELERY_TASK_ROUTES = ["jobs.pipeline.routing.route_task", {"reports.tasks.*": {"queue": "jobs"}}]
 CELERY_TASK_DEFAULT_QUEUE = "jobs"
 # Tasks are acknowledged after they ran (acks_late), so a worker takes only what it works on: one message per
 # pool process by default. https://docs.celeryq.dev/en/stable/userguide/optimizing.html#prefetch-limits
