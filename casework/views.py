@@ -32,7 +32,7 @@ from cases.services import (
 from casework.forms import CaseCreateForm, CaseEditForm, MemberForm, MemberRoleForm
 from jobs.selectors import case_image_ids, case_image_jobs, case_jobs, case_totals, hash_match_counts
 from jobs.veils import veils_for
-from persons.selectors import person_strip
+from persons.selectors import person_settings_shown, person_strip
 from review.selectors import disputes, proposals_waiting, review_counters
 
 # The most disputes, and proposals waiting, listed on a case's page (the counts say how many there are).
@@ -118,6 +118,7 @@ def _detail(
         "hash_matches": hash_match_counts(jobs=case_jobs(case_id=case.pk)),
         "persons": persons,
         "veils": persons_veils,
+        "person_settings": person_settings_shown(case_id=case.pk),
     }
     if CaseAction.MANAGE in can:
         waiting = {
