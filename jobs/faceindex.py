@@ -227,7 +227,9 @@ def face_index_queue(recogniser_sha256: str) -> None:
 
 def face_index_maintain(*, recogniser_sha256: str) -> FaceIndex | None:
     """Bring the recogniser's index level with the database: add the faces it lacks, remove those gone, rebuild it
-    when it has none yet or should be of another kind. None when there is neither an index nor a face."""
+    when it has none yet or should be of another kind. None when there is neither an index nor a face. Faces gone
+    from an inverted-file index rebuild it: its id map cannot take removals (faiss renumbers only flat indexes)."""
+    import faiss
     import numpy as np
 
     cache.delete(f"faceindex-queued:{recogniser_sha256}")
@@ -237,12 +239,13 @@ def face_index_maintain(*, recogniser_sha256: str) -> FaceIndex | None:
         stored = np.fromiter(faces.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=_CHUNK), "int64")
         if current is None and not len(stored):
             return None
-        if current is None or _outgrown(current):
+        held = _held_ids(current) if current is not None else np.zeros(0, dtype="int64")
+        gone = np.setdiff1d(held, stored, assume_unique=True)
+        flat = current is not None and isinstance(faiss.downcast_index(current.index.index), faiss.IndexFlat)
+        if current is None or _outgrown(current) or (len(gone) and not flat):
             dim = current.index.d if current is not None else _dim(faces)
             current = _rebuilt(recogniser_sha256, dim)
         else:
-            held = _held_ids(current)
-            gone = np.setdiff1d(held, stored, assume_unique=True)
             if len(gone):
                 current.index.remove_ids(gone)
             missing = np.setdiff1d(stored, held, assume_unique=True)
