@@ -44,13 +44,21 @@ class CaseState:
     noise_ids: np.ndarray  # int64, ascending: the newest faces in no person
     noise: np.ndarray  # their embeddings, L2-normalised
 
+    def position(self, person_id: int) -> int | None:
+        """The row of a person (None: not held)."""
+        at = int(np.searchsorted(self.person_ids, person_id))
+        return at if at < len(self.person_ids) and self.person_ids[at] == person_id else None
+
     def with_persons(
         self, ids: np.ndarray, counts: np.ndarray, representatives: np.ndarray, means: np.ndarray
     ) -> CaseState:
         """This state with these persons' rows replaced (ids it holds) or added (ids it does not)."""
-        position = {int(pk): i for i, pk in enumerate(self.person_ids)}
-        known = np.array([int(pk) in position for pk in ids], dtype=bool)
-        rows = np.array([position[int(pk)] for pk in ids[known]], dtype=np.int64)
+        # person_ids ascend (kept sorted): found by bisection.
+        at = np.searchsorted(self.person_ids, ids)
+        known = np.zeros(len(ids), dtype=bool)
+        if len(self.person_ids):
+            known = (at < len(self.person_ids)) & (self.person_ids[np.minimum(at, len(self.person_ids) - 1)] == ids)
+        rows = at[known]
         new = ~known
         columns = []
         for held, given in ((self.counts, counts), (self.representatives, representatives), (self.means, means)):
@@ -59,15 +67,17 @@ class CaseState:
             columns.append(np.concatenate([column, given[new]]))
         directions = self.directions.copy()
         directions[rows] = clustering.normalised(means[known])
+        person_ids = np.concatenate([self.person_ids, ids[new]])
+        directions = np.concatenate([directions, clustering.normalised(means[new])])
+        order = np.argsort(person_ids, kind="stable")
         return replace(
-            self, person_ids=np.concatenate([self.person_ids, ids[new]]), counts=columns[0],
-            representatives=columns[1], means=columns[2],
-            directions=np.concatenate([directions, clustering.normalised(means[new])]),
+            self, person_ids=person_ids[order], counts=columns[0][order], representatives=columns[1][order],
+            means=columns[2][order], directions=directions[order],
         )  # fmt: skip
 
     def with_noise(self, added_ids: np.ndarray, added: np.ndarray, removed: set[int]) -> CaseState:
         """This state with faces added to the noise (higher ids than any it holds) and others taken out of it."""
-        keep = np.array([int(pk) not in removed for pk in self.noise_ids], dtype=bool)
+        keep = ~np.isin(self.noise_ids, np.fromiter(removed, dtype=np.int64, count=len(removed)))
         ids = np.concatenate([self.noise_ids[keep], added_ids])
         rows = np.concatenate([self.noise[keep], added])
         order = np.argsort(ids, kind="stable")[-NOISE_POOL:]

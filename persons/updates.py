@@ -218,14 +218,13 @@ def _chunk(case: Case, config: PersonSettings, face_ids: list[int], totals: _Tot
     ids = [pk for pk, _ in rows]
     vectors = clustering.normalised(clustering.embeddings([bytes(b) for _, b in rows]))
     state = case_state(case_id=case.pk, dim=vectors.shape[1])
-    index = {int(pk): i for i, pk in enumerate(state.person_ids)}
     rejected: dict[int, set[int]] = defaultdict(set)
     row_of = {pk: i for i, pk in enumerate(ids)}
     for face_id, person_id in FaceRejection.objects.filter(case=case, face_id__in=ids).values_list(
         "face_id", "person_id"
     ):
-        if person_id in index:
-            rejected[row_of[face_id]].add(index[person_id])
+        if (position := state.position(person_id)) is not None:
+            rejected[row_of[face_id]].add(position)
     near = clustering.nearest(vectors, state.directions, max_distance=config.max_distance, rejected=rejected)
     assignments, attached = [], defaultdict(list)
     for row, target in enumerate(near):
