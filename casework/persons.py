@@ -1,9 +1,12 @@
 """A case's person pages: one person's faces and history, with the members' corrections (name, merge into another,
-split faces out, "not this person"), and the face crops the person strips show. Adapters only: the reads are
-persons.selectors, the writes persons.services (audited, refusals included). A user who is not a member of the case
-gets 404 for every page (its existence is not disclosed); a reviewer reads only (403 on a write)."""
+split faces out, "not this person"), the case's clustering settings (its lead), and the face crops the person strips
+show. Adapters only: the reads are persons.selectors, the writes persons.services (audited, refusals included). A
+user who is not a member of the case gets 404 for every page (its existence is not disclosed); a reviewer reads only
+(403 on a write), and so does an examiner for the clustering settings."""
 
 from __future__ import annotations
+
+import math
 
 from django.contrib import messages
 from django.core.exceptions import BadRequest, PermissionDenied
@@ -14,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import AuditEvent
 from audit.services import audit_record
-from cases.access import case_role_of
+from cases.access import CaseAction, case_role_of
 from cases.models import Case
 from casework.views import case_or_404
 from jobs.selectors import case_faces
@@ -28,6 +31,7 @@ from persons.services import (
     face_reject,
     person_merge,
     person_name,
+    person_settings_set,
     person_split,
 )
 
@@ -109,6 +113,34 @@ def person_change(request: HttpRequest, case_id: int, person_id: int) -> HttpRes
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     return redirect("casework:person", case_id=case.pk, person_id=person.pk)
+
+
+@require_POST
+def persons_settings(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Set how the case's faces are grouped (its lead or staff): minimum faces and maximum distance. A value that is
+    no number, or out of range, is a 400 that says what is accepted (audited as refused)."""
+    case = case_or_404(request, case_id, CaseAction.MANAGE, audited="persons.settings")
+    min_faces, max_distance = request.POST.get("min_faces", "").strip(), request.POST.get("max_distance", "").strip()
+    try:
+        if not (min_faces.isascii() and min_faces.isdigit() and len(min_faces) <= 6):
+            raise ValueError("minimum faces must be a whole number (2 to 1000)")
+        try:
+            distance = float(max_distance) if max_distance.isascii() and len(max_distance) <= 20 else math.nan
+        except ValueError:
+            distance = math.nan
+        if not math.isfinite(distance):
+            raise ValueError("maximum distance must be a number between 0 and 2")
+    except ValueError as exc:
+        audit_record("persons.settings", outcome=AuditEvent.Outcome.REFUSED, target=case.reference, detail=str(exc))
+        raise BadRequest(str(exc)) from None
+    try:
+        person_settings_set(case=case, user=request.user, min_faces=int(min_faces), max_distance=distance)
+    except PersonsRefused as exc:  # on the record already
+        raise PermissionDenied(str(exc)) from None
+    except ValueError as exc:  # on the record already
+        raise BadRequest(str(exc)) from None
+    messages.success(request, "Clustering settings saved: a full re-cluster applies them to every face.")
+    return redirect("casework:detail", case_id=case.pk)
 
 
 @require_GET

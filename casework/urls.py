@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:case_id>/members/<int:user_id>/role", views.case_member_role, name="member_role"),
     path("<int:case_id>/members/<int:user_id>/delete", views.case_member_delete, name="member_delete"),
     path("<int:case_id>/portable", portable.case_portable, name="portable"),
+    path("<int:case_id>/persons/settings", persons.persons_settings, name="persons_settings"),
     path("<int:case_id>/persons/<int:person_id>/", persons.person_page, name="person"),
     path("<int:case_id>/persons/<int:person_id>/change", persons.person_change, name="person_change"),
     path("<int:case_id>/faces/<int:face_id>/crop", persons.face_crop, name="face_crop"),

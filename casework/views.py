@@ -34,7 +34,7 @@ from casework.forms import CaseCreateForm, CaseEditForm, MemberForm, MemberRoleF
 from interchange.selectors import vics_incompatible
 from jobs.selectors import case_image_ids, case_image_jobs, case_jobs, case_totals, hash_match_counts
 from jobs.veils import veils_for
-from persons.selectors import person_strip
+from persons.selectors import person_settings_shown, person_strip
 from reports.selectors import report_progress, reports_of
 from review.selectors import disputes, proposals_waiting, review_counters
 
@@ -127,6 +127,7 @@ def _detail(
         "veils": persons_veils,
         "report_form": ReportForm(jobs=case_jobs(case_id=case.pk)),
         "reports": [report_progress(r, now=now) for r in reports_of(case=case, user=request.user)[:REPORTS_SHOWN]],
+        "person_settings": person_settings_shown(case_id=case.pk),
     }
     if CaseAction.MANAGE in can:
         waiting = {

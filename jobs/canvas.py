@@ -12,6 +12,7 @@ STAGE_TASK = "jobs.tasks.run_stage"
 BATCH_FINISH_TASK = "jobs.tasks.batch_finish"
 HASH_SETS_TASK = "jobs.tasks.hash_sets_rematch"
 PERSONS_TASK = "jobs.tasks.persons_update"
+FACE_INDEX_TASK = "jobs.tasks.face_index_maintain"
 
 
 def scan_signature(job_id: int, lease: str) -> Signature:
@@ -33,3 +34,8 @@ def hash_sets_signature(hash_set_id: int) -> Signature:
 def persons_signature(case_id: int) -> Signature:
     """An update of a case's persons from the faces found since the last (jobs queue)."""
     return signature(PERSONS_TASK, args=(case_id,), immutable=True)
+
+
+def face_index_signature(recogniser_sha256: str) -> Signature:
+    """Bring a recogniser's face index level with the database (jobs.faceindex.face_index_maintain)."""
+    return signature(FACE_INDEX_TASK, args=(recogniser_sha256,), immutable=True)

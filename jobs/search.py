@@ -24,7 +24,7 @@ from evidence.images import MIME_FORMATS
 from extractors.registry import get_registry
 from jobs.access import User, job_list_for_user
 from jobs.config import extractor_context
-from jobs.faceindex import EXACT_BELOW, face_index_current
+from jobs.faceindex import EXACT_BELOW, FaceIndex, face_index_current
 from jobs.models import FileInstance, Job, JobImage
 
 _CHUNK = 4096  # embeddings scored per database round trip
@@ -93,7 +93,8 @@ def faces_like(
     """The faces of `jobs` most like the query, best first. Only faces embedded by the query's recogniser file are
     compared: a job run with another pack has none to compare. `same_person` uses the threshold frozen with the
     job that found the face; `matches_only` keeps only those. Scopes under faceindex.EXACT_BELOW faces are scored
-    exactly from the database; larger ones go through the recogniser's index (jobs.faceindex)."""
+    exactly from the database; larger ones go through the recogniser's index (jobs.faceindex), or exactly while it
+    has none yet."""
     import numpy as np
 
     jobs = list(jobs)
@@ -109,10 +110,11 @@ def faces_like(
     floor = -2.0
     if matches_only and None not in thresholds.values():
         floor = min(float(value) for value in thresholds.values())
-    if faces.count() < EXACT_BELOW:
-        scored = _scored_exactly(faces, vector)
-    else:
-        scored = _scored_by_index(faces, vector, query.recogniser_sha256, limit, floor)
+    index = None if faces.count() < EXACT_BELOW else face_index_current(
+        recogniser_sha256=query.recogniser_sha256, dim=len(vector)
+    )  # fmt: skip
+    # A small scope, or no index yet (being built on the jobs queue): scored exactly.
+    scored = _scored_exactly(faces, vector) if index is None else _scored_by_index(faces, vector, index, limit, floor)
     scored = [row for row in scored if row[0] >= floor]
     matches = _attributed(jobs, thresholds, scored if matches_only else scored[:limit])
     if matches_only:
@@ -131,11 +133,10 @@ def _scored_exactly(faces: QuerySet[Face], vector: Any) -> list[tuple[float, int
 
 
 def _scored_by_index(
-    faces: QuerySet[Face], vector: Any, recogniser: str, limit: int, floor: float
+    faces: QuerySet[Face], vector: Any, index: FaceIndex, limit: int, floor: float
 ) -> list[tuple[float, int]]:
     """The index's nearest faces that are in `faces`, asking it for more until `limit` of them are found, the
     index is exhausted, or the nearest left are below `floor`."""
-    index = face_index_current(recogniser_sha256=recogniser, dim=len(vector))
     k = max(4 * limit, 256)
     while True:
         nearest = index.search(vector, k)

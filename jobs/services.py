@@ -24,11 +24,14 @@ from cases.services import (
     case_member_set,
     case_of_its_own,
 )
+from content.models import Face
 from jobs.config import JobConfig
+from jobs.faceindex import face_index_queue
 from jobs.lifecycle import StartOutcome, job_cancel, job_start
 from jobs.models import Job, JobImage, StageProgress
 from jobs.progress.publisher import progress_changed
 from jobs.selectors import images_removed_with, source_folders, source_list
+from persons.casestate import persons_changed
 
 logger = logging.getLogger(__name__)
 
@@ -227,14 +230,22 @@ def job_rerun(*, job: Job, within: Path | None = None) -> Job:
 def job_delete(*, job: Job) -> int:
     """Delete a job with its file instances and progress, and the images (with their results) that no other job
     references and no case records a decision about (jobs.selectors.images_removed_with). A running job is
-    cancelled first: its queued work then finds nothing to do. Returns the number of images removed."""
+    cancelled first: its queued work then finds nothing to do. The face indexes of the faces removed are brought
+    level on the jobs queue, and the case's persons are read afresh by their next update. Returns the number of
+    images removed."""
     job_cancel(job=job)
     job_id, name = job.pk, job.name
     with transaction.atomic():
         image_ids = list(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
         job.delete()
         orphans = images_removed_with(job_id=job_id, image_ids=image_ids)
+        recognisers = set(
+            Face.objects.filter(image__in=orphans).values_list("result__params__recogniser_sha256", flat=True)
+        )
         _, removed = orphans.delete()
+        for recogniser in sorted(r for r in recognisers if isinstance(r, str) and r):
+            face_index_queue(recogniser)
+        persons_changed(case_id=job.case_id)
         audit_record("job.delete", job_id=job_id, target=name, images_removed=removed.get("content.Image", 0))
         progress_changed(job_id)
     return removed.get("content.Image", 0)

@@ -15,6 +15,8 @@ import numpy as np
 
 # Rows of faces compared with every centroid at once: BLOCK x persons float32 similarities at most.
 BLOCK = 1024
+# Similarities `within` computes at once (float32: 16 MB): few faces are compared with many others in one product.
+PRODUCT = 4_000_000
 NOISE = -1
 # What DBSCAN's neighbour search may hold at once (MB; scikit-learn's default is 1,024).
 WORKING_MEMORY_MB = 64
@@ -57,9 +59,10 @@ def within(faces: np.ndarray, others: np.ndarray, *, max_distance: float) -> np.
     hit = np.zeros(len(others), dtype=bool)
     if not len(faces) or not len(others):
         return hit
-    for start in range(0, len(others), BLOCK):
-        sims = others[start : start + BLOCK] @ faces.T
-        hit[start : start + BLOCK] = (1.0 - sims.max(axis=1)) <= max_distance
+    step = max(BLOCK, PRODUCT // len(faces))
+    for start in range(0, len(others), step):
+        sims = others[start : start + step] @ faces.T
+        hit[start : start + step] = (1.0 - sims.max(axis=1)) <= max_distance
     return hit
 
 

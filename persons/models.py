@@ -25,6 +25,9 @@ class PersonSettings(models.Model):
     model_name = models.CharField(max_length=200, blank=True)
     model_sha256 = models.CharField(max_length=64, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True, help_text="when the update now pending was queued")
+    persons_version = models.PositiveBigIntegerField(
+        default=0, help_text="bumped by every change of the case's persons (persons.casestate)"
+    )
 
     def __str__(self) -> str:
         return f"case {self.case_id}: min {self.min_faces} faces, max distance {self.max_distance}"

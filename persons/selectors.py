@@ -3,9 +3,10 @@ person is seen in (the gallery's filter). The caller has checked the user may se
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import QuerySet
 
-from persons.models import FaceAssignment, Person, PersonChange
+from persons.models import FaceAssignment, Person, PersonChange, PersonSettings
 
 STRIP_MAX = 24
 
@@ -13,6 +14,12 @@ STRIP_MAX = 24
 def person_strip(*, case_id: int, limit: int = STRIP_MAX) -> list[Person]:
     """The case's persons with faces, largest first, each with its representative face."""
     return list(Person.objects.filter(case_id=case_id, face_count__gt=0).order_by("-face_count", "pk")[:limit])
+
+
+def person_settings_shown(*, case_id: int) -> tuple[int, float]:
+    """The case's clustering settings (minimum faces, maximum distance): its own, or the defaults it would get."""
+    row = PersonSettings.objects.filter(case_id=case_id).values_list("min_faces", "max_distance").first()
+    return row or (settings.PERSONS_MIN_FACES, settings.PERSONS_MAX_DISTANCE)
 
 
 def persons_of_case(*, case_id: int) -> QuerySet[Person]:

@@ -23,6 +23,7 @@ from cases.access import case_role_of
 from cases.models import Case, CaseMember
 from cases.services import case_locked
 from database.bulk import bulk_insert
+from persons.casestate import persons_changed
 from persons.models import FaceAssignment, FaceRejection, Person, PersonChange, PersonSettings
 from persons.updates import person_refresh, person_settings
 
@@ -50,6 +51,7 @@ def _writing(action: str, case: Case, user: AbstractBaseUser, roles: frozenset =
             if role not in roles:
                 raise PersonsRefused(f"a {role} may not make this change to the case's persons")
             yield
+            persons_changed(case_id=case.pk)
     except (PersonsRefused, PersonUnknown, ValueError) as exc:
         audit_record(action, outcome=AuditEvent.Outcome.REFUSED, target=case.reference, detail=str(exc))
         raise

@@ -21,7 +21,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
@@ -35,6 +35,7 @@ from cases.services import case_locked
 from content.models import Face
 from database.bulk import bulk_insert
 from persons import clustering
+from persons.casestate import CaseState, case_state, case_state_commit, persons_changed
 from persons.models import (
     ClusteringRun,
     FaceAssignment,
@@ -47,8 +48,6 @@ from persons.models import (
 
 # New faces clustered per transaction.
 CHUNK = 5000
-# Earlier unattached faces looked at again for each chunk (the newest): they may form a person with new ones.
-NOISE_POOL = 20_000
 # Faces read from the database at once.
 READ = 8192
 CLUSTERING = "clustering"
@@ -155,6 +154,7 @@ def persons_recluster(*, case: Case, faces: QuerySet[Face]) -> ClusteringRun:
         kept = Q(name__gt="") | Exists(by_hand) | Exists(by_member)
         keep = set(Person.objects.filter(case=case).filter(kept).values_list("pk", flat=True))
         Person.objects.filter(case=case).exclude(pk__in=keep).delete()
+        persons_changed(case_id=case.pk)
         # Kept persons keep their centroids (what their faces were), so that their faces come back to them.
         for person_id in keep:
             count = FaceAssignment.objects.filter(person_id=person_id).count()
@@ -188,6 +188,7 @@ def person_refresh(person: Person) -> None:
         person.representative_id = _representative(person, mean)
     person.face_count = count
     person.save(update_fields=["centroid", "face_count", "representative", "updated_at"])
+    persons_changed(case_id=person.case_id)
 
 
 def _representative(person: Person, mean: np.ndarray) -> int | None:
@@ -216,26 +217,23 @@ def _chunk(case: Case, config: PersonSettings, face_ids: list[int], totals: _Tot
     now = timezone.now()
     ids = [pk for pk, _ in rows]
     vectors = clustering.normalised(clustering.embeddings([bytes(b) for _, b in rows]))
-    persons = list(
-        Person.objects.filter(case=case).order_by("pk").values_list("pk", "centroid", "face_count", "representative")
-    )
-    index = {row[0]: i for i, row in enumerate(persons)}
-    means = clustering.embeddings([bytes(row[1]) for row in persons], vectors.shape[1])
+    state = case_state(case_id=case.pk, dim=vectors.shape[1])
     rejected: dict[int, set[int]] = defaultdict(set)
     row_of = {pk: i for i, pk in enumerate(ids)}
     for face_id, person_id in FaceRejection.objects.filter(case=case, face_id__in=ids).values_list(
         "face_id", "person_id"
     ):
-        rejected[row_of[face_id]].add(index[person_id])
-    near = clustering.nearest(
-        vectors, clustering.normalised(means), max_distance=config.max_distance, rejected=rejected
-    )
+        if (position := state.position(person_id)) is not None:
+            rejected[row_of[face_id]].add(position)
+    near = clustering.nearest(vectors, state.directions, max_distance=config.max_distance, rejected=rejected)
     assignments, attached = [], defaultdict(list)
     for row, target in enumerate(near):
         if target != clustering.NOISE:
-            attached[persons[target][0]].append(row)
+            attached[int(target)].append(row)
     rest = [row for row, target in enumerate(near) if target == clustering.NOISE]
-    pool_ids, pool = _noise_near(case, config, vectors[rest])
+    # The earlier unattached faces near the new ones may form a person with them.
+    hit = clustering.within(vectors[rest], state.noise, max_distance=config.max_distance)
+    pool_ids, pool = [int(pk) for pk in state.noise_ids[hit]], state.noise[hit]
     labels = clustering.group(
         np.concatenate([vectors[rest], pool]) if len(pool) else vectors[rest],
         min_faces=config.min_faces, max_distance=config.max_distance,
@@ -246,18 +244,21 @@ def _chunk(case: Case, config: PersonSettings, face_ids: list[int], totals: _Tot
             members[int(label)].append(ids[rest[position]] if position < len(rest) else pool_ids[position - len(rest)])
     grouped = {face_id for face_ids_ in members.values() for face_id in face_ids_}
     # Faces attached to persons that exist: their means move by what joined them.
-    moved, history = [], []
-    for person_id, face_rows in attached.items():
-        i = index[person_id]
-        count = persons[i][2]
-        mean = (means[i] * count + vectors[face_rows].sum(axis=0)) / (count + len(face_rows))
-        representative = persons[i][3] or ids[face_rows[int(np.argmax(vectors[face_rows] @ clustering.centroid(mean)))]]
+    moved, history, changed = [], [], _Changed()
+    for i, face_rows in attached.items():
+        person_id, count = int(state.person_ids[i]), int(state.counts[i])
+        mean = (state.means[i] * count + vectors[face_rows].sum(axis=0)) / (count + len(face_rows))
+        representative = (
+            int(state.representatives[i])
+            or ids[face_rows[int(np.argmax(vectors[face_rows] @ clustering.centroid(mean)))]]
+        )
         moved.append(
             Person(
                 pk=person_id, centroid=mean.astype("<f4").tobytes(), face_count=count + len(face_rows),
                 representative_id=representative, updated_at=now,
             )
         )  # fmt: skip
+        changed.add(person_id, count + len(face_rows), representative, mean)
         assignments += [_row(case, ids[r], person_id, now) for r in face_rows]
         history.append(_history(person_id, PersonChange.Action.ATTACHED, len(face_rows), now))
         totals.attached += len(face_rows)
@@ -272,6 +273,7 @@ def _chunk(case: Case, config: PersonSettings, face_ids: list[int], totals: _Tot
             case=case, centroid=mean.astype("<f4").tobytes(), face_count=len(face_ids_),
             representative_id=representative,
         )  # fmt: skip
+        changed.add(person.pk, len(face_ids_), representative, mean)
         FaceAssignment.objects.filter(case=case, face_id__in=face_ids_, person__isnull=True).update(
             person=person, at=now
         )  # the earlier unattached faces in the group
@@ -279,36 +281,40 @@ def _chunk(case: Case, config: PersonSettings, face_ids: list[int], totals: _Tot
         history.append(_history(person.pk, PersonChange.Action.CREATED, len(face_ids_), now))
         totals.persons_created += 1
         totals.grouped += sum(1 for f in face_ids_ if f in row_of)
-    assignments += [_row(case, ids[r], None, now) for r in rest if ids[r] not in grouped]
+    noise_rows = [r for r in rest if ids[r] not in grouped]
+    assignments += [_row(case, ids[r], None, now) for r in noise_rows]
     Person.objects.bulk_update(moved, ["centroid", "face_count", "representative", "updated_at"], batch_size=1000)
     bulk_insert(FaceAssignment, assignments)
     bulk_insert(PersonChange, history)
+    state = changed.applied(state).with_noise(
+        np.array([ids[r] for r in noise_rows], dtype=np.int64), vectors[noise_rows], grouped
+    )
+    case_state_commit(case_id=case.pk, state=state)
     totals.faces += len(ids)
 
 
-def _noise_near(case: Case, config: PersonSettings, vectors: np.ndarray) -> tuple[list[int], np.ndarray]:
-    """The newest NOISE_POOL faces of the case that clustering left in no person and that lie near `vectors`."""
-    if not len(vectors):
-        return [], np.zeros((0, vectors.shape[1]), dtype=np.float32)
-    noise = FaceAssignment.objects.filter(case=case, person__isnull=True).order_by("-face_id")
-    found_ids, found = [], []
-    last = None
-    read = 0
-    while read < NOISE_POOL:
-        block = noise if last is None else noise.filter(face_id__lt=last)
-        rows = list(block.values_list("face_id", "face__embedding")[:READ])
-        if not rows:
-            break
-        last = rows[-1][0]
-        read += len(rows)
-        others = clustering.normalised(clustering.embeddings([bytes(b) for _, b in rows]))
-        if others.shape[1] != vectors.shape[1]:
-            continue
-        hit = clustering.within(vectors, others, max_distance=config.max_distance)
-        found_ids += [rows[i][0] for i in np.flatnonzero(hit)]
-        found.append(others[hit])
-    pool = np.concatenate(found) if found else np.zeros((0, vectors.shape[1]), dtype=np.float32)
-    return found_ids, pool
+@dataclass
+class _Changed:
+    """The persons a chunk changed or made, as the case's state takes them."""
+
+    ids: list[int] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    representatives: list[int] = field(default_factory=list)
+    means: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, person_id: int, count: int, representative: int, mean: np.ndarray) -> None:
+        self.ids.append(person_id)
+        self.counts.append(count)
+        self.representatives.append(representative)
+        self.means.append(mean.astype(np.float32))
+
+    def applied(self, state: CaseState) -> CaseState:
+        if not self.ids:
+            return state
+        return state.with_persons(
+            np.array(self.ids, dtype=np.int64), np.array(self.counts, dtype=np.int64),
+            np.array(self.representatives, dtype=np.int64), np.stack(self.means),
+        )  # fmt: skip
 
 
 def _row(case: Case, face_id: int, person_id: int | None, now) -> dict:

@@ -17,7 +17,7 @@ from django.dispatch import receiver
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from hashsets.signals import hash_sets_changed
-from jobs import canvas, hashmatching, lifecycle, pdqmatching
+from jobs import canvas, faceindex, hashmatching, lifecycle, pdqmatching
 from jobs.pipeline import persons, scanning, stages
 
 logger = logging.getLogger(__name__)
@@ -119,6 +119,18 @@ def persons_update(self, case_id: int) -> None:
     what a chunk committed is seen, and is not clustered twice."""
     try:
         persons.persons_run(case_id=case_id)
+    except Exception as exc:
+        if is_transient(exc) and self.request.retries < self.max_retries:
+            raise self.retry(exc=exc, countdown=5 * 2**self.request.retries) from exc
+        raise
+
+
+@shared_task(name=canvas.FACE_INDEX_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
+def face_index_maintain(self, recogniser_sha256: str) -> None:
+    """A recogniser's face index brought level with the database (faces added, deleted ones removed). Run again
+    whole on a transient fault: it compares the index with the database afresh."""
+    try:
+        faceindex.face_index_maintain(recogniser_sha256=recogniser_sha256)
     except Exception as exc:
         if is_transient(exc) and self.request.retries < self.max_retries:
             raise self.retry(exc=exc, countdown=5 * 2**self.request.retries) from exc

@@ -172,3 +172,30 @@ def asgi_server(worker_env, sources_root, thumbnails_root, tmp_path) -> Iterator
     for server in servers:
         if server.process.poll() is None:
             server.kill()
+
+
+@pytest.fixture
+def lab(examiner, other, make_user, tmp_path):
+    """Case 2024-017 of alice (lead) with carol its reviewer: a job whose images show two persons (4 and 3 faces).
+    Case 2024-099 of bob: one person of 3 faces."""
+    import numpy as np
+
+    from cases.services import case_create, case_member_set
+    from jobs.models import Job
+    from jobs.pipeline.persons import persons_run
+    from persons.models import FaceAssignment, Person
+    from tests.support.persons import faces_of, identities, store_faces
+
+    carol = make_user("carol@example.org")
+    case = case_create(reference="2024-017", title="t", owner=examiner)
+    case_member_set(case=case, user=carol, role="reviewer")
+    ids = identities(3, seed=11)
+    rows = np.concatenate([faces_of(ids[0], 4, seed=1), faces_of(ids[1], 3, seed=2)])
+    faces = store_faces(case=case, owner=examiner, source=tmp_path, vectors=rows, first=1)
+    theirs = case_create(reference="2024-099", title="other", owner=other)
+    foreign = store_faces(case=theirs, owner=other, source=tmp_path, vectors=faces_of(ids[2], 3), first=40)
+    persons_run(case_id=case.pk)
+    persons_run(case_id=theirs.pk)
+    big, small = (FaceAssignment.objects.get(face_id=faces[i]).person_id for i in (0, 4))
+    return {"case": case, "carol": carol, "faces": faces, "big": big, "small": small, "foreign_faces": foreign,
+            "foreign": Person.objects.get(case=theirs).pk, "job": Job.objects.get(case=case)}  # fmt: skip

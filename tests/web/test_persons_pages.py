@@ -7,35 +7,11 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-import pytest
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from cases.services import case_create, case_member_set
-from jobs.models import Job
-from jobs.pipeline.persons import persons_run
 from persons.models import FaceAssignment, Person
-from tests.support.persons import faces_of, identities, store_faces
-
-
-@pytest.fixture
-def lab(examiner, other, make_user, tmp_path):
-    """Case 2024-017 of alice (lead) with carol its reviewer: a job whose images show two persons (4 and 3 faces).
-    Case 2024-099 of bob: one person of 3 faces."""
-    carol = make_user("carol@example.org")
-    case = case_create(reference="2024-017", title="t", owner=examiner)
-    case_member_set(case=case, user=carol, role="reviewer")
-    ids = identities(3, seed=11)
-    rows = np.concatenate([faces_of(ids[0], 4, seed=1), faces_of(ids[1], 3, seed=2)])
-    faces = store_faces(case=case, owner=examiner, source=tmp_path, vectors=rows, first=1)
-    theirs = case_create(reference="2024-099", title="other", owner=other)
-    foreign = store_faces(case=theirs, owner=other, source=tmp_path, vectors=faces_of(ids[2], 3), first=40)
-    persons_run(case_id=case.pk)
-    persons_run(case_id=theirs.pk)
-    big, small = (FaceAssignment.objects.get(face_id=faces[i]).person_id for i in (0, 4))
-    return {"case": case, "carol": carol, "faces": faces, "big": big, "small": small, "foreign_faces": foreign,
-            "foreign": Person.objects.get(case=theirs).pk, "job": Job.objects.get(case=case)}  # fmt: skip
+from persons.selectors import person_settings_shown
 
 
 def strip(html: str) -> list[int]:
@@ -95,3 +71,36 @@ def test_a_reviewer_reads_only_and_an_outsider_sees_nothing(lab, examiner, other
     assert lab["foreign"] not in strip(gallery)
     assert 'data-image="' not in gallery  # no image of this case shows another case's person
     assert Person.objects.get(pk=lab["big"]).name == ""
+
+
+def test_the_case_lead_sets_the_clustering_settings_and_bad_values_are_400(lab, examiner, other, client_for):
+    case, alice, carol = lab["case"], client_for(examiner), client_for(lab["carol"])
+    url = reverse("casework:persons_settings", args=[case.pk])
+    detail = alice.get(reverse("casework:detail", args=[case.pk])).content.decode()
+    assert 'data-testid="persons-settings"' in detail
+    assert (
+        'data-testid="persons-settings"' not in carol.get(reverse("casework:detail", args=[case.pk])).content.decode()
+    )
+    assert alice.post(url, {"min_faces": "4", "max_distance": "0.35"}).status_code == 302
+    assert person_settings_shown(case_id=case.pk) == (4, 0.35)
+    assert 'value="0.35"' in alice.get(reverse("casework:detail", args=[case.pk])).content.decode()
+    assert AuditEvent.objects.filter(action="persons.settings", outcome="ok").count() == 1
+    for bad in (
+        {"min_faces": "1", "max_distance": "0.3"},
+        {"min_faces": "x", "max_distance": "0.3"},
+        {"min_faces": "٣", "max_distance": "0.3"},
+        {"min_faces": "3", "max_distance": "nan"},
+        {"min_faces": "3", "max_distance": "inf"},
+        {"min_faces": "3", "max_distance": "2.5"},
+        {"min_faces": "3", "max_distance": "1e999"},
+        {"min_faces": "9" * 30, "max_distance": "0.3"},
+        {"min_faces": "3"},
+        {},
+    ):
+        response = alice.post(url, bad)
+        assert response.status_code == 400, bad
+    assert AuditEvent.objects.filter(action="persons.settings", outcome="refused").count() == 10
+    assert person_settings_shown(case_id=case.pk) == (4, 0.35)
+    assert carol.post(url, {"min_faces": "3", "max_distance": "0.3"}).status_code == 403  # a reviewer
+    assert client_for(other).post(url, {"min_faces": "3", "max_distance": "0.3"}).status_code == 404
+    assert person_settings_shown(case_id=case.pk) == (4, 0.35)
