@@ -340,7 +340,10 @@ def test_the_command_and_its_refusals(lab, out_dir, sources_root, capsys):
     assert (event.via, event.user_id, event.data["selection"]["categories"]) == ("cli", lab["alice"].pk, ["3", "5"])
     # The interchange exports of the whole case come with it, in the sums, each on the record as an export.
     listed = sha256sum_check(out_dir / "cli")
-    assert {"exports/case.jsonld: OK", "exports/vics.json: OK"} <= set(listed.splitlines())
+    assert {"report.html: OK", "exports/case.jsonld: OK", "exports/vics.json: OK"} <= set(listed.splitlines())
+    report = (out_dir / "cli" / "report.html").read_text()
+    assert "2024-017" in report
+    assert AuditEvent.objects.get(action="report.create").data["sha256"] == hashlib.sha256(report.encode()).hexdigest()
     graph = json.loads((out_dir / "cli" / "exports" / "case.jsonld").read_text())
     assert "@context" in graph
     vics = json.loads((out_dir / "cli" / "exports" / "vics.json").read_text())
