@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -21,6 +22,7 @@ from evidence.opening import EvidenceError
 from jobs.evidence_files import EvidenceUnavailable, open_file_instance
 from jobs.models import FileInstance, Job
 
+logger = logging.getLogger(__name__)
 SIZE = 160
 QUALITY = 70
 # Strong enough that nothing of the picture is recognisable at 160 px.
@@ -69,18 +71,24 @@ def thumbnail_pixels(*, job: Job, instance: FileInstance, image: Image) -> PILIm
     return picture
 
 
-def thumbnail_make(*, job: Job, instance: FileInstance | None, image: Image, blur: bool) -> Thumbnail:
+def thumbnail_make(*, job: Job, instance: FileInstance | None, image: Image | None, blur: bool) -> Thumbnail:
     """The thumbnail of `image` from the file `instance` of `job` (None: the report's jobs hold no file of it),
-    blurred where `blur` says."""
+    blurred where `blur` says. A file that is no image (a hash set matches every file) has none, and is not read.
+    Whatever one file does (unreadable, hostile to the decoder) is that picture's result, never the report's."""
+    if image is None:
+        return Thumbnail(missing="not an image")
     if instance is None:
         return Thumbnail(missing="no file of the image in the report's jobs")
     try:
         picture = thumbnail_pixels(job=job, instance=instance, image=image)
+        if blur:
+            picture = picture.filter(ImageFilter.GaussianBlur(BLUR_RADIUS))
+        return Thumbnail(uri=data_uri(_jpeg(picture), "image/jpeg"), blurred=blur)
     except (EvidenceUnavailable, EvidenceError) as exc:
         return Thumbnail(missing=str(exc))
-    if blur:
-        picture = picture.filter(ImageFilter.GaussianBlur(BLUR_RADIUS))
-    return Thumbnail(uri=data_uri(_jpeg(picture), "image/jpeg"), blurred=blur)
+    except Exception as exc:
+        logger.exception("report thumbnail of file %s (job %s) failed", instance.pk, getattr(job, "pk", None))
+        return Thumbnail(missing=f"the thumbnail could not be made ({type(exc).__name__}, logged)")
 
 
 def crop_make(crop: bytes, *, blur: bool) -> Thumbnail:
