@@ -28,7 +28,6 @@ from reports.selectors import (
     category_counts,
     exhibits,
     first_instances,
-    flagged_image_ids,
     forensic,
     gps_count,
     gps_points,
@@ -39,8 +38,8 @@ from reports.selectors import (
     persons,
     software,
     tools,
+    veiled_image_ids,
 )
-from review.models import Categorisation
 
 # The sections a report may hold, in the order it shows them.
 SECTIONS = {
@@ -77,15 +76,13 @@ def sections_parse(text: str) -> tuple[str, ...]:
 
 
 class _Veils:
-    """Which thumbnails the report blurs: those of sensitive categories and of images a flagging hash set matched,
-    unless the requester asked to reveal them."""
+    """Which thumbnails the report blurs: those of the case's sensitive categories and of images a flagging hash
+    set matched in any job of the case (as the gallery veils them, per case), unless the requester asked to reveal
+    them."""
 
     def __init__(self, scope: Scope, *, reveal: bool) -> None:
         self.reveal = reveal
-        sensitive = Categorisation.objects.filter(
-            case=scope.case, category__sensitive=True, image_id__in=scope.image_ids()
-        ).values_list("image_id", flat=True)
-        self.veiled = set() if reveal else {*flagged_image_ids(scope), *sensitive}
+        self.veiled = set() if reveal else veiled_image_ids(scope.case)
 
     def blur(self, image_id: int | None) -> bool:
         return not self.reveal and image_id in self.veiled
@@ -107,7 +104,7 @@ class _Pictures:
 
 
 def _category_rows(scope: Scope, category: Category, pictures: _Pictures) -> Iterator[dict[str, Any]]:
-    rows = categorised(scope, category)
+    rows = islice(categorised(scope, category), LISTED)
     while chunk := list(islice(rows, CHUNK)):
         where = first_instances(scope, [row.image_id for row in chunk])
         for row in chunk:
@@ -129,7 +126,7 @@ def report_context(
     counts = category_counts(scope) if "categories" in sections else []
     hits = hash_hits(scope) if "hashsets" in sections else []
     shown_matches = sum(len(hit["matches"]) for hit in hits)
-    pictures = _Pictures(scope, veils, progress, sum(n for _, n in counts) + shown_matches)
+    pictures = _Pictures(scope, veils, progress, sum(min(n, LISTED) for _, n in counts) + shown_matches)
     context: dict[str, Any] = {
         "case": scope.case,
         "job": scope.job,

@@ -143,10 +143,17 @@ def hash_hits(scope: Scope) -> list[dict[str, Any]]:
     return found
 
 
-def flagged_image_ids(scope: Scope) -> set[int]:
-    """The scope's images a flagging hash set (known-bad, alert, PDQ) matched: veiled in the report."""
-    rows = HashMatch.objects.filter(job_id__in=scope.job_ids, hash_set__kind__in=FLAGGING_KINDS)
-    return set(rows.values_list("file_instance__image_id", flat=True).distinct())
+def veiled_image_ids(case: Case) -> set[int]:
+    """The case's images the gallery veils (jobs.veils): those a flagging hash set (known-bad, alert, PDQ) matched
+    in any job of the case, and those in a sensitive category of the case; blurred in every report of the case."""
+    flagged = HashMatch.objects.filter(
+        job__case=case, hash_set__kind__in=FLAGGING_KINDS, file_instance__image__isnull=False
+    )
+    sensitive = Categorisation.objects.filter(case=case, category__sensitive=True)
+    return {
+        *flagged.values_list("file_instance__image_id", flat=True).distinct(),
+        *sensitive.values_list("image_id", flat=True),
+    }
 
 
 def category_counts(scope: Scope) -> list[tuple[Category, int]]:
@@ -172,13 +179,15 @@ def categorised(scope: Scope, category: Category) -> Iterator[Categorisation]:
 
 def first_instances(scope: Scope, image_ids: list[int]) -> dict[int, FileInstance]:
     """For each image, the file the scope's jobs found it at first (by job, then path): where its thumbnail is
-    made from and the path the report names."""
-    rows = (
-        FileInstance.objects.filter(job_id__in=scope.job_ids, image_id__in=image_ids, status=FileInstance.Status.IMAGE)
-        .order_by("image_id", "job_id", "path", "id")
-        .distinct("image_id")
-    )
-    return {row.image_id: row for row in rows}
+    made from and the path the report names. An ordered scan keeping each image's first row (portable: SQLite has
+    no DISTINCT ON); `image_ids` is a bounded batch."""
+    rows = FileInstance.objects.filter(
+        job_id__in=scope.job_ids, image_id__in=image_ids, status=FileInstance.Status.IMAGE
+    ).order_by("image_id", "job_id", "path", "id")
+    found: dict[int, FileInstance] = {}
+    for row in rows.iterator(chunk_size=1000):
+        found.setdefault(row.image_id, row)
+    return found
 
 
 def _exif_rows(scope: Scope) -> QuerySet[ExifData]:
@@ -201,16 +210,19 @@ def gps_points(scope: Scope) -> Iterator[tuple[float, float]]:
 
 def gps_rows(scope: Scope) -> list[dict[str, Any]]:
     """The first LISTED images with a position (by image), with their file and camera facts."""
-    rows = list(
+    rows = (
         _exif_rows(scope)
         .order_by("image_id", "id")
-        .distinct("image_id")
-        .values("image_id", "gps_lat", "gps_lon", "gps_alt", "datetime_original", "camera_make", "camera_model")[
-            :LISTED
-        ]
+        .values("image_id", "gps_lat", "gps_lon", "gps_alt", "datetime_original", "camera_make", "camera_model")
     )
-    where = first_instances(scope, [row["image_id"] for row in rows])
-    return [{**row, "instance": where.get(row["image_id"])} for row in rows]
+    first: dict[int, dict[str, Any]] = {}
+    for row in rows.iterator(chunk_size=1000):
+        if row["image_id"] not in first:
+            if len(first) == LISTED:
+                break
+            first[row["image_id"]] = row
+    where = first_instances(scope, list(first))
+    return [{**row, "instance": where.get(image_id)} for image_id, row in first.items()]
 
 
 def persons(scope: Scope) -> list[dict[str, Any]]:
@@ -225,7 +237,20 @@ def persons(scope: Scope) -> list[dict[str, Any]]:
     ranked = sorted(chosen, key=lambda p: (not p.name, -counts[p.pk], p.pk))
     named = [p for p in ranked if p.name]
     largest = [p for p in ranked if not p.name][: max(PERSONS_LISTED - len(named), 10)]
-    return [{"person": p, "faces": counts[p.pk], "face": p.representative} for p in [*named, *largest]]
+    shown = [*named, *largest]
+    # A representative face stands for its person only where its image is among the scope's.
+    in_scope = set(
+        JobImage.objects.filter(
+            job_id__in=scope.job_ids, image_id__in=[p.representative.image_id for p in shown if p.representative]
+        ).values_list("image_id", flat=True)
+    )
+    return [
+        {
+            "person": p, "faces": counts[p.pk],
+            "face": p.representative if p.representative and p.representative.image_id in in_scope else None,
+        }
+        for p in shown
+    ]  # fmt: skip
 
 
 def forensic(scope: Scope) -> tuple[Counter, int, list[dict[str, Any]]]:
@@ -283,10 +308,15 @@ def software() -> list[tuple[str, str]]:
 
 
 def audit_summary(scope: Scope) -> dict[str, Any]:
-    """The audit log of the scope's jobs and of the case: counts per action and outcome, and the refusals."""
-    events = AuditEvent.objects.filter(
-        Q(job_id__in=scope.job_ids) | Q(target=scope.case.reference) | Q(data__case_id=scope.case.pk)
-    )
+    """The audit log of the scope: counts per action and outcome, and the refusals. A job's report counts the
+    events of that job; a case's, those of its jobs and those recording the case: by its id (their data's case_id)
+    or by its reference since the case was made (a reference is unique among the cases there are, but a deleted
+    case's may have been reused)."""
+    which = Q(job_id__in=scope.job_ids)
+    if scope.job is None:
+        case = scope.case
+        which |= Q(data__case_id=case.pk) | Q(target=case.reference, at__gte=case.created_at)
+    events = AuditEvent.objects.filter(which)
     rows = events.values("action", "outcome").annotate(n=Count("id")).order_by("action", "outcome")
     actions: dict[str, dict[str, int]] = {}
     for row in rows:
