@@ -21,7 +21,7 @@ from casework.views import case_or_404
 from jobs.selectors import case_jobs
 from reports.models import Report
 from reports.selectors import report_of, report_progress
-from reports.services import ReportRefused, report_for_download, report_request
+from reports.services import ReportRefused, report_for_download, report_request, reports_stalled_fail
 
 CONTENT_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 
@@ -54,6 +54,7 @@ def report_new(request: HttpRequest, case_id: int) -> HttpResponse:
 @require_GET
 def report_status(request: HttpRequest, case_id: int, report_id: int) -> JsonResponse:
     case = case_or_404(request, case_id, audited="report.progress")
+    reports_stalled_fail()
     report = report_of(case=case, user=request.user, report_id=report_id)
     if report is None:
         raise Http404("No such report.")

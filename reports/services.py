@@ -5,6 +5,7 @@ were revealed; `report.download`; each refusal)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import os
@@ -134,9 +135,14 @@ def report_request(
     return report
 
 
+class _ReportGone(Exception):
+    """The report's row was deleted (with its case or job) during its build."""
+
+
 def _web_progress(report: Report) -> Progress:
     """Writes the build's progress to the report's row: each new stage, its end, and otherwise at most every
-    PROGRESS_EVERY seconds (the page reads it from there: reports.selectors.report_progress)."""
+    PROGRESS_EVERY seconds (the page reads it from there: reports.selectors.report_progress). Raises _ReportGone
+    once the row is deleted, so that the build stops before it writes a file nobody can reach."""
     last = {"at": 0.0, "stage": ""}
 
     def mark(stage: str, done: int, total: int) -> None:
@@ -147,7 +153,8 @@ def _web_progress(report: Report) -> Progress:
         elif now - last["at"] < PROGRESS_EVERY and done < total:
             return
         last["at"] = now
-        Report.objects.filter(pk=report.pk).update(stage=stage, done=done, total=total)
+        if not Report.objects.filter(pk=report.pk).update(stage=stage, done=done, total=total):
+            raise _ReportGone
 
     return mark
 
@@ -156,16 +163,48 @@ def _failed(report: Report, why: str) -> None:
     Report.objects.filter(pk=report.pk).update(status=Report.Status.FAILED, error=why, finished_at=timezone.now())
 
 
+def reports_stalled_fail() -> int:
+    """Mark failed the reports left building longer than a task may run (CELERY_TASK_TIME_LIMIT): their worker
+    ended without finishing them, and nothing else will. Called where a build's progress is read and where a build
+    is claimed. How many were marked."""
+    since = timezone.now() - dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    return Report.objects.filter(status=Report.Status.BUILDING, started_at__lt=since).update(
+        status=Report.Status.FAILED, error="the build stopped before it finished; ask for the report again",
+        finished_at=timezone.now(),
+    )  # fmt: skip
+
+
+def _orphans_remove() -> None:
+    """Remove the files under REPORTS_ROOT whose report is gone (its case or job was deleted)."""
+    root = Path(settings.REPORTS_ROOT)
+    found: dict[int, Path] = {}
+    for path in root.glob("case-*/report-*.*"):
+        number = path.stem.removeprefix("report-")
+        if number.isdigit() and int(number) < 2**63:
+            found[int(number)] = path
+    kept = set(Report.objects.filter(pk__in=list(found)).values_list("pk", flat=True))
+    for number, path in found.items():
+        if number not in kept:
+            path.unlink(missing_ok=True)
+
+
 def report_build(*, report_id: int) -> None:
     """Build a queued report (the task's work): as its requester, who must still be a member of the case; the
-    file goes under REPORTS_ROOT. A failure is kept on the report, not raised."""
-    report = Report.objects.select_related("requested_by").filter(pk=report_id, status=Report.Status.QUEUED).first()
-    if report is None:
+    file goes under REPORTS_ROOT. The report is claimed by one conditional update, so that a task delivered twice
+    builds it once. A failure is kept on the report, not raised; the detail of an unexpected one is logged, not
+    shown."""
+    reports_stalled_fail()
+    claimed = Report.objects.filter(pk=report_id, status=Report.Status.QUEUED).update(
+        status=Report.Status.BUILDING, started_at=timezone.now()
+    )
+    if claimed != 1:
         return
-    Report.objects.filter(pk=report.pk).update(status=Report.Status.BUILDING, started_at=timezone.now())
+    _orphans_remove()
+    report = Report.objects.select_related("requested_by").get(pk=report_id)
     user = report.requested_by
     actor = Actor(AuditEvent.Via.WEB, user_id=user.pk, username=user_name(user)) if user else None
     name = f"case-{report.case_id}/report-{report.pk}.{report.format}"
+    target = Path(settings.REPORTS_ROOT) / name
     try:
         with acting_as(actor or Actor(AuditEvent.Via.SYSTEM)):
             if user is None:
@@ -176,18 +215,22 @@ def report_build(*, report_id: int) -> None:
                 scope = report_scope_for(user=user, case_id=report.case_id)
             written = report_write(
                 scope=scope, sections=tuple(report.sections), fmt=report.format, reveal=report.reveal,
-                requester=user_name(user), target=Path(settings.REPORTS_ROOT) / name, progress=_web_progress(report),
+                requester=user_name(user), target=target, progress=_web_progress(report),
             )  # fmt: skip
+    except _ReportGone:
+        return
     except ReportRefused as exc:
         _failed(report, str(exc))
         return
     except Exception as exc:
         logger.exception("report %s of case %s failed", report.pk, report.case_id)
-        _failed(report, f"{type(exc).__name__}: {exc}")
+        _failed(report, f"the report could not be built (logged): {type(exc).__name__}")
         return
-    Report.objects.filter(pk=report.pk).update(
+    done = Report.objects.filter(pk=report.pk).update(
         status=Report.Status.DONE, file_name=name, sha256=written.sha256, size=written.size, finished_at=timezone.now()
     )
+    if not done:  # the report was deleted (with its case or job) while it was built
+        target.unlink(missing_ok=True)
 
 
 def report_for_download(*, user: User, case_id: int, report_id: int) -> Report:
