@@ -23,6 +23,8 @@ WIDTH, HEIGHT = 1000, 640
 PAD = 40  # pixels left for the coordinate labels
 SEA, LAND_LINE, GRID, POINT, EDGE = "#f4f7fb", "#6b7b8c", "#c9d3de", "#c0392b", "#ffffff"
 # Graticule steps, in degrees: the first that gives at least three lines across the box.
+# The latitudes the projection shows, either side of the equator: positions nearer a pole are drawn at its edge.
+LATITUDE_LIMIT = 85.0
 STEPS = (60, 30, 20, 10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
 
 
@@ -58,18 +60,27 @@ def country_arcs(path: str) -> tuple[np.ndarray, ...]:
         return ()
 
 
+def _wrapped(lons: list[float]) -> list[float]:
+    """The longitudes as the map places them: as they are, or, where the positions lie either side of the
+    antimeridian and the box across it is the narrower, the western ones moved by 360 degrees (east of 180)."""
+    across = [lon + 360.0 if lon < 0 else lon for lon in lons]
+    return across if max(across) - min(across) < max(lons) - min(lons) else lons
+
+
 def bounding_box(points: list[tuple[float, float]]) -> Box:
     """The positions' (lat, lon) box with a margin of a tenth of its size each side (at least a quarter degree),
-    kept inside the world."""
-    lats = [lat for lat, _ in points]
-    lons = [lon for _, lon in points]
+    kept inside the latitudes the projection shows (LATITUDE_LIMIT) and, unless it crosses the antimeridian (then
+    its east is beyond 180), inside the world."""
+    lats = [min(max(lat, -LATITUDE_LIMIT), LATITUDE_LIMIT) for lat, _ in points]
+    lons = _wrapped([lon for _, lon in points])
     margin_lat = max((max(lats) - min(lats)) * 0.1, 0.25)
     margin_lon = max((max(lons) - min(lons)) * 0.1, 0.25)
+    across = max(lons) > 180.0
     return Box(
-        west=max(min(lons) - margin_lon, -180.0),
-        south=max(min(lats) - margin_lat, -85.0),
-        east=min(max(lons) + margin_lon, 180.0),
-        north=min(max(lats) + margin_lat, 85.0),
+        west=min(lons) - margin_lon if across else max(min(lons) - margin_lon, -180.0),
+        south=max(min(lats) - margin_lat, -LATITUDE_LIMIT),
+        east=max(lons) + margin_lon if across else min(max(lons) + margin_lon, 180.0),
+        north=min(max(lats) + margin_lat, LATITUDE_LIMIT),
     )
 
 
@@ -98,6 +109,8 @@ class _Projection:
 
 
 def _label(value: float, positive: str, negative: str) -> str:
+    if value > 180:  # east of the antimeridian, on a map across it
+        value -= 360
     text = f"{abs(value):.3f}".rstrip("0").rstrip(".")
     return f"{text}\u00b0{positive if value >= 0 else negative}" if value else "0\u00b0"
 
@@ -119,15 +132,23 @@ def _graticule(draw: ImageDraw.ImageDraw, projection: _Projection, font: ImageFo
 def map_png(points: Iterable[tuple[float, float]], *, atlas: Path | None) -> tuple[bytes, bool]:
     """A PNG of the positions (lat, lon) on the outlines of `atlas` (a TopoJSON file; None or missing: the
     graticule only), and whether the outlines were drawn. `points` is read once; it may be a generator."""
-    found = [(lat, lon) for lat, lon in points if -90 <= lat <= 90 and -180 <= lon <= 180]
+    found = [
+        (min(max(lat, -LATITUDE_LIMIT), LATITUDE_LIMIT), lon)
+        for lat, lon in points
+        if -90 <= lat <= 90 and -180 <= lon <= 180
+    ]
     box = bounding_box(found) if found else Box(-180.0, -60.0, 180.0, 80.0)
+    if box.east > 180:
+        found = [(lat, lon + 360.0 if lon < box.west else lon) for lat, lon in found]
     projection = _Projection(box)
     picture = Image.new("RGB", (WIDTH, HEIGHT), SEA)
     draw = ImageDraw.Draw(picture)
     font = ImageFont.load_default()
     arcs = country_arcs(str(atlas)) if atlas is not None else ()
-    for arc in arcs:
-        lons, lats = arc[:, 0], arc[:, 1]
+    # Across the antimeridian, the outlines west of it are drawn again 360 degrees east.
+    shifts = (0.0, 360.0) if box.east > 180 else (0.0,)
+    for arc, shift in ((arc, shift) for shift in shifts for arc in arcs):
+        lons, lats = arc[:, 0] + shift, arc[:, 1]
         shown = projection.shown
         if lons.max() < shown.west or lons.min() > shown.east or lats.max() < shown.south or lats.min() > shown.north:
             continue

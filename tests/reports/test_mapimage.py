@@ -8,7 +8,16 @@ import json
 
 from PIL import Image
 
-from reports.mapimage import HEIGHT, WIDTH, _arcs_decode, country_arcs, map_png
+from reports.mapimage import (
+    HEIGHT,
+    LATITUDE_LIMIT,
+    WIDTH,
+    _arcs_decode,
+    _Projection,
+    bounding_box,
+    country_arcs,
+    map_png,
+)
 
 POINTS = [(48.8584, 2.2945), (51.5007, -0.1246)]
 
@@ -46,3 +55,25 @@ def test_a_report_without_outlines_says_so(reported, team, settings, tmp_path):
     target = tmp_path / "r.html"
     report_write(scope=scope, sections=("gps",), fmt="html", reveal=False, requester="lead", target=target)
     assert "The country outlines are not installed here" in target.read_text()
+
+
+def test_positions_near_a_pole_are_drawn_at_the_edge_of_the_projection():
+    box = bounding_box([(89.5, 10.0), (88.0, 11.0)])
+    assert box.south < box.north <= LATITUDE_LIMIT
+    assert _Projection(box).scale > 0
+    png, _ = map_png([(89.5, 10.0), (-89.9, 12.0)], atlas=None)
+    picture = Image.open(io.BytesIO(png)).convert("RGB")
+    assert (0xC0, 0x39, 0x2B) in {colour for _, colour in picture.getcolors(1 << 16)}
+
+
+def test_positions_either_side_of_the_antimeridian_are_boxed_across_it():
+    box = bounding_box([(-17.0, 179.5), (-18.0, -179.5)])  # Fiji
+    assert box.east - box.west < 5
+    assert box.west < 180 < box.east
+    png, _ = map_png([(-17.0, 179.5), (-18.0, -179.5)], atlas=None)
+    picture = Image.open(io.BytesIO(png)).convert("RGB")
+    red = [(x, y) for x in range(WIDTH) for y in range(HEIGHT) if picture.getpixel((x, y)) == (0xC0, 0x39, 0x2B)]
+    xs = [x for x, _ in red]
+    # Both points are drawn, near each other in the middle of the map, not at its two ends.
+    assert max(xs) - min(xs) > 8
+    assert max(xs) - min(xs) < WIDTH / 2
