@@ -76,3 +76,16 @@ def test_a_refused_report_is_on_the_record(reported, tmp_path):
     refused = AuditEvent.objects.get(action="report.create", outcome="refused")
     assert refused.via == "cli"
     assert refused.username == "outsider@example.org"
+
+
+def test_an_output_that_is_a_folder_or_lies_in_evidence_is_a_command_error(reported, tmp_path, settings):
+    settings.SOURCES_ROOT = tmp_path / "sources"
+    (tmp_path / "sources" / "phone").mkdir(parents=True)
+    with pytest.raises(CommandError, match="is a folder"):
+        _run("--case", "2024-017", "-o", str(tmp_path))
+    for inside in (reported.root / "r.html", tmp_path / "sources" / "phone" / "r.html"):
+        for args in (["--case", "2024-017"], ["--job", str(reported.job.pk), "--manifest"]):
+            with pytest.raises(CommandError, match="lies in evidence"):
+                _run(*args, "-o", str(inside))
+            assert not inside.exists()
+    assert not AuditEvent.objects.filter(action__in=["report.create", "job.manifest"]).exists()

@@ -9,10 +9,12 @@ the web app. Without it, as the operator at the command line, who may read every
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -79,6 +81,21 @@ def _user(name: str) -> AbstractBaseUser:
     return users[0]
 
 
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _output_check(output: Path) -> None:
+    """Refuse an output that is a folder, or that lies in evidence: under SOURCES_ROOT or any job's source."""
+    if output.is_dir():
+        raise CommandError(f"{output} is a folder: name the file to write")
+    where = os.path.realpath(output)
+    sources = [str(settings.SOURCES_ROOT), *Job.objects.values_list("source_path", flat=True).distinct()]
+    for source in sources:
+        if source and _inside(where, os.path.realpath(source)):
+            raise CommandError(f"{output} lies in evidence ({source}): write the report elsewhere")
+
+
 class Command(BaseCommand):
     help = "Make a case report (HTML or PDF) of a case or a job, or write a job's source manifest."
 
@@ -100,6 +117,7 @@ class Command(BaseCommand):
         output = Path(options["output"])
         if not output.parent.is_dir():
             raise CommandError(f"no such folder: {output.parent}")
+        _output_check(output)
         try:
             sections = sections_parse(options["sections"])
         except ValueError as exc:
