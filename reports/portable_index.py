@@ -121,7 +121,7 @@ def readme_render(*, made: PortableMade) -> str:
         "CONTENTS\n"
         "  index.html           the selected images with their categories, hashes and the paths they were found at\n"
         "  images/              each selected image exactly as found in the evidence, named by its SHA-256 and\n"
-        "                       the extension it was found with (the original paths are data, never file names)\n"
+        "                       its format's extension (the original paths are data, never file names)\n"
         "  exports/images.csv   the selected images (also .jsonl): file here, hashes, category, every path found at\n"
         "  exports/files.csv    every file instance of the case's jobs (also .jsonl), as `manage.py export` writes\n"
         "                       it, each led by its job; CSV cells a spreadsheet would run as formulas begin with '\n"
