@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from audit.models import AuditEvent
 from audit.services import audit_record
 from interchange.caseuco import CaseGraph, StageFacts
-from interchange.graph_selectors import image_actions, job_file_keys, scope_files, scope_scans
+from interchange.graph_selectors import file_bound, image_actions, job_file_keys, scope_files, scope_scans
 from interchange.selectors import ExportScope, categorised_media, vics_incompatible
 from interchange.vics import vics_write
 
@@ -101,15 +101,16 @@ def export_write(
 
 def _case_write(out: _Digesting, scope: ExportScope) -> int:
     graph = CaseGraph(out=out, namespace=case_namespace(scope))
+    bound = file_bound(scope)  # a scan still running adds files while this is written: none past this
     graph.begin()
     files = 0
-    for facts in scope_files(scope):
+    for facts in scope_files(scope, bound):
         graph.file(facts)
         files += 1
     scans = scope_scans(scope)
     for scan in scans:
-        graph.scan(scan, job_file_keys(scan.key))
-    for action in image_actions(scope):
+        graph.scan(scan, job_file_keys(scan.key, bound))
+    for action in image_actions(scope, bound):
         if isinstance(action, StageFacts):
             graph.stage(action)
         else:
