@@ -14,9 +14,10 @@ from typing import Any, TextIO
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from cases.selectors import vics_incompatible
 from interchange.caseuco import CaseGraph, StageFacts
 from interchange.graph_selectors import file_bound, image_actions, job_file_keys, scope_files, scope_scans
-from interchange.selectors import ExportScope, categorised_media, vics_incompatible
+from interchange.selectors import ExportScope, categorised_media
 from interchange.vics import vics_write
 
 FORMATS = ("vics", "case")
@@ -74,7 +75,9 @@ def export_check(*, scope: ExportScope, fmt: str) -> None:
     scheme has categories that are not numbers. For a caller that opens a file or starts an answer only once it
     knows the export will be written."""
     if fmt not in FORMATS:
-        raise ExportRefused(f"no format {fmt!r}: one of {', '.join(FORMATS)}")
+        why = f"no format {fmt[:40]!r}: one of {', '.join(FORMATS)}"
+        _audit(scope, fmt[:40], outcome=AuditEvent.Outcome.REFUSED, detail=why)
+        raise ExportRefused(why)
     why = vics_incompatible(scope.case) if fmt == "vics" else ""
     if why:
         _audit(scope, fmt, outcome=AuditEvent.Outcome.REFUSED, detail=why)
