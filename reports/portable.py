@@ -38,7 +38,8 @@ from audit.models import AuditEvent
 from audit.services import audit_record, user_name
 from cases.access import CaseAction, case_allows
 from cases.models import Case
-from interchange.selectors import ExportScope, vics_incompatible
+from cases.selectors import vics_incompatible
+from interchange.selectors import ExportScope
 from interchange.services import export_write
 from jobs.evidence_files import EvidenceUnavailable, open_file_instance
 from jobs.models import Job
@@ -251,10 +252,13 @@ def _access_check(case: Case, user: User | None) -> None:
 
 
 def _extras_check(case: Case, extra_files: list[PortableFile]) -> None:
-    names = [extra.name for extra in extra_files]
-    for name in names:
-        if not SAFE_NAME.fullmatch(name) or name in RESERVED or name.startswith("images/") or ".." in name:
-            raise _refuse(case, f"a file passed in may not be called {name!r}")
+    """Refuse a name the case writes itself, or one another file has: as a disk that ignores case (FAT, exFAT,
+    NTFS, macOS) would read it, so nothing there is ever written over."""
+    names = [extra.name.lower() for extra in extra_files]
+    reserved = {name.lower() for name in RESERVED} | {"images", "exports"}
+    for extra, name in zip(extra_files, names, strict=True):
+        if not SAFE_NAME.fullmatch(name) or name in reserved or name.startswith("images/") or ".." in name:
+            raise _refuse(case, f"a file passed in may not be called {extra.name!r}")
     if len(set(names)) != len(names):
         raise _refuse(case, "two files passed in have the same name")
 

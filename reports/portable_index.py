@@ -79,7 +79,10 @@ def index_render(*, made: PortableMade, shown: list[tuple[PortableImage, str, st
     css, css_source = _inline("reports/portable/viewer.css")
     js, js_source = _inline("reports/portable/viewer.js")
     # Nothing but the folder's own files: opened from disk (file:) or served as it is ('self').
-    csp = f"default-src 'none'; img-src 'self' file:; style-src {css_source}; script-src {js_source}"
+    csp = (
+        f"default-src 'none'; img-src 'self' file:; style-src {css_source}; script-src {js_source}; base-uri 'none'; "
+        "form-action 'none'"
+    )
     counts = Counter(item.category.code if item.category else "" for item, _, _ in shown)
     legend = [{"category": c, "count": counts.get(c.code, 0)} for c in case_categories(case=made.case) if not c.clears]
     return render_to_string(

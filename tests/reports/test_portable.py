@@ -226,6 +226,7 @@ def test_index_shows_hostile_names_escaped_and_refers_to_nothing_outside(lab, ou
     assert "unsafe" not in policy
     assert re.search(r"script-src 'sha256-[A-Za-z0-9+/=]+'(;|$)", policy)
     assert re.search(r"style-src 'sha256-[A-Za-z0-9+/=]+'(;|$)", policy)
+    assert {"base-uri 'none'", "form-action 'none'"} <= {part.strip() for part in policy.split(";")}
     assert "http:" not in html
     assert "https:" not in html
     assert "//" not in html.replace("://", "")
@@ -371,11 +372,15 @@ def test_a_full_disk_is_a_failure_on_the_record_not_blamed_on_the_evidence(lab, 
 
 
 def test_files_passed_in_get_plain_names_only(lab, out_dir):
-    for name in ("../evil", "index.html", "images/x.jpg", "a b", "/abs", "x\n"):
+    for name in ("../evil", "index.html", "images/x.jpg", "a b", "/abs", "x\n", "INDEX.HTML", "Images/x.jpg",
+                 "images", "Exports", "exports/FILES.csv"):  # fmt: skip
         with pytest.raises(PortableRefused):
             portable_case_write(
                 case=lab["case"], user=None, destination=out_dir / "x", extra_files=[PortableFile(name, lambda o: None)]
             )
+    twins = [PortableFile("notes.txt", lambda o: None), PortableFile("NOTES.txt", lambda o: None)]  # one file on FAT
+    with pytest.raises(PortableRefused, match="two files passed in have the same name"):
+        portable_case_write(case=lab["case"], user=None, destination=out_dir / "x", extra_files=twins)
     buffer = io.BytesIO()
     extras = [PortableFile("exports/vics.json", lambda out: out.write(b'{"value": []}'))]
     result = portable_case_zip(case=lab["case"], user=lab["alice"], out=buffer, extra_files=extras)
@@ -414,6 +419,7 @@ def test_the_command_and_its_refusals(lab, out_dir, sources_root, capsys):
         ("--case", "2024-017", "-o", str(out_dir / "b"), "--categories", "9"): "has no category '9'",
         ("--case", "2024-017", "-o", str(out_dir / "c"), "--user", "dave"): "may not see this case",
         ("--case", "2024-017", "-o", str(out_dir / "d"), "--user", "nobody"): "no single user",
+        ("--case", "2024-017", "-o", str(out_dir / "e\x00")): "a folder name has no NUL byte",
     }
     for args, said in refusals.items():
         with pytest.raises(CommandError, match=re.escape(said)):
