@@ -1,4 +1,5 @@
-"""Case reads: a user's role in a case, the cases a user may add jobs to, a case by its reference."""
+"""Case reads: a user's role in a case, the cases a user may add jobs to, a case by its reference, whether its
+scheme's categories can be written as VICS."""
 
 from __future__ import annotations
 
@@ -40,3 +41,18 @@ def case_members(*, case_id: int) -> QuerySet[CaseMember]:
 def case_categories(*, case: Case) -> QuerySet[Category]:
     """The categories of the case's scheme, in their order."""
     return Category.objects.filter(scheme_id=case.scheme_id).order_by("position", "id")
+
+
+def vics_incompatible(case: Case) -> str:
+    """Why the case's categories cannot be written as VICS categories ("" when they can): VICS numbers its
+    categories, so a scheme whose every code is a number (Project VIC's 0-5, or a lab's own numbered scheme) is
+    written as it is; a scheme with other codes (UK CAID's A-C, the general scheme's words) has no numbers another
+    tool would read the same way, and is refused rather than guessed at."""
+    codes = list(case.scheme.categories.values_list("code", flat=True))
+    words = [code for code in codes if not (code.isascii() and code.isdecimal())]
+    if not words:
+        return ""
+    return (
+        f"the case's category scheme {case.scheme.name!r} has categories that are not numbers "
+        f"({', '.join(sorted(words)[:5])}): VICS carries Project VIC's numbered categories only"
+    )

@@ -21,7 +21,7 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from cases.access import CaseAction, case_get_for_user, case_list_for_user, case_permissions
 from cases.models import Case
-from cases.selectors import case_categories, case_members
+from cases.selectors import case_categories, case_members, vics_incompatible
 from cases.services import (
     CaseManageRefused,
     CaseRefused,
@@ -31,7 +31,6 @@ from cases.services import (
     case_update,
 )
 from casework.forms import CaseCreateForm, CaseEditForm, MemberForm, MemberRoleForm, ReportForm
-from interchange.selectors import vics_incompatible
 from jobs.selectors import case_image_ids, case_image_jobs, case_jobs, case_totals, hash_match_counts
 from jobs.veils import veils_for
 from persons.selectors import person_settings_shown, person_strip

@@ -9,7 +9,9 @@ their hashes, the provenance of every stage result and what the examiners did, a
   job's owner; object: the source folder; result: a `ProvenanceRecord` with the exhibit number, holding every file).
 - Each stage result is an InvestigativeAction whose instrument is the extractor (`uco-tool:Tool`, its version) and,
   where the stage used one, its model (a File named as the model, with the model file's SHA-256); its object the
-  files of the image; its result an `uco-core:Annotation` saying what was found (faces, tags, PDQ, EXIF, flags).
+  files of the image; its result an `uco-core:Annotation` saying what was found (faces, tags, PDQ, EXIF, flags). A
+  result stored while a scan of the export ran is performed by that scan's owner, at the time it was stored; one
+  stored before (results are kept per content and reused) has no performer, the scan's start time, and says so.
 - Each change of an image's category, each note and each bookmark is an InvestigativeAction performed by the
   member (`uco-identity:Person`), at the time recorded; a category proposed by a hash set has that set for instrument.
 
@@ -80,6 +82,7 @@ class StageFacts:
     params: dict[str, Any]
     at: dt.datetime
     performer: str
+    reused: bool  # stored before the job that found the image ran: `at` is that job's start, no performer
     files: tuple[int, ...]
     statement: str  # what was found ("" unless done)
 
@@ -215,6 +218,8 @@ class CaseGraph:
             described.append("parameters " + json.dumps(facts.params, sort_keys=True))
         if facts.error:
             described.append(f"{facts.status}: {facts.error}")
+        if facts.reused:
+            described.append("an earlier result for the same content, reused by the scan (the time is its start)")
         action: dict[str, Any] = {
             "@id": self.iri("stage-result", facts.key), "@type": "case-investigation:InvestigativeAction",
             "uco-core:name": facts.stage, "uco-core:description": "; ".join(described),

@@ -5,10 +5,12 @@ The caller has checked that whoever asks may see the case: everything read here 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, Max
 
 from audit.services import user_name
 from content.models import Classification, ExifData, Face, ForensicFlags, PdqHash, StageResult
@@ -23,9 +25,15 @@ from review.selectors import HASH_SET_PROPOSER
 TAGS_SHOWN = 10
 
 
-def scope_files(scope: ExportScope) -> Iterator[FileFacts]:
-    """Every file instance of the scope's jobs, by job and path."""
-    rows = FileInstance.objects.filter(job__in=scope.jobs).order_by("job_id", "path", "id")
+def file_bound(scope: ExportScope) -> int:
+    """The highest file instance id of the scope's jobs now: every read of one export stops there, so a file a
+    running scan adds meanwhile is in none of them (never referenced without its node)."""
+    return FileInstance.objects.filter(job__in=scope.jobs).aggregate(top=Max("id"))["top"] or 0
+
+
+def scope_files(scope: ExportScope, bound: int) -> Iterator[FileFacts]:
+    """Every file instance of the scope's jobs up to `bound`, by job and path."""
+    rows = FileInstance.objects.filter(job__in=scope.jobs, id__lte=bound).order_by("job_id", "path", "id")
     fields = ("id", "path", "size", "mime", "md5", "sha1", "sha256", "mtime", "ctime", "btime")
     for row in rows.values_list(*fields).iterator(chunk_size=BATCH * 2):
         yield FileFacts(*row)
@@ -39,38 +47,58 @@ def scope_scans(scope: ExportScope) -> list[ScanFacts]:
     ]  # fmt: skip
 
 
-def job_file_keys(job_id: int) -> Iterator[int]:
-    """The ids of the job's file instances, by path (as scope_files writes them)."""
-    rows = FileInstance.objects.filter(job_id=job_id).order_by("path", "id").values_list("id", flat=True)
+def job_file_keys(job_id: int, bound: int) -> Iterator[int]:
+    """The ids of the job's file instances up to `bound`, by path (as scope_files writes them)."""
+    rows = FileInstance.objects.filter(job_id=job_id, id__lte=bound).order_by("path", "id").values_list("id", flat=True)
     return rows.iterator(chunk_size=BATCH * 5)
 
 
-def image_actions(scope: ExportScope) -> Iterator[StageFacts | ReviewFacts]:
-    """The provenance of each stage result (at the versions the scope's jobs ran) of each image of the scope, and
-    every category change, note and bookmark of the case about it, oldest first per image batch."""
+@dataclass(frozen=True)
+class _Run:
+    """A job of the scope as a stage result's provenance needs it: who ran it, and when."""
+
+    owner: str
+    started: dt.datetime
+    finished: dt.datetime | None
+
+    def made(self, at: dt.datetime) -> bool:
+        """Whether a result stored at `at` was made while this job ran (a running job: since it started)."""
+        return self.started <= at and (self.finished is None or at <= self.finished)
+
+
+def image_actions(scope: ExportScope, bound: int) -> Iterator[StageFacts | ReviewFacts]:
+    """The provenance of each stage result (at the versions the scope's jobs ran) of each image of the scope with
+    a file up to `bound`, and every category change, note and bookmark of the case about it, oldest first per image
+    batch."""
     jobs = list(scope.jobs.select_related("owner"))
-    owners = {job.pk: user_name(job.owner) if job.owner else "" for job in jobs}
+    runs = {
+        job.pk: _Run(owner=user_name(job.owner) if job.owner else "", started=job.started_at or job.created_at,
+                     finished=job.finished_at)
+        for job in jobs
+    }  # fmt: skip
     ran = {(stage, version) for job in jobs for stage, version in job.run_config.versions.items()}
     ids = JobImage.objects.filter(job__in=scope.jobs).order_by("image_id").values_list("image_id", flat=True).distinct()
     batch: list[int] = []
     for image_id in ids.iterator(chunk_size=BATCH):
         batch.append(image_id)
         if len(batch) >= BATCH:
-            yield from _batch(scope, batch, owners, ran)
+            yield from _batch(scope, batch, bound, runs, ran)
             batch = []
     if batch:
-        yield from _batch(scope, batch, owners, ran)
+        yield from _batch(scope, batch, bound, runs, ran)
 
 
 def _batch(
-    scope: ExportScope, ids: list[int], owners: dict[int, str], ran: set[tuple[str, str]]
+    scope: ExportScope, ids: list[int], bound: int, runs: dict[int, _Run], ran: set[tuple[str, str]]
 ) -> Iterator[StageFacts | ReviewFacts]:
     files: dict[int, list[int]] = {}
-    first_job: dict[int, int] = {}
-    instances = FileInstance.objects.filter(job__in=scope.jobs, image_id__in=ids).order_by("job_id", "path", "id")
-    for file_id, image_id, job_id in instances.values_list("id", "image_id", "job_id"):
+    found_by: dict[int, list[int]] = {}
+    instances = FileInstance.objects.filter(job__in=scope.jobs, image_id__in=ids, id__lte=bound)
+    for file_id, image_id, job_id in instances.order_by("job_id", "path", "id").values_list("id", "image_id", "job_id"):
         files.setdefault(image_id, []).append(file_id)
-        first_job.setdefault(image_id, job_id)
+        if job_id not in found_by.setdefault(image_id, []):
+            found_by[image_id].append(job_id)
+    ids = [image_id for image_id in ids if image_id in files]  # an image whose files came after the bound: none
     results = [
         row
         for row in StageResult.objects.filter(image_id__in=ids, stage__in={stage for stage, _ in ran}).order_by(
@@ -80,10 +108,13 @@ def _batch(
     ]
     found = _findings([row.pk for row in results if row.status == StageResult.Status.DONE])
     for row in results:
+        jobs = [runs[job_id] for job_id in found_by[row.image_id]]
+        made = next((run for run in jobs if run.made(row.created_at)), None)
         yield StageFacts(
             key=row.pk, stage=row.stage, version=row.extractor_version, status=row.status, error=row.error,
-            model_name=row.model_name, model_sha256=row.model_sha256, params=row.params or {}, at=row.created_at,
-            performer=owners.get(first_job.get(row.image_id), ""), files=tuple(files.get(row.image_id, ())),
+            model_name=row.model_name, model_sha256=row.model_sha256, params=row.params or {},
+            at=row.created_at if made else jobs[0].started, performer=made.owner if made else "", reused=made is None,
+            files=tuple(files[row.image_id]),
             statement=found.get(row.pk, f"{row.stage}: done" if row.status == StageResult.Status.DONE else ""),
         )  # fmt: skip
     yield from _reviews(scope, ids, files)

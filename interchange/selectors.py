@@ -38,21 +38,6 @@ class ExportScope:
         return JobImage.objects.filter(job__in=self.jobs).values("image_id")
 
 
-def vics_incompatible(case: Case) -> str:
-    """Why the case's categories cannot be written as VICS categories ("" when they can): VICS numbers its
-    categories, so a scheme whose every code is a number (Project VIC's 0-5, or a lab's own numbered scheme) is
-    written as it is; a scheme with other codes (UK CAID's A-C, the general scheme's words) has no numbers another
-    tool would read the same way, and is refused rather than guessed at."""
-    codes = list(case.scheme.categories.values_list("code", flat=True))
-    words = [code for code in codes if not (code.isascii() and code.isdecimal())]
-    if not words:
-        return ""
-    return (
-        f"the case's category scheme {case.scheme.name!r} has categories that are not numbers "
-        f"({', '.join(sorted(words)[:5])}): VICS carries Project VIC's numbered categories only"
-    )
-
-
 def categorised_media(scope: ExportScope, *, unconfirmed: bool = False) -> Iterator[Medium]:
     """The images of the scope with a category in the case: set or confirmed and undisputed, or (`unconfirmed`)
     also those only proposed or in dispute; by image id, read BATCH at a time."""

@@ -14,9 +14,10 @@ from typing import Any, TextIO
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from cases.selectors import vics_incompatible
 from interchange.caseuco import CaseGraph, StageFacts
-from interchange.graph_selectors import image_actions, job_file_keys, scope_files, scope_scans
-from interchange.selectors import ExportScope, categorised_media, vics_incompatible
+from interchange.graph_selectors import file_bound, image_actions, job_file_keys, scope_files, scope_scans
+from interchange.selectors import ExportScope, categorised_media
 from interchange.vics import vics_write
 
 FORMATS = ("vics", "case")
@@ -74,7 +75,9 @@ def export_check(*, scope: ExportScope, fmt: str) -> None:
     scheme has categories that are not numbers. For a caller that opens a file or starts an answer only once it
     knows the export will be written."""
     if fmt not in FORMATS:
-        raise ExportRefused(f"no format {fmt!r}: one of {', '.join(FORMATS)}")
+        why = f"no format {fmt[:40]!r}: one of {', '.join(FORMATS)}"
+        _audit(scope, fmt[:40], outcome=AuditEvent.Outcome.REFUSED, detail=why)
+        raise ExportRefused(why)
     why = vics_incompatible(scope.case) if fmt == "vics" else ""
     if why:
         _audit(scope, fmt, outcome=AuditEvent.Outcome.REFUSED, detail=why)
@@ -101,15 +104,16 @@ def export_write(
 
 def _case_write(out: _Digesting, scope: ExportScope) -> int:
     graph = CaseGraph(out=out, namespace=case_namespace(scope))
+    bound = file_bound(scope)  # a scan still running adds files while this is written: none past this
     graph.begin()
     files = 0
-    for facts in scope_files(scope):
+    for facts in scope_files(scope, bound):
         graph.file(facts)
         files += 1
     scans = scope_scans(scope)
     for scan in scans:
-        graph.scan(scan, job_file_keys(scan.key))
-    for action in image_actions(scope):
+        graph.scan(scan, job_file_keys(scan.key, bound))
+    for action in image_actions(scope, bound):
         if isinstance(action, StageFacts):
             graph.stage(action)
         else:

@@ -17,7 +17,7 @@ from audit.models import AuditEvent
 from audit.selectors import AUDIT_FIELDS, audit_events_for_export, audit_events_for_job
 from audit.services import audit_record
 from cases.models import OWN_CASE_REFERENCE
-from cases.selectors import case_members
+from cases.selectors import case_members, vics_incompatible
 from content.models import Image, StageResult
 from jobs.access import JobAction, job_get_for_user, job_list_for_user, job_permissions
 from jobs.forms import JobCreateForm, ShareForm
@@ -135,6 +135,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
                 user_id=job.owner_id if OWN_CASE_REFERENCE.fullmatch(job.case.reference) else None
             ),
             "share_form": ShareForm(),
+            "vics_refusal": vics_incompatible(job.case),
             # Who did what to the job, for those who decide who may see it (owner and staff).
             "history": audit_events_for_job(job_id=job.pk) if JobAction.SHARE in can else None,
         },

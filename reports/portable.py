@@ -38,7 +38,8 @@ from audit.models import AuditEvent
 from audit.services import audit_record, cli_actor, user_name
 from cases.access import CaseAction, case_allows
 from cases.models import Case
-from interchange.selectors import ExportScope, vics_incompatible
+from cases.selectors import vics_incompatible
+from interchange.selectors import ExportScope
 from interchange.services import export_write
 from jobs.evidence_files import EvidenceUnavailable, open_file_instance
 from jobs.models import Job
@@ -77,13 +78,15 @@ RESERVED = frozenset({"index.html", "README.txt", "SHA256SUMS", "exports/files.c
 # A name a file passed in may have: plain words in plain folders, nothing a shell, sha256sum or a zip tool reads
 # another way.
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9][A-Za-z0-9._-]{0,99}){0,3}")
-SAFE_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}")
-FORMAT_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
+# An image's extension in the folder, by the format its content was read as (never the name it was found with: a
+# suspect's "photo.html" would open as a page). Any other format: .bin, which nothing opens by itself.
+FORMAT_EXTENSIONS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp",
+                     "TIFF": ".tif", "HEIF": ".heic", "AVIF": ".avif"}  # fmt: skip
 
 
 class PortableRefused(Exception):
-    """The portable case cannot be made: the user may not see the case, or the destination is not a new empty
-    folder outside the evidence. On the record already."""
+    """The portable case cannot be made: the user may not see the case, the destination is not a new empty
+    folder outside the evidence, or writing into it failed (a full or read-only disk). On the record already."""
 
 
 @dataclass(frozen=True)
@@ -153,9 +156,13 @@ class _Sink(abc.ABC):
 
 
 class _FolderSink(_Sink):
+    """Files made with plain `open` (the mode the umask gives, like any file the examiner makes) and renamed, never
+    linked: a USB disk (FAT, exFAT) or a network share takes them as well as a local disk."""
+
     def __init__(self, root: Path) -> None:
         super().__init__()
         self.root = root
+        self._staging = 0
 
     @contextmanager
     def _target(self, name: str) -> Iterator[BinaryIO]:
@@ -166,18 +173,22 @@ class _FolderSink(_Sink):
 
     @contextmanager
     def staged(self) -> Iterator[BinaryIO]:
-        with tempfile.NamedTemporaryFile(dir=self.root, prefix=".partial-", delete=False) as fp:
-            try:
+        self._staging += 1
+        path = self.root / f".partial-{self._staging}"
+        try:
+            with open(path, "xb") as fp:
                 yield fp
-            finally:
-                if os.path.exists(fp.name):
-                    os.unlink(fp.name)
+        finally:
+            if os.path.lexists(path):
+                os.unlink(path)
 
     def place(self, name: str, staged: BinaryIO, digest: str) -> None:
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         staged.flush()
-        os.link(staged.name, path)  # fails rather than replace a file already there
+        with open(path, "xb"):  # the name taken: fails rather than replace a file already there
+            pass
+        os.replace(staged.name, path)
         self.sums[name] = digest
 
 
@@ -259,10 +270,13 @@ def _access_check(case: Case, user: User | None) -> None:
 
 
 def _extras_check(case: Case, extra_files: list[PortableFile]) -> None:
-    names = [extra.name for extra in extra_files]
-    for name in names:
-        if not SAFE_NAME.fullmatch(name) or name in RESERVED or name.startswith("images/") or ".." in name:
-            raise _refuse(case, f"a file passed in may not be called {name!r}")
+    """Refuse a name the case writes itself, or one another file has: as a disk that ignores case (FAT, exFAT,
+    NTFS, macOS) would read it, so nothing there is ever written over."""
+    names = [extra.name.lower() for extra in extra_files]
+    reserved = {name.lower() for name in RESERVED} | {"images", "exports"}
+    for extra, name in zip(extra_files, names, strict=True):
+        if not SAFE_NAME.fullmatch(name) or name in reserved or name.startswith("images/") or ".." in name:
+            raise _refuse(case, f"a file passed in may not be called {extra.name!r}")
     if len(set(names)) != len(names):
         raise _refuse(case, "two files passed in have the same name")
 
@@ -291,29 +305,38 @@ def _destination_make(case: Case, destination: Path) -> Path:
 
 
 def image_name(item: PortableImage) -> str:
-    """The image's name in the folder: its SHA-256 and the extension it was found with (when a plain one), else
-    its format's; never the suspect's file name."""
-    paths = [found.path for found in item.found_at]
-    for path in paths:
-        ext = os.path.splitext(path.rsplit("/", 1)[-1])[1]
-        if SAFE_EXTENSION.fullmatch(ext):
-            return f"images/{item.image.sha256}{ext.lower()}"
+    """The image's name in the folder: its SHA-256 and its format's extension (FORMAT_EXTENSIONS); nothing of the
+    names it was found with."""
     return f"images/{item.image.sha256}{FORMAT_EXTENSIONS.get(item.image.format, '.bin')}"
+
+
+class _Unreadable(Exception):
+    """The evidence file could not be opened or read (the message says why)."""
+
+
+def _evidence_blocks(instance) -> Iterator[bytes]:
+    """The bytes of the evidence file, a block at a time; _Unreadable when it cannot be opened or read. Only the
+    evidence is read here: what the caller does with a block (writing it out) fails as itself."""
+    try:
+        with open_file_instance(job=instance.job, instance=instance) as evidence:
+            while block := evidence.read(CHUNK):
+                yield block
+    except (EvidenceUnavailable, OSError) as exc:
+        raise _Unreadable(str(exc)) from exc
 
 
 def _image_copy(sink: _Sink, case: Case, item: PortableImage, name: str) -> str:
     """Copy the image's bytes from the first of its files that still holds them into `name`; "" when copied, else
-    why none could be."""
+    why none could be. An error writing the copy (a full disk) is raised as it is: it is no fault of the evidence."""
     why = "no file of the case's jobs holds it"
     for instance in image_instances(case=case, image=item.image):
         with sink.staged() as staged:
             digest = hashlib.sha256()
             try:
-                with open_file_instance(job=instance.job, instance=instance) as evidence:
-                    while block := evidence.read(CHUNK):
-                        digest.update(block)
-                        staged.write(block)
-            except (EvidenceUnavailable, OSError) as exc:
+                for block in _evidence_blocks(instance):
+                    digest.update(block)
+                    staged.write(block)
+            except _Unreadable as exc:
                 why = str(exc)
                 continue
             if digest.hexdigest() != item.image.sha256:
@@ -448,10 +471,16 @@ def portable_case_write(
     Raises PortableRefused (on the record)."""
     extras = _checked(case, user, selection, extra_files)
     root = _destination_make(case, Path(destination))
-    return _fill(
-        _FolderSink(root), case=case, user=user, destination=str(root), selection=selection, extra_files=extras,
-        progress=progress,
-    )  # fmt: skip
+    try:
+        return _fill(
+            _FolderSink(root), case=case, user=user, destination=str(root), selection=selection, extra_files=extras,
+            progress=progress,
+        )  # fmt: skip
+    except OSError as exc:
+        why = f"writing {root} failed: {exc.strerror or exc}; what is there is incomplete"
+        audit_record("case.portable", outcome=AuditEvent.Outcome.FAILED, target=case.reference, detail=why,
+                     destination=str(root))  # fmt: skip
+        raise PortableRefused(why) from None
 
 
 def portable_folder_name(case: Case) -> str:

@@ -79,7 +79,10 @@ def index_render(*, made: PortableMade, shown: list[tuple[PortableImage, str, st
     css, css_source = _inline("reports/portable/viewer.css")
     js, js_source = _inline("reports/portable/viewer.js")
     # Nothing but the folder's own files: opened from disk (file:) or served as it is ('self').
-    csp = f"default-src 'none'; img-src 'self' file:; style-src {css_source}; script-src {js_source}"
+    csp = (
+        f"default-src 'none'; img-src 'self' file:; style-src {css_source}; script-src {js_source}; base-uri 'none'; "
+        "form-action 'none'"
+    )
     counts = Counter(item.category.code if item.category else "" for item, _, _ in shown)
     legend = [{"category": c, "count": counts.get(c.code, 0)} for c in case_categories(case=made.case) if not c.clears]
     return render_to_string(
@@ -121,7 +124,7 @@ def readme_render(*, made: PortableMade) -> str:
         "CONTENTS\n"
         "  index.html           the selected images with their categories, hashes and the paths they were found at\n"
         "  images/              each selected image exactly as found in the evidence, named by its SHA-256 and\n"
-        "                       the extension it was found with (the original paths are data, never file names)\n"
+        "                       its format's extension (the original paths are data, never file names)\n"
         "  exports/images.csv   the selected images (also .jsonl): file here, hashes, category, every path found at\n"
         "  exports/files.csv    every file instance of the case's jobs (also .jsonl), as `manage.py export` writes\n"
         "                       it, each led by its job; CSV cells a spreadsheet would run as formulas begin with '\n"

@@ -5,8 +5,10 @@ kept as data."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,10 @@ import pytest
 from django.core.management import call_command
 
 from audit.models import AuditEvent
+from content.models import StageResult
+from interchange.selectors import ExportScope
+from interchange.services import export_write
+from jobs.models import FileInstance, Job
 from tests.support.interchange import FACE_MODEL, categorised_case
 
 CASE_VALIDATE = Path(sys.executable).parent / "case_validate"
@@ -140,3 +146,67 @@ def test_the_graph_holds_files_hashes_provenance_and_the_examiners_actions(tmp_p
     events = AuditEvent.objects.filter(action="job.export").order_by("id")
     assert [(e.job_id, e.data["format"], e.data["records"], e.via) for e in events] == [(job.pk, "case", 5, "cli")] * 2
     assert len(events[0].data["sha256"]) == 64
+
+
+def _stage(nodes: dict[str, dict], name: str) -> dict:
+    (action,) = [n for n in nodes.values() if n["@type"].endswith("InvestigativeAction") and n["uco-core:name"] == name]
+    return action
+
+
+@pytest.mark.django_db
+def test_a_result_another_scan_stored_earlier_names_no_examiner_and_no_earlier_time(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = categorised_case(tmp_path / "a")
+    # The second case's job finds the same content; its results were stored by the first case's job, before it ran.
+    second = categorised_case(tmp_path / "b", reference="2024-018")
+    Job.objects.filter(pk=second["job"].pk).update(owner=second["carol"])
+    stored = StageResult.objects.get(image=first["images"][0], stage="faces")
+
+    nodes = nodes_of(json.loads(export("--case", "2024-017")))
+    faces = _stage(nodes, "faces")
+    assert nodes[faces["uco-action:performer"]["@id"]]["uco-core:name"] == "alice@lab.example"
+    assert faces["uco-action:startTime"]["@value"] == stored.created_at.isoformat()
+    assert "reused" not in faces["uco-core:description"]
+
+    text = export("--case", "2024-018")
+    faces = _stage(nodes_of(json.loads(text)), "faces")
+    assert "uco-action:performer" not in faces  # neither the first case's examiner nor this job's owner made it
+    started = Job.objects.get(pk=second["job"].pk).started_at
+    assert faces["uco-action:startTime"]["@value"] == started.isoformat()
+    assert "an earlier result for the same content, reused" in faces["uco-core:description"]
+    assert stored.created_at.isoformat() not in text
+
+
+class _FilesArriving(io.StringIO):
+    """An export's output; once the first file is written, the running scan finds another file of image 1."""
+
+    def __init__(self, job: Job, picture) -> None:
+        super().__init__()
+        self.job, self.picture, self.arrived = job, picture, False
+
+    def write(self, text: str) -> int:
+        if not self.arrived and "uco-observable:File" in text:
+            self.arrived = True
+            path = "late.jpg"
+            FileInstance.objects.create(
+                job=self.job, path=path, path_digest=hashlib.sha256(path.encode()).hexdigest(), kind="file",
+                size=self.picture.size, mime="image/jpeg", status=FileInstance.Status.IMAGE,
+                sha256=self.picture.sha256, md5=self.picture.md5, sha1=self.picture.sha1, image=self.picture,
+            )  # fmt: skip
+        return super().write(text)
+
+
+@pytest.mark.django_db
+def test_files_a_running_scan_adds_during_an_export_are_in_no_part_of_it(tmp_path):
+    lab = categorised_case(tmp_path)
+    out = _FilesArriving(lab["job"], lab["images"][0])
+    result = export_write(scope=ExportScope(case=lab["case"]), fmt="case", out=out)
+    assert out.arrived
+    assert result.records == 5
+    nodes = nodes_of(json.loads(out.getvalue()))
+    referenced = set(re.findall(r'"@id": "(kb:file-[0-9a-f-]+)"', out.getvalue()))
+    assert referenced <= set(nodes)  # every file referenced has its node
+    assert len(referenced) == 5
+    assert "late.jpg" not in out.getvalue()
+    assert FileInstance.objects.filter(job=lab["job"]).count() == 6

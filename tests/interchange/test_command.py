@@ -47,6 +47,9 @@ def test_forms_that_do_not_go_together_are_refused_in_a_line(tmp_path):
         (str(job.pk), "--format", "vics", "--raw"): "--raw is for --format csv",
         (str(job.pk), "--format", "case", "--unconfirmed"): "--unconfirmed is for --format vics",
         (str(job.pk), "--format", "case", "-o", str(tmp_path / "no" / "such" / "folder.jsonld")): "cannot write",
+        (str(job.pk), "--format", "csv", "-o", str(tmp_path / "no" / "such" / "folder.csv")): "cannot write",
+        (str(job.pk), "--format", "csv", "-o", "files\x00.csv"): "a file name has no NUL byte",
+        ("--case", "2024-017\x00", "--format", "case"): "no such case: '2024-017\\x00'",
     }
     for args, message in refusals.items():
         with pytest.raises(CommandError, match=re.escape(message)):

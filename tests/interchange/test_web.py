@@ -4,14 +4,18 @@ requester is not in, though another case found the same picture and decided abou
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
+import casework.exports
 from audit.models import AuditEvent
 from cases.services import case_create
 from review.services import category_set, note_add
@@ -111,7 +115,54 @@ def test_vics_of_a_scheme_without_numbers_is_refused_and_not_offered(tmp_path):
     page = lead.get(reverse("casework:detail", args=[lab["case"].pk])).content.decode()
     assert "VICS needs numbered categories" in page
     assert reverse("casework:export", args=[lab["case"].pk, "vics"]) not in page
+    job_page = lead.get(reverse("jobs:detail", args=[lab["job"].pk])).content.decode()
+    assert reverse("jobs:export", args=[lab["job"].pk, "vics"]) not in job_page
+    assert "VICS needs numbered categories" in job_page
+    assert reverse("jobs:export", args=[lab["job"].pk, "case"]) in job_page
     refused = lead.get(reverse("jobs:export", args=[lab["job"].pk, "vics"]))
     assert refused.status_code == 400
     assert "'General' has categories that are not numbers" in refused.content.decode()
     assert AuditEvent.objects.get(action="job.export").outcome == "refused"
+
+
+def _open_under(folder: Path) -> list[str]:
+    """The files under `folder` this process holds open."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # the listing's own descriptor, gone already
+        if target.startswith(f"{folder}/"):
+            held.append(target)
+    return held
+
+
+def test_a_download_is_spooled_under_var_dir_cached_nowhere_and_an_unknown_format_is_on_the_record(
+    two_cases, settings, tmp_path, mocker
+):
+    settings.VAR_DIR = tmp_path / "var"
+    spool = settings.VAR_DIR / "exports"
+    case, job = two_cases["case"], two_cases["job"]
+    lead = signed_in(two_cases["alice"])
+    answer = lead.get(reverse("casework:export", args=[case.pk, "case"]))
+    assert answer.status_code == 200
+    assert {"private", "no-store"} <= set(answer["Cache-Control"].split(", "))
+    assert len(_open_under(spool)) == 1  # the answer's file
+    assert "@graph" in json.loads(body(answer))  # sent, and closed
+    assert not _open_under(spool)
+    assert not os.listdir(spool)  # gone from the disk as soon as it was opened
+
+    for url, action in ((reverse("casework:export", args=[case.pk, "pdf"]), "case.export"),
+                        (reverse("jobs:export", args=[job.pk, "x" * 200]), "job.export")):  # fmt: skip
+        assert lead.get(url).status_code == 404
+        event = AuditEvent.objects.filter(action=action, outcome="refused").latest("id")
+        assert (event.user_id, event.detail[:10]) == (two_cases["alice"].pk, "no format ")
+        assert len(event.detail) < 100
+
+    # An export that fails (a full disk) leaves no spool file open behind it.
+    full = OSError(errno.ENOSPC, "No space left on device")
+    mocker.patch.object(casework.exports, "export_write", autospec=True, side_effect=full)
+    with pytest.raises(OSError, match="No space left"):
+        lead.get(reverse("casework:export", args=[case.pk, "vics"]))
+    assert not _open_under(spool)

@@ -7,12 +7,16 @@ where another case scanned the same layout. Nothing is ever written to the evide
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
 import os
 import re
+import resource
 import shutil
+import signal
+import stat
 import subprocess
 import tempfile
 import zipfile
@@ -96,6 +100,7 @@ def lab(workers, transactional_db, sources_root):
     make_sample_tree(phone)
     write_photo(phone / "chat" / HOSTILE, width=40, height=30, seed=77)
     write_photo(phone / FORMULA, width=40, height=30, seed=78)
+    write_photo(phone / "chat" / "evil.html", width=40, height=30, seed=79)  # a JPEG a browser would open as a page
     job = _scan(case, alice, phone)
 
     other = case_create(reference="2024-099", title="Other", owner=dave, scheme=scheme_named(name="Project VIC"))
@@ -112,6 +117,7 @@ def lab(workers, transactional_db, sources_root):
         "hostile": _image_at(job, "chat/" + HOSTILE.replace("\u202e", "\\u202e")),
         "screen": _image_at(job, "screenshots/screen.png"),
         "bookmarked": _image_at(job, "camera-2/DCIM/IMG_1002.jpg"),
+        "evil": _image_at(job, "chat/evil.html"),
     }
     category_set(case=case, user=alice, code="3", image_ids=[pictures["sensitive"].pk])
     category_set(case=case, user=alice, code="4", image_ids=[pictures[n].pk for n in ("exemplar", "hostile")])
@@ -220,6 +226,7 @@ def test_index_shows_hostile_names_escaped_and_refers_to_nothing_outside(lab, ou
     assert "unsafe" not in policy
     assert re.search(r"script-src 'sha256-[A-Za-z0-9+/=]+'(;|$)", policy)
     assert re.search(r"style-src 'sha256-[A-Za-z0-9+/=]+'(;|$)", policy)
+    assert {"base-uri 'none'", "form-action 'none'"} <= {part.strip() for part in policy.split(";")}
     assert "http:" not in html
     assert "https:" not in html
     assert "//" not in html.replace("://", "")
@@ -314,12 +321,66 @@ def test_a_file_changed_since_the_scan_is_left_out_and_said_so(lab, out_dir):
     sha256sum_check(out_dir / "case")
 
 
+def test_an_image_is_named_by_its_format_never_by_the_name_it_was_found_with(lab, out_dir):
+    evil = lab["pictures"]["evil"]
+    category_set(case=lab["case"], user=lab["alice"], code="2", image_ids=[evil.pk])
+    twos = PortableSelection(categories=("2",))
+    portable_case_write(case=lab["case"], user=lab["alice"], destination=out_dir / "case", selection=twos)
+    assert os.listdir(out_dir / "case" / "images") == [f"{evil.sha256}.jpg"]
+    (record,) = [json.loads(line) for line in (out_dir / "case" / "exports/images.jsonl").read_text().splitlines()]
+    assert (record["file"], [found["path"] for found in record["found_at"]]) == (
+        f"images/{evil.sha256}.jpg", ["chat/evil.html"]
+    )  # fmt: skip
+    assert f'src="images/{evil.sha256}.jpg"' in (out_dir / "case" / "index.html").read_text()
+
+
+def test_the_folder_needs_no_links_and_its_files_have_the_mode_the_umask_gives(lab, out_dir, mocker):
+    # A USB disk (FAT, exFAT) or a network share refuses hard links.
+    refused = PermissionError(errno.EPERM, "Operation not permitted")
+    mocker.patch.object(os, "link", autospec=True, side_effect=refused)
+    result = portable_case_write(case=lab["case"], user=lab["alice"], destination=out_dir / "case")
+    assert result.images == 4
+    with open(out_dir / "probe", "xb"):
+        pass
+    modes = {str(p.relative_to(out_dir)): stat.S_IMODE(p.stat().st_mode) for p in out_dir.rglob("*") if p.is_file()}
+    assert set(modes.values()) == {modes["probe"]}, modes
+    sha256sum_check(out_dir / "case")
+
+
+def test_a_full_disk_is_a_failure_on_the_record_not_blamed_on_the_evidence(lab, out_dir):
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+
+    def disk_full(done: int, total: int) -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, limit[1]))  # no file grows past 64 bytes any more
+
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of the process
+    try:
+        with pytest.raises(PortableRefused, match=r"^writing .* failed: File too large; what is there is incomplete"):
+            portable_case_write(case=lab["case"], user=lab["alice"], destination=out_dir / "case", progress=disk_full)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+        signal.signal(signal.SIGXFSZ, handler)
+    (event,) = AuditEvent.objects.filter(action="case.portable")
+    assert (event.outcome, event.target) == ("failed", "2024-017")
+    assert event.detail.startswith(f"writing {(out_dir / 'case').resolve()} failed")
+    assert len(os.listdir(out_dir / "case" / "images")) == 1  # the first image only; no SHA256SUMS claims more
+    assert not (out_dir / "case" / "SHA256SUMS").exists()
+    assert not list((out_dir / "case").glob(".partial-*"))
+
+    with pytest.raises(CommandError, match="is not empty"):  # what is left is never taken for a portable case
+        call_command("portable_case", "--case", "2024-017", "-o", str(out_dir / "case"))
+
+
 def test_files_passed_in_get_plain_names_only(lab, out_dir):
-    for name in ("../evil", "index.html", "images/x.jpg", "a b", "/abs", "x\n"):
+    for name in ("../evil", "index.html", "images/x.jpg", "a b", "/abs", "x\n", "INDEX.HTML", "Images/x.jpg",
+                 "images", "Exports", "exports/FILES.csv"):  # fmt: skip
         with pytest.raises(PortableRefused):
             portable_case_write(
                 case=lab["case"], user=None, destination=out_dir / "x", extra_files=[PortableFile(name, lambda o: None)]
             )
+    twins = [PortableFile("notes.txt", lambda o: None), PortableFile("NOTES.txt", lambda o: None)]  # one file on FAT
+    with pytest.raises(PortableRefused, match="two files passed in have the same name"):
+        portable_case_write(case=lab["case"], user=None, destination=out_dir / "x", extra_files=twins)
     buffer = io.BytesIO()
     extras = [PortableFile("exports/vics.json", lambda out: out.write(b'{"value": []}'))]
     result = portable_case_zip(case=lab["case"], user=lab["alice"], out=buffer, extra_files=extras)
@@ -361,6 +422,7 @@ def test_the_command_and_its_refusals(lab, out_dir, sources_root, capsys):
         ("--case", "2024-017", "-o", str(out_dir / "b"), "--categories", "9"): "has no category '9'",
         ("--case", "2024-017", "-o", str(out_dir / "c"), "--user", "dave"): "may not see this case",
         ("--case", "2024-017", "-o", str(out_dir / "d"), "--user", "nobody"): "no single user",
+        ("--case", "2024-017", "-o", str(out_dir / "e\x00")): "a folder name has no NUL byte",
     }
     for args, said in refusals.items():
         with pytest.raises(CommandError, match=re.escape(said)):

@@ -8,6 +8,7 @@ import hashlib
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from cases.services import case_create, case_member_set, scheme_named
 from content.models import ExifData, Face, PdqHash, StageResult
@@ -48,7 +49,8 @@ def stage_results_store(job, picture, *, failed: bool = False) -> None:
 def categorised_case(source: Path, *, reference: str = "2024-017", scheme: str = "Project VIC") -> dict:
     """Case `reference` led by alice, bob its examiner, carol its reviewer; its job found images 1-4 (image 1 also
     at HOSTILE_NAME). Image 1 is in category 1 confirmed, 2 in category 5 (set), 3 proposed for category 2; image 4
-    has nothing. Bob bookmarked image 2, alice left a note on image 1."""
+        has nothing. Bob bookmarked image 2, alice left a note on image 1. The job ran while its stage results were
+    stored, unless another case's job stored them already (the same content)."""
     users = get_user_model().objects
     alice, bob, carol = (
         users.get_or_create(username=n, defaults={"email": f"{n}@lab.example"})[0] for n in ("alice", "bob", "carol")
@@ -59,6 +61,7 @@ def categorised_case(source: Path, *, reference: str = "2024-017", scheme: str =
     job, pictures = images_in_case(case=case, owner=alice, source=source, numbers=range(1, 5))
     job.config = {**job.config, "stages": list(STAGES), "versions": STAGES, "params": {}}
     job.exhibit = "EX-1 phone"
+    job.started_at = timezone.now()
     job.save()
     path = display_path(HOSTILE_NAME)
     first = pictures[0]
@@ -69,6 +72,8 @@ def categorised_case(source: Path, *, reference: str = "2024-017", scheme: str =
     )  # fmt: skip
     stage_results_store(job, first)
     stage_results_store(job, pictures[1], failed=True)
+    job.finished_at = timezone.now()
+    job.save(update_fields=["finished_at"])
     if scheme == "Project VIC":
         category_set(case=case, user=alice, code="1", image_ids=[first.pk])
         category_confirm(case=case, user=bob, image_ids=[first.pk])

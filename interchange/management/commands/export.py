@@ -72,6 +72,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         fmt, job_id, reference = options["format"], options["job_id"], options["case"]
+        if "\x00" in options["output"]:
+            raise CommandError(f"cannot write {options['output']!r}: a file name has no NUL byte")
         if fmt in RECORD_FORMATS:
             if job_id is None or reference is not None:
                 raise CommandError(f"--format {fmt} exports one job: name its JOB_ID (and no --case)")
@@ -100,9 +102,10 @@ class Command(BaseCommand):
             raise CommandError("name a JOB_ID or a --case")
         case = None
         if reference is not None:
-            case = Case.objects.filter(reference=reference.strip()).select_related("scheme").first()
+            found = "\x00" not in reference  # no reference holds one (PostgreSQL text cannot)
+            case = Case.objects.filter(reference=reference.strip()).select_related("scheme").first() if found else None
             if case is None:
-                raise CommandError(f"no such case: {reference}")
+                raise CommandError(f"no such case: {reference!r}" if not found else f"no such case: {reference}")
         if job_id is None:
             return ExportScope(case=case)
         job = Job.objects.filter(pk=job_id).select_related("case__scheme").first()
@@ -119,7 +122,10 @@ class Command(BaseCommand):
             raise CommandError(f"no such job: {job_id}") from None
         records = file_instances_for_export(job=job)
         output = options["output"]
-        count = records_save(output, records, fmt=fmt, fields=EXPORT_FIELDS, stdout=self.stdout, raw=options["raw"])
+        try:
+            count = records_save(output, records, fmt=fmt, fields=EXPORT_FIELDS, stdout=self.stdout, raw=options["raw"])
+        except OSError as error:
+            raise CommandError(f"cannot write {output}: {error.strerror or error}") from None
         if output != "-":
             self.stderr.write(f"{count} records written to {output}")
         audit_record(

@@ -5,6 +5,7 @@ without it, as the operator at the command line."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -33,13 +34,15 @@ class Command(BaseCommand):
         case = None if "\x00" in options["case"] else case_by_reference(reference=options["case"])
         if case is None:
             raise CommandError(f"no such case: {options['case']}")
+        if "\x00" in options["output"]:
+            raise CommandError(f"cannot write {options['output']!r}: a folder name has no NUL byte")
         user = self._user(options["user"]) if options["user"] else None
         codes = tuple(code.strip() for code in options["categories"].split(",") if code.strip())
         selection = PortableSelection(categories=codes, bookmarked=options["bookmarked"])
-        console = Console(file=self.stderr, force_terminal=self.stderr.isatty())
+        console = Console(file=sys.stderr)
         bar = Progress(
             TextColumn("images"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console,
-            disable=not self.stderr.isatty(),
+            disable=not sys.stderr.isatty(),
         )  # fmt: skip
         task = bar.add_task("images", total=None)
         with acting_as(cli_actor(user)), bar:
