@@ -85,6 +85,7 @@ def test_health_answers_without_a_token_and_reflection_needs_one(grpc_server, al
         "imagescanner.v1.HashSetService",
         "imagescanner.v1.FaceService",
         "imagescanner.v1.PersonService",
+        "imagescanner.v1.VerificationService",
         "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",
     }
