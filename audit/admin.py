@@ -11,11 +11,13 @@ admin.site.disable_action("delete_selected")
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: staff with the view permission read the log; nobody adds, changes or deletes a row here."""
 
-    list_display = ("at", "username", "via", "action", "outcome", "job_id", "target", "client")
+    list_display = ("at", "username", "via", "action", "outcome", "job_id", "target", "client", "chain_seq")
     list_filter = ("via", "outcome", "action", "at")
     search_fields = ("username", "target", "detail", "client", "credential")
     date_hierarchy = "at"
     show_full_result_count = False
+    # The hash chain (audit.chain), set by the sealer and by nothing else; `manage.py audit verify` checks it.
+    readonly_fields = ("chain_seq", "chain_prev", "chain_hash")
 
     def has_add_permission(self, request) -> bool:
         return False

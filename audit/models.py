@@ -4,9 +4,10 @@ from django.db import models
 
 
 class AuditEvent(models.Model):
-    """One recorded action. Rows are only ever added: on PostgreSQL a trigger refuses UPDATE and DELETE (migration
-    0001) and the app's role may only INSERT and SELECT (0002). Nothing points at users or jobs by foreign key, so
-    deleting either changes no row. Who and what are kept as they were at the time (the user's id and name, the
+    """One recorded action. Rows are only ever added, then sealed into the hash chain once (audit.chain): on
+    PostgreSQL a trigger refuses DELETE and any UPDATE but that one (migrations 0001, 0004), and the app's role may
+    only INSERT and SELECT, and UPDATE the chain's columns (0002, 0004). Nothing points at users or jobs by foreign
+    key, so deleting either changes no row. Who and what are kept as they were at the time (the user's id and name, the
     job's id)."""
 
     class Via(models.TextChoices):
@@ -32,6 +33,11 @@ class AuditEvent(models.Model):
     target = models.CharField(max_length=255, blank=True, help_text="what was acted on, besides the job")
     detail = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
+    # The hash chain (audit.chain): NULL until the event is sealed, soon after its transaction commits (NULL, not "",
+    # is "not sealed": the trigger and the index of unsealed events test for it).
+    chain_seq = models.BigIntegerField(null=True, blank=True, unique=True, help_text="the event's place in the chain")
+    chain_prev = models.CharField(max_length=64, null=True, blank=True, help_text="the previous event's hash")  # noqa: DJ001
+    chain_hash = models.CharField(max_length=64, null=True, blank=True, help_text="this event's SHA-256")  # noqa: DJ001
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -39,6 +45,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["-at", "-id"], name="audit_at"),
             models.Index(fields=["user_id", "-at"], name="audit_user_at"),
             models.Index(fields=["job_id", "-at"], name="audit_job_at"),
+            models.Index(fields=["id"], condition=models.Q(chain_hash__isnull=True), name="audit_unsealed"),
         ]
 
     def __str__(self) -> str:

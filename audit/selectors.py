@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
 
+from audit.chain import CONTENT_FIELDS, GENESIS, event_hash
 from audit.models import AuditEvent
 
 
@@ -39,3 +41,76 @@ def audit_events_for_export(
         record = {field: getattr(event, field) for field in AUDIT_FIELDS}
         record["at"] = event.at.isoformat()
         yield record
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The newest sealed event: its place in the chain, its hash and its time. Quoted in a report, it pins the whole
+    log up to it: a log rewritten later ends in another hash."""
+
+    seq: int
+    hash: str
+    at: datetime
+
+
+def audit_chain_head() -> ChainHead | None:
+    """The chain's head, or None while no event is sealed."""
+    head = (
+        AuditEvent.objects.filter(chain_seq__isnull=False)
+        .order_by("-chain_seq")
+        .values_list("chain_seq", "chain_hash", "at")
+        .first()
+    )
+    return ChainHead(*head) if head else None
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first broken link: the event where the chain goes wrong (its place and id) and what is wrong."""
+
+    seq: int
+    event_id: int
+    problem: str
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    events: int  # sealed events walked
+    head: ChainHead | None  # the last event walked that was sound
+    broken: ChainBreak | None
+    unsealed: int  # events not (yet) in the chain
+
+
+CHAIN_CHUNK = 5000
+
+
+def audit_chain_verify(*, progress: Callable[[int], None] | None = None) -> ChainCheck:
+    """Walk the sealed events in chain order, recomputing each hash, up to the first broken link: a gap in the places
+    (events deleted), an event whose previous hash is not the hash of the one before it (that one, or this link,
+    changed), or an event whose hash does not match its content (changed). `progress(n)`: called with the number of
+    events walked so far, every CHAIN_CHUNK events and at the end."""
+    events = (
+        AuditEvent.objects.filter(chain_seq__isnull=False)
+        .order_by("chain_seq")
+        .values("id", "chain_seq", "chain_prev", "chain_hash", *CONTENT_FIELDS)
+    )
+    walked, head, broken, prev = 0, None, None, GENESIS
+    for event in events.iterator(chunk_size=CHAIN_CHUNK):
+        expected, seq = walked + 1, event["chain_seq"]
+        if seq != expected:
+            missing = f"{expected}" if seq == expected + 1 else f"{expected} to {seq - 1}"
+            broken = ChainBreak(seq, event["id"], f"gap: no event at place {missing} before it (deleted)")
+        elif event["chain_prev"] != prev:
+            broken = ChainBreak(seq, event["id"], "previous-hash mismatch: the event before it was changed or replaced")
+        elif event_hash(event, seq=seq, prev=prev) != event["chain_hash"]:
+            broken = ChainBreak(seq, event["id"], "content changed: its hash does not match its fields")
+        if broken:
+            break
+        walked, prev = seq, event["chain_hash"]
+        head = ChainHead(seq, prev, event["at"])
+        if progress and walked % CHAIN_CHUNK == 0:
+            progress(walked)
+    if progress:
+        progress(walked)
+    unsealed = AuditEvent.objects.filter(chain_hash__isnull=True).count()
+    return ChainCheck(events=walked, head=head, broken=broken, unsealed=unsealed)

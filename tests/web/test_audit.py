@@ -258,3 +258,15 @@ def test_manage_py_audit_exports_the_log_oldest_first_and_records_that(evidence_
     ]
     with pytest.raises(CommandError, match="not a date"):
         call_command("audit", "--since", "yesterday")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_shows_an_events_place_in_the_hash_chain_read_only(make_user, client_for):
+    boss = make_user("boss@example.org", staff=True, superuser=True)
+    event = audit_record("job.view", target="a file")  # sealed at once: no transaction is open
+    sealed = AuditEvent.objects.get(pk=event.pk)
+    page = client_for(boss).get(reverse("admin:audit_auditevent_change", args=[event.pk]))
+    assert page.status_code == 200
+    assert sealed.chain_hash in page.text
+    assert sealed.chain_prev in page.text
+    assert 'name="chain_hash"' not in page.text  # shown, not an input

@@ -1,0 +1,104 @@
+"""The hash chain (audit.chain): three columns, empty until an event is sealed; the append-only trigger lets each
+event be sealed once, and nothing else; the app's role may update those three columns only; the events recorded so
+far are sealed, oldest id first."""
+
+from importlib import import_module
+
+from django.db import migrations, models
+
+from audit.chain import audit_chain_seal
+
+_run = import_module("audit.migrations.0002_app_role_rights")._run
+
+CHAIN = ("chain_seq", "chain_prev", "chain_hash")
+# Every column but the chain's must stay as it was (to_jsonb covers columns added later too); the chain's go from
+# empty to set, all three, once. An event is inserted unsealed. DELETE is refused, as before.
+SEAL_ONCE = """
+CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.chain_seq IS NULL AND NEW.chain_prev IS NULL AND NEW.chain_hash IS NULL THEN
+            RETURN NEW;
+        END IF;
+        RAISE EXCEPTION 'the audit log is append-only: an event is inserted unsealed, the chain seals it';
+    END IF;
+    IF TG_OP = 'UPDATE'
+        AND OLD.chain_seq IS NULL AND OLD.chain_prev IS NULL AND OLD.chain_hash IS NULL
+        AND NEW.chain_seq IS NOT NULL AND NEW.chain_prev IS NOT NULL AND NEW.chain_hash IS NOT NULL
+        AND to_jsonb(NEW) - 'chain_seq' - 'chain_prev' - 'chain_hash'
+            = to_jsonb(OLD) - 'chain_seq' - 'chain_prev' - 'chain_hash'
+    THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'the audit log is append-only: % refused', TG_OP;
+END $$;
+DROP TRIGGER audit_event_append_only ON audit_auditevent;
+CREATE TRIGGER audit_event_append_only BEFORE INSERT OR UPDATE OR DELETE ON audit_auditevent
+    FOR EACH ROW EXECUTE FUNCTION audit_event_append_only();
+"""
+AS_BEFORE = """
+CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit log is append-only: % refused', TG_OP;
+END $$;
+DROP TRIGGER audit_event_append_only ON audit_auditevent;
+CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_auditevent
+    FOR EACH ROW EXECUTE FUNCTION audit_event_append_only();
+"""
+SEAL_RIGHTS = [f"GRANT UPDATE ({', '.join(CHAIN)}) ON {{audit}} TO {{app}}"]
+NO_SEAL_RIGHTS = [f"REVOKE UPDATE ({', '.join(CHAIN)}) ON {{audit}} FROM {{app}}"]
+
+
+def _trigger(sql: str):
+    def run(apps, schema_editor) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(sql, params=None)  # no placeholders: its "%" is PL/pgSQL's
+
+    return run
+
+
+def _seal(apps, schema_editor) -> None:
+    audit_chain_seal(wait=True, model=apps.get_model("audit", "AuditEvent"))
+
+
+def _unseal(apps, schema_editor) -> None:
+    """Back to unsealed: only the tables' owner with the trigger of 0001 disabled may, as going back needs."""
+    events = apps.get_model("audit", "AuditEvent").objects
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_append_only")
+    events.update(chain_seq=None, chain_prev=None, chain_hash=None)
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_append_only")
+
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('audit', '0003_app_role_reads_migrations_only'),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name='auditevent',
+            name='chain_hash',
+            field=models.CharField(blank=True, help_text="this event's SHA-256", max_length=64, null=True),
+        ),
+        migrations.AddField(
+            model_name='auditevent',
+            name='chain_prev',
+            field=models.CharField(blank=True, help_text="the previous event's hash", max_length=64, null=True),
+        ),
+        migrations.AddField(
+            model_name='auditevent',
+            name='chain_seq',
+            field=models.BigIntegerField(blank=True, help_text="the event's place in the chain", null=True, unique=True),
+        ),
+        migrations.AddIndex(
+            model_name='auditevent',
+            index=models.Index(condition=models.Q(('chain_hash__isnull', True)), fields=['id'], name='audit_unsealed'),
+        ),
+        migrations.RunPython(_trigger(SEAL_ONCE), _trigger(AS_BEFORE)),
+        migrations.RunPython(_run(SEAL_RIGHTS), _run(NO_SEAL_RIGHTS)),
+        migrations.RunPython(_seal, _unseal),
+    ]
