@@ -89,6 +89,7 @@ bench: $(VENV)/.dev static
 	$(PY) -m benchmarks.viewer
 	$(PY) -m benchmarks.hashsets
 	$(PY) -m benchmarks.persons
+	$(PY) -m benchmarks.audit
 
 # The distributed stack on this machine: web (daphne), one worker per queue, Flower, the gRPC API; local PostgreSQL
 # and Redis. The app's own database role is made when missing; migrations run as the tables' owner and grant it its

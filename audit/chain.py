@@ -34,6 +34,7 @@ from typing import Any
 from django.apps import apps as global_apps
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Subquery
 
 logger = logging.getLogger(__name__)
 
@@ -62,27 +63,89 @@ def _model(model: Any) -> Any:
     return model if model is not None else global_apps.get_model("audit", "AuditEvent")
 
 
-def _seal_batch(model: Any) -> int:
-    """Seal up to BATCH unsealed events, oldest id first, after the chain's head: one transaction. Returns how many."""
-    with transaction.atomic():
-        events = list(
-            model.objects.filter(chain_hash__isnull=True)
-            .order_by("id")
-            .values("id", *CONTENT_FIELDS)[:BATCH]  # the index audit_unsealed
-        )
-        if not events:
-            return 0
-        head = model.objects.filter(chain_seq__isnull=False).order_by("-chain_seq").values("chain_seq", "chain_hash")
-        last = head.first() or {"chain_seq": 0, "chain_hash": GENESIS}
-        seq, prev = last["chain_seq"], last["chain_hash"]
-        sealed = []
+# One statement seals a batch. On its own (autocommit) its transaction commits without waiting for the disk (the
+# reason in _seal_batch); within a caller's transaction (a migration) it leaves that one's setting alone.
+SEAL = """
+UPDATE audit_auditevent AS e SET chain_seq = v.seq, chain_prev = v.prev, chain_hash = v.hash
+FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[]) AS v (id, seq, prev, hash)
+WHERE e.id = v.id
+"""
+SEAL_QUICK = SEAL.replace(
+    "AS v (id, seq, prev, hash)", "AS v (id, seq, prev, hash), (SELECT set_config('synchronous_commit', 'off', true)) q"
+)
+
+
+# Up to BATCH unsealed events, oldest id first (the index audit_unsealed), each with the chain's head: one query,
+# written out because it runs after most commits (the ORM would compile it every time). Its columns: "id",
+# CONTENT_FIELDS in their order, the head's seq and hash.
+UNSEALED = """
+SELECT id, at, via, user_id, username, client, credential, action, outcome, job_id, target, detail, data,
+    (SELECT chain_seq FROM audit_auditevent WHERE chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1),
+    (SELECT chain_hash FROM audit_auditevent WHERE chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1)
+FROM audit_auditevent WHERE chain_hash IS NULL ORDER BY id LIMIT %s
+"""
+UNSEALED_ANY = "SELECT EXISTS (SELECT FROM audit_auditevent WHERE chain_hash IS NULL)"
+
+
+def _unsealed_after_head(model: Any) -> list[dict[str, Any]]:
+    """Up to BATCH unsealed events, oldest id first, each with the chain's head ("head_seq", "head_hash")."""
+    if connection.vendor == "postgresql":
+        data = model._meta.get_field("data")
+        with connection.cursor() as cursor:
+            cursor.execute(UNSEALED, [BATCH])
+            rows = cursor.fetchall()
+        names = ["id", *CONTENT_FIELDS, "head_seq", "head_hash"]
+        events = [dict(zip(names, row, strict=True)) for row in rows]
         for event in events:
-            seq += 1
-            digest = event_hash(event, seq=seq, prev=prev)
-            sealed.append(model(id=event["id"], chain_seq=seq, chain_prev=prev, chain_hash=digest))
-            prev = digest
-        model.objects.bulk_update(sealed, ["chain_seq", "chain_prev", "chain_hash"])
-        return len(sealed)
+            event["data"] = data.from_db_value(event["data"], None, connection)
+        return events
+    head = model.objects.filter(chain_seq__isnull=False).order_by("-chain_seq")
+    return list(
+        model.objects.filter(chain_hash__isnull=True)
+        .order_by("id")
+        .annotate(head_seq=Subquery(head.values("chain_seq")[:1]), head_hash=Subquery(head.values("chain_hash")[:1]))
+        .values("id", *CONTENT_FIELDS, "head_seq", "head_hash")[:BATCH]
+    )
+
+
+def _links(events: list[dict[str, Any]]) -> list[tuple[int, int, str, str]]:
+    """(id, seq, prev, hash) of each of `events`, chained after the head they carry."""
+    seq, prev = events[0]["head_seq"] or 0, events[0]["head_hash"] or GENESIS
+    links = []
+    for event in events:
+        seq += 1
+        digest = event_hash(event, seq=seq, prev=prev)
+        links.append((event["id"], seq, prev, digest))
+        prev = digest
+    return links
+
+
+def _seal_batch(model: Any) -> int:
+    """Seal up to BATCH unsealed events, oldest id first, after the chain's head. Returns how many.
+
+    On PostgreSQL (under the sealer's lock) one query reads them and one statement seals them all, committing without
+    waiting for the disk (synchronous_commit off, for that statement's transaction only): a seal lost in a crash is
+    the newest, the events go back to unsealed and are sealed again, the chain unbroken; the next ordinary commit
+    makes it durable anyway. Elsewhere (SQLite) a transaction, which takes the database's write lock first, holds
+    both."""
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            events = _unsealed_after_head(model)
+            if not events:
+                return 0
+            sealed = [model(id=i, chain_seq=seq, chain_prev=prev, chain_hash=h) for i, seq, prev, h in _links(events)]
+            model.objects.bulk_update(sealed, ["chain_seq", "chain_prev", "chain_hash"])
+            return len(sealed)
+    events = _unsealed_after_head(model)
+    if not events:
+        return 0
+    links = _links(events)
+    ids, seqs, prevs, hashes = zip(*links, strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            SEAL if connection.in_atomic_block else SEAL_QUICK, [list(ids), list(seqs), list(prevs), list(hashes)]
+        )
+    return len(links)
 
 
 def _seal_all(model: Any) -> int:
@@ -95,7 +158,11 @@ def _seal_all(model: Any) -> int:
 
 
 def _unsealed(model: Any) -> bool:
-    return model.objects.filter(chain_hash__isnull=True).exists()
+    if connection.vendor != "postgresql":
+        return model.objects.filter(chain_hash__isnull=True).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(UNSEALED_ANY)
+        return cursor.fetchone()[0]
 
 
 def audit_chain_seal(*, wait: bool = False, model: Any = None) -> int:
@@ -129,7 +196,8 @@ def _seal_after_commit() -> None:
 
 
 def audit_chain_seal_soon() -> None:
-    """Seal the events of the current transaction once it has committed (at once where none is open). A failure to
-    seal is logged, never raised: the event is recorded, and the next sealer seals it."""
-    if getattr(settings, "AUDIT_CHAIN_SEAL_ON_COMMIT", True):
+    """Seal the events of the current transaction once it has committed (at once where none is open), unless
+    settings.AUDIT_CHAIN_SEAL_ON_COMMIT is off. A failure to seal is logged, never raised: the event is recorded,
+    and the next sealer seals it."""
+    if settings.AUDIT_CHAIN_SEAL_ON_COMMIT:
         transaction.on_commit(_seal_after_commit, robust=True)

@@ -240,12 +240,17 @@ def test_the_app_role_may_seal_but_change_or_delete_nothing(logged):
     assert audit_chain_verify().broken.event_id == unsealed
 
 
-def test_with_sealing_on_commit_off_audit_verify_seals(settings, logged):
+def test_with_sealing_on_commit_off_audit_seal_and_audit_verify_seal(settings, logged):
     settings.AUDIT_CHAIN_SEAL_ON_COMMIT = False
-    later = audit_record("job.view")
-    assert AuditEvent.objects.get(pk=later.pk).chain_seq is None
+    later = [audit_record("job.view"), audit_record("job.view")]
+    assert AuditEvent.objects.get(pk=later[0].pk).chain_seq is None
+    out = io.StringIO()
+    call_command("audit", "seal", stdout=out)
+    assert out.getvalue() == "sealed 2 events\n"
+    assert AuditEvent.objects.get(pk=later[1].pk).chain_seq == 14
+    last = audit_record("job.view")
     assert "sealed 1 events" in verify()
-    assert AuditEvent.objects.get(pk=later.pk).chain_seq == 13
+    assert AuditEvent.objects.get(pk=last.pk).chain_seq == 15
 
 
 def test_the_export_form_of_the_command_still_works(logged):

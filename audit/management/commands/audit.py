@@ -1,6 +1,8 @@
 """`manage.py audit [--job ID] [--user EMAIL] [--since WHEN] [--until WHEN] [--format jsonl|csv] [--raw] [-o FILE]`:
 the audit log, oldest first, for a case file or a review. The export is itself recorded.
 
+`manage.py audit seal`: seal the events not yet sealed into the log's hash chain (with AUDIT_CHAIN_SEAL_ON_COMMIT off).
+
 `manage.py audit verify`: seal what is not yet sealed, walk the log's hash chain (audit.chain) and print its head, or
 the first broken link and exit with status 1. The verification is itself recorded."""
 
@@ -39,12 +41,16 @@ def _when(value: str | None) -> datetime | None:
 class Command(BaseCommand):
     help = (
         "Export the audit log (who did what, when, from where, allowed or not), oldest first; or (verify) check its "
-        "hash chain."
+        "hash chain, or (seal) seal the events not yet in it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "action", nargs="?", choices=["export", "verify"], default="export", help="export (the default) or verify"
+            "action",
+            nargs="?",
+            choices=["export", "verify", "seal"],
+            default="export",
+            help="export (default), verify or seal",
         )
         parser.add_argument("--job", type=int, default=None, help="only this job's events")
         parser.add_argument("--user", default="", help="only this account's events (its email or user name)")
@@ -55,6 +61,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "verify":
             self._verify()
+            return
+        if options["action"] == "seal":
+            self.stdout.write(f"sealed {audit_chain_seal(wait=True)} events")
             return
         since, until = _when(options["since"]), _when(options["until"])
         records = audit_events_for_export(job_id=options["job"], username=options["user"], since=since, until=until)

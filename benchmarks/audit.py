@@ -1,0 +1,133 @@
+"""Audit write cost with the hash chain against without, under concurrent writers, in one run.
+
+WRITERS processes (default 8) each record EVENTS audit events (default 2,000) through audit.services.audit_record,
+each in a transaction of its own, as a request records one, all starting together. "with the chain": events are
+sealed after each commit (AUDIT_CHAIN_SEAL_ON_COMMIT on, the default), the sealing all done by the time the last
+writer ends, and the chain verified afterwards. "without": the same inserts with AUDIT_CHAIN_SEAL_ON_COMMIT off (the
+operator's option of sealing later, `manage.py audit seal`), so nothing is sealed. The time of a round: from the
+first writer's start to the last one's end. The two alternate, the log emptied before each round; best of REPEATS
+(default 3). Goal: with the chain < 10 % slower.
+
+Run: `python -m benchmarks.audit` (part of `make bench`). Uses its own database (BENCH_AUDIT_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/scanner_bench_audit), recreated on every run, and Redis database
+BENCH_AUDIT_REDIS_URL (default redis://127.0.0.1:6379/3; the writers do not use it); writes bench-results/audit.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+from benchmarks import jobrows
+from benchmarks.environment import distributed_environment, results_write
+
+REPO = Path(__file__).resolve().parent.parent
+DATABASE_URL = os.environ.get("BENCH_AUDIT_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/scanner_bench_audit")
+REDIS_URL = os.environ.get("BENCH_AUDIT_REDIS_URL", "redis://127.0.0.1:6379/3")
+RESULTS = REPO / "bench-results" / "audit.md"
+MODES = {"without": "false", "with the chain": "true"}  # AUDIT_CHAIN_SEAL_ON_COMMIT
+
+distributed_environment(database_url=DATABASE_URL, broker_url=REDIS_URL, REDIS_URL=REDIS_URL, log_level="ERROR")
+
+
+def _writer(index: int, events: int, seal: str, start, results) -> None:
+    """One writer process: `events` events, one transaction each, as an examiner reading files in the web app."""
+    os.environ["AUDIT_CHAIN_SEAL_ON_COMMIT"] = seal
+    import django
+
+    django.setup()
+    from django.db import connection, transaction
+
+    from audit.services import Actor, acting_as, audit_record
+
+    connection.ensure_connection()
+    actor = Actor("web", user_id=index + 1, username=f"examiner{index}@example.org", client="192.0.2.10")
+    start.wait()
+    started = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process
+    with acting_as(actor):
+        for n in range(events):
+            with transaction.atomic():
+                audit_record(
+                    "file.view", job_id=1 + n % 50, target=f"/evidence/DCIM/IMG_{n:05}.JPG", sha256=f"{n:064x}", size=n
+                )
+    results.put((started, time.monotonic()))
+    connection.close()
+
+
+def _round(*, writers: int, events: int, seal: str) -> float:
+    """Seconds from the first writer's start to the last one's end."""
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(writers), context.Queue()
+    processes = [context.Process(target=_writer, args=(i, events, seal, start, results)) for i in range(writers)]
+    for process in processes:
+        process.start()
+    spans = [results.get(timeout=600) for _ in processes]
+    for process in processes:
+        process.join()
+        assert process.exitcode == 0, process.exitcode
+    return max(end for _, end in spans) - min(started for started, _ in spans)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--events", type=int, default=2000, help="events per writer")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    jobrows.database_recreate(DATABASE_URL)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from audit.models import AuditEvent
+    from audit.selectors import audit_chain_verify
+
+    call_command("migrate", verbosity=0)
+    total = args.writers * args.events
+    best: dict[str, float] = {}
+    for repeat in range(args.repeats):
+        # Alternate which goes first, so neither always meets the other's leftovers (autovacuum, a warm cache).
+        for mode in list(MODES)[:: 1 if repeat % 2 == 0 else -1]:
+            with connection.cursor() as cursor:
+                cursor.execute(f"TRUNCATE {AuditEvent._meta.db_table} RESTART IDENTITY")
+            seconds = _round(writers=args.writers, events=args.events, seal=MODES[mode])
+            print(f"round {repeat + 1}, {mode}: {seconds:.2f} s", flush=True)
+            best[mode] = min(best.get(mode, seconds), seconds)
+            if MODES[mode] == "true":
+                check = audit_chain_verify()
+                assert (check.events, check.unsealed, check.broken) == (total, 0, None), check
+            else:
+                assert AuditEvent.objects.filter(chain_hash__isnull=True).count() == total
+
+    without, chained = best["without"], best["with the chain"]
+    ratio = chained / without
+    lines = [
+        "# Audit log benchmark",
+        "",
+        f"{args.writers} writer processes, each {args.events:,} events through audit_record in a transaction of its "
+        f"own ({total:,} in all), PostgreSQL on this machine; best of {args.repeats}, alternating. \"without\": "
+        "AUDIT_CHAIN_SEAL_ON_COMMIT off (same inserts, nothing sealed); \"with the chain\": each commit followed by "
+        "sealing, all sealed by the end and the chain verified.",
+        "",
+        "| audit writes | best s | events/s | µs per event per writer |",
+        "|---|---|---|---|",
+        *[
+            f"| {mode} | {seconds:.2f} | {total / seconds:,.0f} | {seconds / args.events * 1e6:.0f} |"
+            for mode, seconds in (("without", without), ("with the chain", chained))
+        ],
+        "",
+        f"Ratio with/without: {ratio:.3f} ({(ratio - 1) * 100:+.1f} %). Goal: < 10 % slower: "
+        f"{'met' if ratio < 1.10 else 'NOT met'}.",
+        "",
+    ]
+    results_write(RESULTS, lines)
+
+
+if __name__ == "__main__":
+    main()
