@@ -111,8 +111,8 @@ def main() -> None:
         "# Audit log benchmark",
         "",
         f"{args.writers} writer processes, each {args.events:,} events through audit_record in a transaction of its "
-        f"own ({total:,} in all), PostgreSQL on this machine; best of {args.repeats}, alternating. \"without\": "
-        "AUDIT_CHAIN_SEAL_ON_COMMIT off (same inserts, nothing sealed); \"with the chain\": each commit followed by "
+        f'own ({total:,} in all), PostgreSQL on this machine; best of {args.repeats}, alternating. "without": '
+        'AUDIT_CHAIN_SEAL_ON_COMMIT off (same inserts, nothing sealed); "with the chain": each commit followed by '
         "sealing, all sealed by the end and the chain verified.",
         "",
         "| audit writes | best s | events/s | µs per event per writer |",
