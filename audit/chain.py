@@ -6,11 +6,14 @@ event, even as the database's superuser with the append-only trigger disabled, b
 
 Writers do not seal. `audit_record` inserts an event with the chain columns empty, in the action's own transaction,
 and asks for sealing once that transaction has committed (`audit_chain_seal_soon`). The sealer gives every unsealed
-event, in id order, the next place in the chain, in batches, each in a short transaction of its own. Only one sealer
-works at a time: on PostgreSQL, whoever holds a session advisory lock. A writer only *tries* the lock (one round trip)
-and leaves if another sealer holds it, so no request ever waits for another's sealing and writers never serialise on
-a lock of their own. Places are given at sealing time, not by id: an event whose transaction commits after events
-with higher ids is simply sealed later, with a higher place.
+event, in id order, the next place in the chain, in batches of up to BATCH, each one query and one UPDATE. Only one
+sealer works at a time: on PostgreSQL, whoever holds a session advisory lock. A writer only *tries* the lock (one
+round trip) and leaves if another sealer holds it, so no request ever waits for another's sealing and writers never
+serialise on a lock of their own; under load one sealer seals the events of many writers at once. Places are given at
+sealing time, not by id: an event whose transaction commits after events with higher ids is simply sealed later, with
+a higher place. (Chaining at insert time instead would need the previous event's hash inside the writer's
+transaction, that is a lock held from each audited action to its commit: every request that records an event would
+wait for every other.) A unique index on the place backs the lock: two sealers could never give one place twice.
 
 Why every committed event is sealed: a writer that fails the lock committed its event before trying; the holder,
 after releasing the lock, looks once more for unsealed events (a new snapshot, which sees that commit) and seals again
@@ -27,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from datetime import UTC
 from typing import Any
 
@@ -35,8 +37,6 @@ from django.apps import apps as global_apps
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Subquery
-
-logger = logging.getLogger(__name__)
 
 # The previous hash of the first event.
 GENESIS = "0" * 64
