@@ -1,42 +1,45 @@
-"""The audit log's hash chain: every event, once sealed, carries its place in the chain (`chain_seq`, 1, 2, 3, ...
-with no gap), the hash of the event before it (`chain_prev`) and its own hash (`chain_hash`), the SHA-256 of a
-canonical serialisation of all its fields, its place and the previous hash. Changing, removing or reordering a sealed
-event, even as the database's superuser with the append-only trigger disabled, breaks the chain at that event
+"""The audit log's hash chain: every event, once sealed, has a seal (AuditSeal) with its place in the chain (`seq`, 1,
+2, 3, ... with no gap), the previous seal's hash (`prev_hash`) and its own (`hash`), the SHA-256 of a canonical
+serialisation of all the event's fields, its place and the previous hash. Changing or removing a sealed event or a
+seal, even as the database's superuser with the append-only triggers disabled, breaks the chain there
 (`audit.selectors.audit_chain_verify`, `manage.py audit verify`).
 
-Writers do not seal. `audit_record` inserts an event with the chain columns empty, in the action's own transaction,
-and asks for sealing once that transaction has committed (`audit_chain_seal_soon`). The sealer gives every unsealed
-event, in id order, the next place in the chain, in batches of up to BATCH, each one query and one UPDATE. Only one
-sealer works at a time: on PostgreSQL, whoever holds a session advisory lock. A writer only *tries* the lock (one
-round trip) and leaves if another sealer holds it, so no request ever waits for another's sealing and writers never
-serialise on a lock of their own; under load one sealer seals the events of many writers at once. Places are given at
-sealing time, not by id: an event whose transaction commits after events with higher ids is simply sealed later, with
-a higher place. (Chaining at insert time instead would need the previous event's hash inside the writer's
-transaction, that is a lock held from each audited action to its commit: every request that records an event would
-wait for every other.) A unique index on the place backs the lock: two sealers could never give one place twice.
+Writers do not seal. `audit_record` inserts an event in the action's own transaction and asks for sealing once that
+transaction has committed (`audit_chain_seal_soon`); each process tries at most once every
+settings.AUDIT_CHAIN_SEAL_INTERVAL seconds, and the one that gets to seal seals the events of every writer. So an event
+may stay unsealed until the next sealing anywhere: the next commit of any process after its interval, `manage.py audit
+seal`, `manage.py audit verify`, or whatever quotes the chain's head (it calls `audit_chain_seal(wait=True)` first).
 
-Why every committed event is sealed: a writer that fails the lock committed its event before trying; the holder,
-after releasing the lock, looks once more for unsealed events (a new snapshot, which sees that commit) and seals again
-if any are left. `manage.py audit verify` also seals (waiting for the lock) before it walks the chain. On SQLite (the
-embedded configuration) there is no advisory lock: its transactions take the database's write lock at the start
-(`transaction_mode` IMMEDIATE), which serialises sealers.
+The sealer reads the unsealed events (those without a seal), oldest id first, in batches of up to BATCH, and gives
+each the next place: one query and one multi-row INSERT of seals per batch. Only one sealer works at a time: on
+PostgreSQL, whoever holds a session advisory lock. A writer only *tries* the lock (one round trip) and leaves if
+another sealer holds it, so no request ever waits for another's sealing. Places are given at sealing time, not by id:
+ids are taken before the commit, so an event can commit after events with higher ids were sealed; it is sealed later,
+with a higher place. The primary key (the place) and the unique event column back the lock: no place or event is
+sealed twice. (Chaining at insert time instead would hold a lock from each audited action to its commit: every
+request that records an event would wait for every other.)
 
-On PostgreSQL the append-only trigger lets each event be updated exactly once, from unsealed to sealed, with nothing
-else changed, and refuses an event inserted already sealed (migration 0004); the app's role may update the three
-chain columns and nothing else.
+Where the sealer looks: after a commit, at the events above the highest sealed id less LATE, so an event that commits
+while up to LATE newer events were recorded and sealed is still found there, without reading the whole log after
+every commit; `wait=True` (`audit seal`, `audit verify`, reports, the migration) reads the whole log and seals
+whatever committed later than that. Why every event committed is sealed: a writer that fails the lock committed its
+event before trying; the holder, after releasing the lock, looks once more (a new snapshot, which sees that commit)
+and seals again if any are left. On SQLite (the embedded configuration) there is no advisory lock: its transactions
+take the database's write lock at the start (`transaction_mode` IMMEDIATE), which serialises sealers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from datetime import UTC
 from typing import Any
 
 from django.apps import apps as global_apps
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Subquery
+from django.db.models import Max
 
 # The previous hash of the first event.
 GENESIS = "0" * 64
@@ -46,6 +49,8 @@ CONTENT_FIELDS = (
     "data",
 )  # fmt: skip
 BATCH = 1000
+# How far below the highest sealed event id sealing after a commit looks for events that committed late.
+LATE = 10_000
 # The key of the sealer's PostgreSQL advisory lock (any bigint the app uses for nothing else: "auditchn" in ASCII).
 LOCK_KEY = 0x61756469_7463686E
 
@@ -59,57 +64,65 @@ def event_hash(event: dict[str, Any], *, seq: int, prev: str) -> str:
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
-def _model(model: Any) -> Any:
-    return model if model is not None else global_apps.get_model("audit", "AuditEvent")
-
-
+# Where to start looking: the highest sealed event id (the seals' unique index), less LATE (0: the whole log).
+START = "SELECT coalesce(max(event_id), 0) - %s FROM audit_auditseal"
+# Up to BATCH unsealed events with ids above a start, oldest id first, each with the chain's head: one query, written
+# out because it runs after commits (the ORM would compile it every time). Its columns: "id", CONTENT_FIELDS in their
+# order, the head's seq and hash.
+UNSEALED = """
+SELECT e.id, e.at, e.via, e.user_id, e.username, e.client, e.credential, e.action, e.outcome, e.job_id, e.target,
+    e.detail, e.data, h.seq, h.hash
+FROM audit_auditevent e LEFT JOIN (SELECT seq, hash FROM audit_auditseal ORDER BY seq DESC LIMIT 1) h ON true
+WHERE e.id > %s AND NOT EXISTS (SELECT FROM audit_auditseal s WHERE s.event_id = e.id)
+ORDER BY e.id LIMIT %s
+"""
+UNSEALED_ANY = """
+SELECT EXISTS (SELECT FROM audit_auditevent e
+    WHERE e.id > %s AND NOT EXISTS (SELECT FROM audit_auditseal s WHERE s.event_id = e.id))
+"""
 # One statement seals a batch. On its own (autocommit) its transaction commits without waiting for the disk (the
 # reason in _seal_batch); within a caller's transaction (a migration) it leaves that one's setting alone.
 SEAL = """
-UPDATE audit_auditevent AS e SET chain_seq = v.seq, chain_prev = v.prev, chain_hash = v.hash
+INSERT INTO audit_auditseal (seq, event_id, prev_hash, hash)
+SELECT v.seq, v.id, v.prev, v.hash
 FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[]) AS v (id, seq, prev, hash)
-WHERE e.id = v.id
 """
-SEAL_QUICK = SEAL.replace(
-    "AS v (id, seq, prev, hash)", "AS v (id, seq, prev, hash), (SELECT set_config('synchronous_commit', 'off', true)) q"
-)
+SEAL_QUICK = SEAL + " CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) q"
 
 
-# Up to BATCH unsealed events, oldest id first (the index audit_unsealed), each with the chain's head: one query,
-# written out because it runs after most commits (the ORM would compile it every time). Its columns: "id",
-# CONTENT_FIELDS in their order, the head's seq and hash.
-UNSEALED = """
-SELECT id, at, via, user_id, username, client, credential, action, outcome, job_id, target, detail, data,
-    (SELECT chain_seq FROM audit_auditevent WHERE chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1),
-    (SELECT chain_hash FROM audit_auditevent WHERE chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1)
-FROM audit_auditevent WHERE chain_hash IS NULL ORDER BY id LIMIT %s
-"""
-UNSEALED_ANY = "SELECT EXISTS (SELECT FROM audit_auditevent WHERE chain_hash IS NULL)"
+def _models(apps: Any) -> tuple[Any, Any]:
+    apps = apps or global_apps
+    return apps.get_model("audit", "AuditEvent"), apps.get_model("audit", "AuditSeal")
 
 
-def _unsealed_after_head(model: Any) -> list[dict[str, Any]]:
-    """Up to BATCH unsealed events, oldest id first, each with the chain's head ("head_seq", "head_hash")."""
+def _start(seal_model: Any, late: int) -> int:
     if connection.vendor == "postgresql":
-        data = model._meta.get_field("data")
         with connection.cursor() as cursor:
-            cursor.execute(UNSEALED, [BATCH])
-            rows = cursor.fetchall()
-        names = ["id", *CONTENT_FIELDS, "head_seq", "head_hash"]
-        events = [dict(zip(names, row, strict=True)) for row in rows]
+            cursor.execute(START, [late])
+            return cursor.fetchone()[0]
+    return (seal_model.objects.aggregate(top=Max("event_id"))["top"] or 0) - late
+
+
+def _unsealed_after_head(models: tuple[Any, Any], start: int) -> list[dict[str, Any]]:
+    """Up to BATCH unsealed events with ids above `start`, oldest first, each with the chain's head ("head_seq",
+    "head_hash")."""
+    event_model, seal_model = models
+    names = ["id", *CONTENT_FIELDS, "head_seq", "head_hash"]
+    if connection.vendor == "postgresql":
+        data = event_model._meta.get_field("data")
+        with connection.cursor() as cursor:
+            cursor.execute(UNSEALED, [start, BATCH])
+            events = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         for event in events:
             event["data"] = data.from_db_value(event["data"], None, connection)
         return events
-    head = model.objects.filter(chain_seq__isnull=False).order_by("-chain_seq")
-    return list(
-        model.objects.filter(chain_hash__isnull=True)
-        .order_by("id")
-        .annotate(head_seq=Subquery(head.values("chain_seq")[:1]), head_hash=Subquery(head.values("chain_hash")[:1]))
-        .values("id", *CONTENT_FIELDS, "head_seq", "head_hash")[:BATCH]
-    )
+    head = seal_model.objects.order_by("-seq").values_list("seq", "hash").first() or (None, None)
+    events = event_model.objects.filter(id__gt=start, seal__isnull=True).order_by("id")
+    return [{**event, "head_seq": head[0], "head_hash": head[1]} for event in events.values(*names[:-2])[:BATCH]]
 
 
 def _links(events: list[dict[str, Any]]) -> list[tuple[int, int, str, str]]:
-    """(id, seq, prev, hash) of each of `events`, chained after the head they carry."""
+    """(event id, seq, prev, hash) of each of `events`, chained after the head they carry."""
     seq, prev = events[0]["head_seq"] or 0, events[0]["head_hash"] or GENESIS
     links = []
     for event in events:
@@ -120,59 +133,60 @@ def _links(events: list[dict[str, Any]]) -> list[tuple[int, int, str, str]]:
     return links
 
 
-def _seal_batch(model: Any) -> int:
-    """Seal up to BATCH unsealed events, oldest id first, after the chain's head. Returns how many.
+def _seal_batch(models: tuple[Any, Any], start: int) -> list[dict[str, Any]]:
+    """Seal up to BATCH unsealed events with ids above `start`, oldest first, after the chain's head. Returns them.
 
-    On PostgreSQL (under the sealer's lock) one query reads them and one statement seals them all, committing without
-    waiting for the disk (synchronous_commit off, for that statement's transaction only): a seal lost in a crash is
-    the newest, the events go back to unsealed and are sealed again, the chain unbroken; the next ordinary commit
-    makes it durable anyway. Elsewhere (SQLite) a transaction, which takes the database's write lock first, holds
+    On PostgreSQL (under the sealer's lock) one query reads them and one INSERT seals them all, committing without
+    waiting for the disk (synchronous_commit off, for that statement's transaction only): seals lost in a crash are
+    the newest, their events go back to unsealed and are sealed again, the chain unbroken; the next ordinary commit
+    makes them durable anyway. Elsewhere (SQLite) a transaction, which takes the database's write lock first, holds
     both."""
     if connection.vendor != "postgresql":
         with transaction.atomic():
-            events = _unsealed_after_head(model)
-            if not events:
-                return 0
-            sealed = [model(id=i, chain_seq=seq, chain_prev=prev, chain_hash=h) for i, seq, prev, h in _links(events)]
-            model.objects.bulk_update(sealed, ["chain_seq", "chain_prev", "chain_hash"])
-            return len(sealed)
-    events = _unsealed_after_head(model)
-    if not events:
-        return 0
-    links = _links(events)
-    ids, seqs, prevs, hashes = zip(*links, strict=True)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            SEAL if connection.in_atomic_block else SEAL_QUICK, [list(ids), list(seqs), list(prevs), list(hashes)]
-        )
-    return len(links)
+            events = _unsealed_after_head(models, start)
+            if events:
+                seals = [models[1](seq=s, event_id=i, prev_hash=p, hash=h) for i, s, p, h in _links(events)]
+                models[1].objects.bulk_create(seals)
+        return events
+    events = _unsealed_after_head(models, start)
+    if events:
+        ids, seqs, prevs, hashes = zip(*_links(events), strict=True)
+        with connection.cursor() as cursor:
+            statement = SEAL if connection.in_atomic_block else SEAL_QUICK
+            cursor.execute(statement, [list(ids), list(seqs), list(prevs), list(hashes)])
+    return events
 
 
-def _seal_all(model: Any) -> int:
-    total = 0
+def _seal_all(models: tuple[Any, Any], late: int | None) -> int:
+    """Seal every unsealed event above the highest sealed id less `late` (None: the whole log). Returns how many."""
+    start, total = (0 if late is None else _start(models[1], late)), 0
     while True:
-        count = _seal_batch(model)
-        total += count
-        if count < BATCH:
+        events = _seal_batch(models, start)
+        total += len(events)
+        if len(events) < BATCH:
             return total
+        start = events[-1]["id"]
 
 
-def _unsealed(model: Any) -> bool:
+def _unsealed(models: tuple[Any, Any], late: int | None) -> bool:
+    start = 0 if late is None else _start(models[1], late)
     if connection.vendor != "postgresql":
-        return model.objects.filter(chain_hash__isnull=True).exists()
+        return models[0].objects.filter(id__gt=start, seal__isnull=True).exists()
     with connection.cursor() as cursor:
-        cursor.execute(UNSEALED_ANY)
+        cursor.execute(UNSEALED_ANY, [start])
         return cursor.fetchone()[0]
 
 
-def audit_chain_seal(*, wait: bool = False, model: Any = None) -> int:
-    """Seal every unsealed event that has committed, unless another sealer is at work (on PostgreSQL, and `wait`
-    False: then that one seals them). `wait`: wait for the other sealer to finish, then seal what is left (`audit
-    verify`). `model`: the AuditEvent model (a migration passes its own). Returns how many events this call sealed.
-    Call it outside any transaction: its own must commit for the lock's release to mean anything."""
-    model = _model(model)
+def audit_chain_seal(*, wait: bool = False, apps: Any = None) -> int:
+    """Seal the events committed so far that are not sealed yet, unless another sealer is at work (on PostgreSQL, and
+    `wait` False: then that one seals them). Without `wait` it looks at the newest events only (LATE); with `wait` it
+    waits for the other sealer to finish and then seals every unsealed event in the log (`audit seal`, `audit
+    verify`, and before quoting the chain's head: `audit.selectors.audit_chain_head`). `apps`: the app registry (a
+    migration passes its own). Returns how many events this call sealed. Call it outside any transaction: its own
+    must commit for the lock's release to mean anything."""
+    models, late = _models(apps), None if wait else LATE
     if connection.vendor != "postgresql":
-        return _seal_all(model)
+        return _seal_all(models, late)
     total = 0
     while True:
         with connection.cursor() as cursor:
@@ -183,21 +197,30 @@ def audit_chain_seal(*, wait: bool = False, model: Any = None) -> int:
                 if not cursor.fetchone()[0]:
                     return total  # the holder looks again after releasing it
             try:
-                total += _seal_all(model)
+                total += _seal_all(models, late)
             finally:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
         # Events committed by writers that found the lock taken while this call held it.
-        if not _unsealed(model):
+        if not _unsealed(models, late):
             return total
 
 
+# When this process last tried to seal (time.monotonic()).
+_tried = {"at": float("-inf")}
+
+
 def _seal_after_commit() -> None:
+    now = time.monotonic()
+    if now - _tried["at"] < settings.AUDIT_CHAIN_SEAL_INTERVAL:
+        return
+    _tried["at"] = now
     audit_chain_seal()
 
 
 def audit_chain_seal_soon() -> None:
-    """Seal the events of the current transaction once it has committed (at once where none is open), unless
-    settings.AUDIT_CHAIN_SEAL_ON_COMMIT is off. A failure to seal is logged, never raised: the event is recorded,
-    and the next sealer seals it."""
+    """Seal the events of the current transaction once it has committed (at once where none is open), unless this
+    process tried less than settings.AUDIT_CHAIN_SEAL_INTERVAL seconds ago or settings.AUDIT_CHAIN_SEAL_ON_COMMIT is
+    off: then a later sealing seals them. A failure to seal is logged, never raised: the event is recorded, and the
+    next sealer seals it."""
     if settings.AUDIT_CHAIN_SEAL_ON_COMMIT:
         transaction.on_commit(_seal_after_commit, robust=True)

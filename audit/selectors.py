@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from audit.chain import CONTENT_FIELDS, GENESIS, event_hash
-from audit.models import AuditEvent
+from audit.models import AuditEvent, AuditSeal
 
 
 def audit_events_for_job(*, job_id: int, limit: int = 50) -> QuerySet[AuditEvent]:
@@ -45,7 +45,7 @@ def audit_events_for_export(
 
 @dataclass(frozen=True)
 class ChainHead:
-    """The newest sealed event: its place in the chain, its hash and its time. Quoted in a report, it pins the whole
+    """The newest seal: its place in the chain, its hash and its event's time. Quoted in a report, it pins the whole
     log up to it: a log rewritten later ends in another hash."""
 
     seq: int
@@ -54,19 +54,15 @@ class ChainHead:
 
 
 def audit_chain_head() -> ChainHead | None:
-    """The chain's head, or None while no event is sealed."""
-    head = (
-        AuditEvent.objects.filter(chain_seq__isnull=False)
-        .order_by("-chain_seq")
-        .values_list("chain_seq", "chain_hash", "at")
-        .first()
-    )
+    """The chain's head, or None while no event is sealed. Events recorded since the last sealing are not in it yet:
+    whoever quotes the head seals first (`audit.chain.audit_chain_seal(wait=True)`)."""
+    head = AuditSeal.objects.order_by("-seq").values_list("seq", "hash", "event__at").first()
     return ChainHead(*head) if head else None
 
 
 @dataclass(frozen=True)
 class ChainBreak:
-    """The first broken link: the event where the chain goes wrong (its place and id) and what is wrong."""
+    """The first broken link: where the chain goes wrong (its place and the event's id) and what is wrong."""
 
     seq: int
     event_id: int
@@ -76,41 +72,41 @@ class ChainBreak:
 @dataclass(frozen=True)
 class ChainCheck:
     events: int  # sealed events walked
-    head: ChainHead | None  # the last event walked that was sound
+    head: ChainHead | None  # the last link walked that was sound
     broken: ChainBreak | None
     unsealed: int  # events not (yet) in the chain
 
 
 CHAIN_CHUNK = 5000
+# A seal and its event's fields, as event_hash takes them.
+LINK_FIELDS = {"prev": "prev_hash", "id": "event_id"} | {field: f"event__{field}" for field in CONTENT_FIELDS}
 
 
 def audit_chain_verify(*, progress: Callable[[int], None] | None = None) -> ChainCheck:
-    """Walk the sealed events in chain order, recomputing each hash, up to the first broken link: a gap in the places
-    (events deleted), an event whose previous hash is not the hash of the one before it (that one, or this link,
-    changed), or an event whose hash does not match its content (changed). `progress(n)`: called with the number of
-    events walked so far, every CHAIN_CHUNK events and at the end."""
-    events = (
-        AuditEvent.objects.filter(chain_seq__isnull=False)
-        .order_by("chain_seq")
-        .values("id", "chain_seq", "chain_prev", "chain_hash", *CONTENT_FIELDS)
+    """Walk the seals in chain order with their events, recomputing each hash, up to the first broken link: a gap in
+    the places (a seal, or its event, deleted), a seal whose previous hash is not the hash of the one before it (that
+    one, or this one, changed), or an event whose hash does not match its content (changed). `progress(n)`: called
+    with the number of events walked so far, every CHAIN_CHUNK events and at the end."""
+    links = AuditSeal.objects.order_by("seq").values(
+        "seq", "hash", **{name: F(path) for name, path in LINK_FIELDS.items()}
     )
     walked, head, broken, prev = 0, None, None, GENESIS
-    for event in events.iterator(chunk_size=CHAIN_CHUNK):
-        expected, seq = walked + 1, event["chain_seq"]
+    for link in links.iterator(chunk_size=CHAIN_CHUNK):
+        expected, seq = walked + 1, link["seq"]
         if seq != expected:
             missing = f"{expected}" if seq == expected + 1 else f"{expected} to {seq - 1}"
-            broken = ChainBreak(seq, event["id"], f"gap: no event at place {missing} before it (deleted)")
-        elif event["chain_prev"] != prev:
-            broken = ChainBreak(seq, event["id"], "previous-hash mismatch: the event before it was changed or replaced")
-        elif event_hash(event, seq=seq, prev=prev) != event["chain_hash"]:
-            broken = ChainBreak(seq, event["id"], "content changed: its hash does not match its fields")
+            broken = ChainBreak(seq, link["id"], f"gap: nothing sealed at place {missing} before it (deleted)")
+        elif link["prev"] != prev:
+            broken = ChainBreak(seq, link["id"], "previous-hash mismatch: the link before it was changed or replaced")
+        elif event_hash(link, seq=seq, prev=prev) != link["hash"]:
+            broken = ChainBreak(seq, link["id"], "content changed: its hash does not match its fields")
         if broken:
             break
-        walked, prev = seq, event["chain_hash"]
-        head = ChainHead(seq, prev, event["at"])
+        walked, prev = seq, link["hash"]
+        head = ChainHead(seq, prev, link["at"])
         if progress and walked % CHAIN_CHUNK == 0:
             progress(walked)
     if progress:
         progress(walked)
-    unsealed = AuditEvent.objects.filter(chain_hash__isnull=True).count()
+    unsealed = AuditEvent.objects.filter(seal__isnull=True).count()
     return ChainCheck(events=walked, head=head, broken=broken, unsealed=unsealed)

@@ -1,6 +1,7 @@
 """The audit log's hash chain: every event committed is sealed, in a chain with no gap, also with many writers at
-once; `manage.py audit verify` names the first event a database administrator changed or deleted behind the
-append-only trigger's back; the trigger lets an event be sealed once and changed in no other way."""
+once and with events that commit late; `manage.py audit verify` names the first event or seal a database
+administrator changed or deleted behind the append-only triggers' back; the triggers and the app's rights let events
+and seals be added and nothing else."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from psycopg import errors
 
 from audit.chain import GENESIS, event_hash
-from audit.models import AuditEvent
+from audit.models import AuditEvent, AuditSeal
 from audit.selectors import audit_chain_head, audit_chain_verify
 from audit.services import audit_record
 from tests.support.environment import REPO, app_role_url, embedded_env
@@ -32,7 +33,11 @@ EACH = 40
 
 
 def chain() -> list[tuple[int, int, str, str]]:
-    return list(AuditEvent.objects.order_by("chain_seq").values_list("chain_seq", "id", "chain_prev", "chain_hash"))
+    return list(AuditSeal.objects.order_by("seq").values_list("seq", "event_id", "prev_hash", "hash"))
+
+
+def seq_of(event: AuditEvent) -> int | None:
+    return AuditSeal.objects.filter(event_id=event.pk).values_list("seq", flat=True).first()
 
 
 def verify() -> str:
@@ -71,7 +76,7 @@ def test_events_are_sealed_when_their_transaction_commits_into_one_chain(logged)
     with transaction.atomic():
         inside = audit_record("job.share", detail="two in one transaction")
         audit_record("job.unshare")
-        assert AuditEvent.objects.get(pk=inside.pk).chain_hash is None  # not before the commit
+        assert seq_of(inside) is None  # not before the commit
 
     def delete_that_fails() -> None:
         with transaction.atomic():
@@ -85,15 +90,15 @@ def test_events_are_sealed_when_their_transaction_commits_into_one_chain(logged)
     assert [event_id for _, event_id, *_ in links] == sorted(event_id for _, event_id, *_ in links)
     assert links[0][2] == GENESIS
     assert all(links[n][2] == links[n - 1][3] for n in range(1, len(links)))
-    first = AuditEvent.objects.values().get(chain_seq=1)
-    assert event_hash(first, seq=1, prev=GENESIS) == first["chain_hash"]
+    first = AuditEvent.objects.values().get(pk=links[0][1])
+    assert event_hash(first, seq=1, prev=GENESIS) == links[0][3]
     head = audit_chain_head()
     assert (head.seq, head.hash) == (14, links[-1][3])
     out = verify()
     assert "14 events verified" in out
     assert f"chain head: seq 14 hash {links[-1][3]}" in out
     # The verification is recorded, and sealed too.
-    assert AuditEvent.objects.get(action="audit.verify").chain_seq == 15
+    assert seq_of(AuditEvent.objects.get(action="audit.verify")) == 15
 
 
 def test_no_chain_head_before_the_first_event():
@@ -118,7 +123,7 @@ def test_concurrent_writers_leave_every_event_sealed_in_a_chain_with_no_gap():
             done.result()
     # Sealed by the writers themselves, before anyone verifies: none is left behind by the race between a sealer
     # that has selected its batch and a commit that lands meanwhile.
-    assert not AuditEvent.objects.filter(chain_hash__isnull=True).exists()
+    assert not AuditEvent.objects.filter(seal__isnull=True).exists()
     assert [seq for seq, *_ in chain()] == list(range(1, WRITERS * EACH + 1))
     check = audit_chain_verify()
     assert (check.events, check.broken, check.unsealed) == (WRITERS * EACH, None, 0)
@@ -141,9 +146,9 @@ def test_writers_in_processes_of_their_own_leave_a_valid_chain(tmp_path):
 
 
 def test_a_change_by_a_database_administrator_is_found_at_that_event(logged, as_superuser):
-    changed = AuditEvent.objects.get(pk=logged[5].pk)
+    changed = logged[5]
     as_superuser.execute("UPDATE audit_auditevent SET detail = 'nothing happened' WHERE id = %s", [changed.pk])
-    with pytest.raises(CommandError, match=rf"seq {changed.chain_seq} \(event {changed.pk}\): content changed"):
+    with pytest.raises(CommandError, match=rf"seq {seq_of(changed)} \(event {changed.pk}\): content changed"):
         verify()
     check = audit_chain_verify()
     assert (check.head.seq, check.broken.seq, check.broken.event_id) == (5, 6, changed.pk)
@@ -160,97 +165,137 @@ def test_a_change_of_the_json_data_or_the_time_is_found(logged, as_superuser):
 
 
 def test_a_change_with_its_hash_recomputed_is_found_at_the_next_event(logged, as_superuser):
-    event = AuditEvent.objects.get(pk=logged[3].pk)
+    event = logged[3]
+    seal = AuditSeal.objects.get(event_id=event.pk)
     as_superuser.execute("UPDATE audit_auditevent SET outcome = 'refused' WHERE id = %s", [event.pk])
     forged = AuditEvent.objects.values().get(pk=event.pk)
-    rehashed = event_hash(forged, seq=event.chain_seq, prev=event.chain_prev)
-    as_superuser.execute("UPDATE audit_auditevent SET chain_hash = %s WHERE id = %s", [rehashed, event.pk])
+    rehashed = event_hash(forged, seq=seal.seq, prev=seal.prev_hash)
+    as_superuser.execute("UPDATE audit_auditseal SET hash = %s WHERE seq = %s", [rehashed, seal.seq])
     with pytest.raises(CommandError, match=rf"seq 5 \(event {logged[4].pk}\): previous-hash mismatch"):
         verify()
 
 
 def test_a_deleted_event_is_found_as_a_gap(logged, as_superuser):
     as_superuser.execute("DELETE FROM audit_auditevent WHERE id = %s", [logged[6].pk])
-    with pytest.raises(CommandError, match=rf"seq 8 \(event {logged[7].pk}\): gap: no event at place 7 before it"):
+    with pytest.raises(CommandError, match=rf"seq 8 \(event {logged[7].pk}\): gap: nothing sealed at place 7 before"):
         verify()
 
 
-def test_an_event_unsealed_behind_the_trigger_is_found_as_a_gap_once_sealed_again(logged, as_superuser):
-    as_superuser.execute(
-        "UPDATE audit_auditevent SET chain_seq = NULL, chain_prev = NULL, chain_hash = NULL WHERE id = %s",
-        [logged[0].pk],
-    )
-    with pytest.raises(CommandError, match=rf"seq 2 \(event {logged[1].pk}\): gap"):
+def test_a_deleted_seal_is_found_as_a_gap_once_its_event_is_sealed_again(logged, as_superuser):
+    as_superuser.execute("DELETE FROM audit_auditseal WHERE event_id = %s", [logged[0].pk])
+    check = audit_chain_verify()
+    assert (check.unsealed, check.broken.seq, check.broken.event_id) == (1, 2, logged[1].pk)  # before sealing
+    with pytest.raises(CommandError, match=rf"seq 2 \(event {logged[1].pk}\): gap: nothing sealed at place 1"):
         verify()
-    assert AuditEvent.objects.get(pk=logged[0].pk).chain_seq == 13  # sealed again, at the end
+    assert seq_of(logged[0]) == 13  # sealed again, at the end
+
+
+def test_an_event_that_commits_after_newer_events_were_sealed_is_sealed_after_them():
+    """Ids are taken before the commit: a transaction that records an event and commits late leaves a lower id
+    unsealed behind higher ones already sealed; the next sealing after a commit seals it, with the next place."""
+    late_started, others_done = threading.Event(), threading.Event()
+
+    def late_writer() -> None:
+        try:
+            with transaction.atomic():
+                audit_record("job.share", target="the late one")
+                late_started.set()
+                others_done.wait(timeout=60)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        late = pool.submit(late_writer)
+        assert late_started.wait(timeout=60)
+        newer = [audit_record("job.view", n=n) for n in range(3)]  # sealed at once, the late one not yet committed
+        assert [seq for seq, *_ in chain()] == [1, 2, 3]
+        others_done.set()
+        late.result()
+    late_id = AuditEvent.objects.get(action="job.share").pk
+    assert late_id < newer[0].pk
+    assert seq_of(AuditEvent(pk=late_id)) == 4  # sealed on its own commit, after the newer ones
+    last = audit_record("job.view")
+    assert [event_id for _, event_id, *_ in chain()] == [*(e.pk for e in newer), late_id, last.pk]
+    check = audit_chain_verify()
+    assert (check.events, check.broken, check.unsealed) == (5, None, 0)
+
+
+def test_with_an_interval_a_process_seals_at_most_that_often_and_audit_seal_seals_the_rest(settings):
+    settings.AUDIT_CHAIN_SEAL_INTERVAL = 3600
+    events = []
+    for n in range(3):
+        with transaction.atomic():
+            events.append(audit_record("job.view", n=n))
+    assert seq_of(events[-1]) is None  # this process tried within the hour: left for the next sealing
+    assert AuditEvent.objects.filter(seal__isnull=True).count() >= 2
+    out = io.StringIO()
+    call_command("audit", "seal", stdout=out)
+    assert AuditEvent.objects.filter(seal__isnull=True).count() == 0
+    assert audit_chain_head().seq == 3
+    assert audit_chain_verify().events == 3
 
 
 @pytest.mark.parametrize(
     "statement",
     [
-        "UPDATE audit_auditevent SET chain_hash = repeat('0', 64) WHERE id = {id}",  # a sealed event, sealed again
-        "UPDATE audit_auditevent SET chain_seq = NULL, chain_prev = NULL, chain_hash = NULL WHERE id = {id}",
         "UPDATE audit_auditevent SET detail = 'x' WHERE id = {id}",
         "DELETE FROM audit_auditevent WHERE id = {id}",
-        "INSERT INTO audit_auditevent (at, via, username, client, credential, action, outcome, target, detail, data,"
-        " chain_seq, chain_prev, chain_hash) VALUES (now(), 'system', '', '', '', 'x', 'ok', '', '', '{{}}', 99,"
-        " repeat('0', 64), repeat('1', 64))",
+        "UPDATE audit_auditseal SET hash = repeat('0', 64) WHERE event_id = {id}",
+        "DELETE FROM audit_auditseal WHERE event_id = {id}",
     ],
-    ids=["reseal", "unseal", "detail", "delete", "insert-sealed"],
+    ids=["event-update", "event-delete", "seal-update", "seal-delete"],
 )
-def test_the_trigger_lets_an_event_be_sealed_once_and_nothing_else(logged, statement):
+def test_the_triggers_refuse_to_change_or_delete_an_event_or_a_seal(logged, statement):
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement.format(id=logged[0].pk))
     assert audit_chain_verify().events == 12
 
 
-def test_the_trigger_refuses_a_seal_that_changes_anything_else():
-    with transaction.atomic():
-        AuditEvent.objects.bulk_create([AuditEvent(via="system", action="x")])  # no sealing asked
-    event = AuditEvent.objects.get()
-    assert event.chain_hash is None
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        AuditEvent.objects.filter(pk=event.pk).update(chain_seq=1, chain_prev=GENESIS, chain_hash="1" * 64, target="y")
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        AuditEvent.objects.filter(pk=event.pk).update(chain_seq=1)  # all three, or none
-    assert "1 events verified" in verify()
+def test_a_second_seal_of_an_event_or_of_a_place_is_refused(logged):
+    head = audit_chain_head()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AuditSeal.objects.create(seq=head.seq + 1, event_id=logged[0].pk, prev_hash=head.hash, hash="1" * 64)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AuditSeal.objects.create(seq=head.seq, event_id=logged[0].pk + 100, prev_hash=head.hash, hash="1" * 64)
 
 
-def test_the_app_role_may_seal_but_change_or_delete_nothing(logged):
+def test_the_app_role_may_add_seals_but_change_or_delete_no_event_and_no_seal(logged):
     with psycopg.connect(app_role_url(connection.settings_dict), autocommit=True) as app:
-        app.execute(
+        (unsealed,) = app.execute(
             "INSERT INTO audit_auditevent (at, via, username, client, credential, action, outcome, target, detail,"
-            " data) VALUES (now(), 'system', '', '', '', 'job.view', 'ok', '', '', '{}')"
-        )
-        (unsealed,) = app.execute("SELECT id FROM audit_auditevent WHERE chain_hash IS NULL").fetchone()
+            " data) VALUES (now(), 'system', '', '', '', 'job.view', 'ok', '', '', '{}') RETURNING id"
+        ).fetchone()
         app.execute(
-            "UPDATE audit_auditevent SET chain_seq = 13, chain_prev = %s, chain_hash = %s WHERE id = %s",
-            [audit_chain_head().hash, "2" * 64, unsealed],
-        )  # allowed once (a wrong hash, which verify then names)
-        with pytest.raises(errors.RaiseException, match="append-only"):
-            app.execute("UPDATE audit_auditevent SET chain_hash = %s WHERE id = %s", ["3" * 64, unsealed])
+            "INSERT INTO audit_auditseal (seq, event_id, prev_hash, hash) VALUES (13, %s, %s, %s)",
+            [unsealed, audit_chain_head().hash, "2" * 64],
+        )  # allowed (a wrong hash, which verify then names)
         for statement in (
             "UPDATE audit_auditevent SET detail = 'x'",
-            "UPDATE audit_auditevent SET chain_hash = NULL, detail = 'x'",
             "DELETE FROM audit_auditevent",
             "TRUNCATE audit_auditevent",
+            "UPDATE audit_auditseal SET hash = repeat('3', 64)",
+            "DELETE FROM audit_auditseal",
+            "TRUNCATE audit_auditseal",
+            "ALTER TABLE audit_auditseal DISABLE TRIGGER audit_seal_append_only",
+            "DROP TABLE audit_auditseal",
         ):
             with pytest.raises(errors.InsufficientPrivilege):
                 app.execute(statement)
-    assert audit_chain_verify().broken.event_id == unsealed
+    check = audit_chain_verify()
+    assert (check.events, check.broken.event_id) == (12, unsealed)
 
 
 def test_with_sealing_on_commit_off_audit_seal_and_audit_verify_seal(settings, logged):
     settings.AUDIT_CHAIN_SEAL_ON_COMMIT = False
     later = [audit_record("job.view"), audit_record("job.view")]
-    assert AuditEvent.objects.get(pk=later[0].pk).chain_seq is None
+    assert seq_of(later[0]) is None
     out = io.StringIO()
     call_command("audit", "seal", stdout=out)
     assert out.getvalue() == "sealed 2 events\n"
-    assert AuditEvent.objects.get(pk=later[1].pk).chain_seq == 14
+    assert seq_of(later[1]) == 14
     last = audit_record("job.view")
     assert "sealed 1 events" in verify()
-    assert AuditEvent.objects.get(pk=last.pk).chain_seq == 15
+    assert seq_of(last) == 15
 
 
 def test_the_export_form_of_the_command_still_works(logged):

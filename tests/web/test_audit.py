@@ -20,7 +20,7 @@ from django.urls import reverse
 
 from api.models import ApiToken
 from api.services import api_token_create
-from audit.models import AuditEvent
+from audit.models import AuditEvent, AuditSeal
 from audit.selectors import AUDIT_FIELDS
 from audit.services import audit_record
 from jobs.models import FileInstance, Job
@@ -264,9 +264,12 @@ def test_manage_py_audit_exports_the_log_oldest_first_and_records_that(evidence_
 def test_the_admin_shows_an_events_place_in_the_hash_chain_read_only(make_user, client_for):
     boss = make_user("boss@example.org", staff=True, superuser=True)
     event = audit_record("job.view", target="a file")  # sealed at once: no transaction is open
-    sealed = AuditEvent.objects.get(pk=event.pk)
+    seal = AuditSeal.objects.get(event_id=event.pk)
     page = client_for(boss).get(reverse("admin:audit_auditevent_change", args=[event.pk]))
     assert page.status_code == 200
-    assert sealed.chain_hash in page.text
-    assert sealed.chain_prev in page.text
+    assert seal.hash in page.text
+    assert seal.prev_hash in page.text
     assert 'name="chain_hash"' not in page.text  # shown, not an input
+    listing = client_for(boss).get(reverse("admin:audit_auditevent_changelist"))
+    assert listing.status_code == 200
+    assert f'<td class="field-chain_seq">{seal.seq}</td>' in listing.text

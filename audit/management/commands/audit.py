@@ -1,7 +1,7 @@
 """`manage.py audit [--job ID] [--user EMAIL] [--since WHEN] [--until WHEN] [--format jsonl|csv] [--raw] [-o FILE]`:
 the audit log, oldest first, for a case file or a review. The export is itself recorded.
 
-`manage.py audit seal`: seal the events not yet sealed into the log's hash chain (with AUDIT_CHAIN_SEAL_ON_COMMIT off).
+`manage.py audit seal`: seal every event not yet sealed into the log's hash chain (audit.chain).
 
 `manage.py audit verify`: seal what is not yet sealed, walk the log's hash chain (audit.chain) and print its head, or
 the first broken link and exit with status 1. The verification is itself recorded."""
