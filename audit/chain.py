@@ -22,9 +22,9 @@ request that records an event would wait for every other.)
 Where the sealer looks: after a commit, at the events above the highest sealed id less LATE, so an event that commits
 while up to LATE newer events were recorded and sealed is still found there, without reading the whole log after
 every commit; `wait=True` (`audit seal`, `audit verify`, reports, the migration) reads the whole log and seals
-whatever committed later than that. Why every event committed is sealed: a writer that fails the lock committed its
-event before trying; the holder, after releasing the lock, looks once more (a new snapshot, which sees that commit)
-and seals again if any are left. On SQLite (the embedded configuration) there is no advisory lock: its transactions
+whatever committed later than that. A writer that fails the lock leaves its event to the next sealing, as one within
+its interval does: under load that is soon (another process's), on a quiet server the next `audit seal`, `audit
+verify` or report seals it. On SQLite (the embedded configuration) there is no advisory lock: its transactions
 take the database's write lock at the start (`transaction_mode` IMMEDIATE), which serialises sealers.
 """
 
@@ -49,8 +49,9 @@ CONTENT_FIELDS = (
     "data",
 )  # fmt: skip
 BATCH = 1000
-# How far below the highest sealed event id sealing after a commit looks for events that committed late.
-LATE = 10_000
+# How far below the highest sealed event id sealing after a commit looks for events that committed late (a window
+# read after commits, so small: a millisecond or two).
+LATE = 1000
 # The key of the sealer's PostgreSQL advisory lock (any bigint the app uses for nothing else: "auditchn" in ASCII).
 LOCK_KEY = 0x61756469_7463686E
 
@@ -67,18 +68,21 @@ def event_hash(event: dict[str, Any], *, seq: int, prev: str) -> str:
 # Where to start looking: the highest sealed event id (the seals' unique index), less LATE (0: the whole log).
 START = "SELECT coalesce(max(event_id), 0) - %s FROM audit_auditseal"
 # Up to BATCH unsealed events with ids above a start, oldest id first, each with the chain's head: one query, written
-# out because it runs after commits (the ORM would compile it every time). Its columns: "id", CONTENT_FIELDS in their
-# order, the head's seq and hash.
+# out because it runs after commits (the ORM would compile it every time). The ids first (two index ranges merged, the
+# seals' bounded too), then the unsealed events' rows. Its columns: "id", CONTENT_FIELDS in their order, the head's
+# seq and hash.
 UNSEALED = """
 SELECT e.id, e.at, e.via, e.user_id, e.username, e.client, e.credential, e.action, e.outcome, e.job_id, e.target,
     e.detail, e.data, h.seq, h.hash
-FROM audit_auditevent e LEFT JOIN (SELECT seq, hash FROM audit_auditseal ORDER BY seq DESC LIMIT 1) h ON true
-WHERE e.id > %s AND NOT EXISTS (SELECT FROM audit_auditseal s WHERE s.event_id = e.id)
-ORDER BY e.id LIMIT %s
-"""
-UNSEALED_ANY = """
-SELECT EXISTS (SELECT FROM audit_auditevent e
-    WHERE e.id > %s AND NOT EXISTS (SELECT FROM audit_auditseal s WHERE s.event_id = e.id))
+FROM (
+    SELECT u.id FROM audit_auditevent u
+    WHERE u.id > %(start)s
+        AND NOT EXISTS (SELECT FROM audit_auditseal s WHERE s.event_id = u.id AND s.event_id > %(start)s)
+    ORDER BY u.id LIMIT %(batch)s
+) unsealed
+JOIN audit_auditevent e ON e.id = unsealed.id
+LEFT JOIN (SELECT seq, hash FROM audit_auditseal ORDER BY seq DESC LIMIT 1) h ON true
+ORDER BY e.id
 """
 # One statement seals a batch. On its own (autocommit) its transaction commits without waiting for the disk (the
 # reason in _seal_batch); within a caller's transaction (a migration) it leaves that one's setting alone.
@@ -111,7 +115,7 @@ def _unsealed_after_head(models: tuple[Any, Any], start: int) -> list[dict[str, 
     if connection.vendor == "postgresql":
         data = event_model._meta.get_field("data")
         with connection.cursor() as cursor:
-            cursor.execute(UNSEALED, [start, BATCH])
+            cursor.execute(UNSEALED, {"start": start, "batch": BATCH})
             events = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         for event in events:
             event["data"] = data.from_db_value(event["data"], None, connection)
@@ -168,41 +172,28 @@ def _seal_all(models: tuple[Any, Any], late: int | None) -> int:
         start = events[-1]["id"]
 
 
-def _unsealed(models: tuple[Any, Any], late: int | None) -> bool:
-    start = 0 if late is None else _start(models[1], late)
-    if connection.vendor != "postgresql":
-        return models[0].objects.filter(id__gt=start, seal__isnull=True).exists()
-    with connection.cursor() as cursor:
-        cursor.execute(UNSEALED_ANY, [start])
-        return cursor.fetchone()[0]
-
-
 def audit_chain_seal(*, wait: bool = False, apps: Any = None) -> int:
     """Seal the events committed so far that are not sealed yet, unless another sealer is at work (on PostgreSQL, and
-    `wait` False: then that one seals them). Without `wait` it looks at the newest events only (LATE); with `wait` it
-    waits for the other sealer to finish and then seals every unsealed event in the log (`audit seal`, `audit
-    verify`, and before quoting the chain's head: `audit.selectors.audit_chain_head`). `apps`: the app registry (a
-    migration passes its own). Returns how many events this call sealed. Call it outside any transaction: its own
-    must commit for the lock's release to mean anything."""
+    `wait` False: then that one seals what it sees, and the rest waits for the next sealing). Without `wait` it looks
+    at the newest events only (LATE); with `wait` it waits for the other sealer to finish and then seals every
+    unsealed event in the log, whatever committed before it got the lock (`audit seal`, `audit verify`, and before
+    quoting the chain's head: `audit.selectors.audit_chain_head`). `apps`: the app registry (a migration passes its
+    own). Returns how many events this call sealed. Call it outside any transaction: its own must commit for the
+    lock's release to mean anything."""
     models, late = _models(apps), None if wait else LATE
     if connection.vendor != "postgresql":
         return _seal_all(models, late)
-    total = 0
-    while True:
-        with connection.cursor() as cursor:
-            if wait:
-                cursor.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
-            else:
-                cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
-                if not cursor.fetchone()[0]:
-                    return total  # the holder looks again after releasing it
-            try:
-                total += _seal_all(models, late)
-            finally:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
-        # Events committed by writers that found the lock taken while this call held it.
-        if not _unsealed(models, late):
-            return total
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                return 0
+        try:
+            return _seal_all(models, late)
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
 
 
 # When this process last tried to seal (time.monotonic()).
