@@ -91,6 +91,7 @@ bench: $(VENV)/.dev static
 	$(PY) -m benchmarks.persons
 	$(PY) -m benchmarks.verify
 	$(PY) -m benchmarks.report
+	$(PY) -m benchmarks.audit
 
 # The distributed stack on this machine: web (daphne), one worker per queue, Flower, the gRPC API; local PostgreSQL
 # and Redis. The app's own database role is made when missing; migrations run as the tables' owner and grant it its

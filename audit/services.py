@@ -1,7 +1,8 @@
 """Recording audit events.
 
 The code that carries out an action records it (`audit_record`), inside the action's own transaction where it has
-one, so an action and its record commit or roll back together. Who is acting comes from the entry point, which sets
+one, so an action and its record commit or roll back together. Once they have committed, the event is sealed into
+the log's hash chain (audit.chain). Who is acting comes from the entry point, which sets
 it for the code it runs (`acting_as`): the web middleware for a request, the gRPC interceptor for a call, a
 management command for its run. Anything else (a worker, a shell) acts as "system".
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+from audit.chain import audit_chain_seal_soon
 from audit.models import AuditEvent
 
 
@@ -108,7 +110,7 @@ def audit_record(
     actor = actor or current_actor()
     if job_id is not None and job_id not in JOB_IDS:
         data, job_id = {**data, "job_id": str(job_id)}, None
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         via=actor.via,
         user_id=actor.user_id,
         username=_text(actor.username)[:254],
@@ -121,3 +123,5 @@ def audit_record(
         detail=_text(detail),
         data=_text(data),
     )
+    audit_chain_seal_soon()
+    return event

@@ -179,6 +179,13 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # Proxies in front of the web app that append the address they were reached from to X-Forwarded-For: the audit log
 # takes the client's address from there (that many entries from the end) instead of the last proxy's.
 AUDIT_PROXY_HOPS = env.int("AUDIT_PROXY_HOPS", default=0)
+# Audit events are sealed into the log's hash chain (audit.chain) after their transaction commits: each process tries
+# at most once every AUDIT_CHAIN_SEAL_INTERVAL seconds (0: after every commit), and whoever seals seals the events of
+# every process, so an event may stay unsealed until the next sealing anywhere (a commit after the interval, `manage.py
+# audit seal`, `manage.py audit verify`, a report quoting the chain's head). AUDIT_CHAIN_SEAL_ON_COMMIT off: nothing is
+# sealed on commit, only by those.
+AUDIT_CHAIN_SEAL_ON_COMMIT = env.bool("AUDIT_CHAIN_SEAL_ON_COMMIT", default=True)
+AUDIT_CHAIN_SEAL_INTERVAL = env.float("AUDIT_CHAIN_SEAL_INTERVAL", default=1.0)
 # Derived pictures (WebP thumbnails and previews). Never inside the evidence; safe to delete (they are remade).
 THUMBNAILS_ROOT = Path(env("THUMBNAILS_ROOT", default=str(VAR_DIR / "thumbnails")))
 # Case reports made from the web app (reports.tasks), one folder per case; downloaded by their requester.

@@ -15,6 +15,9 @@ os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 from scanner.settings.distributed import *  # noqa: F403
 from scanner.settings.distributed import STAGE_PARAMS, env
 
+# Every commit tries to seal its audit events, so a test reads them sealed (tests of the interval set their own).
+AUDIT_CHAIN_SEAL_INTERVAL = env.float("AUDIT_CHAIN_SEAL_INTERVAL", default=0.0)
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Jobs in tests run the built-in stages (the ML ones are unavailable unless a test starts a worker with models);

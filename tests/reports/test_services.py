@@ -14,7 +14,7 @@ import pytest
 from PIL import Image as PILImage
 from PIL import ImageChops, ImageFilter, ImageStat
 
-from audit.models import AuditEvent
+from audit.models import AuditEvent, AuditSeal
 from reports.build import SECTIONS, sections_parse
 from reports.pictures import BLUR_RADIUS
 from reports.selectors import manifest_lines
@@ -82,7 +82,14 @@ def test_html_report_holds_every_section_with_its_counts_and_refers_to_nothing_o
     assert MODEL_SHA256 in html
     assert "buffalo_s" in html
     assert "review.category.set" in html
-    assert "Audit chain head" in html
+    # The head of the audit chain, every event so far sealed first: a seal of the log.
+    seq, head = re.search(
+        r"event (\d+) of the chain, .*? hash <span class=\"hash\">([0-9a-f]{64})</span>", html
+    ).groups()
+    assert AuditSeal.objects.get(seq=int(seq)).hash == head
+    assert not AuditEvent.objects.filter(
+        seal__isnull=True, id__lt=AuditSeal.objects.get(seq=int(seq)).event_id
+    ).exists()
     # Hostile names: escaped by the template engine, and isolated.
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

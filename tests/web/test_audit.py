@@ -20,7 +20,7 @@ from django.urls import reverse
 
 from api.models import ApiToken
 from api.services import api_token_create
-from audit.models import AuditEvent
+from audit.models import AuditEvent, AuditSeal
 from audit.selectors import AUDIT_FIELDS
 from audit.services import audit_record
 from jobs.models import FileInstance, Job
@@ -282,3 +282,18 @@ def test_asking_for_an_image_face_or_hash_set_that_is_not_there_is_a_recorded_re
         assert staff.post(reverse(name, args=[missing]), {"enabled": "1"}).status_code == 404
         refusal = AuditEvent.objects.get(action=action, outcome=AuditEvent.Outcome.REFUSED)
         assert (refusal.target, refusal.detail) == (str(missing), "no such hash set")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_shows_an_events_place_in_the_hash_chain_read_only(make_user, client_for):
+    boss = make_user("boss@example.org", staff=True, superuser=True)
+    event = audit_record("job.view", target="a file")  # sealed at once: no transaction is open
+    seal = AuditSeal.objects.get(event_id=event.pk)
+    page = client_for(boss).get(reverse("admin:audit_auditevent_change", args=[event.pk]))
+    assert page.status_code == 200
+    assert seal.hash in page.text
+    assert seal.prev_hash in page.text
+    assert 'name="chain_hash"' not in page.text  # shown, not an input
+    listing = client_for(boss).get(reverse("admin:audit_auditevent_changelist"))
+    assert listing.status_code == 200
+    assert f'<td class="field-chain_seq">{seal.seq}</td>' in listing.text
