@@ -8,6 +8,9 @@ highest face id indexed, how many faces the index was built over, and a generati
 process holding an older generation loads the file again). A search compares the number and the sum of the face
 ids up to the highest indexed with the index's own, which tells it that faces were deleted or committed late.
 
+An index a process holds is never changed in place (searches use it outside any lock): a change is made to a copy
+(faiss.clone_index), written, and the copy then replaces it.
+
 Maintained on the `jobs` queue (`face_index_maintain`, queued by a job's deletion and by a search that finds the
 index behind): faces in the database and not in the index are added (whatever their id: a face committed late has a
 lower id than faces indexed before it), faces in the index and no longer in the database are removed
@@ -200,9 +203,12 @@ def face_index_current(*, recogniser_sha256: str, dim: int) -> FaceIndex | None:
             newer = faces.filter(pk__gt=current.last_id)
             stored = faces.filter(pk__lte=current.last_id).aggregate(count=Count("pk"), sum=Sum("pk"))
             behind = (stored["count"], stored["sum"] or 0) != (current.size, current.id_sum)
-            if newer.count() > CATCH_UP:
+            count = newer.count()
+            if count > CATCH_UP:
                 behind = True
-            elif _extended(current, newer):
+            elif count:
+                current = _copy(current)
+                _extend(current, newer)
                 _save(current)
             if behind or _outgrown(current):
                 face_index_queue(recogniser_sha256)
@@ -210,12 +216,24 @@ def face_index_current(*, recogniser_sha256: str, dim: int) -> FaceIndex | None:
         return current
 
 
-def _extended(face_index: FaceIndex, faces: QuerySet[Face]) -> bool:
-    added = False
+def _copy(face_index: FaceIndex) -> FaceIndex:
+    """A copy of the index to change: an index held in _cache is never changed, since searches in other threads
+    (the gRPC server's pool, outside _lock) may be using it; the copy replaces it in _cache once written."""
+    import faiss
+
+    index = faiss.clone_index(face_index.index)
+    inverted = faiss.try_extract_index_ivf(index)
+    if inverted is not None:
+        inverted.nprobe = faiss.extract_index_ivf(face_index.index).nprobe
+    return FaceIndex(face_index.recogniser_sha256, index, face_index.last_id, face_index.trained_at,
+                     face_index.generation)  # fmt: skip
+
+
+def _extend(face_index: FaceIndex, faces: QuerySet[Face]) -> None:
+    """Add `faces` to an index not yet shared (a _copy or one just built)."""
     for ids, vectors in _rows(faces):
         face_index.index.add_with_ids(vectors, ids)
-        face_index.last_id, added = max(face_index.last_id, int(ids.max())), True
-    return added
+        face_index.last_id = max(face_index.last_id, int(ids.max()))
 
 
 def face_index_queue(recogniser_sha256: str) -> None:
@@ -246,11 +264,12 @@ def face_index_maintain(*, recogniser_sha256: str) -> FaceIndex | None:
             dim = current.index.d if current is not None else _dim(faces)
             current = _rebuilt(recogniser_sha256, dim)
         else:
+            missing = np.setdiff1d(stored, held, assume_unique=True)
+            current = _copy(current)
             if len(gone):
                 current.index.remove_ids(gone)
-            missing = np.setdiff1d(stored, held, assume_unique=True)
             for start in range(0, len(missing), _CHUNK):
-                _extended(current, faces.filter(pk__in=missing[start : start + _CHUNK].tolist()))
+                _extend(current, faces.filter(pk__in=missing[start : start + _CHUNK].tolist()))
             current.last_id = int(stored.max()) if len(stored) else 0
             if _outgrown(current):
                 current = _rebuilt(recogniser_sha256, current.index.d)

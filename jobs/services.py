@@ -236,6 +236,7 @@ def job_delete(*, job: Job) -> int:
     job_cancel(job=job)
     job_id, name = job.pk, job.name
     with transaction.atomic():
+        case_locked(case_id=job.case_id)  # like every writer of the case's faces and persons
         image_ids = list(JobImage.objects.filter(job=job).values_list("image_id", flat=True))
         job.delete()
         orphans = images_removed_with(job_id=job_id, image_ids=image_ids)

@@ -6,8 +6,8 @@ person, both as float32 matrices.
 The state is valid while the case's `persons_version` (PersonSettings) is the one it was read at. An update that
 changes the persons bumps the version and installs the state it changed once its transaction commits; every other
 change of the case's persons or faces (a member's correction, a re-cluster, a job deleted) bumps it with
-`persons_changed`, and the next update reads the case again. At most CASES cases are held per process (the least
-recently used leaves first).
+`persons_changed`, and the next update reads the case again. At most settings.PERSONS_CASES_HELD cases are held per
+process (the least recently used leaves first).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
@@ -25,8 +26,6 @@ from persons.models import FaceAssignment, Person, PersonSettings
 
 # Earlier unattached faces kept and looked at again for each chunk (the newest): they may form a person with new ones.
 NOISE_POOL = 20_000
-# Cases whose state a process holds at once.
-CASES = 4
 # Rows read from the database at once.
 _READ = 8192
 _lock = threading.Lock()
@@ -107,10 +106,19 @@ def case_state(*, case_id: int, dim: int) -> CaseState:
 
 def case_state_commit(*, case_id: int, state: CaseState) -> None:
     """Bump the case's version (under its row lock) and hold `state` as its state at the new version once the
-    transaction commits."""
+    transaction commits. The bump is compare-and-set: where the version is no longer the one `state` was read at (a
+    change by a writer that took no case lock), the version is bumped all the same and no state is held, so that the
+    next update reads the case again."""
+    bumped = PersonSettings.objects.filter(case_id=case_id, persons_version=state.version).update(
+        persons_version=state.version + 1
+    )
+    if bumped:
+        committed = replace(state, version=state.version + 1)
+        transaction.on_commit(lambda: _hold(case_id, committed))
+        return
     persons_changed(case_id=case_id)
-    committed = replace(state, version=persons_version(case_id=case_id))
-    transaction.on_commit(lambda: _hold(case_id, committed))
+    _forget(case_id)
+    transaction.on_commit(lambda: _forget(case_id))
 
 
 def case_states_forget() -> None:
@@ -123,8 +131,13 @@ def _hold(case_id: int, state: CaseState) -> None:
     with _lock:
         _states[case_id] = state
         _states.move_to_end(case_id)
-        while len(_states) > CASES:
+        while len(_states) > settings.PERSONS_CASES_HELD:
             _states.popitem(last=False)
+
+
+def _forget(case_id: int) -> None:
+    with _lock:
+        _states.pop(case_id, None)
 
 
 def _read(case_id: int, version: int, dim: int) -> CaseState:

@@ -4,6 +4,7 @@ A run is kept for good, as the audit log is: deleting the job leaves its runs (t
 and nothing deletes a run."""
 
 from django.db import models
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from jobs.models import Job
@@ -37,6 +38,9 @@ class VerificationRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When it last showed a sign of life (queued, claimed, a batch recorded): a run queued or running that has shown
+    # none for VERIFY_TIME_LIMIT is ended failed (verification.services.verification_stale_end).
+    progressed_at = models.DateTimeField(default=timezone.now)
     # Progress: entries of the manifest when the run started, and entries found so far.
     expected = models.PositiveIntegerField(default=0)
     checked = models.PositiveIntegerField(default=0)

@@ -314,6 +314,11 @@ FACES_DECODE_THREADS = env.int("FACES_DECODE_THREADS", default=2)
 # person lie within PERSONS_MAX_DISTANCE of each other (SFace: a cosine distance of 0.64 and less is a match).
 PERSONS_MIN_FACES = env.int("PERSONS_MIN_FACES", default=3)
 PERSONS_MAX_DISTANCE = env.float("PERSONS_MAX_DISTANCE", default=0.5)
+# Cases whose persons state (persons.casestate) a worker process keeps in memory between incremental updates, the
+# least recently updated leaving first. A case holds its newest 20,000 unattached faces and two rows per person as
+# float32: with SFace's 128 dimensions about 10 MB plus 1 KB per person (a 512-dimension recogniser: 40 MB plus 4 KB
+# per person). A case not held is read again from the database by its next update.
+PERSONS_CASES_HELD = env.int("PERSONS_CASES_HELD", default=2)
 
 # classify: an open_clip architecture (https://github.com/mlfoundations/open_clip) and its checkpoint, relative
 # to MODELS_ROOT. An open_clip_config.json beside the checkpoint (the layout of open_clip models on Hugging Face)

@@ -64,3 +64,16 @@ def test_a_stranger_is_not_found_for_the_job_and_the_run_and_it_is_on_the_record
     refusals = AuditEvent.objects.filter(outcome="refused", via="grpc").values_list("username", "action")
     assert sorted(refusals) == [("alice@example.org", "verify.start"), ("alice@example.org", "verify.view"),
                                 ("bob@example.org", "verify.start"), ("bob@example.org", "verify.view")]  # fmt: skip
+
+
+def test_a_second_run_while_one_is_under_way_is_a_failed_precondition_on_the_record(alice, evidence_dir):
+    job = scanned_job(evidence_dir, owner=alice.user, count=1)
+    first = alice.verification.StartVerification(pb.StartVerificationRequest(job_id=job.pk))
+    _finished(first.id)
+    VerificationRun.objects.filter(pk=first.id).update(status=VerificationRun.Status.RUNNING)  # as if still going
+    with pytest.raises(grpc.RpcError) as refused:
+        alice.verification.StartVerification(pb.StartVerificationRequest(job_id=job.pk))
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "one run at a time" in refused.value.details()
+    assert AuditEvent.objects.filter(action="verify.start", outcome="refused", job_id=job.pk).exists()
+    assert VerificationRun.objects.filter(job_number=job.pk).count() == 1

@@ -74,8 +74,8 @@ def test_the_index_is_kept_extended_and_maintained_apart_from_searches(
 
     more = _store(31, 10, seed=2)
     extended = face_index_current(recogniser_sha256=RECOGNISER, dim=DIM)
-    assert extended is index
-    assert extended.size == 40
+    assert extended is not index  # a copy: searches holding the first one find it unchanged
+    assert (index.size, extended.size) == (30, 40)
     new_ids = list(
         Face.objects.filter(pk__gt=ids[-1], result__params__recogniser_sha256=RECOGNISER)
         .order_by("pk")
@@ -175,3 +175,39 @@ def test_a_large_index_becomes_an_inverted_file_index(db, monkeypatch):
     smaller = face_index_maintain(recogniser_sha256=RECOGNISER)
     assert smaller.size == 45
     assert [_nearest(smaller, v) for v in vectors[5:]] == ids[5:]
+
+
+def test_searches_in_other_threads_keep_the_index_they_hold_while_it_is_extended(db):
+    """The index is copied on write: searches running beside an extension (the gRPC server's threads) find every
+    face of the index they took, none half added, and the extension never changes it under them."""
+    import threading
+
+    vectors = _store(1, 30)
+    ids = list(Face.objects.order_by("pk").values_list("pk", flat=True))
+    first = face_index_current(recogniser_sha256=RECOGNISER, dim=DIM)
+    wrong: list[tuple[int, int]] = []
+    stop = threading.Event()
+
+    def search_all():
+        while not stop.is_set():
+            for vector, pk in zip(vectors, ids, strict=True):
+                found = _nearest(first, vector)
+                if found != pk or first.size != 30:
+                    wrong.append((found, pk))
+
+    searchers = [threading.Thread(target=search_all) for _ in range(3)]
+    for thread in searchers:
+        thread.start()
+    try:
+        for batch in range(5):
+            _store(31 + 5 * batch, 5, seed=10 + batch)
+            latest = face_index_current(recogniser_sha256=RECOGNISER, dim=DIM)
+            assert latest is not first
+            assert latest.size == 35 + 5 * batch
+    finally:
+        stop.set()
+        for thread in searchers:
+            thread.join()
+    assert not wrong
+    assert first.size == 30
+    assert [_nearest(latest, v) for v in vectors] == ids

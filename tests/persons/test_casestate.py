@@ -4,9 +4,13 @@ kept level with the database by the updates themselves; read again after any oth
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
+from django.db import OperationalError, connection, connections, transaction
 
+from cases.services import case_locked
 from jobs.models import Job
 from jobs.pipeline.persons import persons_run
 from jobs.services import job_delete
@@ -93,3 +97,59 @@ def test_updates_read_the_case_once_and_again_only_after_another_change(team, tm
     assert reads.call_count == 4
     held_is_the_databases(case)
     assert len(partition(case)) == 5
+
+
+def test_a_change_made_between_the_read_and_the_commit_is_never_absorbed(team, tmp_path):  # noqa: F811
+    """An update bumps the version it read its state at; where another change bumped it meanwhile, the version is
+    bumped again and no state is held: the next update reads the case, never the stale state as current."""
+    case, members = team
+    store_faces(case=case, owner=members["lead"], source=tmp_path, vectors=identities(3, seed=3), first=1)
+    persons_run(case_id=case.pk)
+    version = casestate.persons_version(case_id=case.pk)
+    state = casestate.case_state(case_id=case.pk, dim=128)
+    assert state.version == version
+
+    with transaction.atomic():  # a bump with nothing between: the state is held at the new version
+        casestate.case_state_commit(case_id=case.pk, state=state)
+    assert casestate.persons_version(case_id=case.pk) == version + 1
+    assert casestate._states[case.pk].version == version + 1
+
+    state = casestate.case_state(case_id=case.pk, dim=128)
+    casestate.persons_changed(case_id=case.pk)  # another writer (a job deleted) between the read and the commit
+    with transaction.atomic():
+        casestate.case_state_commit(case_id=case.pk, state=state)
+    assert casestate.persons_version(case_id=case.pk) == version + 3
+    assert case.pk not in casestate._states
+
+
+def test_a_job_deleted_waits_for_the_case_lock(team, tmp_path):  # noqa: F811
+    """Deleting a job takes the case's lock, like every other writer of its faces and persons: while an update
+    holds it, the deletion waits (here: gives up after its lock timeout)."""
+    case, members = team
+    store_faces(case=case, owner=members["lead"], source=tmp_path, vectors=identities(2, seed=5), first=1)
+    job = Job.objects.get(case=case)
+    held, done = threading.Event(), threading.Event()
+
+    def hold_the_lock():
+        try:
+            with transaction.atomic():
+                case_locked(case_id=case.pk)
+                held.set()
+                done.wait(timeout=60)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    try:
+        held.wait(timeout=60)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '300ms'")
+        with pytest.raises(OperationalError):
+            job_delete(job=job)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+        done.set()
+        holder.join()
+    assert Job.objects.filter(pk=job.pk).exists()

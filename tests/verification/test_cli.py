@@ -102,11 +102,31 @@ def test_on_a_terminal_the_progress_is_a_bar(job, lead):
     assert "━" in text
 
 
-def test_a_job_that_has_not_ended_is_refused_on_the_record(job, lead):
+@pytest.mark.parametrize("status", ["scanning", "failed", "cancelled"])
+def test_a_job_that_has_not_completed_is_refused_on_the_record(job, lead, status):
     from jobs.models import Job
 
-    Job.objects.filter(pk=job.pk).update(status=Job.Status.SCANNING)
-    with pytest.raises(CommandError, match=f"job {job.pk} is scanning: only a job that has ended can be verified"):
+    Job.objects.filter(pk=job.pk).update(status=status)
+    why = f"job {job.pk} is {status}: only a completed job has a whole manifest to verify"
+    with pytest.raises(CommandError, match=why):
         _verify(str(job.pk), "--as", "lead")
     assert not VerificationRun.objects.exists()
     assert AuditEvent.objects.filter(action="verify.start", outcome="refused", job_id=job.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("where", "why"),
+    [
+        ("missing/result.csv", "its folder does not exist"),
+        (".", "is a folder"),
+        ("source/result.csv", "lies in the evidence"),
+        ("sources/result.csv", "lies in the evidence"),
+    ],
+)
+def test_an_output_that_cannot_be_written_is_refused_before_any_run(job, evidence_dir, settings, where, why):
+    settings.SOURCES_ROOT = evidence_dir.parent / "sources"
+    settings.SOURCES_ROOT.mkdir()
+    with pytest.raises(CommandError, match=why):
+        _verify(str(job.pk), "-o", str(evidence_dir.parent / where))
+    assert not VerificationRun.objects.exists()
+    assert not (evidence_dir / "result.csv").exists()

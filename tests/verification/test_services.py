@@ -11,7 +11,7 @@ from audit.models import AuditEvent
 from audit.services import actor_for
 from tests.support.verification import scanned_job, snapshot
 from verification.models import VerificationFile, VerificationRun
-from verification.services import verification_execute, verification_start
+from verification.services import VerificationRefused, verification_execute, verification_start
 
 
 def _verify(job, user):
@@ -111,3 +111,93 @@ def test_a_run_cannot_be_deleted(job, lead, evidence_dir):
         with pytest.raises(DatabaseError, match="verification runs are kept"), transaction.atomic():
             rows.delete()
     assert VerificationFile.objects.filter(run=run, outcome="missing").count() == 1
+
+
+def test_a_source_folder_now_a_link_elsewhere_is_never_walked(job, lead, evidence_dir):
+    """The job's source replaced by a link to another folder (another exhibit): the run ends failed, recording
+    nothing of that folder."""
+    other = evidence_dir.with_name("other-exhibit")
+    other.mkdir()
+    (other / "secret.txt").write_bytes(b"another case's file")
+    run = verification_start(job=job, actor=actor_for(lead, via=AuditEvent.Via.WEB))
+    evidence_dir.rename(evidence_dir.with_name("kept"))
+    evidence_dir.symlink_to(other)
+    try:
+        done = verification_execute(run_id=run.pk)
+    finally:
+        evidence_dir.unlink()
+        evidence_dir.with_name("kept").rename(evidence_dir)
+    assert (done.status, done.error) == ("failed", "the source path now leads elsewhere")
+    assert (done.checked, VerificationFile.objects.filter(run=done).count()) == (0, 0)
+    finish = AuditEvent.objects.get(action="verify.finish", job_id=job.pk)
+    assert (finish.outcome, finish.detail) == ("failed", "the source path now leads elsewhere")
+
+
+def test_a_job_deleted_during_the_run_ends_it_failed(job, lead):
+    from jobs.services import job_delete
+
+    run = verification_start(job=job, actor=actor_for(lead, via=AuditEvent.Via.WEB))
+    deleted = []
+
+    def delete_once(now):
+        if not deleted:
+            deleted.append(job.pk)
+            job_delete(job=job)
+
+    # BATCH entries a batch: the job (7 entries) is deleted after its only batch, caught at the end.
+    done = verification_execute(run_id=run.pk, on_progress=delete_once)
+    assert (done.status, done.error) == ("failed", "the job was deleted during the run")
+    assert done.new == 0
+
+
+def test_a_job_deleted_between_batches_ends_the_run_at_the_next(job, lead, monkeypatch):
+    from jobs.services import job_delete
+    from verification import comparison
+
+    monkeypatch.setattr(comparison, "BATCH", 2)
+    run = verification_start(job=job, actor=actor_for(lead, via=AuditEvent.Via.WEB))
+    deleted = []
+
+    def delete_once(now):
+        if not deleted:
+            deleted.append(job.pk)
+            job_delete(job=job)
+
+    done = verification_execute(run_id=run.pk, on_progress=delete_once)
+    assert (done.status, done.error, done.checked) == ("failed", "the job was deleted during the run", 2)
+    assert not VerificationFile.objects.filter(run=done, outcome="new").exists()
+
+
+def test_one_run_at_a_time_and_a_run_left_without_progress_does_not_block(job, lead, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    actor = actor_for(lead, via=AuditEvent.Via.WEB)
+    first = verification_start(job=job, actor=actor)
+    with pytest.raises(VerificationRefused, match=f"verification {first.pk} of job {job.pk} is queued"):
+        verification_start(job=job, actor=actor)
+    assert AuditEvent.objects.filter(action="verify.start", outcome="refused", job_id=job.pk).count() == 1
+    # A worker killed mid-run leaves it running; once it has shown no progress for VERIFY_TIME_LIMIT it is stale.
+    long_ago = timezone.now() - timedelta(seconds=settings.VERIFY_TIME_LIMIT + 60)
+    VerificationRun.objects.filter(pk=first.pk).update(status="running", progressed_at=long_ago)
+    second = verification_start(job=job, actor=actor)
+    first.refresh_from_db()
+    assert (first.status, first.error) == ("failed", "stopped: no progress for longer than a run may take")
+    assert verification_execute(run_id=second.pk).status == "done"
+
+
+def test_a_fault_shows_its_kind_only(job, lead, monkeypatch):
+    from verification import services
+
+    def fault(*args, **kwargs):
+        raise OSError(f"cannot read {job.source_path}/secret/path")
+
+    monkeypatch.setattr(services, "compare_source", fault)
+    run = verification_start(job=job, actor=actor_for(lead, via=AuditEvent.Via.WEB))
+    with pytest.raises(OSError, match="secret"):
+        verification_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert (run.status, run.error) == ("failed", "stopped on an error (OSError)")
+    finish = AuditEvent.objects.get(action="verify.finish", job_id=job.pk)
+    assert "secret" not in finish.detail

@@ -6,9 +6,11 @@ some are not (listed in FILE), 1 on an error or a refusal."""
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
@@ -52,6 +54,8 @@ class Command(BaseCommand):
                 job = verification_job_for_user(user=member, job_id=job_id, action="verify.start")
             except NotFound as exc:
                 raise CommandError(str(exc)) from None
+            if options["output"]:
+                _output_checked(options["output"], job)
             try:
                 run = verification_start(job=job, actor=actor)
             except VerificationRefused as exc:
@@ -114,3 +118,19 @@ class Command(BaseCommand):
         for name in COUNTS:
             table.add_row(name.replace("_", " "), str(getattr(run, name)))
         Console(file=self.stdout, force_terminal=self.stdout.isatty(), width=100).print(table)
+
+
+def _output_checked(output: str, job: Any) -> None:
+    """CommandError, before any run, unless `output` can be written: a file (not a folder) in a folder that exists
+    and may be written, neither in the job's source nor under SOURCES_ROOT (evidence is never written to)."""
+    path = os.path.realpath(output)
+    folder = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise CommandError(f"{output} is a folder: name a file to write")
+    if not os.path.isdir(folder):
+        raise CommandError(f"{output}: its folder does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise CommandError(f"{output} cannot be written")
+    for evidence in (job.source_path, os.path.realpath(settings.SOURCES_ROOT)):
+        if os.path.commonpath([evidence, path]) == evidence:
+            raise CommandError(f"{output} lies in the evidence (the job's source or the sources folder)")
