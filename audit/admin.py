@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from audit.models import AuditEvent, AuditSeal
+from database.admin import RecordAdmin
 
 # The admin deletes one object at a time, each through its delete page: the admin logs a bulk deletion with
 # bulk_create, which sends no signal, so the audit log (audit.signals) would not see it.
@@ -15,7 +16,7 @@ def _seal(event: AuditEvent) -> AuditSeal | None:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(RecordAdmin):
     """Read-only: staff with the view permission read the log; nobody adds, changes or deletes a row here."""
 
     list_display = ("at", "username", "via", "action", "outcome", "job_id", "target", "client", "chain_seq")
@@ -38,12 +39,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description="hash")
     def chain_hash(self, event: AuditEvent) -> str:
         return _seal(event).hash if _seal(event) else "not sealed yet"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -58,9 +58,10 @@ def records_write(
     return count
 
 
-def records_arguments_add(parser: argparse.ArgumentParser) -> None:
-    """The options of a command that saves records: `--format`, `-o/--output` and `--raw` (see records_save)."""
-    parser.add_argument("--format", choices=FORMATS, default="jsonl")
+def records_arguments_add(parser: argparse.ArgumentParser, *, other_formats: tuple[str, ...] = ()) -> None:
+    """The options of a command that saves records: `--format`, `-o/--output` and `--raw` (see records_save).
+    `other_formats`: further --format choices the command writes itself."""
+    parser.add_argument("--format", choices=(*FORMATS, *other_formats), default="jsonl")
     parser.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
     parser.add_argument(
         "--raw",

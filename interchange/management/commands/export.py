@@ -16,9 +16,9 @@ from interchange.selectors import ExportScope
 from interchange.services import ExportRefused, export_check, export_write
 from jobs.models import Job
 from jobs.selectors import EXPORT_FIELDS, file_instances_for_export
-from records.formats import records_save
+from records.formats import FORMATS as RECORD_FORMATS
+from records.formats import records_arguments_add, records_save
 
-RECORD_FORMATS = ("jsonl", "csv")
 OTHER_FORMATS = ("vics", "case")
 
 
@@ -56,14 +56,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("job_id", type=int, nargs="?", help="the job (optional with --case for vics and case)")
         parser.add_argument("--case", default=None, help="the case's reference: export every job of it (vics, case)")
-        parser.add_argument("--format", choices=RECORD_FORMATS + OTHER_FORMATS, default="jsonl")
-        parser.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
-        parser.add_argument(
-            "--raw",
-            action="store_true",
-            help="CSV: every value exactly as recorded, formulas included (for programs; by default a value a "
-            "spreadsheet would run as a formula starts with an apostrophe)",
-        )
+        records_arguments_add(parser, other_formats=OTHER_FORMATS)
         parser.add_argument(
             "--unconfirmed",
             action="store_true",
