@@ -22,9 +22,9 @@ from reports.portable import (
     PortableRefused,
     PortableSelection,
     portable_case_zip,
-    portable_extra_files,
     portable_folder_name,
 )
+from reports.portable_extras import portable_extra_files
 
 
 class PortableForm(forms.Form):

@@ -35,17 +35,13 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.services import audit_record, cli_actor, user_name
+from audit.services import audit_record, user_name
 from cases.access import CaseAction, case_allows
 from cases.models import Case
-from cases.selectors import vics_incompatible
-from interchange.selectors import ExportScope
-from interchange.services import export_write
 from jobs.evidence_files import EvidenceUnavailable, open_file_instance
 from jobs.models import Job
 from jobs.selectors import EXPORT_FIELDS, file_instances_for_export
 from records.formats import records_write
-from reports.build import SECTIONS
 from reports.portable_index import IMAGE_FIELDS, PortableMade, image_record, index_render, readme_render
 from reports.portable_selection import (
     PortableImage,
@@ -56,8 +52,6 @@ from reports.portable_selection import (
     selected_image_ids,
     selection_check,
 )
-from reports.selectors import scope_of
-from reports.services import report_write
 
 __all__ = [
     "PortableFile",
@@ -67,7 +61,6 @@ __all__ = [
     "SelectionError",
     "portable_case_write",
     "portable_case_zip",
-    "portable_extra_files",
 ]
 
 User = AbstractBaseUser | AnonymousUser
@@ -219,44 +212,6 @@ class _ZipSink(_Sink):
         with self.archive.open(self._entry(name, compress=False), "w", force_zip64=True) as fp:
             shutil.copyfileobj(staged, fp, CHUNK)
         self.sums[name] = digest
-
-
-def _export_file(name: str, scope: ExportScope, fmt: str) -> PortableFile:
-    def write(out: BinaryIO) -> None:
-        text = io.TextIOWrapper(out, encoding="utf-8", newline="")
-        try:
-            export_write(scope=scope, fmt=fmt, out=text, audited={"portable": True})
-        finally:
-            text.flush()
-            text.detach()
-
-    return PortableFile(name=name, write=write)
-
-
-def _report_file(case: Case, user: User | None) -> PortableFile:
-    def write(out: BinaryIO) -> None:
-        with tempfile.TemporaryDirectory(prefix="portable-report-") as scratch:
-            written = report_write(
-                scope=scope_of(case=case), sections=tuple(SECTIONS), fmt="html", reveal=False,
-                requester=user_name(user) if user is not None else cli_actor().client,
-                target=Path(scratch) / "report.html",
-            )  # fmt: skip
-            with open(written.path, "rb") as report:
-                shutil.copyfileobj(report, out)
-
-    return PortableFile(name="report.html", write=write)
-
-
-def portable_extra_files(*, case: Case, user: User | None) -> list[PortableFile]:
-    """The further files every portable case made from the command line or the case page carries, each a
-    PortableFile, the one place that adds them: the case report (report.html: every section, veiled pictures
-    blurred), the case's CASE/UCO graph (exports/case.jsonld) and, where its scheme numbers its categories, its
-    categorised media as VICS (exports/vics.json)."""
-    scope = ExportScope(case=case)
-    files = [_report_file(case, user), _export_file("exports/case.jsonld", scope, "case")]
-    if not vics_incompatible(case):
-        files.append(_export_file("exports/vics.json", scope, "vics"))
-    return files
 
 
 def _refuse(case: Case, why: str) -> PortableRefused:

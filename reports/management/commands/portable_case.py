@@ -17,7 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from audit.services import acting_as, cli_actor
 from cases.selectors import case_by_reference
 from jobs.access import verified_address_owners
-from reports.portable import PortableRefused, PortableSelection, portable_case_write, portable_extra_files
+from reports.portable import PortableRefused, PortableSelection, portable_case_write
+from reports.portable_extras import portable_extra_files
 
 
 class Command(BaseCommand):
