@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
+from PIL import ImageFile
 
 from audit.chain import audit_chain_seal
 from audit.selectors import ChainHead, audit_chain_head
@@ -193,9 +194,17 @@ def report_html(context: dict[str, Any]) -> str:
 
 
 def report_pdf(html: str) -> bytes:
-    """The PDF of the report's HTML. WeasyPrint fetches nothing but data: URIs (the report holds no other)."""
-    from weasyprint import HTML
-    from weasyprint.urls import URLFetcher
+    """The PDF of the report's HTML. WeasyPrint fetches nothing but data: URIs (the report holds no other).
+
+    Importing WeasyPrint sets Pillow's ImageFile.LOAD_TRUNCATED_IMAGES for the whole process, which would make every
+    later decode there (a worker's scan of evidence) take a truncated or damaged image for a sound one: the setting
+    is put back as it was at once (the report's own pictures are whole)."""
+    truncated = ImageFile.LOAD_TRUNCATED_IMAGES
+    try:
+        from weasyprint import HTML
+        from weasyprint.urls import URLFetcher
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = truncated
 
     fetcher = URLFetcher(allowed_protocols=("data",))
     return HTML(string=html, url_fetcher=fetcher, base_url=None).write_pdf()
